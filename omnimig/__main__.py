@@ -1,0 +1,3 @@
+from omnimig.cli import app
+
+app()

@@ -1,0 +1,106 @@
+"""The ``omnimig`` command line: parses options, calls the library, renders. No rules here."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from omnimig.io import ReadError
+from omnimig.validate.problem import FileResult
+from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
+
+app = typer.Typer(
+    help="Lint, convert, sample and upload Akinon (Omnitron) data-migration files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+
+
+def fail(message: str) -> typer.Exit:
+    """One line on stderr and exit code 2: the command could not run."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"omnimig: error: {message}", markup=False)
+    return typer.Exit(2)
+
+
+@app.callback()
+def main() -> None:
+    """omnimig: know which row breaks which rule before Akinon's importer counts it."""
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to validate.", show_default=False)],
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", "-t", help=f"Migration type when file names do not say it: {', '.join(type_names())}."),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat every warning as an error.")] = False,
+    choices: Annotated[
+        Path | None,
+        typer.Option("--choices", help="JSON file replacing value lists (currencies, shipping-companies, …)."),
+    ] = None,
+    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Examples per rule in text output.")] = 5,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
+) -> None:
+    """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
+    from omnimig.validate.report import render_text, to_csv, to_json
+    from omnimig.validate.run import UsageError, collect_targets, validate_file
+
+    try:
+        lists = load_choices(choices)
+        targets, skipped = collect_targets(paths, type_)
+    except (UsageError, SchemaError) as exc:
+        raise fail(str(exc)) from None
+    results: list[FileResult] = []
+    unreadable: list[str] = []
+    for target in targets:
+        try:
+            results.append(validate_file(target, lists, strict=strict, chunk_rows=chunk_rows))
+        except ReadError as exc:
+            unreadable.append(str(exc))
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for note in skipped:
+        err.print(f"omnimig: {note}", markup=False)
+    if output is OutputFormat.json:
+        sys.stdout.write(to_json(results) + "\n")
+    elif output is OutputFormat.csv:
+        sys.stdout.write(to_csv(results))
+    elif results:
+        render_text(results, Console(highlight=False), max_examples=max_examples)
+    if unreadable:
+        for line in unreadable:
+            err.print(f"omnimig: error: {line}", markup=False)
+        raise typer.Exit(2)
+    raise typer.Exit(1 if any(r.errors for r in results) else 0)
+
+
+@app.command()
+def schemas(
+    type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,
+    choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
+) -> None:
+    """Show the rules of one migration type (or all four) as a readable table."""
+    from omnimig.validate.describe import render_type
+
+    if type_ is not None and type_ not in type_names():
+        raise fail(f"unknown type {type_!r}; use one of: {', '.join(type_names())}")
+    try:
+        lists = load_choices(choices)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+    console = Console(highlight=False)
+    for name in [type_] if type_ else type_names():
+        render_type(table_rules(name), lists, console)

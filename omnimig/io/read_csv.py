@@ -1,0 +1,127 @@
+"""CSV reading: encoding fallback, delimiter detection, every cell kept as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from omnimig.io.table import Chunk, Notice, ReadError, Source
+
+DELIMITERS = (",", ";", "\t", "|")
+# Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
+FALLBACK_ENCODING = "cp1254"
+
+
+def decode(path: Path, data: bytes) -> tuple[str, list[Notice]]:
+    """UTF-8 (BOM or not) first; Windows-1254 with a warning; otherwise a ReadError."""
+    if not data.strip():
+        raise ReadError(f"{path}: the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        raise ReadError(f"{path}: this is a ZIP/XLSX file, not CSV text; give it an .xlsx extension")
+    if b"\x00" in data[:65536]:
+        raise ReadError(f"{path}: this looks like a binary file, not CSV text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        try:
+            text = data.decode(FALLBACK_ENCODING)
+        except UnicodeDecodeError:
+            raise ReadError(
+                f"{path}: line {line} is neither UTF-8 nor Windows-1254 text; save the file as UTF-8"
+            ) from None
+        notice = Notice(
+            rule="encoding",
+            row=line,
+            message=f"the file is not UTF-8 (first bad byte on line {line}); read it as Windows-1254. "
+            "Save it as UTF-8 before uploading",
+        )
+        return text, [notice]
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The candidate that splits the header into the most cells (headers are plain names)."""
+    counts = {d: len(next(csv.reader([header_line], delimiter=d))) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 1 else ","
+
+
+def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    text, notices = decode(path, data)
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = sniff_delimiter(first_line)
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except (csv.Error, StopIteration) as exc:
+        raise ReadError(f"{path}: cannot read the header row: {exc}") from None
+    if not any(h.strip() for h in header):
+        raise ReadError(f"{path}: the header row (row 1) is empty; row 1 must hold the column names")
+    columns, duplicates = _unique_header(header)
+    return Source(
+        path=str(path),
+        format="csv",
+        columns=tuple(columns),
+        chunks=_chunks(path, text, delimiter, header, chunk_rows),
+        notices=notices,
+        duplicate_columns=tuple(duplicates),
+    )
+
+
+def _unique_header(header: list[str]) -> tuple[list[str], list[str]]:
+    seen: set[str] = set()
+    columns, duplicates = [], []
+    for name in header:
+        if name in seen:
+            duplicates.append(name)
+        else:
+            seen.add(name)
+            columns.append(name)
+    return columns, duplicates
+
+
+def _chunks(path: Path, text: str, delimiter: str, header: list[str], chunk_rows: int) -> Iterator[Chunk]:
+    width = len(header)
+    keep = [i for i, name in enumerate(header) if name not in header[:i]]
+    try:
+        reader = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            skiprows=1,
+            names=list(range(width)),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            quotechar='"',
+            doublequote=True,
+            engine="c",
+            chunksize=chunk_rows,
+        )
+        next_row = 2  # the header is spreadsheet row 1
+        for frame in reader:
+            frame = frame.iloc[:, keep]
+            frame.columns = [header[i] for i in keep]
+            frame = frame.fillna("").astype("string[pyarrow]")
+            rows = pd.Series(range(next_row, next_row + len(frame)), index=frame.index)
+            next_row += len(frame)
+            yield Chunk(data=frame, rows=rows)
+    except pd.errors.ParserError as exc:
+        raise ReadError(f"{path}: {_parser_message(exc, width)}") from None
+    except pd.errors.EmptyDataError:
+        return
+
+
+def _parser_message(exc: Exception, width: int) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cannot parse the file"
+    if "Expected" in text and "fields" in text:
+        return f"{text}; the header has {width} columns (check quoting and the delimiter)"
+    return text

@@ -1,0 +1,50 @@
+"""The shape every reader produces: columns of text, in chunks, with source row numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+class ReadError(Exception):
+    """A file cannot be read at all. The message is one line and names the file."""
+
+
+@dataclass
+class Notice:
+    """Something a reader noticed about the whole file (e.g. a fallback encoding)."""
+
+    rule: str
+    message: str
+    row: int | None = None
+    severity: str = "warning"
+
+
+@dataclass
+class Chunk:
+    """A slice of a file's rows.
+
+    ``data`` holds every cell as text (``NA`` where JSON had ``null`` or no key). ``rows`` is the
+    row number of each record as a person finds it (see DESIGN.md). ``kinds`` exists for JSON
+    files only: the JSON type of each cell (``string``, ``number``, ``boolean``, ``null``,
+    ``object``, ``array``, ``absent``), because JSON Schema judges types that text cannot show.
+    """
+
+    data: pd.DataFrame
+    rows: pd.Series
+    kinds: pd.DataFrame | None = None
+
+
+@dataclass
+class Source:
+    """An opened file: its header and an iterator over its chunks."""
+
+    path: str
+    format: str  # csv, xlsx, xls, json
+    columns: tuple[str, ...]
+    chunks: Iterator[Chunk]
+    notices: list[Notice] = field(default_factory=list)
+    # Index of header duplicates: a column name that appears twice keeps its first position.
+    duplicate_columns: tuple[str, ...] = ()

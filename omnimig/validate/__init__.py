@@ -1,0 +1,1 @@
+"""The validation engine: field rules, problems and reports."""

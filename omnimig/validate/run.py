@@ -1,0 +1,99 @@
+"""From paths on the command line to one ``FileResult`` per file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.validate.fields import Emitter, check_chunk, map_columns
+from omnimig.validate.problem import FileResult, Problem, escalate
+from omnimig.validate.rules import ChoiceList, rules_for, type_names
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (bad type, nothing to validate). One line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    path: Path
+    type: str
+
+
+def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[Target], list[str]]:
+    """Files to validate and their types; folders are expanded to the files they hold.
+
+    Returns the targets and notes about files in folders that were skipped. A file named on
+    the command line whose type cannot be told is an error, not a skip.
+    """
+    if type_name is not None and type_name not in type_names():
+        raise UsageError(f"unknown type {type_name!r}; use one of: {', '.join(type_names())}")
+    targets: list[Target] = []
+    skipped: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = 0
+            order = {name: i for i, name in enumerate(type_names())}
+            children = sorted(path.iterdir(), key=lambda c: (order.get(type_name or type_from_name(c) or "", 99), c.name))
+            for child in children:
+                if child.name.startswith(".") or not child.is_file():
+                    continue
+                if child.suffix.lower() not in FORMATS:
+                    continue
+                t = type_name or type_from_name(child)
+                if t is None:
+                    skipped.append(f"{child}: skipped, the name does not say its type (use --type)")
+                    continue
+                targets.append(Target(child, t))
+                found += 1
+            if not found:
+                names = ", ".join(f"{s}.csv" for s in ("user", "address", "order", "order_item"))
+                raise UsageError(
+                    f"{path}: no migration files found; expected names such as {names} (.csv, .xlsx, .xls, .json)"
+                )
+            continue
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        try:
+            file_format(path)
+        except ReadError as exc:
+            raise UsageError(str(exc)) from None
+        t = type_name or type_from_name(path)
+        if t is None:
+            raise UsageError(
+                f"{path}: cannot tell the migration type from the file name; "
+                f"pass --type with one of: {', '.join(type_names())}"
+            )
+        targets.append(Target(path, t))
+    return targets, skipped
+
+
+def validate_file(
+    target: Target, choices: dict[str, ChoiceList], strict: bool = False, chunk_rows: int = 200_000
+) -> FileResult:
+    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read."""
+    source = open_source(target.path, chunk_rows)
+    rules = rules_for(target.type, source.format)
+    problems: list[Problem] = []
+    emit = Emitter(str(target.path), target.type, problems)
+    is_json = source.format == "json"
+    header_row = None if is_json else 1
+    for notice in source.notices:
+        emit.one(notice.row, None, notice.rule, notice.severity, notice.message)  # type: ignore[arg-type]
+    for name in source.duplicate_columns:
+        emit.one(header_row, name, "duplicate-column", "error",
+                 f'column "{name}" appears more than once in the header; only the first is checked')
+    layout = map_columns(rules, source.columns, is_json, emit, header_row)
+    rows = 0
+    for chunk in source.chunks:
+        rows += len(chunk.data)
+        check_chunk(chunk, rules, layout, choices, emit)
+    if rows == 0:
+        emit.one(None, None, "no-rows", "warning", "the file has no data rows")
+    if strict:
+        problems = escalate(problems)
+    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns)
+    result.sort(tuple(rules.names))
+    return result
