@@ -8,7 +8,15 @@ from pathlib import Path
 from omnimig.io.table import Chunk, Notice, ReadError, Source
 from omnimig.validate.rules import migration_types
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".json": "json"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
+    ".json": "json",
+}
 
 __all__ = ["FORMATS", "Chunk", "Notice", "ReadError", "Source", "file_format", "open_source", "type_from_name"]
 

@@ -69,7 +69,8 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
         raise ReadError(f"{path}: invalid JSON: nested too deeply") from None
     if not isinstance(records, list):
         raise ReadError(
-            f"{path}: the top level is {_describe(records)}; a migration JSON file is an array of objects [{{...}}, ...]"
+            f"{path}: the top level is {_describe(records)}; "
+            "a migration JSON file is an array of objects [{...}, ...]"
         )
     columns: dict[str, None] = {}
     for number, record in enumerate(records, start=1):
@@ -77,7 +78,9 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
             raise ReadError(f"{path}: record {number} is {_describe(record)}; every record must be an object")
         for key in record:
             columns.setdefault(key, None)
-    return Source(path=str(path), format="json", columns=tuple(columns), chunks=_chunks(records, tuple(columns), chunk_rows))
+    return Source(
+        path=str(path), format="json", columns=tuple(columns), chunks=_chunks(records, tuple(columns), chunk_rows)
+    )
 
 
 def _chunks(records: list[dict[str, object]], columns: tuple[str, ...], chunk_rows: int) -> Iterator[Chunk]:

@@ -9,7 +9,13 @@ from rich.table import Table
 from omnimig.validate.rules import ChoiceList, FieldRule, TypeRules, migration_type
 
 TEMPORAL_WORDS = {"date": "date", "datetime": "date-time", "date-or-datetime": "date or date-time"}
-TYPE_WORDS = {"string": "text", "number": "decimal", "integer": "whole number", "boolean": "true/false", "object": "JSON object"}
+TYPE_WORDS = {
+    "string": "text",
+    "number": "decimal",
+    "integer": "whole number",
+    "boolean": "true/false",
+    "object": "JSON object",
+}
 
 
 def rule_words(f: FieldRule, choices: dict[str, ChoiceList]) -> list[str]:
@@ -66,6 +72,4 @@ def render_type(rules: TypeRules, choices: dict[str, ChoiceList], console: Conso
         keys.append(f"{', '.join(fk['fields'])} must exist as {ref['resource']}.{', '.join(ref['fields'])}")
     stems = ", ".join(mtype.stems)
     console.print(f"file names: {stems} (.csv, .xlsx, .xls, .json)" + (f"; {'; '.join(keys)}" if keys else ""))
-    console.print(
-        f"rules from omnimig/schemas/{mtype.table_schema} (CSV/XLS/XLSX) and {mtype.json_schema} (JSON)\n"
-    )
+    console.print(f"rules from omnimig/schemas/{mtype.table_schema} (CSV/XLS/XLSX) and {mtype.json_schema} (JSON)\n")

@@ -69,8 +69,9 @@ class Emitter:
                 Problem(self.file, self.type, int(row), field, rule, severity, shorten(text), message(text))
             )
 
-    def one(self, row: int | None, field: str | None, rule: str, severity: Severity, message: str,
-            value: str | None = None) -> None:
+    def one(
+        self, row: int | None, field: str | None, rule: str, severity: Severity, message: str, value: str | None = None
+    ) -> None:
         self.sink.append(Problem(self.file, self.type, row, field, rule, severity, shorten(value), message))
 
 
@@ -150,7 +151,9 @@ def _type_errors(
                 value = s.loc[idx]
                 text = None if value is pd.NA else str(value)
                 row = int(chunk.rows.loc[idx])
-                message = msg.json_object(f, text or "") if f.kind == "object" else msg.json_type(f, text, kind_of.loc[idx])
+                message = (
+                    msg.json_object(f, text or "") if f.kind == "object" else msg.json_type(f, text, kind_of.loc[idx])
+                )
                 emit.one(row, f.name, rule, "error", message, text)
             bad |= wrong_kind
         if f.kind == "integer":
@@ -218,8 +221,7 @@ def _constraints(
         int_len = parts[0].fillna("").str.len()
         frac_len = parts[1].fillna("").str.len()
         if f.decimal_places is not None:
-            flag(frac_len > f.decimal_places, "decimal-places",
-                 lambda t: msg.decimal_places(f, t, _places(t)))
+            flag(frac_len > f.decimal_places, "decimal-places", lambda t: msg.decimal_places(f, t, _places(t)))
         if f.max_digits is not None:
             flag(int_len + frac_len > f.max_digits, "max-digits", lambda t: msg.max_digits(f, t, _digits(t)))
     if f.choices is not None and f.choices in choices:
@@ -273,8 +275,12 @@ def map_columns(
             mapping[f.name] = alias
             used.add(alias)
             emit.one(
-                header_row, f.name, "column-alias", "warning",
-                f'column "{alias}" should be named "{f.name}" (the documented column); its values are checked as {f.name}',
+                header_row,
+                f.name,
+                "column-alias",
+                "warning",
+                f'column "{alias}" should be named "{f.name}" (the documented column); '
+                f"its values are checked as {f.name}",
             )
             continue
         if is_json and not f.required:
@@ -288,7 +294,10 @@ def map_columns(
         if c in used:
             continue
         emit.one(
-            header_row, c, "unknown-column", "warning",
+            header_row,
+            c,
+            "unknown-column",
+            "warning",
             f'column "{shorten(c, 40)}" is not a {rules.type} field and is not checked; '
             f"{rules.type} fields are: {', '.join(rules.names)}",
         )

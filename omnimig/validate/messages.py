@@ -34,7 +34,8 @@ def number_type(f: FieldRule, value: str) -> str:
     stripped = value.strip()
     if "," in stripped and stripped.replace(",", "", 1).replace(".", "").lstrip("+-").isdigit():
         if stripped.count(",") == 1 and "." not in stripped:
-            return f"{f.name} {q(value)} uses a decimal comma; write {stripped.replace(',', '.')} (a point, no thousands separator)"
+            fixed = stripped.replace(",", ".")
+            return f"{f.name} {q(value)} uses a decimal comma; write {fixed} (a point, no thousands separator)"
         return f"{f.name} {q(value)} has a thousands separator; write digits with a point for decimals, e.g. 1234.50"
     if stripped != value:
         return f"{f.name} {q(value)} has spaces around it; write the number alone"

@@ -62,9 +62,7 @@ class FieldRule:
     def same_rule(self, other: FieldRule) -> bool:
         """Equal as rules, ignoring how each schema kind spells booleans in text."""
         ignore = {"true_values", "false_values", "description"}
-        return all(
-            getattr(self, f) == getattr(other, f) for f in self.__dataclass_fields__ if f not in ignore
-        )
+        return all(getattr(self, f) == getattr(other, f) for f in self.__dataclass_fields__ if f not in ignore)
 
 
 @dataclass(frozen=True)
@@ -176,12 +174,23 @@ def _shared(spec: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _check_pattern(pattern: str, where: str) -> str:
     if not (pattern.startswith("^") and pattern.endswith("$")):
-        raise SchemaError(f"{where}: pattern must be anchored with ^ and $ (Frictionless anchors, JSON Schema searches)")
+        raise SchemaError(
+            f"{where}: pattern must be anchored with ^ and $ (Frictionless anchors, JSON Schema searches)"
+        )
     re.compile(pattern)
     return pattern
 
 
-_TABLE_FIELD_KEYS = {"name", "type", "description", "constraints", "trueValues", "falseValues", "title", *SHARED_PROPERTIES}
+_TABLE_FIELD_KEYS = {
+    "name",
+    "type",
+    "description",
+    "constraints",
+    "trueValues",
+    "falseValues",
+    "title",
+    *SHARED_PROPERTIES,
+}
 _TABLE_CONSTRAINTS = {"required", "maxLength", "minimum", "pattern", "enum"}
 _TABLE_TYPES = {"string", "number", "integer", "boolean", "object"}
 
@@ -222,7 +231,17 @@ def compile_table_schema(type_name: str, descriptor: dict[str, Any]) -> TypeRule
     )
 
 
-_JSON_PROPERTY_KEYS = {"type", "description", "title", "minLength", "maxLength", "minimum", "pattern", "enum", *SHARED_PROPERTIES}
+_JSON_PROPERTY_KEYS = {
+    "type",
+    "description",
+    "title",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "pattern",
+    "enum",
+    *SHARED_PROPERTIES,
+}
 
 
 def compile_json_schema(type_name: str, descriptor: dict[str, Any]) -> TypeRules:

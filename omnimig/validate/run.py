@@ -36,7 +36,9 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
         if path.is_dir():
             found = 0
             order = {name: i for i, name in enumerate(type_names())}
-            children = sorted(path.iterdir(), key=lambda c: (order.get(type_name or type_from_name(c) or "", 99), c.name))
+            children = sorted(
+                path.iterdir(), key=lambda c: (order.get(type_name or type_from_name(c) or "", 99), c.name)
+            )
             for child in children:
                 if child.name.startswith(".") or not child.is_file():
                     continue
@@ -49,7 +51,7 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
                 targets.append(Target(child, t))
                 found += 1
             if not found:
-                names = ", ".join(f"{s}.csv" for s in ("user", "address", "order", "order_item"))
+                names = ", ".join(f"{s}.csv" for s in type_names())
                 raise UsageError(
                     f"{path}: no migration files found; expected names such as {names} (.csv, .xlsx, .xls, .json)"
                 )
@@ -83,8 +85,13 @@ def validate_file(
     for notice in source.notices:
         emit.one(notice.row, None, notice.rule, notice.severity, notice.message)  # type: ignore[arg-type]
     for name in source.duplicate_columns:
-        emit.one(header_row, name, "duplicate-column", "error",
-                 f'column "{name}" appears more than once in the header; only the first is checked')
+        emit.one(
+            header_row,
+            name,
+            "duplicate-column",
+            "error",
+            f'column "{name}" appears more than once in the header; only the first is checked',
+        )
     layout = map_columns(rules, source.columns, is_json, emit, header_row)
     rows = 0
     for chunk in source.chunks:
