@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,31 +16,50 @@ DELIMITERS = (",", ";", "\t", "|")
 FALLBACK_ENCODING = "cp1254"
 
 
-def decode(path: Path, data: bytes) -> tuple[str, list[Notice]]:
-    """UTF-8 (BOM or not) first; Windows-1254 with a warning; otherwise a ReadError."""
-    if not data.strip():
+BLOCK = 1 << 20
+
+
+def detect_encoding(path: Path) -> tuple[str, list[Notice]]:
+    """UTF-8 (BOM or not) first; Windows-1254 with a warning; otherwise a ReadError.
+
+    The whole file is decoded once in blocks, so a bad byte on the last line is found without
+    holding the file in memory.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    if not head.strip():
         raise ReadError(f"{path}: the file is empty")
-    if data.startswith(b"PK\x03\x04"):
+    if head.startswith(b"PK\x03\x04"):
         raise ReadError(f"{path}: this is a ZIP/XLSX file, not CSV text; give it an .xlsx extension")
-    if b"\x00" in data[:65536]:
+    if b"\x00" in head:
         raise ReadError(f"{path}: this looks like a binary file, not CSV text")
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        try:
-            text = data.decode(FALLBACK_ENCODING)
-        except UnicodeDecodeError:
-            raise ReadError(
-                f"{path}: line {line} is neither UTF-8 nor Windows-1254 text; save the file as UTF-8"
-            ) from None
-        notice = Notice(
-            rule="encoding",
-            row=line,
-            message=f"the file is not UTF-8 (first bad byte on line {line}); read it as Windows-1254. "
-            "Save it as UTF-8 before uploading",
-        )
-        return text, [notice]
+    bad_line = _first_undecodable_line(path, "utf-8-sig")
+    if bad_line is None:
+        return "utf-8-sig", []
+    if _first_undecodable_line(path, FALLBACK_ENCODING) is not None:
+        raise ReadError(f"{path}: line {bad_line} is neither UTF-8 nor Windows-1254 text; save the file as UTF-8")
+    notice = Notice(
+        rule="encoding",
+        row=bad_line,
+        message=f"the file is not UTF-8 (first bad byte on line {bad_line}); read it as Windows-1254. "
+        "Save it as UTF-8 before uploading",
+    )
+    return FALLBACK_ENCODING, [notice]
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 1
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(BLOCK)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return lines + block.count(b"\n", 0, max(exc.start, 0))
+            if not block:
+                return None
+            lines += block.count(b"\n")
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -52,14 +71,14 @@ def sniff_delimiter(header_line: str) -> str:
 
 def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
     try:
-        data = path.read_bytes()
+        encoding, notices = detect_encoding(path)
+        with path.open(encoding=encoding, newline="") as handle:
+            first_line = handle.readline().rstrip("\r\n")
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    text, notices = decode(path, data)
-    first_line = text.split("\n", 1)[0].rstrip("\r")
     delimiter = sniff_delimiter(first_line)
     try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+        header = next(csv.reader([first_line], delimiter=delimiter))
     except (csv.Error, StopIteration) as exc:
         raise ReadError(f"{path}: cannot read the header row: {exc}") from None
     if not any(h.strip() for h in header):
@@ -69,7 +88,7 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
         path=str(path),
         format="csv",
         columns=tuple(columns),
-        chunks=_chunks(path, text, delimiter, header, chunk_rows),
+        chunks=_chunks(path, encoding, delimiter, header, chunk_rows),
         notices=notices,
         duplicate_columns=tuple(duplicates),
     )
@@ -87,12 +106,13 @@ def _unique_header(header: list[str]) -> tuple[list[str], list[str]]:
     return columns, duplicates
 
 
-def _chunks(path: Path, text: str, delimiter: str, header: list[str], chunk_rows: int) -> Iterator[Chunk]:
+def _chunks(path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int) -> Iterator[Chunk]:
     width = len(header)
     keep = [i for i, name in enumerate(header) if name not in header[:i]]
     try:
         reader = pd.read_csv(
-            io.StringIO(text),
+            path,
+            encoding=encoding,
             sep=delimiter,
             header=None,
             skiprows=1,

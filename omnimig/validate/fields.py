@@ -29,9 +29,6 @@ JSON_KINDS = {
     "object": ("object",),
 }
 
-# Splits plain decimal text into its significant integer digits and its fraction digits.
-_DIGITS = r"^[+-]?0*([0-9]*)(?:\.([0-9]*))?$"
-
 
 @dataclass
 class Layout:
@@ -217,9 +214,13 @@ def _constraints(
     if f.minimum is not None:
         flag(_below(v, f.minimum), "min-value", lambda t: msg.minimum(f, t))
     if f.max_digits is not None or f.decimal_places is not None:
-        parts = v.str.extract(_DIGITS)
-        int_len = parts[0].fillna("").str.len()
-        frac_len = parts[1].fillna("").str.len()
+        # Plain decimal text only reaches here: significant digits are those left after the
+        # sign and leading zeros, split by the point.
+        body = v.str.lstrip("+-").str.lstrip("0")
+        length = body.str.len()
+        point = body.str.find(".")
+        frac_len = (length - point - 1).where(point >= 0, 0)
+        int_len = point.where(point >= 0, length)
         if f.decimal_places is not None:
             flag(frac_len > f.decimal_places, "decimal-places", lambda t: msg.decimal_places(f, t, _places(t)))
         if f.max_digits is not None:
@@ -231,10 +232,15 @@ def _constraints(
 
 
 def _below(v: pd.Series, minimum: Decimal) -> pd.Series:
-    """Exact ``value < minimum``: floats decide every case except a tie, which Decimal settles."""
+    """Exact ``value < minimum``.
+
+    Float rounding is monotonic, so a float comparison is exact except for a tie, and a tie can
+    hide a smaller value only when the text carries more precision than a float (over 15
+    digits); those few are settled with Decimal.
+    """
     numbers = pd.to_numeric(v.astype(object), errors="coerce")
     below = numbers < float(minimum)
-    ties = numbers == float(minimum)
+    ties = (numbers == float(minimum)) & (v.str.len() > 15).to_numpy()
     for idx in ties[ties].index:
         try:
             below.loc[idx] = Decimal(str(v.loc[idx])) < minimum
