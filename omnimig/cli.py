@@ -79,7 +79,7 @@ def validate(
     elif output is OutputFormat.csv:
         sys.stdout.write(to_csv(results))
     elif results:
-        render_text(results, Console(highlight=False), max_examples=max_examples)
+        render_text(results, Console(highlight=False, soft_wrap=True), max_examples=max_examples)
     if unreadable:
         for line in unreadable:
             err.print(f"omnimig: error: {line}", markup=False)

@@ -40,7 +40,7 @@ def detect_encoding(path: Path) -> tuple[str, list[Notice]]:
         raise ReadError(f"{path}: line {bad_line} is neither UTF-8 nor Windows-1254 text; save the file as UTF-8")
     notice = Notice(
         rule="encoding",
-        row=bad_line,
+        row=None,
         message=f"the file is not UTF-8 (first bad byte on line {bad_line}); read it as Windows-1254. "
         "Save it as UTF-8 before uploading",
     )
@@ -83,6 +83,7 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
         raise ReadError(f"{path}: cannot read the header row: {exc}") from None
     if not any(h.strip() for h in header):
         raise ReadError(f"{path}: the header row (row 1) is empty; row 1 must hold the column names")
+    _check_first_record(path, encoding, delimiter, len(header))
     columns, duplicates = _unique_header(header)
     return Source(
         path=str(path),
@@ -92,6 +93,22 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
         notices=notices,
         duplicate_columns=tuple(duplicates),
     )
+
+
+def _check_first_record(path: Path, encoding: str, delimiter: str, width: int) -> None:
+    """pandas takes surplus cells of the first data row for an index; refuse them as it does later rows."""
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            next(reader)
+            first = next(reader, None)
+        except csv.Error as exc:
+            raise ReadError(f"{path}: cannot read row 2: {exc}") from None
+    if first is not None and len(first) > width:
+        raise ReadError(
+            f"{path}: row 2 has {len(first)} cells but the header has {width} columns "
+            "(check quoting and the delimiter)"
+        )
 
 
 def _unique_header(header: list[str]) -> tuple[list[str], list[str]]:
@@ -115,6 +132,7 @@ def _chunks(path: Path, encoding: str, delimiter: str, header: list[str], chunk_
             encoding=encoding,
             sep=delimiter,
             header=None,
+            index_col=False,
             skiprows=1,
             names=list(range(width)),
             dtype=str,

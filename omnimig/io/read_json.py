@@ -46,8 +46,19 @@ def cell(value: object) -> tuple[str | None, str]:
     if isinstance(value, str):
         return value, "string"
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False), "object"
-    return json.dumps(value, ensure_ascii=False), "array"
+        return dump(value), "object"
+    return dump(value), "array"
+
+
+def dump(value: object) -> str:
+    """Serialise a parsed value back to JSON text, writing numbers as the literals they were."""
+    if isinstance(value, JsonNumber):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {dump(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(dump(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
@@ -79,7 +90,11 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
         for key in record:
             columns.setdefault(key, None)
     return Source(
-        path=str(path), format="json", columns=tuple(columns), chunks=_chunks(records, tuple(columns), chunk_rows)
+        path=str(path),
+        format="json",
+        columns=tuple(columns),
+        chunks=_chunks(records, tuple(columns), chunk_rows),
+        known_rows=len(records),
     )
 
 

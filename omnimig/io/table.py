@@ -48,3 +48,5 @@ class Source:
     notices: list[Notice] = field(default_factory=list)
     # Index of header duplicates: a column name that appears twice keeps its first position.
     duplicate_columns: tuple[str, ...] = ()
+    # Records in the file when known before reading the chunks (JSON); None otherwise.
+    known_rows: int | None = None

@@ -265,7 +265,12 @@ def _digits(text: str) -> int:
 
 
 def map_columns(
-    rules: TypeRules, columns: Iterable[str], is_json: bool, emit: Emitter, header_row: int | None
+    rules: TypeRules,
+    columns: Iterable[str],
+    is_json: bool,
+    emit: Emitter,
+    header_row: int | None,
+    expect_columns: bool = True,
 ) -> Layout:
     """Match the file's header to the fields; report missing, unknown and aliased columns."""
     present = list(columns)
@@ -289,7 +294,7 @@ def map_columns(
                 f"its values are checked as {f.name}",
             )
             continue
-        if is_json and not f.required:
+        if not expect_columns or (is_json and not f.required):
             continue  # a JSON record may leave out an optional key: that is null
         near = next((c for c in present if c.strip().casefold() == f.name.casefold()), None)
         hint = f'; the file has "{near}": rename it to "{f.name}"' if near else ""

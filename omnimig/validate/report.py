@@ -76,7 +76,7 @@ def render_text(results: list[FileResult], console: Console, max_examples: int =
             console.print(f"  {mark} [bold]{rule}[/]{where} — {_plural(len(items), 'problem')}")
             for p in items[:max_examples]:
                 at = f"row {p.row}" if p.row is not None else "file"
-                console.print(f"      {at}: {escape(p.message)}", soft_wrap=True)
+                console.print(f"      {at}: {escape(p.message)}")
             if len(items) > max_examples:
                 console.print(f"      … and {len(items) - max_examples} more (see --format csv for all)")
     total = summary(results)

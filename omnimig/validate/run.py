@@ -92,7 +92,9 @@ def validate_file(
             "error",
             f'column "{name}" appears more than once in the header; only the first is checked',
         )
-    layout = map_columns(rules, source.columns, is_json, emit, header_row)
+    # An empty JSON array has no keys to judge, like a CSV with only a header: no-rows says it.
+    expect_columns = source.known_rows != 0
+    layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
     rows = 0
     for chunk in source.chunks:
         rows += len(chunk.data)
