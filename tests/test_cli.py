@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import xlsxwriter
+from filetools import write_xlsx
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
@@ -89,25 +89,6 @@ def edit_cell(path: Path, row: int, column: str, value: str) -> Path:
     rows = rows_of(path)
     rows[row - 1][rows[0].index(column)] = value
     return write_rows(path, rows)
-
-
-def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
-    book = xlsxwriter.Workbook(str(path))
-    sheet = book.add_worksheet()
-    date = book.add_format({"num_format": "yyyy-mm-dd"})
-    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if isinstance(value, dt.datetime):
-                sheet.write_datetime(r, c, value, stamp)
-            elif isinstance(value, dt.date):
-                sheet.write_datetime(r, c, value, date)
-            elif isinstance(value, str):
-                sheet.write_string(r, c, value)
-            elif value is not None:
-                sheet.write(r, c, value)
-    book.close()
-    return path
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from filetools import write_xlsx
 from typer.testing import CliRunner
 
 from omnimig.cli import app
@@ -43,27 +44,6 @@ def kinds_of(path: Path) -> list[dict[str, str]]:
         assert chunk.kinds is not None
         out.extend({k: str(v) for k, v in r.items()} for r in chunk.kinds.astype(str).to_dict("records"))
     return out
-
-
-def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
-    book = xlsxwriter.Workbook(str(path))
-    sheet = book.add_worksheet()
-    date = book.add_format({"num_format": "yyyy-mm-dd"})
-    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if isinstance(value, dt.datetime):
-                sheet.write_datetime(r, c, value, stamp)
-            elif isinstance(value, dt.date):
-                sheet.write_datetime(r, c, value, date)
-            elif isinstance(value, str):
-                sheet.write_string(r, c, value)
-            elif isinstance(value, bool):
-                sheet.write_boolean(r, c, value)
-            elif value is not None:
-                sheet.write_number(r, c, value)
-    book.close()
-    return path
 
 
 # --------------------------------------------------------------------------- CSV
