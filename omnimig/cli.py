@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from omnimig.io import ReadError
-from omnimig.validate.problem import FileResult
+from omnimig.validate.problem import FileResult, escalate
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
 
 app = typer.Typer(
@@ -53,9 +53,13 @@ def validate(
         typer.Option("--choices", help="JSON file replacing value lists (currencies, shipping-companies, …)."),
     ] = None,
     max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Examples per rule in text output.")] = 5,
+    require_all: Annotated[
+        bool, typer.Option("--require-all", help="A bundle missing any of the four types is an error.")
+    ] = False,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
+    from omnimig.validate.bundle import check_bundle
     from omnimig.validate.report import render_text, to_csv, to_json
     from omnimig.validate.run import UsageError, collect_targets, validate_file
 
@@ -68,23 +72,29 @@ def validate(
     unreadable: list[str] = []
     for target in targets:
         try:
-            results.append(validate_file(target, lists, strict=strict, chunk_rows=chunk_rows))
+            results.append(validate_file(target, lists, chunk_rows=chunk_rows))
         except ReadError as exc:
             unreadable.append(str(exc))
+    outcome = check_bundle(results, require_all=require_all)
+    if strict:
+        for r in results:
+            r.problems = escalate(r.problems)
+    show_order = len(targets) > 1 or any(p.is_dir() for p in paths)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for note in skipped:
         err.print(f"omnimig: {note}", markup=False)
     if output is OutputFormat.json:
-        sys.stdout.write(to_json(results) + "\n")
+        sys.stdout.write(to_json(results, outcome) + "\n")
     elif output is OutputFormat.csv:
         sys.stdout.write(to_csv(results))
     elif results:
-        render_text(results, Console(highlight=False, soft_wrap=True), max_examples=max_examples)
+        console = Console(highlight=False, soft_wrap=True)
+        render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
     if unreadable:
         for line in unreadable:
             err.print(f"omnimig: error: {line}", markup=False)
         raise typer.Exit(2)
-    raise typer.Exit(1 if any(r.errors for r in results) else 0)
+    raise typer.Exit(1 if any(r.errors for r in results) or outcome.errors else 0)
 
 
 @app.command()

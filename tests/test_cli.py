@@ -185,11 +185,16 @@ def test_json_format_summary_counts_every_file(bundle: Path) -> None:
     result = run("validate", "--format", "json", bundle)
     assert result.exit_code == 1
     doc = report(result)
-    assert doc["summary"] == {"errors": 1, "warnings": 1, "rows": 16}
+    # The changed email also makes user C0003's address and order disagree with it (bundle warnings).
+    assert doc["summary"] == {"errors": 1, "warnings": 3, "rows": 16}
     by_type = {f["type"]: f for f in doc["files"]}
     assert [(p["row"], p["field"], p["rule"]) for p in by_type["user"]["problems"]] == [(4, "email", "pattern")]
     assert [(p["row"], p["field"], p["rule"]) for p in by_type["order"]["problems"]] == [
-        (2, "shipping_company", "choices")
+        (2, "shipping_company", "choices"),
+        (5, "user_email", "email-mismatch"),
+    ]
+    assert [(p["row"], p["field"], p["rule"]) for p in by_type["address"]["problems"]] == [
+        (5, "email", "email-mismatch")
     ]
     for f in doc["files"]:
         for p in f["problems"]:
@@ -457,11 +462,16 @@ def test_folder_with_type_option_takes_every_file(tmp_path: Path) -> None:
     shutil.copy(SAMPLES / "order.csv", folder / "export-2023.csv")
     shutil.copy(SAMPLES / "order.csv", folder / "export-2024.csv")
     result = run("validate", "--format", "json", "--type", "order", folder)
-    assert result.exit_code == 0, result.output
-    assert [(Path(f["path"]).name, f["type"]) for f in report(result)["files"]] == [
+    # Both files are one order table: every number of the second repeats one of the first.
+    assert result.exit_code == 1, result.output
+    files = report(result)["files"]
+    assert [(Path(f["path"]).name, f["type"]) for f in files] == [
         ("export-2023.csv", "order"),
         ("export-2024.csv", "order"),
     ]
+    assert files[0]["problems"] == []
+    assert [(p["row"], p["rule"]) for p in files[1]["problems"]] == [(r, "unique") for r in (2, 3, 4, 5)]
+    assert "export-2023.csv" in files[1]["problems"][0]["message"]
 
 
 def test_folder_with_no_recognisable_files(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import pandas as pd
+
 Severity = Literal["error", "warning"]
 
 #: How long a value may be in any report before it is shortened.
@@ -51,6 +53,8 @@ class FileResult:
     rows: int = 0
     problems: list[Problem] = field(default_factory=list)
     columns: tuple[str, ...] = ()
+    # The columns cross-file rules read (``rules.bundle_fields``), with a ``row`` column.
+    keys: pd.DataFrame | None = None
 
     @property
     def errors(self) -> int:

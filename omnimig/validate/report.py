@@ -10,21 +10,41 @@ from collections import defaultdict
 from rich.console import Console
 from rich.markup import escape
 
+from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult, Problem
+from omnimig.validate.rules import migration_types
 
 CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
 
 
-def summary(results: list[FileResult]) -> dict[str, int]:
+def summary(results: list[FileResult], outcome: BundleOutcome | None = None) -> dict[str, int]:
     return {
-        "errors": sum(r.errors for r in results),
+        "errors": sum(r.errors for r in results) + (len(outcome.errors) if outcome else 0),
         "warnings": sum(r.warnings for r in results),
         "rows": sum(r.rows for r in results),
     }
 
 
-def to_json(results: list[FileResult]) -> str:
-    doc = {
+def upload_order(results: list[FileResult]) -> list[dict[str, object]]:
+    """The bundle's types in upload order, each with its files, rows and errors."""
+    steps = []
+    for mtype in migration_types():
+        files = [r for r in results if r.type == mtype.name and r.format is not None]
+        errors = sum(r.errors for r in files)
+        steps.append(
+            {
+                "type": mtype.name,
+                "files": [{"path": r.path, "rows": r.rows, "errors": r.errors} for r in files],
+                "rows": sum(r.rows for r in files),
+                "errors": errors,
+                "ready": bool(files) and errors == 0,
+            }
+        )
+    return steps
+
+
+def to_json(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
+    doc: dict[str, object] = {
         "files": [
             {
                 "path": r.path,
@@ -37,8 +57,10 @@ def to_json(results: list[FileResult]) -> str:
             }
             for r in results
         ],
-        "summary": summary(results),
+        "summary": summary(results, outcome),
     }
+    if outcome is not None:
+        doc["bundle"] = {"upload_order": upload_order(results), "notes": outcome.notes, "errors": outcome.errors}
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
@@ -56,7 +78,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def render_text(results: list[FileResult], console: Console, max_examples: int = 5) -> None:
+def render_text(
+    results: list[FileResult],
+    console: Console,
+    max_examples: int = 5,
+    outcome: BundleOutcome | None = None,
+    show_order: bool = False,
+) -> None:
     """Problems grouped by file, then by rule and column, errors first, with bounded examples."""
     for r in results:
         status = "[green]ok[/]" if not r.errors else "[red]errors[/]"
@@ -79,10 +107,30 @@ def render_text(results: list[FileResult], console: Console, max_examples: int =
                 console.print(f"      {at}: {escape(p.message)}")
             if len(items) > max_examples:
                 console.print(f"      … and {len(items) - max_examples} more (see --format csv for all)")
-    total = summary(results)
+    if outcome is not None:
+        for note in outcome.notes:
+            console.print(f"[yellow]note:[/] {escape(note)}")
+        for error in outcome.errors:
+            console.print(f"[red]✗ error:[/] {escape(error)}")
+        if show_order:
+            render_upload_order(results, console)
+    total = summary(results, outcome)
     files = _plural(len(results), "file")
     verdict = "[red]fix the errors before uploading[/]" if total["errors"] else "[green]no errors[/]"
     console.print(
         f"\n{files}, {_plural(total['rows'], 'row')}: {_plural(total['errors'], 'error')}, "
         f"{_plural(total['warnings'], 'warning')} — {verdict}"
     )
+
+
+def render_upload_order(results: list[FileResult], console: Console) -> None:
+    console.print("\nUpload order:")
+    for number, step in enumerate(upload_order(results), start=1):
+        files = step["files"]
+        if not files:
+            console.print(f"  {number}. {step['type']:<11} [dim]no file[/]")
+            continue
+        for i, f in enumerate(files):  # type: ignore[union-attr]
+            state = "[green]ready[/]" if not f["errors"] else f"[red]{_plural(f['errors'], 'error')}[/]"
+            head = f"{number}. {step['type']:<11}" if i == 0 else " " * (len(str(number)) + 13)
+            console.print(f"  {head} {escape(f['path'])}  {_plural(f['rows'], 'row')}  {state}")

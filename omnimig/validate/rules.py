@@ -114,6 +114,7 @@ class MigrationType:
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[dict[str, Any], ...] = ()
     unique_keys: tuple[dict[str, Any], ...] = ()
+    consistency: tuple[dict[str, Any], ...] = ()
 
 
 def schema_dir() -> Path:
@@ -138,9 +139,46 @@ def migration_types() -> tuple[MigrationType, ...]:
             primary_key=tuple(r.get("primaryKey", [])),
             foreign_keys=tuple(r.get("foreignKeys", [])),
             unique_keys=tuple(r.get("uniqueKeys", [])),
+            consistency=tuple(r.get("consistency", [])),
         )
         for r in package["resources"]
     )
+
+
+@cache
+def bundle_fields(type_name: str) -> tuple[str, ...]:
+    """The fields of ``type_name`` that some cross-file rule in ``datapackage.json`` reads.
+
+    Only these columns are kept from each file for the bundle checks, so memory follows the
+    keys, not the whole file.
+    """
+    wanted: list[str] = []
+
+    def add(names: Any) -> None:
+        for name in names if isinstance(names, list | tuple) else [names]:
+            if name not in wanted:
+                wanted.append(name)
+
+    for t in migration_types():
+        for fk in t.foreign_keys:
+            if t.name == type_name:
+                add(fk["fields"])
+            if fk["reference"]["resource"] == type_name:
+                add(fk["reference"]["fields"])
+        for check in t.consistency:
+            if t.name == type_name:
+                add(check["fields"])
+                add(check.get("via", []))
+                add([check[k] for k in ("amount", "discount") if k in check])
+            for part in (check.get("reference"), check.get("children")):
+                if part and part["resource"] == type_name:
+                    add(part["fields"])
+                    add([part[k] for k in ("price", "quantity") if k in part])
+        if t.name == type_name:
+            add(list(t.primary_key))
+            for key in t.unique_keys:
+                add(key["fields"])
+    return tuple(wanted)
 
 
 def type_names() -> tuple[str, ...]:

@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
 from omnimig.validate.fields import Emitter, check_chunk, map_columns
 from omnimig.validate.problem import FileResult, Problem, escalate
-from omnimig.validate.rules import ChoiceList, rules_for, type_names
+from omnimig.validate.rules import ChoiceList, bundle_fields, rules_for, type_names
 
 
 class UsageError(Exception):
@@ -96,13 +98,19 @@ def validate_file(
     expect_columns = source.known_rows != 0
     layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
     rows = 0
+    kept_fields = [f for f in bundle_fields(target.type) if f in layout.columns]
+    kept: list[pd.DataFrame] = []
     for chunk in source.chunks:
         rows += len(chunk.data)
         check_chunk(chunk, rules, layout, choices, emit)
+        part = pd.DataFrame({f: chunk.data[layout.columns[f]] for f in kept_fields}, index=chunk.data.index)
+        part.insert(0, "row", chunk.rows.to_numpy())
+        kept.append(part.reset_index(drop=True))
     if rows == 0:
         emit.one(None, None, "no-rows", "warning", "the file has no data rows")
     if strict:
         problems = escalate(problems)
-    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns)
+    keys = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame({"row": [], **{f: [] for f in kept_fields}})
+    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.sort(tuple(rules.names))
     return result
