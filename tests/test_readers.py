@@ -396,7 +396,7 @@ def test_json_numbers_keep_their_literal_text(tmp_path: Path) -> None:
             "total": "123.90",
             "quantity": "3",
             "big": "12345678901234567890",
-            "exp": "1e3",
+            "exp": "1000",  # exponents are expanded: digit rules judge decimal digits
             "neg": "-0.50",
         }
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,17 @@ def _describe(value: object) -> str:
     return "a string"
 
 
+def plain(number: JsonNumber) -> str:
+    """A number literal in plain decimal notation: ``1e-3`` is ``0.001``, ``1.5E2`` is ``150``.
+
+    JSON allows exponents; rules about digits and decimal places are about the value's decimal
+    digits, so they judge the expanded form.
+    """
+    if "e" not in number and "E" not in number:
+        return str(number)
+    return format(Decimal(number), "f")
+
+
 def cell(value: object) -> tuple[str | None, str]:
     """(text, JSON kind) of one value."""
     if value is None:
@@ -42,7 +54,7 @@ def cell(value: object) -> tuple[str | None, str]:
     if isinstance(value, bool):
         return ("true" if value else "false"), "boolean"
     if isinstance(value, JsonNumber):
-        return str(value), "number"
+        return plain(value), "number"
     if isinstance(value, str):
         return value, "string"
     if isinstance(value, dict):
