@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from omnimig.io import ReadError
+from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult, escalate
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
 
@@ -53,6 +54,17 @@ def validate(
         typer.Option("--choices", help="JSON file replacing value lists (currencies, shipping-companies, …)."),
     ] = None,
     max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Examples per rule in text output.")] = 5,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the problems to FILE: .xlsx (annotated workbook), .json or .csv."),
+    ] = None,
+    report_rows: Annotated[
+        int, typer.Option("--report-rows", min=1, help="At most N data rows per sheet of an .xlsx report.")
+    ] = 100_000,
+    split: Annotated[
+        Path | None,
+        typer.Option("--split", help="Write OUT/ready/ (rows to migrate now) and OUT/held/ (the rest, with why)."),
+    ] = None,
     require_all: Annotated[
         bool, typer.Option("--require-all", help="A bundle missing any of the four types is an error.")
     ] = False,
@@ -63,6 +75,8 @@ def validate(
     from omnimig.validate.report import render_text, to_csv, to_json
     from omnimig.validate.run import UsageError, collect_targets, validate_file
 
+    if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
+        raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
         lists = load_choices(choices)
         targets, skipped = collect_targets(paths, type_)
@@ -80,6 +94,19 @@ def validate(
         for r in results:
             r.problems = escalate(r.problems)
     show_order = len(targets) > 1 or any(p.is_dir() for p in paths)
+    if report is not None:
+        try:
+            write_report(report, results, outcome, report_rows)
+        except OSError as exc:
+            raise fail(f"{report}: cannot write the report: {exc.strerror or exc}") from None
+    counts = []
+    if split is not None:
+        from omnimig.validate.split import split_bundle
+
+        try:
+            counts = split_bundle(results, split)
+        except OSError as exc:
+            raise fail(f"{split}: cannot write the split files: {exc.strerror or exc}") from None
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for note in skipped:
         err.print(f"omnimig: {note}", markup=False)
@@ -90,11 +117,30 @@ def validate(
     elif results:
         console = Console(highlight=False, soft_wrap=True)
         render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
+    for c in counts:
+        err.print(
+            f"split {c.path}: {c.rows} rows = {c.ready} ready ({c.ready_path}) + {c.held} held ({c.held_path})",
+            markup=False,
+        )
     if unreadable:
         for line in unreadable:
             err.print(f"omnimig: error: {line}", markup=False)
         raise typer.Exit(2)
     raise typer.Exit(1 if any(r.errors for r in results) or outcome.errors else 0)
+
+
+def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, report_rows: int) -> None:
+    from omnimig.validate.report import to_csv, to_json
+
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from omnimig.validate.workbook import write_workbook
+
+        write_workbook(results, path, report_rows=report_rows)
+    elif suffix == ".json":
+        path.write_text(to_json(results, outcome) + "\n", encoding="utf-8")
+    else:
+        path.write_text(to_csv(results), encoding="utf-8")
 
 
 @app.command()

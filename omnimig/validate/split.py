@@ -1,0 +1,140 @@
+"""``--split OUT``: migrate what is ready today, hold back the rest with the reason.
+
+A row is ready when it has no error and every row it refers to (through the foreign keys in
+``datapackage.json``) is ready. Held rows keep their data and gain a ``problems`` column;
+a row held only because its parent is held says so (``held: order ORD-1 has errors``).
+Per file, ready + held = the rows read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from omnimig.io import open_source
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.validate.problem import FileResult
+from omnimig.validate.rules import migration_types
+
+PROBLEMS_COLUMN = "problems"
+
+
+@dataclass(frozen=True)
+class SplitCount:
+    path: str
+    rows: int
+    ready: int
+    held: int
+    ready_path: str
+    held_path: str
+
+
+def _file_level(result: FileResult) -> list[str]:
+    """Errors that concern every row: the whole file, or (for tables) the header row."""
+    header = None if result.format == "json" else 1
+    return [
+        f"[{p.rule}] {p.message}"
+        for p in result.problems
+        if p.severity == "error" and (p.row is None or p.row == header)
+    ]
+
+
+def _row_reasons(result: FileResult) -> dict[int, list[str]]:
+    header = None if result.format == "json" else 1
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for p in result.problems:
+        if p.severity == "error" and p.row is not None and p.row != header:
+            reasons[p.row].append(f"[{p.rule}] {p.message}")
+    return reasons
+
+
+def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
+    """For each file, the rows to hold and why; dependants of held rows are held too."""
+    readable = [r for r in results if r.format is not None and r.keys is not None]
+    held: dict[str, dict[int, list[str]]] = {}
+    for r in readable:
+        reasons = _row_reasons(r)
+        whole = _file_level(r)
+        if whole:
+            for row in r.keys["row"].tolist():
+                reasons[int(row)].extend(whole)
+        held[r.path] = reasons
+    by_type: dict[str, list[FileResult]] = defaultdict(list)
+    for r in readable:
+        by_type[r.type or ""].append(r)
+    # Upload order: a parent's held rows are final before its children are looked at.
+    for mtype in migration_types():
+        for fk in mtype.foreign_keys:
+            parent_type = fk["reference"]["resource"]
+            ready_keys, held_keys = _key_states(by_type.get(parent_type, []), fk["reference"]["fields"], held)
+            for child in by_type.get(mtype.name, []):
+                if any(f not in child.keys for f in fk["fields"]):
+                    continue
+                values = _key(child.keys, fk["fields"])
+                blocked = values.isin(held_keys) & ~values.isin(ready_keys)
+                for row, value in zip(child.keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
+                    held[child.path][int(row)].append(f"held: {parent_type} {value} has errors")
+    return held
+
+
+def _key(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+    key = frame[fields[0]].astype("string")
+    for f in fields[1:]:
+        key = key + "\x1f" + frame[f].astype("string")
+    return key
+
+
+def _key_states(
+    parents: list[FileResult], fields: list[str], held: dict[str, dict[int, list[str]]]
+) -> tuple[set[str], set[str]]:
+    ready: set[str] = set()
+    blocked: set[str] = set()
+    for p in parents:
+        if any(f not in p.keys for f in fields):
+            continue
+        values = _key(p.keys, fields)
+        is_held = p.keys["row"].isin(list(held[p.path]))
+        blocked.update(values[is_held].dropna().tolist())
+        ready.update(values[~is_held].dropna().tolist())
+    return ready, blocked
+
+
+def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
+    """Write ``out/ready/`` and ``out/held/``; one file each per input file that could be read."""
+    held = held_reasons(results)
+    counts = []
+    used: set[str] = set()
+    for r in results:
+        if r.path not in held:
+            continue
+        fmt = WRITE_FORMAT[r.format or "csv"]
+        name = _unique_name(Path(r.path).stem + SUFFIX[fmt], used)
+        reasons = held[r.path]
+        source = open_source(Path(r.path))
+        columns = list(source.columns)
+        ready_path, held_path = out / "ready" / name, out / "held" / name
+        with (
+            TableWriter(ready_path, fmt, columns) as ready,
+            TableWriter(held_path, fmt, [*columns, PROBLEMS_COLUMN]) as hold,
+        ):
+            for chunk in source.chunks:
+                is_held = chunk.rows.isin(list(reasons))
+                ready.write(chunk, ~is_held)
+                texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
+                hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
+        counts.append(SplitCount(r.path, r.rows, ready.rows, hold.rows, str(ready_path), str(held_path)))
+    return counts
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    """Two inputs with one name (from two folders) must not overwrite each other."""
+    candidate, n = name, 1
+    stem, dot, suffix = name.rpartition(".")
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}-{n}{dot}{suffix}"
+    used.add(candidate.lower())
+    return candidate
