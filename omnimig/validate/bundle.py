@@ -62,6 +62,20 @@ class _Sink:
         self.by_path = {r.path: r for r in results}
         self.touched: set[str] = set()
 
+    def at(
+        self,
+        frame: pd.DataFrame,
+        idx: object,
+        type_name: str,
+        fld: str | None,
+        rule: str,
+        severity: Severity,
+        value: str | None,
+        message: str,
+    ) -> None:
+        """A problem at the file and row that row ``idx`` of a stacked key table came from."""
+        self.add(str(frame.at[idx, "_file"]), type_name, int(frame.at[idx, "row"]), fld, rule, severity, value, message)
+
     def add(
         self,
         file: str,
@@ -168,8 +182,8 @@ def _foreign_key(
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):
         outcome.notes.append(f"{label} was not checked: a key column is missing")
         return
-    child = _joined(frame, fields)
-    known = set(_joined(parent.frame, ref["fields"]).dropna().tolist())
+    child = key_series(frame, fields)
+    known = set(key_series(parent.frame, ref["fields"]).dropna().tolist())
     dangling = child.notna() & ~child.isin(known)
     for idx in dangling[dangling].index:
         here = frame.loc[idx]
@@ -187,7 +201,7 @@ def _foreign_key(
         )
 
 
-def _joined(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """One comparable key per row (NA when any part is empty)."""
     filled = pd.Series(True, index=frame.index)
     for f in fields:
@@ -232,10 +246,10 @@ def _same_value(
     pframe = parent.frame
     if any(f not in pframe for f in [*fk["reference"]["fields"], *ref["fields"]]):
         return
-    pkey = _joined(pframe, fk["reference"]["fields"])
+    pkey = key_series(pframe, fk["reference"]["fields"])
     first = ~pkey.duplicated(keep="first") & pkey.notna()
     lookup = pframe[first].set_index(pkey[first].to_numpy())
-    ckey = _joined(frame, check["via"])
+    ckey = key_series(frame, check["via"])
     linked = ckey.notna() & ckey.isin(lookup.index)
     for mine, theirs in zip(check["fields"], ref["fields"], strict=True):
         here = frame[mine].astype("string")
@@ -246,11 +260,10 @@ def _same_value(
             a, b = a.str.lower(), b.str.lower()
         differs = _filled(here[linked]) & _filled(there) & a.ne(b).fillna(False)
         for idx in differs[differs].index:
-            row = frame.loc[idx]
-            sink.add(
-                row["_file"],
+            sink.at(
+                frame,
+                idx,
                 mtype.name,
-                int(row["row"]),
                 mine,
                 check["rule"],
                 "warning",
@@ -270,15 +283,14 @@ def _has_children(
         return
     if any(f not in children.frame for f in spec["fields"]):
         return
-    key = _joined(frame, check["fields"])
-    used = set(_joined(children.frame, spec["fields"]).dropna().tolist())
+    key = key_series(frame, check["fields"])
+    used = set(key_series(children.frame, spec["fields"]).dropna().tolist())
     lonely = key.notna() & ~key.isin(used)
     for idx in lonely[lonely].index:
-        row = frame.loc[idx]
-        sink.add(
-            row["_file"],
+        sink.at(
+            frame,
+            idx,
             mtype.name,
-            int(row["row"]),
             check["fields"][0],
             check["rule"],
             "warning",
@@ -310,22 +322,21 @@ def _covers_children(
         return
     quantity = pd.to_numeric(cframe[spec["quantity"]].astype(object), errors="coerce")
     line = _cents(cframe[spec["price"]]).astype("Float64") * quantity
-    ckey = _joined(cframe, spec["fields"])
+    ckey = key_series(cframe, spec["fields"])
     totals = line[ckey.notna()].groupby(ckey[ckey.notna()].to_numpy()).sum(min_count=1)
-    key = _joined(frame, check["fields"])
+    key = key_series(frame, check["fields"])
     amount = _cents(frame[check["amount"]])
     discount = _cents(frame[check["discount"]]).fillna(0) if check.get("discount") in frame else 0
     expected = pd.Series(totals.reindex(key.to_numpy()).to_numpy(), index=frame.index).astype("Float64")
     tolerance = round(float(check.get("tolerance", "0.01")) * 100)
     short = (amount - (expected - discount)).lt(-tolerance).fillna(False)
     for idx in short[short].index:
-        row = frame.loc[idx]
         items = expected[idx] / 100
         disc = (discount[idx] if isinstance(discount, pd.Series) else 0) / 100
-        sink.add(
-            row["_file"],
+        sink.at(
+            frame,
+            idx,
             mtype.name,
-            int(row["row"]),
             check["amount"],
             check["rule"],
             "warning",

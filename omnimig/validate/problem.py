@@ -21,6 +21,11 @@ def shorten(value: str | None, limit: int = MAX_VALUE_CHARS) -> str | None:
     return value[: limit - 1] + "…"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 row``, ``1,204 rows``: counts as every report prints them."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One broken rule at one place.

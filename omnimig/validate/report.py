@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult, Problem
+from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import migration_types
 
 CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
@@ -74,10 +74,6 @@ def to_csv(results: list[FileResult]) -> str:
     return out.getvalue()
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def render_text(
     results: list[FileResult],
     console: Console,
@@ -89,8 +85,8 @@ def render_text(
     for r in results:
         status = "[green]ok[/]" if not r.errors else "[red]errors[/]"
         console.print(
-            f"[bold]{escape(r.path)}[/]  ({r.type}, {r.format}, {_plural(r.rows, 'row')}): "
-            f"{_plural(r.errors, 'error')}, {_plural(r.warnings, 'warning')}  {status}"
+            f"[bold]{escape(r.path)}[/]  ({r.type}, {r.format}, {plural(r.rows, 'row')}): "
+            f"{plural(r.errors, 'error')}, {plural(r.warnings, 'warning')}  {status}"
         )
         groups: dict[tuple[str, str, str | None], list[Problem]] = defaultdict(list)
         for p in r.problems:
@@ -101,7 +97,7 @@ def render_text(
             items = groups[key]
             mark = "[red]✗ error[/]" if severity == "error" else "[yellow]! warning[/]"
             where = f" · {escape(field)}" if field else ""
-            console.print(f"  {mark} [bold]{rule}[/]{where} — {_plural(len(items), 'problem')}")
+            console.print(f"  {mark} [bold]{rule}[/]{where} — {plural(len(items), 'problem')}")
             for p in items[:max_examples]:
                 at = f"row {p.row}" if p.row is not None else "file"
                 console.print(f"      {at}: {escape(p.message)}")
@@ -115,11 +111,11 @@ def render_text(
         if show_order:
             render_upload_order(results, console)
     total = summary(results, outcome)
-    files = _plural(len(results), "file")
+    files = plural(len(results), "file")
     verdict = "[red]fix the errors before uploading[/]" if total["errors"] else "[green]no errors[/]"
     console.print(
-        f"\n{files}, {_plural(total['rows'], 'row')}: {_plural(total['errors'], 'error')}, "
-        f"{_plural(total['warnings'], 'warning')} — {verdict}"
+        f"\n{files}, {plural(total['rows'], 'row')}: {plural(total['errors'], 'error')}, "
+        f"{plural(total['warnings'], 'warning')} — {verdict}"
     )
 
 
@@ -131,6 +127,6 @@ def render_upload_order(results: list[FileResult], console: Console) -> None:
             console.print(f"  {number}. {step['type']:<11} [dim]no file[/]")
             continue
         for i, f in enumerate(files):  # type: ignore[union-attr]
-            state = "[green]ready[/]" if not f["errors"] else f"[red]{_plural(f['errors'], 'error')}[/]"
+            state = "[green]ready[/]" if not f["errors"] else f"[red]{plural(f['errors'], 'error')}[/]"
             head = f"{number}. {step['type']:<11}" if i == 0 else " " * (len(str(number)) + 13)
-            console.print(f"  {head} {escape(f['path'])}  {_plural(f['rows'], 'row')}  {state}")
+            console.print(f"  {head} {escape(f['path'])}  {plural(f['rows'], 'row')}  {state}")

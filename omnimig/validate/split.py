@@ -12,10 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from omnimig.io import open_source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.validate.bundle import key_series
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
 
@@ -73,18 +72,11 @@ def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
             for child in by_type.get(mtype.name, []):
                 if any(f not in child.keys for f in fk["fields"]):
                     continue
-                values = _key(child.keys, fk["fields"])
+                values = key_series(child.keys, fk["fields"])
                 blocked = values.isin(held_keys) & ~values.isin(ready_keys)
                 for row, value in zip(child.keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
                     held[child.path][int(row)].append(f"held: {parent_type} {value} has errors")
     return held
-
-
-def _key(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
-    key = frame[fields[0]].astype("string")
-    for f in fields[1:]:
-        key = key + "\x1f" + frame[f].astype("string")
-    return key
 
 
 def _key_states(
@@ -95,7 +87,7 @@ def _key_states(
     for p in parents:
         if any(f not in p.keys for f in fields):
             continue
-        values = _key(p.keys, fields)
+        values = key_series(p.keys, fields)
         is_held = p.keys["row"].isin(list(held[p.path]))
         blocked.update(values[is_held].dropna().tolist())
         ready.update(values[~is_held].dropna().tolist())

@@ -26,7 +26,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from omnimig.io import ReadError, open_source
 from omnimig.validate.fields import Emitter, map_columns
-from omnimig.validate.problem import FileResult, Problem
+from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import rules_for
 
 SUMMARY_SHEET = "Summary"
@@ -112,10 +112,6 @@ def _comment_options(text: str) -> dict[str, object]:
 
 def _severity(problems: list[Problem]) -> str:
     return "error" if any(p.severity == "error" for p in problems) else "warning"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 class _Formats:
@@ -385,8 +381,8 @@ def _write_summary(
     ws.write_string(
         rows.take(),
         0,
-        f"{_plural(len(results), 'file')}, {_plural(total_rows, 'row')}: "
-        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}",
+        f"{plural(len(results), 'file')}, {plural(total_rows, 'row')}: "
+        f"{plural(errors, 'error')}, {plural(warnings, 'warning')}",
         fmt.bold,
     )
     r = rows.take()
@@ -437,13 +433,13 @@ def _write_summary(
         for result, report in truncated:
             plan = plans[id(result)]
             text = (
-                f"{result.path}: {_plural(report.left_out, 'row')} left out of sheet '{report.sheet}' "
+                f"{result.path}: {plural(report.left_out, 'row')} left out of sheet '{report.sheet}' "
                 f"(at most {report_rows:,} rows per sheet): it shows the rows with problems first, then the "
                 f"others in file order, and column A ({FILE_ROW_COLUMN}) gives each row's number in the file."
             )
             if plan.problem_rows_left_out:
                 n = plan.problem_rows_left_out
-                text += f" {_plural(n, 'row')} with problems {'is' if n == 1 else 'are'} among those left out."
+                text += f" {plural(n, 'row')} with problems {'is' if n == 1 else 'are'} among those left out."
             ws.write_string(rows.take(), 0, text)
 
     r = rows.take(skip=1)
@@ -491,7 +487,7 @@ def _write_summary(
                 ws.write_string(r, 5, p.message)
             if len(items) > MAX_LISTED:
                 more = len(items) - MAX_LISTED
-                text = f"… and {_plural(more, 'more problem')}; omnimig validate --format csv lists them all"
+                text = f"… and {plural(more, 'more problem')}; omnimig validate --format csv lists them all"
                 ws.write_string(rows.take(), 0, f"{result.path}: {text}", fmt.note)
 
 
