@@ -89,7 +89,10 @@ def validate(
             results.append(validate_file(target, lists, chunk_rows=chunk_rows))
         except ReadError as exc:
             unreadable.append(str(exc))
-    outcome = check_bundle(results, require_all=require_all)
+    try:
+        outcome = check_bundle(results, require_all=require_all)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
     if strict:
         for r in results:
             r.problems = escalate(r.problems)
@@ -113,15 +116,14 @@ def validate(
     if output is OutputFormat.json:
         sys.stdout.write(to_json(results, outcome) + "\n")
     elif output is OutputFormat.csv:
-        sys.stdout.write(to_csv(results))
+        sys.stdout.write(to_csv(results, outcome))
     elif results:
         console = Console(highlight=False, soft_wrap=True)
         render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
     for c in counts:
-        err.print(
-            f"split {c.path}: {c.rows} rows = {c.ready} ready ({c.ready_path}) + {c.held} held ({c.held_path})",
-            markup=False,
-        )
+        ready = f"{c.ready} ready ({c.ready_path})" if c.ready else "0 ready"
+        held = f"{c.held} held ({c.held_path})" if c.held else "0 held"
+        err.print(f"split {c.path}: {c.rows} rows = {ready} + {held}", markup=False)
     if unreadable:
         for line in unreadable:
             err.print(f"omnimig: error: {line}", markup=False)
@@ -136,11 +138,11 @@ def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, 
     if suffix == ".xlsx":
         from omnimig.validate.workbook import write_workbook
 
-        write_workbook(results, path, report_rows=report_rows)
+        write_workbook(results, path, report_rows=report_rows, bundle_lines=[*outcome.errors, *outcome.notes])
     elif suffix == ".json":
         path.write_text(to_json(results, outcome) + "\n", encoding="utf-8")
     else:
-        path.write_text(to_csv(results), encoding="utf-8")
+        path.write_text(to_csv(results, outcome), encoding="utf-8")
 
 
 @app.command()

@@ -106,8 +106,7 @@ def _check_first_record(path: Path, encoding: str, delimiter: str, width: int) -
             raise ReadError(f"{path}: cannot read row 2: {exc}") from None
     if first is not None and len(first) > width:
         raise ReadError(
-            f"{path}: row 2 has {len(first)} cells but the header has {width} columns "
-            "(check quoting and the delimiter)"
+            f"{path}: row 2 has {len(first)} cells but the header has {width} columns (check quoting and the delimiter)"
         )
 
 

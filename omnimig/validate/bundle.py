@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from omnimig.validate.problem import FileResult, Problem, Severity, shorten
-from omnimig.validate.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
+from omnimig.validate.rules import NUMBER_TEXT, MigrationType, SchemaError, migration_types, table_rules
 
 
 @dataclass
@@ -25,6 +25,14 @@ class BundleOutcome:
     missing_types: list[str] = field(default_factory=list)
     # Bundle-level errors that belong to no file (a type missing under --require-all).
     errors: list[str] = field(default_factory=list)
+    missing_required: list[str] = field(default_factory=list)
+
+    def missing_problems(self) -> list[Problem]:
+        """The --require-all errors as problems of no file, for one-problem-per-line renderings."""
+        return [
+            Problem("", name, None, None, "missing-file", "error", None, message)
+            for name, message in zip(self.missing_required, self.errors, strict=True)
+        ]
 
 
 @dataclass
@@ -112,6 +120,7 @@ def check_bundle(results: list[FileResult], require_all: bool = False) -> Bundle
             _consistency(mtype, check, table, tables, sink)
     if require_all:
         for name in outcome.missing_types:
+            outcome.missing_required.append(name)
             outcome.errors.append(
                 f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}"
             )
@@ -223,14 +232,14 @@ def _consistency(
     elif kind == "covers-children":
         _covers_children(mtype, check, table, tables, sink)
     else:
-        raise ValueError(f"datapackage.json: unknown consistency check {kind!r} on {mtype.name}")
+        raise SchemaError(f"datapackage.json: unknown consistency check {kind!r} on {mtype.name}")
 
 
 def _fk_for(mtype: MigrationType, via: list[str]) -> dict[str, Any]:
     for fk in mtype.foreign_keys:
         if fk["fields"] == via:
             return fk
-    raise ValueError(f"datapackage.json: {mtype.name} has no foreign key on {via}")
+    raise SchemaError(f"datapackage.json: {mtype.name} has no foreign key on {via}")
 
 
 def _same_value(

@@ -64,13 +64,16 @@ def to_json(results: list[FileResult], outcome: BundleOutcome | None = None) -> 
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
-def to_csv(results: list[FileResult]) -> str:
+def to_csv(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
+    """One problem per line; bundle errors (a type missing under --require-all) have no file."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in results:
-        for p in r.problems:
-            writer.writerow(["" if v is None else v for v in (getattr(p, c) for c in CSV_COLUMNS)])
+    problems = [p for r in results for p in r.problems]
+    if outcome is not None:
+        problems += outcome.missing_problems()
+    for p in problems:
+        writer.writerow(["" if v is None else v for v in (getattr(p, c) for c in CSV_COLUMNS)])
     return out.getvalue()
 
 

@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from omnimig.io import open_source
+import pandas as pd
+
+from omnimig.io import Chunk, open_source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
 from omnimig.validate.bundle import key_series
 from omnimig.validate.problem import FileResult
@@ -106,19 +108,59 @@ def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
         name = _unique_name(Path(r.path).stem + SUFFIX[fmt], used)
         reasons = held[r.path]
         source = open_source(Path(r.path))
-        columns = list(source.columns)
+        # A held file split again gets its problems column replaced, not doubled.
+        columns = [c for c in source.columns if c != PROBLEMS_COLUMN]
         ready_path, held_path = out / "ready" / name, out / "held" / name
+        # An output with no rows is not written: an empty ready file whose header lacks a
+        # required column would make the ready bundle fail validation for nothing.
+        held_rows = sum(1 for row in reasons if reasons[row])
         with (
-            TableWriter(ready_path, fmt, columns) as ready,
-            TableWriter(held_path, fmt, [*columns, PROBLEMS_COLUMN]) as hold,
+            _writer(ready_path, fmt, columns, r.rows - held_rows) as ready,
+            _writer(held_path, fmt, [*columns, PROBLEMS_COLUMN], held_rows) as hold,
         ):
             for chunk in source.chunks:
-                is_held = chunk.rows.isin(list(reasons))
+                chunk = _without(chunk, PROBLEMS_COLUMN)
+                is_held = chunk.rows.isin([row for row in reasons if reasons[row]])
                 ready.write(chunk, ~is_held)
                 texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
                 hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
-        counts.append(SplitCount(r.path, r.rows, ready.rows, hold.rows, str(ready_path), str(held_path)))
+        counts.append(
+            SplitCount(
+                r.path,
+                r.rows,
+                ready.rows,
+                hold.rows,
+                str(ready_path) if ready.rows else "",
+                str(held_path) if hold.rows else "",
+            )
+        )
     return counts
+
+
+class _NoFile:
+    """Stands in for a writer when an output would have no rows."""
+
+    rows = 0
+
+    def __enter__(self) -> _NoFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, chunk: Chunk, mask: pd.Series, extra: dict[str, list[str]] | None = None) -> None:
+        self.rows += int(mask.sum())
+
+
+def _writer(path: Path, fmt: str, columns: list[str], rows: int) -> TableWriter | _NoFile:
+    return TableWriter(path, fmt, columns) if rows else _NoFile()
+
+
+def _without(chunk: Chunk, column: str) -> Chunk:
+    if column not in chunk.data:
+        return chunk
+    kinds = chunk.kinds.drop(columns=[column]) if chunk.kinds is not None else None
+    return Chunk(chunk.data.drop(columns=[column]), chunk.rows, kinds)
 
 
 def _unique_name(name: str, used: set[str]) -> str:

@@ -368,6 +368,7 @@ def _write_summary(
     plans: dict[int, _Plan],
     reports: list[SheetReport],
     report_rows: int,
+    bundle_lines: Iterable[str] = (),
 ) -> None:
     rows = _Rows()
     for col, width in enumerate((36, 18, 20, 10, 10, 24, 26, 60)):
@@ -385,6 +386,8 @@ def _write_summary(
         f"{plural(errors, 'error')}, {plural(warnings, 'warning')}",
         fmt.bold,
     )
+    for line in bundle_lines:
+        ws.write_string(rows.take(), 0, f"Bundle: {line}", fmt.bold)
     r = rows.take()
     ws.write_string(r, 0, "red cell: error", fmt.cell["error"])
     ws.write_string(r, 1, "amber cell: warning", fmt.cell["warning"])
@@ -502,7 +505,9 @@ def _listed(result: FileResult, plans: dict[int, _Plan], key: tuple[str, str | N
     return any((p.rule, p.field, p.severity) == key for p in items)
 
 
-def write_workbook(results: list[FileResult], out: Path, report_rows: int = 100_000) -> list[SheetReport]:
+def write_workbook(
+    results: list[FileResult], out: Path, report_rows: int = 100_000, bundle_lines: Iterable[str] = ()
+) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
@@ -542,7 +547,7 @@ def write_workbook(results: list[FileResult], out: Path, report_rows: int = 100_
             book.add_worksheet(name)
             report.sheet = name
             _write_file_sheet(book, fmt, plan, path, report)
-        _write_summary(summary, fmt, results, plans, reports, limit)
+        _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines)
         summary.activate()
     finally:
         book.close()
