@@ -145,6 +145,67 @@ def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, 
         path.write_text(to_csv(results, outcome), encoding="utf-8")
 
 
+class SampleFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+@app.command()
+def samples(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the bundle to.")],
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders (users: about a third).")] = 20,
+    output: Annotated[SampleFormat, typer.Option("--format", "-f", help="File format.")] = SampleFormat.csv,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed and options, byte-identical files.")] = 1,
+    locale: Annotated[str, typer.Option("--locale", help="faker locale for names.")] = "tr_TR",
+    test_set: Annotated[
+        Path | None,
+        typer.Option("--test-set", help="Instead: pick one user with an address and an order with items from BUNDLE."),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="With --test-set: the customer_code to pick.")
+    ] = None,
+) -> None:
+    """Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if test_set is not None:
+        from omnimig.samples.testset import TestSetError, pick_test_set
+
+        try:
+            picked = pick_test_set([test_set], out, customer=customer)
+        except TestSetError as exc:
+            raise fail(str(exc)) from None
+        for pick in picked.picks:
+            rows = ", ".join(str(r) for r in pick.rows)
+            err.print(f"{pick.type}: {pick.source} row {rows} -> {pick.written}", markup=False)
+        err.print(
+            f"test set: customer {picked.customer}, order {picked.order}. Upload it first and check, logged in as "
+            "that customer: the address under /account/address/, the order under /users/old-orders/, its items.",
+            markup=False,
+        )
+        return
+    if customer is not None:
+        raise fail("--customer goes with --test-set")
+    from faker.config import AVAILABLE_LOCALES
+    from rich.progress import Progress
+
+    from omnimig.samples.generate import generate
+
+    if locale not in AVAILABLE_LOCALES:
+        raise fail(f"unknown --locale {locale!r}; use a faker locale such as tr_TR or en_US")
+
+    show = orders >= 50_000 and sys.stderr.isatty()
+    with Progress(console=err, disable=not show, transient=True) as bar:
+        task = bar.add_task("orders", total=orders)
+        try:
+            written = generate(
+                out, orders=orders, fmt=output.value, seed=seed, locale=locale, progress=lambda n: bar.advance(task, n)
+            )
+        except OSError as exc:
+            raise fail(f"{out}: cannot write: {exc.strerror or exc}") from None
+    err.print(written.summary(), markup=False)
+
+
 @app.command()
 def schemas(
     type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,

@@ -8,6 +8,7 @@ so ``123.90`` stays the number literal ``123.90``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ from omnimig.io.table import Chunk
 #: The format a file is written in when it was read in another one (xlsxwriter cannot write .xls).
 WRITE_FORMAT = {"csv": "csv", "xlsx": "xlsx", "xls": "xlsx", "json": "json"}
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
+REPRODUCIBLE_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 class TableWriter:
@@ -50,6 +52,8 @@ class TableWriter:
                     "strings_to_urls": False,
                 },
             )
+            # A fixed creation time keeps the same rows byte-identical from run to run.
+            self._book.set_properties({"created": REPRODUCIBLE_TIME})
             self._sheet = self._book.add_worksheet()
             for col, name in enumerate(columns):
                 self._sheet.write_string(0, col, name)
