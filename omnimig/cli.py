@@ -206,6 +206,124 @@ def samples(
     err.print(written.summary(), markup=False)
 
 
+def read_token(env_name: str) -> str:
+    """The API token from the environment, or a hidden prompt; never from the command line."""
+    import os
+
+    token = os.environ.get(env_name, "").strip()
+    if token:
+        return token
+    if not sys.stdin.isatty():
+        raise fail(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
+    token = typer.prompt(f"Omnitron API token ({env_name} is not set)", hide_input=True).strip()
+    if not token:
+        raise fail("no API token given")
+    return token
+
+
+@app.command()
+def upload(
+    directory: Annotated[Path, typer.Argument(help="The bundle folder to upload.", show_default=False)],
+    url: Annotated[str, typer.Option("--url", help="Omnitron base URL, e.g. https://omnitron.example.com.")],
+    channel: Annotated[str, typer.Option("--channel", help="Sales channel id.")],
+    token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the API token.")] = (
+        "OMNIMIG_TOKEN"
+    ),
+    only: Annotated[list[str] | None, typer.Option("--only", help="Upload only this type (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the plan; send nothing.")] = False,
+    chunk_rows: Annotated[
+        int | None, typer.Option("--chunk-rows", min=1, help="Split files into parts of N rows, one migration each.")
+    ] = None,
+    test_set: Annotated[
+        bool, typer.Option("--test-set", help="Upload only a one-of-each test bundle picked from DIR.")
+    ] = False,
+    customer: Annotated[str | None, typer.Option("--customer", help="With --test-set: the customer to pick.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Upload even when validation finds errors.")] = False,
+    restart: Annotated[
+        list[str] | None, typer.Option("--restart", help="Send this type again despite the journal (repeatable).")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one migration.")] = 3600.0,
+    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")] = 5.0,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Where the journal and audit log live (default DIR/.omnimig).")
+    ] = None,
+    choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat every warning as an error.")] = False,
+    insecure_http: Annotated[
+        bool, typer.Option("--insecure-http", help="Allow plain http to a host other than localhost.")
+    ] = False,
+) -> None:
+    """Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."""
+    from omnimig.upload import TEST_SET_CHECKS, PlanError, RichReporter, UploadError, plan_upload, run_upload
+    from omnimig.upload.client import InsecureUrl
+    from omnimig.validate.report import render_text
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True)
+    source = directory
+    if test_set:
+        from omnimig.samples.testset import TestSetError, pick_test_set
+
+        base = state_dir or directory / ".omnimig"
+        source = base / "test-set"
+        try:
+            picked = pick_test_set([directory], source, customer=customer)
+        except TestSetError as exc:
+            raise fail(str(exc)) from None
+        err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
+        state_dir = None  # the test run keeps its own journal beside its files
+    elif customer is not None:
+        raise fail("--customer goes with --test-set")
+    try:
+        plan = plan_upload(
+            source,
+            url,
+            channel,
+            only=only,
+            chunk_rows=chunk_rows,
+            state_dir=state_dir,
+            choices=choices,
+            strict=strict,
+            insecure=insecure_http,
+        )
+    except (PlanError, InsecureUrl) as exc:
+        raise fail(str(exc)) from None
+    render_text(plan.results, out, outcome=plan.outcome, show_order=True)
+    if dry_run:
+        for line in plan.describe():
+            out.print(line, markup=False)
+        raise typer.Exit(1 if plan.errors else 0)
+    if plan.errors and force:
+        err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
+    token = read_token(token_env)
+    try:
+        with RichReporter(err) as reporter:
+            summary = run_upload(
+                plan,
+                token,
+                force=force,
+                restart=restart or (),
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_event=reporter,
+            )
+    except PlanError as exc:
+        raise fail(str(exc)) from None
+    except UploadError as exc:
+        err.print(f"omnimig: error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("omnimig: interrupted; run the same command again to resume", markup=False)
+        raise typer.Exit(130) from None
+    for line in summary.lines():
+        out.print(line, markup=False)
+    if test_set and summary.ok:
+        out.print("Before the real migration, check:", markup=False)
+        for check in TEST_SET_CHECKS:
+            out.print(f"  - {check}", markup=False)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
 @app.command()
 def schemas(
     type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,

@@ -1,0 +1,51 @@
+"""Upload a validated bundle to Omnitron: ordered, resumable, and logged (see DESIGN.md, "Upload safety")."""
+
+from omnimig.upload.client import (
+    BadAnswer,
+    HttpError,
+    InsecureUrl,
+    OmnitronClient,
+    Progress,
+    RetryPolicy,
+    Token,
+    UncertainStart,
+    Unreachable,
+    UploadError,
+)
+from omnimig.upload.journal import JournalError
+from omnimig.upload.run import (
+    TEST_SET_CHECKS,
+    PlanError,
+    PollTimeout,
+    RichReporter,
+    UploadEvent,
+    UploadPlan,
+    UploadSummary,
+    ValidationRefused,
+    plan_upload,
+    run_upload,
+)
+
+__all__ = [
+    "TEST_SET_CHECKS",
+    "BadAnswer",
+    "HttpError",
+    "InsecureUrl",
+    "JournalError",
+    "OmnitronClient",
+    "PlanError",
+    "PollTimeout",
+    "Progress",
+    "RetryPolicy",
+    "RichReporter",
+    "Token",
+    "UncertainStart",
+    "Unreachable",
+    "UploadError",
+    "UploadEvent",
+    "UploadPlan",
+    "UploadSummary",
+    "ValidationRefused",
+    "plan_upload",
+    "run_upload",
+]

@@ -1,0 +1,581 @@
+"""An upload run: validate, plan, then send each file in dependency order and watch it finish.
+
+``plan_upload`` validates the bundle and says what would be sent (``--dry-run`` stops there).
+``run_upload`` sends it: one migration per file (or per chunk with ``chunk_rows``), in the
+order ``datapackage.json`` lists the types, polling each until Omnitron has counted every row,
+and stopping the run as soon as a migration reports errors, because every later type refers
+to the rows of the earlier ones.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pandas as pd
+
+from omnimig.io import ReadError, open_source
+from omnimig.io.table import Chunk
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.upload.audit import AuditLog
+from omnimig.upload.client import (
+    DEFAULT_TIMEOUT,
+    HttpError,
+    OmnitronClient,
+    Progress,
+    RetryPolicy,
+    Token,
+    UncertainStart,
+    Unreachable,
+    UploadError,
+    check_url,
+    sha256_hex,
+)
+from omnimig.upload.journal import FileKey, Journal
+from omnimig.validate.bundle import BundleOutcome, check_bundle
+from omnimig.validate.problem import FileResult, escalate, plural
+from omnimig.validate.rules import SchemaError, load_choices, type_names
+from omnimig.validate.run import UsageError, collect_targets, validate_file
+
+#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
+TEST_SET_CHECKS = (
+    "log in to the shop as the migrated test user, with the test user's plain-text password",
+    "the address appears at /account/address/ (My Addresses)",
+    "the order appears at /users/old-orders/",
+    "the items appear at /users/old-orders/{pk}",
+)
+
+
+class PlanError(UploadError):
+    """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
+
+
+class ValidationRefused(UploadError):
+    """The bundle has errors and ``force`` was not given."""
+
+
+class PollTimeout(UploadError):
+    """A migration did not finish within the overall timeout; a re-run resumes polling it."""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One file to upload: one migration, or ``parts`` migrations when it is chunked."""
+
+    type: str
+    path: Path
+    format: str
+    rows: int
+    sha256: str
+    parts: int
+    chunk_rows: int | None
+    endpoint: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}/{self.path.name}"
+
+    def file_key(self) -> FileKey:
+        return FileKey(self.key, self.type, self.path.name, self.sha256, self.rows, self.chunk_rows, self.parts)
+
+    def part_rows(self, part: int) -> int:
+        if self.chunk_rows is None or self.parts == 1:
+            return self.rows
+        return min(self.chunk_rows, self.rows - (part - 1) * self.chunk_rows)
+
+
+@dataclass
+class UploadPlan:
+    """What a run would send, and what validation found on the way."""
+
+    directory: Path
+    url: str
+    channel: str
+    state_dir: Path
+    insecure: bool
+    chunk_rows: int | None
+    steps: list[PlanStep]
+    results: list[FileResult]
+    outcome: BundleOutcome
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.results) + len(self.outcome.errors)
+
+    @property
+    def warnings(self) -> int:
+        return sum(r.warnings for r in self.results)
+
+    @property
+    def progress_endpoint(self) -> str:
+        return f"{self.url}/api/v1/remote/{self.channel}/migrations/{{migration_id}}/progress/"
+
+    def describe(self) -> list[str]:
+        """The plan as lines of text: what ``--dry-run`` prints."""
+        lines = [f"Upload plan: {self.url} channel {self.channel} (journal and audit log in {self.state_dir})"]
+        width = max((len(s.type) for s in self.steps), default=4)
+        for i, s in enumerate(self.steps, 1):
+            rows = plural(s.rows, "row")
+            if s.parts > 1:
+                rows += f" in {s.parts} parts of at most {s.chunk_rows:,}"
+            lines.append(f"  {i}. {s.type:<{width}}  {s.path.name}  {rows}  POST {s.endpoint}")
+        lines.append(f"  then each migration: GET {self.progress_endpoint}")
+        migrations = sum(s.parts for s in self.steps)
+        lines.append(
+            f"{plural(len(self.steps), 'file')}, {plural(sum(s.rows for s in self.steps), 'row')}, "
+            f"{plural(migrations, 'migration')}; validation: {plural(self.errors, 'error')}, "
+            f"{plural(self.warnings, 'warning')}"
+        )
+        return lines
+
+
+def plan_upload(
+    directory: Path,
+    url: str,
+    channel: str | int,
+    *,
+    only: Collection[str] | None = None,
+    chunk_rows: int | None = None,
+    state_dir: Path | None = None,
+    choices: Path | None = None,
+    strict: bool = False,
+    insecure: bool = False,
+) -> UploadPlan:
+    """Validate the bundle in ``directory`` and plan its upload; sends nothing, writes nothing.
+
+    Every file is validated (cross-file rules need all of them) even when ``only`` limits what
+    is uploaded. Raises ``PlanError`` or ``InsecureUrl``.
+    """
+    base = check_url(url, insecure)
+    channel = str(channel).strip()
+    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
+        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise PlanError("--chunk-rows must be at least 1")
+    unknown = sorted(set(only or ()) - set(type_names()))
+    if unknown:
+        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    try:
+        lists = load_choices(choices)
+        targets, skipped = collect_targets([directory], None)
+    except (UsageError, SchemaError) as exc:
+        raise PlanError(str(exc)) from None
+    results = []
+    for target in targets:
+        try:
+            results.append(validate_file(target, lists))
+        except ReadError as exc:
+            raise PlanError(str(exc)) from None
+    try:
+        outcome = check_bundle(results)
+    except SchemaError as exc:
+        raise PlanError(str(exc)) from None
+    if strict:
+        for r in results:
+            r.problems = escalate(r.problems)
+    order = {name: i for i, name in enumerate(type_names())}
+    steps = []
+    for r in sorted(results, key=lambda r: (order[r.type or ""], Path(r.path).name)):
+        if r.type is None or (only and r.type not in only):
+            continue
+        path = Path(r.path)
+        parts = max(1, math.ceil(r.rows / chunk_rows)) if chunk_rows else 1
+        steps.append(
+            PlanStep(
+                type=r.type,
+                path=path,
+                format=r.format or "",
+                rows=r.rows,
+                sha256=_file_sha256(path),
+                parts=parts,
+                chunk_rows=chunk_rows if parts > 1 else None,
+                endpoint=f"{base}/api/v1/remote/{channel}/migrations/start/{r.type}/",
+            )
+        )
+    if not steps:
+        wanted = ", ".join(only) if only else "any type"
+        raise PlanError(f"{directory}: no file of {wanted} to upload")
+    default_state = directory if directory.is_dir() else directory.parent
+    return UploadPlan(
+        directory=directory,
+        url=base,
+        channel=channel,
+        state_dir=state_dir or default_state / ".omnimig",
+        insecure=insecure,
+        chunk_rows=chunk_rows,
+        steps=steps,
+        results=results,
+        outcome=outcome,
+        skipped=skipped,
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+EventKind = Literal["skip", "starting", "started", "resume", "progress", "finished"]
+
+
+@dataclass(frozen=True)
+class UploadEvent:
+    """Something a progress display shows. Raising from the callback interrupts the run cleanly."""
+
+    kind: EventKind
+    step: PlanStep
+    part: int
+    rows: int
+    name: str
+    migration_id: str | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """One migration of the run: sent now, resumed, or skipped as already finished."""
+
+    type: str
+    file: str
+    name: str
+    part: int
+    parts: int
+    rows: int
+    migration_id: str
+    progress: Progress
+    how: Literal["uploaded", "resumed", "skipped"]
+
+
+@dataclass
+class UploadSummary:
+    """What ``run_upload`` did; ``stopped`` explains why it ended early (a migration reported errors)."""
+
+    parts: list[PartOutcome]
+    stopped: str | None
+    audit_path: Path
+    journal_path: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None
+
+    def lines(self) -> list[str]:
+        out = []
+        for p in self.parts:
+            label = p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}"
+            c = p.progress
+            out.append(
+                f"{p.type:<10}  {label}  migration {p.migration_id}: {c.processed:,} processed, "
+                f"{c.errors:,} errors of {c.total:,}  ({p.how})"
+            )
+        out.extend(self.notes)
+        out.append(f"audit log: {self.audit_path}; journal: {self.journal_path}")
+        if self.stopped:
+            out.append(self.stopped)
+        return out
+
+
+def run_upload(
+    plan: UploadPlan,
+    token: Token | str,
+    *,
+    force: bool = False,
+    restart: Collection[str] = (),
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+    on_event: Callable[[UploadEvent], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    retry: RetryPolicy | None = None,
+    http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+) -> UploadSummary:
+    """Send ``plan`` and watch each migration finish; resumable through the journal.
+
+    ``timeout`` bounds the wait for one migration to finish (seconds). ``restart`` names types
+    whose journal entries are dropped so their files are sent again. Raises ``ValidationRefused``,
+    ``PlanError``, ``JournalError``, ``HttpError``, ``UncertainStart``, ``Unreachable``,
+    ``BadAnswer`` or ``PollTimeout`` (all ``UploadError``); the journal is saved before any raise.
+    """
+    if plan.errors and not force:
+        raise ValidationRefused(
+            f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
+            f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
+        )
+    secret = token if isinstance(token, Token) else Token(token)
+    unknown = sorted(set(restart) - set(type_names()))
+    if unknown:
+        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    notify = on_event or (lambda event: None)
+    audit = AuditLog(plan.state_dir, secret)
+    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel)
+    for type_name in restart:
+        dropped = journal.restart(type_name)
+        audit.note({"event": "restart", "type": type_name, "dropped": dropped})
+    # Every conflict is found before the first byte is sent, not halfway through the run.
+    for step in plan.steps:
+        journal.prepare(step.file_key())
+        for part in range(1, step.parts + 1):
+            journal.action(step.key, part, step.type)
+    journal.save()
+    audit.note(
+        {
+            "event": "run",
+            "url": plan.url,
+            "channel": plan.channel,
+            "files": [s.key for s in plan.steps],
+            "validation_errors": plan.errors,
+            "forced": bool(force and plan.errors),
+        }
+    )
+    summary = UploadSummary([], None, audit.path, journal.path)
+    client = OmnitronClient(
+        plan.url,
+        plan.channel,
+        secret,
+        audit=audit,
+        insecure=plan.insecure,
+        timeout=http_timeout,
+        retry=retry,
+        sleep=sleep,
+        transport=transport,
+    )
+    with client:
+        for index, step in enumerate(plan.steps):
+            later = [s.path.name for s in plan.steps[index + 1 :]]
+            stopped = _upload_step(step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval)
+            if stopped is not None:
+                summary.stopped = _stop_message(stopped, step, plan, later)
+                audit.note({"event": "stop", "file": step.key, "migration_id": stopped.migration_id})
+                break
+    audit.note({"event": "end", "stopped": summary.stopped is not None})
+    return summary
+
+
+def _upload_step(
+    step: PlanStep,
+    plan: UploadPlan,
+    journal: Journal,
+    client: OmnitronClient,
+    summary: UploadSummary,
+    notify: Callable[[UploadEvent], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    timeout: float,
+    poll_interval: float,
+) -> PartOutcome | None:
+    """Every part of one file; returns the part that reported errors, if one did."""
+    files: list[tuple[Path, int]] | None = None
+    for part in range(1, step.parts + 1):
+        action = journal.action(step.key, part, step.type)
+        record = journal.part(step.key, part)
+        if action == "skip":
+            assert record is not None
+            progress = Progress(*(record["counts"][k] for k in ("total_count", "processed_count", "error_count")))
+            outcome = PartOutcome(
+                step.type, step.path.name, record["name"], part, step.parts, record["rows"],
+                record["migration_id"], progress, "skipped",
+            )  # fmt: skip
+            notify(UploadEvent("skip", step, part, record["rows"], record["name"], record["migration_id"], progress))
+        else:
+            if action == "upload":
+                if files is None:
+                    files = _part_files(step, plan.state_dir)
+                path, rows = files[part - 1]
+                migration_id = _start(step, part, path, rows, journal, client, notify)
+                how: Literal["uploaded", "resumed"] = "uploaded"
+            else:
+                assert record is not None
+                path, rows, migration_id, how = Path(record["name"]), record["rows"], record["migration_id"], "resumed"
+                notify(UploadEvent("resume", step, part, rows, path.name, migration_id))
+            progress = _poll(step, part, path.name, rows, migration_id, client, notify, sleep, clock, timeout,
+                             poll_interval)  # fmt: skip
+            journal.mark(step.key, part, state="finished", counts=progress.as_dict())
+            outcome = PartOutcome(step.type, step.path.name, path.name, part, step.parts, rows, migration_id,
+                                  progress, how)  # fmt: skip
+            notify(UploadEvent("finished", step, part, rows, path.name, migration_id, progress))
+            if progress.total != rows:
+                summary.notes.append(
+                    f"note: {path.name} sent {plural(rows, 'row')}, "
+                    f"but migration {migration_id} counted {progress.total:,}"
+                )
+        summary.parts.append(outcome)
+        if outcome.progress.errors:
+            return outcome
+    return None
+
+
+def _start(
+    step: PlanStep,
+    part: int,
+    path: Path,
+    rows: int,
+    journal: Journal,
+    client: OmnitronClient,
+    notify: Callable[[UploadEvent], None],
+) -> str:
+    """POST one part, journaling ``starting`` before and ``started`` (with the id) after."""
+    data = path.read_bytes()
+    journal.mark(
+        step.key, part, name=path.name, rows=rows, sha256=sha256_hex(data), state="starting", migration_id=None,
+        note=None,
+    )  # fmt: skip
+    notify(UploadEvent("starting", step, part, rows, path.name))
+    try:
+        migration_id = client.start(step.type, path.name, data, rows)
+    except Unreachable as exc:
+        journal.mark(step.key, part, state="failed", note=str(exc))
+        raise
+    except HttpError as exc:
+        if 400 <= exc.status < 500:  # refused: nothing was imported
+            journal.mark(step.key, part, state="failed", note=str(exc))
+            raise
+        journal.mark(step.key, part, note=str(exc))
+        raise UncertainStart(
+            f"{exc}. A server error on start may still have queued the migration: check the {step.type} "
+            f"migrations in Omnitron before re-running (then --restart {step.type} if it did not arrive)"
+        ) from None
+    except UncertainStart as exc:
+        journal.mark(step.key, part, note=str(exc))
+        raise UncertainStart(
+            f"{exc}. Check the {step.type} migrations in Omnitron before re-running; "
+            f"if it did not arrive, re-run with --restart {step.type}"
+        ) from None
+    journal.mark(step.key, part, state="started", migration_id=migration_id)
+    notify(UploadEvent("started", step, part, rows, path.name, migration_id))
+    return migration_id
+
+
+def _poll(
+    step: PlanStep,
+    part: int,
+    name: str,
+    rows: int,
+    migration_id: str,
+    client: OmnitronClient,
+    notify: Callable[[UploadEvent], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    timeout: float,
+    poll_interval: float,
+) -> Progress:
+    deadline = clock() + timeout
+    while True:
+        progress = client.progress(migration_id)
+        notify(UploadEvent("progress", step, part, rows, name, migration_id, progress))
+        if progress.done(rows):
+            return progress
+        if clock() >= deadline:
+            raise PollTimeout(
+                f"migration {migration_id} ({name}) is still running after {timeout:g} s: "
+                f"{progress.processed:,} processed, {progress.errors:,} errors of {progress.total:,}. "
+                "Re-run the same command to keep watching it; it will not be sent again"
+            )
+        sleep(poll_interval)
+
+
+def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: list[str]) -> str:
+    c = failed.progress
+    rest = f"; not sent: {', '.join(later)}" if later else ""
+    return (
+        f"stopped: {failed.type} file {failed.name} (migration {failed.migration_id}) reported "
+        f"{plural(c.errors, 'error')} of {c.total:,} rows{rest}. Akinon does not say which rows failed; "
+        f"the exact request and bytes sent are in {plan.state_dir / 'audit.jsonl'} and {plan.state_dir / 'sent'}. "
+        f"Check the file with `omnimig validate {step.path}`, fix it, then re-run with --restart {failed.type}"
+    )
+
+
+def _part_files(step: PlanStep, state_dir: Path) -> list[tuple[Path, int]]:
+    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``."""
+    if step.parts == 1 or step.chunk_rows is None:
+        return [(step.path, step.rows)]
+    out_dir = state_dir / "parts" / f"{step.type}-{step.sha256[:12]}"
+    return split_file(step.path, step.chunk_rows, out_dir)
+
+
+def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, int]]:
+    """Write ``path`` as parts of at most ``chunk_rows`` rows each, in its own format (XLS becomes XLSX).
+
+    Cells are written back exactly as read, so each part passes the same rules its rows passed.
+    """
+    source = open_source(path, chunk_rows)
+    fmt = WRITE_FORMAT[source.format]
+    parts: list[tuple[Path, int]] = []
+    writer: TableWriter | None = None
+    try:
+        for chunk in source.chunks:
+            start, n = 0, len(chunk.data)
+            while start < n:
+                if writer is None or writer.rows >= chunk_rows:
+                    if writer is not None:
+                        writer.close()
+                        parts.append((writer.path, writer.rows))
+                    name = f"{path.stem}.part{len(parts) + 1:03d}{SUFFIX[fmt]}"
+                    writer = TableWriter(out_dir / name, fmt, list(chunk.data.columns))
+                end = min(n, start + chunk_rows - writer.rows)
+                piece = _slice(chunk, start, end)
+                writer.write(piece, pd.Series(True, index=piece.data.index))
+                start = end
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is not None and writer.rows:
+        parts.append((writer.path, writer.rows))
+    return parts
+
+
+def _slice(chunk: Chunk, start: int, end: int) -> Chunk:
+    kinds = chunk.kinds.iloc[start:end] if chunk.kinds is not None else None
+    return Chunk(chunk.data.iloc[start:end], chunk.rows.iloc[start:end], kinds)
+
+
+class RichReporter(AbstractContextManager["RichReporter"]):
+    """A rich progress bar per migration; pass the instance as ``on_event``."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[errors]} errors"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[tuple[str, int], Any] = {}
+
+    def __enter__(self) -> RichReporter:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def __call__(self, event: UploadEvent) -> None:
+        key = (event.step.key, event.part)
+        label = event.name if event.step.parts == 1 else f"{event.step.path.name} {event.part}/{event.step.parts}"
+        if event.kind == "skip":
+            self._bar.console.print(f"{event.step.type}: {label} already finished (migration {event.migration_id})")
+            return
+        if key not in self._tasks:
+            self._tasks[key] = self._bar.add_task(f"{event.step.type}: {label}", total=event.rows or None, errors=0)
+        task = self._tasks[key]
+        if event.progress is not None:
+            p = event.progress
+            done = p.processed + p.errors
+            self._bar.update(task, total=p.total or event.rows or None, completed=done, errors=p.errors)
