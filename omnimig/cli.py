@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from omnimig.io import ReadError
 from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult, escalate
+from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
 
 app = typer.Typer(
@@ -71,32 +70,17 @@ def validate(
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
-    from omnimig.validate.bundle import check_bundle
     from omnimig.validate.report import render_text, to_csv, to_json
-    from omnimig.validate.run import UsageError, collect_targets, validate_file
+    from omnimig.validate.run import UsageError, validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
-        lists = load_choices(choices)
-        targets, skipped = collect_targets(paths, type_)
+        run = validate_paths(paths, type_, choices, strict=strict, require_all=require_all, chunk_rows=chunk_rows)
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None
-    results: list[FileResult] = []
-    unreadable: list[str] = []
-    for target in targets:
-        try:
-            results.append(validate_file(target, lists, chunk_rows=chunk_rows))
-        except ReadError as exc:
-            unreadable.append(str(exc))
-    try:
-        outcome = check_bundle(results, require_all=require_all)
-    except SchemaError as exc:
-        raise fail(str(exc)) from None
-    if strict:
-        for r in results:
-            r.problems = escalate(r.problems)
-    show_order = len(targets) > 1 or any(p.is_dir() for p in paths)
+    results, outcome, skipped, unreadable = run.results, run.outcome, run.skipped, run.unreadable
+    show_order = len(results) + len(unreadable) > 1 or any(p.is_dir() for p in paths)
     if report is not None:
         try:
             write_report(report, results, outcome, report_rows)

@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from omnimig.io import ReadError, open_source, type_from_name
+from omnimig.io import open_source, type_from_name
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
-from omnimig.validate.bundle import check_bundle, key_series
+from omnimig.validate.bundle import key_series
 from omnimig.validate.problem import FileResult
-from omnimig.validate.rules import MigrationType, default_choices, migration_types
-from omnimig.validate.run import UsageError, collect_targets, validate_file
+from omnimig.validate.rules import MigrationType, SchemaError, migration_types
+from omnimig.validate.run import UsageError, validate_paths
 from omnimig.validate.split import held_reasons
 
 
@@ -134,16 +134,16 @@ def pick_test_set(paths: list[Path], out: Path, customer: str | None = None) -> 
 def _validate(paths: list[Path]) -> list[FileResult]:
     """Field and bundle rules for every file, in upload order; a missing type or unreadable file is fatal."""
     try:
-        targets, _skipped = collect_targets(paths, None)
-        missing = [t.name for t in migration_types() if t.name not in {x.type for x in targets}]
-        if missing:
-            needed = ", ".join(t.name for t in migration_types())
-            raise TestSetError(f"the bundle has no {' or '.join(missing)} file; a test set needs one of each: {needed}")
-        choices = default_choices()
-        results = [validate_file(t, choices) for t in targets]
-    except (UsageError, ReadError) as exc:
+        run = validate_paths(paths)
+    except (UsageError, SchemaError) as exc:
         raise TestSetError(str(exc)) from None
-    check_bundle(results)
+    if run.unreadable:
+        raise TestSetError(run.unreadable[0])
+    results = run.results
+    missing = [t.name for t in migration_types() if t.name not in {r.type for r in results}]
+    if missing:
+        needed = ", ".join(t.name for t in migration_types())
+        raise TestSetError(f"the bundle has no {' or '.join(missing)} file; a test set needs one of each: {needed}")
     rank = {t.name: i for i, t in enumerate(migration_types())}
     return sorted(results, key=lambda r: rank[r.type or ""])
 

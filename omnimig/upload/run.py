@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 import pandas as pd
 
-from omnimig.io import ReadError, open_source
+from omnimig.io import open_source
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
 from omnimig.upload.audit import AuditLog
@@ -38,10 +38,10 @@ from omnimig.upload.client import (
     sha256_hex,
 )
 from omnimig.upload.journal import FileKey, Journal
-from omnimig.validate.bundle import BundleOutcome, check_bundle
-from omnimig.validate.problem import FileResult, escalate, plural
-from omnimig.validate.rules import SchemaError, load_choices, type_names
-from omnimig.validate.run import UsageError, collect_targets, validate_file
+from omnimig.validate.bundle import BundleOutcome
+from omnimig.validate.problem import FileResult, plural
+from omnimig.validate.rules import SchemaError, type_names
+from omnimig.validate.run import UsageError, validate_paths
 
 #: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
 TEST_SET_CHECKS = (
@@ -163,23 +163,12 @@ def plan_upload(
     if unknown:
         raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
     try:
-        lists = load_choices(choices)
-        targets, skipped = collect_targets([directory], None)
+        run = validate_paths([directory], choices=choices, strict=strict)
     except (UsageError, SchemaError) as exc:
         raise PlanError(str(exc)) from None
-    results = []
-    for target in targets:
-        try:
-            results.append(validate_file(target, lists))
-        except ReadError as exc:
-            raise PlanError(str(exc)) from None
-    try:
-        outcome = check_bundle(results)
-    except SchemaError as exc:
-        raise PlanError(str(exc)) from None
-    if strict:
-        for r in results:
-            r.problems = escalate(r.problems)
+    if run.unreadable:
+        raise PlanError(run.unreadable[0])
+    results, outcome, skipped = run.results, run.outcome, run.skipped
     order = {name: i for i, name in enumerate(type_names())}
     steps = []
     for r in sorted(results, key=lambda r: (order[r.type or ""], Path(r.path).name)):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.validate.bundle import BundleOutcome, check_bundle
 from omnimig.validate.fields import Emitter, check_chunk, map_columns
 from omnimig.validate.problem import FileResult, Problem, escalate
-from omnimig.validate.rules import ChoiceList, bundle_fields, rules_for, type_names
+from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, type_names
 
 
 class UsageError(Exception):
@@ -114,3 +115,42 @@ def validate_file(
     result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.sort(tuple(rules.names))
     return result
+
+
+@dataclass
+class Validation:
+    """Every file's field rules plus the bundle rules: what validate, upload and --test-set all need."""
+
+    results: list[FileResult]
+    outcome: BundleOutcome
+    skipped: list[str]
+    unreadable: list[str]
+
+
+def validate_paths(
+    paths: Iterable[Path],
+    type_name: str | None = None,
+    choices: Path | None = None,
+    strict: bool = False,
+    require_all: bool = False,
+    chunk_rows: int = 200_000,
+) -> Validation:
+    """Validate files and folders as one bundle.
+
+    Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read is
+    listed in ``unreadable`` (one line each) so the others are still reported.
+    """
+    lists = load_choices(choices)
+    targets, skipped = collect_targets(paths, type_name)
+    results: list[FileResult] = []
+    unreadable: list[str] = []
+    for target in targets:
+        try:
+            results.append(validate_file(target, lists, chunk_rows=chunk_rows))
+        except ReadError as exc:
+            unreadable.append(str(exc))
+    outcome = check_bundle(results, require_all=require_all)
+    if strict:
+        for r in results:
+            r.problems = escalate(r.problems)
+    return Validation(results, outcome, skipped, unreadable)
