@@ -116,6 +116,7 @@ class Generator:
         self.lines: list[str] = []
         self.price = Money(self.rules["order_item"].field("price"))
         self.amount = Money(self.rules["order"].field("amount"))
+        self.known_orders: list[dict[str, str]] = []  # the first orders, for planted duplicates
 
     def choice(self, field_rule: FieldRule, common: str | None = None) -> str:
         """A value from the field's list; ``common`` (when listed) most of the time."""
@@ -130,34 +131,39 @@ class Generator:
     # ------------------------------------------------------------------ users and addresses
 
     def user_rows(self) -> Iterator[tuple[dict[str, str], list[dict[str, str]]]]:
-        user = self.rules["user"]
         digits = len(str(self.users))
         for i in range(self.users):
-            first, last = self.fake.first_name(), self.fake.last_name()
             code = f"C{i + 1:0{digits + 1}d}"  # a leading zero on purpose: codes are text
-            email = f"{_ascii(first)}.{_ascii(last)}.{i + 1}@{self.fake.free_email_domain()}"
-            born = self.when(365 * 60) - pd.Timedelta(days=365 * 18)
-            joined = self.when(365 * 5)
-            algorithm = self.choice(user.field("password_algorithm"), "md5")
-            secret = hashlib.md5(f"{code}-{self.rng.random()}".encode()).hexdigest()
-            row = {
-                "customer_code": code,
-                "first_name": first,
-                "last_name": last,
-                "email": email,
-                "gender": self.rng.choice(["male", "female", "", "Female"]),
-                "sms_allowed": _boolean(user.field("sms_allowed"), self.rng.random() < 0.4),
-                "email_allowed": _boolean(user.field("email_allowed"), self.rng.random() < 0.6),
-                "phone": "5" + "".join(self.rng.choice("0123456789") for _ in range(9)),
-                "date_of_birth": born.strftime("%Y-%m-%d") if self.rng.random() < 0.7 else "",
-                "date_joined": joined.strftime("%Y-%m-%d %H:%M:%S"),
-                "password": secret if algorithm == "md5" else f"{algorithm}${secret[:8]}${secret}",
-                "password_algorithm": algorithm,
-            }
+            row = self.user(code, lambda first, last, n=i + 1: f"{_ascii(first)}.{_ascii(last)}.{n}")
             addresses = [self.address(row, k, edge=i == 0) for k in range(self.rng.choice((1, 1, 2)))]
-            self.emails.append(email)
+            self.emails.append(row["email"])
             self.lines.append(addresses[0]["_text"])
-            yield self.fields["user"].check(row), addresses
+            yield row, addresses
+
+    def user(self, code: str, local_part: Callable[[str, str], str]) -> dict[str, str]:
+        """One valid user row; ``local_part`` makes the email's part before the @ from the names."""
+        user = self.rules["user"]
+        first, last = self.fake.first_name(), self.fake.last_name()
+        email = f"{local_part(first, last)}@{self.fake.free_email_domain()}"
+        born = self.when(365 * 60) - pd.Timedelta(days=365 * 18)
+        joined = self.when(365 * 5)
+        algorithm = self.choice(user.field("password_algorithm"), "md5")
+        secret = hashlib.md5(f"{code}-{self.rng.random()}".encode()).hexdigest()
+        row = {
+            "customer_code": code,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "gender": self.rng.choice(["male", "female", "", "Female"]),
+            "sms_allowed": _boolean(user.field("sms_allowed"), self.rng.random() < 0.4),
+            "email_allowed": _boolean(user.field("email_allowed"), self.rng.random() < 0.6),
+            "phone": "5" + "".join(self.rng.choice("0123456789") for _ in range(9)),
+            "date_of_birth": born.strftime("%Y-%m-%d") if self.rng.random() < 0.7 else "",
+            "date_joined": joined.strftime("%Y-%m-%d %H:%M:%S"),
+            "password": secret if algorithm == "md5" else f"{algorithm}${secret[:8]}${secret}",
+            "password_algorithm": algorithm,
+        }
+        return self.fields["user"].check(row)
 
     def address(self, user: dict[str, str], k: int, edge: bool = False) -> dict[str, str]:
         p = places()
@@ -204,29 +210,36 @@ class Generator:
                 number = (number + "-" + "X" * number_limit)[:number_limit]
             items, total = self.items(number, i, item, p)
             discount = self.rng.choice((0, 0, 0, total // 10)) if total < self.amount.max_cents else 0
-            text = self.lines[owner]
-            row = {
-                "number": number,
-                "user": f"C{owner + 1:0{len(str(self.users)) + 1}d}",
-                "user_email": self.emails[owner],
-                "status": self.choice(order.field("status"), "550"),
-                "created_date": self.when(365 * 3).strftime(self.rng.choice(("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"))),
-                "amount": self.amount.text(total - discount),
-                "discount_amount": self.amount.text(discount) if discount or self.rng.random() < 0.5 else "",
-                "currency": self.choice(order.field("currency"), "TRY"),
-                "payment_type": self.rng.choice(p["payment_types"]),
-                "bank": self.rng.choice(p["banks"]),
-                "installment_count": str(self.rng.choice((1, 1, 3, 6, 12))) if self.rng.random() < 0.6 else "",
-                "tracking_number": f"{self.rng.randrange(10**11, 10**12)}",
-                "shipping_company": self.choice(order.field("shipping_company"), "yurtici"),
-                "shipping_address": self.fields["order"].fit("shipping_address", text),
-                "billing_address": self.fields["order"].fit("billing_address", text),
-                "extra_field": "{}" if self.rng.random() < 0.8 else json.dumps({"channel": "web"}),
-            }
-            yield self.fields["order"].check(row), items
+            code = f"C{owner + 1:0{len(str(self.users)) + 1}d}"
+            row = self.order(number, code, self.emails[owner], self.lines[owner], total, discount)
+            if len(self.known_orders) < 50:
+                self.known_orders.append(row)
+            yield row, items
+
+    def order(self, number: str, code: str, email: str, text: str, total: int, discount: int) -> dict[str, str]:
+        """One valid order row of ``total`` cents of items less ``discount`` cents."""
+        order, p = self.rules["order"], places()
+        row = {
+            "number": number,
+            "user": code,
+            "user_email": email,
+            "status": self.choice(order.field("status"), "550"),
+            "created_date": self.when(365 * 3).strftime(self.rng.choice(("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"))),
+            "amount": self.amount.text(total - discount),
+            "discount_amount": self.amount.text(discount) if discount or self.rng.random() < 0.5 else "",
+            "currency": self.choice(order.field("currency"), "TRY"),
+            "payment_type": self.rng.choice(p["payment_types"]),
+            "bank": self.rng.choice(p["banks"]),
+            "installment_count": str(self.rng.choice((1, 1, 3, 6, 12))) if self.rng.random() < 0.6 else "",
+            "tracking_number": f"{self.rng.randrange(10**11, 10**12)}",
+            "shipping_company": self.choice(order.field("shipping_company"), "yurtici"),
+            "shipping_address": self.fields["order"].fit("shipping_address", text),
+            "billing_address": self.fields["order"].fit("billing_address", text),
+            "extra_field": "{}" if self.rng.random() < 0.8 else json.dumps({"channel": "web"}),
+        }
+        return self.fields["order"].check(row)
 
     def items(self, number: str, i: int, rules: TypeRules, p: dict[str, Any]) -> tuple[list[dict[str, str]], int]:
-        f = self.fields["order_item"]
         rows, total = [], 0
         count = 1 if i == 0 else self.rng.randint(1, 5)
         for k in range(count):
@@ -239,24 +252,27 @@ class Generator:
                 cents = 1
                 product = product + " " + "Ş" * (rules.field("product").max_length or 256)
             total += cents * quantity
-            rows.append(
-                f.check(
-                    {
-                        "order_number": number,
-                        "product": f.fit("product", product),
-                        "sku": f"{self.rng.randrange(10**6):07d}",  # leading zeros on purpose
-                        "quantity": str(quantity),
-                        "price": self.price.text(cents),
-                        "image_url": f"https://cdn.example.com/p/{self.rng.randrange(10**6)}.jpg"
-                        if self.rng.random() < 0.7
-                        else "",
-                        "extra_field": "{}",
-                    }
-                )
-            )
+            rows.append(self.item(number, cents, quantity, product))
         if total > self.amount.max_cents:  # several large lines: keep the order within the amount limit
             return self.items(number, i, rules, p)
         return rows, total
+
+    def item(self, number: str, cents: int, quantity: int, product: str | None = None) -> dict[str, str]:
+        """One valid order item row."""
+        f, p = self.fields["order_item"], places()
+        product = product or f"{self.rng.choice(p['products'])} {self.rng.choice(p['adjectives'])}"
+        row = {
+            "order_number": number,
+            "product": f.fit("product", product),
+            "sku": f"{self.rng.randrange(10**6):07d}",  # leading zeros on purpose
+            "quantity": str(quantity),
+            "price": self.price.text(cents),
+            "image_url": (
+                f"https://cdn.example.com/p/{self.rng.randrange(10**6)}.jpg" if self.rng.random() < 0.7 else ""
+            ),
+            "extra_field": "{}",
+        }
+        return f.check(row)
 
 
 def _kinds(type_name: str, frame: pd.DataFrame) -> pd.DataFrame:
