@@ -142,6 +142,15 @@ def samples(
     output: Annotated[SampleFormat, typer.Option("--format", "-f", help="File format.")] = SampleFormat.csv,
     seed: Annotated[int, typer.Option("--seed", help="Same seed and options, byte-identical files.")] = 1,
     locale: Annotated[str, typer.Option("--locale", help="faker locale for names.")] = "tr_TR",
+    invalid_rate: Annotated[
+        float,
+        typer.Option(
+            "--invalid-rate",
+            min=0.0,
+            max=1.0,
+            help="Plant defects of every kind (about R x rows) and write DIR/expected_problems.json.",
+        ),
+    ] = 0.0,
     test_set: Annotated[
         Path | None,
         typer.Option("--test-set", help="Instead: pick one user with an address and an order with items from BUNDLE."),
@@ -183,7 +192,13 @@ def samples(
         task = bar.add_task("orders", total=orders)
         try:
             written = generate(
-                out, orders=orders, fmt=output.value, seed=seed, locale=locale, progress=lambda n: bar.advance(task, n)
+                out,
+                orders=orders,
+                fmt=output.value,
+                seed=seed,
+                locale=locale,
+                progress=lambda n: bar.advance(task, n),
+                invalid_rate=invalid_rate,
             )
         except OSError as exc:
             raise fail(f"{out}: cannot write: {exc.strerror or exc}") from None

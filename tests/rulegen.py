@@ -38,7 +38,7 @@ from omnimig.validate.rules import INTEGER_RE, NUMBER_RE, ChoiceList, FieldRule,
 
 Form = Literal["text", "json"]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 
 #: JSON's own number grammar (RFC 8259): what may be written verbatim as a JSON number.
 JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")

@@ -33,7 +33,7 @@ from omnimig.validate.rules import bundle_fields, default_choices, json_rules, m
 from omnimig.validate.run import collect_targets, validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+SAMPLES = ROOT / "tests" / "data" / "bundle"
 FORMATS = ["csv", "xlsx", "json"]
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
 UPLOAD_ORDER = ["user", "address", "order", "order_item"]

@@ -28,7 +28,7 @@ from omnimig.cli import app
 from omnimig.validate.rules import default_choices, table_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+SAMPLES = ROOT / "tests" / "data" / "bundle"
 DATA = Path(__file__).resolve().parent / "data" / "cli"
 PROBLEM_KEYS = {"file", "type", "row", "field", "rule", "severity", "value", "message"}
 UPLOAD_ORDER = ["user", "address", "order", "order_item"]

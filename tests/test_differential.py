@@ -22,7 +22,7 @@ from omnimig.validate.reference import reference_findings, reference_problems
 from omnimig.validate.rules import FieldRule, default_choices, table_rules, type_names
 from omnimig.validate.run import Target, validate_file
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TYPES = type_names()
 
 Key = tuple[int | None, str | None, str]

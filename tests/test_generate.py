@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
+from omnimig.samples.defects import bundle_defects, field_defects
 from omnimig.samples.generate import generate
 from omnimig.validate.bundle import check_bundle
 from omnimig.validate.rules import default_choices, table_rules
-from omnimig.validate.run import collect_targets, validate_file
+from omnimig.validate.run import collect_targets, validate_file, validate_paths
 
 TYPES = ("user", "address", "order", "order_item")
 
@@ -120,3 +122,74 @@ def test_cli_refuses_bad_options(tmp_path: Path, args: list[str], message: str) 
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- planted defects
+
+
+def answer_key(folder: Path) -> set[tuple[str, int, str, str, str]]:
+    doc = json.loads((folder / "expected_problems.json").read_text(encoding="utf-8"))
+    return {(e["file"], e["row"], e["field"], e["rule"], e["severity"]) for e in doc}
+
+
+def reported(folder: Path) -> set[tuple[str, int | None, str | None, str, str]]:
+    run = validate_paths([folder])
+    assert run.unreadable == []
+    return {(Path(p.file).name, p.row, p.field, p.rule, p.severity) for r in run.results for p in r.problems}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_validate_reports_exactly_the_planted_defects(tmp_path: Path, fmt: str) -> None:
+    generate(tmp_path, orders=40, fmt=fmt, seed=21, invalid_rate=0.2)
+    expected = answer_key(tmp_path)
+    assert reported(tmp_path) == expected
+
+
+def test_every_kind_of_defect_is_planted(tmp_path: Path) -> None:
+    generate(tmp_path, orders=10, fmt="csv", seed=4, invalid_rate=0.01)
+    planted = {(Path(f).stem, fld, rule) for f, _row, fld, rule, _sev in answer_key(tmp_path)}
+    choices = default_choices()
+    for type_name in TYPES:
+        rules = table_rules(type_name)
+        for field in rules.fields:
+            for defect in field_defects(type_name, field, "1", choices):
+                assert (type_name, field.name, defect.rule) in planted, (type_name, field.name, defect.rule)
+    for defect in bundle_defects():
+        assert (defect.type, defect.field, defect.rule) in planted, defect
+    # and each field rule the schemas carry has a kind of defect
+    assert {r for _t, _f, r in planted} >= {
+        "required",
+        "max-length",
+        "pattern",
+        "type",
+        "min-value",
+        "decimal-places",
+        "max-digits",
+        "json-object",
+        "choices",
+        "unique",
+        "foreign-key",
+        "email-mismatch",
+        "order-without-items",
+        "amount-below-items",
+    }
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31), rate=st.floats(0.001, 0.6), fmt=st.sampled_from(["csv", "json"]))
+def test_answer_key_holds_for_any_seed_and_rate(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, rate: float, fmt: str
+) -> None:
+    folder = tmp_path_factory.mktemp("planted")
+    generate(folder, orders=15, fmt=fmt, seed=seed, invalid_rate=rate)
+    assert reported(folder) == answer_key(folder)
+
+
+def test_planted_bundles_are_deterministic(tmp_path: Path) -> None:
+    a = generate(tmp_path / "a", orders=12, fmt="xlsx", seed=3, invalid_rate=0.1)
+    b = generate(tmp_path / "b", orders=12, fmt="xlsx", seed=3, invalid_rate=0.1)
+    for t in TYPES:
+        assert a.paths[t].read_bytes() == b.paths[t].read_bytes()
+    assert (tmp_path / "a" / "expected_problems.json").read_bytes() == (
+        tmp_path / "b" / "expected_problems.json"
+    ).read_bytes()

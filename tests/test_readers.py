@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from omnimig.cli import app
 from omnimig.io import ReadError, Source, file_format, open_source, type_from_name
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 
 
 # --------------------------------------------------------------------------- helpers

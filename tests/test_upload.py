@@ -32,7 +32,7 @@ from omnimig.upload.client import OmnitronClient, parse_progress, retry_after
 from omnimig.upload.fake_server import FakeOmnitron, Fault
 from omnimig.validate.rules import type_names
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TOKEN = "tok-5ecret-7f3a9c"
 FAST = RetryPolicy(attempts=4, backoff=0.01, max_delay=0.05)
 

@@ -29,7 +29,7 @@ from omnimig.validate.workbook import (
     write_workbook,
 )
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 RGB = {"FF" + ERROR_FILL[1:].upper(): "error", "FF" + WARNING_FILL[1:].upper(): "warning"}
 TRICKY = ["=SUM(A1:A2)", "+90 532", "-5", "@x", "https://x.y"]
 

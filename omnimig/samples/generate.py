@@ -25,7 +25,15 @@ from faker import Faker
 
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
-from omnimig.validate.rules import ChoiceList, FieldRule, TypeRules, default_choices, json_rules, table_rules
+from omnimig.validate.rules import (
+    NUMBER_TEXT,
+    ChoiceList,
+    FieldRule,
+    TypeRules,
+    default_choices,
+    json_rules,
+    table_rules,
+)
 
 BATCH = 5_000
 # A fixed reference day keeps dates reproducible across runs and years.
@@ -44,9 +52,12 @@ class Written:
     rows: dict[str, int] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
 
+    defects: int = 0
+
     def summary(self) -> str:
         parts = ", ".join(f"{n:,} {t}" for t, n in self.rows.items())
-        return f"wrote {parts} to {next(iter(self.paths.values())).parent}"
+        planted = f" with {self.defects:,} planted defects (answer key: expected_problems.json)" if self.defects else ""
+        return f"wrote {parts} to {next(iter(self.paths.values())).parent}{planted}"
 
 
 class Money:
@@ -117,6 +128,7 @@ class Generator:
         self.price = Money(self.rules["order_item"].field("price"))
         self.amount = Money(self.rules["order"].field("amount"))
         self.known_orders: list[dict[str, str]] = []  # the first orders, for planted duplicates
+        self.first_user: dict[str, str] = {}
 
     def choice(self, field_rule: FieldRule, common: str | None = None) -> str:
         """A value from the field's list; ``common`` (when listed) most of the time."""
@@ -135,6 +147,8 @@ class Generator:
         for i in range(self.users):
             code = f"C{i + 1:0{digits + 1}d}"  # a leading zero on purpose: codes are text
             row = self.user(code, lambda first, last, n=i + 1: f"{_ascii(first)}.{_ascii(last)}.{n}")
+            if i == 0:
+                self.first_user = dict(row)  # planted duplicates copy its keys
             addresses = [self.address(row, k, edge=i == 0) for k in range(self.rng.choice((1, 1, 2)))]
             self.emails.append(row["email"])
             self.lines.append(addresses[0]["_text"])
@@ -276,14 +290,29 @@ class Generator:
 
 
 def _kinds(type_name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """JSON kinds for text rows: what the JSON Schema says each field is; empty means null."""
+    """JSON kinds for text rows: what the JSON Schema says each field is; empty means null.
+
+    A planted value that is not of its field's type (``12,50`` for a number) is written as a
+    JSON string, which is how such a mistake looks in a real JSON export.
+    """
     rules = json_rules(type_name)
     out = {}
     for column in frame.columns:
         kind = rules.field(column).kind
-        kind = {"integer": "number"}.get(kind, kind)
-        empty = frame[column].eq("")
-        out[column] = pd.Series(kind, index=frame.index).where(~empty | (kind == "string"), "null")
+        text = frame[column]
+        if kind in ("number", "integer"):
+            fits = text.str.fullmatch(NUMBER_TEXT)
+            kinds = pd.Series("number", index=frame.index).where(fits.fillna(False).astype(bool), "string")
+        elif kind == "boolean":
+            kinds = pd.Series("boolean", index=frame.index).where(text.isin(["true", "false"]), "string")
+        elif kind == "object":
+            kinds = pd.Series("string", index=frame.index)
+            kinds = kinds.mask(text.str.startswith("{").fillna(False).astype(bool), "object")
+            kinds = kinds.mask(text.str.startswith("[").fillna(False).astype(bool), "array")
+        else:
+            kinds = pd.Series("string", index=frame.index)
+        empty = text.eq("").fillna(False).astype(bool)
+        out[column] = kinds.where(~empty | (kind == "string"), "null")
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -297,11 +326,17 @@ class _Out:
         self.path = folder / f"{type_name}{SUFFIX[fmt]}"
         self.writer = TableWriter(self.path, fmt, columns)
         self.pending: list[dict[str, str]] = []
+        self.count = 0
+        # Where a person finds a row: under the header in a spreadsheet, by record in JSON.
+        self.first_row = 1 if fmt == "json" else 2
 
-    def add(self, row: dict[str, str]) -> None:
+    def add(self, row: dict[str, str]) -> int:
+        """Queue ``row``; returns its row number in the file."""
         self.pending.append(row)
+        self.count += 1
         if len(self.pending) >= BATCH:
             self.flush()
+        return self.first_row + self.count - 1
 
     def flush(self) -> None:
         if not self.pending:
@@ -326,10 +361,17 @@ def generate(
     seed: int = 1,
     locale: str = "tr_TR",
     progress: Callable[[int], None] | None = None,
+    invalid_rate: float = 0.0,
 ) -> Written:
-    """Write ``user``, ``address``, ``order`` and ``order_item`` files to ``out`` in ``fmt``."""
+    """Write ``user``, ``address``, ``order`` and ``order_item`` files to ``out`` in ``fmt``.
+
+    With ``invalid_rate`` above 0, defect units follow the valid rows (at least one of every
+    kind) and ``out/expected_problems.json`` says what ``validate`` must report.
+    """
     if orders < 1:
         raise ValueError("--orders must be at least 1")
+    if not 0 <= invalid_rate <= 1:
+        raise ValueError("--invalid-rate must be between 0 and 1")
     gen = Generator(orders, seed, locale)
     outs = {t: _Out(out, t, fmt, list(r.names)) for t, r in gen.rules.items()}
     for user, addresses in gen.user_rows():
@@ -342,7 +384,14 @@ def generate(
             outs["order_item"].add(item)
         if progress is not None and n % BATCH == 0:
             progress(BATCH)
-    written = Written()
+    if invalid_rate > 0:
+        from omnimig.samples.plant import plant_defects
+
+        written_rows = sum(o.count for o in outs.values())
+        defects = plant_defects(gen, outs, invalid_rate, written_rows, out)  # type: ignore[arg-type]
+    else:
+        defects = 0
+    written = Written(defects=defects)
     for t, o in outs.items():
         written.rows[t] = o.close()
         written.paths[t] = o.path
