@@ -99,17 +99,17 @@ class Planter:
             self.bundle_unit(defect)
 
     def unique_value(self, defect: FieldDefect) -> str:
-        """Repeated units must not plant the same key twice (that would be a second, unplanned defect)."""
+        """Repeated units must not plant one key twice (that would be a second, unplanned defect).
+
+        A value for a unique field gets the unit number in front, keeping its length so a
+        too-long value stays exactly one character too long.
+        """
         mtype = next(t for t in migration_types() if t.name == defect.type)
         keyed = set(mtype.primary_key) | {k["fields"][0] for k in mtype.unique_keys}
         if defect.field not in keyed or defect.value == "":
             return defect.value
         prefix = f"{self.units}-"
-        return (
-            prefix + defect.value[: max(len(defect.value) - len(prefix), 1)]
-            if len(defect.value) > len(prefix)
-            else prefix + defect.value
-        )
+        return prefix + defect.value[len(prefix) :] if len(defect.value) > len(prefix) else prefix + defect.value
 
     def field_unit(self, defect: FieldDefect) -> None:
         value = self.unique_value(defect)
@@ -175,7 +175,6 @@ class Planter:
             self.consistency_unit(defect)
 
     def unique_unit(self, defect: BundleDefect) -> None:
-        n = self.units
         if defect.type == "user":
             user = self.fresh_user()
             first = self.gen.first_user
@@ -190,7 +189,6 @@ class Planter:
             order = self.gen.order(first["number"], user["customer_code"], user["email"], "Defect Sk. No: 1", 0, 0)
             order["amount"], order["discount_amount"] = first["amount"], first["discount_amount"]
             self.expect("order", self.put("order", order), defect.field, "unique")
-        del n
 
     def consistency_unit(self, defect: BundleDefect) -> None:
         n = self.units
