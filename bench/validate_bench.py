@@ -1,0 +1,511 @@
+"""Validation benchmark (issue 7): omnimig vs a pyarrow parse vs frictionless, in one run.
+
+    python bench/validate_bench.py [--orders N] [--scale K] [--quick] [--out DIR]
+                                   [--frictionless-fraction F] [--write-results]
+
+1. Generates a CSV bundle with the installed ``omnimig samples --invalid-rate 0.001`` (reused when
+   DIR already holds one generated with the same arguments: see the stamp file ``.bench-stamp.json``).
+2. Runs, each as a subprocess under ``/usr/bin/time -v`` (wall time and max RSS):
+   a. ``omnimig validate --format json DIR``, its problems compared with ``expected_problems.json``
+      as an exact set of (file, row, field, rule, severity);
+   b. a pyarrow parse of the same four files as text columns (``pyarrow.csv.read_csv``, every
+      column typed string);
+   c. frictionless, through ``omnimig.validate.reference`` (our Table Schemas plus our custom
+      check), one type at a time on a slice: the first F of each file's rows. Its speed is
+      extrapolated to the whole bundle, and the output says so.
+3. Prints a Markdown table and the ratios; ``--write-results`` writes them into the
+   "## Validation" section of ``bench/RESULTS.md``.
+
+``--quick`` runs a tiny bundle (2,000 orders): it asserts nothing about time, only that every step
+runs and the planted problems are found exactly. Any run exits 1 when found != planted.
+Timings are measured here, never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+TYPES = ("user", "address", "order", "order_item")
+INVALID_RATE = 0.001
+SEED = 1
+STAMP = ".bench-stamp.json"
+GIB = 1024**3
+
+# Issue 7 targets (for 1,000,000 orders; the memory bound doubles for the 5x bundle).
+TARGET_PARSE_RATIO = 3.0
+TARGET_FRICTIONLESS_RATIO = 40.0
+TARGET_RSS = {1: 1.5 * GIB, 5: 3 * GIB}
+
+PYARROW_SCRIPT = r"""
+import csv, json, sys, time
+t0 = time.perf_counter()
+import pyarrow as pa
+import pyarrow.csv as pc
+t1 = time.perf_counter()
+rows = {}
+for path in sys.argv[1:]:
+    with open(path, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    table = pc.read_csv(
+        path,
+        parse_options=pc.ParseOptions(newlines_in_values=True),
+        convert_options=pc.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False),
+    )
+    rows[path] = table.num_rows
+    del table
+t2 = time.perf_counter()
+print(json.dumps({"rows": rows, "import_s": t1 - t0, "parse_s": t2 - t1}))
+"""
+
+FRICTIONLESS_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from omnimig.validate.reference import reference_findings
+t1 = time.perf_counter()
+found = reference_findings(Path(sys.argv[1]), sys.argv[2])
+t2 = time.perf_counter()
+errors = sum(f.severity == "error" for f in found)
+print(json.dumps({"import_s": t1 - t0, "validate_s": t2 - t1, "findings": len(found), "errors": errors}))
+"""
+
+
+@dataclass
+class Timed:
+    """One subprocess run under /usr/bin/time -v."""
+
+    wall: float
+    rss: int  # bytes
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Step:
+    name: str
+    rows: int
+    wall: float
+    rss: int
+    problems: str = ""
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.wall if self.wall > 0 else float("nan")
+
+
+def _seconds(text: str) -> float:
+    """``h:mm:ss`` or ``m:ss.ss`` as seconds."""
+    total = 0.0
+    for part in text.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> Timed:
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as log:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", "-o", log.name, *cmd], capture_output=True, text=True, check=False
+        )
+        report = Path(log.name).read_text()
+    if proc.returncode not in ok_codes:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"bench: {' '.join(cmd[:3])} … exited {proc.returncode}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", report)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    if wall is None or rss is None:
+        raise SystemExit(f"bench: cannot read /usr/bin/time output:\n{report}")
+    return Timed(_seconds(wall.group(1)), int(rss.group(1)) * 1024, proc.returncode, proc.stdout, proc.stderr)
+
+
+def omnimig_exe() -> str:
+    exe = shutil.which("omnimig") or str(Path(sys.executable).with_name("omnimig"))
+    if not Path(exe).exists():
+        raise SystemExit("bench: the omnimig command is not installed (pip install -e .)")
+    return exe
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def ensure_bundle(out: Path, orders: int) -> float | None:
+    """Generate the bundle unless ``out`` already holds one made with the same arguments.
+
+    Returns the generation wall time, or None when the bundle was reused.
+    """
+    wanted = {"orders": orders, "format": "csv", "seed": SEED, "invalid_rate": INVALID_RATE}
+    stamp = out / STAMP
+    files = [out / f"{t}.csv" for t in TYPES] + [out / "expected_problems.json"]
+    if stamp.exists():
+        try:
+            same = json.loads(stamp.read_text()) == wanted
+        except ValueError:
+            same = False
+        if same and all(f.exists() for f in files):
+            print(f"bench: reusing the bundle in {out} ({STAMP} matches)", file=sys.stderr)
+            return None
+        for f in [*files, stamp]:
+            f.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()):
+        raise SystemExit(f"bench: {out} is not empty and holds no {STAMP}; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"bench: generating {orders:,} orders into {out} …", file=sys.stderr)
+    cmd = [omnimig_exe(), "samples", "--out", str(out), "--orders", str(orders), "--format", "csv"]
+    cmd += ["--seed", str(SEED), "--invalid-rate", str(INVALID_RATE)]
+    run = timed(cmd)
+    print(f"bench: {run.stderr.strip().splitlines()[-1]} ({run.wall:.1f} s)", file=sys.stderr)
+    stamp.write_text(json.dumps(wanted) + "\n")
+    return run.wall
+
+
+def warm_cache(paths: list[Path]) -> None:
+    """Read every file once, so each measured step finds them in the page cache."""
+    for path in paths:
+        with path.open("rb") as f:
+            while f.read(1 << 24):
+                pass
+
+
+def problem_key(p: dict[str, object]) -> tuple[str, object, object, object, object]:
+    return (Path(str(p["file"])).name, p["row"], p["field"], p["rule"], p["severity"])
+
+
+# --------------------------------------------------------------------------------------------- steps
+
+
+def run_omnimig(out: Path) -> tuple[Step, dict[str, int], bool, list[str]]:
+    run = timed([omnimig_exe(), "validate", "--format", "json", str(out)], ok_codes=(0, 1))
+    doc = json.loads(run.stdout)
+    found = [problem_key(p) for f in doc["files"] for p in f["problems"]]
+    planted = [problem_key(p) for p in json.loads((out / "expected_problems.json").read_text())]
+    found_set, planted_set = set(found), set(planted)
+    same = found_set == planted_set
+    notes = []
+    if len(found) != len(found_set):
+        notes.append(f"omnimig reported {len(found) - len(found_set)} problems twice")
+    missing = sorted(planted_set - found_set, key=repr)
+    extra = sorted(found_set - planted_set, key=repr)
+    for label, items in (("missed", missing), ("not planted", extra)):
+        if items:
+            shown = "; ".join(map(str, items[:5]))
+            notes.append(f"{len(items)} {label}: {shown}{' …' if len(items) > 5 else ''}")
+    bundle_errors = doc.get("bundle", {}).get("errors", [])
+    if bundle_errors:
+        notes.append(f"bundle errors: {bundle_errors}")
+    rows = {Path(f["path"]).stem: f["rows"] for f in doc["files"]}
+    verdict = "= planted" if same else "≠ planted"
+    problems = f"{len(found_set):,} found / {len(planted_set):,} planted ({verdict})"
+    step = Step("omnimig validate", sum(rows.values()), run.wall, run.rss, problems)
+    return step, rows, same, notes
+
+
+def run_pyarrow(paths: list[Path]) -> tuple[Step, dict[str, int]]:
+    run = timed([sys.executable, "-c", PYARROW_SCRIPT, *map(str, paths)])
+    doc = json.loads(run.stdout)
+    rows = {Path(p).stem: n for p, n in doc["rows"].items()}
+    note = f"The pyarrow process spent {doc['import_s']:.2f} s importing, {doc['parse_s']:.2f} s parsing"
+    step = Step("pyarrow parse (text columns)", sum(rows.values()), run.wall, run.rss, "—", note)
+    step.extra = {"parse_s": doc["parse_s"]}
+    return step, rows
+
+
+def write_slice(source: Path, target: Path, rows: int) -> int:
+    """The header and the first ``rows`` records of ``source``, byte-compatible with our writer."""
+    written = 0
+    with source.open(newline="", encoding="utf-8") as src, target.open("w", newline="", encoding="utf-8") as dst:
+        reader = csv.reader(src)
+        writer = csv.writer(dst, lineterminator="\r\n")
+        writer.writerow(next(reader))
+        for record in reader:
+            if written >= rows:
+                break
+            writer.writerow(record)
+            written += 1
+    return written
+
+
+def run_frictionless(out: Path, rows: dict[str, int], fraction: float) -> tuple[Step, Step, list[str]]:
+    """Frictionless per type on a slice; returns the measured slice and the extrapolated whole."""
+    slice_rows = 0
+    wall = 0.0
+    inner = 0.0
+    whole = 0.0
+    rss = 0
+    errors = 0
+    notes = []
+    with tempfile.TemporaryDirectory(prefix="omnimig-bench-") as tmp:
+        for t in TYPES:
+            part = Path(tmp) / f"{t}.csv"
+            n = write_slice(out / f"{t}.csv", part, max(1, math.ceil(fraction * rows[t])))
+            run = timed([sys.executable, "-c", FRICTIONLESS_SCRIPT, str(part), t])
+            doc = json.loads(run.stdout)
+            slice_rows += n
+            wall += run.wall
+            inner += doc["validate_s"]
+            rss = max(rss, run.rss)
+            errors += doc["errors"]
+            # Extrapolate the validation itself (imports excluded: that favours frictionless).
+            whole += doc["validate_s"] * rows[t] / n
+            notes.append(
+                f"{t}: {n:,} rows, validate {doc['validate_s']:.1f} s ({n / doc['validate_s']:,.0f} rows/s), "
+                f"import {doc['import_s']:.1f} s, {doc['errors']} errors"
+            )
+            part.unlink()
+    total = sum(rows[t] for t in TYPES)
+    measured = Step(
+        f"frictionless, {fraction:.0%} slice (measured)",
+        slice_rows,
+        wall,
+        rss,
+        f"{errors:,} errors in the slice",
+        f"4 processes, one per type; validation alone {inner:.1f} s ({slice_rows / inner:,.0f} rows/s)",
+    )
+    measured.extra = {"validate_s": inner}
+    extrapolated = Step(
+        "frictionless, whole bundle (extrapolated)",
+        total,
+        whole,
+        0,
+        "—",
+        "per type: slice validation time × rows / slice rows; imports and key checks not included",
+    )
+    return measured, extrapolated, notes
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def mb(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MB" if n else "—"
+
+
+def table(steps: list[Step]) -> str:
+    lines = [
+        "| step | rows | wall s | rows/s | max RSS | problems found vs planted |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for s in steps:
+        lines.append(f"| {s.name} | {s.rows:,} | {s.wall:.2f} | {s.rate:,.0f} | {mb(s.rss)} | {s.problems} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import frictionless
+    import pyarrow
+
+    versions = f"pyarrow {pyarrow.__version__}, frictionless {frictionless.__version__}"
+    return f"{os.cpu_count()} cores ({cpu}), {mem / GIB:.0f} GB, Python {platform.python_version()}, {versions}"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE), "status", "--porcelain", "--", "../omnimig"], capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes under omnimig/" if dirty else "")
+
+
+def targets(omnimig: Step, parse: Step, friction: Step, same: bool, scale: int, orders: int) -> list[str]:
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    parse_ratio = omnimig.wall / parse.wall
+    friction_ratio = friction.wall / omnimig.wall
+    limit = TARGET_RSS[5] if scale >= 5 else TARGET_RSS[1]
+    decimal = limit / GIB * 1e9
+    if omnimig.rss <= decimal:
+        rss_verdict = verdict(True)
+    elif omnimig.rss <= limit:
+        rss_verdict = "**met only reading GB as GiB**"
+    else:
+        rss_verdict = verdict(False)
+    lines = [
+        "| issue 7 target | this run | |",
+        "|---|---|---|",
+        f"| wall ≤ {TARGET_PARSE_RATIO:g}× the pyarrow parse | omnimig / pyarrow = {omnimig.wall:.2f} s / "
+        f"{parse.wall:.2f} s = **{parse_ratio:.1f}×** | {verdict(parse_ratio <= TARGET_PARSE_RATIO)} |",
+        f"| ≥ {TARGET_FRICTIONLESS_RATIO:g}× faster than frictionless | frictionless (extrapolated) / omnimig = "
+        f"{friction.wall:.0f} s / {omnimig.wall:.2f} s = **{friction_ratio:.1f}×** | "
+        f"{verdict(friction_ratio >= TARGET_FRICTIONLESS_RATIO)} |",
+        f"| max RSS ≤ {limit / GIB:g} GB{' (5× bundle)' if scale >= 5 else ''} | {mb(omnimig.rss)} "
+        f"(MB = 2²⁰ bytes; the limit is {mb(int(limit))} reading GB as GiB, {mb(int(decimal))} as 10⁹ bytes) | "
+        f"{rss_verdict} |",
+        f"| exactly the planted problems | {omnimig.problems} | {verdict(same)} (default chunk size only) |",
+    ]
+    if scale < 5:
+        lines.append("| 5× bundle under 3 GB | not run here (`--scale 5`) | — |")
+    if orders != 1_000_000 * scale:
+        lines.append(f"\nThe targets are stated for {1_000_000 * scale:,} orders; this run used {orders:,}.")
+    return lines
+
+
+def report(
+    command: str,
+    orders: int,
+    scale: int,
+    fraction: float,
+    steps: list[Step],
+    same: bool,
+    notes: list[str],
+    gen_wall: float | None,
+    load: float,
+) -> str:
+    omnimig, parse, _, friction = steps
+    rows = omnimig.rows
+    out = [
+        f"### {orders:,} orders (scale {scale}), {rows:,} rows in four CSV files",
+        "",
+        f"`{command}` — measured {dt.date.today().isoformat()} on {machine()}; omnimig at {git_commit()}.",
+        "",
+        table(steps),
+        "",
+        *targets(omnimig, parse, friction, same, scale, orders),
+        "",
+        "Notes:",
+        "",
+        f"- Every step is a separate process under `/usr/bin/time -v`, files warm in the page cache; wall times "
+        f"include interpreter start and imports. {parse.note}. Load average (1 min) before the timed steps: "
+        f"{load:.2f} (on {os.cpu_count()} cores); the figures are only as good as the machine was idle.",
+        (
+            f"- Frictionless ran on a slice, not the whole bundle: the first {fraction:.0%} of each file's rows "
+            if fraction < 1
+            else "- Frictionless ran on the whole files "
+        )
+        + "(header kept), one type per process, with our Table Schemas and `AkinonCheck` "
+        "(`omnimig.validate.reference`). Its whole-bundle time is extrapolated from the validation time of each "
+        "file or slice alone, so it leaves out frictionless' import time and the unique/foreign-key checks omnimig "
+        "does; both favour frictionless. The planted defects follow the valid rows, so a small leading slice holds "
+        "none of them (frictionless' error count above is a sanity check only).",
+        *(f"  - {n}" for n in notes if not n.startswith("omnimig")),
+    ]
+    out += [f"- {n}" for n in notes if n.startswith("omnimig")]
+    if gen_wall is not None:
+        out.append(f"- Generating the bundle (`omnimig samples`, not part of the figures) took {gen_wall:.0f} s.")
+    return "\n".join(out) + "\n"
+
+
+def write_results(subsection: str) -> None:
+    """Replace (or add) this bundle size's subsection of "## Validation"; leave the rest of the file."""
+    text = RESULTS.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Validation")), None)
+    if start is None:
+        lines += ["\n"] if lines and lines[-1].strip() else []
+        start = len(lines)
+        end = start
+        old: list[str] = []
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        old = lines[start + 1 : end]
+    # Keep the other bundle sizes' subsections; drop the old free text of the section.
+    kept: dict[str, str] = {}
+    current = None
+    for line in old:
+        if line.startswith("### "):
+            current = line.split("),")[0]
+            kept[current] = ""
+        if current is not None:
+            kept[current] += line
+    heading = subsection.splitlines()[0].split("),")[0]
+    kept[heading] = subsection + "\n"
+    intro = (
+        "## Validation (issue 7)\n\n"
+        "`bench/validate_bench.py` generates a CSV bundle with `omnimig samples --invalid-rate 0.001`,\n"
+        "then runs `omnimig validate --format json`, a pyarrow parse of the same files as text columns\n"
+        "and frictionless (our schemas, on a slice), and writes one subsection per bundle size below.\n"
+        "`--quick` is the small-scale smoke run (no timing asserted; exit 1 unless found = planted).\n\n"
+    )
+
+    def size(heading: str) -> int:
+        digits = re.sub(r"[^0-9]", "", heading.split(" orders")[0])
+        return int(digits) if digits else sys.maxsize  # hand-written notes (profiles) go last
+
+    body = "\n".join(kept[h].strip() + "\n" for h in sorted(kept, key=size))
+    section = intro + body
+    tail = lines[end:]
+    if tail and not section.endswith("\n\n"):
+        section += "\n"
+    RESULTS.write_text("".join(lines[:start]) + section + "".join(tail), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1_000_000, help="orders in the bundle (default 1,000,000)")
+    parser.add_argument("--scale", type=int, default=1, help="multiply --orders by K (5 for the 5x memory target)")
+    parser.add_argument("--quick", action="store_true", help="tiny bundle (2,000 orders); checks found == planted")
+    parser.add_argument("--out", type=Path, help="bundle folder (default bench/out/validate-<orders>)")
+    parser.add_argument("--frictionless-fraction", type=float, default=0.1, help="slice for frictionless (0.1)")
+    parser.add_argument("--write-results", action="store_true", help="write the figures into bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if not 0 < args.frictionless_fraction <= 1:
+        parser.error("--frictionless-fraction must be in (0, 1]")
+    if args.scale < 1:
+        parser.error("--scale must be at least 1")
+    orders = (2_000 if args.quick else args.orders) * args.scale
+    out = args.out or HERE / "out" / f"validate-{orders}"
+    command = "python bench/validate_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    gen_wall = ensure_bundle(out, orders)
+    paths = [out / f"{t}.csv" for t in TYPES]
+    warm_cache(paths)
+    load = os.getloadavg()[0]
+    print("bench: pyarrow parse …", file=sys.stderr)
+    parse, parsed_rows = run_pyarrow(paths)
+    print(f"bench: {parse.wall:.2f} s; omnimig validate …", file=sys.stderr)
+    omnimig, rows, same, notes = run_omnimig(out)
+    print(f"bench: {omnimig.wall:.2f} s; frictionless on a slice …", file=sys.stderr)
+    if parsed_rows != rows:
+        notes.append(f"omnimig and pyarrow count different rows: {rows} vs {parsed_rows}")
+    friction_slice, friction, fnotes = run_frictionless(out, rows, args.frictionless_fraction)
+    steps = [omnimig, parse, friction_slice, friction]
+    text = report(
+        command.strip(), orders, args.scale, args.frictionless_fraction, steps, same, fnotes + notes, gen_wall, load
+    )
+    print(text)
+    if args.write_results:
+        write_results(text)
+        print(f"bench: wrote {RESULTS}", file=sys.stderr)
+    if not same:
+        print("bench: FAILED — the problems found are not exactly the planted ones", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
