@@ -8,10 +8,13 @@ file kept while its field rules ran (``FileResult.keys``), never the files again
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.validate.problem import FileResult, Problem, Severity, shorten
 from omnimig.validate.rules import NUMBER_TEXT, MigrationType, SchemaError, migration_types, table_rules
@@ -192,8 +195,8 @@ def _foreign_key(
         outcome.notes.append(f"{label} was not checked: a key column is missing")
         return
     child = key_series(frame, fields)
-    known = set(key_series(parent.frame, ref["fields"]).dropna().tolist())
-    dangling = child.notna() & ~child.isin(known)
+    known = key_series(parent.frame, ref["fields"]).dropna()
+    dangling = child.notna() & ~member(child, known)
     for idx in dangling[dangling].index:
         here = frame.loc[idx]
         value = child[idx]
@@ -208,6 +211,18 @@ def _foreign_key(
             f'{fields[0]} "{shorten(value)}" matches no {ref["resource"]} {"+".join(ref["fields"])} '
             f"in {_where(parent.files)}",
         )
+
+
+def member(series: pd.Series, values: pd.Series | Iterable[str]) -> pd.Series:
+    """``series.isin(values)`` through ``pyarrow.compute.is_in``.
+
+    pandas' own ``isin`` on Arrow strings turns every value of a large key set into a Python
+    object first, which dominated the bundle checks (about 17 of 43 s on a 4.8M-row bundle).
+    """
+    left = pa.array(series.astype("string[pyarrow]"))
+    right = pa.array(pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype="string[pyarrow]"))
+    hit = pc.fill_null(pc.is_in(left, value_set=pc.cast(right.drop_null(), left.type)), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=series.index)
 
 
 def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
@@ -259,7 +274,7 @@ def _same_value(
     first = ~pkey.duplicated(keep="first") & pkey.notna()
     lookup = pframe[first].set_index(pkey[first].to_numpy())
     ckey = key_series(frame, check["via"])
-    linked = ckey.notna() & ckey.isin(lookup.index)
+    linked = ckey.notna() & member(ckey, lookup.index.to_series())
     for mine, theirs in zip(check["fields"], ref["fields"], strict=True):
         here = frame[mine].astype("string")
         there = pd.Series(lookup[theirs].reindex(ckey[linked].to_numpy()).to_numpy(), index=ckey[linked].index)
@@ -293,8 +308,8 @@ def _has_children(
     if any(f not in children.frame for f in spec["fields"]):
         return
     key = key_series(frame, check["fields"])
-    used = set(key_series(children.frame, spec["fields"]).dropna().tolist())
-    lonely = key.notna() & ~key.isin(used)
+    used = key_series(children.frame, spec["fields"]).dropna()
+    lonely = key.notna() & ~member(key, used)
     for idx in lonely[lonely].index:
         sink.at(
             frame,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from omnimig.io import Chunk, open_source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
-from omnimig.validate.bundle import key_series
+from omnimig.validate.bundle import key_series, member
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
 
@@ -75,7 +75,7 @@ def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
                 if any(f not in child.keys for f in fk["fields"]):
                     continue
                 values = key_series(child.keys, fk["fields"])
-                blocked = values.isin(held_keys) & ~values.isin(ready_keys)
+                blocked = member(values, held_keys) & ~member(values, ready_keys)
                 for row, value in zip(child.keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
                     held[child.path][int(row)].append(f"held: {parent_type} {value} has errors")
     return held
