@@ -67,7 +67,6 @@ def read_excel(path: Path, file_format: str, chunk_rows: int = 200_000) -> Sourc
 
 
 def _chunks(grid: list[list[object]], header: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    width = len(header)
     keep = [i for i, name in enumerate(header) if name not in header[:i]]
     body = grid[1:]
     # Trailing rows with nothing in them are Excel's formatting residue, not data.
@@ -81,4 +80,3 @@ def _chunks(grid: list[list[object]], header: list[str], chunk_rows: int) -> Ite
             frame = pd.DataFrame(index=range(len(part)))
         rows = pd.Series(range(start + 2, start + 2 + len(part)), index=frame.index)
         yield Chunk(data=frame, rows=rows)
-    del width

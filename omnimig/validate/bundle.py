@@ -143,13 +143,7 @@ def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
         fields = key["fields"]
         if any(f not in frame for f in fields):
             continue  # the file lacks the column; missing-column already says so
-        filled = pd.Series(True, index=frame.index)
-        for f in fields:
-            filled &= _filled(frame[f])
-        part = frame[filled]
-        norm = part[fields[0]].astype("string")
-        for f in fields[1:]:
-            norm = norm + "\x1f" + part[f].astype("string")
+        norm = key_series(frame, fields).dropna()
         if key.get("caseInsensitive"):
             norm = norm.str.lower()
         repeats = norm.duplicated(keep="first")
@@ -161,12 +155,11 @@ def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
         case = " (ignoring case)" if key.get("caseInsensitive") else ""
         for idx, value in norm[repeats].items():
             first = frame.loc[first_at[value]]
-            here = frame.loc[idx]
-            shown = " + ".join(str(here[f]) for f in fields)
-            sink.add(
-                here["_file"],
+            shown = " + ".join(str(frame.at[idx, f]) for f in fields)
+            sink.at(
+                frame,
+                idx,
                 mtype.name,
-                int(here["row"]),
                 fields[0],
                 "unique",
                 "error",
@@ -350,13 +343,14 @@ def _covers_children(
     totals = line[ckey.notna()].groupby(ckey[ckey.notna()].to_numpy()).sum(min_count=1)
     key = key_series(frame, check["fields"])
     amount = _cents(frame[check["amount"]])
-    discount = _cents(frame[check["discount"]]).fillna(0) if check.get("discount") in frame else 0
+    no_discount = pd.Series(0, index=frame.index, dtype="Int64")
+    discount = _cents(frame[check["discount"]]).fillna(0) if check.get("discount") in frame else no_discount
     expected = pd.Series(totals.reindex(key.to_numpy()).to_numpy(), index=frame.index).astype("Float64")
     tolerance = round(float(check.get("tolerance", "0.01")) * 100)
     short = (amount - (expected - discount)).lt(-tolerance).fillna(False)
     for idx in short[short].index:
         items = expected[idx] / 100
-        disc = (discount[idx] if isinstance(discount, pd.Series) else 0) / 100
+        disc = discount[idx] / 100
         sink.at(
             frame,
             idx,

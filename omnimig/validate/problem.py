@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import pandas as pd
@@ -86,6 +86,4 @@ class FileResult:
 
 def escalate(problems: list[Problem]) -> list[Problem]:
     """``--strict``: every warning becomes an error."""
-    from dataclasses import replace
-
     return [replace(p, severity="error") if p.severity == "warning" else p for p in problems]

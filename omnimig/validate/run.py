@@ -75,9 +75,7 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
     return targets, skipped
 
 
-def validate_file(
-    target: Target, choices: dict[str, ChoiceList], strict: bool = False, chunk_rows: int = 200_000
-) -> FileResult:
+def validate_file(target: Target, choices: dict[str, ChoiceList], chunk_rows: int = 200_000) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read."""
     source = open_source(target.path, chunk_rows)
     rules = rules_for(target.type, source.format)
@@ -109,8 +107,6 @@ def validate_file(
         kept.append(part.reset_index(drop=True))
     if rows == 0:
         emit.one(None, None, "no-rows", "warning", "the file has no data rows")
-    if strict:
-        problems = escalate(problems)
     keys = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame({"row": [], **{f: [] for f in kept_fields}})
     result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.sort(tuple(rules.names))
