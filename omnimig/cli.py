@@ -205,6 +205,90 @@ def samples(
     err.print(written.summary(), markup=False)
 
 
+class TransformSource(StrEnum):
+    omnitron_orders = "omnitron-orders"
+    shopify = "shopify"
+    mapping = "mapping"
+
+
+class PasswordPolicy(StrEnum):
+    empty = "empty"
+    unusable = "unusable"
+
+
+@app.command()
+def transform(
+    source: Annotated[TransformSource, typer.Argument(help="What the input is: omnitron-orders, shopify or mapping.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Export file(s) to convert.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the bundle, rejects.csv and warnings.csv to.")
+    ],
+    output: Annotated[SampleFormat, typer.Option("--format", "-f", help="Format of the written files.")] = (
+        SampleFormat.csv
+    ),
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="TOML mapping file: the export's layout (mapping source) and, for any source, "
+            "[source] options, [defaults] and [values.*] tables.",
+        ),
+    ] = None,
+    default: Annotated[
+        list[str] | None,
+        typer.Option("--default", help="TYPE.FIELD=VALUE used where a value is empty (repeatable)."),
+    ] = None,
+    value_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="TABLE:FROM=TO value-table entry, e.g. shipping_company:1=yurtici (repeatable)."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="KEY=VALUE reading option, as in the mapping file's [source] (repeatable)."),
+    ] = None,
+    password_policy: Annotated[
+        PasswordPolicy,
+        typer.Option(
+            "--password-policy",
+            help="empty: leave passwords empty (validate reports them); unusable: a value no login matches, "
+            "so users set a new password on first login.",
+        ),
+    ] = PasswordPolicy.empty,
+    truncate: Annotated[
+        bool,
+        typer.Option("--truncate", help="Cut values over a maximum length (each cut is a warning); default: reject."),
+    ] = False,
+) -> None:
+    """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
+    from omnimig.io.table import ReadError
+    from omnimig.transform.finish import Options
+    from omnimig.transform.run import TransformError
+    from omnimig.transform.run import transform as run_transform
+    from omnimig.transform.settings import SettingsError, apply_flags, load
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        settings = load(mapping, allow_targets=source is TransformSource.mapping)
+        apply_flags(settings, default or [], value_map or [])
+        for item in option or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
+            settings.source[key.strip()] = value
+        options = Options(truncate=truncate, password_policy=password_policy.value)
+        result = run_transform(source.value, list(inputs), out, output.value, settings, options)
+    except (SettingsError, TransformError, ReadError, SchemaError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
+    for line in result.lines():
+        console.print(line, markup=False)
+    if not result.adds_up:
+        raise fail("internal error: the row accounting does not add up; please report this with the input")
+    raise typer.Exit(1 if result.rejects else 0)
+
+
 def read_token(env_name: str) -> str:
     """The API token from the environment, or a hidden prompt; never from the command line."""
     import os

@@ -23,15 +23,14 @@ from typing import Any
 import pandas as pd
 from faker import Faker
 
+from omnimig.io.kinds import json_kinds
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
 from omnimig.validate.rules import (
-    NUMBER_TEXT,
     ChoiceList,
     FieldRule,
     TypeRules,
     default_choices,
-    json_rules,
     table_rules,
 )
 
@@ -289,33 +288,6 @@ class Generator:
         return f.check(row)
 
 
-def _kinds(type_name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """JSON kinds for text rows: what the JSON Schema says each field is; empty means null.
-
-    A planted value that is not of its field's type (``12,50`` for a number) is written as a
-    JSON string, which is how such a mistake looks in a real JSON export.
-    """
-    rules = json_rules(type_name)
-    out = {}
-    for column in frame.columns:
-        kind = rules.field(column).kind
-        text = frame[column]
-        if kind in ("number", "integer"):
-            fits = text.str.fullmatch(NUMBER_TEXT)
-            kinds = pd.Series("number", index=frame.index).where(fits.fillna(False).astype(bool), "string")
-        elif kind == "boolean":
-            kinds = pd.Series("boolean", index=frame.index).where(text.isin(["true", "false"]), "string")
-        elif kind == "object":
-            kinds = pd.Series("string", index=frame.index)
-            kinds = kinds.mask(text.str.startswith("{").fillna(False).astype(bool), "object")
-            kinds = kinds.mask(text.str.startswith("[").fillna(False).astype(bool), "array")
-        else:
-            kinds = pd.Series("string", index=frame.index)
-        empty = text.eq("").fillna(False).astype(bool)
-        out[column] = kinds.where(~empty | (kind == "string"), "null")
-    return pd.DataFrame(out, index=frame.index)
-
-
 class _Out:
     """One output file, written in batches."""
 
@@ -343,7 +315,7 @@ class _Out:
             return
         frame = pd.DataFrame([[r[c] for c in self.columns] for r in self.pending], columns=self.columns)
         frame = frame.astype("string[pyarrow]")
-        kinds = _kinds(self.type, frame) if self.fmt == "json" else None
+        kinds = json_kinds(self.type, frame) if self.fmt == "json" else None
         rows = pd.Series(range(len(frame)), index=frame.index)
         self.writer.write(Chunk(frame, rows, kinds), pd.Series(True, index=frame.index))
         self.pending.clear()

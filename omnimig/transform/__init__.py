@@ -1,0 +1,1 @@
+"""omnimig transform: legacy exports into clean upload bundles."""

@@ -1,0 +1,207 @@
+"""From a source's draft to the records that are written: defaults, rules, keys, dependants.
+
+The rules are the validator's own (the schema files through ``validate.fields``), applied to
+the records in memory, so a transform never writes a value the validator would refuse and
+never restates a rule. What a record cannot keep it loses whole, with the validator's message
+as the reason: a value too long is rejected, not cut, unless the caller asked to truncate.
+Fields a source has no data for (a password hash, a bank) are left empty and reported by the
+validation of the written files; rejecting every order for them would lose everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from omnimig.io.table import Chunk
+from omnimig.transform.records import TARGETS, Draft, Record, Reject
+from omnimig.validate.fields import Emitter, Layout, check_chunk
+from omnimig.validate.problem import Problem
+from omnimig.validate.rules import ChoiceList, default_choices, migration_types, table_rules
+
+PASSWORD_POLICIES = ("empty", "unusable")
+
+
+@dataclass
+class Options:
+    """What the person decided on the command line or in a mapping file."""
+
+    defaults: dict[tuple[str, str], str] = field(default_factory=dict)  # used where a value is empty
+    truncate: bool = False
+    password_policy: str = "empty"
+
+
+@dataclass
+class Finished:
+    records: dict[str, list[Record]]
+    rejects: list[Reject]
+    defaulted: dict[tuple[str, str], int]
+
+
+def unusable_password(code: str) -> str:
+    """A password value no login can match: Django-style ``!`` prefix, which marks a password unusable.
+
+    It is derived from the customer code, not random, so the same input gives the same file.
+    Users set a new password on first login, which is what Akinon's docs prescribe when no
+    usable hash can be migrated.
+    """
+    return "!" + hashlib.sha256(f"omnimig-unusable:{code}".encode()).hexdigest()[:40]
+
+
+def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None = None) -> Finished:
+    """Apply defaults and the password policy, then the field rules, unique keys and dependants."""
+    choices = choices if choices is not None else default_choices()
+    rejects = list(draft.rejects)
+    defaulted: dict[tuple[str, str], int] = defaultdict(int)
+    for record in draft.records:
+        for name in table_rules(record.type).names:
+            if record.get(name) == "" and (record.type, name) in options.defaults:
+                record.values[name] = options.defaults[(record.type, name)]
+                defaulted[(record.type, name)] += 1
+        if record.type == "user" and options.password_policy == "unusable" and record.get("password") == "":
+            record.values["password"] = unusable_password(record.get("customer_code"))
+    by_type: dict[str, list[Record]] = {t: [] for t in TARGETS}
+    for record in draft.records:
+        by_type[record.type].append(record)
+    kept: dict[str, list[Record]] = {}
+    lost: dict[str, list[Record]] = {t: [] for t in TARGETS}
+    for type_name in TARGETS:
+        kept[type_name] = _apply_rules(type_name, by_type[type_name], draft, options, choices, rejects, lost)
+    _unique(kept, lost, rejects)
+    _dependants(kept, lost, rejects)
+    return Finished(kept, rejects, dict(defaulted))
+
+
+def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
+    rules = table_rules(type_name)
+    frame = pd.DataFrame(
+        {name: [r.get(name) for r in records] for name in rules.names}, dtype="string[pyarrow]"
+    ).reset_index(drop=True)
+    chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
+    problems: list[Problem] = []
+    check_chunk(chunk, rules, Layout({n: n for n in rules.names}), choices, Emitter("", type_name, problems))
+    return problems
+
+
+def _apply_rules(
+    type_name: str,
+    records: list[Record],
+    draft: Draft,
+    options: Options,
+    choices: dict[str, ChoiceList],
+    rejects: list[Reject],
+    lost: dict[str, list[Record]],
+) -> list[Record]:
+    if not records:
+        return []
+    rules = table_rules(type_name)
+    problems = _check(type_name, records, choices)
+    if options.truncate:
+        cut = [p for p in problems if p.rule == "max-length" and p.row is not None and p.field]
+        for p in cut:
+            record = records[p.row]  # type: ignore[index]
+            limit = rules.field(p.field).max_length  # type: ignore[arg-type]
+            before = record.get(p.field)  # type: ignore[arg-type]
+            record.values[p.field] = before[:limit]  # type: ignore[index]
+            draft.warn(
+                record.origin,
+                type_name,
+                p.field,  # type: ignore[arg-type]
+                "truncated",
+                f"{p.field} cut from {len(before)} to {limit} characters (--truncate)",
+            )
+        if cut:
+            problems = _check(type_name, records, choices)
+    refused: dict[int, Problem] = {}
+    for p in problems:
+        if p.severity != "error" or p.row is None or p.row in refused:
+            continue
+        record = records[p.row]
+        unfillable = p.field is not None and (type_name, p.field) in draft.cannot_fill
+        if unfillable and record.get(p.field) == "":  # type: ignore[arg-type]
+            continue  # left empty on purpose; the validation of the output reports it
+        refused[p.row] = p
+    kept = []
+    for i, record in enumerate(records):
+        p = refused.get(i)
+        if p is None:
+            kept.append(record)
+            continue
+        lost[type_name].append(record)
+        for origin in [record.origin, *record.merged]:
+            rejects.append(Reject(origin, type_name, p.field or "", p.message))
+    return kept
+
+
+def _key(record: Record, fields: tuple[str, ...] | list[str], fold: bool = False) -> tuple[str, ...]:
+    values = tuple(record.get(f) for f in fields)
+    return tuple(v.casefold() for v in values) if fold else values
+
+
+def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+    """A repeated key: an identical record is merged into the first, a different one is rejected."""
+    for mtype in migration_types():
+        keys: list[tuple[tuple[str, ...], bool]] = []
+        if mtype.primary_key:
+            keys.append((mtype.primary_key, False))
+        keys += [(tuple(u["fields"]), bool(u.get("caseInsensitive"))) for u in mtype.unique_keys]
+        for fields, fold in keys:
+            first: dict[tuple[str, ...], Record] = {}
+            survivors = []
+            for record in kept[mtype.name]:
+                key = _key(record, fields, fold)
+                if all(k == "" for k in key):
+                    survivors.append(record)
+                    continue
+                seen = first.get(key)
+                if seen is None:
+                    first[key] = record
+                    survivors.append(record)
+                elif seen.values == record.values:
+                    seen.merged += [record.origin, *record.merged]
+                else:
+                    lost[mtype.name].append(record)
+                    shown = ", ".join(record.get(f) for f in fields)
+                    for origin in [record.origin, *record.merged]:
+                        rejects.append(
+                            Reject(
+                                origin,
+                                mtype.name,
+                                fields[0],
+                                f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
+                                "with different values; keys must be unique",
+                            )
+                        )
+            kept[mtype.name] = survivors
+
+
+def _dependants(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+    """Reject records whose parent was rejected (a user's addresses and orders, an order's items).
+
+    Only a parent that was rejected and not also written under the same key counts: a
+    duplicate that was refused does not take the first record's dependants with it.
+    """
+    for mtype in migration_types():  # upload order: parents before their dependants
+        gone_keys = []
+        for fk in mtype.foreign_keys:
+            ref = fk["reference"]
+            refused = {_key(r, ref["fields"]) for r in lost[ref["resource"]]}
+            refused -= {_key(r, ref["fields"]) for r in kept[ref["resource"]]}
+            gone_keys.append((fk["fields"], ref["resource"], refused))
+        survivors = []
+        for record in kept[mtype.name]:
+            gone = None
+            for fields, resource, refused in gone_keys:
+                key = _key(record, fields)
+                if key in refused:
+                    gone = f"its {resource} {', '.join(key)!r} was rejected"
+            if gone is None:
+                survivors.append(record)
+                continue
+            lost[mtype.name].append(record)
+            for origin in [record.origin, *record.merged]:
+                rejects.append(Reject(origin, mtype.name, "", gone))
+        kept[mtype.name] = survivors

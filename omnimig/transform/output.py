@@ -1,0 +1,61 @@
+"""Write a finished transform: the target files, ``rejects.csv`` and ``warnings.csv``.
+
+Records are written in the order the source produced them and nothing depends on the clock,
+so the same input and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from omnimig.io.kinds import json_kinds
+from omnimig.io.table import Chunk
+from omnimig.io.write import SUFFIX, TableWriter
+from omnimig.transform.records import TARGETS, Origin, Record, Reject, Warning_
+from omnimig.validate.rules import table_rules
+
+REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "reason"]
+WARNING_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "code", "message"]
+
+
+def write_records(out: Path, fmt: str, records: dict[str, list[Record]]) -> dict[str, Path]:
+    """One file per target type that has records, every schema column in schema order."""
+    paths: dict[str, Path] = {}
+    for type_name in TARGETS:
+        rows = records.get(type_name) or []
+        if not rows:
+            continue
+        columns = list(table_rules(type_name).names)
+        path = out / f"{type_name}{SUFFIX[fmt]}"
+        frame = pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype="string[pyarrow]")
+        kinds = json_kinds(type_name, frame) if fmt == "json" else None
+        with TableWriter(path, fmt, columns) as writer:
+            writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
+        paths[type_name] = path
+    return paths
+
+
+def _place(origin: Origin) -> list[str]:
+    return [origin.file, str(origin.row), str(origin.part) if origin.part else ""]
+
+
+def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:
+    """Always written, header included, so a script can rely on the file; empty means nothing was lost."""
+    rows = sorted(rejects, key=lambda r: (order.get(r.origin.file, 0), r.origin.row, r.origin.part))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\r\n")
+        out.writerow(REJECT_COLUMNS)
+        for r in rows:
+            out.writerow([*_place(r.origin), r.type, r.field, r.reason])
+
+
+def write_warnings(path: Path, warnings: list[Warning_], order: dict[str, int]) -> None:
+    rows = sorted(warnings, key=lambda w: (order.get(w.origin.file, 0), w.origin.row, w.origin.part))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\r\n")
+        out.writerow(WARNING_COLUMNS)
+        for w in rows:
+            out.writerow([*_place(w.origin), w.type, w.field, w.code, w.message])

@@ -1,0 +1,175 @@
+"""What a person tells a transform: defaults, value tables and reading options, from TOML or flags.
+
+One mapping file format serves every source. Its ``[source]``, ``[defaults]`` and
+``[values.*]`` tables apply to all of them (a cargo-company table for the Omnitron export, a
+status table for Shopify); the per-type tables (``[order]``, ``[user]`` …) describe a whole
+export and are read only by the ``mapping`` source. Command-line flags win over the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omnimig.transform.records import TARGETS
+from omnimig.validate.rules import table_rules
+
+SHARED_TABLES = ("source", "defaults", "values")
+
+
+class SettingsError(Exception):
+    """A mapping file or flag that cannot be used; the message is one line naming the file and line."""
+
+
+@dataclass
+class Settings:
+    defaults: dict[tuple[str, str], str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)  # mapping source only
+    path: Path | None = None
+    text: str = ""
+
+    def line_of(self, *keys: str) -> int | None:
+        """The line of the file where ``keys`` (a table, then a key in it) is written, for messages."""
+        return line_of(self.text, *keys)
+
+    def where(self, *keys: str) -> str:
+        line = self.line_of(*keys)
+        return f"{self.path}{f' line {line}' if line else ''}"
+
+    def value(self, table: str, key: str) -> str | None:
+        """Look ``key`` up in value table ``table``: exactly, then ignoring case and outer spaces."""
+        entries = self.values.get(table)
+        if not entries:
+            return None
+        if key in entries:
+            return entries[key]
+        folded = key.strip().casefold()
+        for k, v in entries.items():
+            if k.strip().casefold() == folded:
+                return v
+        return None
+
+
+def line_of(text: str, *keys: str) -> int | None:
+    """Best-effort line number of a TOML table or key; tomllib reports lines only for syntax errors."""
+    if not text or not keys:
+        return None
+    lines = text.splitlines()
+    start = 0
+    if len(keys) > 1 or keys[0] in TARGETS or keys[0] in SHARED_TABLES:
+        header = re.compile(rf"^\s*\[+\s*{re.escape(keys[0])}(\.[^\]]*)?\s*\]+")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                start = i
+                if len(keys) == 1:
+                    return i + 1
+                break
+    wanted = keys[-1]
+    key = re.compile(rf'^\s*("{re.escape(wanted)}"|{re.escape(wanted)})\s*=')
+    for i in range(start, len(lines)):
+        if key.match(lines[i]):
+            return i + 1
+    return None
+
+
+def _target_field(settings: Settings, spec: str, where: str) -> tuple[str, str]:
+    type_name, _, name = spec.partition(".")
+    if type_name not in TARGETS or not name:
+        raise SettingsError(f"{where}: {spec!r} is not TYPE.FIELD; TYPE is one of {', '.join(TARGETS)}")
+    if name not in table_rules(type_name).names:
+        raise SettingsError(
+            f"{where}: {type_name} has no field {name!r}; its fields are {', '.join(table_rules(type_name).names)}"
+        )
+    return type_name, name
+
+
+def load(path: Path | None, allow_targets: bool) -> Settings:
+    """Read a mapping file; ``allow_targets`` is False for sources that define the layout themselves."""
+    settings = Settings()
+    if path is None:
+        return settings
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: mapping file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the mapping file ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    settings.path = path
+    settings.text = text
+    for key, value in data.items():
+        if key in TARGETS:
+            if not allow_targets:
+                raise SettingsError(
+                    f"{settings.where(key)}: [{key}] describes an export's columns, which only the mapping "
+                    "source reads; this source knows its layout (keep [source], [defaults] and [values.*])"
+                )
+            if not isinstance(value, dict):
+                raise SettingsError(f"{settings.where(key)}: {key} must be a table of field = column")
+            settings.targets[key] = value
+        elif key == "source":
+            if not isinstance(value, dict):
+                raise SettingsError(f"{settings.where(key)}: [source] must be a table")
+            settings.source = value
+        elif key == "defaults":
+            if not isinstance(value, dict):
+                raise SettingsError(f'{settings.where(key)}: [defaults] must be a table of "TYPE.FIELD" = value')
+            for spec, default in _flatten(value):
+                where = settings.where("defaults", spec.rsplit(".", 1)[-1])
+                settings.defaults[_target_field(settings, spec, where)] = _text(default, where)
+        elif key == "values":
+            if not isinstance(value, dict):
+                raise SettingsError(f"{settings.where(key)}: [values.NAME] tables map source values to target values")
+            for table, entries in value.items():
+                if not isinstance(entries, dict):
+                    raise SettingsError(f"{settings.where('values', table)}: [values.{table}] must be a table")
+                settings.values[table] = {
+                    str(k): _text(v, settings.where("values", str(k))) for k, v in entries.items()
+                }
+        else:
+            allowed = ", ".join([*SHARED_TABLES, *(TARGETS if allow_targets else ())])
+            raise SettingsError(f"{settings.where(key)}: unknown table [{key}]; a mapping file has {allowed}")
+    return settings
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``order.bank = "x"`` in TOML is a nested table; ``"order.bank" = "x"`` is one key. Accept both."""
+    out = []
+    for k, v in table.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += _flatten(v, name + ".")
+        else:
+            out.append((name, v))
+    return out
+
+
+def _text(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise SettingsError(f"{where}: expected text or a number, got {type(value).__name__}")
+
+
+def apply_flags(settings: Settings, defaults: list[str], maps: list[str]) -> None:
+    """``--default TYPE.FIELD=VALUE`` and ``--map TABLE:FROM=TO`` override the file."""
+    for item in defaults:
+        spec, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--default {item!r}: write TYPE.FIELD=VALUE, e.g. order.bank=Garanti")
+        settings.defaults[_target_field(settings, spec.strip(), f"--default {item!r}")] = value
+    for item in maps:
+        table, sep, rest = item.partition(":")
+        source, eq, target = rest.partition("=")
+        if not sep or not eq or not table:
+            raise SettingsError(f"--map {item!r}: write TABLE:FROM=TO, e.g. shipping_company:1=yurtici")
+        settings.values.setdefault(table.strip(), {})[source] = target
