@@ -123,7 +123,8 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
             if not isinstance(value, dict):
                 raise SettingsError(f'{settings.where(key)}: [defaults] must be a table of "TYPE.FIELD" = value')
             for spec, default in _flatten(value):
-                where = settings.where("defaults", spec.rsplit(".", 1)[-1])
+                line = settings.line_of("defaults", spec) or settings.line_of("defaults", spec.rsplit(".", 1)[-1])
+                where = f"{path}{f' line {line}' if line else ''}"
                 settings.defaults[_target_field(settings, spec, where)] = _text(default, where)
         elif key == "values":
             if not isinstance(value, dict):
