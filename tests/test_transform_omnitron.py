@@ -188,7 +188,7 @@ def test_too_long_address_is_rejected_not_cut_unless_truncate(tmp_path: Path) ->
     assert ("1", "order_item", "") in reasons  # the order's items follow it
     assert "1055565228112825" not in (tmp_path / "a/order.csv").read_text(encoding="utf-8")
     code, out = run(str(path), "--out", str(tmp_path / "b"), "--truncate")
-    assert code == 1 and "changed on the way: 2 truncated" in out
+    assert code == 1 and "2 truncated" in out
     assert "1055565228112825" in (tmp_path / "b/order.csv").read_text(encoding="utf-8")
     cuts = [w for w in rows(tmp_path / "b/warnings.csv") if w["code"] == "truncated"]
     assert {w["field"] for w in cuts} == {"shipping_address", "line"}
