@@ -1,0 +1,1 @@
+"""Legacy exports into clean migration bundles: sources, normalisers, mapping files."""
