@@ -540,11 +540,16 @@ def test_phone_empty(value: str | None) -> None:
         ("0044 7309 085092", "foreign number"),
         ("+1 555 123 4567", "foreign number"),
         ("532 123", "wrong number of digits"),
+        ("0532 123 45 6", "wrong number of digits"),
+        ("+90 532 123 45 6", "wrong number of digits"),
         ("0532 123 45 678", "wrong number of digits"),
         ("905321234567890", "wrong number of digits"),
         ("0532 123 45 67 dahili 12", "only digits, spaces"),
         ("0532+1234567", "only digits, spaces"),
         ("yok", "only digits"),
+        ("+", "has no digits"),
+        ("( - )", "has no digits"),
+        ("00", "wrong number of digits"),
     ],
 )
 def test_phone_errors(value: str, message: str) -> None:

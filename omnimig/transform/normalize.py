@@ -447,7 +447,7 @@ def _from_serial(s: str, zone: ZoneInfo | None) -> str:
 # --------------------------------------------------------------------------------------------------
 # Phones
 
-_PHONE_CHARS = re.compile(r"\+?[0-9 ()\-./]+")
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()\-./]*")
 _PHONE_ALLOWED = "expected 10 digits starting with 5, optionally after +90, 90 or 0 (e.g. 0532 123 45 67)"
 
 
@@ -472,7 +472,9 @@ def phone(value: str | None) -> str | None:
             f"may appear; {_PHONE_ALLOWED}"
         )
     digits = re.sub(r"[^0-9]", "", s)
-    if not s.startswith("+") and digits.startswith("00"):
+    if not digits:
+        raise NormaliseError(f"{_q(s)} is not a Turkish mobile number: it has no digits; {_PHONE_ALLOWED}")
+    if not s.startswith("+") and digits.startswith("00") and len(digits) > 4:
         digits = digits[2:]  # 00 is the international prefix dialled from Türkiye, like +
         international = True
     else:
@@ -489,7 +491,7 @@ def phone(value: str | None) -> str | None:
         digits = digits[1:]
     if len(digits) == 10 and digits.startswith("5"):
         return digits
-    if len(digits) == 10:
+    if len(digits) == 10 and digits[0] != "0":
         raise NormaliseError(
             f"{_q(s)} is not a Turkish mobile number: 0{digits[:3]} is a landline or service prefix, "
             f"mobile numbers start with 05; {_PHONE_ALLOWED}"
