@@ -59,7 +59,7 @@ def test_users_and_addresses_come_from_customers_and_address_objects(tmp_path: P
     assert [u["customer_code"] for u in users] == ["ayse.yilmaz@example.com", "ismail.isik@example.com"]
     assert users[0]["phone"] == "5321234567"
     assert users[1]["phone"] == ""  # a landline is not a user phone: dropped with a warning
-    assert users[0]["date_joined"] == "2023-06-17T13:35:47.026886Z"  # the first order's date
+    assert users[0]["date_joined"] == "2023-06-17T13:35:47.026886+00:00"  # the first order's date
     warnings = rows(tmp_path / "warnings.csv")
     assert any(w["code"] == "phone-dropped" and "0212" in w["message"] for w in warnings)
     addresses = rows(tmp_path / "address.csv")

@@ -1,1 +1,1 @@
-"""omnimig transform: legacy exports into clean upload bundles."""
+"""Legacy exports into clean migration bundles: sources, normalisers, mapping files."""

@@ -12,6 +12,7 @@ those are left empty (or filled from ``--default``) and the summary says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -171,7 +172,7 @@ def _order(
     except nz.NormaliseError as exc:
         refuse("", str(exc))
         return
-    if created and (code not in earliest or created < earliest[code]):
+    if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
         earliest[code] = created
     if code not in users:
         users[code] = draft.add(_user(customer, code, email, origin, draft))
@@ -212,6 +213,12 @@ def _order(
         )
     )
     _items(number, lines, line_origins, draft)
+
+
+def _instant(iso: str) -> dt.datetime:
+    """Compare dates written with different offsets by the moment they name (UTC); local times as given."""
+    moment = dt.datetime.fromisoformat(iso)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _amount(value: Any) -> str:
