@@ -340,6 +340,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             _order(sheet, group, ctx)
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
+    position = {str(p): i for i, p in enumerate(inputs)}
+    draft.read.sort(key=lambda o: position.get(o.file, 0))  # the summary lists inputs as given
     return draft
 
 
