@@ -113,7 +113,7 @@ def test_warnings_flag_statuses_phones_merges_and_empty_skus(bundle: tuple[Path,
     assert ("customers_export.csv", "6", "name-from-order") in codes
     assert ("customers_export.csv", "9", "date-joined-unknown") in codes
     assert "1 buyer missing from the customers export" in result.stdout
-    assert "status 600, which Akinon's docs do not confirm" in result.stdout
+    assert "1 refunded order got status 600, which Akinon's docs do not confirm" in result.stdout
 
 
 # --------------------------------------------------------------------------- mapping
@@ -135,7 +135,7 @@ def test_orders_map_shopify_columns(bundle: tuple[Path, Result]) -> None:
     )
     extra = json.loads(first["extra_field"])["shopify"]
     assert extra["Id"] == "5600000001008" and extra["Financial Status"] == "paid"
-    assert "vergi_no: 1234567890" in extra["Note Attributes"]
+    assert extra["Note Attributes"] == "vergi_dairesi: Kadıköy\nvergi_no: 1234567890\nfatura_tipi: kurumsal"
     assert "Tax 1 Name" not in extra
     assert {n: o["status"] for n, o in orders.items()} == {
         "#1008": "500",  # paid/fulfilled
@@ -329,6 +329,37 @@ def test_alias_spellings_and_a_bom_are_accepted(tmp_path: Path) -> None:
     result = run(path, CUSTOMERS, "--out", tmp_path / "o")
     assert tallies(result)["orders.csv"] == (14, 12, 0, 2)
     assert {o["number"]: o["status"] for o in rows(tmp_path / "o" / "order.csv")}["#1006"] == "100"
+
+
+def test_older_customers_layout_without_customer_id(tmp_path: Path) -> None:
+    older = tmp_path / "customers_export.csv"
+    older.write_text(
+        "First Name,Last Name,Email,Accepts Marketing,Company,Address1,Address2,City,Province,Province Code,"
+        "Country,Country Code,Zip,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Tags,Note,Tax Exempt\n"
+        "Ayşe,Yılmaz, Ayse@Example.com ,yes,,Caferağa Mah. Moda Cad. No:5,D:3,Kadıköy,İstanbul,TR-34,"
+        "Turkey,TR,'34710,'+905321234567,no,0.00,2,,,no\n",
+        encoding="utf-8",
+    )
+    result = run(ORDERS, older, "--out", tmp_path / "o")
+    assert tallies(result)["customers_export.csv"] == (1, 1, 0, 0)
+    assert "1 customer without a Customer ID: their email is the customer_code" in result.stdout
+    users = {u["email"]: u for u in rows(tmp_path / "o" / "user.csv")}
+    assert users["ayse@example.com"]["customer_code"] == "ayse@example.com"
+    assert (users["ayse@example.com"]["email_allowed"], users["ayse@example.com"]["sms_allowed"]) == ("true", "false")
+    orders = {o["number"]: o for o in rows(tmp_path / "o" / "order.csv")}
+    assert orders["#1008"]["user"] == "ayse@example.com"
+
+
+def test_a_row_wider_than_the_header_is_rejected_not_guessed(tmp_path: Path) -> None:
+    def change(table: list[list[str]]) -> list[list[str]]:
+        table[-1] = [*table[-1], "stray"]  # #1001's second item
+        return table
+
+    path = _rewrite(ORDERS, tmp_path / "orders.csv", change)
+    result = run(path, "--out", tmp_path / "o")
+    assert tallies(result)["orders.csv"] == (14, 11, 0, 3)
+    reasons = {r["source_row"]: r["reason"] for r in rows(tmp_path / "o" / "rejects.csv")}
+    assert "has 80 cells but the header has 79 columns" in reasons["15"]
 
 
 # --------------------------------------------------------------------------- cannot run

@@ -40,6 +40,7 @@ from omnimig.transform import normalize as nz
 from omnimig.transform.address import join_parts, split_name
 from omnimig.transform.records import Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
+from omnimig.validate.problem import plural
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
 
@@ -849,14 +850,16 @@ def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
     if ctx.derived:
         where = "missing from the customers export" if have_customers else "(no customers export given)"
         notes.append(
-            f"{len(ctx.derived):,} buyer{'s' if len(ctx.derived) != 1 else ''} {where}: users derived from their "
+            f"{plural(len(ctx.derived), 'buyer')} {where}: users derived from their "
             "orders (customer_code = the email, names from Billing Name)"
         )
     if ctx.coded_by_email:
-        notes.append(f"{ctx.coded_by_email:,} customers have no Customer ID: their email is the customer_code")
+        notes.append(
+            f"{plural(ctx.coded_by_email, 'customer')} without a Customer ID: their email is the customer_code"
+        )
     if ctx.refunded_600:
         notes.append(
-            f"{ctx.refunded_600:,} refunded orders have status 600, which Akinon's docs do not confirm; "
+            f"{plural(ctx.refunded_600, 'refunded order')} got status 600, which Akinon's docs do not confirm; "
             "--map shopify_status:refunded=100 files them as cancelled"
         )
     if ctx.countries:
