@@ -207,3 +207,14 @@ def test_flags(tmp_path: Path) -> None:
         apply_flags(s, [], ["shipping_company=1"])
     with pytest.raises(SettingsError, match=r"TYPE\.FIELD=VALUE"):
         apply_flags(s, ["order.bank"], [])
+
+
+def test_a_row_whose_order_is_rejected_is_rejected_even_if_its_buyer_is_written() -> None:
+    buyer = user("u1", 2)
+    buyer.primary = False  # made on the side of the order row
+    d = draft_of(buyer, order("N1", "u1", 2, amount="-"), order("N2", "u1", 3), user("u2", 4))
+    d.read = sorted(set(d.read))
+    done = finish(d, Options())
+    assert [r.values["customer_code"] for r in done.records["user"]] == ["u1", "u2"]
+    [t], _ = tally(d.read, [r for rs in done.records.values() for r in rs], done.rejects)
+    assert (t.read, t.written, t.rejected) == (3, 2, 1)

@@ -269,7 +269,7 @@ def _user(customer: dict[str, Any], code: str, email: str, origin: Origin, draft
         "password": "",
         "password_algorithm": "",
     }
-    return Record("user", values, origin)
+    return Record("user", values, origin, primary=False)
 
 
 def _address(address: dict[str, Any], code: str, email: str, origin: Origin) -> Record:
@@ -292,6 +292,7 @@ def _address(address: dict[str, Any], code: str, email: str, origin: Origin) -> 
             "company_name": _text(address.get("company_name")),
         },
         origin,
+        primary=False,
     )
 
 

@@ -42,6 +42,9 @@ class Record:
     values: dict[str, str]
     origin: Origin
     merged: list[Origin] = field(default_factory=list)
+    # False for a record a row yields on the side (the buyer and addresses of an order row): the
+    # row counts as written only when its own record (the order, the item) is.
+    primary: bool = True
 
     def get(self, name: str) -> str:
         return self.values.get(name) or ""
@@ -118,12 +121,13 @@ class Tally:
 def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> tuple[list[Tally], list[Reject]]:
     """Give each row read exactly one fate and count them per input file and unit.
 
-    A row is written when a written record comes from it, merged when it was only folded into
-    written records, rejected otherwise. A rejected row with no reason of its own would be a
+    A row is written when its own (primary) record is written, merged when it was only folded
+    into written records, rejected otherwise: an order row whose order was rejected is rejected
+    even if the buyer made from it was written. A rejected row with no reason of its own would be a
     bug in a source; it gets an explicit reason rather than vanishing, and the returned list
     holds those extra rejects.
     """
-    owners = {r.origin for r in written}
+    owners = {r.origin for r in written if r.primary}
     folded = {o for r in written for o in r.merged}
     with_reason = {r.origin for r in rejects}
     extra: list[Reject] = []

@@ -122,6 +122,8 @@ def transform(source: str, inputs: list[Path], out: Path, fmt: str, settings: Se
             "; --password-policy unusable writes a value no login matches, so users set a new password"
         )
     done = finish(draft, options)
+    position = {str(p): i for i, p in enumerate(inputs)}
+    draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
     rejects = done.rejects + extra
     out.mkdir(parents=True, exist_ok=True)

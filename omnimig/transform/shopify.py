@@ -503,7 +503,7 @@ def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
     key = tuple("".join(c for c in v if c.isdigit()) if k == "phone_number" else nz.fold(v) for k, v in values.items())
     if key not in ctx.addresses:
         ctx.addresses.add(key)
-        ctx.draft.add(Record("address", values, origin))
+        ctx.draft.add(Record("address", values, origin, primary=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -734,7 +734,7 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
         "password": "",
         "password_algorithm": "",
     }
-    user = ctx.derived[email] = draft.add(Record("user", values, origin))
+    user = ctx.derived[email] = draft.add(Record("user", values, origin, primary=False))
     return user
 
 
