@@ -414,11 +414,15 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
         )
     if fell_back and plan.encoding is None:
         draft.notes.append(f"{path}: not UTF-8; read as Windows-1254 (cp1254)")
-    if plan.delimiter is not None and any(plan.delimiter in c for c in source.columns):
-        raise SettingsError(
-            f"{settings.where('source', 'delimiter')}: delimiter {plan.delimiter!r}, but the header of {path} was "
-            "not split on it (the CSV reader sniffs the delimiter from the header row; check the file)"
-        )
+    if plan.delimiter is not None:
+        with path.open(encoding="cp1254" if fell_back else "utf-8-sig", newline="") as handle:
+            first_line = handle.readline()
+        split_elsewhere = len(source.columns) > 1 and plan.delimiter not in first_line
+        if split_elsewhere or any(plan.delimiter in c for c in source.columns):
+            raise SettingsError(
+                f"{settings.where('source', 'delimiter')}: delimiter {plan.delimiter!r}, but the header of {path} "
+                "is not split on it (the CSV reader sniffs the delimiter from the header row; check the file)"
+            )
 
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
@@ -576,7 +580,11 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
             for type_name, field_name, code, message in row.warnings:
                 draft.warn(row.origin, type_name, field_name, code, message)
         if "user" in plan.fields:
-            for row in members:
+            # The buyer columns repeat on an order's rows: a row with an empty key adds no user of its
+            # own unless no row of the order has one (then the record is made, and the rules say why
+            # it cannot be written).
+            keyed = [r for r in members if _user_key(plan, r)]
+            for row in keyed or members[:1]:
                 _fold_user(plan, row, users, draft)
         if "address" in plan.fields:
             for row in members:
@@ -678,9 +686,13 @@ def _order_values(plan: Plan, members: list[Row]) -> dict[str, str]:
     }
 
 
+def _user_key(plan: Plan, row: Row) -> str:
+    return row.values["user-key"]["key"] if plan.user_key is not None else row.values["user"].get("customer_code", "")
+
+
 def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft) -> None:
     values = row.values["user"]
-    key = row.values["user-key"]["key"] if plan.user_key is not None else values.get("customer_code", "")
+    key = _user_key(plan, row)
     folded = nz.fold(key) if key else ""
     user = users.get(folded) if folded else None
     if user is None:
