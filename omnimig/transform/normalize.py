@@ -1,0 +1,532 @@
+"""Normalisers: one legacy-export cell in, one clean Akinon value out, or a ``NormaliseError`` saying why not.
+
+Every function here is pure (stdlib and ``zoneinfo`` only), takes text as the readers deliver it, and
+follows two rules:
+
+* Empty means empty: ``None``, ``""`` and whitespace-only input give ``None`` (``boolean`` gives its
+  ``empty`` argument), so a caller can tell "no value" from "a bad value".
+* No guessing: a value that two conventions read differently (``01/02/2023``, ``1.234``) raises
+  ``NormaliseError`` instead of picking one; the message says what was wrong and what is accepted,
+  on one line, so it can go straight into ``rejects.csv`` or a report.
+
+The conventions come from ``legacy-exports.md`` §1.4 (Shopify: dot decimals, ISO-like dates with
+``+0300`` offsets, apostrophe text markers) and §5.2 (Turkish platforms: decimal commas, dot thousands,
+``dd.MM.yyyy HH:mm`` dates, Turkish phone spellings, Turkish dotted/dotless i).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "Amount",
+    "NormaliseError",
+    "boolean",
+    "date",
+    "decimal",
+    "fold",
+    "phone",
+    "strip_marker",
+    "text",
+    "upper_tr",
+]
+
+
+class NormaliseError(ValueError):
+    """A value that cannot be read; ``str(error)`` is a one-line reason naming what is allowed."""
+
+
+def _q(value: str, limit: int = 60) -> str:
+    """The value as it appears in a message: quoted, escaped to one line, long values shortened."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Text
+
+
+def text(value: str | None, *, keep_newlines: bool = False) -> str | None:
+    """Clean free text: Unicode NFC, trimmed, runs of whitespace collapsed to one space.
+
+    Why: legacy exports mix composed and decomposed letters (``ş`` vs ``s`` + U+0327, common from
+    macOS and some web forms) and pad cells with tabs, NBSPs (U+00A0, pasted from web pages and
+    Excel) and doubled spaces; values that look the same must compare equal.
+
+    Whitespace is anything ``str.isspace`` accepts (space, tab, NBSP, U+202F, line breaks...).
+    By default everything collapses to one space, for single-line fields. With ``keep_newlines=True``
+    (addresses, notes) the text is split into lines (``str.splitlines``: ``\\n``, ``\\r\\n``, ``\\r``,
+    U+2028...), each line is trimmed and collapsed, lines are joined with ``\\n``, and blank lines at
+    the start and end are dropped; blank lines in the middle are kept.
+
+    NFC is applied first, so the result is NFC and ``text(text(x)) == text(x)``.
+    A leading apostrophe marker is *not* removed here; use ``strip_marker``.
+    Returns ``None`` for ``None`` and for empty or whitespace-only text.
+    """
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFC", value)
+    if keep_newlines:
+        lines = [" ".join(line.split()) for line in value.splitlines()]
+        result = "\n".join(lines).strip("\n")
+    else:
+        result = " ".join(value.split())
+    return result or None
+
+
+def strip_marker(value: str | None) -> str | None:
+    """Remove one leading apostrophe text marker: ``'2759`` -> ``2759``, ``'+46 70`` -> ``+46 70``.
+
+    Why: Shopify (and people typing into Excel) prefix zip codes and phone numbers with ``'`` so
+    spreadsheets keep them as text (leading zeros, ``+``). The apostrophe is not part of the value.
+    Only U+0027 is removed, only once, and only at the start (leading whitespace before it is
+    dropped too); the rest is returned unchanged, so compose as ``text(strip_marker(v))`` or
+    ``strip_marker(text(v))``. ``text`` never calls this: in a name like ``'Ali`` the caller decides.
+    Returns ``None`` for ``None``, empty or whitespace-only input and for a lone apostrophe.
+    """
+    if value is None:
+        return None
+    stripped = value.lstrip()
+    if stripped.startswith("'"):
+        value = stripped[1:]
+    return value if value.strip() else None
+
+
+def fold(value: str) -> str:
+    """Turkish-aware case folding, for matching only (never for output).
+
+    Why: Akinon's place names are Turkish upper case (``İSTANBUL``, ``ÜSKÜDAR``) and exports spell
+    them any way. Python's ``str.lower`` follows the root locale: ``"İSTANBUL".lower()`` is
+    ``"i̇stanbul"`` (an ``i`` plus U+0307, 9 code points) and ``"ISPARTA".lower()`` is ``"isparta"``.
+    The Turkish rule is that dotted ``İ`` lowers to ``i`` and dotless ``I`` to ``ı``, so we map those
+    two first, then ``lower()``, then NFC: ``fold("İSTANBUL") == "istanbul"``,
+    ``fold("ISPARTA") == "ısparta"``, and ``fold("Istanbul") == "ıstanbul"`` (under Turkish rules the
+    capital of ``i`` is ``İ``, so ``Istanbul`` really spells ``ıstanbul``; match against folded
+    reference names, which were written with ``İ``). The input is made NFC first, so a decomposed
+    ``I`` + U+0307 is treated as ``İ``. Idempotent: ``fold(fold(x)) == fold(x)``.
+    """
+    value = unicodedata.normalize("NFC", value)
+    value = value.replace("İ", "i").replace("I", "ı")
+    return unicodedata.normalize("NFC", value.lower())
+
+
+def upper_tr(value: str) -> str:
+    """Turkish upper case: ``i`` -> ``İ``, ``ı`` -> ``I``, then ``upper()``, then NFC.
+
+    Why: Akinon's city/township/district names are written in Turkish upper case (``İSTANBUL``,
+    ``ÜSKÜDAR``, ``IĞDIR``); ``"istanbul".upper()`` would give ``ISTANBUL``, which is a different
+    word under Turkish rules. For Turkish letters ``fold(upper_tr(x)) == fold(x)``.
+    """
+    value = unicodedata.normalize("NFC", value)
+    value = value.replace("i", "İ").replace("ı", "I")
+    return unicodedata.normalize("NFC", value.upper())
+
+
+# --------------------------------------------------------------------------------------------------
+# Amounts
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A money value as text: ``text`` is a plain decimal (``-1234.56``: ``.`` as decimal point, no
+    thousands separators, no exponent, the fraction digits as given); ``currency`` is an ISO 4217
+    code when the value carried a symbol or code, else ``None``."""
+
+    text: str
+    currency: str | None = None
+
+    @property
+    def value(self) -> Decimal:
+        """The amount as a ``Decimal`` (exact; keeps the places: ``Decimal("39.90")``)."""
+        return Decimal(self.text)
+
+
+#: Currency signs and the codes they stand for. ``$`` is taken as USD: the exports we meet that use it
+#: are US stores; a Canadian or Australian store must say ``CAD``/``AUD``. ``₺`` and ``TL`` are the lira.
+CURRENCY_SIGNS = {"₺": "TRY", "TL": "TRY", "$": "USD", "€": "EUR", "£": "GBP"}
+
+_CUR = r"[₺$€£]|(?i:TL)|[A-Z]{3}"
+_AMOUNT = re.compile(rf"(?P<s1>[-+−])?\s?(?P<pre>{_CUR})?\s?(?P<s2>[-+−])?(?P<num>[0-9][0-9.,]*)\s?(?P<post>{_CUR})?")
+_AMOUNT_ALLOWED = (
+    'expected digits with "," or "." as the decimal separator, optional thousands grouping, an optional sign '
+    "and an optional currency (₺, TL, $, €, £ or an upper-case 3-letter code)"
+)
+
+
+def decimal(value: str | None, *, decimal_separator: str | None = None) -> Amount | None:
+    """Read a money amount written either Turkish style (``1.234,56``) or US style (``1,234.56``).
+
+    Why: Turkish platforms write decimal commas with dot thousands (``649,90 TL``), Shopify writes
+    plain dot decimals (``1249.00``), and Akinon wants ``1234.56``. The result keeps the fraction
+    digits as written (``39,90`` -> ``39.90``; money is never rounded here) and drops leading zeros.
+
+    Currency: a sign or code before or after the number (a space between is allowed) becomes
+    ``Amount.currency``: ``₺``/``TL`` (any case) -> TRY, ``$`` -> USD, ``€`` -> EUR, ``£`` -> GBP,
+    an upper-case 3-letter code is taken as is (``10 EUR``, ``TRY 10``). A minus (``-`` or U+2212)
+    may stand before or after a leading currency sign; ``-0,00`` gives ``0.00``.
+
+    Separators when ``decimal_separator`` is ``None`` (legacy-exports.md §5.2):
+
+    * both ``.`` and ``,``: the last one is the decimal separator; the other must group thousands
+      correctly (``1.234.567,89``) or it is an error (``1.23,4``);
+    * only ``,``: one comma is a decimal comma (``39,90``, and so ``1,234`` is 1.234); several commas
+      are thousands (``1,234,567``);
+    * only ``.``: several dots are thousands (``1.234.567``); one dot is a decimal point unless exactly
+      three digits follow it and 1-3 digits (not starting with 0) precede it: ``1.234`` could be either,
+      so it is an error that asks for the separator (``0.125`` and ``1234.567`` are not ambiguous).
+
+    With ``decimal_separator`` (``"."`` or ``","``) the file's convention is known and reading is
+    strict: the other character may only group thousands (``1,234`` with ``"."`` is 1234).
+    Anything else (``12abc``, ``1..2``, ``5,``, ``.5``, spaces inside the number) is an error.
+    """
+    if decimal_separator not in (None, ".", ","):
+        raise ValueError(f'decimal_separator must be "." or ",", not {decimal_separator!r}')
+    s = text(value)
+    if s is None:
+        return None
+    m = _AMOUNT.fullmatch(s)
+    if m is None:
+        raise NormaliseError(f"{_q(s)} is not an amount: {_AMOUNT_ALLOWED}")
+    if m["s1"] and m["s2"]:
+        raise NormaliseError(f"{_q(s)} has two signs: {_AMOUNT_ALLOWED}")
+    if m["pre"] and m["post"]:
+        raise NormaliseError(f"{_q(s)} has two currencies: give the currency once, before or after the number")
+    cur = m["pre"] or m["post"]
+    currency = None if cur is None else CURRENCY_SIGNS.get(cur.upper(), cur)
+    num = m["num"]
+    dec = decimal_separator or _guess_separator(s, num)
+    digits = _plain_number(s, num, dec)
+    negative = (m["s1"] or m["s2"] or "+") in "-−" and digits.strip("0.") != ""
+    return Amount(("-" if negative else "") + digits, currency)
+
+
+def _guess_separator(s: str, num: str) -> str:
+    """The decimal separator the §5.2 rules read in ``num``; raises when they cannot tell."""
+    dots, commas = num.count("."), num.count(",")
+    if dots and commas:
+        return "," if num.rfind(",") > num.rfind(".") else "."
+    if commas:
+        return "," if commas == 1 else "."
+    if dots == 1:
+        whole, frac = num.split(".")
+        if len(frac) == 3 and re.fullmatch(r"[1-9][0-9]{0,2}", whole):
+            raise NormaliseError(
+                f'{_q(s)} is ambiguous: "." may be a decimal point or a thousands separator; '
+                'give the decimal separator ("." or ",")'
+            )
+        return "."
+    return "," if dots else "."
+
+
+def _plain_number(s: str, num: str, dec: str) -> str:
+    """``num`` without thousands separators and with ``.`` as decimal point, checked strictly."""
+    thou = "," if dec == "." else "."
+    parts = num.split(dec)
+    if len(parts) > 2:
+        raise NormaliseError(f'{_q(s)} has more than one decimal separator "{dec}": {_AMOUNT_ALLOWED}')
+    whole = parts[0]
+    frac = parts[1] if len(parts) == 2 else None
+    if frac is not None and not re.fullmatch(r"[0-9]+", frac):
+        raise NormaliseError(f'{_q(s)} has no digits or stray separators after the decimal separator "{dec}"')
+    if thou in whole:
+        if not re.fullmatch(rf"[1-9][0-9]{{0,2}}(?:{re.escape(thou)}[0-9]{{3}})+", whole):
+            raise NormaliseError(
+                f'{_q(s)} has a bad thousands grouping: "{thou}" may only separate groups of 3 digits '
+                f'before the decimal separator "{dec}"'
+            )
+        whole = whole.replace(thou, "")
+    elif not re.fullmatch(r"[0-9]+", whole):
+        raise NormaliseError(f"{_q(s)} is not an amount: {_AMOUNT_ALLOWED}")
+    whole = whole.lstrip("0") or "0"
+    return whole if frac is None else f"{whole}.{frac}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Dates
+
+_TIME = (
+    r"(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<F>[0-9]+))?)?"
+    r"(?:\s?(?P<ampm>[AaPp]\.?[Mm]\.?))?"
+    r"(?:\s?(?P<Z>[Zz])|\s?(?P<osign>[-+−])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)?"
+)
+_YMD = re.compile(
+    r"(?P<Y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})(?:(?:[Tt]|\s)" + _TIME + ")?"
+)
+_XYZ = re.compile(r"(?P<a>[0-9]{1,2})(?P<sep>[-/.])(?P<b>[0-9]{1,2})(?P=sep)(?P<Y>[0-9]+)(?:\s" + _TIME + ")?")
+_SERIAL = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+
+#: Excel serial numbers accepted: 1 (1900-01-01) to 2958465 (9999-12-31).
+SERIAL_MIN, SERIAL_MAX = 1, 2958465
+
+#: Every date this module writes matches this (the migration schemas' date-time pattern).
+ISO_PATTERN = re.compile(
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
+)
+
+_DATE_ALLOWED = (
+    "expected dd.MM.yyyy [HH:mm[:ss]], dd/MM/yyyy, MM/dd/yyyy, yyyy-MM-dd[THH:mm[:ss[.ffffff]]][±HH:MM] "
+    "or an Excel serial number"
+)
+
+DateOrder = Literal["dmy", "mdy"]
+
+
+def date(value: str | None, *, order: DateOrder | None = None, tz: str | None = None) -> str | None:
+    """Read a date or date-time and write it as ISO 8601 text that Akinon's date fields accept.
+
+    Output: a date alone gives ``YYYY-MM-DD``; a date-time gives ``YYYY-MM-DDTHH:MM:SS`` (seconds
+    always written, fractional seconds kept digit for digit, up to 6), then ``±HH:MM`` when the input
+    carried an offset. ``Z`` is written ``+00:00`` so every offset has one shape. Every result matches
+    ``ISO_PATTERN``.
+
+    Inputs (one space between parts; ``text()`` is applied first):
+
+    * year first: ``2023-12-31``, ``2023/12/31``, ``2023-12-31 14:05``, ``2023-12-31T14:05:00+03:00``,
+      Shopify's ``2023-12-31 14:05:00 +0300``, Omnitron's ``2019-06-17T13:35:47.026886Z``;
+    * day and month first, year last (4 digits): with ``.`` it is day-first (``31.12.2023 14:05``, the
+      Turkish convention) unless ``order`` says otherwise; with ``/`` or ``-`` the order must be known:
+      from ``order``, or because one of the two is over 12 (``31/12/2023``, ``12/31/2023``), or because
+      both are equal (``05/05/2023``). ``01/02/2023`` without ``order`` is an error. When ``order`` is
+      given it is applied strictly (``31/12/2023`` with ``order="mdy"`` is an error).
+      A time may follow, with ``AM``/``PM`` (hours 1-12) and an offset;
+    * Excel serial numbers, as a bare number (``45291``, ``45291.5833``, ``45291,5833``) from 1 to
+      2958465: the 1900 date system, where serial 1 is 1900-01-01 and serial 60 is Excel's fictitious
+      1900-02-29 (an error); serials after it are days since 1899-12-30. A whole number gives a date,
+      a number with a fraction a date-time, the fraction rounded to the nearest second.
+
+    ``tz`` (an IANA name such as ``Europe/Istanbul``) is the zone of date-times *without* an offset:
+    its offset at that moment is attached (``+03:00``). A local time that does not exist or happens
+    twice in that zone (DST changes) is an error. Offsets in the input win and are never converted;
+    dates without a time stay dates.
+
+    Errors: two-digit years (ambiguous century), impossible calendar days (``31.02.2023``), times
+    beyond 23:59:59, more than 6 fraction digits, and anything not listed above.
+    """
+    if order not in (None, "dmy", "mdy"):
+        raise ValueError(f'order must be "dmy", "mdy" or None, not {order!r}')
+    zone = _zone(tz) if tz is not None else None
+    s = text(value)
+    if s is None:
+        return None
+    if _SERIAL.fullmatch(s):
+        return _from_serial(s, zone)
+    if m := _YMD.fullmatch(s):
+        return _finish(s, int(m["Y"]), int(m["m"]), int(m["d"]), m, zone)
+    if m := _XYZ.fullmatch(s):
+        if len(m["Y"]) == 2:
+            raise NormaliseError(f"{_q(s)} has a two-digit year, which is ambiguous; write the year with 4 digits")
+        if len(m["Y"]) != 4:
+            raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}")
+        a, b = int(m["a"]), int(m["b"])
+        day, month = _day_month(s, a, b, m["sep"], order)
+        return _finish(s, int(m["Y"]), month, day, m, zone)
+    raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}")
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f'unknown time zone {tz!r}; give an IANA name such as "Europe/Istanbul"') from exc
+
+
+def _day_month(s: str, a: int, b: int, sep: str, order: DateOrder | None) -> tuple[int, int]:
+    """(day, month) from the first two numbers of a day/month-first date; raises when unknown."""
+    if order is None:
+        if a > 12 and b > 12:
+            raise NormaliseError(f"{_q(s)} is not a valid date: neither {a} nor {b} is a month (1-12)")
+        if sep == "." or a == b or a > 12:
+            order = "dmy"
+        elif b > 12:
+            order = "mdy"
+        else:
+            raise NormaliseError(
+                f"{_q(s)} is ambiguous: day/month order unknown; give the date order (day-first or month-first)"
+            )
+    return (a, b) if order == "dmy" else (b, a)
+
+
+def _finish(s: str, year: int, month: int, day: int, m: re.Match[str], zone: ZoneInfo | None) -> str:
+    """Check the calendar day and the time fields of a parsed match and write the ISO text."""
+    try:
+        d = _dt.date(year, month, day)
+    except ValueError:
+        raise NormaliseError(f"{_q(s)} is not a valid calendar date (year {year}, month {month}, day {day})") from None
+    if m["H"] is None:
+        return d.isoformat()
+    hour, minute, second = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+    if m["ampm"]:
+        if not 1 <= hour <= 12:
+            raise NormaliseError(f"{_q(s)} has an invalid time: with AM/PM the hour must be 1-12")
+        hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise NormaliseError(f"{_q(s)} has an invalid time: hours must be 00-23, minutes and seconds 00-59")
+    frac = m["F"] or ""
+    if len(frac) > 6:
+        raise NormaliseError(f"{_q(s)} has more than 6 digits of fractional seconds; at most 6 (microseconds)")
+    if m["Z"]:
+        offset: int | None = 0
+    elif m["osign"]:
+        oh, om = int(m["oh"]), int(m["om"] or 0)
+        if oh > 23 or om > 59:
+            raise NormaliseError(f"{_q(s)} has an invalid UTC offset: expected ±HH:MM with HH 00-23 and MM 00-59")
+        offset = (oh * 60 + om) * (1 if m["osign"] == "+" else -1)
+    else:
+        offset = None
+    moment = _dt.datetime.combine(d, _dt.time(hour, minute, second, int(frac.ljust(6, "0"))))
+    if offset is None and zone is not None:
+        offset = _zone_offset(s, moment, zone)
+    return _iso(moment, frac, offset)
+
+
+def _iso(moment: _dt.datetime, frac: str, offset: int | None) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.frac][±HH:MM]`` with ``frac`` written as given."""
+    out = moment.strftime("T%H:%M:%S")
+    out = moment.date().isoformat() + out + (f".{frac}" if frac else "")
+    if offset is not None:
+        sign = "-" if offset < 0 else "+"
+        out += f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+    return out
+
+
+def _zone_offset(s: str, naive: _dt.datetime, zone: ZoneInfo) -> int:
+    """Offset in minutes of local time ``naive`` in ``zone``; raises for DST gaps and repeats."""
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    off = first.utcoffset()
+    assert off is not None
+    if off != second.utcoffset():
+        try:
+            back = first.astimezone(_dt.UTC).astimezone(zone).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            back = naive
+        if back != naive:
+            raise NormaliseError(f"{_q(s)} does not exist in {zone.key} (the clocks skipped it); give the UTC offset")
+        raise NormaliseError(f"{_q(s)} happens twice in {zone.key} (the clocks went back); give the UTC offset")
+    seconds = int(off.total_seconds())
+    if seconds % 60:
+        raise NormaliseError(f"{_q(s)} is in {zone.key}'s local mean time, an offset with seconds; give the offset")
+    return seconds // 60
+
+
+def _from_serial(s: str, zone: ZoneInfo | None) -> str:
+    """Excel 1900-system serial -> ISO date or date-time."""
+    try:
+        number = Decimal(s.replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the regex admits only digits
+        raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}") from None
+    whole = int(number)
+    if not SERIAL_MIN <= whole <= SERIAL_MAX:
+        raise NormaliseError(
+            f"{_q(s)} is out of range for an Excel serial date: expected {SERIAL_MIN} to {SERIAL_MAX} "
+            "(1900-01-01 to 9999-12-31)"
+        )
+    if whole == 60:
+        raise NormaliseError(f"{_q(s)} is Excel's fictitious 1900-02-29 (serial 60), which is not a real day")
+    base = _dt.date(1899, 12, 31) if whole < 60 else _dt.date(1899, 12, 30)
+    day = base + _dt.timedelta(days=whole)
+    if "." not in s and "," not in s:
+        return day.isoformat()
+    seconds = int(((number - whole) * 86400).to_integral_value(ROUND_HALF_UP))
+    try:
+        moment = _dt.datetime.combine(day, _dt.time()) + _dt.timedelta(seconds=seconds)
+    except OverflowError:
+        raise NormaliseError(f"{_q(s)} is after 9999-12-31 23:59:59 as an Excel serial date") from None
+    offset = _zone_offset(s, moment, zone) if zone is not None else None
+    return _iso(moment, "", offset)
+
+
+# --------------------------------------------------------------------------------------------------
+# Phones
+
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()\-./]*")
+_PHONE_ALLOWED = "expected 10 digits starting with 5, optionally after +90, 90 or 0 (e.g. 0532 123 45 67)"
+
+
+def phone(value: str | None) -> str | None:
+    """A Turkish mobile number as Akinon stores it: ten digits starting with 5 (``5321234567``).
+
+    Why: Akinon's user ``phone`` is exactly that, while exports write ``+90 (532) 123 45 67``,
+    ``0532 123 4567``, ``05321234567``, ``532 123 45 67``, ``0 532 ...``, ``90 532 1234567``,
+    ``0090 532 ...``, ``'+905321234567`` (apostrophe marker), ``(0532) 123-45-67``, and even
+    ``+90 0532 ...`` (trunk 0 after the country code). Spaces, ``( ) - . /`` are ignored.
+
+    Numbers Akinon cannot hold raise ``NormaliseError`` whose message starts "... is not a Turkish
+    mobile number": landlines (``0212 123 45 67``), foreign numbers (``+44 ...``, ``0044 ...``), too
+    few or too many digits, letters or extensions. Callers drop such phones with a warning.
+    """
+    s = strip_marker(text(value))
+    if s is None:
+        return None
+    if not _PHONE_CHARS.fullmatch(s):
+        raise NormaliseError(
+            f'{_q(s)} is not a Turkish mobile number: only digits, spaces, "+", "(", ")", "-", "." and "/" '
+            f"may appear; {_PHONE_ALLOWED}"
+        )
+    digits = re.sub(r"[^0-9]", "", s)
+    if not digits:
+        raise NormaliseError(f"{_q(s)} is not a Turkish mobile number: it has no digits; {_PHONE_ALLOWED}")
+    if not s.startswith("+") and digits.startswith("00") and len(digits) > 4:
+        digits = digits[2:]  # 00 is the international prefix dialled from Türkiye, like +
+        international = True
+    else:
+        international = s.startswith("+")
+    if international:
+        if not digits.startswith("90"):
+            raise NormaliseError(
+                f"{_q(s)} is not a Turkish mobile number: it is a foreign number (not +90); {_PHONE_ALLOWED}"
+            )
+        digits = digits[2:]
+    elif len(digits) in (12, 13) and digits.startswith("90"):
+        digits = digits[2:]
+    if len(digits) == 11 and digits.startswith("0"):
+        digits = digits[1:]
+    if len(digits) == 10 and digits.startswith("5"):
+        return digits
+    if len(digits) == 10 and digits[0] != "0":
+        raise NormaliseError(
+            f"{_q(s)} is not a Turkish mobile number: 0{digits[:3]} is a landline or service prefix, "
+            f"mobile numbers start with 05; {_PHONE_ALLOWED}"
+        )
+    raise NormaliseError(f"{_q(s)} is not a Turkish mobile number: wrong number of digits; {_PHONE_ALLOWED}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Booleans
+
+#: Accepted spellings, compared after ``text()`` and ``fold()`` (so ``EVET``, ``Hayır``, ``HAYIR``, ``TRUE``
+#: all match). ``doğru``/``yanlış`` are what Turkish Excel shows for TRUE/FALSE; ``hayir`` is ``hayır``
+#: typed without Turkish letters.
+TRUE_WORDS = ("evet", "yes", "y", "true", "1", "x", "doğru")
+FALSE_WORDS = ("hayır", "hayir", "no", "n", "false", "0", "yanlış")
+_BOOLEANS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
+
+
+def boolean(value: str | None, *, empty: bool | None = None) -> bool | None:
+    """Read a yes/no cell: evet/hayır, yes/no, y/n, true/false, 1/0, x (a tick mark, True).
+
+    Why: Turkish exports say ``Evet``/``Hayır`` (often upper case: ``EVET``, ``HAYIR``, which need
+    Turkish case folding), Shopify says ``true``/``false`` and ``yes``/``no``, spreadsheets use
+    ``1``/``0`` or an ``x`` in a tick column. Case and surrounding whitespace do not matter.
+
+    An empty cell gives ``empty`` (default ``None``): in a tick column pass ``empty=False``.
+    Anything else is an error listing the accepted spellings.
+    """
+    s = text(value)
+    if s is None:
+        return empty
+    found = _BOOLEANS.get(fold(s))
+    if found is None:
+        raise NormaliseError(
+            f"{_q(s)} is not a yes/no value: expected {'/'.join(TRUE_WORDS)} for yes or "
+            f"{'/'.join(FALSE_WORDS)} for no (any case), or empty"
+        )
+    return found
