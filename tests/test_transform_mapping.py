@@ -386,6 +386,16 @@ def test_value_missing_from_its_table_is_a_reject_naming_table_and_value(tmp_pat
     assert all(s in reject["reason"] for s in ('"Kayıp"', "[values.status]", '"Durum"', "--map status:"))
 
 
+def test_value_tables_ignore_turkish_case(tmp_path: Path) -> None:
+    result = run_small(tmp_path, [small_row("1", Durum="ONAYLANDI"), small_row("2", Durum="onaylandı")])
+    assert result.exit_code == 0, result.stdout
+    assert [o["status"] for o in rows(tmp_path / "out" / "order.csv")] == ["400", "400"]
+    mapping = SMALL.replace('"Onaylandı" = "400"', '"İptal Edildi" = "100"')
+    result = run_small(tmp_path, [small_row("1", Durum="İPTAL EDİLDİ"), small_row("2", Durum="iptal edildi")], mapping)
+    assert result.exit_code == 0, result.stdout
+    assert [o["status"] for o in rows(tmp_path / "out" / "order.csv")] == ["100", "100"]
+
+
 def test_map_flag_adds_a_value_table_entry(tmp_path: Path) -> None:
     result = run_small(tmp_path, [small_row("2", Durum="Kayıp")], SMALL, "--map", "status:Kayıp=100")
     assert result.exit_code == 0, result.stdout
