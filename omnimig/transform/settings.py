@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omnimig.transform.normalize import fold
 from omnimig.transform.records import TARGETS
 from omnimig.validate.rules import table_rules
 
@@ -42,15 +43,19 @@ class Settings:
         return f"{self.path}{f' line {line}' if line else ''}"
 
     def value(self, table: str, key: str) -> str | None:
-        """Look ``key`` up in value table ``table``: exactly, then ignoring case and outer spaces."""
+        """Look ``key`` up in value table ``table``: exactly, then ignoring case and outer spaces.
+
+        Case is ignored both ways: Unicode casefold (``INR`` = ``inr``) and Turkish folding
+        (``İPTAL EDİLDİ`` = ``İptal Edildi``, which casefold alone does not match).
+        """
         entries = self.values.get(table)
         if not entries:
             return None
         if key in entries:
             return entries[key]
-        folded = key.strip().casefold()
+        folded, turkish = key.strip().casefold(), fold(key.strip())
         for k, v in entries.items():
-            if k.strip().casefold() == folded:
+            if k.strip().casefold() == folded or fold(k.strip()) == turkish:
                 return v
         return None
 
