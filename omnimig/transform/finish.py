@@ -55,12 +55,12 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
     """Apply defaults and the password policy, then the field rules, unique keys and dependants."""
     choices = choices if choices is not None else default_choices()
     rejects = list(draft.rejects)
-    defaulted: dict[tuple[str, str], int] = defaultdict(int)
+    filled: dict[int, list[tuple[str, str]]] = defaultdict(list)  # id(record) -> fields given their default
     for record in draft.records:
         for name in table_rules(record.type).names:
             if record.get(name) == "" and (record.type, name) in options.defaults:
                 record.values[name] = options.defaults[(record.type, name)]
-                defaulted[(record.type, name)] += 1
+                filled[id(record)].append((record.type, name))
         if record.type == "user" and options.password_policy == "unusable" and record.get("password") == "":
             record.values["password"] = unusable_password(record.get("customer_code"))
     by_type: dict[str, list[Record]] = {t: [] for t in TARGETS}
@@ -72,6 +72,11 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
         kept[type_name] = _apply_rules(type_name, by_type[type_name], draft, options, choices, rejects, lost)
     _unique(kept, lost, rejects)
     _dependants(kept, lost, rejects)
+    defaulted: dict[tuple[str, str], int] = defaultdict(int)
+    for records in kept.values():
+        for record in records:
+            for key in filled.get(id(record), ()):
+                defaulted[key] += 1
     return Finished(kept, rejects, dict(defaulted))
 
 

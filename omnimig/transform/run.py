@@ -50,6 +50,8 @@ class Result:
     cannot_fill: dict[tuple[str, str], str]
     defaulted: dict[tuple[str, str], int]
     notes: list[str]
+    # Written records where each cannot-fill field is still empty (after defaults).
+    empty: dict[tuple[str, str], int] = field(default_factory=dict)
     validation: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # severity, type, field, rule
     validation_examples: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
@@ -82,10 +84,10 @@ class Result:
         for (type_name, name), n in sorted(self.defaulted.items()):
             out.append(f"default used for {type_name}.{name} in {plural(n, 'row')}")
         out += self.notes
-        left = [(k, why) for k, why in self.cannot_fill.items() if k not in self.defaulted]
+        left = [(k, why, self.empty.get(k, 0)) for k, why in self.cannot_fill.items() if self.empty.get(k)]
         if left:
             out.append("left empty where the export has no value (set with --default TYPE.FIELD=VALUE or [defaults]):")
-            out += [f"  {t}.{f}: {why}" for (t, f), why in left]
+            out += [f"  {t}.{f}: {why} (empty in {n:,} of {self.written[t]:,})" for (t, f), why, n in left]
         if self.validation:
             out.append(
                 f"validate on the written files: {plural(self.validation_errors, 'error')}, "
@@ -143,6 +145,7 @@ def transform(source: str, inputs: list[Path], out: Path, fmt: str, settings: Se
         cannot_fill=draft.cannot_fill,
         defaulted=done.defaulted,
         notes=draft.notes,
+        empty={(t, f): sum(1 for r in done.records.get(t, []) if r.get(f) == "") for (t, f) in draft.cannot_fill},
     )
     if paths:
         validation = validate_paths(list(paths.values()))
