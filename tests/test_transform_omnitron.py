@@ -242,3 +242,45 @@ def test_no_order_or_line_is_lost(tmp_path_factory: pytest.TempPathFactory, orde
     rejected_lines = sum(1 for r in result.rejects if r.origin.unit == "order line")
     assert written_units + rejected_lines == lines_read
     assert not any(r.reason == "no record was made from this row" for r in result.rejects)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from(["a@example.com", "B@Example.com", "çağla@example.com"]),
+            st.lists(
+                st.tuples(st.sampled_from(["S1", "S2", "0042"]), st.decimals("0.01", "9999.99", places=2)),
+                min_size=1,
+                max_size=4,
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_clean_input_transforms_into_a_bundle_that_validates(tmp_path_factory: pytest.TempPathFactory, orders) -> None:
+    folder = tmp_path_factory.mktemp("clean")
+    data = []
+    for n, (email, units) in enumerate(orders):
+        o = _order(n, email, [(sku, str(price)) for sku, price in units])
+        o["amount"] = str(sum(price for _, price in units))
+        o["shipping_address"] = o["billing_address"] = {
+            "first_name": "Ad",
+            "last_name": "Soyad",
+            "line": "Moda Cad. 5",
+            "country": {"name": "Türkiye"},
+            "city": {"name": "İSTANBUL"},
+            "township": {"name": "KADIKÖY"},
+            "district": None,
+            "email": email.lower(),
+        }
+        data.append(o)
+    path = folder / "orders.json"
+    path.write_text(json.dumps({"count": len(data), "results": data}, ensure_ascii=False), encoding="utf-8")
+    defaults = {("order", "bank"): "-", ("user", "sms_allowed"): "false", ("user", "email_allowed"): "false"}
+    result = transform(
+        "omnitron-orders", [path], folder / "out", "json", Settings(), Options(defaults, password_policy="unusable")
+    )
+    assert result.rejects == [] and result.adds_up
+    assert result.validation_errors == 0 and result.validation_warnings == 0, result.lines()
