@@ -218,3 +218,47 @@ def test_a_row_whose_order_is_rejected_is_rejected_even_if_its_buyer_is_written(
     assert [r.values["customer_code"] for r in done.records["user"]] == ["u1", "u2"]
     [t], _ = tally(d.read, [r for rs in done.records.values() for r in rs], done.rejects)
     assert (t.read, t.written, t.rejected) == (3, 2, 1)
+
+
+def test_a_default_given_twice_is_refused() -> None:
+    s = load(None, allow_targets=False)
+    with pytest.raises(SettingsError, match="given twice"):
+        apply_flags(s, ["order.bank=A", "order.bank=B"], [])
+
+
+def test_a_repeated_order_takes_its_own_items_with_it() -> None:
+    first = order("N1", "u1", 2)
+    again = order("N1", "u1", 5)
+    other = order("N1", "u1", 8, amount="99.00")
+    items = [item("N1", 3), item("N1", 4), item("N1", 6), item("N1", 7, price="1.00"), item("N1", 9)]
+    for record, parent in zip(items, [first, first, again, again, other], strict=True):
+        record.parent = parent
+    d = draft_of(user("u1", 1), first, *items[:2], again, *items[2:4], other, items[4])
+    done = finish(d, Options())
+    assert [r.origin.row for r in done.records["order"]] == [2]
+    assert done.records["order"][0].merged == [Origin("in.csv", 5)]
+    # Row 6 repeats row 3's item and folds into it; row 7 is not among the first order's items.
+    assert [(r.origin.row, r.merged) for r in done.records["order_item"]] == [(3, [Origin("in.csv", 6)]), (4, [])]
+    reasons = {r.origin.row: r.reason for r in done.rejects}
+    assert "which has no such order_item" in reasons[7]
+    assert "repeats the one from in.csv row 2 with different values" in reasons[8]
+    assert reasons[9].startswith("its order 'N1' was rejected")
+    tallies, extra = tally(sorted(set(d.read)), [r for rs in done.records.values() for r in rs], done.rejects)
+    assert (tallies[0].written, tallies[0].merged, tallies[0].rejected) == (4, 2, 3) and extra == []
+
+
+def test_truncate_never_cuts_a_key() -> None:
+    d = draft_of(user("u1", 1), order("N" * 130, "u1", 2), item("N" * 130, 3))
+    d.records[2].parent = d.records[1]
+    done = finish(d, Options(truncate=True))
+    assert done.records["order"] == [] and done.records["order_item"] == []
+    assert {r.type for r in done.rejects} == {"order", "order_item"} and not d.warnings
+
+
+def test_a_bad_optional_value_is_dropped_with_a_warning_and_a_date_gets_a_time() -> None:
+    d = draft_of(user("u1", 1, gender="maybe", date_joined="2024-01-02"), item("N1", 2, image_url="/img/p.jpg"))
+    done = finish(d, Options())
+    assert done.rejects == []
+    assert done.records["user"][0].values["gender"] == "" and done.records["order_item"][0].values["image_url"] == ""
+    assert done.records["user"][0].values["date_joined"] == "2024-01-02T00:00:00"
+    assert sorted(w.code for w in d.warnings) == ["time-added", "value-dropped", "value-dropped"]

@@ -697,3 +697,11 @@ def test_clean_generated_export_validates_except_cannot_fill(orders: list[Any]) 
             firsts.setdefault(order[0][0], total)  # export() keeps the first order drawn with a number
         for number, amount in amounts.items():
             assert amount == firsts[number]
+
+
+def test_pick_min_and_max_compare_values_not_text() -> None:
+    from omnimig.transform.mapping import _combine
+
+    assert _combine("max", ["9.50", "10.00"]) == "10.00"
+    assert _combine("min", ["2024-01-01T10:00:00+03:00", "2024-01-01T08:30:00+01:00"]) == "2024-01-01T10:00:00+03:00"
+    assert _combine("min", ["", "b", "a"]) == "a"

@@ -284,3 +284,32 @@ def test_clean_input_transforms_into_a_bundle_that_validates(tmp_path_factory: p
     )
     assert result.rejects == [] and result.adds_up
     assert result.validation_errors == 0 and result.validation_warnings == 0, result.lines()
+
+
+def test_the_same_orders_exported_twice_are_merged_with_their_lines(tmp_path: Path) -> None:
+    code, out = run(str(DATA / "orders.json"), str(DATA / "orders.jsonl"), "--out", str(tmp_path))
+    assert code == 1
+    assert "orders.jsonl: 4 orders read = 0 written + 3 merged + 1 rejected" in out
+    assert "orders.jsonl: 7 order lines read = 0 written + 6 merged + 1 rejected" in out
+    items = rows(tmp_path / "order_item.csv")
+    assert len(items) == 4 and sum(int(i["quantity"]) for i in items) == 6
+
+
+def test_order_lines_that_are_not_objects_are_rejected_in_place(tmp_path: Path) -> None:
+    orders = [_order(1, "a@example.com", [("S1", "1.00")]), _order(2, "a@example.com", [])]
+    orders[0]["orderitem_set"].insert(0, 7)
+    orders[1]["orderitem_set"] = 5
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(orders), encoding="utf-8")
+    code, out = run(str(path), "--out", str(tmp_path / "out"))
+    assert code == 1 and "Traceback" not in out
+    reasons = {(r["source_row"], r["source_line"]): r["reason"] for r in rows(tmp_path / "out/rejects.csv")}
+    assert reasons[("1", "1")] == "order line 1 is int, not an object"
+    assert reasons[("2", "")] == "orderitem_set is int, not a list of order lines"
+    assert reasons[("1", "2")] == "its order '1001' was rejected"  # no shipping address in this order
+    assert "2 order lines read = 0 written + 0 merged + 2 rejected" in out
+
+
+def test_unknown_option_is_refused(tmp_path: Path) -> None:
+    code, out = run(str(DATA / "orders.json"), "--out", str(tmp_path), "--option", "customer_code_form=id")
+    assert code == 2 and "unknown option 'customer_code_form'" in out

@@ -11,8 +11,10 @@ validation of the written files; rejecting every order for them would lose every
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
 
@@ -23,6 +25,7 @@ from omnimig.validate.problem import Problem
 from omnimig.validate.rules import ChoiceList, default_choices, migration_types, table_rules
 
 PASSWORD_POLICIES = ("empty", "unusable")
+DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass
@@ -91,6 +94,38 @@ def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]
     return problems
 
 
+@cache
+def key_fields(type_name: str) -> frozenset[str]:
+    """Fields that identify or point at records (from ``datapackage.json``): never cut, never dropped."""
+    names: set[str] = set()
+    for mtype in migration_types():
+        if mtype.name == type_name:
+            names.update(mtype.primary_key)
+            for u in mtype.unique_keys:
+                names.update(u["fields"])
+            for fk in mtype.foreign_keys:
+                names.update(fk["fields"])
+        for fk in mtype.foreign_keys:
+            if fk["reference"]["resource"] == type_name:
+                names.update(fk["reference"]["fields"])
+    return frozenset(names)
+
+
+def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) -> None:
+    """A date-time field given only a day (an order date without a time feeding date_joined) gets midnight.
+
+    Which fields need a time is read from the rules (``temporal: datetime``); the change is a warning.
+    """
+    for rule in table_rules(type_name).fields:
+        if rule.temporal != "datetime":
+            continue
+        for record in records:
+            value = record.get(rule.name)
+            if DATE_ONLY.fullmatch(value):
+                record.values[rule.name] = f"{value}T00:00:00"
+                draft.warn(record.origin, type_name, rule.name, "time-added", f"{rule.name} {value} had no time: 00:00")
+
+
 def _apply_rules(
     type_name: str,
     records: list[Record],
@@ -100,26 +135,37 @@ def _apply_rules(
     rejects: list[Reject],
     lost: dict[str, list[Record]],
 ) -> list[Record]:
+    """Check records with the validator's rules; repair what policy allows, reject the rest.
+
+    Repairs, each a warning: ``--truncate`` cuts an over-long value (never a key); an optional
+    value that breaks a format rule (a relative image path, an impossible birth date) is
+    dropped rather than losing the whole record and its dependants. An over-long value is
+    never dropped: it is rejected unless ``--truncate``, as the owner asked.
+    """
     if not records:
         return []
     rules = table_rules(type_name)
+    keys = key_fields(type_name)
+    _date_only_to_datetime(type_name, records, draft)
     problems = _check(type_name, records, choices)
-    if options.truncate:
-        cut = [p for p in problems if p.rule == "max-length" and p.row is not None and p.field]
-        for p in cut:
-            record = records[p.row]  # type: ignore[index]
-            limit = rules.field(p.field).max_length  # type: ignore[arg-type]
-            before = record.get(p.field)  # type: ignore[arg-type]
-            record.values[p.field] = before[:limit]  # type: ignore[index]
-            draft.warn(
-                record.origin,
-                type_name,
-                p.field,  # type: ignore[arg-type]
-                "truncated",
-                f"{p.field} cut from {len(before)} to {limit} characters (--truncate)",
-            )
-        if cut:
-            problems = _check(type_name, records, choices)
+    repaired = False
+    for p in problems:
+        if p.severity != "error" or p.row is None or not p.field or p.field in keys:
+            continue
+        record = records[p.row]
+        before = record.get(p.field)
+        rule = rules.field(p.field)
+        if p.rule == "max-length" and options.truncate:
+            record.values[p.field] = before[: rule.max_length]
+            message = f"{p.field} cut from {len(before)} to {rule.max_length} characters (--truncate)"
+            draft.warn(record.origin, type_name, p.field, "truncated", message)
+            repaired = True
+        elif p.rule != "max-length" and not rule.required and before != "":
+            record.values[p.field] = ""
+            draft.warn(record.origin, type_name, p.field, "value-dropped", f"{p.field} left empty: {p.message}")
+            repaired = True
+    if repaired:
+        problems = _check(type_name, records, choices)
     refused: dict[int, Problem] = {}
     for p in problems:
         if p.severity != "error" or p.row is None or p.row in refused:
@@ -147,8 +193,15 @@ def _key(record: Record, fields: tuple[str, ...] | list[str], fold: bool = False
 
 
 def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
-    """A repeated key: an identical record is merged into the first, a different one is rejected."""
+    """A repeated key: an identical record is merged into the first, a different one is rejected.
+
+    The parts of a repeated record (the items of an order exported twice) follow it: merged into
+    the first record's identical parts, or rejected.
+    """
+    merged_into: dict[int, Record] = {}  # id(duplicate) -> the record it was merged into
+    refused: dict[int, str] = {}  # id(duplicate) -> why
     for mtype in migration_types():
+        _follow_parents(mtype.name, kept, lost, rejects, merged_into, refused)
         keys: list[tuple[tuple[str, ...], bool]] = []
         if mtype.primary_key:
             keys.append((mtype.primary_key, False))
@@ -167,20 +220,57 @@ def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], reject
                     survivors.append(record)
                 elif seen.values == record.values:
                     seen.merged += [record.origin, *record.merged]
+                    merged_into[id(record)] = seen
                 else:
                     lost[mtype.name].append(record)
                     shown = ", ".join(record.get(f) for f in fields)
+                    reason = (
+                        f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
+                        "with different values; keys must be unique"
+                    )
+                    refused[id(record)] = f"its {mtype.name} {shown!r} was rejected: {reason}"
                     for origin in [record.origin, *record.merged]:
-                        rejects.append(
-                            Reject(
-                                origin,
-                                mtype.name,
-                                fields[0],
-                                f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
-                                "with different values; keys must be unique",
-                            )
-                        )
+                        rejects.append(Reject(origin, mtype.name, fields[0], reason))
             kept[mtype.name] = survivors
+
+
+def _follow_parents(
+    type_name: str,
+    kept: dict[str, list[Record]],
+    lost: dict[str, list[Record]],
+    rejects: list[Reject],
+    merged_into: dict[int, Record],
+    refused: dict[int, str],
+) -> None:
+    """Parts of a merged duplicate fold into the kept record's identical parts; parts of a refused one go."""
+    if not merged_into and not refused:
+        return
+    parts_of: dict[int, list[Record]] = {}
+    for record in kept[type_name]:
+        if record.parent is not None and id(record.parent) not in merged_into and id(record.parent) not in refused:
+            parts_of.setdefault(id(record.parent), []).append(record)
+    survivors = []
+    for record in kept[type_name]:
+        parent = record.parent
+        if parent is None or (id(parent) not in merged_into and id(parent) not in refused):
+            survivors.append(record)
+            continue
+        if id(parent) in refused:
+            reason = refused[id(parent)]
+        else:
+            host = merged_into[id(parent)]
+            twin = next((r for r in parts_of.get(id(host), []) if r.values == record.values), None)
+            if twin is not None:
+                parts_of[id(host)].remove(twin)  # each of the first record's parts absorbs one repeat
+                twin.merged += [record.origin, *record.merged]
+                merged_into[id(record)] = twin
+                continue
+            reason = f"its {parent.type} repeats the one from {host.origin.where()}, which has no such {type_name}"
+        lost[type_name].append(record)
+        refused[id(record)] = reason
+        for origin in [record.origin, *record.merged]:
+            rejects.append(Reject(origin, type_name, "", reason))
+    kept[type_name] = survivors
 
 
 def _dependants(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:

@@ -19,6 +19,7 @@ into it; identical addresses fold the same way. Required fields the mapping does
 from __future__ import annotations
 
 import codecs
+import datetime as _dt
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -471,8 +472,7 @@ def _step(step: str, value: str, plan: Plan) -> str | None:
         flag = nz.boolean(value)
         return None if flag is None else ("true" if flag else "false")
     if step == "email":
-        cleaned = nz.text(value)
-        return cleaned.lower() if cleaned else None
+        return nz.email(value)
     if step == "upper_tr":
         return nz.upper_tr(value)
     if step == "strip_marker":
@@ -592,13 +592,15 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
         if "address" in plan.fields:
             for row in members:
                 _fold_address(row, addresses, draft, side)
+        order = None
         if "order" in plan.fields:
             merged = [] if "order_item" in plan.fields else [r.origin for r in members[1:]]
             values = _order_values(plan, members)
-            draft.add(Record("order", _full("order", values), members[0].origin, merged))
+            order = draft.add(Record("order", _full("order", values), members[0].origin, merged))
         if "order_item" in plan.fields:
             for row in members:
-                draft.add(Record("order_item", _full("order_item", row.values["order_item"]), row.origin))
+                values = _full("order_item", row.values["order_item"])
+                draft.add(Record("order_item", values, row.origin, parent=order))
 
 
 def _full(type_name: str, values: dict[str, str]) -> dict[str, str]:
@@ -663,6 +665,25 @@ def _reject_group(draft: Draft, members: list[Row], label: str, culprit: Row, er
             )
 
 
+def _magnitude(value: str) -> tuple[int, Any]:
+    """Order values by what they mean: amounts as numbers, date-times as UTC instants, else as text.
+
+    ``9.50`` is less than ``10.00`` and ``10:00+03:00`` is earlier than ``08:30+01:00``, which
+    comparing the text gets wrong.
+    """
+    try:
+        return (0, Decimal(value))
+    except InvalidOperation:
+        pass
+    try:
+        moment = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return (2, value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.UTC).replace(tzinfo=None)
+    return (1, moment)
+
+
 def _combine(pick: str, values: list[str]) -> str:
     present = [v for v in values if v]
     if not present:
@@ -672,9 +693,9 @@ def _combine(pick: str, values: list[str]) -> str:
     if pick == "last":
         return present[-1]
     if pick == "min":
-        return min(present)
+        return min(present, key=_magnitude)
     if pick == "max":
-        return max(present)
+        return max(present, key=_magnitude)
     try:
         total = sum((Decimal(v) for v in present), Decimal(0))
     except InvalidOperation:
@@ -696,7 +717,7 @@ def _user_key(plan: Plan, row: Row) -> str:
 def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft, side: bool = False) -> None:
     values = row.values["user"]
     key = _user_key(plan, row)
-    folded = nz.fold(key) if key else ""
+    folded = nz.email(key) or "" if key else ""  # keys are matched like emails: I and İ both as i
     user = users.get(folded) if folded else None
     if user is None:
         record = draft.add(Record("user", _full("user", values), row.origin, primary=not side))

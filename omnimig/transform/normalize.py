@@ -118,6 +118,19 @@ def fold(value: str) -> str:
     return unicodedata.normalize("NFC", value.lower())
 
 
+def email(value: str | None) -> str | None:
+    """An email address as a key: trimmed, NFC, lower-cased with ``İ`` and ``I`` both as ``i``.
+
+    Addresses are matched case-insensitively, but Turkish folding is wrong for them: an
+    ``I`` typed in ``ISIK@EXAMPLE.COM`` means ``i`` (``ı`` is not in an ASCII address), and
+    Python's ``"İ".lower()`` adds a combining dot that makes ``İBRAHİM@…`` match nothing.
+    """
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    return unicodedata.normalize("NFC", cleaned.replace("İ", "I").replace("ı", "i").lower())
+
+
 def upper_tr(value: str) -> str:
     """Turkish upper case: ``i`` -> ``İ``, ``ı`` -> ``I``, then ``upper()``, then NFC.
 
@@ -213,16 +226,19 @@ def _guess_separator(s: str, num: str) -> str:
     dots, commas = num.count("."), num.count(",")
     if dots and commas:
         return "," if num.rfind(",") > num.rfind(".") else "."
-    if commas:
-        return "," if commas == 1 else "."
-    if dots == 1:
-        whole, frac = num.split(".")
+    if commas > 1:
+        return "."
+    if commas or dots == 1:
+        # One separator followed by exactly three digits (1,234 / 1.234) reads either way: a
+        # thousands group in one convention, three decimals in the other. Not a guess to make.
+        mark = "," if commas else "."
+        whole, frac = num.split(mark)
         if len(frac) == 3 and re.fullmatch(r"[1-9][0-9]{0,2}", whole):
             raise NormaliseError(
-                f'{_q(s)} is ambiguous: "." may be a decimal point or a thousands separator; '
+                f'{_q(s)} is ambiguous: "{mark}" may be a decimal mark or a thousands separator; '
                 'give the decimal separator ("." or ",")'
             )
-        return "."
+        return mark
     return "," if dots else "."
 
 
@@ -263,14 +279,10 @@ _YMD = re.compile(
 _XYZ = re.compile(r"(?P<a>[0-9]{1,2})(?P<sep>[-/.])(?P<b>[0-9]{1,2})(?P=sep)(?P<Y>[0-9]+)(?:\s" + _TIME + ")?")
 _SERIAL = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
 
-#: Excel serial numbers accepted: 1 (1900-01-01) to 2958465 (9999-12-31).
-SERIAL_MIN, SERIAL_MAX = 1, 2958465
-
-#: Every date this module writes matches this (the migration schemas' date-time pattern).
-ISO_PATTERN = re.compile(
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-    r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
-)
+#: Excel serial numbers accepted: 18264 (1950-01-01) to 73050 (2099-12-31). A bare number outside
+#: that window (``2024``, ``12.2023``, ``1,234``) is far more likely a year, a month or an amount
+#: than a date from Excel, so it is refused rather than read as a day in 1905.
+SERIAL_MIN, SERIAL_MAX = 18264, 73050
 
 _DATE_ALLOWED = (
     "expected dd.MM.yyyy [HH:mm[:ss]], dd/MM/yyyy, MM/dd/yyyy, yyyy-MM-dd[THH:mm[:ss[.ffffff]]][±HH:MM] "
@@ -286,7 +298,7 @@ def date(value: str | None, *, order: DateOrder | None = None, tz: str | None = 
     Output: a date alone gives ``YYYY-MM-DD``; a date-time gives ``YYYY-MM-DDTHH:MM:SS`` (seconds
     always written, fractional seconds kept digit for digit, up to 6), then ``±HH:MM`` when the input
     carried an offset. ``Z`` is written ``+00:00`` so every offset has one shape. Every result matches
-    ``ISO_PATTERN``.
+    the ``created_date`` pattern of the order schema.
 
     Inputs (one space between parts; ``text()`` is applied first):
 
@@ -426,13 +438,11 @@ def _from_serial(s: str, zone: ZoneInfo | None) -> str:
     whole = int(number)
     if not SERIAL_MIN <= whole <= SERIAL_MAX:
         raise NormaliseError(
-            f"{_q(s)} is out of range for an Excel serial date: expected {SERIAL_MIN} to {SERIAL_MAX} "
-            "(1900-01-01 to 9999-12-31)"
+            f"{_q(s)} is not a date: as an Excel serial date it would be outside {SERIAL_MIN} to {SERIAL_MAX} "
+            "(1950-01-01 to 2099-12-31); write dates as dd.MM.yyyy or yyyy-MM-dd"
         )
-    if whole == 60:
-        raise NormaliseError(f"{_q(s)} is Excel's fictitious 1900-02-29 (serial 60), which is not a real day")
-    base = _dt.date(1899, 12, 31) if whole < 60 else _dt.date(1899, 12, 30)
-    day = base + _dt.timedelta(days=whole)
+    # Day 0 is 1899-12-30 for every serial in the window (Excel's fictitious 1900-02-29 lies before it).
+    day = _dt.date(1899, 12, 30) + _dt.timedelta(days=whole)
     if "." not in s and "," not in s:
         return day.isoformat()
     seconds = int(((number - whole) * 86400).to_integral_value(ROUND_HALF_UP))

@@ -28,6 +28,8 @@ TITLE = "Omnitron orders API JSON (GET /api/i1/orders/)"
 ORDER = "order"
 LINE = "order line"
 
+OPTIONS = ("customer_code_from",)
+
 CANNOT_FILL = {
     ("user", "password"): "the orders API carries no password hash",
     ("user", "sms_allowed"): "the orders API carries no SMS consent",
@@ -100,11 +102,14 @@ def _text(value: Any) -> str:
 
 
 def _email(value: Any) -> str:
-    return _text(value).lower()
+    return nz.email(_text(value)) or ""
 
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
     draft = Draft(cannot_fill=dict(CANNOT_FILL))
+    unknown = sorted(set(settings.source) - set(OPTIONS))
+    if unknown:
+        raise SettingsError(f"unknown option {unknown[0]!r} for omnitron-orders; its options are {', '.join(OPTIONS)}")
     code_from = str(settings.source.get("customer_code_from", "email"))
     if code_from not in ("email", "phone_number", "id"):
         raise SettingsError(f"customer_code_from {code_from!r}: use email, phone_number or id (of the customer)")
@@ -117,6 +122,10 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             origin = Origin(str(path), n, ORDER)
             draft.read.append(origin)
             lines = order.get("orderitem_set") or []
+            if not isinstance(lines, list):
+                shown = type(lines).__name__
+                draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines")
+                continue
             line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
             draft.read += line_origins
             _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
@@ -175,7 +184,9 @@ def _order(
     if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
         earliest[code] = created
     if code not in users:
-        users[code] = draft.add(_user(customer, code, email, origin, draft))
+        billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
+        named = customer if _text(customer.get("first_name")) else billing
+        users[code] = draft.add(_user(customer, named, code, email, origin, draft))
     ship = order.get("shipping_address") if isinstance(order.get("shipping_address"), dict) else None
     bill = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else None
     for address in (ship, bill):
@@ -185,8 +196,9 @@ def _order(
             if key not in addresses:
                 addresses.add(key)
                 draft.add(record)
-    lines = [x for x in order.get("orderitem_set") or [] if isinstance(x, dict)]
-    draft.add(
+    lines = order.get("orderitem_set") or []
+    units = [x for x in lines if isinstance(x, dict)]
+    record = draft.add(
         Record(
             "order",
             {
@@ -203,8 +215,8 @@ def _order(
                 "bank": "",
                 "installment_count": _text(order.get("installment_count")),
                 "tracking_number": _text(order.get("tracking_number"))
-                or next((_text(x.get("tracking_number")) for x in lines if x.get("tracking_number")), ""),
-                "shipping_company": _shipping_company(order, lines, settings, fallback),
+                or next((_text(x.get("tracking_number")) for x in units if x.get("tracking_number")), ""),
+                "shipping_company": _shipping_company(order, units, settings, fallback),
                 "shipping_address": flatten_address(ship),
                 "billing_address": flatten_address(bill),
                 "extra_field": _extra(order),
@@ -212,7 +224,7 @@ def _order(
             origin,
         )
     )
-    _items(number, lines, line_origins, draft)
+    _items(record, lines, line_origins, draft)
 
 
 def _instant(iso: str) -> dt.datetime:
@@ -246,7 +258,10 @@ def _shipping_company(order: dict[str, Any], lines: list[dict[str, Any]], settin
     return from_items.most_common(1)[0][0] if from_items else ""
 
 
-def _user(customer: dict[str, Any], code: str, email: str, origin: Origin, draft: Draft) -> Record:
+def _user(
+    customer: dict[str, Any], named: dict[str, Any], code: str, email: str, origin: Origin, draft: Draft
+) -> Record:
+    """The buyer; names from the billing address when the customer object has none (guest checkouts)."""
     phone = ""
     raw = _text(customer.get("phone_number"))
     if raw:
@@ -254,13 +269,13 @@ def _user(customer: dict[str, Any], code: str, email: str, origin: Origin, draft
             phone = nz.phone(raw) or ""
         except nz.NormaliseError as exc:
             draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}")
-    gender = _text(customer.get("gender")).lower()
+    gender = _text(customer.get("gender")).lower()  # the rules judge it; a bad one is dropped with a warning
     values = {
         "customer_code": code,
-        "first_name": _text(customer.get("first_name")),
-        "last_name": _text(customer.get("last_name")),
+        "first_name": _text(named.get("first_name")),
+        "last_name": _text(named.get("last_name")),
         "email": email,
-        "gender": gender if gender in ("male", "female") else "",
+        "gender": gender,
         "sms_allowed": _text(customer.get("sms_allowed")),
         "email_allowed": _text(customer.get("email_allowed")),
         "phone": phone,
@@ -328,10 +343,14 @@ def _extra(order: dict[str, Any]) -> str:
     return json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else ""
 
 
-def _items(number: str, lines: list[dict[str, Any]], origins: list[Origin], draft: Draft) -> None:
+def _items(order: Record, lines: list[Any], origins: list[Origin], draft: Draft) -> None:
     """One migration item per (SKU, price): Omnitron's one-line-per-unit folded into a quantity."""
+    number = order.get("number")
     groups: dict[tuple[str, str], list[int]] = {}
     for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            draft.reject(origins[i], "order_item", "", f"order line {i + 1} is {type(line).__name__}, not an object")
+            continue
         groups.setdefault((_text(line.get("product_sku")), _text(line.get("price"))), []).append(i)
     for (sku, price), members in groups.items():
         first = lines[members[0]]
@@ -360,10 +379,11 @@ def _items(number: str, lines: list[dict[str, Any]], origins: list[Origin], draf
                     "sku": sku,
                     "quantity": str(len(members)),
                     "price": price_text,
-                    "image_url": image if image.startswith(("http://", "https://")) else "",
+                    "image_url": image,  # a relative path breaks the URL rule: dropped with a warning
                     "extra_field": json.dumps(extra, ensure_ascii=False, separators=(",", ":")),
                 },
                 origins[members[0]],
                 [origins[i] for i in members[1:]],
+                parent=order,
             )
         )

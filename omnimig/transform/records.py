@@ -45,6 +45,9 @@ class Record:
     # False for a record a row yields on the side (the buyer and addresses of an order row): the
     # row counts as written only when its own record (the order, the item) is.
     primary: bool = True
+    # The record this one is part of (an item's order): a repeated order that is merged or refused
+    # takes its own items with it, though they name the same order number as the first one's.
+    parent: Record | None = field(default=None, repr=False, compare=False)
 
     def get(self, name: str) -> str:
         return self.values.get(name) or ""

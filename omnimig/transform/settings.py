@@ -168,11 +168,15 @@ def _text(value: Any, where: str) -> str:
 
 def apply_flags(settings: Settings, defaults: list[str], maps: list[str]) -> None:
     """``--default TYPE.FIELD=VALUE`` and ``--map TABLE:FROM=TO`` override the file."""
+    given: dict[tuple[str, str], str] = {}
     for item in defaults:
         spec, sep, value = item.partition("=")
         if not sep:
             raise SettingsError(f"--default {item!r}: write TYPE.FIELD=VALUE, e.g. order.bank=Garanti")
-        settings.defaults[_target_field(settings, spec.strip(), f"--default {item!r}")] = value
+        key = _target_field(settings, spec.strip(), f"--default {item!r}")
+        if key in given and given[key] != value:
+            raise SettingsError(f"--default {spec.strip()} is given twice ({given[key]!r} and {value!r}); give it once")
+        given[key] = settings.defaults[key] = value
     for item in maps:
         table, sep, rest = item.partition(":")
         source, eq, target = rest.partition("=")

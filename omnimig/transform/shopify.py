@@ -256,7 +256,7 @@ def _marked(value: str) -> str:
 
 def _email(value: str) -> str:
     """Emails match trimmed and lower-cased (not Turkish-folded: ``I`` in an address is ``i``)."""
-    return _text(value).lower()
+    return nz.email(_text(value)) or ""
 
 
 def _lack(draft: Draft, type_name: str, name: str, why: str) -> None:
@@ -619,7 +619,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     payment = _text(get("Payment Method"))
     if not payment:
         _lack(draft, "order", "payment_type", "some orders have no Payment Method (free or manual orders)")
-    draft.add(
+    order = draft.add(
         Record(
             "order",
             {
@@ -644,7 +644,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         )
     )
     for n, cells in group.rows:
-        _item(sheet, cells, Origin(file, n), number, ctx)
+        _item(sheet, cells, Origin(file, n), order, ctx)
 
 
 def _amount(value: str) -> str:
@@ -786,8 +786,9 @@ def _extra(sheet: Sheet, cells: list[str], columns: tuple[str, ...], keep_newlin
     return json.dumps({"shopify": kept}, ensure_ascii=False, separators=(",", ":")) if kept else ""
 
 
-def _item(sheet: Sheet, cells: list[str], origin: Origin, number: str, ctx: Context) -> None:
+def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Context) -> None:
     draft = ctx.draft
+    number = order.get("number")
     try:
         price = _amount(sheet.get(cells, "Lineitem price"))
     except nz.NormaliseError as exc:
@@ -809,6 +810,7 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, number: str, ctx: Cont
                 "extra_field": _extra(sheet, cells, ITEM_EXTRA),
             },
             origin,
+            parent=order,
         )
     )
 
