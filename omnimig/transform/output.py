@@ -42,20 +42,23 @@ def _place(origin: Origin) -> list[str]:
     return [origin.file, str(origin.row), str(origin.part) if origin.part else ""]
 
 
-def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:
-    """Always written, header included, so a script can rely on the file; empty means nothing was lost."""
-    rows = sorted(rejects, key=lambda r: (order.get(r.origin.file, 0), r.origin.row, r.origin.part))
+def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[str]]], order: dict[str, int]) -> None:
+    """Always written, header included, so a script can rely on the file; no rows means none.
+
+    Sorted by input (in the order given), row and line, so the file reads like the input.
+    """
+    entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle, lineterminator="\r\n")
-        out.writerow(REJECT_COLUMNS)
-        for r in rows:
-            out.writerow([*_place(r.origin), r.type, r.field, r.reason])
+        out.writerow(columns)
+        for origin, tail in entries:
+            out.writerow([*_place(origin), *tail])
+
+
+def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:
+    _write_log(path, REJECT_COLUMNS, [(r.origin, [r.type, r.field, r.reason]) for r in rejects], order)
 
 
 def write_warnings(path: Path, warnings: list[Warning_], order: dict[str, int]) -> None:
-    rows = sorted(warnings, key=lambda w: (order.get(w.origin.file, 0), w.origin.row, w.origin.part))
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle, lineterminator="\r\n")
-        out.writerow(WARNING_COLUMNS)
-        for w in rows:
-            out.writerow([*_place(w.origin), w.type, w.field, w.code, w.message])
+    entries = [(w.origin, [w.type, w.field, w.code, w.message]) for w in warnings]
+    _write_log(path, WARNING_COLUMNS, entries, order)
