@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -169,17 +170,18 @@ class _Block:
         return sum(t.nbytes for t in self.texts) + sum(k.nbytes for k in self.kinds)
 
 
-def _keys(records: list[dict[str, object]]) -> list[str]:
+def _keys(records: list[dict[str, object]]) -> tuple[list[str], bool]:
+    """The records' keys in first-seen order, and whether every record has exactly those keys."""
     first = records[0]
     n = len(first)
     if all(len(r) == n for r in records) and all(r.keys() == first.keys() for r in records):
-        return list(first)
+        return list(first), True
     seen: dict[str, None] = {}
     for r in records:
         for k in r:
             if k not in seen:
                 seen[k] = None
-    return list(seen)
+    return list(seen), False
 
 
 _NUMBER_RE = rb'"\s*:\s*(-?[0-9][0-9.eE+-]*)'
@@ -218,12 +220,16 @@ def _has_number(value: object) -> bool:
 
 def _block(records: list[dict[str, object]], body: bytes | None) -> _Block:
     """Columns of ``records``. ``body`` is the window's bytes when orjson parsed them (numbers are floats)."""
-    columns = _keys(records)
+    columns, uniform = _keys(records)
     texts: list[pa.Array] = []
     kinds: list[np.ndarray] = []
     n = len(records)
-    for c in columns:
-        values = [r.get(c, _ABSENT) for r in records]
+    if uniform and len(columns) > 1:
+        # Every record has the same keys (the usual export): one C-level pass takes all values.
+        table: list[tuple[object, ...]] = list(zip(*map(itemgetter(*columns), records), strict=True))
+    else:
+        table = [tuple(r.get(c, _ABSENT) for r in records) for c in columns]
+    for c, values in zip(columns, table, strict=True):
         types = set(map(type, values))
         if types == {str}:
             texts.append(pa.array(values, type=pa.string()))
