@@ -231,6 +231,8 @@ def _block(records: list[dict[str, object]], body: bytes | None) -> _Block:
         table = [tuple(r.get(c, _ABSENT) for r in records) for c in columns]
     for c, values in zip(columns, table, strict=True):
         types = set(map(type, values))
+        if type(values) is tuple:
+            values = list(values)  # pyarrow converts a list many times faster than a tuple
         if types == {str}:
             texts.append(pa.array(values, type=pa.string()))
             kinds.append(np.full(n, STRING, dtype=np.int8))
