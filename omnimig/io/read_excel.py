@@ -43,7 +43,10 @@ def read_excel(path: Path, file_format: str, chunk_rows: int = 200_000) -> Sourc
         if not book.sheet_names:
             raise ReadError(f"{path}: the workbook has no sheets")
         sheet = book.get_sheet_by_index(0)
-        grid = sheet.to_python(skip_empty_area=False)
+        # Row by row: calamine holds the sheet's cells compactly in Rust; only a chunk of rows
+        # becomes Python objects at a time (to_python() would make the whole sheet Python lists).
+        grid = sheet.iter_rows()
+        first = next(grid, None)
     except ReadError:
         raise
     except FileNotFoundError:
@@ -51,9 +54,9 @@ def read_excel(path: Path, file_format: str, chunk_rows: int = 200_000) -> Sourc
     except Exception as exc:  # calamine raises its own error types for corrupt files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReadError(f"{path}: not a readable {file_format.upper()} workbook ({reason})") from None
-    if not grid or not any(cell_text(c).strip() for c in grid[0]):
+    if first is None or not any(cell_text(c).strip() for c in first):
         raise ReadError(f"{path}: row 1 of the first sheet is empty; row 1 must hold the column names")
-    header = [cell_text(c) for c in grid[0]]
+    header = [cell_text(c) for c in first]
     while header and header[-1] == "":
         header.pop()
     columns, duplicates = _unique_header(header)
@@ -66,17 +69,43 @@ def read_excel(path: Path, file_format: str, chunk_rows: int = 200_000) -> Sourc
     )
 
 
-def _chunks(grid: list[list[object]], header: list[str], chunk_rows: int) -> Iterator[Chunk]:
+def _column_text(values: tuple[object, ...]) -> list[str]:
+    """``cell_text`` of a column; a column of strings (the usual case) is taken as it is."""
+    if all(type(v) is str for v in values):
+        return list(values)  # type: ignore[arg-type]
+    return [cell_text(v) for v in values]
+
+
+def _chunks(grid: Iterator[list[object]], header: list[str], chunk_rows: int) -> Iterator[Chunk]:
     keep = [i for i, name in enumerate(header) if name not in header[:i]]
-    body = grid[1:]
-    # Trailing rows with nothing in them are Excel's formatting residue, not data.
-    while body and not any(cell_text(c) for c in body[-1]):
-        body.pop()
-    for start in range(0, len(body), chunk_rows):
-        part = body[start : start + chunk_rows]
-        records = [[cell_text(row[i]) if i < len(row) else "" for i in keep] for row in part]
-        frame = pd.DataFrame(records, columns=[header[i] for i in keep], dtype="string[pyarrow]")
+    names = [header[i] for i in keep]
+    width = max(keep, default=-1) + 1
+    part: list[list[object]] = []
+    blank: list[list[object]] = []  # empty rows held back: trailing ones are formatting residue
+    start = 2  # sheet row of part[0]
+
+    def frame(rows: list[list[object]], first: int) -> Chunk:
+        padded = [row if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
+        cells = list(zip(*padded, strict=True)) if padded and width else []
+        data = {name: _column_text(cells[i]) for name, i in zip(names, keep, strict=True)} if cells else {}
+        frame = pd.DataFrame(
+            {name: pd.array(values, dtype="string[pyarrow]") for name, values in data.items()},
+            index=pd.RangeIndex(len(rows)),
+        )
         if not keep:
-            frame = pd.DataFrame(index=range(len(part)))
-        rows = pd.Series(range(start + 2, start + 2 + len(part)), index=frame.index)
-        yield Chunk(data=frame, rows=rows)
+            frame = pd.DataFrame(index=range(len(rows)))
+        return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index))
+
+    for row in grid:
+        if row.count("") + row.count(None) == len(row):
+            blank.append(row)
+            continue
+        for held in (*blank, row):
+            part.append(held)
+            if len(part) == chunk_rows:
+                yield frame(part, start)
+                start += len(part)
+                part = []
+        blank = []
+    if part:
+        yield frame(part, start)

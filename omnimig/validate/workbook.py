@@ -24,7 +24,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from omnimig.io import ReadError, open_source
+from omnimig.io import ReadError, Source, open_source
 from omnimig.validate.fields import Emitter, map_columns
 from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import rules_for
@@ -294,13 +294,12 @@ class _SheetWriter:
         text = comment_text(problems)
         self.ws.write_comment(row, col, text, _comment_options(text))
 
-    def copy(self, path: Path, rows: list[int] | None, at: Callable[[int], int]) -> None:
+    def copy(self, source: Source, rows: list[int] | None, at: Callable[[int], int]) -> None:
         """Write the file's rows (all of them, or the sorted ``rows``) at the sheet rows ``at`` gives."""
         wanted = None if rows is None else set(rows)
         last = None if rows is None else (rows[-1] if rows else None)
         if rows is not None and not rows:
             return
-        source = open_source(path, READ_CHUNK_ROWS)
         for chunk in source.chunks:
             numbers = chunk.rows
             data = chunk.data.reindex(columns=list(self.plan.columns))
@@ -330,17 +329,21 @@ class _SheetWriter:
             self.ws.autofilter(0, 0, self.written, self.ncols - 1)
 
 
-def _write_file_sheet(book: xlsxwriter.Workbook, fmt: _Formats, plan: _Plan, path: Path, report: SheetReport) -> None:
+def _write_file_sheet(
+    book: xlsxwriter.Workbook, fmt: _Formats, plan: _Plan, source: Source, report: SheetReport
+) -> None:
+    """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
     assert ws is not None
     writer = _SheetWriter(ws, plan, fmt)
     writer.header()
     try:
         if not plan.truncated:
-            writer.copy(path, None, lambda r: r - plan.first_row + 1)
+            writer.copy(source, None, lambda r: r - plan.first_row + 1)
         else:
-            writer.copy(path, plan.problem_rows, plan.index.__getitem__)
-            writer.copy(path, plan.other_rows, plan.index.__getitem__)
+            writer.copy(source, plan.problem_rows, plan.index.__getitem__)
+            again = open_source(Path(source.path), READ_CHUNK_ROWS) if plan.other_rows else source
+            writer.copy(again, plan.other_rows, plan.index.__getitem__)
     except ReadError as exc:
         report.note = f"reading the file again failed: {exc}"
     writer.finish()
@@ -536,7 +539,9 @@ def write_workbook(
                 continue
             path = Path(result.path)
             try:
-                columns = open_source(path).columns
+                # Opened once for its header and its rows: reading a large file is the costly part.
+                source = open_source(path, READ_CHUNK_ROWS)
+                columns = source.columns
             except ReadError as exc:
                 report.note = f"could not read the file again: {exc}"
                 report.left_out = result.rows
@@ -546,7 +551,7 @@ def write_workbook(
             plans[id(result)] = plan
             book.add_worksheet(name)
             report.sheet = name
-            _write_file_sheet(book, fmt, plan, path, report)
+            _write_file_sheet(book, fmt, plan, source, report)
         _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines)
         summary.activate()
     finally:
