@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from omnimig.io.table import Chunk, Notice, ReadError, Source
+from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
@@ -38,9 +38,6 @@ BLOCK = 1 << 20
 PARSE_BLOCK = 4 << 20
 # UTF-8 is checked in blocks of this size by Arrow's validator before anything is parsed.
 CHECK_BLOCK = 16 << 20
-# What pandas stores string[pyarrow] columns as; reading straight into it avoids a cast per chunk.
-TEXT = pa.large_string()
-TEXT_DTYPE = pd.StringDtype("pyarrow")
 
 
 def detect_encoding(path: Path) -> tuple[str, list[Notice]]:

@@ -6,6 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+
+# The Arrow type of every text column: what pandas' ``string[pyarrow]`` holds, so readers that
+# produce it and code that stitches columns together never cast.
+TEXT = pa.large_string()
 
 
 class ReadError(Exception):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.io.table import TEXT
 from omnimig.validate.bundle import BundleOutcome, check_bundle
-from omnimig.validate.fields import Emitter, check_chunk, map_columns
+from omnimig.validate.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validate.problem import FileResult, Problem, escalate
 from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, type_names
 
@@ -75,8 +78,16 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
     return targets, skipped
 
 
-def validate_file(target: Target, choices: dict[str, ChoiceList], chunk_rows: int = 200_000) -> FileResult:
-    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read."""
+def validate_file(
+    target: Target,
+    choices: dict[str, ChoiceList],
+    chunk_rows: int = 200_000,
+    progress: Callable[[int], None] | None = None,
+) -> FileResult:
+    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
+
+    ``progress`` is called with the number of rows of each chunk once it is checked.
+    """
     source = open_source(target.path, chunk_rows)
     rules = rules_for(target.type, source.format)
     problems: list[Problem] = []
@@ -98,16 +109,26 @@ def validate_file(target: Target, choices: dict[str, ChoiceList], chunk_rows: in
     layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
     rows = 0
     kept_fields = [f for f in bundle_fields(target.type) if f in layout.columns]
-    kept: list[pd.DataFrame] = []
+    # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
+    # they are stitched into one column without a copy at the end.
+    kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
+    kept_rows: list[np.ndarray] = []
     for chunk in source.chunks:
         rows += len(chunk.data)
         check_chunk(chunk, rules, layout, choices, emit)
-        part = pd.DataFrame({f: chunk.data[layout.columns[f]] for f in kept_fields}, index=chunk.data.index)
-        part.insert(0, "row", chunk.rows.to_numpy())
-        kept.append(part.reset_index(drop=True))
+        for f in kept_fields:
+            kept[f].append(text_array(chunk.data[layout.columns[f]]))
+        kept_rows.append(chunk.rows.to_numpy(dtype=np.int64))
+        if progress is not None:
+            progress(len(chunk.data))
     if rows == 0:
         emit.one(None, None, "no-rows", "warning", "the file has no data rows")
-    keys = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame({"row": [], **{f: [] for f in kept_fields}})
+    keys = pd.DataFrame(
+        {
+            "row": np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=np.int64),
+            **{f: pd.arrays.ArrowStringArray(pa.chunked_array(kept[f], type=TEXT)) for f in kept_fields},
+        }
+    )
     result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.sort(tuple(rules.names))
     return result
