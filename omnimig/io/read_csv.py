@@ -295,8 +295,8 @@ def _regroup(pieces: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
 
 
 def _joined(tables: list[pa.Table]) -> pa.Table:
-    # One contiguous array per column: the compute kernels then run once per chunk, not per piece.
-    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]).combine_chunks()
+    # The pieces stay separate Arrow chunks of one column: joining them would copy every cell.
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 def _parser_message(odd: _Odd, exc: Exception, width: int) -> str:

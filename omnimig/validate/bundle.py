@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnimig.io.table import TEXT
 from omnimig.validate.problem import FileResult, Problem, Severity, shorten
 from omnimig.validate.rules import NUMBER_TEXT, MigrationType, SchemaError, migration_types, table_rules
 
@@ -51,12 +52,111 @@ class _Table:
 
     frame: pd.DataFrame
     files: list[str]
+    type: str = ""
+    domains: _Domains | None = None
 
-    def text(self, name: str) -> pa.Array | pa.ChunkedArray:
+    def text(self, name: str) -> Text:
         return _arrow(self.frame[name])
 
-    def key(self, fields: list[str]) -> pa.Array | pa.ChunkedArray:
+    def key(self, fields: list[str]) -> Text:
         return key_array(self.frame, fields)
+
+    def codes(self, fields: list[str]) -> tuple[np.ndarray, int]:
+        """The key of each row as an integer (-1 for none), comparable across related keys."""
+        assert self.domains is not None
+        return self.domains.codes(self.type, fields)
+
+
+Node = tuple[str, tuple[str, ...]]  # (type, key fields)
+
+
+class _Domains:
+    """Integer codes for key columns, one code space per group of keys that are compared.
+
+    A referenced key and every key that refers to it (``order.number`` and
+    ``order_item.order_number``; ``user.customer_code``, ``address.user`` and ``order.user``) are
+    dictionary-encoded together in one pass, so each string is hashed once and every later
+    check (unique, foreign key, has-children, covers-children, same-value) is numpy work on
+    integers. Equal codes mean equal keys only within one group, and the checks compare keys
+    only within one.
+    """
+
+    def __init__(self, tables: dict[str, _Table]) -> None:
+        self.tables = tables
+        self.parent: dict[Node, Node] = {}
+        self.cache: dict[Node, tuple[np.ndarray, int]] = {}
+        for t in migration_types():
+            for fk in t.foreign_keys:
+                self._join(
+                    (t.name, tuple(fk["fields"])), (fk["reference"]["resource"], tuple(fk["reference"]["fields"]))
+                )
+            for check in t.consistency:
+                if "children" in check:
+                    spec = check["children"]
+                    self._join((t.name, tuple(check["fields"])), (spec["resource"], tuple(spec["fields"])))
+
+    def _root(self, node: Node) -> Node:
+        while self.parent.setdefault(node, node) != node:
+            node = self.parent[node]
+        return node
+
+    def _join(self, a: Node, b: Node) -> None:
+        self.parent[self._root(a)] = self._root(b)
+
+    def _usable(self, node: Node) -> bool:
+        table = self.tables.get(node[0])
+        return table is not None and all(f in table.frame for f in node[1])
+
+    def codes(self, type_name: str, fields: list[str]) -> tuple[np.ndarray, int]:
+        node = (type_name, tuple(fields))
+        if node not in self.cache:
+            root = self._root(node)
+            group = [n for n in list(self.parent) if self._root(n) == root and self._usable(n)]
+            self._encode(group if node in group else [node])
+        return self.cache[node]
+
+    def _encode(self, nodes: list[Node]) -> None:
+        keys = [self.tables[t].key(list(fields)) for t, fields in nodes]
+        codes, size = encode(keys)
+        start = 0
+        for node, key in zip(nodes, keys, strict=True):
+            self.cache[node] = (codes[start : start + len(key)], size)
+            start += len(key)
+
+
+def encode(keys: list[Text]) -> tuple[np.ndarray, int]:
+    """One integer per key of all ``keys`` end to end (-1 for null), equal for equal text."""
+    chunks: list[pa.Array] = []
+    for key in keys:
+        key = key if key.type == TEXT else pc.cast(key, TEXT)
+        chunks.extend(key.chunks if isinstance(key, pa.ChunkedArray) else [key])
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=TEXT))
+    parts = [pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    codes = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, dtype=np.int64)
+    return codes, int(codes.max()) + 1 if codes.size else 0
+
+
+def _first_rows(codes: np.ndarray, size: int) -> np.ndarray:
+    """For each code, the position of its first row (-1 when no row has it)."""
+    where = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[where], return_index=True)
+    first_row = np.full(size, -1, dtype=np.int64)
+    first_row[codes[where[first]]] = where[first]
+    return first_row
+
+
+def _holds(codes: np.ndarray, size: int) -> np.ndarray:
+    """For each code, whether some row has it."""
+    held = np.zeros(size, dtype=bool)
+    held[codes[codes >= 0]] = True
+    return held
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
+    """``table[code]`` for each code, ``missing`` where the code is -1."""
+    if not len(table):
+        return np.full(len(codes), missing)
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], missing)
 
 
 Text = pa.Array | pa.ChunkedArray
@@ -93,7 +193,10 @@ def _tables(results: list[FileResult]) -> dict[str, _Table]:
         names = list(dict.fromkeys(paths))
         codes = np.repeat(np.array([names.index(p) for p in paths], dtype=np.int32), [len(k) for k in keys])
         frame = frame.assign(_file=pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object)))
-        tables[type_name] = _Table(frame, paths)
+        tables[type_name] = _Table(frame, paths, type_name)
+    domains = _Domains(tables)
+    for table in tables.values():
+        table.domains = domains
     return tables
 
 
@@ -166,23 +269,6 @@ def check_bundle(results: list[FileResult], require_all: bool = False) -> Bundle
     return outcome
 
 
-def _first_rows(key: Text) -> tuple[pa.Array, np.ndarray]:
-    """The distinct non-null keys and, for each, the position of its first row."""
-    distinct = pc.unique(key).drop_null()
-    codes = pc.fill_null(pc.index_in(key, value_set=distinct, skip_nulls=True), -1).to_numpy(zero_copy_only=False)
-    where = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[where], return_index=True)
-    first_row = np.full(len(distinct), -1, dtype=np.int64)
-    first_row[codes[where[first]]] = where[first]
-    return distinct, first_row
-
-
-def _codes(key: Text, distinct: pa.Array) -> np.ndarray:
-    """Position of each key in ``distinct``; -1 for a null key or one not in ``distinct``."""
-    found = pc.index_in(key, value_set=distinct, skip_nulls=True)
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-
-
 def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
     keys = []
     if mtype.primary_key:
@@ -193,15 +279,14 @@ def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
         fields = key["fields"]
         if any(f not in frame for f in fields):
             continue  # the file lacks the column; missing-column already says so
-        norm = table.key(fields)
         if key.get("caseInsensitive"):
-            norm = pc.utf8_lower(norm)
-        distinct, first_row = _first_rows(norm)
-        if len(distinct) == len(norm) - norm.null_count:
-            continue  # every key once
-        codes = _codes(norm, distinct)
-        has = codes >= 0
-        repeats = np.flatnonzero(has & (first_row[np.where(has, codes, 0)] != np.arange(len(codes))))
+            codes, size = encode([pc.utf8_lower(table.key(fields))])
+        else:
+            codes, size = table.codes(fields)
+        # The codes may be shared with the keys that refer to this one: count only this table.
+        first_row = _first_rows(codes, size)
+        repeats = np.flatnonzero(_lookup(first_row, codes, -1) != np.arange(len(codes)))
+        repeats = repeats[codes[repeats] >= 0]
         label = " + ".join(fields)
         case = " (ignoring case)" if key.get("caseInsensitive") else ""
         for idx in repeats.tolist():
@@ -238,11 +323,14 @@ def _foreign_key(
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):
         outcome.notes.append(f"{label} was not checked: a key column is missing")
         return
-    child = table.key(fields)
-    known = parent.key(ref["fields"])
-    dangling = _mask(pc.is_valid(child)) & ~_mask(pc.is_in(child, value_set=pc.unique(known).drop_null()))
+    child, size = table.codes(fields)
+    known = _holds(parent.codes(ref["fields"])[0], size)
+    dangling = (child >= 0) & ~_lookup(known, child, False)
+    if not dangling.any():
+        return
+    value_of = table.key(fields)
     for idx in np.flatnonzero(dangling).tolist():
-        value = child[idx].as_py()
+        value = value_of[idx].as_py()
         sink.at(
             frame,
             idx,
@@ -322,15 +410,15 @@ def _same_value(
     if any(f not in pframe for f in [*fk["reference"]["fields"], *ref["fields"]]):
         return
     # Each child row is compared with the first parent row that has its key.
-    distinct, first_row = _first_rows(parent.key(fk["reference"]["fields"]))
+    codes, size = table.codes(check["via"])
+    first_row = _lookup(_first_rows(parent.codes(fk["reference"]["fields"])[0], size), codes, -1)
+    linked = first_row >= 0
+    if not linked.any():
+        return
+    at = pa.array(np.where(linked, first_row, 0))
     ckey = table.key(check["via"])
-    codes = _codes(ckey, distinct)
-    linked = codes >= 0
-    at = pa.array(first_row[np.where(linked, codes, 0)]) if len(first_row) else None
     for mine, theirs in zip(check["fields"], ref["fields"], strict=True):
         here = table.text(mine)
-        if at is None:
-            continue
         there = pc.take(parent.text(theirs), at)
         a, b = (pc.utf8_lower(here), pc.utf8_lower(there)) if check.get("caseInsensitive") else (here, there)
         differs = linked & _filled_mask(here) & _filled_mask(there) & _mask(pc.not_equal(a, b))
@@ -359,9 +447,12 @@ def _has_children(
         return
     if any(f not in children.frame for f in spec["fields"]):
         return
+    codes, size = table.codes(check["fields"])
+    used = _holds(children.codes(spec["fields"])[0], size)
+    lonely = (codes >= 0) & ~_lookup(used, codes, False)
+    if not lonely.any():
+        return
     key = table.key(check["fields"])
-    used = pc.unique(children.key(spec["fields"])).drop_null()
-    lonely = _mask(pc.is_valid(key)) & ~_mask(pc.is_in(key, value_set=used))
     for idx in np.flatnonzero(lonely).tolist():
         value = key[idx].as_py()
         sink.at(
@@ -412,18 +503,15 @@ def _covers_children(
         return
     if any(f not in children.frame for f in [*spec["fields"], spec["price"], spec["quantity"]]):
         return
-    key = table.key(check["fields"])
-    distinct = pc.unique(key).drop_null()
-    # Sum of price x quantity per parent key: child rows are mapped to the parent's distinct
-    # keys and summed with bincount; a key whose lines all lack a number has no total.
+    codes, size = table.codes(check["fields"])
+    # Sum of price x quantity per key: child rows are summed by key code with bincount; a key
+    # whose lines all lack a number has no total.
     line = _cents(children.text(spec["price"])) * _numbers(children.text(spec["quantity"]))
-    child_codes = _codes(children.key(spec["fields"]), distinct)
+    child_codes = children.codes(spec["fields"])[0]
     counted = (child_codes >= 0) & ~np.isnan(line)
-    totals = np.bincount(child_codes[counted], weights=line[counted], minlength=len(distinct))
-    lines = np.bincount(child_codes[counted], minlength=len(distinct))
-    totals = np.where(lines > 0, totals, np.nan)
-    codes = _codes(key, distinct)
-    expected = np.where(codes >= 0, totals[np.where(codes >= 0, codes, 0)] if len(totals) else np.nan, np.nan)
+    totals = np.bincount(child_codes[counted], weights=line[counted], minlength=size)
+    lines = np.bincount(child_codes[counted], minlength=size)
+    expected = _lookup(np.where(lines > 0, totals, np.nan), codes, np.nan)
     amount = _cents(table.text(check["amount"]))
     discount = np.zeros(len(frame))
     if check.get("discount") in frame:

@@ -48,10 +48,13 @@ FLAT_OBJECT = f"^{_WS}\\{{{_WS}(?:{_PAIR}{_WS}(?:,{_WS}{_PAIR}{_WS})*)?\\}}{_WS}
 
 # Pattern features RE2 lacks or reads differently from Python's ``re`` (Unicode classes, ``\Z``,
 # look-around, back-references): a pattern using one is matched in Python, cell by cell.
-_PYTHON_ONLY = re.compile(r"\\[dDwWsSbBuUNZAz0-9]|\(\?[=!<]")
+_PYTHON_ONLY = re.compile(r"(?:^|[^\\])(?:\\\\)*\\[dDwWsSbBuUNZAz0-9]|\(\?[=!<]")
 
 _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+Text = pa.Array | pa.ChunkedArray
 
 
 @dataclass
@@ -61,12 +64,15 @@ class Layout:
     columns: dict[str, str]  # field name -> column name in the file
 
 
-def text_array(series: pd.Series) -> pa.Array:
-    """A text column as one Arrow string array; no copy for the readers' ``string[pyarrow]``."""
+def text_array(series: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings; no copy for the readers' ``string[pyarrow]``.
+
+    A chunk's column may be several Arrow chunks (one per parsed block); the kernels run on
+    them as they are, which is cheaper than joining them into one array first.
+    """
     if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
         series = series.astype("string[pyarrow]")
-    arr = pa.array(series)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pa.array(series)
 
 
 def as_mask(result: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -76,7 +82,7 @@ def as_mask(result: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def fullmatch(arr: pa.Array, pattern: str) -> np.ndarray:
+def fullmatch(arr: Text, pattern: str) -> np.ndarray:
     """``re.fullmatch(pattern, cell)`` for every cell (False for null), through RE2 when it can."""
     if _PYTHON_ONLY.search(pattern) is None:
         try:
@@ -99,7 +105,7 @@ class Emitter:
         self,
         mask: np.ndarray,
         rows: np.ndarray,
-        values: pa.Array,
+        values: Text,
         field: str,
         rule: str,
         severity: Severity,
@@ -167,7 +173,7 @@ def check_chunk(
 
 
 def check_column(
-    arr: pa.Array,
+    arr: Text,
     kinds: np.ndarray | None,
     f: FieldRule,
     live: np.ndarray,
@@ -197,7 +203,7 @@ def check_column(
 
 
 def _type_errors(
-    arr: pa.Array, kinds: np.ndarray | None, f: FieldRule, present: np.ndarray, rows: np.ndarray, emit: Emitter
+    arr: Text, kinds: np.ndarray | None, f: FieldRule, present: np.ndarray, rows: np.ndarray, emit: Emitter
 ) -> np.ndarray:
     """Cells whose value is not of the field's type; later rules skip them."""
     bad = np.zeros(len(arr), dtype=bool)
@@ -244,7 +250,7 @@ def _is_json_object(text: str) -> bool:
 
 
 def _constraints(
-    arr: pa.Array, f: FieldRule, valid: np.ndarray, rows: np.ndarray, choices: dict[str, ChoiceList], emit: Emitter
+    arr: Text, f: FieldRule, valid: np.ndarray, rows: np.ndarray, choices: dict[str, ChoiceList], emit: Emitter
 ) -> None:
     """The value rules, on the cells of the right type (``valid``)."""
     name = f.name
@@ -294,7 +300,7 @@ def _constraints(
         flag(well_formed & ~listed, "choices", lambda t: msg.choice(f, t, known), "warning")
 
 
-def _bad_days(arr: pa.Array, mask: np.ndarray) -> np.ndarray:
+def _bad_days(arr: Text, mask: np.ndarray) -> np.ndarray:
     """Cells under ``mask`` whose first ten characters are not a calendar day ``YYYY-MM-DD``.
 
     Shaped cells (four, two and two digits) are judged by arithmetic on whole columns, leap
@@ -324,7 +330,7 @@ def _bad_days(arr: pa.Array, mask: np.ndarray) -> np.ndarray:
     return bad
 
 
-def _below(arr: pa.Array, valid: np.ndarray, minimum: Decimal) -> np.ndarray:
+def _below(arr: Text, valid: np.ndarray, minimum: Decimal) -> np.ndarray:
     """Exact ``value < minimum`` for the ``valid`` cells (plain decimal text).
 
     Arrow's string-to-float cast is correctly rounded, and rounding is monotonic, so a float

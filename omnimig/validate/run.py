@@ -117,7 +117,8 @@ def validate_file(
         rows += len(chunk.data)
         check_chunk(chunk, rules, layout, choices, emit)
         for f in kept_fields:
-            kept[f].append(text_array(chunk.data[layout.columns[f]]))
+            column = text_array(chunk.data[layout.columns[f]])
+            kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
         kept_rows.append(chunk.rows.to_numpy(dtype=np.int64))
         if progress is not None:
             progress(len(chunk.data))
