@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -148,13 +149,15 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
     if not any(h.strip() for h in header):
         raise ReadError(f"{path}: the header row (row 1) is empty; row 1 must hold the column names")
     columns, duplicates = _unique_header(header)
+    tell = _Tell()
     return Source(
         path=str(path),
         format="csv",
         columns=tuple(columns),
-        chunks=_chunks(path, encoding, delimiter, header, chunk_rows),
+        chunks=_chunks(path, encoding, delimiter, header, chunk_rows, tell),
         notices=notices,
         duplicate_columns=tuple(duplicates),
+        bytes_read=tell,
     )
 
 
@@ -193,7 +196,27 @@ class _Odd:
         return "skip"
 
 
-def _chunks(path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int) -> Iterator[Chunk]:
+class _Tell:
+    """Bytes of the file pyarrow has read so far (a little ahead of the rows handed out)."""
+
+    handle: BinaryIO | None = None
+
+    def __call__(self) -> int | None:
+        handle = self.handle
+        return None if handle is None or handle.closed else handle.tell()
+
+
+def _chunks(
+    path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int, tell: _Tell
+) -> Iterator[Chunk]:
+    with path.open("rb") as handle:
+        tell.handle = handle
+        yield from _parsed(handle, path, encoding, delimiter, header, chunk_rows)
+
+
+def _parsed(
+    handle: BinaryIO, path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int
+) -> Iterator[Chunk]:
     width = len(header)
     keep = [i for i, name in enumerate(header) if name not in header[:i]]
     names = [header[i] for i in keep]
@@ -201,7 +224,7 @@ def _chunks(path: Path, encoding: str, delimiter: str, header: list[str], chunk_
     odd = _Odd(width, delimiter, deque())
     try:
         reader = pacsv.open_csv(
-            path,
+            handle,
             read_options=pacsv.ReadOptions(
                 column_names=positional,
                 skip_rows=1,  # the header, read above

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +83,15 @@ def validate_file(
     target: Target,
     choices: dict[str, ChoiceList],
     chunk_rows: int = 200_000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
-    ``progress`` is called with the number of rows of each chunk once it is checked.
+    ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
+    ``bytes read == file size`` once the file is done.
     """
     source = open_source(target.path, chunk_rows)
+    size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     problems: list[Problem] = []
     emit = Emitter(str(target.path), target.type, problems)
@@ -121,7 +124,9 @@ def validate_file(
             kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
         kept_rows.append(chunk.rows.to_numpy(dtype=np.int64))
         if progress is not None:
-            progress(len(chunk.data))
+            progress(min(source.bytes_read() or 0, size), size)
+    if progress is not None:
+        progress(size, size)
     if rows == 0:
         emit.one(None, None, "no-rows", "warning", "the file has no data rows")
     keys = pd.DataFrame(
@@ -152,11 +157,14 @@ def validate_paths(
     strict: bool = False,
     require_all: bool = False,
     chunk_rows: int = 200_000,
+    progress: Callable[[Path, int, int], None] | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
     Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read is
-    listed in ``unreadable`` (one line each) so the others are still reported.
+    listed in ``unreadable`` (one line each) so the others are still reported. ``progress``, when
+    given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
+    ``omnimig.validate.progress.FileProgress``).
     """
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
@@ -164,7 +172,8 @@ def validate_paths(
     unreadable: list[str] = []
     for target in targets:
         try:
-            results.append(validate_file(target, lists, chunk_rows=chunk_rows))
+            hook = None if progress is None else partial(progress, target.path)
+            results.append(validate_file(target, lists, chunk_rows=chunk_rows, progress=hook))
         except ReadError as exc:
             unreadable.append(str(exc))
     outcome = check_bundle(results, require_all=require_all)
