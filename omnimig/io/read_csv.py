@@ -19,11 +19,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source
@@ -149,15 +149,15 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
     if not any(h.strip() for h in header):
         raise ReadError(f"{path}: the header row (row 1) is empty; row 1 must hold the column names")
     columns, duplicates = _unique_header(header)
-    tell = _Tell()
+    parsed = _Parsed(len(header))
     return Source(
         path=str(path),
         format="csv",
         columns=tuple(columns),
-        chunks=_chunks(path, encoding, delimiter, header, chunk_rows, tell),
+        chunks=_chunks(path, encoding, delimiter, header, chunk_rows, parsed),
         notices=notices,
         duplicate_columns=tuple(duplicates),
-        bytes_read=tell,
+        bytes_read=parsed,
     )
 
 
@@ -196,26 +196,29 @@ class _Odd:
         return "skip"
 
 
-class _Tell:
-    """Bytes of the file pyarrow has read so far (a little ahead of the rows handed out)."""
+class _Parsed:
+    """About how many bytes of the file pyarrow has parsed, for a progress bar.
 
-    handle: BinaryIO | None = None
+    Counted from the batches (cell text plus one delimiter or line end per cell), so quotes
+    are left out and the count ends a little short of the file size. Reading through a Python
+    file object instead, to ask it where it is, made pyarrow read far ahead of the rows and
+    hold that in memory.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.done = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        text = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in batch.columns)
+        self.done += text + batch.num_rows * self.width
 
     def __call__(self) -> int | None:
-        handle = self.handle
-        return None if handle is None or handle.closed else handle.tell()
+        return self.done
 
 
 def _chunks(
-    path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int, tell: _Tell
-) -> Iterator[Chunk]:
-    with path.open("rb") as handle:
-        tell.handle = handle
-        yield from _parsed(handle, path, encoding, delimiter, header, chunk_rows)
-
-
-def _parsed(
-    handle: BinaryIO, path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int
+    path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int, parsed: _Parsed
 ) -> Iterator[Chunk]:
     width = len(header)
     keep = [i for i, name in enumerate(header) if name not in header[:i]]
@@ -224,7 +227,7 @@ def _parsed(
     odd = _Odd(width, delimiter, deque())
     try:
         reader = pacsv.open_csv(
-            handle,
+            path,
             read_options=pacsv.ReadOptions(
                 column_names=positional,
                 skip_rows=1,  # the header, read above
@@ -253,7 +256,7 @@ def _parsed(
             return  # only the header (with or without a line end after it)
         raise ReadError(f"{path}: {_parser_message(odd, exc, width)}") from None
     next_row = 2  # the header is spreadsheet row 1
-    for table in _regroup(_records(reader, odd, keep, path, width), chunk_rows):
+    for table in _regroup(_records(reader, odd, keep, path, width, parsed), chunk_rows):
         n = table.num_rows
         frame = pd.DataFrame(
             {name: pd.arrays.ArrowStringArray(column) for name, column in zip(names, table.columns, strict=True)},
@@ -265,7 +268,7 @@ def _parsed(
 
 
 def _records(
-    reader: pacsv.CSVStreamingReader, odd: _Odd, keep: list[int], path: Path, width: int
+    reader: pacsv.CSVStreamingReader, odd: _Odd, keep: list[int], path: Path, width: int, parsed: _Parsed
 ) -> Iterator[pa.Table]:
     """The file's records in order as small tables, short rows put back where they were."""
     next_row = 2
@@ -277,6 +280,7 @@ def _records(
             break
         except pa.ArrowInvalid as exc:
             raise ReadError(f"{path}: {_parser_message(odd, exc, width)}") from None
+        parsed.add(batch)
         end = next_row + batch.num_rows
         start = 0  # next unused row of the batch
         while odd.short and odd.short[0][0] < end:
