@@ -121,6 +121,7 @@ def validate_file(
         check_chunk(chunk, rules, layout, choices, emit)
         for f in kept_fields:
             column = text_array(chunk.data[layout.columns[f]])
+            column = column if column.type == TEXT else column.cast(TEXT)
             kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
         kept_rows.append(chunk.rows.to_numpy(dtype=np.int64))
         if progress is not None:
