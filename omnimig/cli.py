@@ -70,13 +70,17 @@ def validate(
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
+    from omnimig.validate.progress import FileProgress
     from omnimig.validate.report import render_text, to_csv, to_json
     from omnimig.validate.run import UsageError, validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
-        run = validate_paths(paths, type_, choices, strict=strict, require_all=require_all, chunk_rows=chunk_rows)
+        with FileProgress() as progress:  # a bar on stderr for large files, only on a terminal
+            run = validate_paths(
+                paths, type_, choices, strict=strict, require_all=require_all, chunk_rows=chunk_rows, progress=progress
+            )
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None
     results, outcome, skipped, unreadable = run.results, run.outcome, run.skipped, run.unreadable

@@ -8,12 +8,15 @@ import csv
 import datetime as dt
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import xlsxwriter
 from filetools import write_xlsx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
@@ -201,6 +204,58 @@ def test_csv_long_first_row_does_not_shift_columns(tmp_path: Path) -> None:
     except ReadError:
         return  # refusing the file is fine too
     assert records[1] == {"a": "4", "b": "5"}
+
+
+def test_csv_long_row_names_its_spreadsheet_row(tmp_path: Path) -> None:
+    """The row is the record's spreadsheet row: a multi-line cell counts once, a blank line and
+    a short row count as rows."""
+    path = tmp_path / "user.csv"
+    path.write_text('a,b\n"one\ntwo",x\n\n3\n4,5,6\n7,8\n', encoding="utf-8")
+    with pytest.raises(ReadError, match=r"row 5 has 3 cells but the header has 2 columns") as info:
+        read(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+CELL = st.one_of(
+    st.sampled_from(["", "x", "ab", " pad ", "Ş", 'q"t', "a,b", "x;y", "l1\nl2", "l1\r\nl2", "NA", "null"]),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=5),
+)
+
+
+def _render(cell: str) -> str:
+    if any(c in cell for c in ',"\r\n'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    width=st.integers(1, 4),
+    records=st.lists(st.lists(CELL, max_size=4), max_size=30),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    chunk_rows=st.integers(1, 7),
+    block=st.sampled_from([256, 512, 1 << 20]),
+)
+def test_csv_blank_and_short_rows_keep_their_place_across_blocks_and_chunks(
+    width: int, records: list[list[str]], newline: str, chunk_rows: int, block: int
+) -> None:
+    """Rows pyarrow skips as invalid (short ones) are put back where they were, and blank lines
+    stay records, whatever the parse block and chunk sizes: the same records and row numbers
+    as Python's csv module reads, padded to the header's width."""
+    import omnimig.io.read_csv as read_csv_module
+
+    records = [r[:width] for r in records]
+    header = [f"c{i}" for i in range(width)]
+    text = newline.join([",".join(header), *(",".join(_render(c) for c in r) for r in records)]) + newline
+    expected = [dict(zip(header, r + [""] * (width - len(r)), strict=True)) for r in records]
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(read_csv_module, "PARSE_BLOCK", block)
+        path = Path(folder) / "user.csv"
+        path.write_bytes(text.encode("utf-8"))
+        _, got, rows = read(path, chunk_rows)
+    assert got == expected
+    assert rows == list(range(2, 2 + len(records)))
 
 
 def test_csv_duplicate_header_keeps_the_first_column(tmp_path: Path) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+
+# The Arrow type of every text column: what pandas' ``string[pyarrow]`` holds, so readers that
+# produce it and code that stitches columns together never cast.
+TEXT = pa.large_string()
 
 
 class ReadError(Exception):
@@ -50,3 +55,6 @@ class Source:
     duplicate_columns: tuple[str, ...] = ()
     # Records in the file when known before reading the chunks (JSON); None otherwise.
     known_rows: int | None = None
+    # Bytes of the file read so far, for a progress bar; None when the reader cannot tell
+    # (XLSX and JSON are read whole before the first chunk).
+    bytes_read: Callable[[], int | None] = field(default=lambda: None)

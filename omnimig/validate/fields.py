@@ -1,18 +1,25 @@
 """The field-rule engine: every rule of a ``TypeRules`` applied to whole columns at once.
 
-Each check turns a column into a boolean mask with pandas/pyarrow kernels; Python objects are
-built only for the cells that fail. A file is checked chunk by chunk, so memory is bounded by
-the chunk size, and the checks hold no state between chunks.
+Each check turns a column into a boolean mask with pyarrow compute kernels (UTF-8 length, RE2
+regex match, ``is_in``, string-to-number casts) run on the Arrow string arrays the readers
+produce, so no Python object is made for a cell that passes; ``Problem`` objects are built only
+for the cells that fail. Masks are numpy boolean arrays, one entry per row of the chunk. A file
+is checked chunk by chunk, so memory is bounded by the chunk size, and the checks hold no state
+between chunks.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.io.table import Chunk
 from omnimig.validate import messages as msg
@@ -28,6 +35,26 @@ JSON_KINDS = {
     "boolean": ("boolean",),
     "object": ("object",),
 }
+NULLISH = ("null", "absent")
+
+# A JSON object whose values are all scalars, as RE2 can match it. Everything it accepts
+# ``json.loads`` reads as an object, so only the cells it does not accept (nested values, NaN,
+# broken text) are parsed in Python. Most ``extra_field`` cells are such flat objects.
+_WS = r"[ \t\n\r]*"
+_STR = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_PAIR = f"{_STR}{_WS}:{_WS}(?:{_STR}|{_NUM}|true|false|null)"
+FLAT_OBJECT = f"^{_WS}\\{{{_WS}(?:{_PAIR}{_WS}(?:,{_WS}{_PAIR}{_WS})*)?\\}}{_WS}$"
+
+# Pattern features RE2 lacks or reads differently from Python's ``re`` (Unicode classes, ``\Z``,
+# look-around, back-references): a pattern using one is matched in Python, cell by cell.
+_PYTHON_ONLY = re.compile(r"(?:^|[^\\])(?:\\\\)*\\[dDwWsSbBuUNZAz0-9]|\(\?[=!<]")
+
+_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+Text = pa.Array | pa.ChunkedArray
 
 
 @dataclass
@@ -35,6 +62,35 @@ class Layout:
     """Which file column feeds which field, decided once per file from its header."""
 
     columns: dict[str, str]  # field name -> column name in the file
+
+
+def text_array(series: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings; no copy for the readers' ``string[pyarrow]``.
+
+    A chunk's column may be several Arrow chunks (one per parsed block); the kernels run on
+    them as they are, which is cheaper than joining them into one array first.
+    """
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        series = series.astype("string[pyarrow]")
+    return pa.array(series)
+
+
+def as_mask(result: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean result as a numpy mask, null counted as False."""
+    if result.null_count:
+        result = pc.fill_null(result, False)
+    return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def fullmatch(arr: Text, pattern: str) -> np.ndarray:
+    """``re.fullmatch(pattern, cell)`` for every cell (False for null), through RE2 when it can."""
+    if _PYTHON_ONLY.search(pattern) is None:
+        try:
+            return as_mask(pc.match_substring_regex(arr, f"^(?:{pattern})$"))
+        except pa.ArrowInvalid:
+            pass  # RE2 cannot compile it: Python's re decides
+    compiled = re.compile(pattern)
+    return np.fromiter((v is not None and compiled.fullmatch(v) is not None for v in arr.to_pylist()), bool, len(arr))
 
 
 class Emitter:
@@ -47,21 +103,21 @@ class Emitter:
 
     def cells(
         self,
-        mask: pd.Series,
-        chunk: Chunk,
-        series: pd.Series,
+        mask: np.ndarray,
+        rows: np.ndarray,
+        values: Text,
         field: str,
         rule: str,
         severity: Severity,
         message: Callable[[str], str],
     ) -> None:
-        if not mask.any():
+        """One problem per True in ``mask``; only those cells become Python strings."""
+        hit = np.flatnonzero(mask)
+        if not hit.size:
             return
-        hit = mask[mask].index
-        rows = chunk.rows.loc[hit].tolist()
-        values = series.loc[hit].tolist()
-        for row, value in zip(rows, values, strict=True):
-            text = "" if value is None or value is pd.NA else str(value)
+        texts = values.take(pa.array(hit)).to_pylist()
+        for row, value in zip(rows[hit].tolist(), texts, strict=True):
+            text = "" if value is None else str(value)
             self.sink.append(
                 Problem(self.file, self.type, int(row), field, rule, severity, shorten(text), message(text))
             )
@@ -72,15 +128,28 @@ class Emitter:
         self.sink.append(Problem(self.file, self.type, row, field, rule, severity, shorten(value), message))
 
 
-def blank_rows(chunk: Chunk) -> pd.Series:
-    """Rows with nothing in any cell: one problem each instead of one per required field."""
+def _kinds(chunk: Chunk, column: str) -> np.ndarray | None:
+    if chunk.kinds is None:
+        return None
+    return chunk.kinds[column].astype(str).to_numpy(dtype=object)
+
+
+def blank_rows(chunk: Chunk) -> np.ndarray:
+    """Rows with nothing in any cell: one problem each instead of one per required field.
+
+    Columns are looked at until no candidate is left, which on a real file is after the first.
+    """
     data = chunk.data
-    if data.shape[1] == 0:
-        return pd.Series(True, index=data.index)
-    if chunk.kinds is not None:
-        empty = chunk.kinds.isin(["absent", "null"]) | data.eq("").fillna(False)
-        return empty.all(axis=1)
-    return data.eq("").all(axis=1)
+    blank = np.ones(len(data), dtype=bool)
+    for column in data.columns:
+        empty = as_mask(pc.equal(text_array(data[column]), ""))
+        kinds = _kinds(chunk, column)
+        if kinds is not None:
+            empty |= np.isin(kinds, NULLISH)
+        blank &= empty
+        if not blank.any():
+            break
+    return blank
 
 
 def check_chunk(
@@ -91,90 +160,85 @@ def check_chunk(
     emit: Emitter,
 ) -> None:
     blank = blank_rows(chunk)
+    rows = chunk.rows.to_numpy()
     if blank.any():
-        for row in chunk.rows[blank].tolist():
+        for row in rows[blank].tolist():
             emit.one(int(row), None, "blank-row", "error", "the row is empty; delete it or fill it in")
+    live = ~blank
     for rule in rules.fields:
         column = layout.columns.get(rule.name)
         if column is None:
             continue
-        series = chunk.data[column]
-        kinds = chunk.kinds[column] if chunk.kinds is not None else None
-        check_column(series, kinds, rule, ~blank, chunk, choices, emit)
+        check_column(text_array(chunk.data[column]), _kinds(chunk, column), rule, live, rows, choices, emit)
 
 
 def check_column(
-    s: pd.Series,
-    kinds: pd.Series | None,
+    arr: Text,
+    kinds: np.ndarray | None,
     f: FieldRule,
-    live: pd.Series,
-    chunk: Chunk,
+    live: np.ndarray,
+    rows: np.ndarray,
     choices: dict[str, ChoiceList],
     emit: Emitter,
 ) -> None:
-    if kinds is not None:
-        nullish = kinds.isin(["null", "absent"])
-        missing = nullish | (s.eq("").fillna(False) & (f.kind == "string"))
-    else:
-        missing = s.eq("")
+    empty = as_mask(pc.equal(arr, ""))
+    # A JSON null or absent key is missing; "" is missing only where a string is expected.
+    missing = empty if kinds is None else np.isin(kinds, NULLISH) | (empty & (f.kind == "string"))
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")  # null cells are missing; the rules below never look at them
     if f.required:
         gone = missing & live
         if gone.any():
             if kinds is not None:
-                kind_text = kinds.astype(str)
-                emit.cells(gone, chunk, kind_text, f.name, "required", "error", lambda k: msg.required(f, k))
+                emit.cells(gone, rows, pa.array(kinds), f.name, "required", "error", lambda k: msg.required(f, k))
             else:
-                emit.cells(gone, chunk, s, f.name, "required", "error", lambda _v: msg.required(f))
+                emit.cells(gone, rows, arr, f.name, "required", "error", lambda _v: msg.required(f))
     present = ~missing & live
     if not present.any():
         return
-    valid = present & ~_type_errors(s, kinds, f, present, chunk, emit)
+    valid = present & ~_type_errors(arr, kinds, f, present, rows, emit)
     if not valid.any():
         return
-    _constraints(s, f, valid, chunk, choices, emit)
+    _constraints(arr, f, valid, rows, choices, emit)
 
 
 def _type_errors(
-    s: pd.Series, kinds: pd.Series | None, f: FieldRule, present: pd.Series, chunk: Chunk, emit: Emitter
-) -> pd.Series:
+    arr: Text, kinds: np.ndarray | None, f: FieldRule, present: np.ndarray, rows: np.ndarray, emit: Emitter
+) -> np.ndarray:
     """Cells whose value is not of the field's type; later rules skip them."""
-    bad = pd.Series(False, index=s.index)
+    bad = np.zeros(len(arr), dtype=bool)
     if kinds is not None:
-        wrong_kind = present & ~kinds.isin(JSON_KINDS[f.kind])
+        wrong_kind = present & ~np.isin(kinds, JSON_KINDS[f.kind])
         if wrong_kind.any():
-            kind_of = kinds.astype(str)
             rule = "json-object" if f.kind == "object" else "type"
-            for idx in wrong_kind[wrong_kind].index:
-                value = s.loc[idx]
-                text = None if value is pd.NA else str(value)
-                row = int(chunk.rows.loc[idx])
-                message = (
-                    msg.json_object(f, text or "") if f.kind == "object" else msg.json_type(f, text, kind_of.loc[idx])
-                )
-                emit.one(row, f.name, rule, "error", message, text)
+            for i in np.flatnonzero(wrong_kind).tolist():
+                kind = str(kinds[i])
+                text = None if kind in NULLISH else arr[i].as_py()
+                message = msg.json_object(f, text or "") if f.kind == "object" else msg.json_type(f, text, kind)
+                emit.one(int(rows[i]), f.name, rule, "error", message, text)
             bad |= wrong_kind
         if f.kind == "integer":
-            not_int = present & ~bad & ~s.str.fullmatch(INTEGER_TEXT).fillna(False).astype(bool)
-            emit.cells(not_int, chunk, s, f.name, "type", "error", lambda v: msg.integer_type(f, v))
+            not_int = present & ~bad & ~fullmatch(arr, INTEGER_TEXT)
+            emit.cells(not_int, rows, arr, f.name, "type", "error", lambda v: msg.integer_type(f, v))
             bad |= not_int
         return bad
     if f.kind == "number":
-        bad = present & ~s.str.fullmatch(NUMBER_TEXT).fillna(False).astype(bool)
-        emit.cells(bad, chunk, s, f.name, "type", "error", lambda v: msg.number_type(f, v))
+        bad = present & ~fullmatch(arr, NUMBER_TEXT)
+        emit.cells(bad, rows, arr, f.name, "type", "error", lambda v: msg.number_type(f, v))
     elif f.kind == "integer":
-        bad = present & ~s.str.fullmatch(INTEGER_TEXT).fillna(False).astype(bool)
-        emit.cells(bad, chunk, s, f.name, "type", "error", lambda v: msg.integer_type(f, v))
+        bad = present & ~fullmatch(arr, INTEGER_TEXT)
+        emit.cells(bad, rows, arr, f.name, "type", "error", lambda v: msg.integer_type(f, v))
     elif f.kind == "boolean":
-        bad = present & ~s.isin([*f.true_values, *f.false_values])
-        emit.cells(bad, chunk, s, f.name, "type", "error", lambda v: msg.boolean_type(f, v))
+        bad = present & ~as_mask(pc.is_in(arr, value_set=pa.array([*f.true_values, *f.false_values], arr.type)))
+        emit.cells(bad, rows, arr, f.name, "type", "error", lambda v: msg.boolean_type(f, v))
     elif f.kind == "object":
-        # Most cells are "{}" or empty; only the rest are parsed as JSON.
-        candidates = present & s.ne("{}").fillna(False)
+        # Most cells are "{}", empty or a flat object RE2 recognises; only the rest are parsed.
+        candidates = present & ~as_mask(pc.equal(arr, "{}"))
         if candidates.any():
-            flags = [not _is_json_object(v) for v in s[candidates].tolist()]
-            bad = pd.Series(False, index=s.index)
-            bad.loc[candidates[candidates].index] = flags
-            emit.cells(bad, chunk, s, f.name, "json-object", "error", lambda v: msg.json_object(f, v))
+            candidates &= ~fullmatch(arr, FLAT_OBJECT)
+        for i in np.flatnonzero(candidates).tolist():
+            bad[i] = not _is_json_object(arr[i].as_py())
+        emit.cells(bad, rows, arr, f.name, "json-object", "error", lambda v: msg.json_object(f, v))
     return bad
 
 
@@ -186,66 +250,102 @@ def _is_json_object(text: str) -> bool:
 
 
 def _constraints(
-    s: pd.Series, f: FieldRule, valid: pd.Series, chunk: Chunk, choices: dict[str, ChoiceList], emit: Emitter
+    arr: Text, f: FieldRule, valid: np.ndarray, rows: np.ndarray, choices: dict[str, ChoiceList], emit: Emitter
 ) -> None:
-    v = s[valid]
+    """The value rules, on the cells of the right type (``valid``)."""
     name = f.name
 
-    def flag(mask: pd.Series, rule: str, message: Callable[[str], str], severity: Severity = "error") -> None:
-        full = pd.Series(False, index=s.index)
-        full.loc[mask.index] = mask.fillna(False).astype(bool)
-        emit.cells(full, chunk, s, name, rule, severity, message)
+    def flag(mask: np.ndarray, rule: str, message: Callable[[str], str], severity: Severity = "error") -> None:
+        emit.cells(mask, rows, arr, name, rule, severity, message)
 
     if f.max_length is not None:
-        lengths = v.str.len()
-        flag(lengths > f.max_length, "max-length", lambda t: msg.max_length(f, len(t)))
+        flag(
+            valid & as_mask(pc.greater(pc.utf8_length(arr), f.max_length)),
+            "max-length",
+            lambda t: msg.max_length(f, len(t)),
+        )
     if f.pattern is not None:
-        matched = v.str.fullmatch(f.pattern).fillna(False).astype(bool)
-        flag(~matched, "pattern", lambda t: msg.pattern(f, t))
+        matched = fullmatch(arr, f.pattern)
+        flag(valid & ~matched, "pattern", lambda t: msg.pattern(f, t))
         # A value of the wrong shape gets no second opinion from the value lists.
-        well_formed = v[matched]
+        well_formed = valid & matched
     else:
-        well_formed = v
+        well_formed = valid
     if f.temporal is not None:
-        days = pd.to_datetime(well_formed.str.slice(0, 10).astype(object), format="%Y-%m-%d", errors="coerce")
-        flag(pd.Series(days.isna().to_numpy(), index=well_formed.index), "type", lambda t: msg.calendar(f, t))
+        flag(_bad_days(arr, well_formed), "type", lambda t: msg.calendar(f, t))
     if f.enum is not None:
-        flag(~v.isin(f.enum), "enum", lambda t: msg.enum(f, t))
+        flag(valid & ~as_mask(pc.is_in(arr, value_set=pa.array(f.enum, arr.type))), "enum", lambda t: msg.enum(f, t))
     if f.minimum is not None:
-        flag(_below(v, f.minimum), "min-value", lambda t: msg.minimum(f, t))
+        flag(_below(arr, valid, f.minimum), "min-value", lambda t: msg.minimum(f, t))
     if f.max_digits is not None or f.decimal_places is not None:
         # Plain decimal text only reaches here: significant digits are those left after the
-        # sign and leading zeros, split by the point.
-        body = v.str.lstrip("+-").str.lstrip("0")
-        length = body.str.len()
-        point = body.str.find(".")
-        frac_len = (length - point - 1).where(point >= 0, 0)
-        int_len = point.where(point >= 0, length)
+        # sign and leading zeros, split by the point. The text is ASCII, so bytes are characters.
+        body = pc.utf8_ltrim(pc.utf8_ltrim(arr, "+-"), "0")
+        length = pc.utf8_length(body).to_numpy(zero_copy_only=False)
+        point = pc.find_substring(body, ".").to_numpy(zero_copy_only=False)
+        frac_len = np.where(point >= 0, length - point - 1, 0)
+        int_len = np.where(point >= 0, point, length)
         if f.decimal_places is not None:
-            flag(frac_len > f.decimal_places, "decimal-places", lambda t: msg.decimal_places(f, t, _places(t)))
+            flag(
+                valid & (frac_len > f.decimal_places),
+                "decimal-places",
+                lambda t: msg.decimal_places(f, t, _places(t)),
+            )
         if f.max_digits is not None:
-            flag(int_len + frac_len > f.max_digits, "max-digits", lambda t: msg.max_digits(f, t, _digits(t)))
+            flag(valid & (int_len + frac_len > f.max_digits), "max-digits", lambda t: msg.max_digits(f, t, _digits(t)))
     if f.choices is not None and f.choices in choices:
         known = choices[f.choices]
-        values = well_formed.str.lower() if known.case_insensitive else well_formed
-        flag(~values.isin(known.lowered()), "choices", lambda t: msg.choice(f, t, known), "warning")
+        values = pc.utf8_lower(arr) if known.case_insensitive else arr
+        listed = as_mask(pc.is_in(values, value_set=pa.array(sorted(known.lowered()), arr.type)))
+        flag(well_formed & ~listed, "choices", lambda t: msg.choice(f, t, known), "warning")
 
 
-def _below(v: pd.Series, minimum: Decimal) -> pd.Series:
-    """Exact ``value < minimum``.
+def _bad_days(arr: Text, mask: np.ndarray) -> np.ndarray:
+    """Cells under ``mask`` whose first ten characters are not a calendar day ``YYYY-MM-DD``.
 
-    Float rounding is monotonic, so a float comparison is exact except for a tie, and a tie can
-    hide a smaller value only when the text carries more precision than a float (over 15
-    digits); those few are settled with Decimal.
+    Shaped cells (four, two and two digits) are judged by arithmetic on whole columns, leap
+    years included; the few others go through ``pandas.to_datetime`` as before, which also
+    decides oddities such as one-digit months.
     """
-    numbers = pd.to_numeric(v.astype(object), errors="coerce")
-    below = numbers < float(minimum)
-    ties = (numbers == float(minimum)) & (v.str.len() > 15).to_numpy()
-    for idx in ties[ties].index:
+    bad = np.zeros(len(arr), dtype=bool)
+    if not mask.any():
+        return bad
+    head = pc.utf8_slice_codeunits(arr, 0, 10)
+    shaped = mask & fullmatch(head, _ISO_DAY)
+    if shaped.any():
+        day_text = pc.if_else(pa.array(shaped), head, "2000-01-01")
+        year = pc.cast(pc.utf8_slice_codeunits(day_text, 0, 4), pa.int64()).to_numpy()
+        month = pc.cast(pc.utf8_slice_codeunits(day_text, 5, 7), pa.int64()).to_numpy()
+        day = pc.cast(pc.utf8_slice_codeunits(day_text, 8, 10), pa.int64()).to_numpy()
+        month_ok = (month >= 1) & (month <= 12)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        last = _DAYS[np.clip(month, 1, 12) - 1] + (leap & (month == 2))
+        bad |= shaped & ~(month_ok & (day >= 1) & (day <= last))
+    other = mask & ~shaped
+    if other.any():
+        idx = np.flatnonzero(other)
+        texts = pd.Series(head.take(pa.array(idx)).to_pylist(), dtype=object)
+        days = pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce")
+        bad[idx] = days.isna().to_numpy()
+    return bad
+
+
+def _below(arr: Text, valid: np.ndarray, minimum: Decimal) -> np.ndarray:
+    """Exact ``value < minimum`` for the ``valid`` cells (plain decimal text).
+
+    Arrow's string-to-float cast is correctly rounded, and rounding is monotonic, so a float
+    comparison is exact except for a tie, and a tie can hide a smaller value only when the text
+    carries more precision than a float (over 15 digits); those few are settled with Decimal.
+    """
+    numbers = pc.cast(pc.if_else(pa.array(valid), arr, "0"), pa.float64()).to_numpy()
+    bound = float(minimum)
+    below = valid & (numbers < bound)
+    ties = valid & (numbers == bound) & as_mask(pc.greater(pc.utf8_length(arr), 15))
+    for i in np.flatnonzero(ties).tolist():
         try:
-            below.loc[idx] = Decimal(str(v.loc[idx])) < minimum
+            below[i] = Decimal(arr[i].as_py()) < minimum
         except InvalidOperation:
-            below.loc[idx] = False
+            below[i] = False
     return below
 
 

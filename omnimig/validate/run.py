@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.io.table import TEXT
 from omnimig.validate.bundle import BundleOutcome, check_bundle
-from omnimig.validate.fields import Emitter, check_chunk, map_columns
+from omnimig.validate.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validate.problem import FileResult, Problem, escalate
 from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, type_names
 
@@ -75,9 +79,19 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
     return targets, skipped
 
 
-def validate_file(target: Target, choices: dict[str, ChoiceList], chunk_rows: int = 200_000) -> FileResult:
-    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read."""
+def validate_file(
+    target: Target,
+    choices: dict[str, ChoiceList],
+    chunk_rows: int = 200_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> FileResult:
+    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
+
+    ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
+    ``bytes read == file size`` once the file is done.
+    """
     source = open_source(target.path, chunk_rows)
+    size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     problems: list[Problem] = []
     emit = Emitter(str(target.path), target.type, problems)
@@ -98,16 +112,30 @@ def validate_file(target: Target, choices: dict[str, ChoiceList], chunk_rows: in
     layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
     rows = 0
     kept_fields = [f for f in bundle_fields(target.type) if f in layout.columns]
-    kept: list[pd.DataFrame] = []
+    # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
+    # they are stitched into one column without a copy at the end.
+    kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
+    kept_rows: list[np.ndarray] = []
     for chunk in source.chunks:
         rows += len(chunk.data)
         check_chunk(chunk, rules, layout, choices, emit)
-        part = pd.DataFrame({f: chunk.data[layout.columns[f]] for f in kept_fields}, index=chunk.data.index)
-        part.insert(0, "row", chunk.rows.to_numpy())
-        kept.append(part.reset_index(drop=True))
+        for f in kept_fields:
+            column = text_array(chunk.data[layout.columns[f]])
+            column = column if column.type == TEXT else column.cast(TEXT)
+            kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+        kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
+        if progress is not None:
+            progress(min(source.bytes_read() or 0, size), size)
+    if progress is not None:
+        progress(size, size)
     if rows == 0:
         emit.one(None, None, "no-rows", "warning", "the file has no data rows")
-    keys = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame({"row": [], **{f: [] for f in kept_fields}})
+    keys = pd.DataFrame(
+        {
+            "row": np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=np.int32),
+            **{f: pd.arrays.ArrowStringArray(pa.chunked_array(kept[f], type=TEXT)) for f in kept_fields},
+        }
+    )
     result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.sort(tuple(rules.names))
     return result
@@ -130,11 +158,14 @@ def validate_paths(
     strict: bool = False,
     require_all: bool = False,
     chunk_rows: int = 200_000,
+    progress: Callable[[Path, int, int], None] | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
     Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read is
-    listed in ``unreadable`` (one line each) so the others are still reported.
+    listed in ``unreadable`` (one line each) so the others are still reported. ``progress``, when
+    given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
+    ``omnimig.validate.progress.FileProgress``).
     """
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
@@ -142,7 +173,9 @@ def validate_paths(
     unreadable: list[str] = []
     for target in targets:
         try:
-            results.append(validate_file(target, lists, chunk_rows=chunk_rows))
+            hook = None if progress is None else partial(progress, target.path)
+            results.append(validate_file(target, lists, chunk_rows=chunk_rows, progress=hook))
+            pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
         except ReadError as exc:
             unreadable.append(str(exc))
     outcome = check_bundle(results, require_all=require_all)
