@@ -705,3 +705,24 @@ def test_pick_min_and_max_compare_values_not_text() -> None:
     assert _combine("max", ["9.50", "10.00"]) == "10.00"
     assert _combine("min", ["2024-01-01T10:00:00+03:00", "2024-01-01T08:30:00+01:00"]) == "2024-01-01T10:00:00+03:00"
     assert _combine("min", ["", "b", "a"]) == "a"
+
+
+def test_a_currency_written_in_the_amount_fills_or_must_match_the_currency(tmp_path: Path) -> None:
+    data = write_csv(
+        tmp_path / "o.csv",
+        ["No", "Tutar", "Birim"],
+        [["1", "€389,50", ""], ["2", "₺1.234,56", "TL"], ["3", "€5,00", "TL"]],
+    )
+    mapping = write_mapping(
+        tmp_path,
+        '[source]\ndecimal_separator = ","\n[values.currency]\nTL = "TRY"\n'
+        '[order]\nnumber = "No"\namount = { column = "Tutar", normalise = "decimal" }\n'
+        'currency = { column = "Birim", values = "currency" }\n',
+    )
+    result = transform(data, mapping, tmp_path / "out")
+    orders = by(rows(tmp_path / "out/order.csv"), "number")
+    assert (orders["1"]["amount"], orders["1"]["currency"]) == ("389.50", "EUR")
+    assert (orders["2"]["amount"], orders["2"]["currency"]) == ("1234.56", "TRY")
+    [reject] = rows(tmp_path / "out/rejects.csv")
+    assert reject["source_row"] == "4" and "is in EUR, but the order's currency is TRY" in reject["reason"]
+    assert result.exit_code == 1

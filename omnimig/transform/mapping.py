@@ -130,6 +130,8 @@ class Row:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     error: RowError | None = None
     warnings: list[tuple[str, str, str, str]] = field(default_factory=list)  # type, field, code, message
+    # Currencies written into amounts (``€389,50``, ``1.234,56 TL``): field, column, code.
+    currencies: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -458,11 +460,13 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
 # One row: every mapped field's value, or the first error
 
 
-def _step(step: str, value: str, plan: Plan) -> str | None:
+def _step(step: str, value: str, plan: Plan, found: list[str] | None = None) -> str | None:
     if step == "text":
         return nz.text(value)
     if step == "decimal":
         amount = nz.decimal(value, decimal_separator=plan.decimal_separator)
+        if amount is not None and amount.currency and found is not None:
+            found.append(amount.currency)
         return amount.text if amount is not None else None
     if step == "date":
         return nz.date(value, order=plan.date_order, tz=plan.timezone)  # type: ignore[arg-type]
@@ -484,12 +488,15 @@ def _step(step: str, value: str, plan: Plan) -> str | None:
     raise AssertionError(step)
 
 
-def _cell(spec: FieldSpec, column: str, raw: str, plan: Plan) -> str:
+def _cell(spec: FieldSpec, column: str, raw: str, plan: Plan, row: Row | None = None) -> str:
     value: str | None = nz.text(raw)
+    found: list[str] = []
     for step in spec.steps:
         if value is None:
             break
-        value = _step(step, value, plan)
+        value = _step(step, value, plan, found)
+    if row is not None:
+        row.currencies += [(spec.name, column, code) for code in found]
     return value or ""
 
 
@@ -502,7 +509,7 @@ def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings) -> str:
         return spec.value
     try:
         if spec.kind == "column":
-            value = _cell(spec, spec.columns[0], row.cells[spec.columns[0]], plan)
+            value = _cell(spec, spec.columns[0], row.cells[spec.columns[0]], plan, row)
         elif spec.kind == "columns":
             parts = [_cell(spec, c, row.cells[c], plan) for c in spec.columns]
             value = spec.join.join(p for p in parts if p)
@@ -544,9 +551,27 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
                     row.values[type_name][name] = row.values[ref_type][ref_name]
         if plan.user_key is not None:
             row.values["user-key"] = {"key": _value(plan.user_key, row, plan, settings)}
+        _currency_of_amounts(row)
     except RowError as exc:
         row.error = exc
     return row
+
+
+def _currency_of_amounts(row: Row) -> None:
+    """An order amount that names its currency (``€389,50``) fills an empty currency or must agree with it."""
+    order = row.values.get("order")
+    if order is None:
+        return
+    for name, column, code in row.currencies:
+        if not order.get("currency"):
+            order["currency"] = code
+        elif order["currency"] != code:
+            raise RowError(
+                "order",
+                "currency",
+                f'column "{column}" ({name}) is in {code}, but the order\'s currency is {order["currency"]}; '
+                "an amount in another currency is not converted",
+            )
 
 
 # ------------------------------------------------------------------------------------------------
