@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import statistics
@@ -12,6 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PY = sys.executable
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every format bench shares: size, repeats, the quick smoke mode, where data goes."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="2,000 orders, one run")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    return ap
+
+
+def sizes(args: argparse.Namespace) -> tuple[int, int]:
+    """(orders, repeats): --quick is 2,000 orders once, whatever else was asked."""
+    return (2_000, 1) if args.quick else (args.orders, args.repeat)
 
 
 def omnimig_samples(out: Path, orders: int, fmt: str, invalid_rate: float) -> Path:

@@ -9,10 +9,7 @@ measured is the bundle's order.json. Each contender is its own process under /us
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from _timing import PY, interleave, omnimig_samples, table
+from _timing import PY, interleave, omnimig_samples, parser, sizes, table
 
 READ = (
     "import sys; from pathlib import Path; from omnimig.io.read_json import read_json\n"
@@ -22,13 +19,9 @@ ORJSON = "import sys, orjson; print(len(orjson.loads(open(sys.argv[1], 'rb').rea
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="2,000 orders, one run")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    ap = parser(__doc__)
     args = ap.parse_args()
-    orders, repeat = (2_000, 1) if args.quick else (args.orders, args.repeat)
+    orders, repeat = sizes(args)
     bundle = omnimig_samples(args.out / f"json-{orders}", orders, "json", 0.001)
     path = bundle / "order.json"
     contenders = {

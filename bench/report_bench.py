@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from _timing import PY, measure, omnimig_samples
+from _timing import PY, measure, omnimig_samples, parser, sizes
 
 
 def _plain(path: Path, out: Path) -> None:
@@ -57,18 +57,14 @@ def _annotated(path: Path, out: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="2,000 orders, one run")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    ap = parser(__doc__)
     ap.add_argument("--worker", choices=["plain", "annotated"], help=argparse.SUPPRESS)
     ap.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         (_plain if args.worker == "plain" else _annotated)(*args.files)
         return
-    orders, repeat = (2_000, 1) if args.quick else (args.orders, args.repeat)
+    orders, repeat = sizes(args)
     bundle = omnimig_samples(args.out / f"json-{orders}", orders, "json", 0.001)
     path = bundle / "order.json"
     me = str(Path(__file__).resolve())

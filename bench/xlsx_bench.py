@@ -12,10 +12,7 @@ reader did before), omnimig's reader (calamine row iterator, text columns in chu
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from _timing import PY, interleave, omnimig_samples, table
+from _timing import PY, interleave, omnimig_samples, parser, sizes, table
 
 OPENPYXL = (
     "import sys, openpyxl\n"
@@ -33,13 +30,9 @@ READ = (
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="2,000 orders, one run")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    ap = parser(__doc__)
     args = ap.parse_args()
-    orders, repeat = (2_000, 1) if args.quick else (args.orders, args.repeat)
+    orders, repeat = sizes(args)
     bundle = omnimig_samples(args.out / f"xlsx-{orders}", orders, "xlsx", 0.001)
     path = bundle / "order.xlsx"
     contenders = {
