@@ -30,6 +30,7 @@ import csv
 import json
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -356,11 +357,7 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
         _lack(draft, "user", "sms_allowed", f"{sheet.path} has no 'Accepts SMS Marketing' column")
     if not sheet.has("Accepts Email Marketing"):
         _lack(draft, "user", "email_allowed", f"{sheet.path} has no 'Accepts Email Marketing' column")
-    for n, cells in sheet.rows:
-        origin = Origin(str(sheet.path), n)
-        draft.read.append(origin)
-        if _wrong_width(sheet, n, cells, origin, draft):
-            continue
+    for _, cells, origin in _rows(sheet, draft):
         email = _email(sheet.get(cells, "Email"))
         if not email:
             draft.reject(
@@ -410,6 +407,15 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
                 f"same email as {first.origin.where()}: merged into that user{dropped} (orders link by email)",
             )
         _customer_address(sheet, cells, user, origin, ctx)
+
+
+def _rows(sheet: Sheet, draft: Draft) -> Iterator[tuple[int, list[str], Origin]]:
+    """Each data row with its origin, declared read; a row wider than the header is refused here."""
+    for n, cells in sheet.rows:
+        origin = Origin(str(sheet.path), n)
+        draft.read.append(origin)
+        if not _wrong_width(sheet, n, cells, origin, draft):
+            yield n, cells, origin
 
 
 def _wrong_width(sheet: Sheet, n: int, cells: list[str], origin: Origin, draft: Draft) -> bool:
@@ -520,11 +526,7 @@ def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
     """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here."""
     groups: list[Group] = []
     draft = ctx.draft
-    for n, cells in sheet.rows:
-        origin = Origin(str(sheet.path), n)
-        draft.read.append(origin)
-        if _wrong_width(sheet, n, cells, origin, draft):
-            continue
+    for n, cells, origin in _rows(sheet, draft):
         name = _text(sheet.get(cells, "Name"))
         if not name:
             draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
