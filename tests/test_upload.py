@@ -42,13 +42,6 @@ class Interrupt(Exception):
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    target = tmp_path / "bundle"
-    shutil.copytree(SAMPLES, target)
-    return target
-
-
-@pytest.fixture
 def server() -> Iterator[FakeOmnitron]:
     with FakeOmnitron(TOKEN, polls_to_finish=2) as srv:
         yield srv

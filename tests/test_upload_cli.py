@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,6 @@ from omnimig.upload.fake_server import FakeOmnitron
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TOKEN = "tok-CLI-7f3a9c"
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    target = tmp_path / "bundle"
-    shutil.copytree(SAMPLES, target)
-    return target
 
 
 @pytest.fixture
