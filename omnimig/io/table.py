@@ -19,12 +19,21 @@ class ReadError(Exception):
 
 @dataclass
 class Notice:
-    """Something a reader noticed about the whole file (e.g. a fallback encoding)."""
+    """Something a reader noticed: about the whole file (a fallback encoding, the sheet it chose),
+    or about one row or cell (an Excel error cell, a duplicate JSON key, a malformed CSV row).
+
+    ``row`` is the row as a person finds it (see ``Chunk.rows``); ``column`` is the file's own
+    header name, or ``None`` for the whole row or file; ``value`` is the cell as read, if any.
+    The validator turns each notice into a ``Problem``, so a row with an error notice is held
+    by ``--split`` like any other broken row.
+    """
 
     rule: str
     message: str
     row: int | None = None
     severity: str = "warning"
+    column: str | None = None
+    value: str | None = None
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Chunk:
     data: pd.DataFrame
     rows: pd.Series
     kinds: pd.DataFrame | None = None
+    # Row and cell problems a reader found in this chunk (Excel error cells, duplicate JSON keys, ...).
+    notices: list[Notice] = field(default_factory=list)
 
 
 @dataclass

@@ -98,7 +98,7 @@ def validate_file(
     is_json = source.format == "json"
     header_row = None if is_json else 1
     for notice in source.notices:
-        emit.one(notice.row, None, notice.rule, notice.severity, notice.message)  # type: ignore[arg-type]
+        emit.one(notice.row, notice.column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
     for name in source.duplicate_columns:
         emit.one(
             header_row,
@@ -116,8 +116,12 @@ def validate_file(
     # they are stitched into one column without a copy at the end.
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
     kept_rows: list[np.ndarray] = []
+    field_of = {column: name for name, column in layout.columns.items()}
     for chunk in source.chunks:
         rows += len(chunk.data)
+        for notice in chunk.notices:
+            column = None if notice.column is None else field_of.get(notice.column, notice.column)
+            emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
         check_chunk(chunk, rules, layout, choices, emit)
         for f in kept_fields:
             column = text_array(chunk.data[layout.columns[f]])
