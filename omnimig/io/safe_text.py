@@ -1,0 +1,34 @@
+"""Text that is safe to show a person: in a terminal, and in a spreadsheet that opens a CSV.
+
+Cells and file names come from files we did not write. Printed raw, an escape sequence in a
+cell can rewrite the report on screen; written raw into a CSV that a person opens, ``=HYPERLINK(…)``
+becomes a live formula. Reports and ``held/`` files are read by people and go through these
+functions; ``ready/`` files are upload data and stay byte-faithful.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls and DEL, except tab and newline (a message may span lines on purpose).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The OWASP list of characters that make a spreadsheet read a cell as a formula.
+_FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), so a terminal prints, never obeys, them."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def is_formula_like(value: str) -> bool:
+    """Would a spreadsheet opening this cell from a CSV treat it as a formula? Plain numbers (``-12.5``) are not."""
+    return value.startswith(_FORMULA_LEAD) and not _PLAIN_NUMBER.fullmatch(value)
+
+
+def neutralise_formula(value: str) -> str:
+    """The OWASP convention: a formula-like cell gets a leading apostrophe, which spreadsheets show as text."""
+    return "'" + value if is_formula_like(value) else value
