@@ -13,6 +13,11 @@ import pyarrow as pa
 TEXT = pa.large_string()
 
 
+def repeat_key(name: str, n: int) -> str:
+    """The chunk column holding the ``n``-th (2, 3, …) column headed ``name``; no header can spell it."""
+    return f"{name}\x00{n}"
+
+
 class ReadError(Exception):
     """A file cannot be read at all. The message is one line and names the file."""
 
@@ -64,6 +69,11 @@ class Source:
     notices: list[Notice] = field(default_factory=list)
     # Index of header duplicates: a column name that appears twice keeps its first position.
     duplicate_columns: tuple[str, ...] = ()
+    # Every header label in file order, repeats included (empty: the same as ``columns``). A
+    # repeated column's values are kept in the chunks under ``repeat_key(name, n)`` so that
+    # nothing is lost when rows are written back (``--split``, upload parts); the rules check
+    # only the first column of a name and report the repeat as ``duplicate-column``.
+    header: tuple[str, ...] = ()
     # Records in the file when known before reading the chunks (JSON); None otherwise.
     known_rows: int | None = None
     # Bytes of the file read so far, for a progress bar; None when the reader cannot tell
