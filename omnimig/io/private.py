@@ -1,0 +1,58 @@
+"""Files and folders that hold customer data are created private: 0600 and 0700, whatever the umask.
+
+Migration files carry every customer's name, email, phone and address. Anything omnimig writes
+from them (split parts, reports, transform output, upload state) goes through these helpers, so
+no other user of a shared machine can read it. Existing files and folders are tightened too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import IO, Any
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700; tighten it if it exists. Returns ``path``."""
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by someone else: tightened below
+            folder.mkdir(mode=DIR_MODE)
+    # Only the folders we made, and the target itself, are tightened: never the user's parents.
+    for folder in {*missing, path}:
+        os.chmod(folder, DIR_MODE)
+    return path
+
+
+def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """``open(path, mode)``, the file created 0600 (or tightened to 0600 when it exists)."""
+    flags = os.O_WRONLY | os.O_CREAT
+    if "a" in mode:
+        flags |= os.O_APPEND
+    elif "x" in mode:
+        flags |= os.O_EXCL
+    else:
+        flags |= os.O_TRUNC
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        return os.fdopen(fd, mode.replace("x", "w"), **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def make_private(path: Path) -> Path:
+    """Tighten a file someone else's library created (xlsxwriter writes its own file) to 0600."""
+    os.chmod(path, FILE_MODE)
+    return path
