@@ -156,7 +156,7 @@ def _utf16(path: Path, head: bytes, raw: str) -> Encoding:
     notice = Notice(
         rule="encoding",
         row=None,
-        message="the file is UTF-16 text (Excel's \"Unicode text\"); read it as such. "
+        message='the file is UTF-16 text (Excel\'s "Unicode text"); read it as such. '
         "Save it as CSV UTF-8 before uploading",
     )
     return Encoding("utf-16", raw, [notice])
