@@ -545,16 +545,28 @@ def test_truncated_xlsx(tmp_path: Path) -> None:
     assert_cannot_run(run("validate", path), str(path), "XLSX")
 
 
-def test_csv_text_named_xlsx(tmp_path: Path) -> None:
+def test_csv_text_named_xlsx_is_read_by_content_with_a_note(tmp_path: Path) -> None:
     path = tmp_path / "user.xlsx"
     shutil.copy(SAMPLES / "user.csv", path)
-    assert_cannot_run(run("validate", path), str(path))
+    result = run("validate", "--format", "json", path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert brief(result) == [(None, None, "file-format", "warning")]
+    assert "really CSV text" in problems(result)[0]["message"]
+    assert report(result)["summary"]["rows"] == 3
 
 
-def test_xlsx_named_csv(tmp_path: Path) -> None:
+def test_xlsx_named_csv_is_read_by_content_with_a_note(tmp_path: Path) -> None:
     path = tmp_path / "user.csv"
-    write_xlsx(path, [["customer_code"], ["C1"]])
-    assert_cannot_run(run("validate", path), str(path), ".xlsx")
+    write_xlsx(path, [list(r) for r in rows_of(SAMPLES / "user.csv")])
+    result = run("validate", "--format", "json", path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert brief(result) == [(None, None, "file-format", "warning")]
+    assert "really an XLSX workbook" in problems(result)[0]["message"]
+    assert "rename it to .xlsx" in problems(result)[0]["message"]
+    text = run("validate", path)
+    assert text.exit_code == 0 and "file-format" in text.stdout
 
 
 def test_xlsx_with_empty_first_sheet(tmp_path: Path) -> None:
