@@ -375,7 +375,6 @@ class _Odd:
         self.plan = plan
         self.rows: deque[tuple[int, list[str], Notice | None]] = deque()
         self.failure: str | None = None
-        self.first = 2  # rows before this one were handed out by an earlier pass: skip them
 
     def handle(self, row: pacsv.InvalidRow) -> str:
         """``invalid_row_handler``: note the row and its cells, let pyarrow skip it.
@@ -389,8 +388,8 @@ class _Odd:
                 self.failure = f"a row has {row.actual_columns} cells but the header has {row.expected_columns} columns"
                 return "error"
             number = row.number - (self.plan.skip - 1)
-            if number >= self.first:
-                self.rows.append((number, *self._cells(number, row.text)))
+            # Kept even when an earlier pass handed the row out: it keeps the rows after it counted right.
+            self.rows.append((number, *self._cells(number, row.text)))
             return "skip"
         except Exception as exc:  # nothing may escape into pyarrow's C++ loop
             self.failure = f"cannot read a row: {type(exc).__name__}: {exc}"
@@ -405,11 +404,15 @@ class _Odd:
         joined = self.plan.delimiter.join(cells)
         if not closed:
             return kept, unterminated(self.plan.header, number, len(cells) - 1, cells[-1])
-        fix = (
-            "check the quoting and the delimiter: a cell holding the delimiter must be quoted"
-            if len(cells) > width
-            else "add the missing cells (empty ones too)"
-        )
+        if len(cells) > width:
+            extra = self.plan.delimiter.join(cells[width:])
+            extra = extra if len(extra) <= 200 else extra[:199] + "…"
+            fix = (
+                f'the cells after the last column are "{extra}"; check the quoting and the delimiter: '
+                "a cell holding the delimiter must be quoted"
+            )
+        else:
+            fix = "add the missing cells (empty ones too)"
         return kept, Notice(
             "row-width",
             f"the row has {len(cells)} cells but the header has {width} columns; {fix}",
@@ -491,7 +494,6 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
     last: tuple[pa.Table, bool] | None = None  # held back: the end of the file may add a notice
     while True:
         odd = _Odd(plan)
-        odd.first = done
         try:
             for row, piece, notice in _pass(plan, odd, block):
                 end = row + piece.num_rows
@@ -511,7 +513,7 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
                 raise ReadError(f"{plan.path}: {_parser_message(odd, exc, done)}") from None
             if block >= limit:
                 raise ReadError(
-                    f"{plan.path}: row {done} is longer than {limit >> 20} MB, the most omnimig reads as one row; "
+                    f"{plan.path}: row {done} is longer than {_size(limit)}, the most omnimig reads as one row; "
                     "check for a quote that is never closed, or split the cell"
                 ) from None
             block = min(block * 4, limit)
@@ -526,6 +528,10 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
             if found is not None:
                 notices.append(found)
         yield piece
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20:,} MB" if n >= 1 << 20 else f"{n >> 10:,} KB"
 
 
 def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, Notice | None]]:
