@@ -424,8 +424,8 @@ class _Odd:
 
 def unterminated(header: list[str], row: int, index: int, cell: str) -> Notice:
     """The problem of a quote opened in ``header[index]`` of ``row`` and never closed."""
-    lines = cell.count("\n")
-    more = f" ({lines:,} more lines)" if lines else ""
+    lines = cell.rstrip("\r\n").count("\n")
+    more = f" ({lines:,} more line{'s' if lines > 1 else ''})" if lines else ""
     return Notice(
         "unterminated-quote",
         f"a quote opened in this cell is never closed, so everything after it to the end of the file{more} "
