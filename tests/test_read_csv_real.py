@@ -288,3 +288,15 @@ def test_an_xlsx_named_xls_is_read_as_xlsx(tmp_path: Path) -> None:
     assert (code, brief) == (0, [(None, None, "file-format", "warning")])
     assert "really an XLSX workbook" in found[0]["message"]
     assert not list(Path(tempfile.gettempdir()).glob("omnimig-*/file.xlsx"))  # the private link is gone
+
+
+def test_transform_mapping_rejects_a_malformed_row_instead_of_guessing(tmp_path: Path) -> None:
+    """The reader keeps a too-wide row's first cells for --split; a transform must not map them."""
+    from test_transform_mapping import rows as written
+    from test_transform_mapping import run_small, small_row, tally
+
+    result = run_small(tmp_path, [small_row("1"), [*small_row("2"), "stray"]])
+    assert tally(result) == (2, 1, 0, 1), result.stdout
+    reject = written(tmp_path / "out" / "rejects.csv")[0]
+    assert reject["source_row"] == "3"
+    assert "row-width" in reject["reason"] and "10 cells but the header has 9 columns" in reject["reason"]

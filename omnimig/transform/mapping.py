@@ -447,11 +447,17 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         for chunk in source.chunks:
             frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
             numbers = chunk.rows.tolist()
+            # A row the reader could not split right (row-width, unterminated-quote) is rejected, not guessed.
+            broken = {n.row: n for n in chunk.notices if n.severity == "error"}
             for n, record in zip(numbers, frame.to_dict("records"), strict=True):
                 origin = Origin(str(path), int(n))
                 draft.read.append(origin)
                 cells = {column: str(record[actual]) for column, actual in header.items()}
-                rows.append(_evaluate(plan, settings, Row(origin, cells)))
+                row = _evaluate(plan, settings, Row(origin, cells))
+                if int(n) in broken:
+                    note = broken[int(n)]
+                    row.error = RowError(next(iter(plan.fields)), note.column or "", f"{note.rule}: {note.message}")
+                rows.append(row)
     _build(plan, rows, draft)
     return draft
 
