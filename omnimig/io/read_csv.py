@@ -602,6 +602,8 @@ def _open_quote_at_end(plan: _Plan, piece: pa.Table, row: int) -> Notice | None:
     if not piece.num_rows:
         return None
     cell = piece.column(piece.num_columns - 1)[-1].as_py() or ""
+    if not cell.strip('"'):
+        return None  # a legitimately quoted empty (or all-quote) last cell ends the same way
     tail = ('"' + cell.replace('"', '""')).encode(plan.encoding.raw, errors="replace")
     if len(tail) > plan.size:
         return None
