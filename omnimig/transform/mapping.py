@@ -24,6 +24,7 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -526,8 +527,8 @@ def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings) -> str:
     if spec.table is not None and value:
         mapped = settings.value(spec.table, value)
         if mapped is None:
-            known = list(settings.values[spec.table])
-            listed = ", ".join(_shown(k) for k in known[:12]) + (", …" if len(known) > 12 else "")
+            known = settings.values[spec.table]
+            listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
             reason = (
                 f'column "{spec.columns[0]}": {_shown(value)} is not in [values.{spec.table}] of {plan.name} '
                 f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
