@@ -260,7 +260,7 @@ def _order(
     fallback: Counter[str],
 ) -> None:
     customer = _obj(order.get("customer"))
-    number = _text(order.get("number"))
+    number = _text(order.get("number")).encode("utf-8", "backslashreplace").decode("utf-8")
     email = _email(customer.get("email")) or _email(_obj(order.get("billing_address")).get("email"))
     code = _email(customer.get(code_from)) if code_from == "email" else _text(customer.get(code_from))
     if code_from == "email" and not code:
@@ -271,6 +271,11 @@ def _order(
         for line in line_origins:
             draft.reject(line, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
 
+    try:
+        json.dumps(order, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        refuse("", f"the order holds a lone UTF-16 surrogate ({exc.object[exc.start : exc.end]!a}), which is not text")
+        return
     if not email:
         refuse("user_email", "the order's customer has no email; Akinon needs user_email, so it cannot be migrated")
         return
@@ -283,11 +288,6 @@ def _order(
         discount = _amount(order.get("discount_amount"))
     except nz.NormaliseError as exc:
         refuse("", str(exc))
-        return
-    try:
-        json.dumps(order, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        refuse("", f"the order holds a lone UTF-16 surrogate ({exc.object[exc.start : exc.end]!a}), which is not text")
         return
     if code not in users:
         billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
