@@ -401,7 +401,8 @@ def _header_map(plan: Plan, settings: Settings, path: Path, header: tuple[str, .
             continue
         folded = {nz.fold(h): h for h in header}
         close = difflib.get_close_matches(nz.fold(column), list(folded), n=1, cutoff=0.6)
-        hint = f'; did you mean "{folded[close[0]]}"?' if close else f"; its columns are {', '.join(header)}"
+        listed = ", ".join(header[:20]) + (f", … ({len(header):,} columns)" if len(header) > 20 else "")
+        hint = f'; did you mean "{folded[close[0]]}"?' if close else f"; its columns are {listed}"
         raise SettingsError(f'{where}: column "{column}" is not in the header of {path}{hint}')
     return out
 

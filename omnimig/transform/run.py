@@ -163,6 +163,9 @@ def _run(
     position = {str(p): i for i, p in enumerate(inputs)}
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
+    counted = {t.file for t in tallies}
+    tallies += [Tally(str(p), "row") for p in inputs if str(p) not in counted]  # an input with no rows says so
+    tallies.sort(key=lambda t: position.get(t.file, len(position)))
     rejects = done.rejects + extra
     order = {str(p): i for i, p in enumerate(inputs)}
     writers = record_writers(fmt, done.records)
