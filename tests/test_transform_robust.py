@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
+from omnimig.io.table import Chunk, Notice, Source
+from omnimig.transform import mapping as mapping_module
 from omnimig.transform import omnitron
 from omnimig.transform import settings as settings_module
 from omnimig.transform.normalize import fold
@@ -240,3 +243,44 @@ def test_indexed_lookup_agrees_with_the_definition(
     entries[added] = to
     for key in [*keys, added]:
         assert s.value("t", key) == naive(entries, key)
+
+
+# ------------------------------------------------------------------------------------ reader notices
+
+
+def test_rows_the_reader_could_not_read_faithfully_are_rejected_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = mapping_module.open_source
+
+    def noticing(path: Path) -> Source:
+        source = real(path)
+        original = source.chunks
+
+        def chunks() -> Iterator[Chunk]:
+            for chunk in original:
+                chunk.notices += [
+                    Notice("row-width", "row 3 has 4 cells but the header has 2 columns", 3, "error"),
+                    Notice("excel-error", "price is the Excel error #N/A", 4, "error", "price", "#N/A"),
+                    Notice("excel-error", "note is the Excel error #REF!", 2, "error", "note", "#REF!"),  # unused
+                    Notice("encoding", "a warning about row 2", 2, "warning"),
+                ]
+                yield chunk
+
+        source.chunks = chunks()
+        return source
+
+    monkeypatch.setattr(mapping_module, "open_source", noticing)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[order_item]\norder_number = "no"\nprice = "price"\nquantity = { value = "1" }\n')
+    export = tmp_path / "export.csv"
+    export.write_text("no,price,note\n1,1.00,a\n2,2.00,b\n3,3.00,c\n", encoding="utf-8")
+    result = run("mapping", export, "--mapping", mapping, "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert tallies(result) == [(3, 1, 0, 2)]
+    with (tmp_path / "out" / "rejects.csv").open(encoding="utf-8", newline="") as handle:
+        rejects = {r["source_row"]: r["reason"] for r in csv.DictReader(handle)}
+    assert rejects == {
+        "3": "row 3 has 4 cells but the header has 2 columns",
+        "4": "price is the Excel error #N/A",
+    }

@@ -30,9 +30,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.io import open_source
-from omnimig.io.table import ReadError
+from omnimig.io.table import Notice, ReadError
 from omnimig.transform import normalize as nz
 from omnimig.transform.address import split_name
+from omnimig.transform.errors import reading
 from omnimig.transform.records import TARGETS, Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
 from omnimig.validate.rules import table_rules
@@ -442,20 +443,40 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                 draft.cannot_fill[(type_name, name)] = f"not mapped in {plan.name}"
     rows: list[Row] = []
     for path in inputs:
-        source = open_source(path)
-        _check_reading(plan, settings, path, source, draft)
-        header = _header_map(plan, settings, path, source.columns)
-        wanted = sorted(set(header.values()))
-        for chunk in source.chunks:
-            frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
-            numbers = chunk.rows.tolist()
-            for n, record in zip(numbers, frame.to_dict("records"), strict=True):
-                origin = Origin(str(path), int(n))
-                draft.read.append(origin)
-                cells = {column: str(record[actual]) for column, actual in header.items()}
-                rows.append(_evaluate(plan, settings, Row(origin, cells)))
+        with reading(path, ReadError, SettingsError):
+            source = open_source(path)
+            _check_reading(plan, settings, path, source, draft)
+            header = _header_map(plan, settings, path, source.columns)
+            wanted = sorted(set(header.values()))
+            for chunk in source.chunks:
+                frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
+                numbers = chunk.rows.tolist()
+                broken = _broken_rows(chunk.notices, set(wanted))
+                for n, record in zip(numbers, frame.to_dict("records"), strict=True):
+                    origin = Origin(str(path), int(n))
+                    draft.read.append(origin)
+                    cells = {column: str(record[actual]) for column, actual in header.items()}
+                    row = _evaluate(plan, settings, Row(origin, cells))
+                    if int(n) in broken:
+                        row.error = RowError("", "", broken[int(n)])
+                    rows.append(row)
     _build(plan, rows, draft)
     return draft
+
+
+def _broken_rows(notices: list[Notice], used: set[str]) -> dict[int, str]:
+    """Rows the reader could not read faithfully, with why: a malformed row, an error cell in a used column.
+
+    Such a row's values cannot be trusted (shifted by a stray delimiter, ``#N/A`` read as
+    empty), so it is rejected with the reader's message rather than converted.
+    """
+    broken: dict[int, str] = {}
+    for notice in notices:
+        if notice.severity != "error" or notice.row is None:
+            continue
+        if notice.column is None or notice.column in used:
+            broken.setdefault(int(notice.row), notice.message)
+    return broken
 
 
 # ------------------------------------------------------------------------------------------------
