@@ -300,6 +300,12 @@ def transform(
         if debugging():
             raise
         raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
+    except KeyboardInterrupt:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            "omnimig: interrupted; each file in the output folder is whole (this run's or the last), none half-written",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     for line in result.lines():
         console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
     if not result.adds_up:

@@ -284,3 +284,15 @@ def test_rows_the_reader_could_not_read_faithfully_are_rejected_with_its_message
         "3": "row 3 has 4 cells but the header has 2 columns",
         "4": "price is the Excel error #N/A",
     }
+
+
+def test_ctrl_c_is_exit_130_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(path: Path) -> list:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(omnitron, "read_orders", interrupted)
+    path = tmp_path / "orders.json"
+    path.write_text("[]", encoding="utf-8")
+    result = CliRunner().invoke(app, ["transform", "omnitron-orders", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 130 and "interrupted" in result.output
+    assert len(result.output.strip().splitlines()) == 1
