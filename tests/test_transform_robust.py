@@ -296,3 +296,17 @@ def test_ctrl_c_is_exit_130_with_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(app, ["transform", "omnitron-orders", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 130 and "interrupted" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_value_longer_than_an_xlsx_cell_is_rejected_in_xlsx_and_kept_whole_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    long_note = "n" * 40_000
+    path.write_text(json.dumps([order(1), order(2, extra_field={"note": long_note})]), encoding="utf-8")
+    result = run("omnitron-orders", path, "--out", tmp_path / "xlsx", "--format", "xlsx")
+    assert result.exit_code == 1, result.output
+    assert tallies(result) == [(2, 1, 0, 1), (2, 1, 0, 1)]  # the order and its line go together
+    reasons = (tmp_path / "xlsx" / "rejects.csv").read_text(encoding="utf-8")
+    assert "extra_field has 40,0" in reasons and "an XLSX cell holds at most 32,767" in reasons
+    result = run("omnitron-orders", path, "--out", tmp_path / "csv")
+    assert result.exit_code == 0, result.output
+    assert long_note in (tmp_path / "csv" / "order.csv").read_text(encoding="utf-8")

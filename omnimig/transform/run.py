@@ -36,6 +36,9 @@ SOURCES = {
 }
 
 
+#: Excel's limit on the characters of one cell; xlsxwriter cuts longer strings without an error.
+XLSX_MAX_CELL = 32_767
+
 __all__ = ["SOURCES", "Result", "TransformError", "source_module", "transform"]
 
 
@@ -159,6 +162,8 @@ def _run(
         draft.cannot_fill[("user", "password")] += (
             "; --password-policy unusable writes a value no login matches, so users set a new password"
         )
+    if fmt == "xlsx":
+        options.max_cell = XLSX_MAX_CELL
     done = finish(draft, options)
     position = {str(p): i for i, p in enumerate(inputs)}
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
