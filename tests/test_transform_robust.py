@@ -310,3 +310,14 @@ def test_a_value_longer_than_an_xlsx_cell_is_rejected_in_xlsx_and_kept_whole_els
     result = run("omnitron-orders", path, "--out", tmp_path / "csv")
     assert result.exit_code == 0, result.output
     assert long_note in (tmp_path / "csv" / "order.csv").read_text(encoding="utf-8")
+
+
+def test_rejects_csv_shows_formula_like_cells_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("m.toml").write_text('[order_item]\norder_number = "no"\nprice = "price"\nquantity = { value = "1" }\n')
+    Path("=HYPERLINK(1).csv").write_text("no,price\n1,\n", encoding="utf-8")  # price is required: rejected
+    result = run("mapping", "=HYPERLINK(1).csv", "--mapping", "m.toml", "--out", "out")
+    assert result.exit_code == 1, result.output
+    with open("out/rejects.csv", encoding="utf-8", newline="") as handle:
+        (reject,) = list(csv.DictReader(handle))
+    assert reject["source_file"] == "'=HYPERLINK(1).csv"
