@@ -263,9 +263,19 @@ def transform(
         bool,
         typer.Option("--truncate", help="Cut values over a maximum length (each cut is a warning); default: reject."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a non-empty folder omnimig did not create (its files stay; never an input or a "
+            "file with a bundle name omnimig did not write).",
+        ),
+    ] = False,
 ) -> None:
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
+    from omnimig.io.safe_text import visible
     from omnimig.io.table import ReadError
+    from omnimig.transform.errors import debugging, unexpected
     from omnimig.transform.finish import Options
     from omnimig.transform.run import TransformError
     from omnimig.transform.run import transform as run_transform
@@ -281,13 +291,23 @@ def transform(
                 raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
             settings.source[key.strip()] = value
         options = Options(truncate=truncate, password_policy=password_policy.value)
-        result = run_transform(source.value, list(inputs), out, output.value, settings, options)
+        result = run_transform(source.value, list(inputs), out, output.value, settings, options, force=force)
     except (SettingsError, TransformError, ReadError, SchemaError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(visible(" ".join(str(exc).split()))) from None
     except OSError as exc:
-        raise fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
+        raise fail(visible(f"{exc.filename or out}: {exc.strerror or exc}")) from None
+    except Exception as exc:  # the boundary: a surprise is one line naming the input, never a traceback
+        if debugging():
+            raise
+        raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
+    except KeyboardInterrupt:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            "omnimig: interrupted; each file in the output folder is whole (this run's or the last), none half-written",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     for line in result.lines():
-        console.print(line, markup=False)
+        console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
     if not result.adds_up:
         raise fail("internal error: the row accounting does not add up; please report this with the input")
     raise typer.Exit(1 if result.rejects else 0)
