@@ -10,7 +10,9 @@ to the rows of the earlier ones.
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -18,13 +20,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from omnimig.io import open_source
+from omnimig.io import write as io_write
+from omnimig.io.private import DIR_MODE, make_private, private_dir
+from omnimig.io.safe_text import visible
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
 from omnimig.upload.audit import AuditLog
 from omnimig.upload.client import (
+    DEFAULT_BUDGET,
     DEFAULT_TIMEOUT,
     HttpError,
     OmnitronClient,
@@ -38,10 +45,19 @@ from omnimig.upload.client import (
     sha256_hex,
 )
 from omnimig.upload.journal import FileKey, Journal
+from omnimig.upload.lock import StateLock
 from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult, plural
-from omnimig.validate.rules import SchemaError, type_names
-from omnimig.validate.run import UsageError, validate_paths
+from omnimig.validate.problem import FileResult, Problem, escalate, plural
+from omnimig.validate.rules import SchemaError, load_choices, type_names
+from omnimig.validate.run import Target, UsageError, validate_file, validate_paths
+
+#: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``
+#: family, where present, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.
+WRITE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    *((io_write.WriteError,) if isinstance(getattr(io_write, "WriteError", None), type) else ()),
+)
 
 #: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
 TEST_SET_CHECKS = (
@@ -104,6 +120,9 @@ class UploadPlan:
     results: list[FileResult]
     outcome: BundleOutcome
     skipped: list[str] = field(default_factory=list)
+    #: The validation options, so each written part is checked exactly as the bundle was.
+    choices: Path | None = None
+    strict: bool = False
 
     @property
     def errors(self) -> int:
@@ -203,6 +222,8 @@ def plan_upload(
         results=results,
         outcome=outcome,
         skipped=skipped,
+        choices=choices,
+        strict=strict,
     )
 
 
@@ -289,28 +310,92 @@ def run_upload(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     retry: RetryPolicy | None = None,
-    http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    http_timeout: float = DEFAULT_BUDGET,
     transport: httpx.BaseTransport | None = None,
 ) -> UploadSummary:
     """Send ``plan`` and watch each migration finish; resumable through the journal.
 
-    ``timeout`` bounds the wait for one migration to finish (seconds). ``restart`` names types
-    whose journal entries are dropped so their files are sent again. Raises ``ValidationRefused``,
-    ``PlanError``, ``JournalError``, ``HttpError``, ``UncertainStart``, ``Unreachable``,
-    ``BadAnswer`` or ``PollTimeout`` (all ``UploadError``); the journal is saved before any raise.
+    ``timeout`` bounds the wait for one migration to finish (seconds); ``http_timeout`` bounds
+    one request, all its retries included. ``restart`` names types whose journal entries are
+    dropped so their files are sent again. The whole run holds the state folder's lock, so a
+    second run on the same bundle refuses (``RunLocked``) instead of importing it twice. Raises
+    ``BadToken``, ``ValidationRefused``, ``PlanError``, ``RunLocked``, ``JournalError``,
+    ``HttpError``, ``UncertainStart``, ``Unreachable``, ``BadAnswer`` or ``PollTimeout`` (all
+    ``UploadError``, their messages redacted); the journal is saved before any raise.
     """
+    # The token is checked first: a token no header can carry must not leave a "starting" record.
+    secret = token if isinstance(token, Token) else Token(token)
     if plan.errors and not force:
         raise ValidationRefused(
             f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
             f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
         )
-    secret = token if isinstance(token, Token) else Token(token)
     unknown = sorted(set(restart) - set(type_names()))
     if unknown:
         raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    if not http_timeout > 0:
+        raise PlanError("--http-timeout must be more than 0 seconds")
+    try:
+        _private_state(plan.state_dir)
+        with StateLock(plan.state_dir):
+            return _run_locked(
+                plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
+                http_timeout, transport,
+            )  # fmt: skip
+    except UploadError as exc:
+        _redact_error(exc, secret)
+        raise
+    except OSError as exc:
+        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({secret.redact(str(exc))})") from None
+
+
+def _redact_error(exc: UploadError, secret: Token) -> None:
+    """Make sure an error leaving the run holds no credential, whatever a server echoed into it."""
+    exc.args = tuple(secret.redact(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, HttpError):
+        exc.body = secret.redact(exc.body)
+
+
+def _private_state(state_dir: Path) -> None:
+    """Create the state folder 0700 and tighten what an older run left there to 0700/0600.
+
+    Only omnimig's own entries are touched (a --state-dir may be a folder that holds other things).
+    """
+    private_dir(state_dir)
+    for entry in state_dir.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_file() and (entry.name in ("journal.json", "audit.jsonl", "lock") or entry.name.endswith(".tmp")):
+            make_private(entry)
+        elif entry.is_dir() and entry.name in ("sent", "parts", "test-set"):
+            os.chmod(entry, DIR_MODE)
+            for inner in entry.rglob("*"):
+                if inner.is_symlink():
+                    continue
+                if inner.is_dir():
+                    os.chmod(inner, DIR_MODE)
+                elif inner.is_file():
+                    make_private(inner)
+
+
+def _run_locked(
+    plan: UploadPlan,
+    secret: Token,
+    force: bool,
+    restart: Collection[str],
+    timeout: float,
+    poll_interval: float,
+    on_event: Callable[[UploadEvent], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    retry: RetryPolicy | None,
+    http_timeout: float,
+    transport: httpx.BaseTransport | None,
+) -> UploadSummary:
+    """``run_upload`` once the lock is held: the journal is only read (and trusted) under it."""
     notify = on_event or (lambda event: None)
     audit = AuditLog(plan.state_dir, secret)
-    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel)
+    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel, redact=secret.redact)
     for type_name in restart:
         dropped = journal.restart(type_name)
         audit.note({"event": "restart", "type": type_name, "dropped": dropped})
@@ -337,7 +422,8 @@ def run_upload(
         secret,
         audit=audit,
         insecure=plan.insecure,
-        timeout=http_timeout,
+        timeout=DEFAULT_TIMEOUT,
+        budget=http_timeout,
         retry=retry,
         sleep=sleep,
         transport=transport,
@@ -351,6 +437,7 @@ def run_upload(
                 audit.note({"event": "stop", "file": step.key, "migration_id": stopped.migration_id})
                 break
     audit.note({"event": "end", "stopped": summary.stopped is not None})
+    summary.notes = [secret.redact(n) for n in summary.notes]
     return summary
 
 
@@ -382,7 +469,7 @@ def _upload_step(
         else:
             if action == "upload":
                 if files is None:
-                    files = _part_files(step, plan.state_dir)
+                    files = _part_files(step, plan)
                 path, rows = files[part - 1]
                 migration_id = _start(step, part, path, rows, journal, client, notify)
                 how: Literal["uploaded", "resumed"] = "uploaded"
@@ -487,12 +574,33 @@ def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: 
     )
 
 
-def _part_files(step: PlanStep, state_dir: Path) -> list[tuple[Path, int]]:
-    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``."""
+def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
+    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``.
+
+    Chunks are written 0600 in a 0700 folder and validated like the input before anything is
+    sent: what is sent must be what was validated, so a part that does not give the same
+    problems (a value its format could not hold, a writer that changed a cell) refuses the run.
+    """
     if step.parts == 1 or step.chunk_rows is None:
         return [(step.path, step.rows)]
-    out_dir = state_dir / "parts" / f"{step.type}-{step.sha256[:12]}"
-    return split_file(step.path, step.chunk_rows, out_dir)
+    out_dir = private_dir(plan.state_dir / "parts" / f"{step.type}-{step.sha256[:12]}")
+    try:
+        parts = _split(step.path, step.chunk_rows, out_dir)
+    except WRITE_ERRORS as exc:
+        reason = visible(str(exc))
+        raise PlanError(f"{step.path}: cannot write it in parts of {step.chunk_rows:,} rows: {reason}") from None
+    for part in parts:
+        make_private(part.path)
+    _check_parts(step, parts, plan)
+    return [(part.path, part.rows) for part in parts]
+
+
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    rows: int
+    #: The input's row number of each of the part's rows, in order.
+    source_rows: np.ndarray
 
 
 def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, int]]:
@@ -500,30 +608,102 @@ def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, i
 
     Cells are written back exactly as read, so each part passes the same rules its rows passed.
     """
+    return [(part.path, part.rows) for part in _split(path, chunk_rows, out_dir)]
+
+
+def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
     source = open_source(path, chunk_rows)
     fmt = WRITE_FORMAT[source.format]
-    parts: list[tuple[Path, int]] = []
+    parts: list[_Part] = []
     writer: TableWriter | None = None
+    rows: list[np.ndarray] = []
+
+    def finish(w: TableWriter) -> None:
+        w.close()
+        parts.append(_Part(w.path, w.rows, np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)))
+        rows.clear()
+
     try:
         for chunk in source.chunks:
             start, n = 0, len(chunk.data)
             while start < n:
                 if writer is None or writer.rows >= chunk_rows:
                     if writer is not None:
-                        writer.close()
-                        parts.append((writer.path, writer.rows))
+                        finish(writer)
                     name = f"{path.stem}.part{len(parts) + 1:03d}{SUFFIX[fmt]}"
                     writer = TableWriter(out_dir / name, fmt, list(chunk.data.columns))
                 end = min(n, start + chunk_rows - writer.rows)
                 piece = _slice(chunk, start, end)
                 writer.write(piece, pd.Series(True, index=piece.data.index))
+                rows.append(piece.rows.to_numpy())
                 start = end
-    finally:
+    except BaseException:
         if writer is not None:
             writer.close()
-    if writer is not None and writer.rows:
-        parts.append((writer.path, writer.rows))
+        raise
+    if writer is not None:
+        if writer.rows:
+            finish(writer)
+        else:
+            writer.close()
     return parts
+
+
+def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
+    """Validate every part and refuse unless, together, they give exactly the input's problems.
+
+    Row problems are compared at the input's row (a part's row is mapped back through the rows
+    it was written from); header and file problems must be the same in every part. Bundle rules
+    (unique keys, references) need every file and were already checked on the input.
+    """
+    source = next((r for r in plan.results if Path(r.path) == step.path), None)
+    if source is None:
+        return
+    lists = load_choices(plan.choices)
+
+    def key(p: Problem) -> tuple[str | None, str, str]:
+        return (p.field, p.rule, p.severity)
+
+    def is_file_level(p: Problem, fmt: str | None) -> bool:
+        return p.row is None or (fmt != "json" and p.row == 1)
+
+    want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
+    want_file = Counter(key(p) for p in source.problems if is_file_level(p, source.format) and p.rule != "no-rows")
+    got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
+    for part in parts:
+        try:
+            result = validate_file(Target(part.path, step.type), lists)
+        except Exception as exc:  # any failure to read our own part back refuses the run
+            raise PlanError(
+                f"{part.path.name}: the part written from {step.path.name} cannot be read back ({visible(str(exc))})"
+            ) from None
+        problems = escalate(result.problems) if plan.strict else result.problems
+        first = 1 if result.format == "json" else 2
+        got_file = Counter(key(p) for p in problems if is_file_level(p, result.format) and p.rule != "no-rows")
+        if got_file != want_file:
+            diff = (got_file - want_file) or (want_file - got_file)
+            raise PlanError(_part_mismatch(step, part.path, None, next(iter(diff))))
+        for p in problems:
+            if is_file_level(p, result.format):
+                continue
+            assert p.row is not None
+            index = p.row - first
+            row = int(part.source_rows[index]) if 0 <= index < len(part.source_rows) else None
+            got_rows[(row, *key(p))] += 1
+    if got_rows != want_rows:
+        extra, missing = got_rows - want_rows, want_rows - got_rows
+        row, *problem = sorted(extra or missing, key=lambda k: (k[0] or 0, str(k)))[0]
+        raise PlanError(_part_mismatch(step, parts[0].path.parent, row, tuple(problem)))
+
+
+def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
+    field_name, rule, severity = problem
+    at = f"row {row}" if row is not None else "the header"
+    return (
+        f"{step.path}: the parts written for --chunk-rows do not validate like the file itself "
+        f"({at}, column {field_name or '-'}: {severity} {rule} differs in {where.name}); nothing of "
+        f"{step.path.name} was sent. Upload it without --chunk-rows, or write it as CSV or JSON"
+    )
 
 
 def _slice(chunk: Chunk, start: int, end: int) -> Chunk:
