@@ -194,14 +194,17 @@ def check_url(url: str, insecure: bool = False) -> str:
     sent, logged and journaled, and a person should know it is not used. No message repeats it.
     """
     text = url.strip()
-    parts = urlsplit(text)
-    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+    if re.match(r"^[^:/?#]*:?//[^/?#]*@", text):
         raise InsecureUrl(
             f"{shown_url(text)}: the URL holds a user name or password; give the base URL without them "
             "(the API token comes from --token-env or the prompt)"
         )
     if any(not c.isprintable() or c.isspace() for c in text):
         raise InsecureUrl(f"{shown_url(text)}: the URL holds spaces or control characters")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise InsecureUrl(f"{shown_url(text)}: not a usable URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InsecureUrl(f"{shown_url(text)!r} is not an http(s) URL such as https://omnitron.example.com")
     try:
@@ -225,8 +228,7 @@ def check_migration_id(value: object, where: str) -> str:
     if text is None or not MIGRATION_ID.fullmatch(text):
         shown = visible(shorten(str(value), 80))
         raise BadAnswer(
-            f"{where}: migration id {shown!r} is not 1 to 64 letters, digits, '-' or '_'; "
-            "it is not used in a URL"
+            f"{where}: migration id {shown!r} is not 1 to 64 letters, digits, '-' or '_'; it is not used in a URL"
         )
     return text
 

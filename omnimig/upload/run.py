@@ -693,7 +693,8 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
     if got_rows != want_rows:
         extra, missing = got_rows - want_rows, want_rows - got_rows
         row, *problem = sorted(extra or missing, key=lambda k: (k[0] or 0, str(k)))[0]
-        raise PlanError(_part_mismatch(step, parts[0].path.parent, row, tuple(problem)))
+        where = next((part.path for part in parts if row is not None and row in part.source_rows), parts[0].path)
+        raise PlanError(_part_mismatch(step, where, row, tuple(problem)))
 
 
 def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
