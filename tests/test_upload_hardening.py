@@ -207,7 +207,7 @@ def test_redact_removes_the_token_cut_echoes_and_any_authorization_value() -> No
         "authorization=Basic dXNlcjpwYXNz"
     )
     clean = redact(text, [TOKEN])
-    assert TOKEN[:6] not in clean and "other-secret" not in clean and "dXNlcjpwYXNz" not in clean
+    assert TOKEN[:8] not in clean and "other-secret" not in clean and "dXNlcjpwYXNz" not in clean
     assert redact(clean, [TOKEN]) == clean  # idempotent
     assert redact("the API token is empty", [TOKEN]) == "the API token is empty"
 

@@ -34,6 +34,9 @@ DEFAULT_BUDGET = 300.0
 #: The most of an answer that is read: Omnitron's answers are a few hundred bytes, so anything
 #: bigger is a proxy page or a misbehaving server, and reading it whole could exhaust memory.
 MAX_BODY_BYTES = 1 << 20
+#: A start POST may also take this long per byte sent (a floor of 256 KiB/s), so a big file on a
+#: slow line is not cut off while it is still being uploaded.
+MIN_UPLOAD_RATE = 256 * 1024
 #: What a migration id may look like before it goes into a URL path or a journal.
 MIGRATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -92,8 +95,9 @@ _SCHEME_VALUE = re.compile(r"\b(Token|Bearer|Basic)(\s+|=)(?!\*\*\*)[^\s\"'<>,;)
 _AUTH_VALUE = re.compile(
     r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'][^\"'\r\n,}]*"
 )
-#: A cut echo of the token is redacted from this many leading characters on.
-PARTIAL_ECHO = 6
+#: A cut echo of the token is redacted from this many leading characters on (8 hex characters
+#: turn up by chance in a sha256 or a migration id about once in a hundred million).
+PARTIAL_ECHO = 8
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -449,7 +453,7 @@ class OmnitronClient:
         sent = self.audit.keep_sent(data, digest) if self.audit is not None else None
         upload = {"file": name, "rows": rows, "sha256": digest, "bytes": len(data), "sent": sent}
         headers = self._headers()
-        deadline = self.clock() + self.budget
+        deadline = self.clock() + self.budget + len(data) / MIN_UPLOAD_RATE
         attempt = 0
         while True:
             attempt += 1
@@ -489,7 +493,7 @@ class OmnitronClient:
                 raise self._http_error("POST", url, response)
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = None
             lowered = {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
             migration_id = lowered.get("migration_id")
@@ -541,7 +545,7 @@ class OmnitronClient:
                 raise self._http_error("GET", url, response)
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise BadAnswer(
                     f"GET {url}: the answer is not JSON: {visible(shorten(self._redacted(response.text)))}"
                 ) from None

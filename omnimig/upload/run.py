@@ -22,6 +22,7 @@ from typing import Any, Literal
 import httpx
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from omnimig.io import open_source
 from omnimig.io import write as io_write
@@ -285,10 +286,10 @@ class UploadSummary:
     def lines(self) -> list[str]:
         out = []
         for p in self.parts:
-            label = p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}"
+            label = visible(p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}")
             c = p.progress
             out.append(
-                f"{p.type:<10}  {label}  migration {p.migration_id}: {c.processed:,} processed, "
+                f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
                 f"{c.errors:,} errors of {c.total:,}  ({p.how})"
             )
         out.extend(self.notes)
@@ -739,11 +740,16 @@ class RichReporter(AbstractContextManager["RichReporter"]):
     def __call__(self, event: UploadEvent) -> None:
         key = (event.step.key, event.part)
         label = event.name if event.step.parts == 1 else f"{event.step.path.name} {event.part}/{event.step.parts}"
+        label = visible(label)
         if event.kind == "skip":
-            self._bar.console.print(f"{event.step.type}: {label} already finished (migration {event.migration_id})")
+            self._bar.console.print(
+                f"{event.step.type}: {label} already finished (migration {visible(str(event.migration_id))})",
+                markup=False,
+            )
             return
         if key not in self._tasks:
-            self._tasks[key] = self._bar.add_task(f"{event.step.type}: {label}", total=event.rows or None, errors=0)
+            description = escape(f"{event.step.type}: {label}")
+            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=0)
         task = self._tasks[key]
         if event.progress is not None:
             p = event.progress
