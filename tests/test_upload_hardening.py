@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
@@ -434,3 +436,33 @@ def test_a_part_the_writer_cannot_hold_is_one_line_with_exit_2(
     code, output = cli([str(bundle), "--url", server.url, "--channel", "5", "--chunk-rows", "2"])
     assert code == 2 and "row 3, column extra_field" in output and "Traceback" not in output
     assert server.requests == []
+
+
+# Properties --------------------------------------------------------------------------------------
+
+TOKEN_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="*")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    token=st.text(TOKEN_CHARS, min_size=1, max_size=64),
+    before=st.text(max_size=40),
+    after=st.text(max_size=40),
+    cut=st.integers(8, 64),
+)
+def test_redact_leaves_no_token_and_no_cut_echo_of_it(token: str, before: str, after: str, cut: int) -> None:
+    text = f"{before}{token}{after} You sent: Token {token}. {json.dumps(token)} {token[:cut]}…"
+    clean = redact(text, [token])
+    assert token not in clean
+    if len(token) >= 8:
+        assert token[:8] not in clean
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=30).filter(lambda t: any(not "!" <= c <= "~" for c in t.strip())))
+def test_a_token_with_anything_but_printable_ascii_is_refused_naming_the_character(value: str) -> None:
+    with pytest.raises(BadToken) as caught:
+        Token(value)
+    message = str(caught.value)
+    assert message.isascii() and message.isprintable()  # names the character, never prints it
+    assert "at character" in message or message == "the API token is empty"
