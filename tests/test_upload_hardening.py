@@ -466,3 +466,18 @@ def test_a_token_with_anything_but_printable_ascii_is_refused_naming_the_charact
     message = str(caught.value)
     assert message.isascii() and message.isprintable()  # names the character, never prints it
     assert "at character" in message or message == "the API token is empty"
+
+
+def test_forced_chunks_of_a_file_with_field_and_bundle_errors_are_sent_as_validated(
+    bundle: Path, server: FakeOmnitron
+) -> None:
+    users = bundle / "user.csv"
+    lines = users.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("ayse.yilmaz@example.com", "not-an-email")  # a field error
+    lines.append(lines[2])  # a repeated customer_code: a bundle (unique) error the parts cannot see
+    users.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plan = plan_upload(bundle, server.url, 5, chunk_rows=2, only=["user"])
+    assert plan.errors >= 2
+    summary = run_upload(plan, Token(TOKEN), force=True, poll_interval=0, retry=FAST, sleep=lambda s: None)
+    assert summary.ok and len(server.starts()) == 2
+    assert b"not-an-email" in (server.starts()[0].file_bytes or b"")

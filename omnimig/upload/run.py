@@ -48,7 +48,7 @@ from omnimig.upload.client import (
 from omnimig.upload.journal import FileKey, Journal
 from omnimig.upload.lock import StateLock
 from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult, Problem, escalate, plural
+from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import SchemaError, load_choices, type_names
 from omnimig.validate.run import Target, UsageError, validate_file, validate_paths
 
@@ -651,15 +651,14 @@ def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
 
 
 def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
-    """Validate every part and refuse unless, together, they give exactly the input's problems.
+    """Validate every part and refuse unless, together, they give exactly the input's field problems.
 
-    Row problems are compared at the input's row (a part's row is mapped back through the rows
-    it was written from); header and file problems must be the same in every part. Bundle rules
-    (unique keys, references) need every file and were already checked on the input.
+    The input is validated again by the same function (``validate_file``, field rules only), so
+    both sides are judged alike: bundle rules (unique keys, references) need every file and were
+    already checked on the input. Row problems are compared at the input's row (a part's row is
+    mapped back through the rows it was written from); header and file problems must be the same
+    in every part.
     """
-    source = next((r for r in plan.results if Path(r.path) == step.path), None)
-    if source is None:
-        return
     lists = load_choices(plan.choices)
 
     def key(p: Problem) -> tuple[str | None, str, str]:
@@ -668,18 +667,20 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
     def is_file_level(p: Problem, fmt: str | None) -> bool:
         return p.row is None or (fmt != "json" and p.row == 1)
 
+    def validated(path: Path, what: str) -> FileResult:
+        try:
+            return validate_file(Target(path, step.type), lists)
+        except Exception as exc:  # any failure to read a file back refuses the run
+            raise PlanError(f"{path.name}: {what} cannot be read back ({visible(str(exc))})") from None
+
+    source = validated(step.path, "the file")
     want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
     want_file = Counter(key(p) for p in source.problems if is_file_level(p, source.format) and p.rule != "no-rows")
     got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
     for part in parts:
-        try:
-            result = validate_file(Target(part.path, step.type), lists)
-        except Exception as exc:  # any failure to read our own part back refuses the run
-            raise PlanError(
-                f"{part.path.name}: the part written from {step.path.name} cannot be read back ({visible(str(exc))})"
-            ) from None
-        problems = escalate(result.problems) if plan.strict else result.problems
+        result = validated(part.path, f"the part written from {step.path.name}")
         first = 1 if result.format == "json" else 2
+        problems = result.problems
         got_file = Counter(key(p) for p in problems if is_file_level(p, result.format) and p.rule != "no-rows")
         if got_file != want_file:
             diff = (got_file - want_file) or (want_file - got_file)
