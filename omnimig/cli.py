@@ -355,6 +355,9 @@ def upload(
     ] = False,
 ) -> None:
     """Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."""
+    import contextlib
+
+    from omnimig.io.private import private_dir
     from omnimig.upload import (
         TEST_SET_CHECKS,
         BadToken,
@@ -366,73 +369,81 @@ def upload(
         run_upload,
     )
     from omnimig.upload.client import InsecureUrl
+    from omnimig.upload.lock import StateLock
     from omnimig.validate.report import render_text
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
-    source = directory
-    if test_set:
-        from omnimig.samples.testset import TestSetError, pick_test_set
+    with contextlib.ExitStack() as held:
+        source = directory
+        if test_set:
+            from omnimig.samples.testset import TestSetError, pick_test_set
 
-        base = state_dir or directory / ".omnimig"
-        source = base / "test-set"
+            base = state_dir or directory / ".omnimig"
+            source = base / "test-set"
+            try:  # the bundle's lock, held while the test set is written and sent (its run locks its own)
+                held.enter_context(StateLock(private_dir(base)))
+            except RunLocked as exc:
+                raise fail(str(exc)) from None
+            except OSError as exc:
+                raise fail(f"{base}: cannot hold the upload lock ({exc})") from None
+            try:
+                picked = pick_test_set([directory], source, customer=customer)
+            except TestSetError as exc:
+                raise fail(str(exc)) from None
+            err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
+            state_dir = None  # the test run keeps its own journal beside its files
+        elif customer is not None:
+            raise fail("--customer goes with --test-set")
         try:
-            picked = pick_test_set([directory], source, customer=customer)
-        except TestSetError as exc:
-            raise fail(str(exc)) from None
-        err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
-        state_dir = None  # the test run keeps its own journal beside its files
-    elif customer is not None:
-        raise fail("--customer goes with --test-set")
-    try:
-        plan = plan_upload(
-            source,
-            url,
-            channel,
-            only=only,
-            chunk_rows=chunk_rows,
-            state_dir=state_dir,
-            choices=choices,
-            strict=strict,
-            insecure=insecure_http,
-        )
-    except (PlanError, InsecureUrl) as exc:
-        raise fail(str(exc)) from None
-    render_text(plan.results, out, outcome=plan.outcome, show_order=True)
-    if dry_run:
-        for line in plan.describe():
-            out.print(line, markup=False)
-        raise typer.Exit(1 if plan.errors else 0)
-    if plan.errors and force:
-        err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
-    token = read_token(token_env)
-    try:
-        with RichReporter(err) as reporter:
-            summary = run_upload(
-                plan,
-                token,
-                force=force,
-                restart=restart or (),
-                timeout=timeout,
-                http_timeout=http_timeout,
-                poll_interval=poll_interval,
-                on_event=reporter,
+            plan = plan_upload(
+                source,
+                url,
+                channel,
+                only=only,
+                chunk_rows=chunk_rows,
+                state_dir=state_dir,
+                choices=choices,
+                strict=strict,
+                insecure=insecure_http,
             )
-    except (PlanError, RunLocked, BadToken, InsecureUrl) as exc:  # the run was refused: nothing was sent
-        raise fail(str(exc)) from None
-    except UploadError as exc:
-        err.print(f"omnimig: error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("omnimig: interrupted; run the same command again to resume", markup=False)
-        raise typer.Exit(130) from None
-    for line in summary.lines():
-        out.print(line, markup=False)
-    if test_set and summary.ok:
-        out.print("Before the real migration, check:", markup=False)
-        for check in TEST_SET_CHECKS:
-            out.print(f"  - {check}", markup=False)
-    raise typer.Exit(0 if summary.ok else 1)
+        except (PlanError, InsecureUrl) as exc:
+            raise fail(str(exc)) from None
+        render_text(plan.results, out, outcome=plan.outcome, show_order=True)
+        if dry_run:
+            for line in plan.describe():
+                out.print(line, markup=False)
+            raise typer.Exit(1 if plan.errors else 0)
+        if plan.errors and force:
+            err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
+        token = read_token(token_env)
+        try:
+            with RichReporter(err) as reporter:
+                summary = run_upload(
+                    plan,
+                    token,
+                    force=force,
+                    restart=restart or (),
+                    timeout=timeout,
+                    http_timeout=http_timeout,
+                    poll_interval=poll_interval,
+                    on_event=reporter,
+                )
+        except (PlanError, RunLocked, BadToken, InsecureUrl) as exc:  # the run was refused: nothing was sent
+            raise fail(str(exc)) from None
+        except UploadError as exc:
+            err.print(f"omnimig: error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("omnimig: interrupted; run the same command again to resume", markup=False)
+            raise typer.Exit(130) from None
+        for line in summary.lines():
+            out.print(line, markup=False)
+        if test_set and summary.ok:
+            out.print("Before the real migration, check:", markup=False)
+            for check in TEST_SET_CHECKS:
+                out.print(f"  - {check}", markup=False)
+        raise typer.Exit(0 if summary.ok else 1)
 
 
 @app.command()

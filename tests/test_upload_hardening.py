@@ -144,6 +144,17 @@ def test_a_lock_held_elsewhere_refuses_the_cli_run_with_exit_2(bundle: Path, ser
     assert server.requests == []
 
 
+def test_a_test_set_run_holds_the_bundle_lock_before_it_writes_the_test_set(bundle: Path, server: FakeOmnitron) -> None:
+    state = bundle / ".omnimig"
+    state.mkdir()
+    with StateLock(state):
+        code, output = cli([str(bundle), "--url", server.url, "--channel", "5", "--test-set"])
+    assert code == 2 and "another omnimig upload" in output
+    assert not (state / "test-set").exists() and server.requests == []
+    code, output = cli([str(bundle), "--url", server.url, "--channel", "5", "--test-set", "--poll-interval", "0.1"])
+    assert code == 0, output
+
+
 def test_a_journal_changed_underneath_is_not_overwritten(bundle: Path, server: FakeOmnitron) -> None:
     def meddle(event: UploadEvent) -> None:
         if event.kind == "started" and event.step.type == "address":
