@@ -121,9 +121,8 @@ class UploadPlan:
     results: list[FileResult]
     outcome: BundleOutcome
     skipped: list[str] = field(default_factory=list)
-    #: The validation options, so each written part is checked exactly as the bundle was.
+    #: The value lists validation used, so each written part is checked with the same ones.
     choices: Path | None = None
-    strict: bool = False
 
     @property
     def errors(self) -> int:
@@ -224,7 +223,6 @@ def plan_upload(
         outcome=outcome,
         skipped=skipped,
         choices=choices,
-        strict=strict,
     )
 
 
@@ -338,16 +336,24 @@ def run_upload(
         raise PlanError("--http-timeout must be more than 0 seconds")
     try:
         _private_state(plan.state_dir)
-        with StateLock(plan.state_dir):
-            return _run_locked(
-                plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
-                http_timeout, transport,
-            )  # fmt: skip
+        lock = StateLock(plan.state_dir).acquire()
+    except OSError as exc:  # nothing was sent: the run is refused
+        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({visible(str(exc))})") from None
+    try:
+        return _run_locked(
+            plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
+            http_timeout, transport,
+        )  # fmt: skip
     except UploadError as exc:
         _redact_error(exc, secret)
         raise
-    except OSError as exc:
-        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({secret.redact(str(exc))})") from None
+    except OSError as exc:  # mid-run (a full disk): the journal holds what was sent so far
+        raise UploadError(
+            f"{plan.state_dir}: the upload stopped because a file could not be read or written "
+            f"({secret.redact(visible(str(exc)))}); the journal and audit log say what was sent. Run again to resume"
+        ) from None
+    finally:
+        lock.release()
 
 
 def _redact_error(exc: UploadError, secret: Token) -> None:
@@ -406,6 +412,13 @@ def _run_locked(
         for part in range(1, step.parts + 1):
             journal.action(step.key, part, step.type)
     journal.save()
+    # Chunked files are written and validated now, so a part that does not validate like its
+    # rows refuses the run before anything is sent, not after the earlier types were imported.
+    prepared = {
+        step.key: _part_files(step, plan)
+        for step in plan.steps
+        if step.parts > 1 and any(journal.action(step.key, n, step.type) == "upload" for n in range(1, step.parts + 1))
+    }
     audit.note(
         {
             "event": "run",
@@ -432,7 +445,10 @@ def _run_locked(
     with client:
         for index, step in enumerate(plan.steps):
             later = [s.path.name for s in plan.steps[index + 1 :]]
-            stopped = _upload_step(step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval)
+            parts = prepared.get(step.key)
+            stopped = _upload_step(
+                step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval, parts
+            )
             if stopped is not None:
                 summary.stopped = _stop_message(stopped, step, plan, later)
                 audit.note({"event": "stop", "file": step.key, "migration_id": stopped.migration_id})
@@ -453,9 +469,9 @@ def _upload_step(
     clock: Callable[[], float],
     timeout: float,
     poll_interval: float,
+    files: list[tuple[Path, int]] | None = None,
 ) -> PartOutcome | None:
-    """Every part of one file; returns the part that reported errors, if one did."""
-    files: list[tuple[Path, int]] | None = None
+    """Every part of one file (``files``: its parts, when already written); returns the part that reported errors."""
     for part in range(1, step.parts + 1):
         action = journal.action(step.key, part, step.type)
         record = journal.part(step.key, part)
