@@ -258,7 +258,7 @@ class _Sink:
         message: str,
     ) -> None:
         self.touched.add(file)
-        self.by_path[file].problems.append(Problem(file, type_name, row, fld, rule, severity, shorten(value), message))
+        self.by_path[file].problems.add(row, fld, rule, severity, shorten(value), message)
 
 
 def check_bundle(results: list[FileResult], require_all: bool = False) -> BundleOutcome:
@@ -291,7 +291,10 @@ def check_bundle(results: list[FileResult], require_all: bool = False) -> Bundle
             )
     for path in sink.touched:
         r = sink.by_path[path]
-        r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
+        if r.problems.ordered:
+            r.problems.flush()  # the engine's order already: the bundle's run is merged when read
+        else:
+            r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
     return outcome
 
 

@@ -1,0 +1,121 @@
+"""All-bad benchmark (issue 12, "The problem stream is bounded"): a clean order file against the
+same file with every ``amount`` written with a decimal comma, through ``omnimig validate --format json``.
+
+    python bench/allbad_bench.py [--orders 300000] [--repeat 3] [--quick] [--out DIR] [--write-results]
+
+1. Generates ``DIR/orders-N/clean/order.csv`` with the installed ``omnimig samples`` (seed 1, only
+   the order file is kept) and ``DIR/orders-N/allbad/order.csv``: the same rows with the decimal point
+   of every ``amount`` turned into a comma (``129.90`` -> ``129,90``), so every row has one error.
+2. Runs both, interleaved, each its own process under ``/usr/bin/time -v`` (wall time, max RSS),
+   and checks the all-bad run's JSON reports one ``type`` problem per row.
+3. Prints a Markdown table; ``--write-results`` appends it, with the command, to ``bench/RESULTS.md``.
+
+Target: the all-bad file within 200 MB of the clean file's peak memory and at most 2x its time.
+Timings are measured here, never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import PY, measure, parser, sizes
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+TARGET_EXTRA_MB = 200
+TARGET_RATIO = 2.0
+
+
+def make_files(out: Path, orders: int) -> tuple[Path, Path]:
+    """The clean order file and its all-bad twin, generated once and reused."""
+    base = out / f"allbad-{orders}"
+    clean, bad = base / "clean" / "order.csv", base / "allbad" / "order.csv"
+    if (base / ".complete").exists():
+        return clean, bad
+    shutil.rmtree(base, ignore_errors=True)
+    gen = base / "gen"
+    cmd = [PY, "-c", "from omnimig.cli import app; app()", "samples", "--out", str(gen), "--orders", str(orders)]
+    print("$ omnimig", " ".join(cmd[3:]), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    clean.parent.mkdir(parents=True)
+    bad.parent.mkdir(parents=True)
+    shutil.move(str(gen / "order.csv"), clean)
+    shutil.rmtree(gen)
+    with clean.open(newline="", encoding="utf-8") as src, bad.open("w", newline="", encoding="utf-8") as dst:
+        reader = csv.reader(src)
+        writer = csv.writer(dst, lineterminator="\n")
+        header = next(reader)
+        writer.writerow(header)
+        at = header.index("amount")
+        for row in reader:
+            row[at] = row[at].replace(".", ",")
+            writer.writerow(row)
+    (base / ".complete").write_text("")
+    return clean, bad
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.set_defaults(orders=300_000)
+    ap.add_argument("--write-results", action="store_true")
+    args = ap.parse_args()
+    orders, repeat = sizes(args)
+    clean, bad = make_files(args.out, orders)
+    run = [PY, "-c", "from omnimig.cli import app; app()", "validate", "--format", "json"]
+    contenders = {"clean": [*run, str(clean)], "all-bad": [*run, str(bad)]}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
+    for i in range(repeat):
+        for name, cmd in contenders.items():
+            wall, rss, stdout = measure(cmd)
+            runs[name].append((wall, rss))
+            print(f"  run {i + 1}/{repeat} {name}: {wall:.2f} s, {rss:.0f} MB", file=sys.stderr)
+            if name == "all-bad":
+                doc = json.loads(stdout)
+                found = sum(1 for p in doc["files"][0]["problems"] if p["rule"] == "type" and p["field"] == "amount")
+                rows = doc["summary"]["rows"]
+                if found != rows or doc["summary"]["errors"] < rows:
+                    raise SystemExit(f"all-bad run reported {found} amount problems for {rows} rows")
+                del doc, stdout
+    wall = {n: statistics.median(w for w, _ in r) for n, r in runs.items()}
+    rss = {n: max(m for _, m in r) for n, r in runs.items()}
+    lines = [
+        "| file | rows | wall s (median) | all runs s | max RSS MB |",
+        "|---|---|---|---|---|",
+    ]
+    for name in contenders:
+        every = ", ".join(f"{w:.2f}" for w, _ in runs[name])
+        lines.append(f"| {name} | {orders:,} | {wall[name]:.2f} | {every} | {rss[name]:.0f} |")
+    ratio = wall["all-bad"] / wall["clean"]
+    extra = rss["all-bad"] - rss["clean"]
+    met = ratio <= TARGET_RATIO and extra <= TARGET_EXTRA_MB
+    verdict = (
+        f"all-bad / clean: {ratio:.2f}x the time (target <= {TARGET_RATIO:.0f}x), "
+        f"{extra:+.0f} MB peak memory (target <= +{TARGET_EXTRA_MB} MB): {'met' if met else 'NOT met'}"
+    )
+    table = "\n".join(lines)
+    print(table)
+    print(verdict)
+    if args.write_results and not args.quick:
+        stamp = f"{dt.date.today().isoformat()}, {platform.python_version()}, {platform.machine()}"
+        section = (
+            f"\n\n### All-bad order file: the problem stream is bounded (issue 12)\n\n"
+            f"`python bench/allbad_bench.py --orders {orders} --repeat {repeat} --write-results` ({stamp}):\n"
+            f"`omnimig validate --format json` on an order file from `omnimig samples` (clean) and on the same\n"
+            f"file with every `amount` written with a decimal comma (all-bad: one error per row), interleaved,\n"
+            f"each its own process under `/usr/bin/time -v`.\n\n{table}\n\n{verdict}.\n"
+        )
+        with RESULTS.open("a", encoding="utf-8") as f:
+            f.write(section)
+
+
+if __name__ == "__main__":
+    main()
