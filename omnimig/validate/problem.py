@@ -333,8 +333,13 @@ class ProblemStore:
         rule, field, severity = group
         if n <= self.keep_examples:
             if self._escalated:
+                if severity != "error":
+                    return []
                 found = [e for s in ("error", "warning") for e in self._examples.get((rule, field, s), [])]
-                found = sorted(found, key=self._key)[:n] if severity == "error" else []
+                if len({self._key(e) for e in found}) < len(found):
+                    # a warning and an error at one place: only the stream knows which came first
+                    return list(islice((p for p in self if (p.rule, p.field, p.severity) == group), n))
+                found = sorted(found, key=self._key)[:n]
             else:
                 found = self._examples.get(group, [])[:n]
             return [Problem(self.file, self.type, e[0], e[1], e[2], severity, e[4], e[5]) for e in found]  # type: ignore[arg-type]
