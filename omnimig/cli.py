@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -168,16 +169,24 @@ def _validate(
     require_all: bool,
     chunk_rows: int,
 ) -> None:
-    from omnimig.validate.progress import FileProgress
+    from omnimig.validate.progress import FileProgress, StepProgress
     from omnimig.validate.report import render_text, write_csv, write_json
     from omnimig.validate.run import UsageError, validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
-        with FileProgress() as progress:  # a bar on stderr for large files, only on a terminal
+        # Bars on stderr, only on a terminal: large files as they are read, then the bundle rules.
+        with FileProgress() as progress, StepProgress(bar=progress.bar) as steps:
             run = validate_paths(
-                paths, type_, choices, strict=strict, require_all=require_all, chunk_rows=chunk_rows, progress=progress
+                paths,
+                type_,
+                choices,
+                strict=strict,
+                require_all=require_all,
+                chunk_rows=chunk_rows,
+                progress=progress,
+                steps=steps.bundle_hook(),
             )
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None
@@ -187,7 +196,8 @@ def _validate(
     show_order = len(results) > 1 or any(p.is_dir() for p in paths)
     if report is not None:
         try:
-            write_report(report, results, outcome, report_rows)
+            with StepProgress() as steps:
+                write_report(report, results, outcome, report_rows, steps.hook(f"writing {report.name}"))
         except Exception:
             raise _guarded("write the report", report) from None
     counts = []
@@ -195,7 +205,9 @@ def _validate(
         from omnimig.validate.split import split_bundle
 
         try:
-            counts = split_bundle(run.results, split)
+            with StepProgress() as steps:
+                steps.hook(f"writing {split.name}/ready and held")(0, None)  # split cannot count: a pulsing bar
+                counts = split_bundle(run.results, split)
         except Exception:
             raise _guarded("write the split files", split) from None
     err = _stderr()
@@ -227,7 +239,13 @@ def _validate(
     raise typer.Exit(1 if any(r.errors for r in results) or outcome.errors else 0)
 
 
-def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, report_rows: int) -> None:
+def write_report(
+    path: Path,
+    results: list[FileResult],
+    outcome: BundleOutcome,
+    report_rows: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """The --report file, created private (0600): it holds customer data."""
     from omnimig.io.private import make_private, open_private
     from omnimig.validate.report import write_csv, write_json
@@ -237,14 +255,15 @@ def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, 
         from omnimig.validate.workbook import write_workbook
 
         open_private(path, "wb").close()  # xlsxwriter then writes into a file that is already 0600
-        write_workbook(results, path, report_rows=report_rows, bundle_lines=[*outcome.errors, *outcome.notes])
+        lines = [*outcome.errors, *outcome.notes]
+        write_workbook(results, path, report_rows=report_rows, bundle_lines=lines, progress=progress)
         make_private(path)
     elif suffix == ".json":
         with open_private(path, "w", encoding="utf-8") as f:
-            write_json(results, outcome, f)
+            write_json(results, outcome, f, progress)
     else:
         with open_private(path, "w", encoding="utf-8", newline="") as f:
-            write_csv(results, outcome, f)
+            write_csv(results, outcome, f, progress)
 
 
 class SampleFormat(StrEnum):

@@ -14,7 +14,7 @@ keys into Python strings and dominated the run on a 4.8M-row bundle.)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,8 +261,15 @@ class _Sink:
         self.by_path[file].problems.add(row, fld, rule, severity, shorten(value), message)
 
 
-def check_bundle(results: list[FileResult], require_all: bool = False) -> BundleOutcome:
-    """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted)."""
+def check_bundle(
+    results: list[FileResult],
+    require_all: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BundleOutcome:
+    """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted).
+
+    ``progress``, when given, is called as ``progress(step, steps done, steps)`` before each rule.
+    """
     tables = _tables(results)
     sink = _Sink(results)
     outcome = BundleOutcome()
@@ -271,18 +278,32 @@ def check_bundle(results: list[FileResult], require_all: bool = False) -> Bundle
     for mtype in types:
         if mtype.name not in present:
             outcome.missing_types.append(mtype.name)
+    steps = sum(1 + len(m.foreign_keys) + len(m.consistency) for m in types if m.name in tables)
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(what, done, steps)
+        done += 1
+
     for mtype in types:
         table = tables.get(mtype.name)
         if table is None:
             continue
+        step(f"{mtype.name}: unique keys")
         _unique(mtype, table, sink)
         _release()
         for fk in mtype.foreign_keys:
+            step(f"{mtype.name}: references")
             _foreign_key(mtype, fk, table, tables, sink, outcome)
             _release()
         for check in mtype.consistency:
+            step(f"{mtype.name}: consistency")
             _consistency(mtype, check, table, tables, sink)
             _release()
+    if progress is not None:
+        progress("bundle rules", steps, steps)
     if require_all:
         for name in outcome.missing_types:
             outcome.missing_required.append(name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 import orjson
@@ -75,8 +75,18 @@ def _dumps(value: object) -> str:
         return json.dumps(value, ensure_ascii=True)
 
 
-def write_json(results: list[FileResult], outcome: BundleOutcome | None, out: TextIO) -> None:
-    """The JSON report, streamed: one problem per line, in report order."""
+def write_json(
+    results: list[FileResult],
+    outcome: BundleOutcome | None,
+    out: TextIO,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """The JSON report, streamed: one problem per line, in report order.
+
+    ``progress(problems written, problems)`` is called as batches are written.
+    """
+    total = sum(len(r.problems) for r in results)
+    written = 0
     out.write('{\n  "files": [')
     for i, r in enumerate(results):
         head = {
@@ -105,7 +115,10 @@ def write_json(results: list[FileResult], outcome: BundleOutcome | None, out: Te
             parts.append(_dumps(item))
             if len(parts) >= 4_096:
                 out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
+                written += len(parts)
                 first, parts = False, []
+                if progress is not None:
+                    progress(written, total)
         if parts:
             out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
             first = False
@@ -134,15 +147,24 @@ def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Itera
             yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
 
 
-def write_csv(results: list[FileResult], outcome: BundleOutcome | None, out: TextIO) -> int:
+def write_csv(
+    results: list[FileResult],
+    outcome: BundleOutcome | None,
+    out: TextIO,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """One problem per line, formula-like cells neutralised; returns how many cells were.
 
-    Bundle errors (a type missing under --require-all) have no file.
+    Bundle errors (a type missing under --require-all) have no file. ``progress(problems
+    written, problems)`` is called every few thousand lines.
     """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     neutralised = 0
-    for values in _csv_rows(results, outcome):
+    total = sum(len(r.problems) for r in results)
+    for n, values in enumerate(_csv_rows(results, outcome), start=1):
+        if progress is not None and not n % 4_096:
+            progress(n, total)
         cells = []
         for v in values:
             if v is None:

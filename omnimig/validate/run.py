@@ -201,6 +201,7 @@ def validate_paths(
     require_all: bool = False,
     chunk_rows: int = 200_000,
     progress: Callable[[Path, int, int], None] | None = None,
+    steps: Callable[[str, int, int], None] | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
@@ -209,7 +210,8 @@ def validate_paths(
     ``unreadable`` (one line each) and in ``reported`` as an ``unreadable`` problem, so the others
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
-    ``omnimig.validate.progress.FileProgress``).
+    ``omnimig.validate.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
+    the bundle rules run.
     """
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
@@ -236,7 +238,7 @@ def validate_paths(
         pa.default_memory_pool().release_unused()
         unreadable.append(line)
         reported.append(unreadable_result(target, line))
-    outcome = check_bundle(results, require_all=require_all)
+    outcome = check_bundle(results, require_all=require_all, progress=steps)
     if strict:
         for r in results:
             r.problems.escalate()

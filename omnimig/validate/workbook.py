@@ -273,6 +273,7 @@ class _SheetWriter:
         self.written = 0
         self.widths = [len(FILE_ROW_COLUMN)] * plan.col_offset + [len(c) for c in plan.columns]
         self.ncols = min(len(self.widths), EXCEL_COLUMNS)
+        self.progress: Callable[[int], None] | None = None  # called with the rows written so far
 
     def header(self) -> None:
         names = [FILE_ROW_COLUMN] * self.plan.col_offset + list(self.plan.columns)
@@ -329,6 +330,8 @@ class _SheetWriter:
                 if rows is None and self.written >= self.plan.limit:
                     return
                 self.row(at(file_row), file_row, values[i] if values is not None else [])
+            if self.progress is not None:
+                self.progress(self.written)
             if last is not None and len(chunk.rows) and int(chunk.rows.iloc[-1]) >= last:
                 return
 
@@ -348,12 +351,18 @@ class _SheetWriter:
 
 
 def _write_file_sheet(
-    book: xlsxwriter.Workbook, fmt: _Formats, plan: _Plan, source: Source, report: SheetReport
+    book: xlsxwriter.Workbook,
+    fmt: _Formats,
+    plan: _Plan,
+    source: Source,
+    report: SheetReport,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
     assert ws is not None
     writer = _SheetWriter(ws, plan, fmt)
+    writer.progress = progress
     writer.header()
     try:
         if not plan.truncated:
@@ -534,14 +543,21 @@ def _listed(result: FileResult, plans: dict[int, _Plan], key: tuple[str, str | N
 
 
 def write_workbook(
-    results: list[FileResult], out: Path, report_rows: int = 100_000, bundle_lines: Iterable[str] = ()
+    results: list[FileResult],
+    out: Path,
+    report_rows: int = 100_000,
+    bundle_lines: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
     1,048,575). Every value is written as text: nothing becomes a formula, a number or a link.
+    ``progress``, when given, is called as ``progress(rows written, rows to write)`` as sheets fill.
     """
     limit = max(0, min(report_rows, EXCEL_DATA_ROWS))
+    total = sum(min(r.rows, limit) for r in results if r.readable and r.format is not None)
+    done_before = 0
     book = xlsxwriter.Workbook(
         str(out),
         {
@@ -576,7 +592,9 @@ def write_workbook(
             plans[id(result)] = plan
             book.add_worksheet(name)
             report.sheet = name
-            _write_file_sheet(book, fmt, plan, source, report)
+            hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
+            _write_file_sheet(book, fmt, plan, source, report, hook)
+            done_before += report.written
         _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines)
         summary.activate()
     finally:
