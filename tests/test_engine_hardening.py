@@ -346,3 +346,12 @@ def test_reports_are_private(bundle: Path, tmp_path: Path, name: str) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+
+
+def test_a_rule_skipped_for_an_unreadable_file_says_why(bundle: Path) -> None:
+    (bundle / "user.csv").write_bytes(b"")
+    doc = json.loads(run("validate", "--format", "json", "--require-all", bundle).stdout)
+    notes = doc["bundle"]["notes"]
+    assert any("order.user -> user.customer_code was not checked: the user file could not be read" in n for n in notes)
+    assert not any("the bundle has no user file" in n for n in notes)
+    assert doc["bundle"]["errors"] == []  # the file is there, it is unreadable (an error of its own)

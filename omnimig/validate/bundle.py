@@ -37,6 +37,14 @@ class BundleOutcome:
     # Bundle-level errors that belong to no file (a type missing under --require-all).
     errors: list[str] = field(default_factory=list)
     missing_required: list[str] = field(default_factory=list)
+    # Types whose only files could not be read: notes say so instead of "the bundle has no … file".
+    unreadable_types: set[str] = field(default_factory=set)
+
+    def absent(self, name: str) -> str:
+        """Why a type's rows are not there: no file, or a file that could not be read."""
+        if name in self.unreadable_types:
+            return f"the {name} file could not be read"
+        return f"the bundle has no {name} file"
 
     def missing_problems(self) -> list[Problem]:
         """The --require-all errors as problems of no file, for one-problem-per-line renderings."""
@@ -265,6 +273,7 @@ def check_bundle(
     results: list[FileResult],
     require_all: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    unreadable_types: Iterable[str] = (),
 ) -> BundleOutcome:
     """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted).
 
@@ -274,6 +283,7 @@ def check_bundle(
     sink = _Sink(results)
     outcome = BundleOutcome()
     types = migration_types()
+    outcome.unreadable_types = {t for t in unreadable_types if t not in tables}
     present = set(tables)
     for mtype in types:
         if mtype.name not in present:
@@ -306,6 +316,8 @@ def check_bundle(
         progress("bundle rules", steps, steps)
     if require_all:
         for name in outcome.missing_types:
+            if name in outcome.unreadable_types:
+                continue  # the file is there; its ``unreadable`` error already counts
             outcome.missing_required.append(name)
             outcome.errors.append(
                 f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}"
@@ -368,7 +380,7 @@ def _foreign_key(
     parent = tables.get(ref["resource"])
     label = f"{mtype.name}.{'+'.join(fields)} -> {ref['resource']}.{'+'.join(ref['fields'])}"
     if parent is None:
-        outcome.notes.append(f"{label} was not checked: the bundle has no {ref['resource']} file")
+        outcome.notes.append(f"{label} was not checked: {outcome.absent(ref['resource'])}")
         return
     frame = table.frame
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):

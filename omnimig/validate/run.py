@@ -238,7 +238,8 @@ def validate_paths(
         pa.default_memory_pool().release_unused()
         unreadable.append(line)
         reported.append(unreadable_result(target, line))
-    outcome = check_bundle(results, require_all=require_all, progress=steps)
+    broken = {r.type for r in reported if not r.readable and r.type}
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken)
     if strict:
         for r in results:
             r.problems.escalate()
