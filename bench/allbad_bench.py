@@ -67,14 +67,15 @@ def make_files(out: Path, orders: int) -> tuple[Path, Path]:
     return clean, bad
 
 
-def measure(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
-    """(wall s, CPU s = user + system, max RSS MB, stdout) of one run under ``/usr/bin/time -v``.
+def measure(cmd: Sequence[str], env: dict[str, str] | None, cwd: Path) -> tuple[float, float, float, str, str]:
+    """(wall s, CPU s = user + system, max RSS MB, stdout, the omnimig that ran) of one run under ``/usr/bin/time -v``.
 
     CPU time is reported besides wall time: on a shared machine the wall clock mostly measures
     the neighbours.
     """
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
+    # ``cwd`` away from any checkout: ``python -c`` puts the working folder first on sys.path
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
@@ -84,7 +85,8 @@ def measure(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[floa
         return float(found.group(1)) if found else float("nan")
 
     cpu = field("User time (seconds)") + field("System time (seconds)")
-    return wall, cpu, field("Maximum resident set size (kbytes)") / 1024, proc.stdout
+    module = proc.stderr.splitlines()[0] if proc.stderr else "?"
+    return wall, cpu, field("Maximum resident set size (kbytes)") / 1024, proc.stdout, module
 
 
 def main() -> None:
@@ -98,8 +100,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     orders, repeat = sizes(args)
-    clean, bad = make_files(args.out, orders)
-    run = [PY, "-c", "from omnimig.cli import app; app()", "validate", "--format", "json"]
+    clean, bad = make_files(args.out.resolve(), orders)
+    code = "import omnimig, sys; print(omnimig.__file__, file=sys.stderr); from omnimig.cli import app; app()"
+    run = [PY, "-c", code, "validate", "--format", "json"]
     contenders = {"clean": [*run, str(clean)], "all-bad": [*run, str(bad)]}
     envs: dict[str, dict[str, str] | None] = {"clean": None, "all-bad": None}
     if args.before is not None:
@@ -109,9 +112,12 @@ def main() -> None:
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in contenders}
     for i in range(repeat):
         for name, cmd in contenders.items():
-            wall, cpu, rss, stdout = measure(cmd, envs[name])
+            wall, cpu, rss, stdout, module = measure(cmd, envs[name], clean.parent.parent)
             runs[name].append((wall, cpu, rss))
-            print(f"  run {i + 1}/{repeat} {name}: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MB", file=sys.stderr)
+            print(
+                f"  run {i + 1}/{repeat} {name}: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MB ({module})",
+                file=sys.stderr,
+            )
             if name.startswith("all-bad"):
                 doc = json.loads(stdout)
                 found = sum(1 for p in doc["files"][0]["problems"] if p["rule"] == "type" and p["field"] == "amount")
