@@ -16,24 +16,11 @@ from omnimig.io.safe_text import visible
 from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
-
-DEBUG_ENV = "OMNIMIG_DEBUG"
-
-
-def debug_enabled() -> bool:
-    """``--debug`` or ``OMNIMIG_DEBUG=1``: unexpected exceptions keep their traceback (for bug reports)."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+from omnimig.validate.run import DEBUG_ENV, debug_enabled, internal_error_line
 
 
 def _internal_error(exc: BaseException, doing: str) -> str:
-    if isinstance(exc, MemoryError):
-        return f"ran out of memory while {doing}"
-    detail = visible(str(exc))
-    detail = detail if len(detail) <= 200 else detail[:199] + "…"
-    return (
-        f"internal error while {doing} ({type(exc).__name__}{': ' + detail if detail else ''}); "
-        "run with --debug for the traceback and please report it"
-    )
+    return internal_error_line(None, exc, doing)
 
 
 class _App(typer.Typer):
@@ -210,6 +197,10 @@ def _validate(
                 counts = split_bundle(run.results, split)
         except Exception:
             raise _guarded("write the split files", split) from None
+    # A value the reader kept as a lone surrogate cannot be encoded: print its escape, never crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     err = _stderr()
     for note in skipped:
         err.print(f"omnimig: {visible(note)}", markup=False)
@@ -259,10 +250,10 @@ def write_report(
         write_workbook(results, path, report_rows=report_rows, bundle_lines=lines, progress=progress)
         make_private(path)
     elif suffix == ".json":
-        with open_private(path, "w", encoding="utf-8") as f:
+        with open_private(path, "w", encoding="utf-8", errors="backslashreplace") as f:
             write_json(results, outcome, f, progress)
     else:
-        with open_private(path, "w", encoding="utf-8", newline="") as f:
+        with open_private(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
             write_csv(results, outcome, f, progress)
 
 

@@ -355,3 +355,29 @@ def test_a_rule_skipped_for_an_unreadable_file_says_why(bundle: Path) -> None:
     assert any("order.user -> user.customer_code was not checked: the user file could not be read" in n for n in notes)
     assert not any("the bundle has no user file" in n for n in notes)
     assert doc["bundle"]["errors"] == []  # the file is there, it is unreadable (an error of its own)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv"])
+def test_a_lone_surrogate_in_a_value_is_printed_as_its_escape(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from omnimig.validate.problem import Problem
+
+    real = engine.validate_file
+
+    def with_surrogate(target: engine.Target, *args: object, **kwargs: object) -> object:
+        result = real(target, *args, **kwargs)  # type: ignore[arg-type]
+        if target.path.name == "order.csv":
+            message = 'currency "\ud800" is not valid'
+            result.problems.append(
+                Problem(str(target.path), "order", 2, "currency", "pattern", "error", "\ud800", message)
+            )
+        return result
+
+    monkeypatch.setattr(engine, "validate_file", with_surrogate)
+    report = tmp_path / ("r.csv" if fmt == "csv" else "r.json")
+    result = run("validate", "--format", fmt, bundle / "order.csv", "--report", report)
+    no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "\\ud800" in result.stdout
+    assert "\\ud800" in report.read_text(encoding="utf-8")

@@ -157,14 +157,15 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def internal_error_line(where: str, exc: BaseException, doing: str = "reading") -> str:
-    """The one line an unexpected exception becomes: what failed, where, and how to get the traceback."""
+def internal_error_line(where: str | None, exc: BaseException, doing: str = "reading") -> str:
+    """The one line an unexpected exception becomes: where, what failed, and how to get the traceback."""
+    prefix = "" if where is None else f"{visible(where)}: "
     if isinstance(exc, MemoryError):
-        return f"{visible(where)}: ran out of memory while {doing}; try a smaller file or --chunk-rows"
+        return f"{prefix}ran out of memory while {doing}"
     detail = visible(shorten(str(exc), 200) or "")
     name = type(exc).__name__
     return (
-        f"{visible(where)}: internal error while {doing} ({name}{': ' + detail if detail else ''}); "
+        f"{prefix}internal error while {doing} ({name}{': ' + detail if detail else ''}); "
         "run with --debug for the traceback and please report it"
     )
 
