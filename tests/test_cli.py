@@ -498,7 +498,8 @@ def test_folder_with_one_unreadable_file_reports_the_rest_and_exits_two(bundle: 
     order = doc["files"][2]
     assert (order["path"], order["rows"], order["format"], order["errors"]) == (str(bundle / "order.csv"), 0, "csv", 1)
     [problem] = order["problems"]
-    assert (problem["rule"], problem["row"], problem["field"], problem["severity"]) == ("unreadable", None, None, "error")
+    where = (problem["rule"], problem["row"], problem["field"], problem["severity"])
+    assert where == ("unreadable", None, None, "error")
     assert problem["message"] == line.removeprefix("omnimig: error: ")
     assert doc["summary"]["errors"] >= 1
     [step] = [s for s in doc["bundle"]["upload_order"] if s["type"] == "order"]
