@@ -81,7 +81,7 @@ def write_json(
     out: TextIO,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """The JSON report, streamed: one problem per line, in report order.
+    """The JSON report, streamed: one problem per line (compact, by orjson), in report order.
 
     ``progress(problems written, problems)`` is called as batches are written.
     """
@@ -97,7 +97,8 @@ def write_json(
             "errors": r.errors,
             "warnings": r.warnings,
         }
-        out.write(("," if i else "") + "\n    " + _dumps(head)[:-1] + ', "problems": [')
+        head_text = json.dumps(head, ensure_ascii=False)[:-1]  # the few heads as json.dumps spaces them
+        out.write(("," if i else "") + "\n    " + head_text + ', "problems": [')
         first = True
         file, type_name = r.path, r.type
         parts: list[str] = []
@@ -123,7 +124,7 @@ def write_json(
             out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
             first = False
         out.write("]}" if first else "\n    ]}")
-    out.write(("\n  ]" if results else "]") + ',\n  "summary": ' + _dumps(summary(results, outcome)))
+    out.write(("\n  ]" if results else "]") + ',\n  "summary": ' + json.dumps(summary(results, outcome)))
     if outcome is not None:
         bundle = {"upload_order": upload_order(results), "notes": outcome.notes, "errors": outcome.errors}
         out.write(',\n  "bundle": ' + json.dumps(bundle, ensure_ascii=False, indent=2).replace("\n", "\n  "))
