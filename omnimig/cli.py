@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,14 +12,44 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from omnimig.io.safe_text import visible
 from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
+from omnimig.validate.run import DEBUG_ENV, debug_enabled, internal_error_line
 
 if TYPE_CHECKING:
     from omnimig.upload.client import Token
 
-app = typer.Typer(
+
+def _internal_error(exc: BaseException, doing: str) -> str:
+    return internal_error_line(None, exc, doing)
+
+
+class _App(typer.Typer):
+    """The typer app with a last safety net: an unexpected exception in any command is one line, exit 2.
+
+    Commands catch what they expect themselves; this only turns a bug into a line that says so
+    instead of a traceback (``--debug`` / ``OMNIMIG_DEBUG=1`` lets the traceback through), and
+    Ctrl-C into "interrupted", exit 130.
+    """
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        try:
+            return super().__call__(*args, **kwargs)
+        except KeyboardInterrupt:
+            if debug_enabled():
+                raise
+            _stderr().print("omnimig: interrupted", markup=False)
+            sys.exit(130)
+        except Exception as exc:  # the net under every command
+            if debug_enabled():
+                raise
+            _stderr().print(f"omnimig: error: {_internal_error(exc, 'running the command')}", markup=False)
+            sys.exit(2)
+
+
+app = _App(
     help="Lint, convert, sample and upload Akinon (Omnitron) data-migration files.",
     no_args_is_help=True,
     add_completion=False,
@@ -31,15 +63,29 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> typer.Exit:
-    """One line on stderr and exit code 2: the command could not run."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"omnimig: error: {message}", markup=False)
+    """One line on stderr and exit code 2: the command could not run. Control characters are shown escaped."""
+    _stderr().print(f"omnimig: error: {visible(message)}", markup=False)
     return typer.Exit(2)
 
 
 @app.callback()
-def main() -> None:
+def main(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the Python traceback of an internal error (to report it); same as OMNIMIG_DEBUG=1.",
+        ),
+    ] = False,
+) -> None:
     """omnimig: know which row breaks which rule before Akinon's importer counts it."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # the transform and upload commands read only the variable
 
 
 @app.command()
@@ -73,67 +119,145 @@ def validate(
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
-    from omnimig.validate.progress import FileProgress
-    from omnimig.validate.report import render_text, to_csv, to_json
+    try:
+        _validate(
+            paths, type_, output, strict, choices, max_examples, report, report_rows, split, require_all, chunk_rows
+        )
+    except KeyboardInterrupt:
+        if debug_enabled():
+            raise
+        _stderr().print("omnimig: interrupted", markup=False)
+        raise typer.Exit(130) from None
+
+
+def _guarded(action: str, where: Path | None = None) -> typer.Exit:
+    """The exception being handled as one line (exit 2), or re-raised under --debug.
+
+    ``action`` is what was being done ("write the report"); an ``OSError`` says what the system
+    refused, anything else is an internal error to report.
+    """
+    exc = sys.exc_info()[1]
+    assert exc is not None
+    if debug_enabled():
+        raise exc
+    prefix = f"{where}: " if where is not None else ""
+    if isinstance(exc, OSError):
+        return fail(f"{prefix}cannot {action}: {exc.strerror or exc}")
+    return fail(prefix + _internal_error(exc, f"trying to {action}"))
+
+
+def _validate(
+    paths: list[Path],
+    type_: str | None,
+    output: OutputFormat,
+    strict: bool,
+    choices: Path | None,
+    max_examples: int,
+    report: Path | None,
+    report_rows: int,
+    split: Path | None,
+    require_all: bool,
+    chunk_rows: int,
+) -> None:
+    from omnimig.validate.progress import FileProgress, StepProgress
+    from omnimig.validate.report import render_text, write_csv, write_json
     from omnimig.validate.run import UsageError, validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
-        with FileProgress() as progress:  # a bar on stderr for large files, only on a terminal
+        # Bars on stderr, only on a terminal: large files as they are read, then the bundle rules.
+        with FileProgress() as progress, StepProgress(bar=progress.bar) as steps:
             run = validate_paths(
-                paths, type_, choices, strict=strict, require_all=require_all, chunk_rows=chunk_rows, progress=progress
+                paths,
+                type_,
+                choices,
+                strict=strict,
+                require_all=require_all,
+                chunk_rows=chunk_rows,
+                progress=progress,
+                steps=steps.bundle_hook(),
             )
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None
-    results, outcome, skipped, unreadable = run.results, run.outcome, run.skipped, run.unreadable
-    show_order = len(results) + len(unreadable) > 1 or any(p.is_dir() for p in paths)
+    except Exception:  # one line, never a traceback (files already fail one by one)
+        raise _guarded("check the bundle") from None
+    results, outcome, skipped, unreadable = run.reported, run.outcome, run.skipped, run.unreadable
+    show_order = len(results) > 1 or any(p.is_dir() for p in paths)
     if report is not None:
         try:
-            write_report(report, results, outcome, report_rows)
-        except OSError as exc:
-            raise fail(f"{report}: cannot write the report: {exc.strerror or exc}") from None
+            with StepProgress() as steps:
+                write_report(report, results, outcome, report_rows, steps.hook(f"writing {report.name}"))
+        except Exception:
+            raise _guarded("write the report", report) from None
     counts = []
     if split is not None:
         from omnimig.validate.split import split_bundle
 
         try:
-            counts = split_bundle(results, split)
-        except OSError as exc:
-            raise fail(f"{split}: cannot write the split files: {exc.strerror or exc}") from None
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+            with StepProgress() as steps:
+                steps.hook(f"writing {split.name}/ready and held")(0, None)  # split cannot count: a pulsing bar
+                counts = split_bundle(run.results, split)
+        except Exception:
+            raise _guarded("write the split files", split) from None
+    # A value the reader kept as a lone surrogate cannot be encoded: print its escape, never crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    err = _stderr()
     for note in skipped:
-        err.print(f"omnimig: {note}", markup=False)
-    if output is OutputFormat.json:
-        sys.stdout.write(to_json(results, outcome) + "\n")
-    elif output is OutputFormat.csv:
-        sys.stdout.write(to_csv(results, outcome))
-    elif results:
-        console = Console(highlight=False, soft_wrap=True)
-        render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
+        err.print(f"omnimig: {visible(note)}", markup=False)
+    try:
+        if output is OutputFormat.json:
+            write_json(results, outcome, sys.stdout)
+        elif output is OutputFormat.csv:
+            write_csv(results, outcome, sys.stdout)
+        elif results:
+            console = Console(highlight=False, soft_wrap=True)
+            render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``| head``): nothing more to print; the outcome still decides the code
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except Exception:
+        raise _guarded("print the report") from None
     for c in counts:
         ready = f"{c.ready} ready ({c.ready_path})" if c.ready else "0 ready"
         held = f"{c.held} held ({c.held_path})" if c.held else "0 held"
-        err.print(f"split {c.path}: {c.rows} rows = {ready} + {held}", markup=False)
+        err.print(visible(f"split {c.path}: {c.rows} rows = {ready} + {held}"), markup=False)
     if unreadable:
         for line in unreadable:
-            err.print(f"omnimig: error: {line}", markup=False)
+            err.print(f"omnimig: error: {visible(line)}", markup=False)
         raise typer.Exit(2)
     raise typer.Exit(1 if any(r.errors for r in results) or outcome.errors else 0)
 
 
-def write_report(path: Path, results: list[FileResult], outcome: BundleOutcome, report_rows: int) -> None:
-    from omnimig.validate.report import to_csv, to_json
+def write_report(
+    path: Path,
+    results: list[FileResult],
+    outcome: BundleOutcome,
+    report_rows: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """The --report file, created private (0600): it holds customer data."""
+    from omnimig.io.private import make_private, open_private
+    from omnimig.validate.report import write_csv, write_json
 
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         from omnimig.validate.workbook import write_workbook
 
-        write_workbook(results, path, report_rows=report_rows, bundle_lines=[*outcome.errors, *outcome.notes])
+        open_private(path, "wb").close()  # xlsxwriter then writes into a file that is already 0600
+        lines = [*outcome.errors, *outcome.notes]
+        write_workbook(results, path, report_rows=report_rows, bundle_lines=lines, progress=progress)
+        make_private(path)
     elif suffix == ".json":
-        path.write_text(to_json(results, outcome) + "\n", encoding="utf-8")
+        with open_private(path, "w", encoding="utf-8", errors="backslashreplace") as f:
+            write_json(results, outcome, f, progress)
     else:
-        path.write_text(to_csv(results, outcome), encoding="utf-8")
+        with open_private(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
+            write_csv(results, outcome, f, progress)
 
 
 class SampleFormat(StrEnum):

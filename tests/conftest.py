@@ -17,3 +17,10 @@ def bundle(tmp_path: Path) -> Path:
     target = tmp_path / "bundle"
     shutil.copytree(BUNDLE, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def no_debug_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--debug`` sets OMNIMIG_DEBUG in the process; in-process CLI tests must not leak it to the next test."""
+    monkeypatch.setenv("OMNIMIG_DEBUG", "")  # recorded, so the teardown removes whatever a test set
+    monkeypatch.delenv("OMNIMIG_DEBUG")

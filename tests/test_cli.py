@@ -491,8 +491,18 @@ def test_empty_folder(tmp_path: Path) -> None:
 def test_folder_with_one_unreadable_file_reports_the_rest_and_exits_two(bundle: Path) -> None:
     (bundle / "order.csv").write_bytes(b"")
     result = run("validate", "--format", "json", bundle)
-    assert_cannot_run(result, str(bundle / "order.csv"), "empty")
-    assert [f["type"] for f in report(result)["files"]] == ["user", "address", "order_item"]
+    line = assert_cannot_run(result, str(bundle / "order.csv"), "empty")
+    doc = report(result)
+    assert [f["type"] for f in doc["files"]] == ["user", "address", "order", "order_item"]
+    order = doc["files"][2]
+    assert (order["path"], order["rows"], order["format"], order["errors"]) == (str(bundle / "order.csv"), 0, "csv", 1)
+    [problem] = order["problems"]
+    where = (problem["rule"], problem["row"], problem["field"], problem["severity"])
+    assert where == ("unreadable", None, None, "error")
+    assert problem["message"] == line.removeprefix("omnimig: error: ")
+    assert doc["summary"]["errors"] >= 1
+    [step] = [s for s in doc["bundle"]["upload_order"] if s["type"] == "order"]
+    assert step["files"][0]["unreadable"] is True and step["ready"] is False
 
 
 # --------------------------------------------------------------------------- bad input
@@ -503,7 +513,9 @@ def test_empty_csv(tmp_path: Path) -> None:
     path.write_bytes(b"")
     line = assert_cannot_run(run("validate", path), str(path))
     assert "empty" in line
-    assert run("validate", path).stdout == ""
+    # the text report still lists it, so its summary never says "0 errors"
+    stdout = run("validate", path).stdout
+    assert "unreadable" in stdout and "1 file, 0 rows: 1 error, 0 warnings" in stdout
 
 
 def test_whitespace_only_csv(tmp_path: Path) -> None:

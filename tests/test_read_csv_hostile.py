@@ -101,7 +101,10 @@ def test_a_bad_header_does_not_stop_the_other_files_of_a_folder(tmp_path: Path) 
     result = run("validate", "--format", "json", folder)
     no_traceback(result)
     assert result.exit_code == 2
-    assert [Path(f["path"]).name for f in json.loads(result.stdout)["files"]] == ["address.csv"]
+    files = {Path(f["path"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert list(files) == ["user.csv", "address.csv"]  # the unreadable file still counts, as an error
+    assert [p["rule"] for p in files["user.csv"]["problems"]] == ["unreadable"]
+    assert files["address.csv"]["rows"] > 0
     assert "user.csv: the header (row 1) has 5,000 columns" in result.stderr
 
 

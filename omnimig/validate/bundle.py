@@ -14,7 +14,7 @@ keys into Python strings and dominated the run on a 4.8M-row bundle.)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,14 @@ class BundleOutcome:
     # Bundle-level errors that belong to no file (a type missing under --require-all).
     errors: list[str] = field(default_factory=list)
     missing_required: list[str] = field(default_factory=list)
+    # Types whose only files could not be read: notes say so instead of "the bundle has no … file".
+    unreadable_types: set[str] = field(default_factory=set)
+
+    def absent(self, name: str) -> str:
+        """Why a type's rows are not there: no file, or a file that could not be read."""
+        if name in self.unreadable_types:
+            return f"the {name} file could not be read"
+        return f"the bundle has no {name} file"
 
     def missing_problems(self) -> list[Problem]:
         """The --require-all errors as problems of no file, for one-problem-per-line renderings."""
@@ -258,40 +266,68 @@ class _Sink:
         message: str,
     ) -> None:
         self.touched.add(file)
-        self.by_path[file].problems.append(Problem(file, type_name, row, fld, rule, severity, shorten(value), message))
+        self.by_path[file].problems.add(row, fld, rule, severity, shorten(value), message)
 
 
-def check_bundle(results: list[FileResult], require_all: bool = False) -> BundleOutcome:
-    """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted)."""
+def check_bundle(
+    results: list[FileResult],
+    require_all: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+    unreadable_types: Iterable[str] = (),
+) -> BundleOutcome:
+    """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted).
+
+    ``progress``, when given, is called as ``progress(step, steps done, steps)`` before each rule.
+    """
     tables = _tables(results)
     sink = _Sink(results)
     outcome = BundleOutcome()
     types = migration_types()
+    outcome.unreadable_types = {t for t in unreadable_types if t not in tables}
     present = set(tables)
     for mtype in types:
         if mtype.name not in present:
             outcome.missing_types.append(mtype.name)
+    steps = sum(1 + len(m.foreign_keys) + len(m.consistency) for m in types if m.name in tables)
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(what, done, steps)
+        done += 1
+
     for mtype in types:
         table = tables.get(mtype.name)
         if table is None:
             continue
+        step(f"{mtype.name}: unique keys")
         _unique(mtype, table, sink)
         _release()
         for fk in mtype.foreign_keys:
+            step(f"{mtype.name}: references")
             _foreign_key(mtype, fk, table, tables, sink, outcome)
             _release()
         for check in mtype.consistency:
+            step(f"{mtype.name}: consistency")
             _consistency(mtype, check, table, tables, sink)
             _release()
+    if progress is not None:
+        progress("bundle rules", steps, steps)
     if require_all:
         for name in outcome.missing_types:
+            if name in outcome.unreadable_types:
+                continue  # the file is there; its ``unreadable`` error already counts
             outcome.missing_required.append(name)
             outcome.errors.append(
                 f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}"
             )
     for path in sink.touched:
         r = sink.by_path[path]
-        r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
+        if r.problems.ordered:
+            r.problems.flush()  # the engine's order already: the bundle's run is merged when read
+        else:
+            r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
     return outcome
 
 
@@ -344,7 +380,7 @@ def _foreign_key(
     parent = tables.get(ref["resource"])
     label = f"{mtype.name}.{'+'.join(fields)} -> {ref['resource']}.{'+'.join(ref['fields'])}"
     if parent is None:
-        outcome.notes.append(f"{label} was not checked: the bundle has no {ref['resource']} file")
+        outcome.notes.append(f"{label} was not checked: {outcome.absent(ref['resource'])}")
         return
     frame = table.frame
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):

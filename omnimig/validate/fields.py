@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from omnimig.io.table import Chunk
 from omnimig.validate import messages as msg
-from omnimig.validate.problem import Problem, Severity, shorten
+from omnimig.validate.problem import MAX_VALUE_CHARS, Problem, ProblemStore, Severity, shorten
 from omnimig.validate.rules import INTEGER_TEXT, NUMBER_TEXT, ChoiceList, FieldRule, TypeRules
 
 # The JSON kinds each field kind accepts. Integers arrive as JSON numbers and are then held to
@@ -96,7 +96,7 @@ def fullmatch(arr: Text, pattern: str) -> np.ndarray:
 class Emitter:
     """Turns failing masks into ``Problem`` objects for one file."""
 
-    def __init__(self, file: str, type_name: str, sink: list[Problem]) -> None:
+    def __init__(self, file: str, type_name: str, sink: list[Problem] | ProblemStore) -> None:
         self.file = file
         self.type = type_name
         self.sink = sink
@@ -116,11 +116,30 @@ class Emitter:
         if not hit.size:
             return
         texts = values.take(pa.array(hit)).to_pylist()
+        sink = self.sink
+        if isinstance(sink, ProblemStore):  # the engine's store: plain tuples, no Problem objects
+            at = rows[hit]
+            if at.size > 1 and not bool(np.all(at[1:] > at[:-1])):
+                for row, value in zip(at.tolist(), texts, strict=True):
+                    text = "" if value is None else str(value)
+                    sink.add(row, field, rule, severity, shorten(text), message(text))
+                return
+            step = sink.memory_budget  # a slice at a time: the store spills between them
+            row_list = at.tolist()
+            for start in range(0, len(texts), step):
+                part = ["" if v is None else str(v) for v in texts[start : start + step]]
+                sink.add_many(
+                    row_list[start : start + step],
+                    field,
+                    rule,
+                    severity,
+                    [v if len(v) <= MAX_VALUE_CHARS else shorten(v) for v in part],
+                    [message(v) for v in part],
+                )
+            return
         for row, value in zip(rows[hit].tolist(), texts, strict=True):
             text = "" if value is None else str(value)
-            self.sink.append(
-                Problem(self.file, self.type, int(row), field, rule, severity, shorten(text), message(text))
-            )
+            sink.append(Problem(self.file, self.type, int(row), field, rule, severity, shorten(text), message(text)))
 
     def one(
         self, row: int | None, field: str | None, rule: str, severity: Severity, message: str, value: str | None = None

@@ -9,6 +9,7 @@ screen once a file is done, so the report that follows reads the same with or wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -17,13 +18,42 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 THRESHOLD = 50 * 1024 * 1024  # bytes
+
+
+class _Amount(ProgressColumn):
+    """Bytes for a file being read (``unit="bytes"``), plain counts for the other steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.download = DownloadColumn()
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "bytes":
+            return self.download.render(task)
+        total = "?" if task.total is None else f"{task.total:,.0f}"
+        return Text(f"{task.completed:,.0f}/{total}")
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        _Amount(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 class FileProgress:
@@ -44,15 +74,7 @@ class FileProgress:
 
     def __enter__(self) -> FileProgress:
         if self.enabled:
-            self.bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
+            self.bar = _bar(self.console)
             self.bar.start()
         return self
 
@@ -68,5 +90,64 @@ class FileProgress:
             return
         task = self.tasks.get(path)
         if task is None:
-            task = self.tasks[path] = self.bar.add_task(f"validating {path.name}", total=total)
+            task = self.tasks[path] = self.bar.add_task(f"validating {path.name}", total=total, unit="bytes")
         self.bar.update(task, completed=min(done, total))
+
+
+class StepProgress:
+    """Bars for the work after reading: bundle rules, report writing, split writing (issue 13).
+
+    On a 500,000-row bundle ``--report`` ran two minutes with no output at all. Each step gets a
+    transient bar on stderr, only when stderr is a terminal, so pipes, logs and CI see nothing and
+    the report that follows reads the same. ``hook(description)`` returns the callable a step
+    reports to as ``advance(done, total)``; ``None`` as the total gives a pulsing bar for a step
+    that cannot count its work.
+    """
+
+    def __init__(self, console: Console | None = None, bar: Progress | None = None) -> None:
+        """``bar``: share a bar that is already running (rich shows one live display at a time)."""
+        self.console = console if console is not None else Console(stderr=True)
+        self.bar: Progress | None = bar
+        self.shared = bar is not None
+        self.tasks: dict[str, TaskID] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.console.is_terminal
+
+    def __enter__(self) -> StepProgress:
+        if self.enabled and not self.shared:
+            self.bar = _bar(self.console)
+            self.bar.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.bar is not None and not self.shared:
+            self.bar.stop()
+        self.bar = None
+
+    def hook(self, description: str) -> Callable[[int, int | None], None]:
+        """The ``advance(done, total)`` callable of one step (does nothing off a terminal)."""
+
+        def advance(done: int, total: int | None) -> None:
+            if self.bar is None:
+                return
+            task = self.tasks.get(description)
+            if task is None:
+                task = self.tasks[description] = self.bar.add_task(description, total=total)
+            self.bar.update(task, completed=done, total=total)
+
+        return advance
+
+    def bundle_hook(self) -> Callable[[str, int, int], None]:
+        """The ``steps`` hook of ``validate_paths``: one bar over the bundle rules, named after the rule running."""
+        advance = self.hook("bundle rules")
+
+        def step(what: str, done: int, total: int) -> None:
+            advance(done, total)
+            if self.bar is not None:
+                self.bar.update(self.tasks["bundle rules"], description=f"bundle rules ({what})")
+
+        return step

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -12,11 +13,12 @@ import pandas as pd
 import pyarrow as pa
 
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.io.safe_text import visible
 from omnimig.io.table import TEXT
 from omnimig.validate.bundle import BundleOutcome, check_bundle
 from omnimig.validate.fields import Emitter, check_chunk, map_columns, text_array
-from omnimig.validate.problem import FileResult, Problem, escalate
-from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, type_names
+from omnimig.validate.problem import FileResult, Problem, ProblemStore, shorten
+from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 
 
 class UsageError(Exception):
@@ -93,7 +95,9 @@ def validate_file(
     source = open_source(target.path, chunk_rows)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
-    problems: list[Problem] = []
+    problems = ProblemStore(str(target.path), target.type)
+    # The order the bundle rules sort by too, so their problems merge with these without a re-sort.
+    problems.set_order((*table_rules(target.type).names, *rules.names, *source.columns))
     emit = Emitter(str(target.path), target.type, problems)
     is_json = source.format == "json"
     header_row = None if is_json else 1
@@ -123,6 +127,7 @@ def validate_file(
             column = None if notice.column is None else field_of.get(notice.column, notice.column)
             emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
         check_chunk(chunk, rules, layout, choices, emit)
+        problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
         for f in kept_fields:
             column = text_array(chunk.data[layout.columns[f]])
             column = column if column.type == TEXT else column.cast(TEXT)
@@ -140,19 +145,53 @@ def validate_file(
             **{f: pd.arrays.ArrowStringArray(pa.chunked_array(kept[f], type=TEXT)) for f in kept_fields},
         }
     )
-    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
-    result.sort(tuple(rules.names))
-    return result
+    problems.flush()
+    return FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
+
+
+DEBUG_ENV = "OMNIMIG_DEBUG"
+
+
+def debug_enabled() -> bool:
+    """``--debug`` (or ``OMNIMIG_DEBUG=1``): let unexpected exceptions through with their traceback."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def internal_error_line(where: str | None, exc: BaseException, doing: str = "reading") -> str:
+    """The one line an unexpected exception becomes: where, what failed, and how to get the traceback."""
+    prefix = "" if where is None else f"{visible(where)}: "
+    if isinstance(exc, MemoryError):
+        return f"{prefix}ran out of memory while {doing}"
+    detail = visible(shorten(str(exc), 200) or "")
+    name = type(exc).__name__
+    return (
+        f"{prefix}internal error while {doing} ({name}{': ' + detail if detail else ''}); "
+        "run with --debug for the traceback and please report it"
+    )
+
+
+def unreadable_result(target: Target, line: str) -> FileResult:
+    """A file that could not be read, as a result every output lists: one file-level ``unreadable`` error."""
+    path = str(target.path)
+    try:
+        fmt: str | None = file_format(target.path)
+    except Exception:  # any failure here only loses the format name
+        fmt = target.path.suffix.lower().lstrip(".") or None
+    problem = Problem(path, target.type, None, None, "unreadable", "error", None, line)
+    return FileResult(path, target.type, fmt, 0, [problem], readable=False)
 
 
 @dataclass
 class Validation:
     """Every file's field rules plus the bundle rules: what validate, upload and --test-set all need."""
 
-    results: list[FileResult]
+    results: list[FileResult]  # the files that were read
     outcome: BundleOutcome
     skipped: list[str]
-    unreadable: list[str]
+    unreadable: list[str]  # one line per file that could not be read
+    # Every file in target order, an unreadable one as a result with its ``unreadable`` problem:
+    # what reports list, so no output says "0 errors" for a bundle that was not fully read.
+    reported: list[FileResult] = field(default_factory=list)
 
 
 def validate_paths(
@@ -163,27 +202,46 @@ def validate_paths(
     require_all: bool = False,
     chunk_rows: int = 200_000,
     progress: Callable[[Path, int, int], None] | None = None,
+    steps: Callable[[str, int, int], None] | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
-    Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read is
-    listed in ``unreadable`` (one line each) so the others are still reported. ``progress``, when
+    Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read, or
+    whose reading fails in any unexpected way (a bug, a ``RecursionError``, memory), is listed in
+    ``unreadable`` (one line each) and in ``reported`` as an ``unreadable`` problem, so the others
+    are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
-    ``omnimig.validate.progress.FileProgress``).
+    ``omnimig.validate.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
+    the bundle rules run.
     """
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
     results: list[FileResult] = []
+    reported: list[FileResult] = []
     unreadable: list[str] = []
     for target in targets:
+        hook = None if progress is None else partial(progress, target.path)
         try:
-            hook = None if progress is None else partial(progress, target.path)
-            results.append(validate_file(target, lists, chunk_rows=chunk_rows, progress=hook))
-            pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
+            result = validate_file(target, lists, chunk_rows=chunk_rows, progress=hook)
         except ReadError as exc:
-            unreadable.append(str(exc))
-    outcome = check_bundle(results, require_all=require_all)
+            line = str(exc)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad file must not take the others down
+            if debug_enabled():
+                raise
+            line = internal_error_line(str(target.path), exc)
+        else:
+            results.append(result)
+            reported.append(result)
+            pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
+            continue
+        pa.default_memory_pool().release_unused()
+        unreadable.append(line)
+        reported.append(unreadable_result(target, line))
+    broken = {r.type for r in reported if not r.readable and r.type}
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken)
     if strict:
         for r in results:
-            r.problems = escalate(r.problems)
-    return Validation(results, outcome, skipped, unreadable)
+            r.problems.escalate()
+    return Validation(results, outcome, skipped, unreadable, reported)

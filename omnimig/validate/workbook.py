@@ -152,10 +152,19 @@ class _Plan:
     index: dict[int, int] = field(default_factory=dict)
     # file row -> 0-based column -> problems
     cells: dict[int, dict[int, list[Problem]]] = field(default_factory=dict)
-    unplaced: list[Problem] = field(default_factory=list)
+    unplaced: list[Problem] = field(default_factory=list)  # the first MAX_LISTED of them
+    unplaced_count: int = 0
+    unplaced_groups: set[tuple[str, str | None, str]] = field(default_factory=set)
     problem_rows: list[int] = field(default_factory=list)  # data rows with problems, on the sheet
     problem_rows_left_out: int = 0
     other_rows: list[int] = field(default_factory=list)  # truncated only: rows without problems
+
+    def add_unplaced(self, p: Problem) -> None:
+        """A problem with no cell on the sheet: listed on the Summary (the first ``MAX_LISTED``), always counted."""
+        self.unplaced_count += 1
+        self.unplaced_groups.add((p.rule, p.field, p.severity))
+        if len(self.unplaced) < MAX_LISTED:
+            self.unplaced.append(p)
 
     @property
     def col_offset(self) -> int:
@@ -215,22 +224,31 @@ def _plan(result: FileResult, sheet: str, columns: tuple[str, ...], is_json: boo
     last_row = plan.first_row + result.rows - 1
     col_of = {name: i + plan.col_offset for name, i in plan.col_of.items()}
     by_row: dict[int, dict[int, list[Problem]]] = defaultdict(lambda: defaultdict(list))
+    # The problems stream in row order: once ``limit`` data rows with problems are held, later
+    # rows are only counted, so a file where every row is bad costs ``limit`` rows of memory.
+    held_rows = 0
+    left_out_rows: set[int] = set()
     for p in result.problems:
         if p.row is None or (p.field is not None and p.field not in col_of):
-            plan.unplaced.append(p)
+            plan.add_unplaced(p)
             continue
         if p.row != plan.header_row and not plan.first_row <= p.row <= last_row:
-            plan.unplaced.append(p)
+            plan.add_unplaced(p)
             continue
+        if p.row != plan.header_row and p.row not in by_row:
+            if held_rows >= limit:
+                left_out_rows.add(p.row)
+                continue
+            held_rows += 1
         by_row[p.row][0 if p.field is None else col_of[p.field]].append(p)
     data_rows = sorted(r for r in by_row if r != plan.header_row)
     if not plan.truncated:
         plan.problem_rows = data_rows
     else:
         plan.problem_rows = data_rows[:limit]
-        plan.problem_rows_left_out = len(data_rows) - len(plan.problem_rows)
+        plan.problem_rows_left_out = len(data_rows) - len(plan.problem_rows) + len(left_out_rows)
         wanted = limit - len(plan.problem_rows)
-        has_problem = set(data_rows)
+        has_problem = set(data_rows) | left_out_rows
         row = plan.first_row
         while len(plan.other_rows) < wanted and row <= last_row:
             if row not in has_problem:
@@ -255,6 +273,7 @@ class _SheetWriter:
         self.written = 0
         self.widths = [len(FILE_ROW_COLUMN)] * plan.col_offset + [len(c) for c in plan.columns]
         self.ncols = min(len(self.widths), EXCEL_COLUMNS)
+        self.progress: Callable[[int], None] | None = None  # called with the rows written so far
 
     def header(self) -> None:
         names = [FILE_ROW_COLUMN] * self.plan.col_offset + list(self.plan.columns)
@@ -311,6 +330,8 @@ class _SheetWriter:
                 if rows is None and self.written >= self.plan.limit:
                     return
                 self.row(at(file_row), file_row, values[i] if values is not None else [])
+            if self.progress is not None:
+                self.progress(self.written)
             if last is not None and len(chunk.rows) and int(chunk.rows.iloc[-1]) >= last:
                 return
 
@@ -330,12 +351,18 @@ class _SheetWriter:
 
 
 def _write_file_sheet(
-    book: xlsxwriter.Workbook, fmt: _Formats, plan: _Plan, source: Source, report: SheetReport
+    book: xlsxwriter.Workbook,
+    fmt: _Formats,
+    plan: _Plan,
+    source: Source,
+    report: SheetReport,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
     assert ws is not None
     writer = _SheetWriter(ws, plan, fmt)
+    writer.progress = progress
     writer.header()
     try:
         if not plan.truncated:
@@ -424,7 +451,7 @@ def _write_summary(
         if report.sheet is not None:
             ws.write_url(r, 6, sheet_link(report.sheet, 0, 0), fmt.link, report.sheet)
         notes = []
-        if result.format is None:
+        if result.format is None or not result.readable:
             notes.append("could not be read; no sheet")
         if report.left_out:
             notes.append(f"{report.written:,} of {result.rows:,} rows on the sheet")
@@ -474,14 +501,20 @@ def _write_summary(
             else:
                 ws.write_string(r, 5, "no cell; listed below" if _listed(result, plans, key) else "rows left out")
 
-    unplaced = [(result, plans[id(result)].unplaced if id(result) in plans else result.problems) for result in results]
-    unplaced = [(result, items) for result, items in unplaced if items]
+    unplaced: list[tuple[FileResult, list[Problem], int]] = []
+    for result in results:
+        plan = plans.get(id(result))
+        if plan is not None:
+            unplaced.append((result, plan.unplaced, plan.unplaced_count))
+        else:
+            unplaced.append((result, result.problems[:MAX_LISTED], len(result.problems)))
+    unplaced = [(result, items, n) for result, items, n in unplaced if n]
     if unplaced:
         ws.write_string(rows.take(skip=1), 0, "Problems without a cell on a sheet", fmt.bold)
         r = rows.take()
         for col, name in enumerate(("file", "row", "field", "rule", "severity", "message")):
             ws.write_string(r, col, name, fmt.table_header)
-        for result, items in unplaced:
+        for result, items, total in unplaced:
             for p in items[:MAX_LISTED]:
                 r = rows.take()
                 ws.write_string(r, 0, result.path)
@@ -491,8 +524,8 @@ def _write_summary(
                 ws.write_string(r, 3, p.rule)
                 ws.write_string(r, 4, p.severity, fmt.cell[p.severity])
                 ws.write_string(r, 5, p.message)
-            if len(items) > MAX_LISTED:
-                more = len(items) - MAX_LISTED
+            if total > MAX_LISTED:
+                more = total - MAX_LISTED
                 text = f"… and {plural(more, 'more problem')}; omnimig validate --format csv lists them all"
                 ws.write_string(rows.take(), 0, f"{result.path}: {text}", fmt.note)
 
@@ -504,19 +537,27 @@ def _text(ws: Worksheet, row: int, col: int, value: str | None) -> None:
 
 def _listed(result: FileResult, plans: dict[int, _Plan], key: tuple[str, str | None, str]) -> bool:
     plan = plans.get(id(result))
-    items = plan.unplaced if plan is not None else result.problems
-    return any((p.rule, p.field, p.severity) == key for p in items)
+    if plan is not None:
+        return key in plan.unplaced_groups
+    return key in result.counts()
 
 
 def write_workbook(
-    results: list[FileResult], out: Path, report_rows: int = 100_000, bundle_lines: Iterable[str] = ()
+    results: list[FileResult],
+    out: Path,
+    report_rows: int = 100_000,
+    bundle_lines: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
     1,048,575). Every value is written as text: nothing becomes a formula, a number or a link.
+    ``progress``, when given, is called as ``progress(rows written, rows to write)`` as sheets fill.
     """
     limit = max(0, min(report_rows, EXCEL_DATA_ROWS))
+    total = sum(min(r.rows, limit) for r in results if r.readable and r.format is not None)
+    done_before = 0
     book = xlsxwriter.Workbook(
         str(out),
         {
@@ -535,8 +576,8 @@ def write_workbook(
         for result in results:
             report = SheetReport(result.path, None, result.rows)
             reports.append(report)
-            if result.format is None:
-                continue
+            if result.format is None or not result.readable:
+                continue  # an unreadable file: the Summary lists it and its one problem
             path = Path(result.path)
             try:
                 # Opened once for its header and its rows: reading a large file is the costly part.
@@ -551,7 +592,9 @@ def write_workbook(
             plans[id(result)] = plan
             book.add_worksheet(name)
             report.sheet = name
-            _write_file_sheet(book, fmt, plan, source, report)
+            hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
+            _write_file_sheet(book, fmt, plan, source, report, hook)
+            done_before += report.written
         _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines)
         summary.activate()
     finally:
