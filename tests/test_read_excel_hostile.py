@@ -1,0 +1,135 @@
+"""Hostile workbooks: one line naming the file, exit 2, no traceback, no abort, bounded time.
+
+Each case runs the CLI in a subprocess: before the bounds, the far-cell workbook aborted the
+interpreter (calamine asked for 512 GB) and would have taken pytest with it.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from filetools import inline_row, write_raw_xlsx, write_xlsx
+
+from omnimig.io import ReadError, open_source
+from omnimig.io import read_excel as read_excel_module
+
+CLI = [sys.executable, "-c", "from omnimig.cli import app; app()"]
+
+
+def run_validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "validate", *map(str, paths)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_refused(path: Path, needle: str) -> str:
+    result = run_validate(path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0]
+    assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def header_row() -> str:
+    return inline_row(1, {"A": "customer_code", "B": "email"})
+
+
+def test_one_cell_at_the_last_excel_cell_is_refused_not_an_abort(tmp_path: Path) -> None:
+    path = write_raw_xlsx(tmp_path / "user.xlsx", header_row() + inline_row(1048576, {"XFD": 1.0}))
+    assert path.stat().st_size < 2000
+    line = assert_refused(path, "A1:XFD1048576")
+    assert "40,000,000 cells" in line  # the bound is named
+
+
+def test_a_wide_and_deep_used_range_within_excel_limits_is_refused(tmp_path: Path) -> None:
+    # ZZ999999 is a legal cell; the grid calamine would build is 702 x 999,999 cells (22 GB)
+    path = write_raw_xlsx(tmp_path / "user.xlsx", header_row() + inline_row(999999, {"ZZ": "x"}))
+    assert_refused(path, "702 columns")
+
+
+def test_a_reference_beyond_excel_is_refused(tmp_path: Path) -> None:
+    path = write_raw_xlsx(tmp_path / "user.xlsx", header_row() + '<row r="5"><c r="ZZZZ99999999"><v>1</v></c></row>')
+    assert_refused(path, "beyond Excel's last cell")
+
+
+def test_a_sparse_far_cell_within_the_bound_is_read(tmp_path: Path) -> None:
+    # 1,000 rows x 100 columns is nothing: a stray value at CV1000 must not refuse the file
+    rows = header_row() + inline_row(2, {"A": "C1", "B": "a@example.com"}) + inline_row(1000, {"CV": "stray"})
+    path = write_raw_xlsx(tmp_path / "user.xlsx", rows)
+    source = open_source(path)
+    assert sum(len(c.data) for c in source.chunks) == 999
+
+
+def test_a_zip_bomb_is_refused_by_its_ratio(tmp_path: Path) -> None:
+    # 64 MB of spaces inside sheetData deflate about a thousand times
+    path = write_raw_xlsx(tmp_path / "user.xlsx", header_row().encode() + b" " * (64 * 1024**2), compresslevel=9)
+    assert path.stat().st_size < 200_000
+    line = assert_refused(path, "zip bomb")
+    assert "200 times" in line
+
+
+def _lie_about_size(path: Path, member: str, declared: int) -> None:
+    """Rewrite ``member``'s uncompressed size in its local and central headers."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    struct.pack_into("<I", data, info.header_offset + 22, declared)
+    name = member.encode()
+    start = data.find(b"PK\x01\x02")
+    while start >= 0:
+        name_len = struct.unpack_from("<H", data, start + 28)[0]
+        if bytes(data[start + 46 : start + 46 + name_len]) == name:
+            struct.pack_into("<I", data, start + 24, declared)
+        start = data.find(b"PK\x01\x02", start + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_a_member_that_inflates_past_its_declared_size_is_refused(tmp_path: Path) -> None:
+    # declared 2 KB, really 64 MB: the ratio check believes the header, the streaming scan does not
+    path = write_raw_xlsx(tmp_path / "user.xlsx", header_row().encode() + b" " * (64 * 1024**2), compresslevel=9)
+    _lie_about_size(path, "xl/worksheets/sheet1.xml", 2048)
+    assert_refused(path, "not a readable XLSX workbook")
+
+
+def test_bytes_that_are_not_a_workbook_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    assert_refused(path, "XLSX")
+
+
+def test_a_refused_workbook_in_a_folder_leaves_the_other_files_reported(tmp_path: Path) -> None:
+    write_raw_xlsx(tmp_path / "user.xlsx", header_row() + inline_row(1048576, {"XFD": 1.0}))
+    write_xlsx(tmp_path / "order.xlsx", [["number"], ["ORD-1"]])
+    result = subprocess.run([*CLI, "validate", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "user.xlsx" in result.stderr
+    assert "order.xlsx" in result.stdout
+
+
+def test_an_unexpected_failure_while_reading_rows_is_a_read_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_xlsx(tmp_path / "user.xlsx", [["customer_code"], *([f"C{i}"] for i in range(40))])
+    original = read_excel_module._Sheet.rows
+
+    def broken(self: read_excel_module._Sheet):  # type: ignore[no-untyped-def]
+        for i, item in enumerate(original(self)):
+            if i == 30:  # past the header search: while the rows are read
+                raise RuntimeError("native reader failed\nsecond line")
+            yield item
+
+    monkeypatch.setattr(read_excel_module._Sheet, "rows", broken)
+    source = open_source(path)
+    with pytest.raises(ReadError) as info:
+        list(source.chunks)
+    message = str(info.value)
+    assert str(path) in message and "native reader failed" in message and "\n" not in message
