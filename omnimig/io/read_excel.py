@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import zipfile
 from collections.abc import Collection, Iterator
 from decimal import Decimal
@@ -120,8 +121,10 @@ class _Sheet:
         self.left = [""] * first_col  # calamine's rows start at the first used column
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        for i, row in enumerate(self.cells.iter_rows()):
-            yield self.first_row + i, [*self.left, *row] if self.left else row
+        numbers = itertools.count(self.first_row)
+        if not self.left:
+            return zip(numbers, self.cells.iter_rows(), strict=False)  # no Python frame per row
+        return ((n, [*self.left, *row]) for n, row in zip(numbers, self.cells.iter_rows(), strict=False))
 
     def head(self) -> list[tuple[int, list[str]]]:
         found = []
@@ -311,7 +314,6 @@ def _chunks(
     part_notices: list[Notice] = []
     blank: list[tuple[list[Any], list[Notice]]] = []  # empty rows held back: trailing ones are formatting residue
     start = header_row + 1  # sheet row of part[0]
-    expected = start
 
     def frame(rows: list[list[Any]], first: int, notices: list[Notice]) -> Chunk:
         padded = [row[:width] if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
@@ -329,29 +331,30 @@ def _chunks(
         return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index), notices=notices)
 
     for number, row in grid:
-        while expected < number:  # calamine yields every row of the range; this only guards the numbering
-            blank.append(([], []))
-            expected += 1
-        expected = number + 1
-        notices: list[Notice] = []
-        if number in marked:
-            notices.extend(_fix_row(marked[number], row, header, number))
-        if number in merged:
-            for note in merged[number]:
+        notices: list[Notice] | tuple[()] = ()
+        if number in marked or number in merged:
+            notices = _fix_row(marked.get(number, []), row, header, number)
+            for note in merged.get(number, ()):
                 c = int(note.column or 0)
-                if c <= width:
-                    notices.append(Notice(note.rule, note.message, note.row, note.severity, header[c - 1], note.value))
-        if row.count("") + row.count(None) == len(row) and not notices:
+                notices.append(Notice(note.rule, note.message, note.row, note.severity, header[c - 1], note.value))
+        if not notices and row.count("") + row.count(None) == len(row):
             blank.append((row, notices))
             continue
-        for held, held_notices in (*blank, (row, notices)):
-            part.append(held)
-            part_notices.extend(held_notices)
-            if len(part) == chunk_rows:
-                yield frame(part, start, part_notices)
-                start += len(part)
-                part, part_notices = [], []
-        blank = []
+        if blank:
+            for held, held_notices in blank:
+                part.append(held)
+                part_notices.extend(held_notices)
+                if len(part) == chunk_rows:
+                    yield frame(part, start, part_notices)
+                    start += len(part)
+                    part, part_notices = [], []
+            blank = []
+        part.append(row)
+        part_notices.extend(notices)
+        if len(part) == chunk_rows:
+            yield frame(part, start, part_notices)
+            start += len(part)
+            part, part_notices = [], []
     if part:
         yield frame(part, start, part_notices)
         part_notices = []
@@ -414,22 +417,20 @@ def _column_text(values: tuple[Any, ...], first: int, index: int, name: str, not
     """
     if all(type(v) is str for v in values):
         return list(values)
-    texts = []
-    for offset, value in enumerate(values):
-        text = cell_text(value)
-        texts.append(text)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= EXACT_LIMIT:
-            row = first + offset
-            notices.append(
-                Notice(
-                    "excel-precision",
-                    f'{cell_ref(row, index + 1)} in column "{name}" holds the number {text}: Excel keeps only 15 '
-                    "digits, so the digits after the 15th may have been changed to 0. Format the column as Text "
-                    "and type the values again",
-                    row=row,
-                    severity="error",
-                    column=name,
-                    value=text,
-                )
+    texts = [cell_text(v) for v in values]
+    rounded = [i for i, v in enumerate(values) if type(v) in (float, int) and (v >= EXACT_LIMIT or v <= -EXACT_LIMIT)]
+    for offset in rounded:
+        row = first + offset
+        notices.append(
+            Notice(
+                "excel-precision",
+                f'{cell_ref(row, index + 1)} in column "{name}" holds the number {texts[offset]}: Excel keeps only '
+                "15 digits, so the digits after the 15th may have been changed to 0. Format the column as Text "
+                "and type the values again",
+                row=row,
+                severity="error",
+                column=name,
+                value=texts[offset],
             )
+        )
     return texts

@@ -24,8 +24,8 @@ from pathlib import PurePosixPath
 from xml.etree import ElementTree
 
 # A sheet whose used range (rows x columns, from A1) exceeds this is refused: calamine would hold
-# about 32 bytes a cell, so 40 million cells is about 1.3 GB (1,000,000 rows of 40 columns).
-MAX_CELLS = 40_000_000
+# about 32 bytes a cell, so 40 full-height columns (41,943,040 cells) is about 1.3 GB.
+MAX_CELLS = 40 * 1_048_576
 MAX_ROWS = 1_048_576  # Excel's own limits: a reference beyond them is not a real cell
 MAX_COLUMNS = 16_384
 # Everything inflated from one workbook, declared or actually read.
@@ -40,7 +40,16 @@ MAX_PART = 16 * 1024**2
 _BLOCK = 1 << 22
 _LONG_ROW = 64 * 1024**2  # a buffer without a row end is scanned anyway past this size
 
-_REF = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]+)([0-9]+)["']""")
+# Reference patterns, applied to a block with whitespace removed and quotes made double, because
+# calamine's XML parser also takes ``r = 'XFD1048576'``; ``r="`` as the literal keeps them fast.
+_REF = re.compile(rb'r="([A-Za-z]+)([0-9]+)"')
+_WIDE = re.compile(rb'r="([A-Za-z]{2,})[0-9]')
+_DEEP = re.compile(rb'r="[A-Za-z]+([0-9]{7,})')
+_ANY_REF = re.compile(rb'r="[A-Za-z]')
+_BLANKS = b" \t\r\n"
+# Up to this many columns, only references beyond row 999,999 can break MAX_CELLS.
+NARROW = 40
+UNSEEN_ROWS = 999_999
 _ERROR = re.compile(rb"""\st\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<f[\s>/]")
 _SERIAL_60 = re.compile(rb"<v>60(?:\.[0-9]*)?</v>")
@@ -110,11 +119,20 @@ class Book:
     inflated: int = 0
 
     def scan(self, sheet: str) -> SheetScan:
-        """Stream the sheet's XML once: its used range (refused beyond ``MAX_CELLS``) and marked cells."""
+        """Stream the sheet's XML once: its used range (refused beyond ``MAX_CELLS``) and marked cells.
+
+        Most sheets are at most 40 columns wide, and then only rows beyond 1,000,000 can break the
+        bound: two regexes that match only such references (two-letter columns, seven-digit rows)
+        cost little. A sheet found wider than 40 columns is scanned again, every reference read.
+        """
+        scan = self._scan(sheet, exact=False)
+        return self._scan(sheet, exact=True) if scan.columns > NARROW else scan
+
+    def _scan(self, sheet: str, exact: bool) -> SheetScan:
         member = self.members.get(sheet)
-        if member is None:
-            return SheetScan()
         scan = SheetScan()
+        if member is None:
+            return scan
         with self.archive.open(member) as stream:
             carry = b""
             while True:
@@ -129,7 +147,9 @@ class Book:
                     cut = len(buf) if cut < 0 else cut + len(b"</row>")
                 else:
                     cut = len(buf)
-                _scan_block(buf[:cut], scan, self.full_calc_on_load)
+                _scan_block(buf[:cut], scan, self.full_calc_on_load, exact)
+                if not exact and scan.columns > NARROW:
+                    return scan  # scanned again, exactly
                 _check_range(scan, sheet)
                 carry = buf[cut:]
                 if not block:
@@ -225,25 +245,46 @@ def _check_range(scan: SheetScan, sheet: str) -> None:
         raise ScanError(
             f'sheet "{sheet}" uses the range A1:{cell_ref(scan.rows, scan.columns)} '
             f"({scan.rows:,} rows x {scan.columns:,} columns = {scan.rows * scan.columns:,} cells); "
-            f"at most {MAX_CELLS:,} cells are read (e.g. 1,000,000 rows x 40 columns): "
+            f"at most {MAX_CELLS:,} cells are read (40 columns of 1,048,576 rows): "
             "delete the stray cells far below or to the right of the data"
         )
 
 
-def _scan_block(block: bytes, scan: SheetScan, full_calc: bool) -> None:
-    refs = set(_REF.findall(block))
-    if refs:
-        letters = {c for c, _ in refs}
-        widest = max(letters, key=lambda c: (len(c), c.upper()))
-        scan.columns = max(scan.columns, column_number(widest.decode()) if len(widest) <= 4 else MAX_COLUMNS + 1)
-        digits = {r for _, r in refs}
-        longest = max(digits, key=lambda r: (len(r.lstrip(b"0")), r.lstrip(b"0")))
-        scan.rows = max(scan.rows, int(longest) if len(longest) <= 9 else MAX_ROWS + 1)
-    for m in _ERROR.finditer(block):
-        cell = _cell_at(block, m.start())
-        if cell is not None:
-            value = _VALUE.search(cell[1])
-            scan.errors[cell[0]] = unescape(value.group(1).decode("utf-8", "replace")) if value else "#ERROR"
+def _scan_block(block: bytes, scan: SheetScan, full_calc: bool, exact: bool) -> None:
+    _scan_refs(block.translate(None, _BLANKS).replace(b"'", b'"'), scan, exact)
+    _scan_marks(block, scan, full_calc)
+
+
+def _scan_refs(block: bytes, scan: SheetScan, exact: bool) -> None:
+    if exact:
+        refs = set(_REF.findall(block))
+        if refs:
+            widest = max({c for c, _ in refs}, key=lambda c: (len(c), c.upper()))
+            scan.columns = max(scan.columns, _column_or_beyond(widest))
+            deepest = max({r for _, r in refs}, key=lambda r: (len(r.lstrip(b"0")), r.lstrip(b"0")))
+            scan.rows = max(scan.rows, _row_or_beyond(deepest))
+    else:
+        # Without a two-letter column every reference is within A..Z, and without a seven-digit row
+        # within row 999,999: the range is then at most 26 x 999,999 cells, well inside the bound.
+        wide = set(_WIDE.findall(block))
+        if wide:
+            scan.columns = max(scan.columns, _column_or_beyond(max(wide, key=lambda c: (len(c), c.upper()))))
+        elif _ANY_REF.search(block):
+            scan.columns = max(scan.columns, min(26, NARROW))
+        deep = set(_DEEP.findall(block))
+        if deep:
+            scan.rows = max(scan.rows, _row_or_beyond(max(deep, key=lambda r: (len(r.lstrip(b"0")), r.lstrip(b"0")))))
+        elif scan.columns:
+            scan.rows = max(scan.rows, UNSEEN_ROWS)
+
+
+def _scan_marks(block: bytes, scan: SheetScan, full_calc: bool) -> None:
+    if b'"e"' in block or b"'e'" in block:
+        for m in _ERROR.finditer(block):
+            cell = _cell_at(block, m.start())
+            if cell is not None:
+                value = _VALUE.search(cell[1])
+                scan.errors[cell[0]] = unescape(value.group(1).decode("utf-8", "replace")) if value else "#ERROR"
     if b"<f" in block:
         for m in _FORMULA.finditer(block):
             cell = _cell_at(block, m.start())
@@ -251,18 +292,23 @@ def _scan_block(block: bytes, scan: SheetScan, full_calc: bool) -> None:
                 continue
             value = _VALUE.search(cell[1])
             is_text = b't="str"' in cell[2] or b"t='str'" in cell[2]
-            if (
-                full_calc
-                or (value is None and not is_text)
-                or (value is not None and value.group(1) == b"" and not is_text)
-            ):
+            if full_calc or (not is_text and (value is None or value.group(1) == b"")):
                 text = _FORMULA_TEXT.search(cell[1])
                 formula = unescape(text.group(1).decode("utf-8", "replace")) if text and text.group(1) else ""
                 scan.uncalculated[cell[0]] = "=" + formula
-    for m in _SERIAL_60.finditer(block):
-        cell = _cell_at(block, m.start())
-        if cell is not None and not _ERROR.search(cell[2]) and b"t=" not in cell[2].replace(b't="n"', b""):
-            scan.serial_60.add(cell[0])
+    if b"<v>60" in block:
+        for m in _SERIAL_60.finditer(block):
+            cell = _cell_at(block, m.start())
+            if cell is not None and b"t=" not in cell[2].replace(b't="n"', b""):
+                scan.serial_60.add(cell[0])
+
+
+def _column_or_beyond(letters: bytes) -> int:
+    return column_number(letters.decode()) if len(letters) <= 4 else MAX_COLUMNS + 1
+
+
+def _row_or_beyond(digits: bytes) -> int:
+    return int(digits) if len(digits.lstrip(b"0")) <= 9 else MAX_ROWS + 1
 
 
 def _cell_at(block: bytes, pos: int) -> tuple[tuple[int, int], bytes, bytes] | None:
