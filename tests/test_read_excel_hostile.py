@@ -133,3 +133,58 @@ def test_an_unexpected_failure_while_reading_rows_is_a_read_error(
         list(source.chunks)
     message = str(info.value)
     assert str(path) in message and "native reader failed" in message and "\n" not in message
+
+
+FUZZ = """
+import random, sys
+from pathlib import Path
+from omnimig.io import ReadError
+from omnimig.io.read_excel import read_excel
+
+seed_path, fmt, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+data = seed_path.read_bytes()
+rng = random.Random(12)
+outcomes = []
+for i in range(int(sys.argv[4])):
+    mutated = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+    if i % 3 == 0:
+        mutated = mutated[: rng.randrange(len(mutated))]
+    path = out / f"m{i}.{fmt}"
+    path.write_bytes(bytes(mutated))
+    try:
+        source = read_excel(path, fmt)
+        rows = sum(len(c.data) for c in source.chunks)
+        outcomes.append("read")
+    except ReadError as exc:
+        assert "\\n" not in str(exc) and str(path) in str(exc), str(exc)
+        outcomes.append("refused")
+print(" ".join(outcomes))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_damaged_workbooks_are_read_or_refused_in_one_line(tmp_path: Path, fmt: str) -> None:
+    # every damaged copy either reads or is one ReadError line: no other exception, no abort
+    rows = [["customer_code", "email", "phone"], *([f"C{i}", f"u{i}@example.com", 5320000000 + i] for i in range(60))]
+    if fmt == "xlsx":
+        seed = write_xlsx(tmp_path / "seed.xlsx", rows)
+    else:
+        xlwt = pytest.importorskip("xlwt")
+        seed = tmp_path / "seed.xls"
+        book = xlwt.Workbook()
+        sheet = book.add_sheet("users")
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write(r, c, value)
+        book.save(str(seed))
+    out = tmp_path / "m"
+    out.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", FUZZ, str(seed), fmt, str(out), "40"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcomes = result.stdout.split()
+    assert len(outcomes) == 40 and "refused" in outcomes

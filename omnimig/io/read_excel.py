@@ -30,6 +30,8 @@ from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
 HEADER_SEARCH_ROWS = 20
 # Excel keeps 15 significant digits: a number at or above 10**15 has lost digits when it was typed.
 EXACT_LIMIT = 10**15
+# Not failures of the file: a person's Ctrl-C, an exit, a generator being closed.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 @functools.cache
@@ -99,7 +101,9 @@ def read_excel(
         raise ReadError(f"{path}: no such file") from None
     except ScanError as exc:
         raise ReadError(f"{path}: {exc}") from None
-    except Exception as exc:  # calamine raises its own error types for corrupt files
+    except _PASS_THROUGH:
+        raise
+    except BaseException as exc:  # calamine's own errors, and Rust panics (a BaseException) on damaged files
         raise ReadError(_unreadable(path, file_format, exc)) from None
 
 
@@ -250,9 +254,9 @@ def _guarded(chunks: Iterator[Chunk], path: Path, file_format: str) -> Iterator[
     """Any failure while reading rows is one line naming the file, never a traceback."""
     try:
         yield from chunks
-    except ReadError:
+    except (ReadError, *_PASS_THROUGH):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # see read_excel
         raise ReadError(_unreadable(path, file_format, exc)) from None
 
 
