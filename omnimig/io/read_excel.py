@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import subprocess
+import sys
 import zipfile
 from collections.abc import Collection, Iterator
 from decimal import Decimal
@@ -22,6 +24,7 @@ import pandas as pd
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from omnimig.io.read_csv import _unique_header
+from omnimig.io.safe_text import visible
 from omnimig.io.table import Chunk, Notice, ReadError, Source, repeat_key
 from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
 
@@ -109,8 +112,59 @@ def read_excel(
 
 def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
     text = str(exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
+    reason = visible(text.splitlines()[0] if text else type(exc).__name__)
+    if len(reason) > 200:  # a damaged zip header can put kilobytes of binary into the message
+        reason = reason[:200] + "…"
     return f"{path}: not a readable {file_format.upper()} workbook ({reason})"
+
+
+# Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
+# calamine ask for tens of GB, and a failed native allocation aborts the process (no exception).
+_PROBE = (
+    "import sys\n"
+    "from python_calamine import CalamineWorkbook\n"
+    "book = CalamineWorkbook.from_path(sys.argv[1])\n"
+    "for i in range(len(book.sheet_names)):\n"
+    "    for _ in book.get_sheet_by_index(i).iter_rows():\n"
+    "        pass\n"
+)
+PROBE_MEMORY = 3 * 1024**3  # a legacy sheet is at most 65,536 x 256 cells: about 1 GB in calamine
+PROBE_SECONDS = 120
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY, PROBE_MEMORY))
+
+
+def _probe(path: Path, file_format: str) -> None:
+    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs."""
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path)],
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+            preexec_fn=_limit_memory if sys.platform != "win32" else None,
+        )
+    except subprocess.TimeoutExpired:
+        raise ReadError(
+            f"{path}: opening the {file_format.upper()} workbook took over {PROBE_SECONDS} s; refused"
+        ) from None
+    if child.returncode and b"panicked at" in child.stderr:  # caught here too, but Rust prints the panic on stderr
+        lines = child.stderr.decode("utf-8", "replace").splitlines()
+        at = next(i for i, line in enumerate(lines) if "panicked at" in line)
+        reason = lines[at + 1].strip() if at + 1 < len(lines) else "the reader failed"
+        raise ReadError(
+            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: {visible(reason)[:200]}); "
+            "save it again from Excel"
+        )
+    if child.returncode < 0 or b"memory allocation of" in child.stderr:
+        raise ReadError(
+            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: reading it crashed the "
+            f"reader or needed over {PROBE_MEMORY // 1024**3} GB); save it again from Excel as .xlsx"
+        )
 
 
 class _Sheet:
@@ -160,6 +214,8 @@ def _open(
     if not path.exists():
         raise FileNotFoundError(path)
     xml = open_book(str(path)) if zipfile.is_zipfile(path) else None
+    if xml is None:
+        _probe(path, file_format)
     book = CalamineWorkbook.from_path(str(path))
     meta = book.sheets_metadata
     if not meta:

@@ -50,6 +50,7 @@ _BLANKS = b" \t\r\n"
 # Up to this many columns, only references beyond row 999,999 can break MAX_CELLS.
 NARROW = 40
 UNSEEN_ROWS = 999_999
+_UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*([0-9]{1,30})""")
 _ERROR = re.compile(rb"""\st\s*=\s*["']e["']""")
 _FORMULA = re.compile(rb"<f[\s>/]")
 _SERIAL_60 = re.compile(rb"<v>60(?:\.[0-9]*)?</v>")
@@ -208,7 +209,21 @@ def open_book(path: str) -> Book:
     for name in names:
         if name.startswith("xl/") and name not in book.members.values() and name.endswith(".xml"):
             book.verify(name)
+        if name.lower().endswith("sharedstrings.xml"):
+            _check_string_count(archive, archive.getinfo(name))
     return book
+
+
+def _check_string_count(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """calamine reserves room for ``uniqueCount`` strings up front: a huge count aborts the process."""
+    with archive.open(info) as stream:
+        head = stream.read(4096)
+    m = _UNIQUE_COUNT.search(head)
+    if m and int(m.group(1)) > max(1024, info.file_size // 5):  # ``<si/>`` is 5 bytes
+        raise ScanError(
+            f"part {info.filename} declares {int(m.group(1)):,} strings but its {info.file_size:,} bytes "
+            f"hold at most {info.file_size // 5:,}; the workbook is damaged"
+        )
 
 
 def _normalise(path: str) -> str:
