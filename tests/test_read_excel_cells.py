@@ -294,3 +294,37 @@ def test_split_holds_the_rows_with_workbook_problems_and_keeps_their_values(tmp_
         held_book = openpyxl.load_workbook(next(p for p in held if p.suffix == ".xlsx"), read_only=True)
         text = repr([list(r) for r in held_book.worksheets[0].iter_rows(values_only=True)])
     assert "#N/A" in text and rows[2][0] in text and rows[1][0] not in text
+
+
+def test_a_table_that_starts_at_b3_keeps_sheet_rows_and_cell_names(tmp_path: Path) -> None:
+    path = tmp_path / "order_item.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["B3"], sheet["C3"] = "order_number", "quantity"
+    sheet["B4"], sheet["C4"] = "ORD-1", 2
+    sheet["B5"], sheet["C5"] = "ORD-2", "#REF!"
+    sheet["C6"] = 1234567890123456
+    sheet.merge_cells("B5:B6")
+    book.save(path)
+    source = read_excel(path, "xlsx")
+    assert source.columns == ("order_number", "quantity")  # the table starts at column B
+    chunk = next(iter(source.chunks))
+    assert list(chunk.rows) == [4, 5, 6]
+    assert chunk.data.to_dict("records")[1:] == [
+        {"order_number": "ORD-2", "quantity": "#REF!"},
+        {"order_number": "", "quantity": "1234567890123456"},
+    ]
+    notes = sorted((n.row, n.rule, n.column, n.message.split(" ")[0]) for n in chunk.notices)
+    assert notes == [
+        (5, "excel-error", "quantity", "C5"),
+        (6, "excel-precision", "quantity", "C6"),
+        (6, "merged-cell", "order_number", "B6"),
+    ]
+
+
+def test_a_workbook_without_cells_is_one_read_error(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    openpyxl.Workbook().save(path)
+    with pytest.raises(Exception, match=r"row 1 of sheet \"Sheet\" is empty; it must hold the column names") as info:
+        read_excel(path, "xlsx")
+    assert str(path) in str(info.value)

@@ -174,15 +174,27 @@ class _Sheet:
         self.name = name
         self.scan = xml.scan(name) if xml is not None else SheetScan()
         self.cells: CalamineSheet = book.get_sheet_by_name(name)
-        first_row, first_col = self.cells.start if self.cells.height else (0, 0)
-        self.first_row = first_row + 1  # sheet row of the first row calamine yields
-        self.left = [""] * first_col  # calamine's rows start at the first used column
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        numbers = itertools.count(self.first_row)
-        if not self.left:
-            return zip(numbers, self.cells.iter_rows(), strict=False)  # no Python frame per row
-        return ((n, [*self.left, *row]) for n, row in zip(numbers, self.cells.iter_rows(), strict=False))
+        """(sheet row, cells from column A) for every row calamine yields.
+
+        calamine's used range starts at the first used cell; its row iterator (0.9) yields the
+        empty rows above it but starts at the range's first column. Both are checked on the first
+        row, so a sheet whose table starts at B3 still names B3 as B3.
+        """
+        grid = iter(self.cells.iter_rows())
+        first = next(grid, None)
+        if first is None:
+            return iter(())
+        (top, left), (_, right) = (self.cells.start, self.cells.end) if self.cells.height else ((0, 0), (0, 0))
+        empty = all(v == "" or v is None for v in first)
+        number = 1 if top > 0 and empty else top + 1
+        pad = [""] * left if left and len(first) < right + 1 else []
+        grid = itertools.chain([first], grid)
+        numbers = itertools.count(number)
+        if not pad:
+            return zip(numbers, grid, strict=False)  # no Python frame per row
+        return ((n, [*pad, *row]) for n, row in zip(numbers, grid, strict=False))
 
     def head(self) -> list[tuple[int, list[str]]]:
         found = []
@@ -283,12 +295,14 @@ def _open(
     header = [cell_text(c) for c in first]
     while header and header[-1] == "":
         header.pop()
+    lead = next(i for i, name in enumerate(header) if name)  # the table may start right of column A
+    header = header[lead:]
     columns, duplicates = _unique_header(header)
     return Source(
         path=str(path),
         format=file_format,
         columns=tuple(columns),
-        chunks=_guarded(_chunks(grid, header, chunk_rows, chosen, found), path, file_format),
+        chunks=_guarded(_chunks(grid, header, lead, chunk_rows, chosen, found), path, file_format),
         notices=notices,
         duplicate_columns=tuple(duplicates),
         header=tuple(header),
@@ -316,7 +330,9 @@ def _guarded(chunks: Iterator[Chunk], path: Path, file_format: str) -> Iterator[
         raise ReadError(_unreadable(path, file_format, exc)) from None
 
 
-def _merged_cover(sheet: _Sheet, header_row: int, width: int) -> tuple[dict[int, list[Notice]], list[Notice]]:
+def _merged_cover(
+    sheet: _Sheet, header_row: int, lead: int, width: int
+) -> tuple[dict[int, list[Notice]], list[Notice]]:
     """Notices for the covered cells of merged ranges below the header (calamine reads them empty)."""
     by_row: dict[int, list[Notice]] = {}
     too_big: list[Notice] = []
@@ -325,9 +341,10 @@ def _merged_cover(sheet: _Sheet, header_row: int, width: int) -> tuple[dict[int,
         top, left, bottom, right = r1 + 1, c1 + 1, r2 + 1, c2 + 1
         area = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
         top_data = max(top, header_row + 1)
-        if bottom < top_data or left > width:
+        first, last = max(left, lead + 1), min(right, lead + width)
+        if bottom < top_data or first > last:
             continue
-        cells = (bottom - top_data + 1) * (min(right, width) - left + 1)
+        cells = (bottom - top_data + 1) * (last - first + 1)
         if cells > budget:
             too_big.append(
                 Notice(
@@ -340,7 +357,7 @@ def _merged_cover(sheet: _Sheet, header_row: int, width: int) -> tuple[dict[int,
         budget -= cells
         anchor = cell_ref(top, left)
         for r in range(top_data, bottom + 1):
-            for c in range(left, min(right, width) + 1):
+            for c in range(first, last + 1):
                 if (r, c) == (top, left):
                     continue
                 side = "above" if c == left else "to the left" if r == top else "above and to the left"
@@ -359,8 +376,14 @@ def _merged_cover(sheet: _Sheet, header_row: int, width: int) -> tuple[dict[int,
 
 
 def _chunks(
-    grid: Iterator[tuple[int, list[Any]]], header: list[str], chunk_rows: int, sheet: _Sheet, header_row: int
+    grid: Iterator[tuple[int, list[Any]]],
+    header: list[str],
+    lead: int,
+    chunk_rows: int,
+    sheet: _Sheet,
+    header_row: int,
 ) -> Iterator[Chunk]:
+    """Chunks of the table's rows; ``header`` is its labels, starting ``lead`` columns right of A."""
     width = len(header)
     seen: dict[str, int] = {}
     keys: list[str] = []
@@ -369,19 +392,22 @@ def _chunks(
         keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
     scan = sheet.scan
     marked = _marked_by_row(scan)
-    merged, merged_file = _merged_cover(sheet, header_row, width)
+    merged, merged_file = _merged_cover(sheet, header_row, lead, width)
+    end = lead + width
     part: list[list[Any]] = []
     part_notices: list[Notice] = []
     blank: list[tuple[list[Any], list[Notice]]] = []  # empty rows held back: trailing ones are formatting residue
     start = header_row + 1  # sheet row of part[0]
 
     def frame(rows: list[list[Any]], first: int, notices: list[Notice]) -> Chunk:
+        if lead:
+            rows = [row[lead:end] for row in rows]
         padded = [row[:width] if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
         cells = list(zip(*padded, strict=True)) if padded and width else []
         data: dict[str, list[str]] = {}
         for i, key in enumerate(keys):
             values = cells[i] if cells else ()
-            data[key] = _column_text(values, first, i, header[i], notices)
+            data[key] = _column_text(values, first, lead + i, header[i], notices)
         frame = pd.DataFrame(
             {key: pd.array(values, dtype="string[pyarrow]") for key, values in data.items()},
             index=pd.RangeIndex(len(rows)),
@@ -393,10 +419,12 @@ def _chunks(
     for number, row in grid:
         notices: list[Notice] | tuple[()] = ()
         if number in marked or number in merged:
-            notices = _fix_row(marked.get(number, []), row, header, number)
+            notices = _fix_row(marked.get(number, []), row, header, lead, number)
             for note in merged.get(number, ()):
                 c = int(note.column or 0)
-                notices.append(Notice(note.rule, note.message, note.row, note.severity, header[c - 1], note.value))
+                notices.append(
+                    Notice(note.rule, note.message, note.row, note.severity, header[c - 1 - lead], note.value)
+                )
         if not notices and row.count("") + row.count(None) == len(row):
             blank.append((row, notices))
             continue
@@ -436,16 +464,18 @@ def _marked_by_row(scan: SheetScan) -> dict[int, list[tuple[int, str, str]]]:
     return marks
 
 
-def _fix_row(marks: list[tuple[int, str, str]], row: list[Any], header: list[str], number: int) -> list[Notice]:
+def _fix_row(
+    marks: list[tuple[int, str, str]], row: list[Any], header: list[str], lead: int, number: int
+) -> list[Notice]:
     """Put back in ``row`` what calamine hid, and say what is wrong with each such cell."""
     found: list[Notice] = []
     for c, kind, text in marks:
-        if c > len(header):
+        if not lead < c <= lead + len(header):
             continue
         if len(row) < c:
             row.extend([""] * (c - len(row)))
         ref = cell_ref(number, c)
-        column = header[c - 1]
+        column = header[c - 1 - lead]
         if kind == "error":
             row[c - 1] = text
             message = f"{ref} holds the Excel error {text}: correct the formula or its inputs, or type the value"
