@@ -270,7 +270,8 @@ def _open(
                     )
         found = found or 1
         if chosen.name != meta[0].name and not notices:
-            notices.append(Notice("sheet", f'read sheet "{chosen.name}": the first sheet "{meta[0].name}" is hidden'))
+            why = "hidden" if meta[0].visible != SheetVisibleEnum.Visible else "not a worksheet"
+            notices.append(Notice("sheet", f'read sheet "{chosen.name}": the first sheet "{meta[0].name}" is {why}'))
     if found != 1 and header_row is None:
         notices.append(
             Notice(
