@@ -328,3 +328,20 @@ def test_a_workbook_without_cells_is_one_read_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"row 1 of sheet \"Sheet\" is empty; it must hold the column names") as info:
         read_excel(path, "xlsx")
     assert str(path) in str(info.value)
+
+
+def test_a_hidden_first_sheet_is_passed_over_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    secret = book.add_worksheet("eski")
+    secret.write_row(0, 0, ["customer_code"])
+    secret.write_row(1, 0, ["OLD"])
+    data = book.add_worksheet("yeni")
+    data.write_row(0, 0, ["customer_code"])
+    data.write_row(1, 0, ["NEW"])
+    data.activate()
+    secret.hide()
+    book.close()
+    source = read_excel(path, "xlsx")
+    assert [n.message for n in source.notices] == ['read sheet "yeni": the first sheet "eski" is hidden']
+    assert next(iter(source.chunks)).data.to_dict("records") == [{"customer_code": "NEW"}]
