@@ -229,3 +229,45 @@ def test_a_shared_string_count_beyond_its_part_is_refused(tmp_path: Path) -> Non
             out.writestr(name, data)
     line = assert_refused(path, "declares 1,000,000,000,000 strings")
     assert "xl/sharedStrings.xml" in line
+
+
+def _rewrite(seed: Path, path: Path, change: dict[str, bytes], extra: list[tuple[str, bytes]] = ()) -> Path:  # type: ignore[assignment]
+    with zipfile.ZipFile(seed) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            out.writestr(name, change.get(name, src.read(name)))
+        for name, data in extra:
+            with pytest.warns(UserWarning, match="Duplicate name"):
+                out.writestr(name, data)
+    return path
+
+
+FAR_SHEET = (
+    b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>customer_code</t></is></c></row>'
+    b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>'
+)
+
+
+def test_a_part_stored_twice_is_refused(tmp_path: Path) -> None:
+    # zipfile would read the last copy, calamine may read the first: the bound must see what is read
+    seed = write_raw_xlsx(tmp_path / "seed.xlsx", header_row())
+    path = _rewrite(seed, tmp_path / "user.xlsx", {"xl/worksheets/sheet1.xml": FAR_SHEET},
+                    [("xl/worksheets/sheet1.xml", b"<worksheet/>")])  # fmt: skip
+    assert_refused(path, "holds the part xl/worksheets/sheet1.xml twice")
+
+
+def test_a_sheet_whose_part_is_not_found_as_named_is_still_bounded(tmp_path: Path) -> None:
+    seed = write_raw_xlsx(tmp_path / "seed.xlsx", header_row())
+    rels = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"'
+        b' Target="/xl/worksheets/../worksheets/./Sheet1.XML"/></Relationships>'
+    )
+    path = _rewrite(
+        seed, tmp_path / "user.xlsx", {"xl/worksheets/sheet1.xml": FAR_SHEET, "xl/_rels/workbook.xml.rels": rels}
+    )
+    result = run_validate(path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert str(path) in result.stderr and "A1:XFD1048576" in result.stderr  # every unowned part was bounded

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import PurePosixPath
@@ -132,8 +133,23 @@ class Book:
     def _scan(self, sheet: str, exact: bool) -> SheetScan:
         member = self.members.get(sheet)
         scan = SheetScan()
-        if member is None:
+        if member is not None:
+            self._scan_member(member, sheet, scan, exact)
             return scan
+        # The workbook's relationships do not lead to this sheet's part as read here; calamine may
+        # still find one (its lookup can differ), so every part no other sheet owns is bounded.
+        owned = set(self.members.values())
+        for info in self.archive.infolist():
+            if info.filename not in owned and not info.is_dir():
+                self._scan_member(info.filename, sheet, scan, exact)
+                if not exact and scan.columns > NARROW:
+                    break
+        scan.errors.clear()
+        scan.uncalculated.clear()
+        scan.serial_60.clear()  # marks of parts that may not be this sheet's are not trusted
+        return scan
+
+    def _scan_member(self, member: str, sheet: str, scan: SheetScan, exact: bool) -> None:
         with self.archive.open(member) as stream:
             carry = b""
             while True:
@@ -150,12 +166,11 @@ class Book:
                     cut = len(buf)
                 _scan_block(buf[:cut], scan, self.full_calc_on_load, exact)
                 if not exact and scan.columns > NARROW:
-                    return scan  # scanned again, exactly
+                    return  # scanned again, exactly
                 _check_range(scan, sheet)
                 carry = buf[cut:]
                 if not block:
                     break
-        return scan
 
     def _count(self, n: int) -> None:
         self.inflated += n
@@ -189,6 +204,9 @@ def open_book(path: str) -> Book:
                 f"at most {MAX_RATIO} times is read, so this looks like a zip bomb"
             )
     names = {i.filename for i in infos}
+    if len(names) != len(infos):
+        twice = sorted(name for name, n in Counter(i.filename for i in infos).items() if n > 1)
+        raise ScanError(f"the archive holds the part {twice[0]} twice; a workbook never does, so it is refused")
     book = Book(archive, {}, False)
     if "xl/workbook.xml" not in names:
         return book  # calamine says what is wrong with it
