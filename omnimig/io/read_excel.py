@@ -4,7 +4,9 @@ python-calamine reads the cells (fast, in Rust). Before it loads an XLSX sheet, 
 bounds what the file can claim (used range, inflated size) and notes the cells calamine reads as
 empty or wrong: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. Those,
 merged-over cells and numbers Excel has rounded become cell notices at the sheet's own row, so a
-person finds the cell and ``--split`` holds the row.
+person finds the cell and ``--split`` holds the row. A legacy XLS has no XML to look into: it is
+opened once in a memory-limited child process first, because a damaged one can make calamine
+abort the whole process. Anything else that goes wrong is a one-line ``ReadError``.
 """
 
 from __future__ import annotations
