@@ -374,7 +374,9 @@ def test_xlsx_header_duplicates_and_trailing_empty_header_cells(tmp_path: Path) 
     source, records, _ = read(path)
     assert source.columns == ("code", "email")
     assert source.duplicate_columns == ("email",)
-    assert records == [{"code": "C1", "email": "a@x.co"}]
+    assert source.header == ("code", "email", "email")
+    # the repeat's values are kept (nothing lost when rows are written back), under repeat_key
+    assert records == [{"code": "C1", "email": "a@x.co", repeat_key("email", 2): "b@x.co"}]
 
 
 def test_xlsx_reads_only_the_first_sheet(tmp_path: Path) -> None:

@@ -1,22 +1,63 @@
-"""XLSX and legacy XLS: the first sheet, header in row 1, every cell turned into text."""
+"""XLSX and legacy XLS: the sheet that holds the data, from its header row, every cell turned into text.
+
+python-calamine reads the cells (fast, in Rust). Before it loads an XLSX sheet, ``xlsx_scan``
+bounds what the file can claim (used range, inflated size) and notes the cells calamine reads as
+empty or wrong: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. Those,
+merged-over cells and numbers Excel has rounded become cell notices at the sheet's own row, so a
+person finds the cell and ``--split`` holds the row. A legacy XLS has no XML to look into: it is
+opened once in a memory-limited child process first, because a damaged one can make calamine
+abort the whole process. Anything else that goes wrong is a one-line ``ReadError``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import itertools
+import subprocess
+import sys
+import zipfile
+from collections.abc import Collection, Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from omnimig.io.read_csv import _unique_header
-from omnimig.io.table import Chunk, ReadError, Source
+from omnimig.io.safe_text import visible
+from omnimig.io.table import Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
+
+# The header is looked for among a sheet's first rows: title rows, a date line or blank rows above
+# it are common in exports and accountants' workbooks.
+HEADER_SEARCH_ROWS = 20
+# Excel keeps 15 significant digits: a number at or above 10**15 has lost digits when it was typed.
+EXACT_LIMIT = 10**15
+# Not failures of the file: a person's Ctrl-C, an exit, a generator being closed.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+@functools.cache
+def documented_columns() -> frozenset[str]:
+    """Every column name the rule files document (all types, aliases included)."""
+    from omnimig.validate.rules import table_rules, type_names
+
+    names: set[str] = set()
+    for type_name in type_names():
+        for f in table_rules(type_name).fields:
+            names.add(f.name)
+            names.update(f.aliases)
+    return frozenset(names)
 
 
 def cell_text(value: object) -> str:
     """Excel stores numbers as floats and dates as serials; give the text a person typed.
 
-    ``1.0`` becomes ``1``, dates become ISO text, booleans ``true``/``false``. A number stored as
+    ``1.0`` becomes ``1``; a fraction is shown to Excel's 15 significant digits, so a cached
+    formula result ``59.970000000000006`` reads ``59.97``; a whole number keeps every digit it has
+    (``1234567890123456``). Dates become ISO text, booleans ``true``/``false``. A number stored as
     text (``00123``) is already a string and stays as it is.
     """
     if value is None or value == "":
@@ -24,9 +65,12 @@ def cell_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
+        if value != value or value in (float("inf"), float("-inf")):
+            return repr(value)
+        if value.is_integer():
             return str(int(value))
-        return repr(value)
+        text = f"{value:.15g}"
+        return format(Decimal(text), "f") if "e" in text else text
     if isinstance(value, dt.datetime):
         text = value.isoformat(sep=" ")
         return text[:-7] if text.endswith(".000000") else text
@@ -37,75 +81,449 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def read_excel(path: Path, file_format: str, chunk_rows: int = 200_000) -> Source:
+def read_excel(
+    path: Path,
+    file_format: str,
+    chunk_rows: int = 200_000,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    columns: Collection[str] | None = None,
+) -> Source:
+    """Open a workbook; raises ``ReadError`` (one line naming the file) for anything unreadable.
+
+    ``sheet`` is a sheet name or its 1-based position (hidden sheets only when named so); by
+    default the first visible sheet, or the first visible one whose header holds documented
+    columns. ``header_row`` is the sheet row of the header; by default the first of the first 20
+    rows that holds documented columns (``columns``, default: every type's), else row 1.
+    """
+    known = frozenset(columns) if columns is not None else documented_columns()
     try:
-        book = CalamineWorkbook.from_path(str(path))
-        if not book.sheet_names:
-            raise ReadError(f"{path}: the workbook has no sheets")
-        sheet = book.get_sheet_by_index(0)
-        # Row by row: calamine holds the sheet's cells compactly in Rust; only a chunk of rows
-        # becomes Python objects at a time (to_python() would make the whole sheet Python lists).
-        grid = sheet.iter_rows()
-        first = next(grid, None)
+        return _open(path, file_format, chunk_rows, sheet, header_row, known)
     except ReadError:
         raise
     except FileNotFoundError:
         raise ReadError(f"{path}: no such file") from None
-    except Exception as exc:  # calamine raises its own error types for corrupt files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReadError(f"{path}: not a readable {file_format.upper()} workbook ({reason})") from None
+    except ScanError as exc:
+        raise ReadError(f"{path}: {exc}") from None
+    except _PASS_THROUGH:
+        raise
+    except BaseException as exc:  # calamine's own errors, and Rust panics (a BaseException) on damaged files
+        raise ReadError(_unreadable(path, file_format, exc)) from None
+
+
+def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
+    text = str(exc).strip()
+    reason = visible(text.splitlines()[0] if text else type(exc).__name__)
+    if len(reason) > 200:  # a damaged zip header can put kilobytes of binary into the message
+        reason = reason[:200] + "…"
+    return f"{path}: not a readable {file_format.upper()} workbook ({reason})"
+
+
+# Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
+# calamine ask for tens of GB, and a failed native allocation aborts the process (no exception).
+_PROBE = (
+    "import sys\n"
+    "from python_calamine import CalamineWorkbook\n"
+    "book = CalamineWorkbook.from_path(sys.argv[1])\n"
+    "for i in range(len(book.sheet_names)):\n"
+    "    for _ in book.get_sheet_by_index(i).iter_rows():\n"
+    "        pass\n"
+)
+PROBE_MEMORY = 3 * 1024**3  # a legacy sheet is at most 65,536 x 256 cells: about 1 GB in calamine
+PROBE_SECONDS = 120
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY, PROBE_MEMORY))
+
+
+def _probe(path: Path, file_format: str) -> None:
+    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs."""
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path)],
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+            preexec_fn=_limit_memory if sys.platform != "win32" else None,
+        )
+    except subprocess.TimeoutExpired:
+        raise ReadError(
+            f"{path}: opening the {file_format.upper()} workbook took over {PROBE_SECONDS} s; refused"
+        ) from None
+    if child.returncode and b"panicked at" in child.stderr:  # caught here too, but Rust prints the panic on stderr
+        lines = child.stderr.decode("utf-8", "replace").splitlines()
+        at = next(i for i, line in enumerate(lines) if "panicked at" in line)
+        reason = lines[at + 1].strip() if at + 1 < len(lines) else "the reader failed"
+        raise ReadError(
+            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: {visible(reason)[:200]}); "
+            "save it again from Excel"
+        )
+    if child.returncode < 0 or b"memory allocation of" in child.stderr:
+        raise ReadError(
+            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: reading it crashed the "
+            f"reader or needed over {PROBE_MEMORY // 1024**3} GB); save it again from Excel as .xlsx"
+        )
+
+
+class _Sheet:
+    """One loaded sheet: calamine's cells plus what the XML scan saw; rows and columns 1-based."""
+
+    def __init__(self, book: CalamineWorkbook, xml: Book | None, name: str) -> None:
+        self.name = name
+        self.scan = xml.scan(name) if xml is not None else SheetScan()
+        self.cells: CalamineSheet = book.get_sheet_by_name(name)
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(sheet row, cells from column A) for every row calamine yields.
+
+        calamine's used range starts at the first used cell; its row iterator (0.9) yields the
+        empty rows above it but starts at the range's first column. Both are checked on the first
+        row, so a sheet whose table starts at B3 still names B3 as B3.
+        """
+        grid = iter(self.cells.iter_rows())
+        first = next(grid, None)
+        if first is None:
+            return iter(())
+        (top, left), (_, right) = (self.cells.start, self.cells.end) if self.cells.height else ((0, 0), (0, 0))
+        empty = all(v == "" or v is None for v in first)
+        number = 1 if top > 0 and empty else top + 1
+        pad = [""] * left if left and len(first) < right + 1 else []
+        grid = itertools.chain([first], grid)
+        numbers = itertools.count(number)
+        if not pad:
+            return zip(numbers, grid, strict=False)  # no Python frame per row
+        return ((n, [*pad, *row]) for n, row in zip(numbers, grid, strict=False))
+
+    def head(self) -> list[tuple[int, list[str]]]:
+        found = []
+        for number, row in self.rows():
+            if number > HEADER_SEARCH_ROWS:
+                break
+            found.append((number, [cell_text(c).strip() for c in row]))
+        return found
+
+
+def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
+    """The first row among the first 20 with two documented column names (one if none has two)."""
+    scores = [(number, sum(c in known for c in cells)) for number, cells in sheet.head()]
+    for need in (2, 1):
+        for number, score in scores:
+            if score >= need:
+                return number
+    return None
+
+
+def _open(
+    path: Path,
+    file_format: str,
+    chunk_rows: int,
+    choice: str | int | None,
+    header_row: int | None,
+    known: frozenset[str],
+) -> Source:
+    if not path.exists():
+        raise FileNotFoundError(path)
+    xml = open_book(str(path)) if zipfile.is_zipfile(path) else None
+    if xml is None:
+        _probe(path, file_format)
+    book = CalamineWorkbook.from_path(str(path))
+    meta = book.sheets_metadata
+    if not meta:
+        raise ReadError(f"{path}: the workbook has no sheets")
+    notices: list[Notice] = []
+    if choice is not None:
+        name = _named_sheet(path, meta, choice)
+        chosen = _Sheet(book, xml, name)
+        found = header_row or _find_header(chosen, known) or 1
+    else:
+        visible = [m.name for m in meta if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
+        if not visible:
+            raise ReadError(f"{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME")
+        chosen = _Sheet(book, xml, visible[0])
+        found = header_row or _find_header(chosen, known)
+        if found is None and header_row is None:
+            for name in visible[1:]:
+                other = _Sheet(book, xml, name)
+                other_header = _find_header(other, known)
+                if other_header is not None:
+                    notices.append(
+                        Notice(
+                            "sheet",
+                            f'read sheet "{name}": the first sheet "{visible[0]}" has no documented columns '
+                            f"(choose another with --sheet NAME)",
+                        )
+                    )
+                    chosen, found = other, other_header
+                    break
+                del other
+            else:
+                hidden = [m.name for m in meta if m.visible != SheetVisibleEnum.Visible]
+                if hidden:
+                    notices.append(
+                        Notice(
+                            "sheet",
+                            f'read sheet "{visible[0]}"; the hidden sheet(s) {", ".join(map(repr, hidden))} '
+                            "were not looked at: choose one with --sheet NAME",
+                        )
+                    )
+        found = found or 1
+        if chosen.name != meta[0].name and not notices:
+            why = "hidden" if meta[0].visible != SheetVisibleEnum.Visible else "not a worksheet"
+            notices.append(Notice("sheet", f'read sheet "{chosen.name}": the first sheet "{meta[0].name}" is {why}'))
+    if found != 1 and header_row is None:
+        notices.append(
+            Notice(
+                "header-row",
+                f'the header is row {found} of sheet "{chosen.name}" (the rows above it are not read; '
+                "choose another with --header-row N)",
+            )
+        )
+    grid = chosen.rows()
+    first: list[Any] | None = None
+    for number, row in grid:
+        if number == found:
+            first = row
+            break
+        if number > found:
+            break
     if first is None or not any(cell_text(c).strip() for c in first):
-        raise ReadError(f"{path}: row 1 of the first sheet is empty; row 1 must hold the column names")
+        raise ReadError(
+            f'{path}: row {found} of sheet "{chosen.name}" is empty; it must hold the column names '
+            "(choose the header with --header-row N)"
+        )
     header = [cell_text(c) for c in first]
     while header and header[-1] == "":
         header.pop()
+    lead = next(i for i, name in enumerate(header) if name)  # the table may start right of column A
+    header = header[lead:]
     columns, duplicates = _unique_header(header)
     return Source(
         path=str(path),
         format=file_format,
         columns=tuple(columns),
-        chunks=_chunks(grid, header, chunk_rows),
+        chunks=_guarded(_chunks(grid, header, lead, chunk_rows, chosen, found), path, file_format),
+        notices=notices,
         duplicate_columns=tuple(duplicates),
+        header=tuple(header),
     )
 
 
-def _column_text(values: tuple[object, ...]) -> list[str]:
-    """``cell_text`` of a column; a column of strings (the usual case) is taken as it is."""
-    if all(type(v) is str for v in values):
-        return list(values)  # type: ignore[arg-type]
-    return [cell_text(v) for v in values]
+def _named_sheet(path: Path, meta: list[Any], choice: str | int) -> str:
+    names = [m.name for m in meta]
+    if isinstance(choice, str) and choice in names:
+        return choice
+    text = str(choice).strip()
+    if text.isdigit() and 1 <= int(text) <= len(names):
+        return names[int(text) - 1]
+    listed = ", ".join(f"{i}: {n!r}" for i, n in enumerate(names, 1))
+    raise ReadError(f"{path}: no sheet {choice!r}; the sheets are {listed}")
 
 
-def _chunks(grid: Iterator[list[object]], header: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    keep = [i for i, name in enumerate(header) if name not in header[:i]]
-    names = [header[i] for i in keep]
-    width = max(keep, default=-1) + 1
-    part: list[list[object]] = []
-    blank: list[list[object]] = []  # empty rows held back: trailing ones are formatting residue
-    start = 2  # sheet row of part[0]
+def _guarded(chunks: Iterator[Chunk], path: Path, file_format: str) -> Iterator[Chunk]:
+    """Any failure while reading rows is one line naming the file, never a traceback."""
+    try:
+        yield from chunks
+    except (ReadError, *_PASS_THROUGH):
+        raise
+    except BaseException as exc:  # see read_excel
+        raise ReadError(_unreadable(path, file_format, exc)) from None
 
-    def frame(rows: list[list[object]], first: int) -> Chunk:
-        padded = [row if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
+
+def _merged_cover(
+    sheet: _Sheet, header_row: int, lead: int, width: int
+) -> tuple[dict[int, list[Notice]], list[Notice]]:
+    """Notices for the covered cells of merged ranges below the header (calamine reads them empty)."""
+    by_row: dict[int, list[Notice]] = {}
+    too_big: list[Notice] = []
+    budget = 1_000_000
+    for (r1, c1), (r2, c2) in sheet.cells.merged_cell_ranges or []:
+        top, left, bottom, right = r1 + 1, c1 + 1, r2 + 1, c2 + 1
+        area = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
+        top_data = max(top, header_row + 1)
+        first, last = max(left, lead + 1), min(right, lead + width)
+        if bottom < top_data or first > last:
+            continue
+        cells = (bottom - top_data + 1) * (last - first + 1)
+        if cells > budget:
+            too_big.append(
+                Notice(
+                    "merged-cell",
+                    f"the merged cells {area} cover {cells:,} cells, which read empty: unmerge them",
+                    severity="error",
+                )
+            )
+            continue
+        budget -= cells
+        anchor = cell_ref(top, left)
+        for r in range(top_data, bottom + 1):
+            for c in range(first, last + 1):
+                if (r, c) == (top, left):
+                    continue
+                side = "above" if c == left else "to the left" if r == top else "above and to the left"
+                by_row.setdefault(r, []).append(
+                    Notice(
+                        "merged-cell",
+                        f"{cell_ref(r, c)} is merged with {anchor} {side} ({area}), so it reads empty; "
+                        "unmerge the cells and fill in each one",
+                        row=r,
+                        severity="error",
+                        column=str(c),  # replaced by the header name when the row is read
+                        value="",
+                    )
+                )
+    return by_row, too_big
+
+
+def _chunks(
+    grid: Iterator[tuple[int, list[Any]]],
+    header: list[str],
+    lead: int,
+    chunk_rows: int,
+    sheet: _Sheet,
+    header_row: int,
+) -> Iterator[Chunk]:
+    """Chunks of the table's rows; ``header`` is its labels, starting ``lead`` columns right of A."""
+    width = len(header)
+    seen: dict[str, int] = {}
+    keys: list[str] = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
+    scan = sheet.scan
+    marked = _marked_by_row(scan)
+    merged, merged_file = _merged_cover(sheet, header_row, lead, width)
+    end = lead + width
+    part: list[list[Any]] = []
+    part_notices: list[Notice] = []
+    blank: list[tuple[list[Any], list[Notice]]] = []  # empty rows held back: trailing ones are formatting residue
+    start = header_row + 1  # sheet row of part[0]
+
+    def frame(rows: list[list[Any]], first: int, notices: list[Notice]) -> Chunk:
+        if lead:
+            rows = [row[lead:end] for row in rows]
+        padded = [row[:width] if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
         cells = list(zip(*padded, strict=True)) if padded and width else []
-        data = {name: _column_text(cells[i]) for name, i in zip(names, keep, strict=True)} if cells else {}
+        data: dict[str, list[str]] = {}
+        for i, key in enumerate(keys):
+            values = cells[i] if cells else ()
+            data[key] = _column_text(values, first, lead + i, header[i], notices)
         frame = pd.DataFrame(
-            {name: pd.array(values, dtype="string[pyarrow]") for name, values in data.items()},
+            {key: pd.array(values, dtype="string[pyarrow]") for key, values in data.items()},
             index=pd.RangeIndex(len(rows)),
         )
-        if not keep:
+        if not keys:
             frame = pd.DataFrame(index=range(len(rows)))
-        return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index))
+        return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index), notices=notices)
 
-    for row in grid:
-        if row.count("") + row.count(None) == len(row):
-            blank.append(row)
+    for number, row in grid:
+        notices: list[Notice] | tuple[()] = ()
+        if number in marked or number in merged:
+            notices = _fix_row(marked.get(number, []), row, header, lead, number)
+            for note in merged.get(number, ()):
+                c = int(note.column or 0)
+                notices.append(
+                    Notice(note.rule, note.message, note.row, note.severity, header[c - 1 - lead], note.value)
+                )
+        if not notices and row.count("") + row.count(None) == len(row):
+            blank.append((row, notices))
             continue
-        for held in (*blank, row):
-            part.append(held)
-            if len(part) == chunk_rows:
-                yield frame(part, start)
-                start += len(part)
-                part = []
-        blank = []
+        if blank:
+            for held, held_notices in blank:
+                part.append(held)
+                part_notices.extend(held_notices)
+                if len(part) == chunk_rows:
+                    yield frame(part, start, part_notices)
+                    start += len(part)
+                    part, part_notices = [], []
+            blank = []
+        part.append(row)
+        part_notices.extend(notices)
+        if len(part) == chunk_rows:
+            yield frame(part, start, part_notices)
+            start += len(part)
+            part, part_notices = [], []
     if part:
-        yield frame(part, start)
+        yield frame(part, start, part_notices)
+        part_notices = []
+    if merged_file:
+        yield Chunk(data=pd.DataFrame({k: pd.array([], dtype="string[pyarrow]") for k in keys}),
+                    rows=pd.Series([], dtype="int64"), notices=merged_file)  # fmt: skip
+
+
+def _marked_by_row(scan: SheetScan) -> dict[int, list[tuple[int, str, str]]]:
+    """Cells calamine misreads, by sheet row: (column, kind, text)."""
+    marks: dict[int, list[tuple[int, str, str]]] = {}
+    for (r, c), error in scan.errors.items():
+        marks.setdefault(r, []).append((c, "error", error))
+    for (r, c), formula in scan.uncalculated.items():
+        if (r, c) not in scan.errors:
+            marks.setdefault(r, []).append((c, "formula", formula))
+    for r, c in scan.serial_60:
+        marks.setdefault(r, []).append((c, "serial-60", ""))
+    return marks
+
+
+def _fix_row(
+    marks: list[tuple[int, str, str]], row: list[Any], header: list[str], lead: int, number: int
+) -> list[Notice]:
+    """Put back in ``row`` what calamine hid, and say what is wrong with each such cell."""
+    found: list[Notice] = []
+    for c, kind, text in marks:
+        if not lead < c <= lead + len(header):
+            continue
+        if len(row) < c:
+            row.extend([""] * (c - len(row)))
+        ref = cell_ref(number, c)
+        column = header[c - 1 - lead]
+        if kind == "error":
+            row[c - 1] = text
+            message = f"{ref} holds the Excel error {text}: correct the formula or its inputs, or type the value"
+            found.append(Notice("excel-error", message, row=number, severity="error", column=column, value=text))
+        elif kind == "formula":
+            row[c - 1] = text
+            message = (
+                f"{ref} holds the formula {text} but no calculated value (the file was written by a program): "
+                "formula not calculated: open and save the file in Excel"
+            )
+            found.append(
+                Notice("formula-not-calculated", message, row=number, severity="error", column=column, value=text)
+            )
+        elif isinstance(row[c - 1], (dt.date, dt.datetime)):
+            shown = "1900-02-29" + cell_text(row[c - 1])[10:]
+            row[c - 1] = shown
+            message = (
+                f"{ref} holds the date 1900-02-29, which does not exist (Excel's 1900 leap-year bug, serial 60); "
+                "type the real date"
+            )
+            found.append(Notice("excel-date", message, row=number, severity="error", column=column, value=shown))
+    return found
+
+
+def _column_text(values: tuple[Any, ...], first: int, index: int, name: str, notices: list[Notice]) -> list[str]:
+    """``cell_text`` of a column; a column of strings (the usual case) is taken as it is.
+
+    A number of 16 digits or more has been rounded by Excel (it keeps 15): a problem at its cell.
+    """
+    if all(type(v) is str for v in values):
+        return list(values)
+    texts = [cell_text(v) for v in values]
+    rounded = [i for i, v in enumerate(values) if type(v) in (float, int) and (v >= EXACT_LIMIT or v <= -EXACT_LIMIT)]
+    for offset in rounded:
+        row = first + offset
+        notices.append(
+            Notice(
+                "excel-precision",
+                f'{cell_ref(row, index + 1)} in column "{name}" holds the number {texts[offset]}: Excel keeps only '
+                "15 digits, so the digits after the 15th may have been changed to 0. Format the column as Text "
+                "and type the values again",
+                row=row,
+                severity="error",
+                column=name,
+                value=texts[offset],
+            )
+        )
+    return texts
