@@ -258,6 +258,11 @@ _LONE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
+def _has_surrogate_escape(text: str) -> bool:
+    """Whether ``text`` writes a UTF-16 surrogate escape (two plain searches first: they are fast)."""
+    return ("\\ud" in text or "\\uD" in text) and _SURROGATE_ESCAPE.search(text) is not None
+
+
 def _escape_lone(text: str) -> str:
     return _LONE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
@@ -695,7 +700,7 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
         text = window[: exc.start].decode("utf-8")
     decoder = _Decoder(repeats)
     decode = decoder.decoder.raw_decode
-    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    surrogates = _has_surrogate_escape(text)
     records: list[object] = []
     issues: _Issues = []
     i = 0
@@ -890,7 +895,7 @@ def _line_window(path: Path, numbers: list[int], items: list[bytes]) -> _Window:
             raise _line_error(path, number, item) from None
         if end != len(text) or type(record) is not dict:
             raise _line_error(path, number, item)
-        surrogates = _SURROGATE_ESCAPE.search(text) is not None
+        surrogates = _has_surrogate_escape(text)
         if surrogates:
             record, notices = decoder.issues(record, surrogates)
             issues += [(index, n) for n in notices]
@@ -1050,7 +1055,7 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
         with open(path, "rb") as f:
             head = f.read(4096)
             if head.lstrip(_BOM + _WS)[:1] == b"{":
-                head += f.read(WINDOW_BYTES - len(head))  # enough to tell lines from a wrapper
+                head += f.read(max(WINDOW_BYTES - len(head), 0))  # enough to tell lines from a wrapper
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     if not head.strip():
