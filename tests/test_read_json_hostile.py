@@ -343,6 +343,7 @@ def test_a_wrapper_object_is_read_with_a_notice(tmp_path: Path, wrapper: str) ->
     [
         ('{"data": [{"n": 1}], "included": [{"x": 1}]}', '2 arrays of records ("data", "included")'),
         ('{"n": 1, "m": 2}', "the top level is an object"),
+        ('{"a": [], "b": []}', "the top level is an object"),
         ('{"data": [{"n": 1}, 7]}', '"data" record 2 is a number'),
         ('{"data": [{"n": 1}]} x', "invalid JSON"),
     ],
@@ -377,3 +378,18 @@ def test_hostile_files_never_crash_the_interpreter(tmp_path: Path) -> None:
         assert proc.returncode in (1, 2), proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr
         assert re.search("json-object|nested", proc.stdout + proc.stderr)
+
+
+def test_an_empty_wrapper_has_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "order.json"
+    path.write_text('{"count": 0, "results": []}', encoding="utf-8")
+    code, out, _ = run("validate", "--format", "json", path)
+    assert code == 0
+    assert [p["rule"] for p in json.loads(out)["files"][0]["problems"]] == ["json-wrapper", "no-rows"]
+
+
+def test_a_line_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "order.json"
+    path.write_bytes(b'{"n": 1}\n\n{"n": "\xff"}\n')
+    code, _, err = run("validate", path)
+    assert code == 2 and "line 3: JSON must be UTF-8" in err, err

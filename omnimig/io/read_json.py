@@ -917,6 +917,7 @@ def _wrapper(head: bytes) -> _Wrapper | None:
     file's first bytes: the first member whose value is an array starting with an object."""
     text = head.decode("utf-8", "surrogateescape")
     decoder = _Decoder()
+    empty: list[_Wrapper] = []  # members holding [], which may be an array of no records
     i = _skip_text_ws(text, 0)
     if text[i : i + 1] != "{":
         return None
@@ -933,13 +934,19 @@ def _wrapper(head: bytes) -> _Wrapper | None:
         if text[i : i + 1] != ":":
             return None
         i = _skip_text_ws(text, i + 1)
-        if text[i : i + 1] == "[" and text[_skip_text_ws(text, i + 1) : _skip_text_ws(text, i + 1) + 1] == "{":
-            return _Wrapper(key, len(text[:i].encode("utf-8", "surrogateescape")))
+        if text[i : i + 1] == "[":
+            after = text[_skip_text_ws(text, i + 1) : _skip_text_ws(text, i + 1) + 1]
+            if after == "{":
+                return _Wrapper(key, len(text[:i].encode("utf-8", "surrogateescape")))
+            if after == "]":
+                empty.append(_Wrapper(key, len(text[:i].encode("utf-8", "surrogateescape"))))
         try:
             _, i = decoder.raw_decode(text, i)
         except (json.JSONDecodeError, RecursionError, _Constant):
             return None
         i = _skip_text_ws(text, i)
+        if text[i : i + 1] == "}" and len(empty) == 1:
+            return empty[0]  # {"results": []}: no records
         if text[i : i + 1] != ",":
             return None
         i += 1
