@@ -464,7 +464,7 @@ def test_json_numbers_keep_their_literal_text(tmp_path: Path) -> None:
             "total": "123.90",
             "quantity": "3",
             "big": "12345678901234567890",
-            "exp": "1000",  # exponents are expanded: digit rules judge decimal digits
+            "exp": "1e3",  # the literal as written (README); the digit rules judge its plain form
             "neg": "-0.50",
         }
     ]

@@ -22,6 +22,8 @@ FORMATS = {
     ".xlsm": "xlsx",
     ".xls": "xls",
     ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
 }
 
 __all__ = [

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnimig.io.read_json import plain_numbers
 from omnimig.io.table import Chunk
 from omnimig.validate import messages as msg
 from omnimig.validate.problem import MAX_VALUE_CHARS, Problem, ProblemStore, Severity, shorten
@@ -205,6 +206,8 @@ def check_column(
     missing = empty if kinds is None else np.isin(kinds, NULLISH) | (empty & (f.kind == "string"))
     if arr.null_count:
         arr = pc.fill_null(arr, "")  # null cells are missing; the rules below never look at them
+    if kinds is not None and f.kind in ("number", "integer"):
+        arr = plain_numbers(arr, kinds)  # JSON keeps 1.5E2 as written; digit rules judge 150
     if f.required:
         gone = missing & live
         if gone.any():
