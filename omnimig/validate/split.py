@@ -3,24 +3,32 @@
 A row is ready when it has no error and every row it refers to (through the foreign keys in
 ``datapackage.json``) is ready. Held rows keep their data and gain a ``problems`` column;
 a row held only because its parent is held says so (``held: order ORD-1 has errors``).
-Per file, ready + held = the rows read.
+Per file, ready + held = the rows read, and every column of a row is kept.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from omnimig.io import Chunk, open_source
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.io.private import private_dir
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, header_label
 from omnimig.validate.bundle import key_series, member
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
 
 PROBLEMS_COLUMN = "problems"
+
+#: ``progress(input path, rows written, rows in the file)``, called after each chunk.
+Progress = Callable[[Path, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,39 @@ def _key_states(
     return ready, blocked
 
 
-def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
-    """Write ``out/ready/`` and ``out/held/``; one file each per input file that could be read."""
+def split_bundle(results: list[FileResult], out: Path, progress: Progress | None = None) -> list[SplitCount]:
+    """Write ``out/ready/`` and ``out/held/``; one file each per input file that could be read.
+
+    Every column of every row is written back as read (repeated header columns included); the
+    ``held/`` CSV, which people open, has formula-like cells neutralised. The files are written
+    into a private staging folder first and moved into place only when all of them are written,
+    so a failure (``WriteError``: a value the format cannot hold; ``OSError``) leaves no
+    half-split bundle behind. ``progress(path, rows_done, rows_total)`` is called after each chunk.
+    """
     held = held_reasons(results)
+    if not out.exists():
+        private_dir(out)
+    staging = Path(tempfile.mkdtemp(prefix=".split-", dir=out))
+    try:
+        counts, moves = _write_all(results, held, staging, out, progress)
+        for kind in ("ready", "held"):
+            private_dir(out / kind)
+        for staged, final in moves:
+            os.replace(staged, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _write_all(
+    results: list[FileResult],
+    held: dict[str, dict[int, list[str]]],
+    staging: Path,
+    out: Path,
+    progress: Progress | None,
+) -> tuple[list[SplitCount], list[tuple[Path, Path]]]:
     counts = []
+    moves: list[tuple[Path, Path]] = []
     used: set[str] = set()
     for r in results:
         if r.path not in held:
@@ -107,23 +144,32 @@ def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
         fmt = WRITE_FORMAT[r.format or "csv"]
         name = _unique_name(Path(r.path).stem + SUFFIX[fmt], used)
         reasons = held[r.path]
+        held_rows = {row for row in reasons if reasons[row]}
         source = open_source(Path(r.path))
         # A held file split again gets its problems column replaced, not doubled.
-        columns = [c for c in source.columns if c != PROBLEMS_COLUMN]
+        columns = [c for c in column_keys(source) if header_label(c) != PROBLEMS_COLUMN]
         ready_path, held_path = out / "ready" / name, out / "held" / name
+        staged_ready, staged_held = staging / "ready" / name, staging / "held" / name
         # An output with no rows is not written: an empty ready file whose header lacks a
         # required column would make the ready bundle fail validation for nothing.
-        held_rows = sum(1 for row in reasons if reasons[row])
+        done = 0
         with (
-            _writer(ready_path, fmt, columns, r.rows - held_rows) as ready,
-            _writer(held_path, fmt, [*columns, PROBLEMS_COLUMN], held_rows) as hold,
+            _writer(staged_ready, fmt, columns, r.rows - len(held_rows)) as ready,
+            _writer(staged_held, fmt, [*columns, PROBLEMS_COLUMN], len(held_rows), for_people=True) as hold,
         ):
             for chunk in source.chunks:
                 chunk = _without(chunk, PROBLEMS_COLUMN)
-                is_held = chunk.rows.isin([row for row in reasons if reasons[row]])
+                is_held = chunk.rows.isin(held_rows)
                 ready.write(chunk, ~is_held)
                 texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
                 hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
+                done += len(chunk.rows)
+                if progress is not None:
+                    progress(Path(r.path), done, r.rows)
+        if ready.rows:
+            moves.append((staged_ready, ready_path))
+        if hold.rows:
+            moves.append((staged_held, held_path))
         counts.append(
             SplitCount(
                 r.path,
@@ -134,7 +180,7 @@ def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
                 str(held_path) if hold.rows else "",
             )
         )
-    return counts
+    return counts, moves
 
 
 class _NoFile:
@@ -152,15 +198,17 @@ class _NoFile:
         self.rows += int(mask.sum())
 
 
-def _writer(path: Path, fmt: str, columns: list[str], rows: int) -> TableWriter | _NoFile:
-    return TableWriter(path, fmt, columns) if rows else _NoFile()
+def _writer(path: Path, fmt: str, columns: list[str], rows: int, for_people: bool = False) -> TableWriter | _NoFile:
+    return TableWriter(path, fmt, columns, for_people=for_people) if rows else _NoFile()
 
 
-def _without(chunk: Chunk, column: str) -> Chunk:
-    if column not in chunk.data:
+def _without(chunk: Chunk, label: str) -> Chunk:
+    """``chunk`` without the columns headed ``label`` (repeats included)."""
+    drop = [c for c in chunk.data.columns if header_label(c) == label]
+    if not drop:
         return chunk
-    kinds = chunk.kinds.drop(columns=[column]) if chunk.kinds is not None else None
-    return Chunk(chunk.data.drop(columns=[column]), chunk.rows, kinds)
+    kinds = chunk.kinds.drop(columns=[c for c in drop if c in chunk.kinds]) if chunk.kinds is not None else None
+    return Chunk(chunk.data.drop(columns=drop), chunk.rows, kinds, chunk.notices)
 
 
 def _unique_name(name: str, used: set[str]) -> str:
