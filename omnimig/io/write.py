@@ -92,7 +92,7 @@ class _FaithfulSheet(Worksheet):
     def _escape_control_characters(data: Any) -> Any:
         if not isinstance(data, str):
             return data
-        data = _OOXML_ESCAPE_LIKE.sub("_x005F", data)
+        data = _OOXML_ESCAPE_LIKE.sub("_x005F_", data)
         data = _OOXML_CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", data)
         return data.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
 
