@@ -59,7 +59,18 @@ class WriteError(Exception):
 
 
 class CellTooLong(WriteError):
-    """A value is longer than the output format holds (an XLSX cell: 32,767 characters)."""
+    """A value is longer than the output format holds (an XLSX cell: 32,767 characters).
+
+    ``path``, ``row`` (the input row, ``None`` for the header), ``column`` and ``length`` let a
+    caller say it in its own words (``--split`` names the input file to re-save).
+    """
+
+    def __init__(self, message: str, *, path: Path, row: object, column: str, length: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.row = row
+        self.column = column
+        self.length = length
 
 
 def header_label(key: str) -> str:
@@ -106,13 +117,18 @@ class TableWriter:
     a leading ``'``; plain numbers such as ``-12.5`` are kept). Upload data (``ready/``, parts)
     is never changed.
 
-    Leaving the ``with`` block through an exception removes the half-written file.
+    Leaving the ``with`` block through an exception removes the half-written file. ``shown_as``
+    is the path messages name when ``path`` is a temporary one.
     """
 
-    def __init__(self, path: Path, fmt: str, columns: Sequence[str], *, for_people: bool = False) -> None:
+    def __init__(
+        self, path: Path, fmt: str, columns: Sequence[str], *, for_people: bool = False, shown_as: Path | None = None
+    ) -> None:
         if fmt not in SUFFIX:
             raise ValueError(f"cannot write format {fmt!r}")
         self.path = path
+        # The path messages name: a file written under a temporary name is named as it will be.
+        self.shown = shown_as if shown_as is not None else path
         self.fmt = fmt
         self.columns = list(columns)
         self.labels = [header_label(c) for c in self.columns]
@@ -131,7 +147,7 @@ class TableWriter:
         elif fmt == "xlsx":
             if len(self.columns) > XLSX_MAX_COLUMNS:
                 raise WriteError(
-                    f"{path}: {len(self.columns):,} columns do not fit an XLSX sheet, which holds at most "
+                    f"{self.shown}: {len(self.columns):,} columns do not fit an XLSX sheet, which holds at most "
                     f"{XLSX_MAX_COLUMNS:,}; use CSV or JSON for this file"
                 )
             open_private(path, "wb").close()  # xlsxwriter then writes into a file that is already 0600
@@ -173,7 +189,7 @@ class TableWriter:
         lost = [c for c in chunk.data.columns if c not in self.columns]
         if lost:
             raise WriteError(
-                f"{self.path}: the input's column {header_label(lost[0])!r} has no place in the file being "
+                f"{self.shown}: the input's column {header_label(lost[0])!r} has no place in the file being "
                 "written, so its values would be lost"
             )
         keep = pd.Series(mask).to_numpy(dtype=bool)
@@ -208,7 +224,7 @@ class TableWriter:
             elif self.fmt == "xlsx":
                 if self.rows + 2 > XLSX_MAX_ROWS:
                     raise WriteError(
-                        f"{self.path}: row {rows[i]} of the input does not fit: an XLSX sheet holds at most "
+                        f"{self.shown}: row {rows[i]} of the input does not fit: an XLSX sheet holds at most "
                         f"{XLSX_MAX_ROWS:,} rows with the header; use CSV or JSON for this file"
                     )
                 self._write_xlsx_row(self.rows + 1, rows[i], cells)
@@ -226,7 +242,7 @@ class TableWriter:
         except UnicodeEncodeError:
             column = next(self.labels[j] for j, v in enumerate(cells) if _SURROGATE.search(v))
             raise WriteError(
-                f"{self.path}: {_where(row, column)} holds a lone surrogate that UTF-8 cannot encode; "
+                f"{self.shown}: {_where(row, column)} holds a lone surrogate that UTF-8 cannot encode; "
                 "fix the text in the input"
             ) from None
 
@@ -236,12 +252,16 @@ class TableWriter:
                 continue
             if len(value) > XLSX_MAX_CELL:  # type: ignore[arg-type]
                 raise CellTooLong(
-                    f"{self.path}: {_where(row, self.labels[col])} holds {len(value):,} characters; an XLSX "  # type: ignore[arg-type]
-                    f"cell holds at most {XLSX_MAX_CELL:,}, so it would be cut: use CSV or JSON for this file"
+                    f"{self.shown}: {_where(row, self.labels[col])} holds {len(value):,} characters; an XLSX "  # type: ignore[arg-type]
+                    f"cell holds at most {XLSX_MAX_CELL:,}, so it would be cut: use CSV or JSON for this file",
+                    path=self.shown,
+                    row=row,
+                    column=self.labels[col],
+                    length=len(value),  # type: ignore[arg-type]
                 )
             if not value.isascii() and _SURROGATE.search(value):  # type: ignore[union-attr]
                 raise WriteError(
-                    f"{self.path}: {_where(row, self.labels[col])} holds a lone surrogate that UTF-8 "
+                    f"{self.shown}: {_where(row, self.labels[col])} holds a lone surrogate that UTF-8 "
                     "cannot encode; fix the text in the input"
                 )
             self._sheet.write_string(r, col, value)

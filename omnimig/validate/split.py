@@ -20,7 +20,16 @@ import pandas as pd
 
 from omnimig.io import Chunk, open_source
 from omnimig.io.private import private_dir
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, header_label
+from omnimig.io.write import (
+    SUFFIX,
+    WRITE_FORMAT,
+    XLSX_MAX_CELL,
+    CellTooLong,
+    TableWriter,
+    WriteError,
+    column_keys,
+    header_label,
+)
 from omnimig.validate.bundle import key_series, member
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
@@ -119,9 +128,8 @@ def split_bundle(results: list[FileResult], out: Path, progress: Progress | None
     staging = Path(tempfile.mkdtemp(prefix=".split-", dir=out))
     try:
         counts, moves = _write_all(results, held, staging, out, progress)
-        for kind in ("ready", "held"):
-            private_dir(out / kind)
         for staged, final in moves:
+            private_dir(final.parent)
             os.replace(staged, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -153,19 +161,33 @@ def _write_all(
         # An output with no rows is not written: an empty ready file whose header lacks a
         # required column would make the ready bundle fail validation for nothing.
         done = 0
-        with (
-            _writer(staged_ready, fmt, columns, r.rows - len(held_rows)) as ready,
-            _writer(staged_held, fmt, [*columns, PROBLEMS_COLUMN], len(held_rows), for_people=True) as hold,
-        ):
-            for chunk in source.chunks:
-                chunk = _without(chunk, PROBLEMS_COLUMN)
-                is_held = chunk.rows.isin(held_rows)
-                ready.write(chunk, ~is_held)
-                texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
-                hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
-                done += len(chunk.rows)
-                if progress is not None:
-                    progress(Path(r.path), done, r.rows)
+        try:
+            with (
+                _writer(staged_ready, ready_path, fmt, columns, r.rows - len(held_rows)) as ready,
+                _writer(staged_held, held_path, fmt, [*columns, PROBLEMS_COLUMN], len(held_rows), people=True) as hold,
+            ):
+                for chunk in source.chunks:
+                    chunk = _without(chunk, PROBLEMS_COLUMN)
+                    is_held = chunk.rows.isin(held_rows)
+                    ready.write(chunk, ~is_held)
+                    texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
+                    hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
+                    done += len(chunk.rows)
+                    if progress is not None:
+                        progress(Path(r.path), done, r.rows)
+        except CellTooLong as exc:
+            where = "the header" if exc.row is None else f"row {exc.row}"
+            raise CellTooLong(
+                f"{r.path}: cannot split: {where}, column {exc.column!r}, holds {exc.length:,} characters and "
+                f"{exc.path} would cut it (an XLSX cell holds at most {XLSX_MAX_CELL:,}); nothing was written: "
+                "save the file as CSV or JSON and split that",
+                path=exc.path,
+                row=exc.row,
+                column=exc.column,
+                length=exc.length,
+            ) from None
+        except WriteError as exc:
+            raise WriteError(f"{r.path}: cannot split: {exc}; nothing was written") from None
         if ready.rows:
             moves.append((staged_ready, ready_path))
         if hold.rows:
@@ -198,8 +220,10 @@ class _NoFile:
         self.rows += int(mask.sum())
 
 
-def _writer(path: Path, fmt: str, columns: list[str], rows: int, for_people: bool = False) -> TableWriter | _NoFile:
-    return TableWriter(path, fmt, columns, for_people=for_people) if rows else _NoFile()
+def _writer(
+    path: Path, final: Path, fmt: str, columns: list[str], rows: int, people: bool = False
+) -> TableWriter | _NoFile:
+    return TableWriter(path, fmt, columns, for_people=people, shown_as=final) if rows else _NoFile()
 
 
 def _without(chunk: Chunk, label: str) -> Chunk:
