@@ -32,7 +32,7 @@ from test_bundle import FORMATS, SAMPLES, SUFFIX, checked, first_row, run, sampl
 from test_split import Num, people, read_rows
 
 from omnimig.io import open_source
-from omnimig.io.write import CellTooLong, column_keys
+from omnimig.io.write import CellTooLong, WriteError, column_keys
 from omnimig.validate.bundle import check_bundle
 from omnimig.validate.rules import default_choices
 from omnimig.validate.run import collect_targets, validate_file
@@ -378,3 +378,60 @@ def _held_indices(original: list[dict[str, Any]], written: list[dict[str, Any]],
         indices.append(i)
         start = i + 1
     return indices
+
+
+# --------------------------------------------------------------------------- split's own text and changed inputs
+
+
+def test_a_held_xlsx_problems_cell_stays_within_excel_limit_and_counts_the_rest(here: Path) -> None:
+    table = samples()["user"]
+    extra = [f"column_with_a_rather_long_name_{i:04d}" for i in range(700)]
+    B.mkdir()
+    book = openpyxl.Workbook()
+    book.active.append([*table.columns, *extra, *extra])  # 700 duplicate columns: 700 header errors per row
+    for r in table.rows:
+        book.active.append([*(r[c] for c in table.columns), *(["v"] * 2 * len(extra))])
+    book.save(B / "user.xlsx")
+    (c,) = split_bundle(results_of(B), OUT)
+    assert (c.ready, c.held) == (0, 3)
+    held = openpyxl.load_workbook(c.held_path).worksheets[0]
+    last = held.max_column
+    assert held.cell(1, last).value == PROBLEMS_COLUMN
+    texts = [held.cell(r, last).value for r in range(2, 5)]
+    assert all(len(t) <= 32_767 for t in texts)
+    assert all(t.endswith("more problems (see the validation report)") for t in texts)
+    assert all(t.startswith("[duplicate-column] ") for t in texts)
+    # the same file split to CSV keeps every message
+    assert "; … and" not in _held_csv_problems(table, extra)
+
+
+def _held_csv_problems(table: Any, extra: list[str]) -> str:
+    folder, out = Path("c"), Path("out-csv")
+    folder.mkdir()
+    with (folder / "user.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*table.columns, *extra, *extra])
+        for r in table.rows:
+            writer.writerow([*(r[c] for c in table.columns), *(["v"] * 2 * len(extra))])
+    (c,) = split_bundle(results_of(folder), out)
+    rows = raw_csv(Path(c.held_path))
+    text = rows[1][-1]
+    assert text.count("[duplicate-column]") == len(extra)
+    return text
+
+
+def test_a_file_that_changed_since_it_was_validated_is_not_split(here: Path) -> None:
+    write_bundle(B, samples(), "csv")
+    results = results_of(B)
+    with (B / "order.csv").open("a", encoding="utf-8") as fh:
+        fh.write("ORD-9,C0001,a@b.co,550,2023-02-10 14:05:00,1.00,,TRY,cash,-,,,,x,x,{}\n")
+    with pytest.raises(
+        WriteError, match=r"^b/order.csv: cannot split: the file has 5 rows now but 4 when it was validated"
+    ):
+        split_bundle(results, OUT)
+    assert not OUT.exists() or list(OUT.iterdir()) == []
+    (B / "order.csv").unlink()
+    with pytest.raises(
+        WriteError, match=r"^cannot split: b/order.csv: no such file or directory; nothing was written$"
+    ):
+        split_bundle(results, OUT)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from omnimig.io import Chunk, open_source
+from omnimig.io import Chunk, ReadError, open_source
 from omnimig.io.private import private_dir
 from omnimig.io.write import (
     SUFFIX,
@@ -153,7 +153,10 @@ def _write_all(
         name = _unique_name(Path(r.path).stem + SUFFIX[fmt], used)
         reasons = held[r.path]
         held_rows = {row for row in reasons if reasons[row]}
-        source = open_source(Path(r.path))
+        try:
+            source = open_source(Path(r.path))
+        except ReadError as exc:  # changed or gone since it was validated
+            raise WriteError(f"cannot split: {exc}; nothing was written") from None
         # A held file split again gets its problems column replaced, not doubled.
         columns = [c for c in column_keys(source) if header_label(c) != PROBLEMS_COLUMN]
         ready_path, held_path = out / "ready" / name, out / "held" / name
@@ -170,7 +173,7 @@ def _write_all(
                     chunk = _without(chunk, PROBLEMS_COLUMN)
                     is_held = chunk.rows.isin(held_rows)
                     ready.write(chunk, ~is_held)
-                    texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
+                    texts = [_problems_text(reasons[int(row)], fmt) for row in chunk.rows[is_held].tolist()]
                     hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
                     done += len(chunk.rows)
                     if progress is not None:
@@ -188,6 +191,13 @@ def _write_all(
             ) from None
         except WriteError as exc:
             raise WriteError(f"{r.path}: cannot split: {exc}; nothing was written") from None
+        except ReadError as exc:
+            raise WriteError(f"cannot split: {exc}; nothing was written") from None
+        if done != r.rows:
+            raise WriteError(
+                f"{r.path}: cannot split: the file has {done} rows now but {r.rows} when it was validated; "
+                "nothing was written: validate and split it again"
+            )
         if ready.rows:
             moves.append((staged_ready, ready_path))
         if hold.rows:
@@ -203,6 +213,23 @@ def _write_all(
             )
         )
     return counts, moves
+
+
+def _problems_text(reasons: list[str], fmt: str) -> str:
+    """The ``problems`` cell of a held row. In XLSX it is kept within a cell's 32,767 characters
+    (a wide file's header errors repeat on every row): the rest are counted, never cut mid-word."""
+    text = "; ".join(reasons)
+    if fmt != "xlsx" or len(text) <= XLSX_MAX_CELL:
+        return text
+    kept: list[str] = []
+    size = 0
+    for n, reason in enumerate(reasons):
+        tail = f"; … and {len(reasons) - n} more problems (see the validation report)"
+        if size + len(reason) + 2 + len(tail) > XLSX_MAX_CELL:
+            return "; ".join(kept) + tail
+        kept.append(reason)
+        size += len(reason) + 2
+    return text
 
 
 class _NoFile:
