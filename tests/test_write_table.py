@@ -111,6 +111,7 @@ def test_a_long_header_label_is_refused_in_xlsx(tmp_path: Path) -> None:
     label = "h" * 33_000
     with pytest.raises(CellTooLong, match=r"column 'h+' holds 33,000 characters"):
         TableWriter(tmp_path / "t.xlsx", "xlsx", [label])
+    assert not (tmp_path / "t.xlsx").exists()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -143,7 +143,7 @@ class TableWriter:
         if fmt == "csv":
             self._handle = open_private(path, "w", encoding="utf-8", newline="")
             self._csv = csv.writer(self._handle, lineterminator="\r\n")
-            self._write_csv_row(None, self.labels)
+            self._header(lambda: self._write_csv_row(None, self.labels))
         elif fmt == "xlsx":
             if len(self.columns) > XLSX_MAX_COLUMNS:
                 raise WriteError(
@@ -163,12 +163,20 @@ class TableWriter:
             # A fixed creation time keeps the same rows byte-identical from run to run.
             self._book.set_properties({"created": REPRODUCIBLE_TIME})
             self._sheet = self._book.add_worksheet(worksheet_class=_FaithfulSheet)
-            self._write_xlsx_row(0, None, self.labels)
+            self._header(lambda: self._write_xlsx_row(0, None, self.labels))
         else:
             # backslashreplace: a lone surrogate (only possible inside a JSON string) is written as
             # its JSON escape, ``\ud800``, which reads back as the same text.
             self._handle = open_private(path, "w", encoding="utf-8", errors="backslashreplace")
             self._handle.write("[")
+
+    def _header(self, write: Callable[[], None]) -> None:
+        """Write the header; a header the format cannot hold leaves no file behind."""
+        try:
+            write()
+        except BaseException:
+            self.abort()
+            raise
 
     def __enter__(self) -> Self:
         return self
