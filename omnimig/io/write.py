@@ -194,7 +194,8 @@ class TableWriter:
         in JSON). A chunk column the writer has no place for raises ``WriteError``: it would be lost.
         """
         extra = extra or {}
-        lost = [c for c in chunk.data.columns if c not in self.columns]
+        known = set(self.columns)
+        lost = [c for c in chunk.data.columns if c not in known]
         if lost:
             raise WriteError(
                 f"{self.shown}: the input's column {header_label(lost[0])!r} has no place in the file being "
@@ -202,7 +203,8 @@ class TableWriter:
             )
         keep = pd.Series(mask).to_numpy(dtype=bool)
         data = chunk.data[keep]
-        present = [c for c in self.columns if c in data.columns and c not in extra]
+        in_chunk = set(data.columns)
+        present = [c for c in self.columns if c in in_chunk and c not in extra]
         values = data[present].astype(object).where(data[present].notna(), None).to_numpy().tolist()
         rows = chunk.rows[keep].tolist()
         kind_rows: list[list[str]] | None = None
@@ -211,8 +213,8 @@ class TableWriter:
             kind_rows = kinds[[c for c in present if c in kinds.columns]].astype(str).to_numpy().tolist()
             if len(kinds.columns.intersection(present)) != len(present):
                 # a column without kinds is text
-                known = set(kinds.columns)
-                kind_rows = [_fill_kinds(present, known, k) for k in kind_rows]
+                with_kinds = set(kinds.columns)
+                kind_rows = [_fill_kinds(present, with_kinds, k) for k in kind_rows]
         where = {c: i for i, c in enumerate(present)}
         for i, row in enumerate(values):
             cells: list[str | None] = []
