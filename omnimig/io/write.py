@@ -202,19 +202,21 @@ class TableWriter:
                 "written, so its values would be lost"
             )
         keep = pd.Series(mask).to_numpy(dtype=bool)
-        data = chunk.data[keep]
-        in_chunk = set(data.columns)
+        in_chunk = set(chunk.data.columns)
         present = [c for c in self.columns if c in in_chunk and c not in extra]
-        values = data[present].astype(object).where(data[present].notna(), None).to_numpy().tolist()
-        rows = chunk.rows[keep].tolist()
-        kind_rows: list[list[str]] | None = None
+        # Column by column: a wide file (thousands of columns) costs one conversion per column,
+        # never a frame-wide pandas operation per block.
+        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]
+        n = int(keep.sum())
+        values: list[tuple[Any, ...]] = list(zip(*columns, strict=True)) if columns else [()] * n
+        rows = chunk.rows.to_numpy()[keep].tolist()
+        kind_rows: list[tuple[str, ...]] | None = None
         if self.fmt == "json" and chunk.kinds is not None:
-            kinds = chunk.kinds[keep]
-            kind_rows = kinds[[c for c in present if c in kinds.columns]].astype(str).to_numpy().tolist()
-            if len(kinds.columns.intersection(present)) != len(present):
-                # a column without kinds is text
-                with_kinds = set(kinds.columns)
-                kind_rows = [_fill_kinds(present, with_kinds, k) for k in kind_rows]
+            kinds = chunk.kinds
+            kind_columns = [
+                kinds[c].astype(str).to_numpy()[keep] if c in kinds.columns else ["string"] * n for c in present
+            ]
+            kind_rows = list(zip(*kind_columns, strict=True)) if kind_columns else [()] * n
         where = {c: i for i, c in enumerate(present)}
         for i, row in enumerate(values):
             cells: list[str | None] = []
@@ -313,11 +315,6 @@ class TableWriter:
 
 def _where(row: object, column: str) -> str:
     return f"column {column!r}" if row is None else f"row {row}, column {column!r},"
-
-
-def _fill_kinds(present: list[str], known: set[str], kinds: list[str]) -> list[str]:
-    it = iter(kinds)
-    return [next(it) if c in known else "string" for c in present]
 
 
 def json_value(text: str | None, kind: str) -> str:
