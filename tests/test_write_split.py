@@ -50,11 +50,12 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def json_files_read_back(folder: Path) -> int:
-    """``json.loads`` every JSON file under ``folder`` (it raises on any it cannot read); returns how many."""
+    """``json.loads`` every JSON file under ``folder`` (it raises on any it cannot read); returns how many
+    data files there are (the split's own list of written files is not one)."""
     files = sorted(folder.rglob("*.json"))
     for path in files:
         json.loads(path.read_text(encoding="utf-8"))
-    return len(files)
+    return len([p for p in files if p.name != ".omnimig-split.json"])
 
 
 def results_of(folder: Path, bundle: bool = True) -> list[Any]:
@@ -283,7 +284,8 @@ def test_split_files_are_private(here: Path, fmt: str) -> None:
         files = list((OUT / kind).iterdir())
         assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
     assert stat.S_IMODE(OUT.stat().st_mode) == 0o700
-    assert sorted(p.name for p in OUT.iterdir()) == ["held", "ready"]  # no staging folder left
+    assert sorted(p.name for p in OUT.iterdir()) == [".omnimig-split.json", "held", "ready"]  # no staging left
+    assert stat.S_IMODE((OUT / ".omnimig-split.json").stat().st_mode) == 0o600
 
 
 def test_split_reports_progress_for_every_row(here: Path) -> None:
@@ -294,6 +296,22 @@ def test_split_reports_progress_for_every_row(here: Path) -> None:
         mine = [(done, total) for path, done, total in calls if path == c.path]
         assert mine and mine[-1] == (c.rows, c.rows)
         assert [d for d, _ in mine] == sorted(d for d, _ in mine)
+
+
+def test_a_second_split_removes_what_the_first_wrote_and_it_no_longer_writes(here: Path) -> None:
+    write_bundle(B, samples(), "csv")
+    checked(run("validate", "--split", OUT, B), 0)
+    assert (OUT / "ready" / "order.csv").exists()
+    (OUT / "ready" / "mine.csv").write_text("a person's own file\n", encoding="utf-8")
+    tables = samples()
+    for r in tables["order"].rows:
+        r["currency"] = ""  # every order held now, and so every item
+    write_bundle(B, tables, "csv")
+    result = checked(run("validate", "--split", OUT, B), 1)
+    assert "split b/order.csv: 4 rows = 0 ready + 4 held (out/held/order.csv)" in result.stderr
+    # the first split's ready orders would be uploaded again: gone; what omnimig did not write stays
+    assert sorted(p.name for p in (OUT / "ready").iterdir()) == ["address.csv", "mine.csv", "user.csv"]
+    assert sorted(p.name for p in (OUT / "held").iterdir()) == ["order.csv", "order_item.csv"]
 
 
 # --------------------------------------------------------------------------- property: re-validation

@@ -8,7 +8,9 @@ Per file, ready + held = the rows read, and every column of a row is kept.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections import defaultdict
@@ -19,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from omnimig.io import Chunk, ReadError, open_source
-from omnimig.io.private import private_dir
+from omnimig.io.private import open_private, private_dir
 from omnimig.io.write import (
     SUFFIX,
     WRITE_FORMAT,
@@ -35,6 +37,8 @@ from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
 
 PROBLEMS_COLUMN = "problems"
+#: The list of files the last split into a folder wrote, so the next one can remove what it no longer writes.
+MANIFEST = ".omnimig-split.json"
 
 #: ``progress(input path, rows written, rows in the file)``, called after each chunk.
 Progress = Callable[[Path, int, int], None]
@@ -128,12 +132,35 @@ def split_bundle(results: list[FileResult], out: Path, progress: Progress | None
     staging = Path(tempfile.mkdtemp(prefix=".split-", dir=out))
     try:
         counts, moves = _write_all(results, held, staging, out, progress)
+        earlier = _written_before(out)
         for staged, final in moves:
             private_dir(final.parent)
             os.replace(staged, final)
+        written = {final.relative_to(out).as_posix() for _, final in moves}
+        # A file an earlier split wrote here that this one does not (every row of that input is
+        # held now) would be uploaded again with old rows: it goes. Nothing else is touched.
+        for name in sorted(earlier - written):
+            (out / name).unlink(missing_ok=True)
+        with open_private(out / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(sorted(written), fh)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return counts
+
+
+def _written_before(out: Path) -> set[str]:
+    """The files the last split into ``out`` wrote (``ready/x`` and ``held/x`` names only)."""
+    try:
+        names = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {
+        n
+        for n in names
+        if isinstance(n, str) and re.fullmatch(r"(ready|held)/[^/\\]+", n) and n.split("/")[1] not in (".", "..")
+    }
 
 
 def _write_all(
