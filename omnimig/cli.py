@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.console import Console
 from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
+
+if TYPE_CHECKING:
+    from omnimig.upload.client import Token
 
 app = typer.Typer(
     help="Lint, convert, sample and upload Akinon (Omnitron) data-migration files.",
@@ -263,9 +266,19 @@ def transform(
         bool,
         typer.Option("--truncate", help="Cut values over a maximum length (each cut is a warning); default: reject."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a non-empty folder omnimig did not create (its files stay; never an input or a "
+            "file with a bundle name omnimig did not write).",
+        ),
+    ] = False,
 ) -> None:
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
+    from omnimig.io.safe_text import visible
     from omnimig.io.table import ReadError
+    from omnimig.transform.errors import debugging, unexpected
     from omnimig.transform.finish import Options
     from omnimig.transform.run import TransformError
     from omnimig.transform.run import transform as run_transform
@@ -281,31 +294,49 @@ def transform(
                 raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
             settings.source[key.strip()] = value
         options = Options(truncate=truncate, password_policy=password_policy.value)
-        result = run_transform(source.value, list(inputs), out, output.value, settings, options)
+        result = run_transform(source.value, list(inputs), out, output.value, settings, options, force=force)
     except (SettingsError, TransformError, ReadError, SchemaError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(visible(" ".join(str(exc).split()))) from None
     except OSError as exc:
-        raise fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
+        raise fail(visible(f"{exc.filename or out}: {exc.strerror or exc}")) from None
+    except Exception as exc:  # the boundary: a surprise is one line naming the input, never a traceback
+        if debugging():
+            raise
+        raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
+    except KeyboardInterrupt:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            "omnimig: interrupted; each file in the output folder is whole (this run's or the last), none half-written",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     for line in result.lines():
-        console.print(line, markup=False)
+        console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
     if not result.adds_up:
         raise fail("internal error: the row accounting does not add up; please report this with the input")
     raise typer.Exit(1 if result.rejects else 0)
 
 
-def read_token(env_name: str) -> str:
-    """The API token from the environment, or a hidden prompt; never from the command line."""
+def read_token(env_name: str) -> Token:
+    """The API token from the environment, or a hidden prompt; never from the command line.
+
+    Checked at once (``Token`` refuses a pasted invisible character), so a bad token exits 2
+    before anything is sent or journaled. No message repeats it.
+    """
     import os
 
+    from omnimig.upload import BadToken, Token
+
     token = os.environ.get(env_name, "").strip()
-    if token:
-        return token
-    if not sys.stdin.isatty():
-        raise fail(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
-    token = typer.prompt(f"Omnitron API token ({env_name} is not set)", hide_input=True).strip()
     if not token:
-        raise fail("no API token given")
-    return token
+        if not sys.stdin.isatty():
+            raise fail(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
+        token = typer.prompt(f"Omnitron API token ({env_name} is not set)", hide_input=True).strip()
+        if not token:
+            raise fail("no API token given")
+    try:
+        return Token(token)
+    except BadToken as exc:
+        raise fail(f"{env_name if os.environ.get(env_name) else 'the token given'}: {exc}") from None
 
 
 @app.command()
@@ -330,6 +361,9 @@ def upload(
         list[str] | None, typer.Option("--restart", help="Send this type again despite the journal (repeatable).")
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one migration.")] = 3600.0,
+    http_timeout: Annotated[
+        float, typer.Option("--http-timeout", min=1, help="Seconds one request may take, all its retries included.")
+    ] = 300.0,
     poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")] = 5.0,
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="Where the journal and audit log live (default DIR/.omnimig).")
@@ -341,74 +375,95 @@ def upload(
     ] = False,
 ) -> None:
     """Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."""
-    from omnimig.upload import TEST_SET_CHECKS, PlanError, RichReporter, UploadError, plan_upload, run_upload
+    import contextlib
+
+    from omnimig.io.private import private_dir
+    from omnimig.upload import (
+        TEST_SET_CHECKS,
+        BadToken,
+        PlanError,
+        RichReporter,
+        RunLocked,
+        UploadError,
+        plan_upload,
+        run_upload,
+    )
     from omnimig.upload.client import InsecureUrl
+    from omnimig.upload.lock import StateLock
     from omnimig.validate.report import render_text
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
-    source = directory
-    if test_set:
-        from omnimig.samples.testset import TestSetError, pick_test_set
+    with contextlib.ExitStack() as held:
+        source = directory
+        if test_set:
+            from omnimig.samples.testset import TestSetError, pick_test_set
 
-        base = state_dir or directory / ".omnimig"
-        source = base / "test-set"
+            base = state_dir or directory / ".omnimig"
+            source = base / "test-set"
+            try:  # the bundle's lock, held while the test set is written and sent (its run locks its own)
+                held.enter_context(StateLock(private_dir(base)))
+            except RunLocked as exc:
+                raise fail(str(exc)) from None
+            except OSError as exc:
+                raise fail(f"{base}: cannot hold the upload lock ({exc})") from None
+            try:
+                picked = pick_test_set([directory], source, customer=customer)
+            except TestSetError as exc:
+                raise fail(str(exc)) from None
+            err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
+            state_dir = None  # the test run keeps its own journal beside its files
+        elif customer is not None:
+            raise fail("--customer goes with --test-set")
         try:
-            picked = pick_test_set([directory], source, customer=customer)
-        except TestSetError as exc:
-            raise fail(str(exc)) from None
-        err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
-        state_dir = None  # the test run keeps its own journal beside its files
-    elif customer is not None:
-        raise fail("--customer goes with --test-set")
-    try:
-        plan = plan_upload(
-            source,
-            url,
-            channel,
-            only=only,
-            chunk_rows=chunk_rows,
-            state_dir=state_dir,
-            choices=choices,
-            strict=strict,
-            insecure=insecure_http,
-        )
-    except (PlanError, InsecureUrl) as exc:
-        raise fail(str(exc)) from None
-    render_text(plan.results, out, outcome=plan.outcome, show_order=True)
-    if dry_run:
-        for line in plan.describe():
-            out.print(line, markup=False)
-        raise typer.Exit(1 if plan.errors else 0)
-    if plan.errors and force:
-        err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
-    token = read_token(token_env)
-    try:
-        with RichReporter(err) as reporter:
-            summary = run_upload(
-                plan,
-                token,
-                force=force,
-                restart=restart or (),
-                timeout=timeout,
-                poll_interval=poll_interval,
-                on_event=reporter,
+            plan = plan_upload(
+                source,
+                url,
+                channel,
+                only=only,
+                chunk_rows=chunk_rows,
+                state_dir=state_dir,
+                choices=choices,
+                strict=strict,
+                insecure=insecure_http,
             )
-    except PlanError as exc:
-        raise fail(str(exc)) from None
-    except UploadError as exc:
-        err.print(f"omnimig: error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("omnimig: interrupted; run the same command again to resume", markup=False)
-        raise typer.Exit(130) from None
-    for line in summary.lines():
-        out.print(line, markup=False)
-    if test_set and summary.ok:
-        out.print("Before the real migration, check:", markup=False)
-        for check in TEST_SET_CHECKS:
-            out.print(f"  - {check}", markup=False)
-    raise typer.Exit(0 if summary.ok else 1)
+        except (PlanError, InsecureUrl) as exc:
+            raise fail(str(exc)) from None
+        render_text(plan.results, out, outcome=plan.outcome, show_order=True)
+        if dry_run:
+            for line in plan.describe():
+                out.print(line, markup=False)
+            raise typer.Exit(1 if plan.errors else 0)
+        if plan.errors and force:
+            err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
+        token = read_token(token_env)
+        try:
+            with RichReporter(err) as reporter:
+                summary = run_upload(
+                    plan,
+                    token,
+                    force=force,
+                    restart=restart or (),
+                    timeout=timeout,
+                    http_timeout=http_timeout,
+                    poll_interval=poll_interval,
+                    on_event=reporter,
+                )
+        except (PlanError, RunLocked, BadToken, InsecureUrl) as exc:  # the run was refused: nothing was sent
+            raise fail(str(exc)) from None
+        except UploadError as exc:
+            err.print(f"omnimig: error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("omnimig: interrupted; run the same command again to resume", markup=False)
+            raise typer.Exit(130) from None
+        for line in summary.lines():
+            out.print(line, markup=False)
+        if test_set and summary.ok:
+            out.print("Before the real migration, check:", markup=False)
+            for check in TEST_SET_CHECKS:
+                out.print(f"  - {check}", markup=False)
+        raise typer.Exit(0 if summary.ok else 1)
 
 
 @app.command()

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -546,16 +545,28 @@ def test_truncated_xlsx(tmp_path: Path) -> None:
     assert_cannot_run(run("validate", path), str(path), "XLSX")
 
 
-def test_csv_text_named_xlsx(tmp_path: Path) -> None:
+def test_csv_text_named_xlsx_is_read_by_content_with_a_note(tmp_path: Path) -> None:
     path = tmp_path / "user.xlsx"
     shutil.copy(SAMPLES / "user.csv", path)
-    assert_cannot_run(run("validate", path), str(path))
+    result = run("validate", "--format", "json", path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert brief(result) == [(None, None, "file-format", "warning")]
+    assert "really CSV text" in problems(result)[0]["message"]
+    assert report(result)["summary"]["rows"] == 3
 
 
-def test_xlsx_named_csv(tmp_path: Path) -> None:
+def test_xlsx_named_csv_is_read_by_content_with_a_note(tmp_path: Path) -> None:
     path = tmp_path / "user.csv"
-    write_xlsx(path, [["customer_code"], ["C1"]])
-    assert_cannot_run(run("validate", path), str(path), ".xlsx")
+    write_xlsx(path, [list(r) for r in rows_of(SAMPLES / "user.csv")])
+    result = run("validate", "--format", "json", path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert brief(result) == [(None, None, "file-format", "warning")]
+    assert "really an XLSX workbook" in problems(result)[0]["message"]
+    assert "rename it to .xlsx" in problems(result)[0]["message"]
+    text = run("validate", path)
+    assert text.exit_code == 0 and "file-format" in text.stdout
 
 
 def test_xlsx_with_empty_first_sheet(tmp_path: Path) -> None:
@@ -657,20 +668,33 @@ def test_no_extension(tmp_path: Path) -> None:
     assert_cannot_run(run("validate", path), str(path), "extension")
 
 
-def test_csv_row_with_more_cells_than_the_header(order_csv: Path) -> None:
+def test_csv_row_with_more_cells_than_the_header_is_a_problem_at_its_row(order_csv: Path) -> None:
+    """One unquoted delimiter is a row-width error at that row; every other row is still checked."""
     rows = rows_of(order_csv)
     rows[2].append("surplus")  # spreadsheet row 3
+    rows[4][rows[0].index("amount")] = "12,50"  # a field problem after it still shows
     write_rows(order_csv, rows)
-    line = assert_cannot_run(run("validate", order_csv), str(order_csv))
-    assert re.search(r"\b(line|row) 3\b", line), line
-    assert "16 columns" in line
+    result = run("validate", "--format", "json", order_csv)
+    assert_no_traceback(result)
+    assert result.exit_code == 1, result.output
+    found = [p for p in problems(result) if p["rule"] == "row-width"]
+    assert [(p["row"], p["field"], p["severity"]) for p in found] == [(3, None, "error")]
+    assert found[0]["value"].startswith(",".join(rows[2][:3]))  # the raw cells, joined (long values are shortened)
+    assert "17 cells but the header has 16 columns" in found[0]["message"]
+    assert (5, "amount", "type", "error") in brief(result)
+    text = run("validate", order_csv)
+    assert text.exit_code == 1
+    assert "row-width" in text.stdout and "row 3" in text.stdout
 
 
 def test_csv_first_data_row_with_more_cells_than_the_header(order_csv: Path) -> None:
     rows = rows_of(order_csv)
     rows[1].append("surplus")  # spreadsheet row 2, the first data row
     write_rows(order_csv, rows)
-    assert_cannot_run(run("validate", order_csv), str(order_csv))
+    result = run("validate", "--format", "json", order_csv)
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert [(p["row"], p["rule"]) for p in problems(result) if p["severity"] == "error"] == [(2, "row-width")]
 
 
 def test_csv_with_only_blank_header(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
+from omnimig.transform.outdir import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "transform" / "mapping"
@@ -110,7 +111,7 @@ def cannot_run(result: Result, *needles: str) -> str:
 
 
 def validate_errors(out: Path) -> set[tuple[str, str]]:
-    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "warnings.csv")]
+    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "warnings.csv", MANIFEST)]
     result = run("validate", *files, "--format", "json")
     report = json.loads(result.stdout)
     return {(p["type"], p["field"]) for f in report["files"] for p in f["problems"] if p["severity"] == "error"}
@@ -149,6 +150,7 @@ def test_turkish_export_accounts_for_every_row(turkish: tuple[Result, Path]) -> 
     assert tally(result) == (10, 7, 0, 3)
     assert "wrote 3 user, 3 address, 4 order, 7 order_item" in result.stdout
     assert {p.name for p in out.iterdir()} == {
+        MANIFEST,
         "user.csv",
         "address.csv",
         "order.csv",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from omnimig.io.sniff import sniff_format
 from omnimig.io.table import Chunk, Notice, ReadError, Source
 from omnimig.validate.rules import migration_types
 
@@ -18,7 +24,17 @@ FORMATS = {
     ".json": "json",
 }
 
-__all__ = ["FORMATS", "Chunk", "Notice", "ReadError", "Source", "file_format", "open_source", "type_from_name"]
+__all__ = [
+    "FORMATS",
+    "Chunk",
+    "Notice",
+    "ReadError",
+    "Source",
+    "file_format",
+    "open_source",
+    "regular_file",
+    "type_from_name",
+]
 
 
 def file_format(path: Path) -> str:
@@ -51,21 +67,100 @@ def type_from_name(path: Path) -> str | None:
     return best[0] if len(best) == 1 else None
 
 
-def open_source(path: Path, chunk_rows: int = 200_000) -> Source:
-    """Open ``path`` for reading; raises ``ReadError`` with a one-line reason."""
-    if not path.exists():
-        raise ReadError(f"{path}: no such file or directory")
-    if path.is_dir():
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """``os.stat`` of a file that may be opened; ReadError for anything else.
+
+    Checked before any open: opening a FIFO blocks until a writer comes, so it is never opened.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ReadError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise ReadError(f"{path}: is a directory")
-    fmt = file_format(path)
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise ReadError(f"{path}: is {kind}, not a regular file; give the path of a saved file")
+    return info
+
+
+def open_source(path: Path, chunk_rows: int = 200_000) -> Source:
+    """Open ``path`` for reading; raises ``ReadError`` with a one-line reason.
+
+    The format comes from the file's first bytes where they contradict the extension (a web
+    panel's ``.xls`` that is an HTML table or CSV text, an ``.xlsx`` named ``.xls``, a CSV named
+    ``.xlsx``), with a ``file-format`` notice saying what the file really is.
+    """
+    regular_file(path)
+    named = file_format(path)
+    fmt, notice = sniff_format(path, named)
+    source = _open(path, fmt, chunk_rows, named)
+    if notice is not None:
+        source.notices.insert(0, notice)
+    return source
+
+
+def _open(path: Path, fmt: str, chunk_rows: int, named: str) -> Source:
     if fmt == "csv":
         from omnimig.io.read_csv import read_csv
 
         return read_csv(path, chunk_rows)
+    if fmt == "html":
+        from omnimig.io.read_html import read_html
+
+        # Written back (--split, upload parts) as the workbook it is named as.
+        return read_html(path, chunk_rows, named if named in SUFFIXES else "csv")
     if fmt == "json":
         from omnimig.io.read_json import read_json
 
         return read_json(path, chunk_rows)
+    return _read_workbook(path, fmt, chunk_rows)
+
+
+def _read_workbook(path: Path, fmt: str, chunk_rows: int) -> Source:
+    """Read a workbook; one whose extension lies is read through a private link with the right one.
+
+    The Excel reader chooses its parser by the extension, so an XLSX named ``.xls`` would be
+    parsed as XLS; a link named for what the file is fixes that without copying it. The link
+    lives in a private folder until the chunks are read, and messages name the real path.
+    """
     from omnimig.io.read_excel import read_excel
 
-    return read_excel(path, fmt, chunk_rows)
+    if path.suffix.lower() in SUFFIXES[fmt]:
+        return read_excel(path, fmt, chunk_rows)
+    folder = Path(tempfile.mkdtemp(prefix="omnimig-"))  # 0700
+    link = folder / f"file{SUFFIXES[fmt][0]}"
+    try:
+        link.symlink_to(path.resolve())
+        source = read_excel(link, fmt, chunk_rows)
+    except ReadError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ReadError(str(exc).replace(str(link), str(path))) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    source.path = str(path)
+    source.chunks = _then_remove(source.chunks, folder, link, path)
+    return source
+
+
+SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "xls": (".xls",)}
+
+
+def _then_remove(chunks: Iterator[Chunk], folder: Path, link: Path, path: Path) -> Iterator[Chunk]:
+    try:
+        yield from chunks
+    except ReadError as exc:
+        raise ReadError(str(exc).replace(str(link), str(path))) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,12 +1,23 @@
-"""CSV reading: encoding fallback, delimiter detection, every cell kept as text.
+"""CSV reading: encoding detection, delimiter detection, every cell kept as text.
 
 The body is parsed by pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``), which is several
 times faster than pandas' C parser and hands back Arrow string columns that the field rules run
 on directly. What pyarrow does not do the way a person reads a spreadsheet is handled here:
 
-* a row with fewer cells than the header is a record padded with empty cells, not an error:
-  pyarrow skips it through ``invalid_row_handler`` and it is put back in its place;
-* a row with more cells than the header is refused with its spreadsheet row;
+* a row with fewer or more cells than the header is a ``row-width`` problem at its row, not the
+  end of the file: pyarrow skips it through ``invalid_row_handler`` and it is put back in its
+  place, its first cells in their columns (padded with empty cells), so ``--split`` holds it and
+  every other row is still checked;
+* a quote that is never closed swallows the rest of the file into one cell (that is what CSV
+  says, and what Excel shows): the row where it opened gets an ``unterminated-quote`` problem;
+* a record longer than pyarrow's parse block is read again with a block that fits it, up to
+  ``MAX_RECORD`` bytes, so a 20 MB cell is a ``max-length`` problem rather than an unreadable file;
+* the header is bounded (``MAX_COLUMNS`` names of at most ``MAX_HEADER_CELL`` characters): the
+  schemas have fewer than 40 columns, and a 100,000-column "header" is not a migration file;
+* Excel's ``sep=;`` first line chooses the delimiter and is not the header; Excel hides it, so
+  the header is still row 1;
+* UTF-16 with a byte-order mark (Excel's "Unicode text") and Windows-1254 are read, with an
+  ``encoding`` warning; anything else that is not UTF-8 is refused in one line;
 * batches of whatever size pyarrow produces are regrouped into chunks of exactly ``chunk_rows``.
 """
 
@@ -15,9 +26,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,49 +39,127 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source
+from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
 FALLBACK_ENCODING = "cp1254"
-
+RESAVE = 'open it in Excel and use "Save as" > "CSV UTF-8 (Comma delimited)"'
 
 BLOCK = 1 << 20
 # Bytes pyarrow parses at a time. Larger blocks parse a little faster but every block is held
 # twice (text and columns) while it is converted; 4 MB keeps that small next to a chunk.
 PARSE_BLOCK = 4 << 20
+# The longest record read: a record longer than the parse block is read again with a larger
+# block (4x each time) up to this bound; longer is refused naming its row.
+MAX_RECORD = 256 << 20
 # UTF-8 is checked in blocks of this size by Arrow's validator before anything is parsed.
 CHECK_BLOCK = 16 << 20
+# The header: at most this many columns, each name at most this many characters. The four
+# schemas have fewer than 40 columns; anything near these bounds is not a migration file.
+MAX_COLUMNS = 1000
+MAX_HEADER_CELL = 1000
+# The header line is read at most this far (characters) looking for its end.
+MAX_HEADER_LINE = 1 << 20
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, None, "UTF-32 (little-endian)"),  # before UTF-16 LE: it starts the same way
+    (codecs.BOM_UTF32_BE, None, "UTF-32 (big-endian)"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+_SEP_LINE = re.compile(r'"?sep=([^"\r\n])"?')
+
+
+@dataclass
+class Encoding:
+    """How the file's bytes become text: the codec given to pyarrow and Python, and the codec
+    that turns text back into the file's bytes (no byte-order mark)."""
+
+    codec: str  # for Python's open() and pyarrow's ReadOptions
+    raw: str  # the same without a BOM, to compare text with the file's bytes
+    notices: list[Notice] = field(default_factory=list)
 
 
 def detect_encoding(path: Path) -> tuple[str, list[Notice]]:
-    """UTF-8 (BOM or not) first; Windows-1254 with a warning; otherwise a ReadError.
+    """The codec a file is read with and the notices that come with it (see ``sniff_encoding``)."""
+    found = sniff_encoding(path)
+    return found.codec, found.notices
+
+
+def sniff_encoding(path: Path) -> Encoding:
+    """UTF-8 (BOM or not) first; UTF-16 with a BOM and Windows-1254 with a warning; else a ReadError.
 
     The whole file is checked once in blocks, so a bad byte on the last line is found without
     holding the file in memory.
     """
     with path.open("rb") as handle:
         head = handle.read(65536)
+    for bom, raw, name in _BOMS:
+        if head.startswith(bom):
+            if raw is None:
+                raise ReadError(f"{path}: this is {name} text, which omnimig does not read; {RESAVE}")
+            return _utf16(path, head, raw)
     if not head.strip():
         raise ReadError(f"{path}: the file is empty")
     if head.startswith(b"PK\x03\x04"):
         raise ReadError(f"{path}: this is a ZIP/XLSX file, not CSV text; give it an .xlsx extension")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ReadError(f"{path}: this is a legacy Excel (XLS) workbook, not CSV text; give it an .xls extension")
     if b"\x00" in head:
+        if _looks_utf16(head):
+            raise ReadError(f"{path}: this looks like UTF-16 text without a byte-order mark; {RESAVE}")
         raise ReadError(f"{path}: this looks like a binary file, not CSV text")
     if _is_utf8(path):
-        return "utf-8-sig", []
+        return Encoding("utf-8-sig", "utf-8")
     bad_line = _first_undecodable_line(path, "utf-8-sig")
     if bad_line is None:  # Arrow and Python disagree about some byte sequence: trust Python
-        return "utf-8-sig", []
+        return Encoding("utf-8-sig", "utf-8")
     if _first_undecodable_line(path, FALLBACK_ENCODING) is not None:
-        raise ReadError(f"{path}: line {bad_line} is neither UTF-8 nor Windows-1254 text; save the file as UTF-8")
+        raise ReadError(f"{path}: line {bad_line} is neither UTF-8 nor Windows-1254 text; {RESAVE}")
     notice = Notice(
         rule="encoding",
         row=None,
         message=f"the file is not UTF-8 (first bad byte on line {bad_line}); read it as Windows-1254. "
         "Save it as UTF-8 before uploading",
     )
-    return FALLBACK_ENCODING, [notice]
+    return Encoding(FALLBACK_ENCODING, FALLBACK_ENCODING, [notice])
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """ASCII text in UTF-16 has a zero in every other byte: more than a third of the bytes are NUL."""
+    sample = head[:4096]
+    return sample.count(0) * 3 > len(sample) and (sample[0::2].count(0) == 0 or sample[1::2].count(0) == 0)
+
+
+def _utf16(path: Path, head: bytes, raw: str) -> Encoding:
+    """Excel's "Unicode text" export: UTF-16 with a BOM, usually tab-separated. Checked whole."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    offset = 0
+    seen = ""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(BLOCK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise ReadError(
+                    f"{path}: starts as UTF-16 text but byte {offset + max(exc.start, 0)} is not UTF-16; {RESAVE}"
+                ) from None
+            if len(seen) < 64:
+                seen += text[:64]
+            if not block:
+                break
+            offset += len(block)
+    if not seen.strip():
+        raise ReadError(f"{path}: the file is empty")
+    notice = Notice(
+        rule="encoding",
+        row=None,
+        message='the file is UTF-16 text (Excel\'s "Unicode text"); read it as such. '
+        "Save it as CSV UTF-8 before uploading",
+    )
+    return Encoding("utf-16", raw, [notice])
 
 
 def _is_utf8(path: Path) -> bool:
@@ -127,38 +218,138 @@ def _first_undecodable_line(path: Path, encoding: str) -> int | None:
             lines += block.count(b"\n")
 
 
+@contextmanager
+def _field_limit(size: int) -> Iterator[None]:
+    """Let Python's csv module read fields up to ``size`` characters (its default is 128 KiB).
+
+    The limit is process-wide, so it is raised only around one call and put back after.
+    """
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, size + 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def split_record(text: str, delimiter: str) -> tuple[list[str], bool]:
+    """The cells of one CSV record and whether every quote in it was closed."""
+    with _field_limit(len(text)):
+        try:
+            return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), []), True
+        except csv.Error as exc:
+            closed = "unexpected end of data" not in str(exc)
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []), closed
+
+
 def sniff_delimiter(header_line: str) -> str:
     """The candidate that splits the header into the most cells (headers are plain names)."""
-    counts = {d: len(next(csv.reader([header_line], delimiter=d))) for d in DELIMITERS}
+    counts = {d: len(split_record(header_line, d)[0]) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] > 1 else ","
 
 
+@dataclass
+class _Plan:
+    """Everything the body parser needs to know about the file, found from its first lines."""
+
+    path: Path
+    encoding: Encoding
+    delimiter: str
+    header: list[str]
+    skip: int  # physical lines before the first record: the header, and Excel's sep= line
+    size: int
+
+    @property
+    def names(self) -> list[str]:
+        """The chunk column of each header position: the name, or ``repeat_key`` for a repeat."""
+        seen: dict[str, int] = {}
+        out = []
+        for name in self.header:
+            seen[name] = seen.get(name, 0) + 1
+            out.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
+        return out
+
+
 def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
     try:
-        encoding, notices = detect_encoding(path)
-        with path.open(encoding=encoding, newline="") as handle:
-            first_line = handle.readline().rstrip("\r\n")
+        encoding = sniff_encoding(path)
+        with path.open(encoding=encoding.codec, newline="") as handle:
+            first_line = _header_line(path, handle)
+            skip = 1
+            sep = _SEP_LINE.fullmatch(first_line)
+            if sep is not None:  # Excel's "sep=;" line: the delimiter, then the header
+                first_line = _header_line(path, handle)
+                skip = 2
+        size = path.stat().st_size
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    delimiter = sniff_delimiter(first_line)
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path}: cannot decode the header as {encoding.codec}: {exc.reason}; {RESAVE}") from None
     try:
-        header = next(csv.reader([first_line], delimiter=delimiter))
-    except (csv.Error, StopIteration) as exc:
+        delimiter = sep.group(1) if sep is not None else sniff_delimiter(first_line)
+        header, closed = split_record(first_line, delimiter)
+    except csv.Error as exc:
         raise ReadError(f"{path}: cannot read the header row: {exc}") from None
-    if not any(h.strip() for h in header):
-        raise ReadError(f"{path}: the header row (row 1) is empty; row 1 must hold the column names")
+    row = "row 1 (after the sep= line)" if sep is not None else "row 1"
+    if not closed:
+        raise ReadError(f"{path}: the header ({row}) has a quote that is never closed")
+    _check_header(path, header, row)
+    notices = list(encoding.notices)
+    if sep is not None:
+        notices.append(
+            Notice(
+                "sep-line",
+                f'the first line "{sep.group(0)}" is Excel\'s delimiter line: it chose the delimiter and the '
+                "header is the line after it (row 1, as Excel shows it). Akinon's importer reads it as the "
+                "header: remove the line before uploading",
+            )
+        )
     columns, duplicates = _unique_header(header)
     parsed = _Parsed(len(header))
+    plan = _Plan(path, encoding, delimiter, header, skip, size)
     return Source(
         path=str(path),
         format="csv",
         columns=tuple(columns),
-        chunks=_chunks(path, encoding, delimiter, header, chunk_rows, parsed),
+        chunks=_chunks(plan, chunk_rows, parsed),
         notices=notices,
         duplicate_columns=tuple(duplicates),
+        header=tuple(header),
         bytes_read=parsed,
     )
+
+
+def _header_line(path: Path, handle: io.TextIOBase) -> str:
+    """One physical line, read at most ``MAX_HEADER_LINE`` characters far."""
+    line = handle.readline(MAX_HEADER_LINE + 1)
+    if len(line) > MAX_HEADER_LINE and not line.endswith(("\n", "\r")):
+        cells = max(len(line.split(d)) for d in DELIMITERS)
+        if cells > MAX_COLUMNS:
+            raise ReadError(
+                f"{path}: the header line is over {MAX_HEADER_LINE:,} characters long with more than "
+                f"{cells:,} columns; a header has at most {MAX_COLUMNS:,}"
+            )
+        raise ReadError(
+            f"{path}: the header line is over {MAX_HEADER_LINE:,} characters long; "
+            f"a header holds column names of at most {MAX_HEADER_CELL:,} characters"
+        )
+    return line.rstrip("\r\n")
+
+
+def _check_header(path: Path, header: list[str], row: str) -> None:
+    if not any(h.strip() for h in header):
+        raise ReadError(f"{path}: the header row ({row}) is empty; {row} must hold the column names")
+    if len(header) > MAX_COLUMNS:
+        raise ReadError(
+            f"{path}: the header ({row}) has {len(header):,} columns; a migration file has at most {MAX_COLUMNS:,}"
+        )
+    longest = max(range(len(header)), key=lambda i: len(header[i]))
+    if len(header[longest]) > MAX_HEADER_CELL:
+        raise ReadError(
+            f"{path}: header cell {longest + 1} ({row}) is {len(header[longest]):,} characters long; "
+            f"a column name has at most {MAX_HEADER_CELL:,}"
+        )
 
 
 def _unique_header(header: list[str]) -> tuple[list[str], list[str]]:
@@ -173,27 +364,77 @@ def _unique_header(header: list[str]) -> tuple[list[str], list[str]]:
     return columns, duplicates
 
 
-@dataclass
 class _Odd:
-    """Rows pyarrow would not take: short ones to put back, the first long one to refuse."""
+    """Rows pyarrow would not take (too few or too many cells), kept to be put back in place.
 
-    width: int
-    delimiter: str
-    short: deque[tuple[int, list[str]]]
-    long: tuple[int, int] | None = None  # (spreadsheet row, cells)
+    ``invalid_row_handler`` runs inside pyarrow: it must never raise, so a failure is kept in
+    ``failure`` and reported by the reading loop.
+    """
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.rows: deque[tuple[int, list[str], Notice | None]] = deque()
+        self.failure: str | None = None
 
     def handle(self, row: pacsv.InvalidRow) -> str:
-        """``invalid_row_handler``: keep a short row (padded) for later, stop at a long one.
+        """``invalid_row_handler``: note the row and its cells, let pyarrow skip it.
 
-        ``row.number`` is the record's spreadsheet row (header = 1, a multi-line cell counted
-        once) because the reader runs with ``use_threads=False``.
+        ``row.number`` counts records from the file's first line (a multi-line cell counted
+        once) because the reader runs with ``use_threads=False``; Excel's hidden ``sep=`` line
+        is not a spreadsheet row.
         """
-        if row.actual_columns > self.width or row.number is None or row.number < 0:
-            self.long = (row.number if row.number is not None else -1, row.actual_columns)
+        try:
+            if row.number is None or row.number < 0:
+                self.failure = f"a row has {row.actual_columns} cells but the header has {row.expected_columns} columns"
+                return "error"
+            number = row.number - (self.plan.skip - 1)
+            # Kept even when an earlier pass handed the row out: it keeps the rows after it counted right.
+            self.rows.append((number, *self._cells(number, row.text)))
+            return "skip"
+        except Exception as exc:  # nothing may escape into pyarrow's C++ loop
+            self.failure = f"cannot read a row: {type(exc).__name__}: {exc}"
             return "error"
-        cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.delimiter), [])
-        self.short.append((row.number, cells + [""] * (self.width - len(cells))))
-        return "skip"
+
+    def _cells(self, number: int, text: str) -> tuple[list[str], Notice | None]:
+        width = len(self.plan.header)
+        if text == "":  # a blank line is a record of empty cells: the blank-row rule reports it
+            return [""] * width, None
+        cells, closed = split_record(text, self.plan.delimiter)
+        kept = cells[:width] + [""] * (width - len(cells))
+        joined = self.plan.delimiter.join(cells)
+        if not closed:
+            return kept, unterminated(self.plan.header, number, len(cells) - 1, cells[-1])
+        if len(cells) > width:
+            extra = self.plan.delimiter.join(cells[width:])
+            extra = extra if len(extra) <= 200 else extra[:199] + "…"
+            fix = (
+                f'the cells after the last column are "{extra}"; check the quoting and the delimiter: '
+                "a cell holding the delimiter must be quoted"
+            )
+        else:
+            fix = "add the missing cells (empty ones too)"
+        return kept, Notice(
+            "row-width",
+            f"the row has {len(cells)} cells but the header has {width} columns; {fix}",
+            row=number,
+            severity="error",
+            value=joined,
+        )
+
+
+def unterminated(header: list[str], row: int, index: int, cell: str) -> Notice:
+    """The problem of a quote opened in ``header[index]`` of ``row`` and never closed."""
+    lines = cell.rstrip("\r\n").count("\n")
+    more = f" ({lines:,} more line{'s' if lines > 1 else ''})" if lines else ""
+    return Notice(
+        "unterminated-quote",
+        f"a quote opened in this cell is never closed, so everything after it to the end of the file{more} "
+        "was read as this one cell; close the quote or remove it",
+        row=row,
+        severity="error",
+        column=header[index] if index < len(header) else None,
+        value=cell,
+    )
 
 
 class _Parsed:
@@ -209,34 +450,107 @@ class _Parsed:
         self.width = width
         self.done = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        text = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in batch.columns)
-        self.done += text + batch.num_rows * self.width
+    def add(self, table: pa.Table) -> None:
+        text = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in table.columns)
+        self.done += text + table.num_rows * self.width
 
     def __call__(self) -> int | None:
         return self.done
 
 
-def _chunks(
-    path: Path, encoding: str, delimiter: str, header: list[str], chunk_rows: int, parsed: _Parsed
-) -> Iterator[Chunk]:
-    width = len(header)
-    keep = [i for i, name in enumerate(header) if name not in header[:i]]
-    names = [header[i] for i in keep]
+def _chunks(plan: _Plan, chunk_rows: int, parsed: _Parsed) -> Iterator[Chunk]:
+    """The file's records in chunks of ``chunk_rows``; any failure is one ReadError line."""
+    names = plan.names
+    notices: deque[Notice] = deque()
+    next_row = 2  # the header is spreadsheet row 1
+    try:
+        for table in _regroup(_records(plan, parsed, notices), chunk_rows):
+            n = table.num_rows
+            frame = pd.DataFrame(
+                {name: pd.arrays.ArrowStringArray(column) for name, column in zip(names, table.columns, strict=True)},
+                index=pd.RangeIndex(next_row - 2, next_row - 2 + n),
+            )
+            rows = pd.Series(np.arange(next_row, next_row + n), index=frame.index)
+            next_row += n
+            mine = []
+            while notices and notices[0].row is not None and notices[0].row < next_row:
+                mine.append(notices.popleft())
+            yield Chunk(data=frame, rows=rows, notices=mine)
+    except ReadError:
+        raise
+    except (pa.ArrowException, UnicodeError, csv.Error, OSError, MemoryError, ValueError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReadError(f"{plan.path}: cannot read the file after row {next_row - 1}: {text}") from None
+
+
+def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[pa.Table]:
+    """The records in order as small tables; row and cell problems go to ``notices`` as the row
+    they are about is handed out. A record longer than the parse block is read again, from the
+    start, with a larger block (pyarrow cannot grow a block), skipping the rows already given."""
+    block = PARSE_BLOCK
+    # Text pyarrow sees is UTF-8: a Windows-1254 or UTF-16 file can grow by up to 3x.
+    limit = min(MAX_RECORD, plan.size * (1 if plan.encoding.codec == "utf-8-sig" else 3) + 1024)
+    done = 2  # the next row to hand out
+    last: tuple[pa.Table, bool] | None = None  # held back: the end of the file may add a notice
+    while True:
+        odd = _Odd(plan)
+        try:
+            for row, piece, notice in _pass(plan, odd, block):
+                end = row + piece.num_rows
+                if end <= done:
+                    continue
+                if row < done:
+                    piece = piece.slice(done - row)
+                if last is not None:
+                    yield last[0]
+                if notice is not None:
+                    notices.append(notice)
+                parsed.add(piece)
+                last = (piece, notice is not None)
+                done = end
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise ReadError(f"{plan.path}: {_parser_message(odd, exc, done)}") from None
+            if block >= limit:
+                raise ReadError(
+                    f"{plan.path}: row {done} is longer than {_size(limit)}, the most omnimig reads as one row; "
+                    "check for a quote that is never closed, or split the cell"
+                ) from None
+            block = min(block * 4, limit)
+            continue
+        if odd.failure is not None:
+            raise ReadError(f"{plan.path}: {odd.failure}")
+        break
+    if last is not None:
+        piece, noted = last
+        if not noted:
+            found = _open_quote_at_end(plan, piece, done - 1)
+            if found is not None:
+                notices.append(found)
+        yield piece
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20:,} MB" if n >= 1 << 20 else f"{n >> 10:,} KB"
+
+
+def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, Notice | None]]:
+    """One reading of the file: ``(first row, table, notice)`` for every piece, odd rows in place."""
+    width = len(plan.header)
     positional = [f"c{i}" for i in range(width)]
-    odd = _Odd(width, delimiter, deque())
     try:
         reader = pacsv.open_csv(
-            path,
+            plan.path,
             read_options=pacsv.ReadOptions(
                 column_names=positional,
-                skip_rows=1,  # the header, read above
-                block_size=PARSE_BLOCK,
-                encoding="utf8" if encoding == "utf-8-sig" else encoding,  # pyarrow drops a UTF-8 BOM itself
+                skip_rows=plan.skip,  # the header (and sep= line), read already
+                block_size=block,
+                # pyarrow drops a UTF-8 BOM itself
+                encoding="utf8" if plan.encoding.codec == "utf-8-sig" else plan.encoding.codec,
                 use_threads=False,  # also what makes InvalidRow.number known
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
+                delimiter=plan.delimiter,
                 quote_char='"',
                 double_quote=True,
                 escape_char=False,
@@ -246,58 +560,58 @@ def _chunks(
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(positional, TEXT),
-                include_columns=[positional[i] for i in keep],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc) or "Could not skip initial" in str(exc):
+            while odd.rows:  # e.g. a single short row and nothing else
+                row, cells, notice = odd.rows.popleft()
+                yield row, _one_row(positional, cells), notice
             return  # only the header (with or without a line end after it)
-        raise ReadError(f"{path}: {_parser_message(odd, exc, width)}") from None
-    next_row = 2  # the header is spreadsheet row 1
-    for table in _regroup(_records(reader, odd, keep, path, width, parsed), chunk_rows):
-        n = table.num_rows
-        frame = pd.DataFrame(
-            {name: pd.arrays.ArrowStringArray(column) for name, column in zip(names, table.columns, strict=True)},
-            index=pd.RangeIndex(next_row - 2, next_row - 2 + n),
-        )
-        rows = pd.Series(np.arange(next_row, next_row + n), index=frame.index)
-        next_row += n
-        yield Chunk(data=frame, rows=rows)
-
-
-def _records(
-    reader: pacsv.CSVStreamingReader, odd: _Odd, keep: list[int], path: Path, width: int, parsed: _Parsed
-) -> Iterator[pa.Table]:
-    """The file's records in order as small tables, short rows put back where they were."""
+        raise
     next_row = 2
-    names = reader.schema.names
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             break
-        except pa.ArrowInvalid as exc:
-            raise ReadError(f"{path}: {_parser_message(odd, exc, width)}") from None
-        parsed.add(batch)
         end = next_row + batch.num_rows
         start = 0  # next unused row of the batch
-        while odd.short and odd.short[0][0] < end:
-            row, cells = odd.short.popleft()
+        while odd.rows and odd.rows[0][0] < end:
+            row, cells, notice = odd.rows.popleft()
             before = row - next_row
             if before:
-                yield pa.Table.from_batches([batch.slice(start, before)])
+                yield next_row, pa.Table.from_batches([batch.slice(start, before)]), None
                 start += before
-            yield _one_row(names, [cells[i] for i in keep])
+            yield row, _one_row(positional, cells), notice
             next_row = row + 1
             end += 1
         if start < batch.num_rows:
-            yield pa.Table.from_batches([batch.slice(start)])
+            yield next_row, pa.Table.from_batches([batch.slice(start)]), None
         next_row = end
-    while odd.short:  # short rows after the last batch pyarrow produced
-        _, cells = odd.short.popleft()
-        yield _one_row(names, [cells[i] for i in keep])
+    while odd.rows:  # odd rows after the last batch pyarrow produced
+        row, cells, notice = odd.rows.popleft()
+        yield row, _one_row(positional, cells), notice
+
+
+def _open_quote_at_end(plan: _Plan, piece: pa.Table, row: int) -> Notice | None:
+    """An unterminated quote in the last cell of the last row, which pyarrow reads to the end of
+    the file without complaint: the file then ends with ``"`` and the cell's text, unclosed."""
+    if not piece.num_rows:
+        return None
+    cell = piece.column(piece.num_columns - 1)[-1].as_py() or ""
+    if not cell.strip('"'):
+        return None  # a legitimately quoted empty (or all-quote) last cell ends the same way
+    tail = ('"' + cell.replace('"', '""')).encode(plan.encoding.raw, errors="replace")
+    if len(tail) > plan.size:
+        return None
+    with plan.path.open("rb") as handle:
+        handle.seek(plan.size - len(tail))
+        if handle.read() != tail:
+            return None
+    return unterminated(plan.header, row, len(plan.header) - 1, cell)
 
 
 def _one_row(names: list[str], cells: list[str]) -> pa.Table:
@@ -326,10 +640,8 @@ def _joined(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
-def _parser_message(odd: _Odd, exc: Exception, width: int) -> str:
-    if odd.long is not None:
-        row, cells = odd.long
-        where = f"row {row}" if row > 0 else "a row"
-        return f"{where} has {cells} cells but the header has {width} columns (check quoting and the delimiter)"
+def _parser_message(odd: _Odd, exc: Exception, row: int) -> str:
+    if odd.failure is not None:
+        return odd.failure
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse the file"
-    return f"cannot parse the file: {text}"
+    return f"cannot parse the file after row {row - 1}: {text}"

@@ -35,6 +35,9 @@ class Options:
     defaults: dict[tuple[str, str], str] = field(default_factory=dict)  # used where a value is empty
     truncate: bool = False
     password_policy: str = "empty"
+    # The longest value the output format holds (XLSX: 32,767 characters a cell); a record with a
+    # longer value is rejected, never cut, because xlsxwriter would cut it silently.
+    max_cell: int | None = None
 
 
 @dataclass
@@ -167,6 +170,15 @@ def _apply_rules(
     if repaired:
         problems = _check(type_name, records, choices)
     refused: dict[int, Problem] = {}
+    if options.max_cell is not None:
+        for i, record in enumerate(records):
+            name = next((n for n, v in record.values.items() if v and len(v) > options.max_cell), None)
+            if name is not None:
+                message = (
+                    f"{name} has {len(record.values[name]):,} characters; an XLSX cell holds at most "
+                    f"{options.max_cell:,}: write the bundle with --format csv or json to keep it whole"
+                )
+                refused[i] = Problem("", type_name, i, name, "max-length", "error", None, message)
     for p in problems:
         if p.severity != "error" or p.row is None or p.row in refused:
             continue

@@ -24,14 +24,16 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.io import open_source
-from omnimig.io.table import ReadError
+from omnimig.io.table import Notice, ReadError
 from omnimig.transform import normalize as nz
 from omnimig.transform.address import split_name
+from omnimig.transform.errors import reading
 from omnimig.transform.records import TARGETS, Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
 from omnimig.validate.rules import table_rules
@@ -400,7 +402,8 @@ def _header_map(plan: Plan, settings: Settings, path: Path, header: tuple[str, .
             continue
         folded = {nz.fold(h): h for h in header}
         close = difflib.get_close_matches(nz.fold(column), list(folded), n=1, cutoff=0.6)
-        hint = f'; did you mean "{folded[close[0]]}"?' if close else f"; its columns are {', '.join(header)}"
+        listed = ", ".join(header[:20]) + (f", … ({len(header):,} columns)" if len(header) > 20 else "")
+        hint = f'; did you mean "{folded[close[0]]}"?' if close else f"; its columns are {listed}"
         raise SettingsError(f'{where}: column "{column}" is not in the header of {path}{hint}')
     return out
 
@@ -440,20 +443,40 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                 draft.cannot_fill[(type_name, name)] = f"not mapped in {plan.name}"
     rows: list[Row] = []
     for path in inputs:
-        source = open_source(path)
-        _check_reading(plan, settings, path, source, draft)
-        header = _header_map(plan, settings, path, source.columns)
-        wanted = sorted(set(header.values()))
-        for chunk in source.chunks:
-            frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
-            numbers = chunk.rows.tolist()
-            for n, record in zip(numbers, frame.to_dict("records"), strict=True):
-                origin = Origin(str(path), int(n))
-                draft.read.append(origin)
-                cells = {column: str(record[actual]) for column, actual in header.items()}
-                rows.append(_evaluate(plan, settings, Row(origin, cells)))
+        with reading(path, ReadError, SettingsError):
+            source = open_source(path)
+            _check_reading(plan, settings, path, source, draft)
+            header = _header_map(plan, settings, path, source.columns)
+            wanted = sorted(set(header.values()))
+            for chunk in source.chunks:
+                frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
+                numbers = chunk.rows.tolist()
+                broken = _broken_rows(chunk.notices, set(wanted))
+                for n, record in zip(numbers, frame.to_dict("records"), strict=True):
+                    origin = Origin(str(path), int(n))
+                    draft.read.append(origin)
+                    cells = {column: str(record[actual]) for column, actual in header.items()}
+                    row = _evaluate(plan, settings, Row(origin, cells))
+                    if int(n) in broken:
+                        row.error = RowError("", "", broken[int(n)])
+                    rows.append(row)
     _build(plan, rows, draft)
     return draft
+
+
+def _broken_rows(notices: list[Notice], used: set[str]) -> dict[int, str]:
+    """Rows the reader could not read faithfully, with why: a malformed row, an error cell in a used column.
+
+    Such a row's values cannot be trusted (shifted by a stray delimiter, ``#N/A`` read as
+    empty), so it is rejected with the reader's message rather than converted.
+    """
+    broken: dict[int, str] = {}
+    for notice in notices:
+        if notice.severity != "error" or notice.row is None:
+            continue
+        if notice.column is None or notice.column in used:
+            broken.setdefault(int(notice.row), f"{notice.rule}: {notice.message}")
+    return broken
 
 
 # ------------------------------------------------------------------------------------------------
@@ -526,8 +549,8 @@ def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings) -> str:
     if spec.table is not None and value:
         mapped = settings.value(spec.table, value)
         if mapped is None:
-            known = list(settings.values[spec.table])
-            listed = ", ".join(_shown(k) for k in known[:12]) + (", …" if len(known) > 12 else "")
+            known = settings.values[spec.table]
+            listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
             reason = (
                 f'column "{spec.columns[0]}": {_shown(value)} is not in [values.{spec.table}] of {plan.name} '
                 f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
@@ -749,7 +772,9 @@ def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft, sid
         if folded:
             users[folded] = record
         return
-    if not side and row.origin != user.origin and row.origin not in user.merged:
+    # Each row is folded once, so a repeat can only be the last one added: checking the list's tail
+    # keeps a user of 100,000 rows linear (``in`` on the whole list made it quadratic).
+    if not side and row.origin != user.origin and user.merged[-1:] != [row.origin]:
         user.merged.append(row.origin)
     for name, spec in plan.fields["user"].items():
         new, old = values.get(name, ""), user.values.get(name, "")
@@ -776,5 +801,5 @@ def _fold_address(row: Row, addresses: dict[tuple[str, ...], Record], draft: Dra
     seen = addresses.get(key)
     if seen is None:
         addresses[key] = draft.add(Record("address", values, row.origin, primary=not side))
-    elif not side and row.origin != seen.origin and row.origin not in seen.merged:
+    elif not side and row.origin != seen.origin and seen.merged[-1:] != [row.origin]:
         seen.merged.append(row.origin)

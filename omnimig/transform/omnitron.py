@@ -15,12 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omnimig.io.safe_text import visible
 from omnimig.io.table import ReadError
 from omnimig.transform import normalize as nz
 from omnimig.transform.address import flatten_address
+from omnimig.transform.errors import debugging, describe, reading
 from omnimig.transform.records import Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
 
@@ -41,8 +44,28 @@ CANNOT_FILL = {
 }
 
 
-def read_orders(path: Path) -> list[dict[str, Any]]:
-    """Every order object in the file, in file order, whatever the page/array/lines shape."""
+#: How deep arrays may hold arrays (a list of pages is depth 2); deeper is not an orders export.
+MAX_ARRAY_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record of the file that is not an order: it is counted as read and rejected with ``reason``."""
+
+    reason: str
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
+    """Every record in the file, in file order, whatever the page/array/lines shape.
+
+    A record that is not an order object (a number, a flat object of another export) is a
+    ``Malformed`` entry with the reason, so it is rejected, never dropped. A file in which no
+    record is an order is not an orders export: ``ReadError``, one line saying what was expected.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -52,7 +75,7 @@ def read_orders(path: Path) -> list[dict[str, Any]]:
     if not text.strip():
         raise ReadError(f"{path}: the file is empty")
     try:
-        values = [json.loads(text)]
+        values = [json.loads(text, parse_constant=_refuse_constant)]
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise ReadError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
@@ -61,33 +84,74 @@ def read_orders(path: Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                values.append(json.loads(line))
+                values.append(json.loads(line, parse_constant=_refuse_constant))
             except json.JSONDecodeError as err:
                 raise ReadError(f"{path}: JSON Lines: line {n} is not valid JSON: {err.msg}") from None
+            except ValueError as err:
+                raise ReadError(f"{path}: JSON Lines: line {n}: {err}") from None
     except RecursionError:
         raise ReadError(f"{path}: the JSON is nested too deeply to be an orders export") from None
-    orders: list[dict[str, Any]] = []
+    except ValueError as exc:  # NaN/Infinity, an integer of thousands of digits
+        raise ReadError(f"{path}: not valid JSON for the orders API: {exc}") from None
+    records: list[dict[str, Any] | Malformed] = []
     for value in values:
-        orders += _orders_in(value, path)
-    return orders
+        records += _orders_in(value)
+    if records and all(isinstance(r, Malformed) for r in records):
+        first = records[0].reason  # type: ignore[union-attr]
+        raise ReadError(
+            f"{path}: no Omnitron order or page of orders in the file ({len(records):,} records; the first: {first}); "
+            'expected the JSON of GET /api/i1/orders/: a page {"results": [orders]}, an array of pages or '
+            "orders, or JSON Lines, each order an object with a number"
+        )
+    return records
 
 
-def _orders_in(value: Any, path: Path) -> list[dict[str, Any]]:
+def _keys(value: dict[str, Any]) -> str:
+    names = [visible(str(k))[:40] for k in list(value)[:6]]
+    return ", ".join(names) + (", …" if len(value) > 6 else "") if names else "none"
+
+
+def _orders_in(value: Any, depth: int = 1) -> list[dict[str, Any] | Malformed]:
     if isinstance(value, list):
-        out: list[dict[str, Any]] = []
+        if depth > MAX_ARRAY_DEPTH:
+            return [Malformed(f"an array nested {depth} deep, not an order or a page of orders")]
+        out: list[dict[str, Any] | Malformed] = []
         for v in value:
-            out += _orders_in(v, path)
+            out += _orders_in(v, depth + 1)
         return out
     if isinstance(value, dict):
-        if isinstance(value.get("results"), list):
-            for o in value["results"]:
-                if not isinstance(o, dict):
-                    raise ReadError(f"{path}: a page's results hold {type(o).__name__}, not order objects")
-            return list(value["results"])
+        if "results" in value:
+            results = value["results"]
+            if not isinstance(results, list):
+                return [Malformed(f"a page whose results is {_kind(results)}, not a list of orders")]
+            return [
+                o if isinstance(o, dict) else Malformed(f"a page's result is {_kind(o)}, not an order object")
+                for o in results
+            ]
         if "number" in value:
             return [value]
-        raise ReadError(f"{path}: an object with neither results nor number is not an Omnitron order or page")
-    raise ReadError(f"{path}: found {type(value).__name__} where an order or a page of orders was expected")
+        return [Malformed(f"an object with neither results nor number (its keys: {_keys(value)})")]
+    return [Malformed(f"found {type(value).__name__} where an order object was expected")]
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind in JSON's words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """An API object, or an empty one where the export has something else (text, a number, null)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str:
@@ -114,21 +178,25 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     if code_from not in ("email", "phone_number", "id"):
         raise SettingsError(f"customer_code_from {code_from!r}: use email, phone_number or id (of the customer)")
     users: dict[str, Record] = {}
-    addresses: set[tuple[str, ...]] = set()
+    addresses: dict[tuple[str, ...], None] = {}  # ordered, so a failed order's additions can be taken back
     earliest: dict[str, str] = {}
     fallback = Counter[str]()
     for path in inputs:
-        for n, order in enumerate(read_orders(path), start=1):
-            origin = Origin(str(path), n, ORDER)
-            draft.read.append(origin)
-            lines = order.get("orderitem_set") or []
-            if not isinstance(lines, list):
-                shown = type(lines).__name__
-                draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines")
-                continue
-            line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
-            draft.read += line_origins
-            _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
+        with reading(path, ReadError, SettingsError):
+            for n, order in enumerate(read_orders(path), start=1):
+                origin = Origin(str(path), n, ORDER)
+                draft.read.append(origin)
+                if isinstance(order, Malformed):
+                    draft.reject(origin, "", "", f"record {n}: {order.reason}")
+                    continue
+                lines = order.get("orderitem_set") or []
+                if not isinstance(lines, list):
+                    shown = type(lines).__name__
+                    draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines")
+                    continue
+                line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
+                draft.read += line_origins
+                _guarded(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
     for code, user in users.items():
         if not user.get("date_joined") and code in earliest:
             user.values["date_joined"] = earliest[code]
@@ -144,6 +212,41 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     return draft
 
 
+def _guarded(
+    order: dict[str, Any],
+    origin: Origin,
+    line_origins: list[Origin],
+    settings: Settings,
+    code_from: str,
+    draft: Draft,
+    users: dict[str, Record],
+    addresses: dict[tuple[str, ...], None],
+    earliest: dict[str, str],
+    fallback: Counter[str],
+) -> None:
+    """One order, all or nothing: a record that trips anything unforeseen is rejected, never half-made.
+
+    What the order added (its buyer, addresses, items, warnings) is taken back, and the order
+    and its lines are rejected with the reason, so the accounting still adds up.
+    """
+    marks = len(draft.records), len(draft.rejects), len(draft.warnings)
+    known_users, known_addresses = len(users), len(addresses)
+    try:
+        _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
+    except Exception as exc:  # a malformed record of a hostile file; the others go on
+        if debugging():
+            raise
+        del draft.records[marks[0] :], draft.rejects[marks[1] :], draft.warnings[marks[2] :]
+        for key in list(users)[known_users:]:
+            del users[key]
+        for address in list(addresses)[known_addresses:]:
+            del addresses[address]
+        reason = f"the order record could not be read ({describe(exc)})"
+        draft.reject(origin, "order", "", reason)
+        for line in line_origins:
+            draft.reject(line, "order_item", "", f"its order was rejected: {reason}")
+
+
 def _order(
     order: dict[str, Any],
     origin: Origin,
@@ -152,13 +255,13 @@ def _order(
     code_from: str,
     draft: Draft,
     users: dict[str, Record],
-    addresses: set[tuple[str, ...]],
+    addresses: dict[tuple[str, ...], None],
     earliest: dict[str, str],
     fallback: Counter[str],
 ) -> None:
-    customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
-    number = _text(order.get("number"))
-    email = _email(customer.get("email")) or _email((order.get("billing_address") or {}).get("email"))
+    customer = _obj(order.get("customer"))
+    number = _text(order.get("number")).encode("utf-8", "backslashreplace").decode("utf-8")
+    email = _email(customer.get("email")) or _email(_obj(order.get("billing_address")).get("email"))
     code = _email(customer.get(code_from)) if code_from == "email" else _text(customer.get(code_from))
     if code_from == "email" and not code:
         code = email
@@ -168,6 +271,11 @@ def _order(
         for line in line_origins:
             draft.reject(line, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
 
+    try:
+        json.dumps(order, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        refuse("", f"the order holds a lone UTF-16 surrogate ({exc.object[exc.start : exc.end]!a}), which is not text")
+        return
     if not email:
         refuse("user_email", "the order's customer has no email; Akinon needs user_email, so it cannot be migrated")
         return
@@ -181,8 +289,6 @@ def _order(
     except nz.NormaliseError as exc:
         refuse("", str(exc))
         return
-    if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
-        earliest[code] = created
     if code not in users:
         billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
         named = customer if _text(customer.get("first_name")) else billing
@@ -194,7 +300,7 @@ def _order(
             record = _address(address, code, email, origin)
             key = tuple(nz.fold(v) for v in record.values.values())
             if key not in addresses:
-                addresses.add(key)
+                addresses[key] = None
                 draft.add(record)
     lines = order.get("orderitem_set") or []
     units = [x for x in lines if isinstance(x, dict)]
@@ -225,6 +331,8 @@ def _order(
         )
     )
     _items(record, lines, line_origins, draft)
+    if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
+        earliest[code] = created  # last: a record that fails above leaves no trace here
 
 
 def _instant(iso: str) -> dt.datetime:

@@ -1,7 +1,10 @@
 """``omnimig transform``: a source's draft → the rules → files on disk → the validator's verdict.
 
 Every stage keeps the accounting: each input row read ends written, merged or rejected, and
-the run refuses to report success if the counts do not add up.
+the run refuses to report success if the counts do not add up. The output folder is checked
+before anything is read (``outdir``: never an input written over, never a stranger's file
+replaced or removed) and written atomically. Whatever a hostile input provokes ends as one
+``TransformError`` line naming it (``errors``), unless ``OMNIMIG_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -9,14 +12,19 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
+from omnimig.io.safe_text import visible
+from omnimig.io.table import ReadError
 from omnimig.io.write import SUFFIX
+from omnimig.transform.errors import TransformError, debugging, unexpected
 from omnimig.transform.finish import Options, finish
-from omnimig.transform.output import write_records, write_rejects, write_warnings
+from omnimig.transform.outdir import OutFolder, prepare, write_bundle
+from omnimig.transform.output import record_writers, write_rejects, write_warnings
 from omnimig.transform.records import TARGETS, Reject, Tally, Warning_, tally
-from omnimig.transform.settings import Settings
+from omnimig.transform.settings import Settings, SettingsError
 from omnimig.validate.problem import plural
 from omnimig.validate.run import validate_paths
 
@@ -28,8 +36,10 @@ SOURCES = {
 }
 
 
-class TransformError(Exception):
-    """The transform cannot run (unknown source, unusable options); one line."""
+#: Excel's limit on the characters of one cell; xlsxwriter cuts longer strings without an error.
+XLSX_MAX_CELL = 32_767
+
+__all__ = ["SOURCES", "Result", "TransformError", "source_module", "transform"]
 
 
 def source_module(name: str) -> ModuleType:
@@ -102,20 +112,49 @@ class Result:
         return out
 
 
-def _clear(out: Path) -> None:
-    """Remove the files an earlier run wrote, so a bundle never mixes two runs' files."""
-    for type_name in TARGETS:
-        for suffix in set(SUFFIX.values()):
-            (out / f"{type_name}{suffix}").unlink(missing_ok=True)
-    for name in ("rejects.csv", "warnings.csv"):
-        (out / name).unlink(missing_ok=True)
+def transform(
+    source: str,
+    inputs: list[Path],
+    out: Path,
+    fmt: str,
+    settings: Settings,
+    options: Options,
+    force: bool = False,
+) -> Result:
+    """Read ``inputs`` as ``source``, apply the rules, write the bundle into ``out``, validate it.
 
-
-def transform(source: str, inputs: list[Path], out: Path, fmt: str, settings: Settings, options: Options) -> Result:
+    ``force`` allows a non-empty folder omnimig did not create; it never allows writing over an
+    input or a file omnimig did not write. Raises ``TransformError``, ``ReadError`` or
+    ``SettingsError`` (one line each) when the run cannot happen.
+    """
     module = source_module(source)
     for path in inputs:
-        if not path.is_file():
-            raise TransformError(f"{path}: no such file")
+        if not path.exists():
+            raise TransformError(f"{visible(str(path))}: no such file")
+        if not path.is_file():  # a folder, a FIFO (which would block forever), a device
+            raise TransformError(f"{visible(str(path))}: not a regular file; give the export file itself")
+    protected = [*inputs, *([settings.path] if settings.path is not None else [])]
+    folder = prepare(out, protected, force=force)
+    try:
+        return _run(module, source, inputs, folder, fmt, settings, options)
+    except (TransformError, ReadError, SettingsError, OSError):
+        raise
+    except Exception as exc:  # finishing, writing or validating: still one line naming the input
+        if debugging():
+            raise
+        raise unexpected(", ".join(str(p) for p in inputs), exc) from exc
+
+
+def _run(
+    module: ModuleType,
+    source: str,
+    inputs: list[Path],
+    folder: OutFolder,
+    fmt: str,
+    settings: Settings,
+    options: Options,
+) -> Result:
+    out = folder.path
     draft = module.read(inputs, settings)
     for (type_name, name), value in settings.defaults.items():
         options.defaults.setdefault((type_name, name), value)
@@ -123,17 +162,22 @@ def transform(source: str, inputs: list[Path], out: Path, fmt: str, settings: Se
         draft.cannot_fill[("user", "password")] += (
             "; --password-policy unusable writes a value no login matches, so users set a new password"
         )
+    if fmt == "xlsx":
+        options.max_cell = XLSX_MAX_CELL
     done = finish(draft, options)
     position = {str(p): i for i, p in enumerate(inputs)}
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
+    counted = {t.file for t in tallies}
+    tallies += [Tally(str(p), "row") for p in inputs if str(p) not in counted]  # an input with no rows says so
+    tallies.sort(key=lambda t: position.get(t.file, len(position)))
     rejects = done.rejects + extra
-    out.mkdir(parents=True, exist_ok=True)
-    _clear(out)
-    paths = write_records(out, fmt, done.records)
     order = {str(p): i for i, p in enumerate(inputs)}
-    write_rejects(out / "rejects.csv", rejects, order)
-    write_warnings(out / "warnings.csv", draft.warnings, order)
+    writers = record_writers(fmt, done.records)
+    writers["rejects.csv"] = partial(write_rejects, rejects=rejects, order=order)
+    writers["warnings.csv"] = partial(write_warnings, warnings=draft.warnings, order=order)
+    placed = write_bundle(folder, writers)
+    paths = {t: placed[f"{t}{SUFFIX[fmt]}"] for t in TARGETS if f"{t}{SUFFIX[fmt]}" in placed}
     result = Result(
         source=source,
         out=out,

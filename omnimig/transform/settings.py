@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,13 @@ from omnimig.transform.records import TARGETS
 from omnimig.validate.rules import table_rules
 
 SHARED_TABLES = ("source", "defaults", "values")
+
+# What a mapping file may claim. A real one nests 3 or 4 levels ([values.status] "x" = "y",
+# order.amount = { columns = [...] }) and holds at most tens of thousands of value-table entries;
+# these bounds refuse a hostile file in one line instead of a RecursionError or minutes of work.
+MAX_MAPPING_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 16
+MAX_ENTRIES = 1_000_000
 
 
 class SettingsError(Exception):
@@ -33,6 +41,7 @@ class Settings:
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)  # mapping source only
     path: Path | None = None
     text: str = ""
+    _indexes: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, *keys: str) -> int | None:
         """The line of the file where ``keys`` (a table, then a key in it) is written, for messages."""
@@ -46,18 +55,34 @@ class Settings:
         """Look ``key`` up in value table ``table``: exactly, then ignoring case and outer spaces.
 
         Case is ignored both ways: Unicode casefold (``INR`` = ``inr``) and Turkish folding
-        (``İPTAL EDİLDİ`` = ``İptal Edildi``, which casefold alone does not match).
+        (``İPTAL EDİLDİ`` = ``İptal Edildi``, which casefold alone does not match). When several
+        entries match, the first in the table wins. Each lookup is a dict lookup: the folded
+        index is built once per table (and again only when entries are added), so a table of
+        20,000 entries costs the same per row as one of 20.
         """
         entries = self.values.get(table)
         if not entries:
             return None
         if key in entries:
             return entries[key]
-        folded, turkish = key.strip().casefold(), fold(key.strip())
-        for k, v in entries.items():
-            if k.strip().casefold() == folded or fold(k.strip()) == turkish:
-                return v
-        return None
+        by_casefold, by_turkish = self._index(table, entries)
+        hits = [h for h in (by_casefold.get(key.strip().casefold()), by_turkish.get(fold(key.strip()))) if h]
+        return entries[min(hits)[1]] if hits else None
+
+    def _index(
+        self, table: str, entries: dict[str, str]
+    ) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+        """Folded key -> (position, original key) of its first entry; rebuilt when the table grows or is replaced."""
+        cached = self._indexes.get(table)
+        if cached is not None and cached[0] == (id(entries), len(entries)):
+            return cached[1], cached[2]
+        by_casefold: dict[str, tuple[int, str]] = {}
+        by_turkish: dict[str, tuple[int, str]] = {}
+        for i, k in enumerate(entries):
+            by_casefold.setdefault(k.strip().casefold(), (i, k))
+            by_turkish.setdefault(fold(k.strip()), (i, k))
+        self._indexes[table] = ((id(entries), len(entries)), by_casefold, by_turkish)
+        return by_casefold, by_turkish
 
 
 def line_of(text: str, *keys: str) -> int | None:
@@ -99,6 +124,14 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
     if path is None:
         return settings
     try:
+        if not path.is_file():
+            raise SettingsError(f"{path}: mapping file not found" if not path.exists() else f"{path}: not a file")
+        size = path.stat().st_size
+        if size > MAX_MAPPING_BYTES:
+            raise SettingsError(
+                f"{path}: the mapping file is {size / 2**20:,.0f} MB; a mapping file is at most "
+                f"{MAX_MAPPING_BYTES // 2**20} MB (put large value lists in the export itself)"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SettingsError(f"{path}: mapping file not found") from None
@@ -108,6 +141,11 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SettingsError(
+            f"{path}: the TOML is nested too deeply; a mapping file nests at most {MAX_DEPTH} levels"
+        ) from None
+    _check_shape(path, data)
     settings.path = path
     settings.text = text
     for key, value in data.items():
@@ -138,7 +176,7 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
                 if not isinstance(entries, dict):
                     raise SettingsError(f"{settings.where('values', table)}: [values.{table}] must be a table")
                 settings.values[table] = {
-                    str(k): _text(v, settings.where("values", str(k))) for k, v in entries.items()
+                    str(k): _text(v, lambda k=k: settings.where("values", str(k))) for k, v in entries.items()
                 }
         else:
             allowed = ", ".join([*SHARED_TABLES, *(TARGETS if allow_targets else ())])
@@ -158,12 +196,39 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _text(value: Any, where: str) -> str:
+def _check_shape(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a mapping nested deeper than ``MAX_DEPTH`` or holding more than ``MAX_ENTRIES`` values.
+
+    Walked with a stack, not recursion, so the walk itself cannot overflow.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    count = 0
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SettingsError(
+                f"{path}: the TOML is nested {depth} levels deep; a mapping file nests at most {MAX_DEPTH}"
+            )
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            count += 1
+            if count > MAX_ENTRIES:
+                raise SettingsError(
+                    f"{path}: the mapping file holds more than {MAX_ENTRIES:,} entries; split the value tables or "
+                    "fix the values in the export"
+                )
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+
+
+def _text(value: Any, where: str | Callable[[], str]) -> str:
+    """A TOML value as text; ``where`` (or a function giving it, as finding a line costs a scan) names it on error."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    raise SettingsError(f"{where}: expected text or a number, got {type(value).__name__}")
+    place = where() if callable(where) else where
+    raise SettingsError(f"{place}: expected text or a number, got {type(value).__name__}")
 
 
 def apply_flags(settings: Settings, defaults: list[str], maps: list[str]) -> None:

@@ -39,11 +39,14 @@ from pathlib import Path
 from omnimig.io.table import ReadError
 from omnimig.transform import normalize as nz
 from omnimig.transform.address import join_parts, split_name
+from omnimig.transform.errors import reading
 from omnimig.transform.records import Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
 from omnimig.validate.problem import plural
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
+#: The longest cell read (32 MiB): longer ones still reach the rules, which reject them by max-length.
+MAX_CELL = 32 * 1024 * 1024
 
 ORDERS = "orders"
 CUSTOMERS = "customers"
@@ -206,6 +209,7 @@ def _key(name: str) -> str:
 
 def load_sheet(path: Path) -> Sheet:
     """Read one export; ReadError (one line, naming the file) when it is not a usable Shopify CSV."""
+    limit = csv.field_size_limit(MAX_CELL)  # a long cell is judged by the rules (max-length), not a csv.Error
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             records = list(csv.reader(handle))
@@ -215,6 +219,8 @@ def load_sheet(path: Path) -> Sheet:
         raise ReadError(f"{path}: not a readable CSV file: {exc}") from None
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the file ({exc.strerror})") from None
+    finally:
+        csv.field_size_limit(limit)
     if not records or not any(c.strip() for c in records[0]):
         raise ReadError(f"{path}: the file is empty or has no header row")
     header = records[0]
@@ -324,7 +330,10 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     ctx = Context(
         settings, Draft(cannot_fill=dict(CANNOT_FILL)), status_table(settings), _option_true(settings, "strip_hash")
     )
-    sheets = [load_sheet(path) for path in inputs]
+    sheets = []
+    for path in inputs:
+        with reading(path, ReadError, SettingsError):
+            sheets.append(load_sheet(path))
     orders = [s for s in sheets if s.kind == ORDERS]
     if not orders:
         raise ReadError(
@@ -333,13 +342,16 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         )
     draft = ctx.draft
     for sheet in orders:
-        _learn_provinces(sheet, ctx)
+        with reading(sheet.path, ReadError, SettingsError):
+            _learn_provinces(sheet, ctx)
     for sheet in sheets:
         if sheet.kind == CUSTOMERS:
-            _customers(sheet, ctx)
+            with reading(sheet.path, ReadError, SettingsError):
+                _customers(sheet, ctx)
     for sheet in orders:
-        for group in _groups(sheet, ctx):
-            _order(sheet, group, ctx)
+        with reading(sheet.path, ReadError, SettingsError):
+            for group in _groups(sheet, ctx):
+                _order(sheet, group, ctx)
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
     position = {str(p): i for i, p in enumerate(inputs)}

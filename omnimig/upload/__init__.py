@@ -2,6 +2,7 @@
 
 from omnimig.upload.client import (
     BadAnswer,
+    BadToken,
     HttpError,
     InsecureUrl,
     OmnitronClient,
@@ -13,6 +14,7 @@ from omnimig.upload.client import (
     UploadError,
 )
 from omnimig.upload.journal import JournalError
+from omnimig.upload.lock import RunLocked
 from omnimig.upload.run import (
     TEST_SET_CHECKS,
     PlanError,
@@ -29,6 +31,7 @@ from omnimig.upload.run import (
 __all__ = [
     "TEST_SET_CHECKS",
     "BadAnswer",
+    "BadToken",
     "HttpError",
     "InsecureUrl",
     "JournalError",
@@ -38,6 +41,7 @@ __all__ = [
     "Progress",
     "RetryPolicy",
     "RichReporter",
+    "RunLocked",
     "Token",
     "UncertainStart",
     "Unreachable",

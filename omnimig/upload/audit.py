@@ -1,22 +1,23 @@
 """``audit.jsonl``: every request and answer of an upload run, with the exact bytes sent.
 
 Akinon reports only counts and keeps no error details, so this log is the only way to tell
-later what was sent when a migration went wrong. One JSON line per exchange; the token is
-replaced by ``***`` before anything touches the disk.
+later what was sent when a migration went wrong. One JSON line per exchange; the token (and any
+credential a server echoes) is replaced by ``***`` before anything touches the disk. The log and
+the copies hold customer data, so they are created 0600 in 0700 folders.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from omnimig.upload.client import Token
+from omnimig.io.private import make_private, open_private, private_dir
+from omnimig.upload.client import Answer, Token
 
 #: Response bodies longer than this are cut in the log (the progress answers are tiny).
 MAX_BODY_CHARS = 65_536
@@ -45,22 +46,28 @@ class AuditLog:
         self.path = state_dir / "audit.jsonl"
         self.sent_dir = state_dir / "sent"
         self._token = token
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
 
     def keep_sent(self, data: bytes, digest: str) -> str:
         """Store the bytes about to be sent under their hash; returns the path relative to the state dir."""
-        self.sent_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.sent_dir)
         target = self.sent_dir / digest
-        if not target.exists():
-            tmp = target.with_name(f".{digest}.tmp")
-            with tmp.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
+        if target.exists():
+            make_private(target)
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".tmp", dir=self.sent_dir)  # 0600
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return f"sent/{digest}"
 
     def exchange(
@@ -69,7 +76,7 @@ class AuditLog:
         url: str,
         request_headers: Mapping[str, str],
         *,
-        response: httpx.Response | None = None,
+        response: Answer | None = None,
         error: str | None = None,
         upload: dict[str, Any] | None = None,
         attempt: int = 1,
@@ -90,7 +97,7 @@ class AuditLog:
             text = response.text
             try:
                 line["response_body"] = response.json() if len(text) <= MAX_BODY_CHARS else text[:MAX_BODY_CHARS]
-            except ValueError:
+            except (ValueError, RecursionError):
                 line["response_body"] = text[:MAX_BODY_CHARS]
         else:
             line["status"] = None
@@ -100,8 +107,12 @@ class AuditLog:
     def note(self, line: dict[str, Any]) -> None:
         """Append one line (also used for run events: start, skip, stop)."""
         line.setdefault("time", now_iso())
-        text = self._token.redact(json.dumps(line, ensure_ascii=False, default=str))
-        with self.path.open("a", encoding="utf-8") as handle:
+        try:
+            text = json.dumps(self._token.redact_data(line), ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):  # an answer nested too deep for json: keep it as text
+            text = json.dumps({k: str(v) for k, v in line.items()}, ensure_ascii=False)
+        text = self._token.redact(text)
+        with open_private(self.path, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")
             handle.flush()
             os.fsync(handle.fileno())

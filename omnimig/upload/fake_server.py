@@ -4,7 +4,10 @@ Standard library only (``http.server`` on a thread), so it runs anywhere Python 
 what the real importer needs (the token, a multipart body with one file in field ``file``),
 records every request, counts the rows of each uploaded file, and can misbehave on purpose:
 HTTP errors, 429 with Retry-After, 5xx, dropped connections, slow progress, mixed-case keys
-(``Error_count``), and migrations that report errors.
+(``Error_count``), migrations that report errors, answers that echo the caller's token, requests
+that are accepted and never answered, and answers far too big. It is bounded: it listens on
+127.0.0.1 by default, a hung request is released when the server stops (or after ``HANG_LIMIT``
+seconds), and an oversized answer is at most ``MAX_FAULT_BYTES``.
 
     python -m omnimig.upload.fake_server --port 8765 --token T [--errors order=1] [--polls 3]
 """
@@ -27,6 +30,10 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+#: The longest a ``hang`` fault holds a request, even if nobody stops the server.
+HANG_LIMIT = 60.0
+#: The most bytes a ``body_bytes`` fault sends.
+MAX_FAULT_BYTES = 64 << 20
 START = re.compile(r"^/api/v1/remote/(?P<channel>[^/]+)/migrations/start/(?P<type>[^/]+)/$")
 PROGRESS = re.compile(r"^/api/v1/remote/(?P<channel>[^/]+)/migrations/(?P<id>[^/]+)/progress/$")
 
@@ -38,7 +45,11 @@ class Fault:
     ``status``: answer with this status (and ``headers``/``body``) instead of the real answer.
     ``drop``: read the request, then close the connection without answering. ``accept`` makes a
     dropped or failed start still create the migration, like a server that crashed after queuing.
-    ``delay``: wait this many seconds before doing the rest.
+    ``delay``: wait this many seconds before doing the rest. ``hang``: accept the request and
+    never answer, until the server stops or ``release()`` is called. ``echo``: answer ``status``
+    (401 when not given) with the caller's Authorization value in the body, cut and whole, and in
+    two headers, as careless servers and proxies do. ``body_bytes``: answer ``status`` (200) with
+    a body of that many bytes.
     """
 
     status: int | None = None
@@ -47,6 +58,9 @@ class Fault:
     drop: bool = False
     accept: bool = False
     delay: float = 0.0
+    hang: bool = False
+    echo: bool = False
+    body_bytes: int = 0
 
 
 @dataclass
@@ -115,6 +129,7 @@ class FakeOmnitron:
         self.problems: list[str] = []
         self.faults: dict[str, list[Fault]] = {"start": [], "progress": []}
         self.lock = threading.Lock()
+        self.wake = threading.Event()  # releases hung requests
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -137,7 +152,12 @@ class FakeOmnitron:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """Let every hung request go (they are then closed without an answer)."""
+        self.wake.set()
+
     def stop(self) -> None:
+        self.wake.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:
@@ -187,6 +207,21 @@ def _handler(server: FakeOmnitron) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _flood(self, record: Recorded, status: int, size: int) -> None:
+            record.status = status
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            block = b" " * 65536
+            try:
+                while size > 0:
+                    self.wfile.write(block[:size])
+                    size -= len(block)
+            except OSError:  # the client stopped reading: that is what a cap does
+                pass
+            self.close_connection = True
+
         def _record(self, kind: str, body: bytes) -> Recorded:
             record = Recorded(self.command, self.path, dict(self.headers.items()), body, kind)
             with server.lock:
@@ -205,8 +240,22 @@ def _handler(server: FakeOmnitron) -> type[BaseHTTPRequestHandler]:
                 return False
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.hang:
+                server.wake.wait(HANG_LIMIT)
+                self.close_connection = True
+                return True
             if fault.drop:
                 self.close_connection = True
+                return True
+            if fault.echo:
+                auth = self.headers.get("Authorization", "")
+                secret = auth.split(" ", 1)[-1]
+                body = {"detail": f"Invalid token. You sent: {auth}", "cut": f"Token {secret[:8]}…", "raw": secret}
+                headers = {"X-Echo-Authorization": auth, "WWW-Authenticate": f'Token realm="{secret}"'}
+                self._answer(record, fault.status or 401, body, headers)
+                return True
+            if fault.body_bytes:
+                self._flood(record, fault.status or 200, min(fault.body_bytes, MAX_FAULT_BYTES))
                 return True
             if fault.status is not None:
                 self._answer(record, fault.status, fault.body if fault.body is not None else {}, fault.headers)

@@ -5,19 +5,25 @@ therefore records ``starting`` *before* each POST, ``started`` with the migratio
 and ``finished`` with the final counts. A re-run skips what finished with the same file hash,
 polls what started, and refuses a ``starting`` part without an id: only a person looking at
 Omnitron can tell whether that POST arrived. Every write is atomic (temp file, fsync, rename),
-so a crash leaves either the old journal or the new one, never half of one.
+so a crash leaves either the old journal or the new one, never half of one, and
+conflict-checked: the journal carries a ``generation`` that each write bumps, and a write whose
+file on disk is no longer the generation it read refuses instead of overwriting another run's
+record. Its text goes through the run's redaction first (notes quote server answers).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from omnimig.io.safe_text import visible
 from omnimig.upload.audit import now_iso
-from omnimig.upload.client import UploadError
+from omnimig.upload.client import MIGRATION_ID, UploadError
 
 VERSION = 1
 Action = Literal["upload", "poll", "skip"]
@@ -41,33 +47,63 @@ class FileKey:
 
 
 class Journal:
-    """The journal of one state folder, for one Omnitron URL and channel."""
+    """The journal of one state folder, for one Omnitron URL and channel.
 
-    def __init__(self, path: Path, url: str, channel: str) -> None:
+    ``redact`` is applied to the whole text before it is written (the run passes its token's).
+    """
+
+    def __init__(self, path: Path, url: str, channel: str, redact: Callable[[str], str] = lambda text: text) -> None:
         self.path = path
+        self._redact = redact
         if path.exists():
             try:
                 self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise JournalError(f"{path}: cannot read the journal ({exc}); move it away to start over") from None
+                _check_shape(self.data)
+            except (OSError, ValueError, RecursionError) as exc:
+                raise JournalError(
+                    f"{path}: cannot read the journal ({visible(str(exc))[:200]}); move it away to start over"
+                ) from None
             if self.data.get("url") != url or str(self.data.get("channel")) != channel:
                 raise JournalError(
-                    f"{path} records uploads to {self.data.get('url')} channel {self.data.get('channel')}, "
-                    f"not {url} channel {channel}; use another --state-dir for another shop"
+                    f"{path} records uploads to {visible(str(self.data.get('url')))[:200]} channel "
+                    f"{visible(str(self.data.get('channel')))[:40]}, not {url} channel {channel}; "
+                    "use another --state-dir for another shop"
                 )
         else:
             self.data = {"version": VERSION, "url": url, "channel": channel, "files": {}, "history": []}
+        self.generation: int | None = self.data.get("generation", 0) if path.exists() else None
+
+    def _on_disk_generation(self) -> int | None:
+        """The generation of the journal file as it is now (``None``: there is none)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, RecursionError):
+            return -1
+        return data.get("generation", 0) if isinstance(data, dict) else -1
 
     def save(self) -> None:
-        """Write temp, fsync, rename: atomic on POSIX and Windows."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(self.data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        """Check nobody wrote since we read, then write temp (0600), fsync, rename: atomic on POSIX."""
+        if self._on_disk_generation() != self.generation:
+            raise JournalError(
+                f"{self.path} was changed by another run while this one was using it; this run stops "
+                "without writing over it. Check that only one omnimig upload runs on this bundle, then run again"
+            )
+        generation = (self.generation or 0) + 1
+        self.data["generation"] = generation
+        text = self._redact(json.dumps(self.data, indent=2, ensure_ascii=False)) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.generation = generation
         if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
             fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
             try:
@@ -125,10 +161,19 @@ class Journal:
             return "upload"
         if record["state"] == "finished":
             return "skip"
-        if record["state"] == "started" and record.get("migration_id"):
+        migration_id = record.get("migration_id")
+        if record["state"] == "started" and migration_id:
+            if not isinstance(migration_id, str) or not MIGRATION_ID.fullmatch(migration_id):
+                raise JournalError(
+                    f"{self.path} records migration id {visible(str(migration_id))[:80]!r} for "
+                    f"{visible(str(record.get('name')))[:100]}, which is not 1 to 64 letters, digits, '-' or '_' "
+                    f"and is never put in a URL. Check the {type_name} migrations in Omnitron, then re-run "
+                    f"with --restart {type_name} if it must be sent again"
+                )
             return "poll"
         raise JournalError(
-            f"{record['name']} was being sent at {record.get('updated')} but no migration id came back "
+            f"{visible(str(record.get('name')))} was being sent at {record.get('updated')} "
+            "but no migration id came back "
             f"({record.get('note') or 'the run was interrupted'}). Check the {type_name} migrations in Omnitron: "
             f"if it did not arrive, re-run with --restart {type_name}; if it did, do not send it again"
         )
@@ -140,6 +185,33 @@ class Journal:
         record.update(fields, updated=now_iso())
         self.save()
         return record
+
+
+def _check_shape(data: Any) -> None:
+    """Raise ``ValueError`` unless ``data`` has the shape this module reads (a damaged or foreign file)."""
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise ValueError("not an omnimig journal")
+    if not isinstance(data.get("history", []), list) or not isinstance(data.get("generation", 0), int):
+        raise ValueError("not an omnimig journal")
+    data.setdefault("history", [])
+    for key, entry in data["files"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("parts"), dict):
+            raise ValueError(f"entry {key!r} has no parts")
+        for field in ("type", "file", "source_sha256"):
+            if not isinstance(entry.get(field), str):
+                raise ValueError(f"entry {key!r} has no {field}")
+        for number, part in entry["parts"].items():
+            if not isinstance(part, dict) or part.get("state") not in ("starting", "started", "finished", "failed"):
+                raise ValueError(f"entry {key!r} part {number!r} has no known state")
+            named = isinstance(part.get("name"), str) and isinstance(part.get("rows"), int)
+            if part["state"] != "failed" and not named:
+                raise ValueError(f"entry {key!r} part {number!r} has no name or rows")
+            counts = part.get("counts")
+            if part["state"] == "finished" and not (
+                isinstance(counts, dict)
+                and all(isinstance(counts.get(k), int) for k in ("total_count", "processed_count", "error_count"))
+            ):
+                raise ValueError(f"entry {key!r} part {number!r} is finished without counts")
 
 
 def _ids(entry: dict[str, Any]) -> str:

@@ -10,7 +10,9 @@ to the rows of the earlier ones.
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -18,13 +20,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from omnimig.io import open_source
+from omnimig.io import write as io_write
+from omnimig.io.private import DIR_MODE, make_private, private_dir
+from omnimig.io.safe_text import visible
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
 from omnimig.upload.audit import AuditLog
 from omnimig.upload.client import (
+    DEFAULT_BUDGET,
     DEFAULT_TIMEOUT,
     HttpError,
     OmnitronClient,
@@ -38,10 +46,19 @@ from omnimig.upload.client import (
     sha256_hex,
 )
 from omnimig.upload.journal import FileKey, Journal
+from omnimig.upload.lock import StateLock
 from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult, plural
-from omnimig.validate.rules import SchemaError, type_names
-from omnimig.validate.run import UsageError, validate_paths
+from omnimig.validate.problem import FileResult, Problem, plural
+from omnimig.validate.rules import SchemaError, load_choices, type_names
+from omnimig.validate.run import Target, UsageError, validate_file, validate_paths
+
+#: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``
+#: family, where present, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.
+WRITE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    *((io_write.WriteError,) if isinstance(getattr(io_write, "WriteError", None), type) else ()),
+)
 
 #: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
 TEST_SET_CHECKS = (
@@ -104,6 +121,8 @@ class UploadPlan:
     results: list[FileResult]
     outcome: BundleOutcome
     skipped: list[str] = field(default_factory=list)
+    #: The value lists validation used, so each written part is checked with the same ones.
+    choices: Path | None = None
 
     @property
     def errors(self) -> int:
@@ -203,6 +222,7 @@ def plan_upload(
         results=results,
         outcome=outcome,
         skipped=skipped,
+        choices=choices,
     )
 
 
@@ -264,10 +284,10 @@ class UploadSummary:
     def lines(self) -> list[str]:
         out = []
         for p in self.parts:
-            label = p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}"
+            label = visible(p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}")
             c = p.progress
             out.append(
-                f"{p.type:<10}  {label}  migration {p.migration_id}: {c.processed:,} processed, "
+                f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
                 f"{c.errors:,} errors of {c.total:,}  ({p.how})"
             )
         out.extend(self.notes)
@@ -289,28 +309,100 @@ def run_upload(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     retry: RetryPolicy | None = None,
-    http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    http_timeout: float = DEFAULT_BUDGET,
     transport: httpx.BaseTransport | None = None,
 ) -> UploadSummary:
     """Send ``plan`` and watch each migration finish; resumable through the journal.
 
-    ``timeout`` bounds the wait for one migration to finish (seconds). ``restart`` names types
-    whose journal entries are dropped so their files are sent again. Raises ``ValidationRefused``,
-    ``PlanError``, ``JournalError``, ``HttpError``, ``UncertainStart``, ``Unreachable``,
-    ``BadAnswer`` or ``PollTimeout`` (all ``UploadError``); the journal is saved before any raise.
+    ``timeout`` bounds the wait for one migration to finish (seconds); ``http_timeout`` bounds
+    one request, all its retries included. ``restart`` names types whose journal entries are
+    dropped so their files are sent again. The whole run holds the state folder's lock, so a
+    second run on the same bundle refuses (``RunLocked``) instead of importing it twice. Raises
+    ``BadToken``, ``ValidationRefused``, ``PlanError``, ``RunLocked``, ``JournalError``,
+    ``HttpError``, ``UncertainStart``, ``Unreachable``, ``BadAnswer`` or ``PollTimeout`` (all
+    ``UploadError``, their messages redacted); the journal is saved before any raise.
     """
+    # The token is checked first: a token no header can carry must not leave a "starting" record.
+    secret = token if isinstance(token, Token) else Token(token)
     if plan.errors and not force:
         raise ValidationRefused(
             f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
             f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
         )
-    secret = token if isinstance(token, Token) else Token(token)
     unknown = sorted(set(restart) - set(type_names()))
     if unknown:
         raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    if not http_timeout > 0:
+        raise PlanError("--http-timeout must be more than 0 seconds")
+    try:
+        _private_state(plan.state_dir)
+        lock = StateLock(plan.state_dir).acquire()
+    except OSError as exc:  # nothing was sent: the run is refused
+        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({visible(str(exc))})") from None
+    try:
+        return _run_locked(
+            plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
+            http_timeout, transport,
+        )  # fmt: skip
+    except UploadError as exc:
+        _redact_error(exc, secret)
+        raise
+    except OSError as exc:  # mid-run (a full disk): the journal holds what was sent so far
+        raise UploadError(
+            f"{plan.state_dir}: the upload stopped because a file could not be read or written "
+            f"({secret.redact(visible(str(exc)))}); the journal and audit log say what was sent. Run again to resume"
+        ) from None
+    finally:
+        lock.release()
+
+
+def _redact_error(exc: UploadError, secret: Token) -> None:
+    """Make sure an error leaving the run holds no credential, whatever a server echoed into it."""
+    exc.args = tuple(secret.redact(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, HttpError):
+        exc.body = secret.redact(exc.body)
+
+
+def _private_state(state_dir: Path) -> None:
+    """Create the state folder 0700 and tighten what an older run left there to 0700/0600.
+
+    Only omnimig's own entries are touched (a --state-dir may be a folder that holds other things).
+    """
+    private_dir(state_dir)
+    for entry in state_dir.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_file() and (entry.name in ("journal.json", "audit.jsonl", "lock") or entry.name.endswith(".tmp")):
+            make_private(entry)
+        elif entry.is_dir() and entry.name in ("sent", "parts", "test-set"):
+            os.chmod(entry, DIR_MODE)
+            for inner in entry.rglob("*"):
+                if inner.is_symlink():
+                    continue
+                if inner.is_dir():
+                    os.chmod(inner, DIR_MODE)
+                elif inner.is_file():
+                    make_private(inner)
+
+
+def _run_locked(
+    plan: UploadPlan,
+    secret: Token,
+    force: bool,
+    restart: Collection[str],
+    timeout: float,
+    poll_interval: float,
+    on_event: Callable[[UploadEvent], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    retry: RetryPolicy | None,
+    http_timeout: float,
+    transport: httpx.BaseTransport | None,
+) -> UploadSummary:
+    """``run_upload`` once the lock is held: the journal is only read (and trusted) under it."""
     notify = on_event or (lambda event: None)
     audit = AuditLog(plan.state_dir, secret)
-    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel)
+    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel, redact=secret.redact)
     for type_name in restart:
         dropped = journal.restart(type_name)
         audit.note({"event": "restart", "type": type_name, "dropped": dropped})
@@ -320,6 +412,13 @@ def run_upload(
         for part in range(1, step.parts + 1):
             journal.action(step.key, part, step.type)
     journal.save()
+    # Chunked files are written and validated now, so a part that does not validate like its
+    # rows refuses the run before anything is sent, not after the earlier types were imported.
+    prepared = {
+        step.key: _part_files(step, plan)
+        for step in plan.steps
+        if step.parts > 1 and any(journal.action(step.key, n, step.type) == "upload" for n in range(1, step.parts + 1))
+    }
     audit.note(
         {
             "event": "run",
@@ -337,7 +436,8 @@ def run_upload(
         secret,
         audit=audit,
         insecure=plan.insecure,
-        timeout=http_timeout,
+        timeout=DEFAULT_TIMEOUT,
+        budget=http_timeout,
         retry=retry,
         sleep=sleep,
         transport=transport,
@@ -345,12 +445,16 @@ def run_upload(
     with client:
         for index, step in enumerate(plan.steps):
             later = [s.path.name for s in plan.steps[index + 1 :]]
-            stopped = _upload_step(step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval)
+            parts = prepared.get(step.key)
+            stopped = _upload_step(
+                step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval, parts
+            )
             if stopped is not None:
                 summary.stopped = _stop_message(stopped, step, plan, later)
                 audit.note({"event": "stop", "file": step.key, "migration_id": stopped.migration_id})
                 break
     audit.note({"event": "end", "stopped": summary.stopped is not None})
+    summary.notes = [secret.redact(n) for n in summary.notes]
     return summary
 
 
@@ -365,9 +469,9 @@ def _upload_step(
     clock: Callable[[], float],
     timeout: float,
     poll_interval: float,
+    files: list[tuple[Path, int]] | None = None,
 ) -> PartOutcome | None:
-    """Every part of one file; returns the part that reported errors, if one did."""
-    files: list[tuple[Path, int]] | None = None
+    """Every part of one file (``files``: its parts, when already written); returns the part that reported errors."""
     for part in range(1, step.parts + 1):
         action = journal.action(step.key, part, step.type)
         record = journal.part(step.key, part)
@@ -382,7 +486,7 @@ def _upload_step(
         else:
             if action == "upload":
                 if files is None:
-                    files = _part_files(step, plan.state_dir)
+                    files = _part_files(step, plan)
                 path, rows = files[part - 1]
                 migration_id = _start(step, part, path, rows, journal, client, notify)
                 how: Literal["uploaded", "resumed"] = "uploaded"
@@ -487,12 +591,33 @@ def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: 
     )
 
 
-def _part_files(step: PlanStep, state_dir: Path) -> list[tuple[Path, int]]:
-    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``."""
+def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
+    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``.
+
+    Chunks are written 0600 in a 0700 folder and validated like the input before anything is
+    sent: what is sent must be what was validated, so a part that does not give the same
+    problems (a value its format could not hold, a writer that changed a cell) refuses the run.
+    """
     if step.parts == 1 or step.chunk_rows is None:
         return [(step.path, step.rows)]
-    out_dir = state_dir / "parts" / f"{step.type}-{step.sha256[:12]}"
-    return split_file(step.path, step.chunk_rows, out_dir)
+    out_dir = private_dir(plan.state_dir / "parts" / f"{step.type}-{step.sha256[:12]}")
+    try:
+        parts = _split(step.path, step.chunk_rows, out_dir)
+    except WRITE_ERRORS as exc:
+        reason = visible(str(exc))
+        raise PlanError(f"{step.path}: cannot write it in parts of {step.chunk_rows:,} rows: {reason}") from None
+    for part in parts:
+        make_private(part.path)
+    _check_parts(step, parts, plan)
+    return [(part.path, part.rows) for part in parts]
+
+
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    rows: int
+    #: The input's row number of each of the part's rows, in order.
+    source_rows: np.ndarray
 
 
 def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, int]]:
@@ -500,30 +625,104 @@ def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, i
 
     Cells are written back exactly as read, so each part passes the same rules its rows passed.
     """
+    return [(part.path, part.rows) for part in _split(path, chunk_rows, out_dir)]
+
+
+def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
     source = open_source(path, chunk_rows)
     fmt = WRITE_FORMAT[source.format]
-    parts: list[tuple[Path, int]] = []
+    parts: list[_Part] = []
     writer: TableWriter | None = None
+    rows: list[np.ndarray] = []
+
+    def finish(w: TableWriter) -> None:
+        w.close()
+        parts.append(_Part(w.path, w.rows, np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)))
+        rows.clear()
+
     try:
         for chunk in source.chunks:
             start, n = 0, len(chunk.data)
             while start < n:
                 if writer is None or writer.rows >= chunk_rows:
                     if writer is not None:
-                        writer.close()
-                        parts.append((writer.path, writer.rows))
+                        finish(writer)
                     name = f"{path.stem}.part{len(parts) + 1:03d}{SUFFIX[fmt]}"
                     writer = TableWriter(out_dir / name, fmt, list(chunk.data.columns))
                 end = min(n, start + chunk_rows - writer.rows)
                 piece = _slice(chunk, start, end)
                 writer.write(piece, pd.Series(True, index=piece.data.index))
+                rows.append(piece.rows.to_numpy())
                 start = end
-    finally:
+    except BaseException:
         if writer is not None:
             writer.close()
-    if writer is not None and writer.rows:
-        parts.append((writer.path, writer.rows))
+        raise
+    if writer is not None:
+        if writer.rows:
+            finish(writer)
+        else:
+            writer.close()
     return parts
+
+
+def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
+    """Validate every part and refuse unless, together, they give exactly the input's field problems.
+
+    The input is validated again by the same function (``validate_file``, field rules only), so
+    both sides are judged alike: bundle rules (unique keys, references) need every file and were
+    already checked on the input. Row problems are compared at the input's row (a part's row is
+    mapped back through the rows it was written from); header and file problems must be the same
+    in every part.
+    """
+    lists = load_choices(plan.choices)
+
+    def key(p: Problem) -> tuple[str | None, str, str]:
+        return (p.field, p.rule, p.severity)
+
+    def is_file_level(p: Problem, fmt: str | None) -> bool:
+        return p.row is None or (fmt != "json" and p.row == 1)
+
+    def validated(path: Path, what: str) -> FileResult:
+        try:
+            return validate_file(Target(path, step.type), lists)
+        except Exception as exc:  # any failure to read a file back refuses the run
+            raise PlanError(f"{path.name}: {what} cannot be read back ({visible(str(exc))})") from None
+
+    source = validated(step.path, "the file")
+    want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
+    want_file = Counter(key(p) for p in source.problems if is_file_level(p, source.format) and p.rule != "no-rows")
+    got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
+    for part in parts:
+        result = validated(part.path, f"the part written from {step.path.name}")
+        first = 1 if result.format == "json" else 2
+        problems = result.problems
+        got_file = Counter(key(p) for p in problems if is_file_level(p, result.format) and p.rule != "no-rows")
+        if got_file != want_file:
+            diff = (got_file - want_file) or (want_file - got_file)
+            raise PlanError(_part_mismatch(step, part.path, None, next(iter(diff))))
+        for p in problems:
+            if is_file_level(p, result.format):
+                continue
+            assert p.row is not None
+            index = p.row - first
+            row = int(part.source_rows[index]) if 0 <= index < len(part.source_rows) else None
+            got_rows[(row, *key(p))] += 1
+    if got_rows != want_rows:
+        extra, missing = got_rows - want_rows, want_rows - got_rows
+        row, *problem = sorted(extra or missing, key=lambda k: (k[0] or 0, str(k)))[0]
+        where = next((part.path for part in parts if row is not None and row in part.source_rows), parts[0].path)
+        raise PlanError(_part_mismatch(step, where, row, tuple(problem)))
+
+
+def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
+    field_name, rule, severity = problem
+    at = f"row {row}" if row is not None else "the header"
+    return (
+        f"{step.path}: the parts written for --chunk-rows do not validate like the file itself "
+        f"({at}, column {field_name or '-'}: {severity} {rule} differs in {where.name}); nothing of "
+        f"{step.path.name} was sent. Upload it without --chunk-rows, or write it as CSV or JSON"
+    )
 
 
 def _slice(chunk: Chunk, start: int, end: int) -> Chunk:
@@ -558,11 +757,16 @@ class RichReporter(AbstractContextManager["RichReporter"]):
     def __call__(self, event: UploadEvent) -> None:
         key = (event.step.key, event.part)
         label = event.name if event.step.parts == 1 else f"{event.step.path.name} {event.part}/{event.step.parts}"
+        label = visible(label)
         if event.kind == "skip":
-            self._bar.console.print(f"{event.step.type}: {label} already finished (migration {event.migration_id})")
+            self._bar.console.print(
+                f"{event.step.type}: {label} already finished (migration {visible(str(event.migration_id))})",
+                markup=False,
+            )
             return
         if key not in self._tasks:
-            self._tasks[key] = self._bar.add_task(f"{event.step.type}: {label}", total=event.rows or None, errors=0)
+            description = escape(f"{event.step.type}: {label}")
+            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=0)
         task = self._tasks[key]
         if event.progress is not None:
             p = event.progress

@@ -1,0 +1,191 @@
+"""HTML table exports (a web panel's "Excel export" that is really a web page), read as a table.
+
+Excel opens such a file as a sheet: each ``<tr>`` a row, each ``<td>``/``<th>`` a cell, whitespace
+collapsed as a browser shows it, ``<br>`` a line break in the cell, ``colspan`` leaving empty
+cells after the value. The first table with any text is read; its first row is the header
+(row 1). The standard library's ``html.parser`` is enough for that, so neither lxml nor bs4 is
+needed (pandas' ``read_html`` requires one of them).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from omnimig.io.read_csv import _unique_header
+from omnimig.io.table import Chunk, Notice, ReadError, Source, repeat_key
+
+# An HTML export is parsed in pure Python and held whole: larger ones are refused.
+MAX_HTML = 64 << 20
+MAX_COLUMNS = 1000
+_SPACE = re.compile(r"[ \t\r\n\f]+")
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+class _Tables(HTMLParser):
+    """Collects the rows of every table (a nested table's rows go to the nested table)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self.open: list[list[list[str]]] = []  # tables being read, innermost last
+        self.cell: list[str] | None = None
+        self.span = 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._end_cell()
+            table: list[list[str]] = []
+            self.tables.append(table)
+            self.open.append(table)
+        elif not self.open:
+            return
+        elif tag == "tr":
+            self._end_cell()
+            self.open[-1].append([])
+        elif tag in ("td", "th"):
+            self._end_cell()
+            if not self.open[-1]:
+                self.open[-1].append([])
+            self.cell = []
+            span = dict(attrs).get("colspan") or "1"
+            self.span = min(int(span), MAX_COLUMNS) if span.strip().isdigit() else 1
+        elif tag == "br" and self.cell is not None:
+            self.cell.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th", "tr"):
+            self._end_cell()
+        elif tag == "table" and self.open:
+            self._end_cell()
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(_SPACE.sub(" ", data))
+
+    def _end_cell(self) -> None:
+        if self.cell is None or not self.open:
+            self.cell = None
+            return
+        text = "\n".join(line.strip() for line in "".join(self.cell).split("\n")).strip()
+        row = self.open[-1][-1]
+        row.append(text)
+        row.extend([""] * (self.span - 1))
+        self.cell = None
+        self.span = 1
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """BOM first, then a declared charset, then UTF-8, then Windows-1254."""
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    declared = _CHARSET.search(data[:4096])
+    if declared is not None:
+        try:
+            return data.decode(codecs.lookup(declared.group(1).decode("ascii")).name)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    for codec in ("utf-8", "cp1254"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise ReadError(
+        f"{path}: the HTML table is neither UTF-8 nor Windows-1254 text; open it in Excel and save it as .xlsx"
+    )
+
+
+def read_html(path: Path, chunk_rows: int = 200_000, file_format: str = "xls") -> Source:
+    """The first table of an HTML export; ``file_format`` is what the file is named as (for writing back)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_HTML:
+            raise ReadError(
+                f"{path}: the HTML table is {size >> 20} MB; omnimig reads HTML exports up to {MAX_HTML >> 20} MB: "
+                'open it in Excel and save it as .xlsx or "CSV UTF-8"'
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    parser = _Tables()
+    try:
+        parser.feed(_decode(path, data))
+        parser.close()
+    except (ValueError, AssertionError) as exc:
+        raise ReadError(f"{path}: cannot read the HTML table: {exc}") from None
+    tables = [t for t in parser.tables if any(any(c for c in r) for r in t)]
+    if not tables:
+        raise ReadError(f"{path}: the HTML file holds no table with any text")
+    rows = tables[0]
+    header = list(rows[0])
+    while header and header[-1] == "":
+        header.pop()
+    if not header:
+        raise ReadError(f"{path}: row 1 of the HTML table is empty; row 1 must hold the column names")
+    if len(header) > MAX_COLUMNS:
+        raise ReadError(
+            f"{path}: the HTML table has {len(header):,} columns; a migration file has at most {MAX_COLUMNS:,}"
+        )
+    columns, duplicates = _unique_header(header)
+    notices = []
+    if len(tables) > 1:
+        notices.append(Notice("sheet", f"the HTML file holds {len(tables)} tables; read the first one"))
+    return Source(
+        path=str(path),
+        format=file_format,
+        columns=tuple(columns),
+        chunks=_chunks(header, rows[1:], chunk_rows),
+        notices=notices,
+        duplicate_columns=tuple(duplicates),
+        header=tuple(header),
+    )
+
+
+def _chunks(header: list[str], body: list[list[str]], chunk_rows: int) -> Iterator[Chunk]:
+    width = len(header)
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
+    for start in range(0, len(body), chunk_rows):
+        part = body[start : start + chunk_rows]
+        notices = []
+        cells = []
+        for i, row in enumerate(part):
+            extra = [c for c in row[width:] if c]
+            if extra:
+                notices.append(
+                    Notice(
+                        "row-width",
+                        f"the row has {len(row)} cells but the header has {width} columns; "
+                        "the cells after the last column are not read",
+                        row=start + i + 2,
+                        severity="error",
+                        value="\t".join(row),
+                    )
+                )
+            cells.append(row[:width] + [""] * (width - len(row)))
+        index = pd.RangeIndex(start, start + len(part))
+        frame = pd.DataFrame(
+            {name: pd.array([r[j] for r in cells], dtype="string[pyarrow]") for j, name in enumerate(names)},
+            index=index,
+        )
+        yield Chunk(
+            data=frame, rows=pd.Series(np.arange(start + 2, start + 2 + len(part)), index=index), notices=notices
+        )
