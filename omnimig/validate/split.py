@@ -39,6 +39,7 @@ from omnimig.validate.rules import migration_types
 PROBLEMS_COLUMN = "problems"
 #: The list of files the last split into a folder wrote, so the next one can remove what it no longer writes.
 MANIFEST = ".omnimig-split.json"
+MANIFEST_MAX_BYTES = 1 << 20
 
 #: ``progress(input path, rows written, rows in the file)``, called after each chunk.
 Progress = Callable[[Path, int, int], None]
@@ -150,9 +151,12 @@ def split_bundle(results: list[FileResult], out: Path, progress: Progress | None
 
 def _written_before(out: Path) -> set[str]:
     """The files the last split into ``out`` wrote (``ready/x`` and ``held/x`` names only)."""
+    path = out / MANIFEST
     try:
-        names = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return set()  # not ours, or not a list we wrote: nothing is removed
+        names = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return set()
     if not isinstance(names, list):
         return set()
