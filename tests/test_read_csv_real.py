@@ -270,7 +270,7 @@ def test_an_html_table_named_xls_is_read_as_a_table(tmp_path: Path, monkeypatch:
     records = [r for c in source.chunks for r in c.data.to_dict("records")]
     assert records[0]["customer_code"] == "C0001" and records[0]["last_name"] == "Yılmaz"
     assert run("validate", "--split", "out", path).exit_code == 1
-    assert sorted(p.name for p in Path("out").rglob("*.*")) == ["user.xlsx", "user.xlsx"]
+    assert sorted(p.name for p in Path("out").rglob("*.*")) == [".omnimig-split.json", "user.xlsx", "user.xlsx"]
 
 
 def test_csv_text_named_xls_is_read_as_csv(tmp_path: Path) -> None:

@@ -2,47 +2,155 @@
 
 A chunk's text cells go out unchanged; for JSON the cell kinds the reader kept
 (number, string, boolean, null, object, array, absent) restore each value's JSON type,
-so ``123.90`` stays the number literal ``123.90``.
+so ``123.90`` stays the number literal ``123.90`` and ``1.5E2`` stays ``1.5E2``.
+
+Nothing is cut or dropped on the way out. Where a format cannot hold a value as it is (an XLSX
+cell longer than 32,767 characters, a sheet longer than 1,048,576 rows, text UTF-8 cannot
+encode) the writer raises ``WriteError`` naming the file, the input row and the column instead
+of writing something else. Every column of the chunk is written, repeated header columns
+included (``repeat_key`` names them in the chunk; the file gets their own label back).
+
+Files are created 0600 and missing folders 0700: they hold customer data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
-from omnimig.io.table import Chunk
+from omnimig.io.private import make_private, open_private, private_dir
+from omnimig.io.safe_text import neutralise_formula
+from omnimig.io.table import Chunk, Source, repeat_key
 
 #: The format a file is written in when it was read in another one (xlsxwriter cannot write .xls).
 WRITE_FORMAT = {"csv": "csv", "xlsx": "xlsx", "xls": "xlsx", "json": "json"}
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
 REPRODUCIBLE_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
+#: Excel's limits (https://support.microsoft.com/en-us/office/excel-specifications-and-limits).
+XLSX_MAX_CELL = 32_767
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_COLUMNS = 16_384
+#: Python's ``json`` refuses an integer literal with more digits than this (``sys.int_max_str_digits``
+#: default); other readers choke on them too.
+JSON_MAX_INT_DIGITS = 4_300
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# OOXML escapes a character as ``_xHHHH_``; a literal text of that shape needs its ``_`` escaped.
+_OOXML_ESCAPE_LIKE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
+_OOXML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+class WriteError(Exception):
+    """A table cannot be written without cutting or changing a value. The message is one line
+    naming the file being written and, where it is one cell, the input row and column."""
+
+
+class CellTooLong(WriteError):
+    """A value is longer than the output format holds (an XLSX cell: 32,767 characters).
+
+    ``path``, ``row`` (the input row, ``None`` for the header), ``column`` and ``length`` let a
+    caller say it in its own words (``--split`` names the input file to re-save).
+    """
+
+    def __init__(self, message: str, *, path: Path, row: object, column: str, length: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.row = row
+        self.column = column
+        self.length = length
+
+
+def header_label(key: str) -> str:
+    """The header label of a chunk column: ``repeat_key(name, n)`` is written back as ``name``."""
+    return key.partition("\x00")[0]
+
+
+def column_keys(source: Source) -> list[str]:
+    """The chunk columns of ``source`` in file order, each repeat of a header label included.
+
+    Pass this as ``columns`` to ``TableWriter`` to write a file back with its own header.
+    """
+    seen: Counter[str] = Counter()
+    keys = []
+    for name in source.header or source.columns:
+        seen[name] += 1
+        keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
+    return keys
+
+
+class _FaithfulSheet(Worksheet):
+    """A worksheet whose text escaping reads back exactly.
+
+    xlsxwriter escapes a literal ``_xHHHH_`` with a non-overlapping search, so in
+    ``_x005F_x0041_`` the second pattern (which shares the first one's ``_``) is not escaped
+    and reads back as ``A``. Escaping every ``_`` that starts such a pattern reads back right.
+    """
+
+    @staticmethod
+    def _escape_control_characters(data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        data = _OOXML_ESCAPE_LIKE.sub("_x005F_", data)
+        data = _OOXML_CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", data)
+        return data.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+
 
 class TableWriter:
-    """Write rows of one table to ``path`` in ``fmt``; use as a context manager."""
+    """Write rows of one table to ``path`` in ``fmt``; use as a context manager.
 
-    def __init__(self, path: Path, fmt: str, columns: list[str]) -> None:
+    ``columns`` are chunk column names in the order to write them (``column_keys(source)`` for a
+    file read back; a ``repeat_key`` column is headed with its own label). ``for_people`` marks a
+    file people open (``held/``): its CSV cells are neutralised against formula injection (OWASP:
+    a leading ``'``; plain numbers such as ``-12.5`` are kept). Upload data (``ready/``, parts)
+    is never changed.
+
+    Leaving the ``with`` block through an exception removes the half-written file. ``shown_as``
+    is the path messages name when ``path`` is a temporary one.
+    """
+
+    def __init__(
+        self, path: Path, fmt: str, columns: Sequence[str], *, for_people: bool = False, shown_as: Path | None = None
+    ) -> None:
+        if fmt not in SUFFIX:
+            raise ValueError(f"cannot write format {fmt!r}")
         self.path = path
+        # The path messages name: a file written under a temporary name is named as it will be.
+        self.shown = shown_as if shown_as is not None else path
         self.fmt = fmt
-        self.columns = columns
+        self.columns = list(columns)
+        self.labels = [header_label(c) for c in self.columns]
+        self.for_people = for_people
         self.rows = 0
         self._handle: IO[str] | None = None
-        self._csv: csv.writer | None = None  # type: ignore[valid-type]
+        self._csv: Any = None
         self._book: xlsxwriter.Workbook | None = None
-        self._sheet = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._sheet: Any = None
+        if not path.parent.exists():
+            private_dir(path.parent)
         if fmt == "csv":
-            self._handle = path.open("w", encoding="utf-8", newline="")
+            self._handle = open_private(path, "w", encoding="utf-8", newline="")
             self._csv = csv.writer(self._handle, lineterminator="\r\n")
-            self._csv.writerow(columns)
+            self._header(lambda: self._write_csv_row(None, self.labels))
         elif fmt == "xlsx":
+            if len(self.columns) > XLSX_MAX_COLUMNS:
+                raise WriteError(
+                    f"{self.shown}: {len(self.columns):,} columns do not fit an XLSX sheet, which holds at most "
+                    f"{XLSX_MAX_COLUMNS:,}; use CSV or JSON for this file"
+                )
+            open_private(path, "wb").close()  # xlsxwriter then writes into a file that is already 0600
             self._book = xlsxwriter.Workbook(
                 str(path),
                 {
@@ -54,65 +162,199 @@ class TableWriter:
             )
             # A fixed creation time keeps the same rows byte-identical from run to run.
             self._book.set_properties({"created": REPRODUCIBLE_TIME})
-            self._sheet = self._book.add_worksheet()
-            for col, name in enumerate(columns):
-                self._sheet.write_string(0, col, name)
-        elif fmt == "json":
-            self._handle = path.open("w", encoding="utf-8")
-            self._handle.write("[")
+            self._sheet = self._book.add_worksheet(worksheet_class=_FaithfulSheet)
+            self._header(lambda: self._write_xlsx_row(0, None, self.labels))
         else:
-            raise ValueError(f"cannot write format {fmt!r}")
+            # backslashreplace: a lone surrogate (only possible inside a JSON string) is written as
+            # its JSON escape, ``\ud800``, which reads back as the same text.
+            self._handle = open_private(path, "w", encoding="utf-8", errors="backslashreplace")
+            self._handle.write("[")
+
+    def _header(self, write: Callable[[], None]) -> None:
+        """Write the header; a header the format cannot hold leaves no file behind."""
+        try:
+            write()
+        except BaseException:
+            self.abort()
+            raise
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
     def write(self, chunk: Chunk, mask: pd.Series, extra: dict[str, list[str]] | None = None) -> None:
-        """Write the rows of ``chunk`` where ``mask`` holds, plus ``extra`` columns (same length as the rows)."""
-        data = chunk.data[mask]
-        kinds = chunk.kinds[mask] if chunk.kinds is not None else None
-        names = list(data.columns)
-        values = data.astype(object).where(data.notna(), None).to_numpy().tolist()
-        kind_rows = kinds.astype(str).to_numpy().tolist() if kinds is not None else None
+        """Write the rows of ``chunk`` where ``mask`` holds, plus ``extra`` columns (same length as the rows).
+
+        Every writer column comes from ``extra`` or the chunk (missing from both: empty, or absent
+        in JSON). A chunk column the writer has no place for raises ``WriteError``: it would be lost.
+        """
         extra = extra or {}
+        known = set(self.columns)
+        lost = [c for c in chunk.data.columns if c not in known]
+        if lost:
+            raise WriteError(
+                f"{self.shown}: the input's column {header_label(lost[0])!r} has no place in the file being "
+                "written, so its values would be lost"
+            )
+        keep = pd.Series(mask).to_numpy(dtype=bool)
+        in_chunk = set(chunk.data.columns)
+        present = [c for c in self.columns if c in in_chunk and c not in extra]
+        # Column by column: a wide file (thousands of columns) costs one conversion per column,
+        # never a frame-wide pandas operation per block.
+        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]
+        n = int(keep.sum())
+        values: list[tuple[Any, ...]] = list(zip(*columns, strict=True)) if columns else [()] * n
+        rows = chunk.rows.to_numpy()[keep].tolist()
+        kind_rows: list[tuple[str, ...]] | None = None
+        if self.fmt == "json" and chunk.kinds is not None:
+            kinds = chunk.kinds
+            kind_columns = [
+                kinds[c].astype(str).to_numpy()[keep] if c in kinds.columns else ["string"] * n for c in present
+            ]
+            kind_rows = list(zip(*kind_columns, strict=True)) if kind_columns else [()] * n
+        where = {c: i for i, c in enumerate(present)}
         for i, row in enumerate(values):
-            more = [extra[c][i] for c in extra]
+            cells: list[str | None] = []
+            cell_kinds: list[str] = []
+            for c in self.columns:
+                if c in extra:
+                    cells.append(extra[c][i])
+                    cell_kinds.append("string")
+                elif c in where:
+                    cells.append(row[where[c]])
+                    cell_kinds.append(kind_rows[i][where[c]] if kind_rows is not None else "string")
+                else:
+                    cells.append(None)
+                    cell_kinds.append("absent")
             if self.fmt == "csv":
-                self._csv.writerow([*("" if v is None else v for v in row), *more])  # type: ignore[union-attr]
+                self._write_csv_row(rows[i], ["" if v is None else v for v in cells])
             elif self.fmt == "xlsx":
-                r = self.rows + 1
-                for col, value in enumerate([*row, *more]):
-                    if value not in (None, ""):
-                        self._sheet.write_string(r, col, value)  # type: ignore[union-attr]
+                if self.rows + 2 > XLSX_MAX_ROWS:
+                    raise WriteError(
+                        f"{self.shown}: row {rows[i]} of the input does not fit: an XLSX sheet holds at most "
+                        f"{XLSX_MAX_ROWS:,} rows with the header; use CSV or JSON for this file"
+                    )
+                self._write_xlsx_row(self.rows + 1, rows[i], cells)
             else:
-                kind_row = kind_rows[i] if kind_rows is not None else ["string"] * len(row)
-                parts = []
-                for name, value, kind in zip(names, row, kind_row, strict=True):
-                    if kind == "absent":
-                        continue
-                    parts.append(f"{json.dumps(name, ensure_ascii=False)}: {_json_value(value, kind)}")
-                for name, column in extra.items():
-                    parts.append(f"{json.dumps(name, ensure_ascii=False)}: {json.dumps(column[i], ensure_ascii=False)}")
-                sep = "\n  " if self.rows == 0 else ",\n  "
-                self._handle.write(sep + "{" + ", ".join(parts) + "}")  # type: ignore[union-attr]
+                self._write_json_record(cells, cell_kinds)
             self.rows += 1
+
+    # ------------------------------------------------------------------ per format
+
+    def _write_csv_row(self, row: object, cells: list[str]) -> None:
+        if self.for_people:
+            cells = [neutralise_formula(v) for v in cells]
+        try:
+            self._csv.writerow(cells)
+        except UnicodeEncodeError:
+            column = next(self.labels[j] for j, v in enumerate(cells) if _SURROGATE.search(v))
+            raise WriteError(
+                f"{self.shown}: {_where(row, column)} holds a lone surrogate that UTF-8 cannot encode; "
+                "fix the text in the input"
+            ) from None
+
+    def _write_xlsx_row(self, r: int, row: object, cells: Iterable[str | None]) -> None:
+        for col, value in enumerate(cells):
+            if value in (None, ""):
+                continue
+            if len(value) > XLSX_MAX_CELL:  # type: ignore[arg-type]
+                raise CellTooLong(
+                    f"{self.shown}: {_where(row, self.labels[col])} holds {len(value):,} characters; an XLSX "  # type: ignore[arg-type]
+                    f"cell holds at most {XLSX_MAX_CELL:,}, so it would be cut: use CSV or JSON for this file",
+                    path=self.shown,
+                    row=row,
+                    column=self.labels[col],
+                    length=len(value),  # type: ignore[arg-type]
+                )
+            if not value.isascii() and _SURROGATE.search(value):  # type: ignore[union-attr]
+                raise WriteError(
+                    f"{self.shown}: {_where(row, self.labels[col])} holds a lone surrogate that UTF-8 "
+                    "cannot encode; fix the text in the input"
+                )
+            self._sheet.write_string(r, col, value)
+
+    def _write_json_record(self, cells: list[str | None], kinds: list[str]) -> None:
+        parts = []
+        for name, value, kind in zip(self.labels, cells, kinds, strict=True):
+            if kind == "absent":
+                continue
+            parts.append(f"{json.dumps(name, ensure_ascii=False)}: {json_value(value, kind)}")
+        sep = "\n  " if self.rows == 0 else ",\n  "
+        self._handle.write(sep + "{" + ", ".join(parts) + "}")  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
         if self._book is not None:
             self._book.close()
             self._book = None
+            make_private(self.path)
         if self._handle is not None:
             if self.fmt == "json":
                 self._handle.write("\n]\n" if self.rows else "]\n")
             self._handle.close()
             self._handle = None
 
+    def abort(self) -> None:
+        """Stop writing and remove the file: a half-written table must not pass for a whole one."""
+        if self._book is not None:
+            with contextlib.suppress(Exception):  # the half-built workbook is thrown away anyway
+                self._book.close()
+            self._book = None
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+        self.path.unlink(missing_ok=True)
 
-def _json_value(text: str | None, kind: str) -> str:
+
+def _where(row: object, column: str) -> str:
+    return f"column {column!r}" if row is None else f"row {row}, column {column!r},"
+
+
+def json_value(text: str | None, kind: str) -> str:
+    """The JSON text of one cell of ``kind``, as it was read.
+
+    A number is its literal (``1.5E2``, ``123.90``). Text a JSON reader would refuse is never
+    written raw: a "number" that is not a JSON number literal (``+5``, ``007``), an integer of
+    more than 4,300 digits (Python's ``json`` refuses it), an object or array that does not
+    parse (bad text, or nested too deep) is written as a JSON string holding the same text, so
+    nothing is lost and the file always reads back.
+    """
     if kind == "null" or text is None:
         return "null"
-    if kind in ("number", "boolean", "object", "array"):
-        return text
-    return json.dumps(text, ensure_ascii=False)
+    if kind == "number":
+        raw = _JSON_NUMBER.fullmatch(text) is not None and not _too_many_digits(text)
+    elif kind == "boolean":
+        raw = text in ("true", "false")
+    elif kind in ("object", "array"):
+        raw = text[:1] == ("{" if kind == "object" else "[") and _parses(text)
+    else:
+        raw = False
+    return text if raw else json.dumps(text, ensure_ascii=False)
+
+
+def _too_many_digits(literal: str) -> bool:
+    return (
+        len(literal) > JSON_MAX_INT_DIGITS
+        and not any(c in literal for c in ".eE")
+        and (len(literal.lstrip("-")) > JSON_MAX_INT_DIGITS)
+    )
+
+
+def _parses(text: str) -> bool:
+    """Whether a strict JSON reader takes ``text`` (Python's also takes ``NaN``; JSON does not)."""
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")

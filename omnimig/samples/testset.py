@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from omnimig.io import open_source, type_from_name
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
 from omnimig.validate.bundle import key_series
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import MigrationType, SchemaError, migration_types
@@ -271,8 +271,11 @@ def _write(results: list[FileResult], wanted: dict[str, set[int]], out: Path) ->
     for r, fmt, target in plan:
         rows = sorted(wanted[r.path])
         source = open_source(Path(r.path))
-        with TableWriter(target, fmt, list(source.columns)) as writer:
-            for chunk in source.chunks:
-                writer.write(chunk, chunk.rows.isin(rows))
+        try:
+            with TableWriter(target, fmt, column_keys(source)) as writer:
+                for chunk in source.chunks:
+                    writer.write(chunk, chunk.rows.isin(rows))
+        except WriteError as exc:  # a value the format cannot hold: refused in one line, never cut
+            raise TestSetError(str(exc)) from None
         picks.append(Picked(r.type or "", r.path, tuple(rows), str(target)))
     return tuple(picks)

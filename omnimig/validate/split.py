@@ -3,24 +3,46 @@
 A row is ready when it has no error and every row it refers to (through the foreign keys in
 ``datapackage.json``) is ready. Held rows keep their data and gain a ``problems`` column;
 a row held only because its parent is held says so (``held: order ORD-1 has errors``).
-Per file, ready + held = the rows read.
+Per file, ready + held = the rows read, and every column of a row is kept.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from omnimig.io import Chunk, open_source
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.io import Chunk, ReadError, open_source
+from omnimig.io.private import open_private, private_dir
+from omnimig.io.write import (
+    SUFFIX,
+    WRITE_FORMAT,
+    XLSX_MAX_CELL,
+    CellTooLong,
+    TableWriter,
+    WriteError,
+    column_keys,
+    header_label,
+)
 from omnimig.validate.bundle import key_series, member
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import migration_types
 
 PROBLEMS_COLUMN = "problems"
+#: The list of files the last split into a folder wrote, so the next one can remove what it no longer writes.
+MANIFEST = ".omnimig-split.json"
+MANIFEST_MAX_BYTES = 1 << 20
+
+#: ``progress(input path, rows written, rows in the file)``, called after each chunk.
+Progress = Callable[[Path, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -96,10 +118,64 @@ def _key_states(
     return ready, blocked
 
 
-def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
-    """Write ``out/ready/`` and ``out/held/``; one file each per input file that could be read."""
+def split_bundle(results: list[FileResult], out: Path, progress: Progress | None = None) -> list[SplitCount]:
+    """Write ``out/ready/`` and ``out/held/``; one file each per input file that could be read.
+
+    Every column of every row is written back as read (repeated header columns included); the
+    ``held/`` CSV, which people open, has formula-like cells neutralised. The files are written
+    into a private staging folder first and moved into place only when all of them are written,
+    so a failure (``WriteError``: a value the format cannot hold; ``OSError``) leaves no
+    half-split bundle behind. ``progress(path, rows_done, rows_total)`` is called after each chunk.
+    """
     held = held_reasons(results)
+    if not out.exists():
+        private_dir(out)
+    staging = Path(tempfile.mkdtemp(prefix=".split-", dir=out))
+    try:
+        counts, moves = _write_all(results, held, staging, out, progress)
+        earlier = _written_before(out)
+        for staged, final in moves:
+            private_dir(final.parent)
+            os.replace(staged, final)
+        written = {final.relative_to(out).as_posix() for _, final in moves}
+        # A file an earlier split wrote here that this one does not (every row of that input is
+        # held now) would be uploaded again with old rows: it goes. Nothing else is touched.
+        for name in sorted(earlier - written):
+            (out / name).unlink(missing_ok=True)
+        with open_private(out / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(sorted(written), fh)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _written_before(out: Path) -> set[str]:
+    """The files the last split into ``out`` wrote (``ready/x`` and ``held/x`` names only)."""
+    path = out / MANIFEST
+    try:
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return set()  # not ours, or not a list we wrote: nothing is removed
+        names = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {
+        n
+        for n in names
+        if isinstance(n, str) and re.fullmatch(r"(ready|held)/[^/\\]+", n) and n.split("/")[1] not in (".", "..")
+    }
+
+
+def _write_all(
+    results: list[FileResult],
+    held: dict[str, dict[int, list[str]]],
+    staging: Path,
+    out: Path,
+    progress: Progress | None,
+) -> tuple[list[SplitCount], list[tuple[Path, Path]]]:
     counts = []
+    moves: list[tuple[Path, Path]] = []
     used: set[str] = set()
     for r in results:
         if r.path not in held:
@@ -107,23 +183,56 @@ def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
         fmt = WRITE_FORMAT[r.format or "csv"]
         name = _unique_name(Path(r.path).stem + SUFFIX[fmt], used)
         reasons = held[r.path]
-        source = open_source(Path(r.path))
+        held_rows = {row for row in reasons if reasons[row]}
+        try:
+            source = open_source(Path(r.path))
+        except ReadError as exc:  # changed or gone since it was validated
+            raise WriteError(f"cannot split: {exc}; nothing was written") from None
         # A held file split again gets its problems column replaced, not doubled.
-        columns = [c for c in source.columns if c != PROBLEMS_COLUMN]
+        columns = [c for c in column_keys(source) if header_label(c) != PROBLEMS_COLUMN]
         ready_path, held_path = out / "ready" / name, out / "held" / name
+        staged_ready, staged_held = staging / "ready" / name, staging / "held" / name
         # An output with no rows is not written: an empty ready file whose header lacks a
         # required column would make the ready bundle fail validation for nothing.
-        held_rows = sum(1 for row in reasons if reasons[row])
-        with (
-            _writer(ready_path, fmt, columns, r.rows - held_rows) as ready,
-            _writer(held_path, fmt, [*columns, PROBLEMS_COLUMN], held_rows) as hold,
-        ):
-            for chunk in source.chunks:
-                chunk = _without(chunk, PROBLEMS_COLUMN)
-                is_held = chunk.rows.isin([row for row in reasons if reasons[row]])
-                ready.write(chunk, ~is_held)
-                texts = ["; ".join(reasons[int(row)]) for row in chunk.rows[is_held].tolist()]
-                hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
+        done = 0
+        try:
+            with (
+                _writer(staged_ready, ready_path, fmt, columns, r.rows - len(held_rows)) as ready,
+                _writer(staged_held, held_path, fmt, [*columns, PROBLEMS_COLUMN], len(held_rows), people=True) as hold,
+            ):
+                for chunk in source.chunks:
+                    chunk = _without(chunk, PROBLEMS_COLUMN)
+                    is_held = chunk.rows.isin(held_rows)
+                    ready.write(chunk, ~is_held)
+                    texts = [_problems_text(reasons[int(row)], fmt) for row in chunk.rows[is_held].tolist()]
+                    hold.write(chunk, is_held, {PROBLEMS_COLUMN: texts})
+                    done += len(chunk.rows)
+                    if progress is not None:
+                        progress(Path(r.path), done, r.rows)
+        except CellTooLong as exc:
+            where = "the header" if exc.row is None else f"row {exc.row}"
+            raise CellTooLong(
+                f"{r.path}: cannot split: {where}, column {exc.column!r}, holds {exc.length:,} characters and "
+                f"{exc.path} would cut it (an XLSX cell holds at most {XLSX_MAX_CELL:,}); nothing was written: "
+                "save the file as CSV or JSON and split that",
+                path=exc.path,
+                row=exc.row,
+                column=exc.column,
+                length=exc.length,
+            ) from None
+        except WriteError as exc:
+            raise WriteError(f"{r.path}: cannot split: {exc}; nothing was written") from None
+        except ReadError as exc:
+            raise WriteError(f"cannot split: {exc}; nothing was written") from None
+        if done != r.rows:
+            raise WriteError(
+                f"{r.path}: cannot split: the file has {done} rows now but {r.rows} when it was validated; "
+                "nothing was written: validate and split it again"
+            )
+        if ready.rows:
+            moves.append((staged_ready, ready_path))
+        if hold.rows:
+            moves.append((staged_held, held_path))
         counts.append(
             SplitCount(
                 r.path,
@@ -134,7 +243,24 @@ def split_bundle(results: list[FileResult], out: Path) -> list[SplitCount]:
                 str(held_path) if hold.rows else "",
             )
         )
-    return counts
+    return counts, moves
+
+
+def _problems_text(reasons: list[str], fmt: str) -> str:
+    """The ``problems`` cell of a held row. In XLSX it is kept within a cell's 32,767 characters
+    (a wide file's header errors repeat on every row): the rest are counted, never cut mid-word."""
+    text = "; ".join(reasons)
+    if fmt != "xlsx" or len(text) <= XLSX_MAX_CELL:
+        return text
+    kept: list[str] = []
+    size = 0
+    for n, reason in enumerate(reasons):
+        tail = f"; … and {len(reasons) - n} more problems (see the validation report)"
+        if size + len(reason) + 2 + len(tail) > XLSX_MAX_CELL:
+            return "; ".join(kept) + tail
+        kept.append(reason)
+        size += len(reason) + 2
+    return text
 
 
 class _NoFile:
@@ -152,15 +278,19 @@ class _NoFile:
         self.rows += int(mask.sum())
 
 
-def _writer(path: Path, fmt: str, columns: list[str], rows: int) -> TableWriter | _NoFile:
-    return TableWriter(path, fmt, columns) if rows else _NoFile()
+def _writer(
+    path: Path, final: Path, fmt: str, columns: list[str], rows: int, people: bool = False
+) -> TableWriter | _NoFile:
+    return TableWriter(path, fmt, columns, for_people=people, shown_as=final) if rows else _NoFile()
 
 
-def _without(chunk: Chunk, column: str) -> Chunk:
-    if column not in chunk.data:
+def _without(chunk: Chunk, label: str) -> Chunk:
+    """``chunk`` without the columns headed ``label`` (repeats included)."""
+    drop = [c for c in chunk.data.columns if header_label(c) == label]
+    if not drop:
         return chunk
-    kinds = chunk.kinds.drop(columns=[column]) if chunk.kinds is not None else None
-    return Chunk(chunk.data.drop(columns=[column]), chunk.rows, kinds)
+    kinds = chunk.kinds.drop(columns=[c for c in drop if c in chunk.kinds]) if chunk.kinds is not None else None
+    return Chunk(chunk.data.drop(columns=drop), chunk.rows, kinds, chunk.notices)
 
 
 def _unique_name(name: str, used: set[str]) -> str:
