@@ -141,6 +141,10 @@ def _guarded(action: str, where: Path | None = None) -> typer.Exit:
     if debug_enabled():
         raise exc
     prefix = f"{where}: " if where is not None else ""
+    from omnimig.io.write import WriteError
+
+    if isinstance(exc, WriteError):  # a value the output format cannot hold: the message names file, row, column
+        return fail(str(exc))
     if isinstance(exc, OSError):
         return fail(f"{prefix}cannot {action}: {exc.strerror or exc}")
     return fail(prefix + _internal_error(exc, f"trying to {action}"))
@@ -196,8 +200,8 @@ def _validate(
 
         try:
             with StepProgress() as steps:
-                steps.hook(f"writing {split.name}/ready and held")(0, None)  # split cannot count: a pulsing bar
-                counts = split_bundle(run.results, split)
+                advance = steps.hook(f"writing {split.name}/ready and held")
+                counts = split_bundle(run.results, split, progress=lambda path, done, total: advance(done, total))
         except Exception:
             raise _guarded("write the split files", split) from None
     # A value the reader kept as a lone surrogate cannot be encoded: print its escape, never crash.

@@ -334,14 +334,28 @@ def test_a_hidden_first_sheet_is_passed_over_with_a_note(tmp_path: Path) -> None
     path = tmp_path / "user.xlsx"
     book = xlsxwriter.Workbook(str(path))
     secret = book.add_worksheet("eski")
-    secret.write_row(0, 0, ["customer_code"])
-    secret.write_row(1, 0, ["OLD"])
+    secret.write_row(0, 0, ["customer_code", "email"])
+    secret.write_row(1, 0, ["OLD", "old@example.com"])
     data = book.add_worksheet("yeni")
-    data.write_row(0, 0, ["customer_code"])
-    data.write_row(1, 0, ["NEW"])
+    data.write_row(0, 0, ["customer_code", "email"])
+    data.write_row(1, 0, ["NEW", "new@example.com"])
     data.activate()
     secret.hide()
     book.close()
     source = read_excel(path, "xlsx")
     assert [n.message for n in source.notices] == ['read sheet "yeni": the first sheet "eski" is hidden']
-    assert next(iter(source.chunks)).data.to_dict("records") == [{"customer_code": "NEW"}]
+    assert next(iter(source.chunks)).data.to_dict("records") == [{"customer_code": "NEW", "email": "new@example.com"}]
+
+
+def test_a_data_cell_that_spells_one_column_name_does_not_move_the_header(tmp_path: Path) -> None:
+    """A header with no documented names is still row 1 when a later cell happens to say "date_joined"."""
+    path = tmp_path / "user.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["c0"])
+    sheet.write_row(1, 0, ["date_joined"])
+    book.close()
+    source = read_excel(path, "xlsx")
+    assert source.columns == ("c0",)
+    assert [n.rule for n in source.notices] == []
+    assert next(iter(source.chunks)).data.to_dict("records") == [{"c0": "date_joined"}]

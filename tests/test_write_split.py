@@ -133,7 +133,6 @@ def test_split_writes_a_cell_of_exactly_32767_characters_whole(here: Path) -> No
     assert len(written) == 32_767
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py must map WriteError to fail() (exit 2, one line): see the report")
 def test_split_cli_refuses_a_cell_it_would_cut_in_one_line_exit_2(here: Path) -> None:
     _bundle_with_a_long_xlsx_cell(40_000)
     result = checked(run("validate", "--split", OUT, B), 2)

@@ -208,12 +208,15 @@ class _Sheet:
 
 
 def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
-    """The first row among the first 20 with two documented column names (one if none has two)."""
-    scores = [(number, sum(c in known for c in cells)) for number, cells in sheet.head()]
-    for need in (2, 1):
-        for number, score in scores:
-            if score >= need:
-                return number
+    """The first row among the first 20 with two documented column names; ``None`` when none has two.
+
+    One name is not enough: a data cell may hold a word that is also a column name (a product
+    called "email", a note "date_joined"), and moving the header on that would misread the sheet.
+    A sheet whose header holds a single documented column is read from row 1, or with --header-row.
+    """
+    for number, cells in sheet.head():
+        if sum(c in known for c in cells) >= 2:
+            return number
     return None
 
 
