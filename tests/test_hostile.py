@@ -93,6 +93,8 @@ def test_json_report_workbook_and_split(case: Case, corpus: dict[str, Path], tmp
     report, split = tmp_path / "report.xlsx", tmp_path / "split"
     result = invoke("validate", path, "--format", "json", "--report", report, "--split", split)
     check_run(result, case, path)
+    if result.exit_code == 2 and not result.stdout:
+        return  # could not run at all (a folder with no migration files): one line on stderr, no report
     doc = json.loads(result.stdout)
     summary = doc["summary"]
     problems = [p for f in doc["files"] for p in f["problems"]]
@@ -131,7 +133,7 @@ def test_csv_output_and_csv_report(case: Case, corpus: dict[str, Path], tmp_path
         texts.append(report.read_text(encoding="utf-8"))
     for body in texts:
         rows = list(csv.reader(io.StringIO(body)))
-        if result.exit_code in (1, 2):
+        if result.exit_code == 1 or (result.exit_code == 2 and result.stdout):
             assert len(rows) >= 2, "errors were found but the CSV lists no problem"
         for row in rows:
             for cell in row:

@@ -23,7 +23,7 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from omnimig.io.safe_text import is_formula_like, visible
+from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import migration_types
@@ -168,13 +168,14 @@ def write_csv(
             progress(n, total)
         cells = []
         for v in values:
-            if v is None:
-                cells.append("")
-            elif isinstance(v, str) and is_formula_like(v):
-                cells.append("'" + v)
-                neutralised += 1
-            else:
-                cells.append(v)
+            if not isinstance(v, str):
+                cells.append("" if v is None else v)
+                continue
+            # Read by people, on a screen or in a spreadsheet: escapes shown, formulas made text.
+            shown = visible(v)
+            safe = neutralise_formula(shown)
+            neutralised += safe is not shown
+            cells.append(safe)
         writer.writerow(cells)
     if neutralised:
         writer.writerow(("", "", "", "", FORMULA_RULE, "warning", "", formula_note(neutralised)))
