@@ -84,9 +84,7 @@ def test_the_base_record_is_valid(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 @pytest.mark.parametrize("mode", [[], ["--format", "json"], ["--split", "SPLIT"]])
-def test_nan_and_infinity_are_one_line_naming_line_and_column(
-    tmp_path: Path, constant: str, mode: list[str]
-) -> None:
+def test_nan_and_infinity_are_one_line_naming_line_and_column(tmp_path: Path, constant: str, mode: list[str]) -> None:
     path = write(tmp_path, order("ORD-1"), order("ORD-2", amount=constant))
     args = [str(tmp_path / "split") if a == "SPLIT" else a for a in mode]
     code, _, err = run("validate", *args, path)
@@ -187,9 +185,7 @@ def test_a_repeated_key_inside_extra_field(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("window", [64, 700, 1 << 20])
-def test_repeated_keys_are_found_in_every_window(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
-) -> None:
+def test_repeated_keys_are_found_in_every_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int) -> None:
     """Colons inside strings, escaped colons and nested numbers must not hide a repeat, nor invent one."""
     monkeypatch.setattr(rj, "WINDOW_BYTES", window)
     rows = []
