@@ -19,6 +19,7 @@ from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_
 from omnimig.validate.run import DEBUG_ENV, debug_enabled, internal_error_line
 
 if TYPE_CHECKING:
+    from omnimig.io.table import ReadOptions
     from omnimig.upload.client import Token
 
 
@@ -117,11 +118,33 @@ def validate(
         bool, typer.Option("--require-all", help="A bundle missing any of the four types is an error.")
     ] = False,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="Workbooks: the sheet to read, by name or 1-based number (default: found)."),
+    ] = None,
+    header_row: Annotated[
+        int | None,
+        typer.Option("--header-row", min=1, help="Workbooks: the row holding the column names (default: found)."),
+    ] = None,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
+    from omnimig.io.table import ReadOptions
+
+    options = ReadOptions(sheet=sheet, header_row=header_row)  # a name, or a number as text: the reader tells
     try:
         _validate(
-            paths, type_, output, strict, choices, max_examples, report, report_rows, split, require_all, chunk_rows
+            paths,
+            type_,
+            output,
+            strict,
+            choices,
+            max_examples,
+            report,
+            report_rows,
+            split,
+            require_all,
+            chunk_rows,
+            options,
         )
     except KeyboardInterrupt:
         if debug_enabled():
@@ -162,6 +185,7 @@ def _validate(
     split: Path | None,
     require_all: bool,
     chunk_rows: int,
+    options: ReadOptions,
 ) -> None:
     from omnimig.validate.progress import FileProgress, StepProgress
     from omnimig.validate.report import render_text, write_csv, write_json
@@ -181,6 +205,7 @@ def _validate(
                 chunk_rows=chunk_rows,
                 progress=progress,
                 steps=steps.bundle_hook(),
+                options=options,
             )
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None

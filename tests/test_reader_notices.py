@@ -25,7 +25,7 @@ def test_chunk_notices_become_problems_at_their_row_and_field(tmp_path: Path, mo
                   value="#N/A")  # fmt: skip
     chunk = Chunk(data, pd.Series([2]), notices=[note])
     source = Source(str(path), "csv", columns, iter([chunk]), notices=[Notice("sheet", "read sheet 2")])
-    monkeypatch.setattr(run_module, "open_source", lambda p, n: source)
+    monkeypatch.setattr(run_module, "open_source", lambda p, n, options=None: source)
     result = validate_file(Target(path, "user"), load_choices(None))
     found = {(p.row, p.field, p.rule, p.severity, p.value) for p in result.problems}
     assert (2, "email", "excel-error", "error", "#N/A") in found

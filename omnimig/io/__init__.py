@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from omnimig.io.sniff import sniff_format
-from omnimig.io.table import Chunk, Notice, ReadError, Source
+from omnimig.io.table import Chunk, Notice, ReadError, ReadOptions, Source
 from omnimig.validate.rules import migration_types
 
 FORMATS = {
@@ -96,7 +96,7 @@ def regular_file(path: Path) -> os.stat_result:
     return info
 
 
-def open_source(path: Path, chunk_rows: int = 200_000) -> Source:
+def open_source(path: Path, chunk_rows: int = 200_000, options: ReadOptions | None = None) -> Source:
     """Open ``path`` for reading; raises ``ReadError`` with a one-line reason.
 
     The format comes from the file's first bytes where they contradict the extension (a web
@@ -106,13 +106,15 @@ def open_source(path: Path, chunk_rows: int = 200_000) -> Source:
     regular_file(path)
     named = file_format(path)
     fmt, notice = sniff_format(path, named)
-    source = _open(path, fmt, chunk_rows, named)
+    options = options or ReadOptions()
+    source = _open(path, fmt, chunk_rows, named, options)
+    source.options = options
     if notice is not None:
         source.notices.insert(0, notice)
     return source
 
 
-def _open(path: Path, fmt: str, chunk_rows: int, named: str) -> Source:
+def _open(path: Path, fmt: str, chunk_rows: int, named: str, options: ReadOptions) -> Source:
     if fmt == "csv":
         from omnimig.io.read_csv import read_csv
 
@@ -126,10 +128,10 @@ def _open(path: Path, fmt: str, chunk_rows: int, named: str) -> Source:
         from omnimig.io.read_json import read_json
 
         return read_json(path, chunk_rows)
-    return _read_workbook(path, fmt, chunk_rows)
+    return _read_workbook(path, fmt, chunk_rows, options)
 
 
-def _read_workbook(path: Path, fmt: str, chunk_rows: int) -> Source:
+def _read_workbook(path: Path, fmt: str, chunk_rows: int, options: ReadOptions) -> Source:
     """Read a workbook; one whose extension lies is read through a private link with the right one.
 
     The Excel reader chooses its parser by the extension, so an XLSX named ``.xls`` would be
@@ -138,13 +140,14 @@ def _read_workbook(path: Path, fmt: str, chunk_rows: int) -> Source:
     """
     from omnimig.io.read_excel import read_excel
 
+    choice = {"sheet": options.sheet, "header_row": options.header_row}
     if path.suffix.lower() in SUFFIXES[fmt]:
-        return read_excel(path, fmt, chunk_rows)
+        return read_excel(path, fmt, chunk_rows, **choice)
     folder = Path(tempfile.mkdtemp(prefix="omnimig-"))  # 0700
     link = folder / f"file{SUFFIXES[fmt][0]}"
     try:
         link.symlink_to(path.resolve())
-        source = read_excel(link, fmt, chunk_rows)
+        source = read_excel(link, fmt, chunk_rows, **choice)
     except ReadError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise ReadError(str(exc).replace(str(link), str(path))) from None

@@ -312,6 +312,7 @@ def _open(
         notices=notices,
         duplicate_columns=tuple(duplicates),
         header=tuple(header),
+        header_row=found,
     )
 
 

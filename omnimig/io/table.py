@@ -18,6 +18,18 @@ def repeat_key(name: str, n: int) -> str:
     return f"{name}\x00{n}"
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a workbook when the defaults guess wrong: ``--sheet NAME|N`` and ``--header-row N``.
+
+    Kept with a file's result, so every later reader of the file (``--split``, the annotated
+    report, upload parts) opens the same sheet from the same row. Text and JSON files ignore them.
+    """
+
+    sheet: str | int | None = None
+    header_row: int | None = None
+
+
 class ReadError(Exception):
     """A file cannot be read at all. The message is one line and names the file."""
 
@@ -74,6 +86,11 @@ class Source:
     # nothing is lost when rows are written back (``--split``, upload parts); the rules check
     # only the first column of a name and report the repeat as ``duplicate-column``.
     header: tuple[str, ...] = ()
+    # The row that holds the column names, as a person finds it (a workbook's header may sit under
+    # title rows); ``None`` for JSON, which has no header row.
+    header_row: int | None = 1
+    # The options it was opened with, so that reading it again reads the same sheet and rows.
+    options: ReadOptions = field(default_factory=ReadOptions)
     # Records in the file when known before reading the chunks (JSON); None otherwise.
     known_rows: int | None = None
     # Bytes of the file read so far, for a progress bar; None when the reader cannot tell

@@ -270,7 +270,7 @@ def _write(results: list[FileResult], wanted: dict[str, set[int]], out: Path) ->
     picks = []
     for r, fmt, target in plan:
         rows = sorted(wanted[r.path])
-        source = open_source(Path(r.path))
+        source = open_source(Path(r.path), options=r.read_options)
         try:
             with TableWriter(target, fmt, column_keys(source)) as writer:
                 for chunk in source.chunks:

@@ -22,6 +22,8 @@ from typing import IO, Any, Literal
 
 import pandas as pd
 
+from omnimig.io.table import ReadOptions
+
 Severity = Literal["error", "warning"]
 
 #: How long a value may be in any report before it is shortened.
@@ -377,6 +379,10 @@ class FileResult:
         # The columns cross-file rules read (``rules.bundle_fields``), with a ``row`` column.
         self.keys = keys
         self.readable = readable
+        # How the file was read (--sheet, --header-row): whoever reads it again reads it the same way.
+        self.read_options = ReadOptions()
+        # The row holding the column names (a workbook's may sit under title rows); None for JSON.
+        self.header_row: int | None = None if format == "json" else 1
         self._problems = ProblemStore(path, type)
         self.problems = problems if problems is not None else ()
 

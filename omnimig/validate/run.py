@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
 from omnimig.io.safe_text import visible
-from omnimig.io.table import TEXT
+from omnimig.io.table import TEXT, ReadOptions
 from omnimig.validate.bundle import BundleOutcome, check_bundle
 from omnimig.validate.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validate.problem import FileResult, Problem, ProblemStore, shorten
@@ -86,13 +86,15 @@ def validate_file(
     choices: dict[str, ChoiceList],
     chunk_rows: int = 200_000,
     progress: Callable[[int, int], None] | None = None,
+    options: ReadOptions | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
     ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
     ``bytes read == file size`` once the file is done.
     """
-    source = open_source(target.path, chunk_rows)
+    options = options or ReadOptions()
+    source = open_source(target.path, chunk_rows, options)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     problems = ProblemStore(str(target.path), target.type)
@@ -100,7 +102,7 @@ def validate_file(
     problems.set_order((*table_rules(target.type).names, *rules.names, *source.columns))
     emit = Emitter(str(target.path), target.type, problems)
     is_json = source.format == "json"
-    header_row = None if is_json else 1
+    header_row = None if is_json else source.header_row
     for notice in source.notices:
         emit.one(notice.row, notice.column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
     for name in source.duplicate_columns:
@@ -146,7 +148,10 @@ def validate_file(
         }
     )
     problems.flush()
-    return FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
+    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
+    result.read_options = options
+    result.header_row = header_row
+    return result
 
 
 DEBUG_ENV = "OMNIMIG_DEBUG"
@@ -203,6 +208,7 @@ def validate_paths(
     chunk_rows: int = 200_000,
     progress: Callable[[Path, int, int], None] | None = None,
     steps: Callable[[str, int, int], None] | None = None,
+    options: ReadOptions | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
@@ -222,7 +228,7 @@ def validate_paths(
     for target in targets:
         hook = None if progress is None else partial(progress, target.path)
         try:
-            result = validate_file(target, lists, chunk_rows=chunk_rows, progress=hook)
+            result = validate_file(target, lists, chunk_rows=chunk_rows, progress=hook, options=options)
         except ReadError as exc:
             line = str(exc)
         except KeyboardInterrupt:

@@ -57,7 +57,7 @@ class SplitCount:
 
 def _file_level(result: FileResult) -> list[str]:
     """Errors that concern every row: the whole file, or (for tables) the header row."""
-    header = None if result.format == "json" else 1
+    header = result.header_row
     return [
         f"[{p.rule}] {p.message}"
         for p in result.problems
@@ -66,7 +66,7 @@ def _file_level(result: FileResult) -> list[str]:
 
 
 def _row_reasons(result: FileResult) -> dict[int, list[str]]:
-    header = None if result.format == "json" else 1
+    header = result.header_row
     reasons: dict[int, list[str]] = defaultdict(list)
     for p in result.problems:
         if p.severity == "error" and p.row is not None and p.row != header:
@@ -185,7 +185,7 @@ def _write_all(
         reasons = held[r.path]
         held_rows = {row for row in reasons if reasons[row]}
         try:
-            source = open_source(Path(r.path))
+            source = open_source(Path(r.path), options=r.read_options)
         except ReadError as exc:  # changed or gone since it was validated
             raise WriteError(f"cannot split: {exc}; nothing was written") from None
         # A held file split again gets its problems column replaced, not doubled.
@@ -275,7 +275,8 @@ class _NoFile:
         return None
 
     def write(self, chunk: Chunk, mask: pd.Series, extra: dict[str, list[str]] | None = None) -> None:
-        self.rows += int(mask.sum())
+        if mask.any():  # the count of rows to write was wrong: never drop them silently
+            raise WriteError(f"internal error: {int(mask.sum())} rows to write but no file was planned for them")
 
 
 def _writer(

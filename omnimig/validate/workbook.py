@@ -369,7 +369,7 @@ def _write_file_sheet(
             writer.copy(source, None, lambda r: r - plan.first_row + 1)
         else:
             writer.copy(source, plan.problem_rows, plan.index.__getitem__)
-            again = open_source(Path(source.path), READ_CHUNK_ROWS) if plan.other_rows else source
+            again = open_source(Path(source.path), READ_CHUNK_ROWS, source.options) if plan.other_rows else source
             writer.copy(again, plan.other_rows, plan.index.__getitem__)
     except ReadError as exc:
         report.note = f"reading the file again failed: {exc}"
@@ -581,7 +581,7 @@ def write_workbook(
             path = Path(result.path)
             try:
                 # Opened once for its header and its rows: reading a large file is the costly part.
-                source = open_source(path, READ_CHUNK_ROWS)
+                source = open_source(path, READ_CHUNK_ROWS, result.read_options)
                 columns = source.columns
             except ReadError as exc:
                 report.note = f"could not read the file again: {exc}"
