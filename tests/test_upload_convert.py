@@ -97,6 +97,26 @@ def html_named_xls(bundle: Path) -> tuple[Path, str]:
     return path, "user.xlsx"
 
 
+def _workbook(path: Path, sheets: dict[str, list[list[str]]]) -> None:
+    """An XLSX as Excel saves it: every sheet given, cells typed as text."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+
+
+def xlsx_named_xls(bundle: Path) -> tuple[Path, str]:
+    rows = list(csv.reader(_bad_gender(bundle)))
+    path = bundle / "user.xls"
+    _workbook(path, {"Sheet1": rows})
+    return path, "user.xlsx"
+
+
 def _items(bundle: Path) -> list[str]:
     """The order items as JSON texts, one a record; record 3 has quantity 0 (a min-value error)."""
     path = bundle / "order_item.json"
@@ -131,6 +151,7 @@ CASES: dict[str, tuple[Callable[[Path], tuple[Path, str]], str]] = {
     "utf-16": (utf16_text, "UTF-16"),
     "csv-named-xls": (csv_named_xls, "CSV text"),
     "html-named-xls": (html_named_xls, "HTML table"),
+    "xlsx-named-xls": (xlsx_named_xls, "XLSX workbook"),
     "json-wrapper": (json_wrapper, "wrapper object"),
     "jsonl": (json_lines, "JSON Lines"),
     "jsonl-named-json": (json_lines_named_json, "JSON Lines"),
@@ -279,3 +300,33 @@ def test_a_copy_that_does_not_validate_like_the_file_is_refused_before_anything_
     assert "order_item.json: the copy written for Akinon (order_item.json" in result.output
     assert "Traceback" not in result.output
     assert server.requests == []  # refused before the users were sent, not after
+
+
+@pytest.mark.parametrize("where", ["header-row", "second-sheet"])
+def test_a_workbook_whose_header_or_sheet_is_not_the_first_arrives_with_the_header_in_row_1(
+    bundle: Path, server: FakeOmnitron, tmp_path: Path, where: str
+) -> None:
+    rows = list(csv.reader(_bad_gender(bundle)))
+    path = bundle / "user.xlsx"
+    if where == "header-row":  # a title and a blank line above the header, as accountants write them
+        _workbook(path, {"Müşteriler": [["Müşteri listesi 2024"], [], *rows]})
+        offset = 2
+    else:
+        _workbook(path, {"Notlar": [["hazırlayan", "muhasebe"]], "Müşteriler": rows})
+        offset = 0
+    plan = plan_upload(bundle, server.url, 5, only=["user"])
+    assert plan.steps[0].convert == (NOT_PLAIN["header-row" if offset else "sheet"],)
+    assert run_upload(plan, Token(TOKEN), force=True, poll_interval=0, retry=FAST, sleep=lambda s: None).ok
+    (start,) = server.starts()
+    assert start.file_name == "user.xlsx" and start.file_bytes != path.read_bytes()
+    arrived = tmp_path / "arrived" / "user.xlsx"
+    arrived.parent.mkdir()
+    arrived.write_bytes(start.file_bytes or b"")
+    lists = load_choices(None)
+    got = validate_file(Target(arrived, "user"), lists)
+    want = validate_file(Target(path, "user"), lists)
+    assert not any(p.row is None and p.rule in NOT_PLAIN for p in got.problems)
+    # The sheet's own row numbers, as validated, are the copy's rows shifted up to a row-1 header.
+    shifted = Counter({(row if row is None else row - offset, *rest): n for (row, *rest), n in problems(want).items()})
+    assert problems(got) == shifted and ("pattern" in {rule for _, _, rule, _ in shifted})
+    assert server.migrations[start.migration_id or ""].rows == 3  # Akinon counts the rows that were validated
