@@ -207,6 +207,8 @@ def test_a_file_akinon_would_read_differently_arrives_plain_and_revalidates_with
     assert got.rows == want.rows
     # The importer counted the rows that were validated (a sep= line read as the header would not be).
     assert summary.parts[0].progress.total == want.rows and summary.notes == []
+    shown = sent_name if sent_name == path.name else f"{path.name} as {sent_name}"
+    assert f"  {shown}  migration " in summary.lines()[0]
 
 
 def test_a_plain_bundle_arrives_byte_identical_and_the_plan_converts_nothing(
