@@ -9,6 +9,7 @@ to the rows of the earlier ones.
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import time
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +30,9 @@ from omnimig.io import open_source
 from omnimig.io import write as io_write
 from omnimig.io.private import DIR_MODE, make_private, private_dir
 from omnimig.io.safe_text import visible
+from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
 from omnimig.upload.audit import AuditLog
 from omnimig.upload.client import (
     DEFAULT_BUDGET,
@@ -69,6 +72,24 @@ TEST_SET_CHECKS = (
 )
 
 
+#: File-level notices of a file that Akinon's importer would read differently from omnimig (or
+#: not at all), with why, in the words ``--dry-run`` prints. Such a file is never sent as it is:
+#: a copy in the format Akinon expects is written and validated like ``--chunk-rows`` parts
+#: (issue 12: what is sent is what was validated). ``json-lines`` is no reader notice: the JSON
+#: reader reads JSON Lines silently, so ``_conversion`` asks it whether a file is JSON Lines.
+NOT_PLAIN = {
+    "file-format": "it is named {suffix} but is really {content}, and Akinon goes by the extension",
+    "encoding": "its text is {encoding}, not UTF-8",
+    "sep-line": 'its first line is Excel\'s "sep=" line, which Akinon would read as the header',
+    "json-wrapper": "its records are an array inside a wrapper object; Akinon expects the array itself",
+    "json-lines": "it is JSON Lines (one object a line); Akinon expects one JSON array",
+    "header-row": "its header is not row 1 of the sheet, and Akinon reads row 1 as the header",
+    "sheet": "the records were read from one of several sheets (or tables); the copy holds only that one",
+}
+#: How a converted copy is written, per output format, for ``--dry-run``.
+SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
+
+
 class PlanError(UploadError):
     """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
 
@@ -93,6 +114,8 @@ class PlanStep:
     parts: int
     chunk_rows: int | None
     endpoint: str
+    #: Why the file is not sent byte for byte (``NOT_PLAIN``): empty for a plain file.
+    convert: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -105,6 +128,16 @@ class PlanStep:
         if self.chunk_rows is None or self.parts == 1:
             return self.rows
         return min(self.chunk_rows, self.rows - (part - 1) * self.chunk_rows)
+
+    @property
+    def sent_format(self) -> str:
+        """The format the file goes out in when it is rewritten (converted or chunked)."""
+        return WRITE_FORMAT.get(self.format, "csv")
+
+    @property
+    def sent_name(self) -> str:
+        """The name a converted, unchunked copy is sent under: the file's stem, the format's suffix."""
+        return f"{self.path.stem}{SUFFIX[self.sent_format]}"
 
 
 @dataclass
@@ -145,6 +178,10 @@ class UploadPlan:
             if s.parts > 1:
                 rows += f" in {s.parts} parts of at most {s.chunk_rows:,}"
             lines.append(f"  {i}. {s.type:<{width}}  {s.path.name}  {rows}  POST {s.endpoint}")
+            if s.convert:
+                shape = SENT_AS[s.sent_format]
+                copy = f"parts in {shape}" if s.parts > 1 else f"{s.sent_name} ({shape})"
+                lines.append(f"     converted, sent as {copy}: {'; '.join(s.convert)}")
         lines.append(f"  then each migration: GET {self.progress_endpoint}")
         migrations = sum(s.parts for s in self.steps)
         lines.append(
@@ -205,6 +242,7 @@ def plan_upload(
                 parts=parts,
                 chunk_rows=chunk_rows if parts > 1 else None,
                 endpoint=f"{base}/api/v1/remote/{channel}/migrations/start/{r.type}/",
+                convert=_conversion(path, r),
             )
         )
     if not steps:
@@ -224,6 +262,45 @@ def plan_upload(
         skipped=skipped,
         choices=choices,
     )
+
+
+def _conversion(path: Path, result: FileResult) -> tuple[str, ...]:
+    """Why Akinon would read ``path`` differently from how it was validated (``NOT_PLAIN``); empty when it would not.
+
+    Read from the file-level problems validation already found (they come first in a file's
+    problems), plus a look at the file's first bytes where the reason needs a detail.
+    """
+    rules: list[str] = []
+    for p in takewhile(lambda p: p.row is None, result.problems):
+        if p.rule in NOT_PLAIN and p.rule not in rules:
+            rules.append(p.rule)
+    if result.format == "json" and _is_json_lines(path):
+        rules.append("json-lines")
+    if not rules:
+        return ()
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD)
+    except OSError:
+        head = b""
+    content = WHAT.get(content_format(head) or "", "another kind of file")
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    encoding = "UTF-16" if utf16 else "Windows-1254"
+    return tuple(NOT_PLAIN[r].format(suffix=path.suffix, content=content, encoding=encoding) for r in rules)
+
+
+def _is_json_lines(path: Path) -> bool:
+    """Whether the JSON reader reads ``path`` as JSON Lines, asked the way ``read_json`` asks it."""
+    from omnimig.io import read_json
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            if head.lstrip(read_json._BOM + read_json._WS)[:1] == b"{":
+                head += handle.read(max(read_json.WINDOW_BYTES - len(head), 0))
+    except OSError:
+        return False
+    return read_json._is_lines(path, head)
 
 
 def _file_sha256(path: Path) -> str:
@@ -284,7 +361,10 @@ class UploadSummary:
     def lines(self) -> list[str]:
         out = []
         for p in self.parts:
-            label = visible(p.name if p.parts == 1 else f"{p.file} part {p.part}/{p.parts}")
+            if p.parts > 1:
+                label = visible(f"{p.file} part {p.part}/{p.parts}")
+            else:  # a converted copy may go out under another name: both are shown
+                label = visible(p.name if p.name == p.file else f"{p.file} as {p.name}")
             c = p.progress
             out.append(
                 f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
@@ -412,12 +492,13 @@ def _run_locked(
         for part in range(1, step.parts + 1):
             journal.action(step.key, part, step.type)
     journal.save()
-    # Chunked files are written and validated now, so a part that does not validate like its
-    # rows refuses the run before anything is sent, not after the earlier types were imported.
+    # Chunked and converted files are written and validated now, so a part that does not validate
+    # like its rows refuses the run before anything is sent, not after the earlier types were imported.
     prepared = {
         step.key: _part_files(step, plan)
         for step in plan.steps
-        if step.parts > 1 and any(journal.action(step.key, n, step.type) == "upload" for n in range(1, step.parts + 1))
+        if (step.parts > 1 or step.convert)
+        and any(journal.action(step.key, n, step.type) == "upload" for n in range(1, step.parts + 1))
     }
     audit.note(
         {
@@ -592,20 +673,25 @@ def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: 
 
 
 def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
-    """The files to send for ``step``: the original file, or its chunks written under ``state_dir/parts``.
+    """The files to send for ``step``: the original file, or copies written under ``state_dir/parts``.
 
-    Chunks are written 0600 in a 0700 folder and validated like the input before anything is
-    sent: what is sent must be what was validated, so a part that does not give the same
-    problems (a value its format could not hold, a writer that changed a cell) refuses the run.
+    A plain, unchunked file is sent byte for byte. A chunked one is written in parts; one Akinon
+    would read differently (``step.convert``) is written whole, as ``step.sent_name``, in the
+    format Akinon expects. Copies are written 0600 in a 0700 folder and validated like the input
+    before anything is sent: what is sent must be what was validated, so a copy that does not give
+    the same problems (a value its format could not hold, a writer that changed a cell) refuses
+    the run.
     """
-    if step.parts == 1 or step.chunk_rows is None:
+    chunked = step.parts > 1 and step.chunk_rows is not None
+    if not chunked and not step.convert:
         return [(step.path, step.rows)]
     out_dir = private_dir(plan.state_dir / "parts" / f"{step.type}-{step.sha256[:12]}")
     try:
-        parts = _split(step.path, step.chunk_rows, out_dir)
+        parts = _split(step.path, step.chunk_rows if chunked else None, out_dir)
     except WRITE_ERRORS as exc:
         reason = visible(str(exc))
-        raise PlanError(f"{step.path}: cannot write it in parts of {step.chunk_rows:,} rows: {reason}") from None
+        how = f"in parts of {step.chunk_rows:,} rows" if chunked else f"as {step.sent_name} for Akinon"
+        raise PlanError(f"{step.path}: cannot write it {how}: {reason}") from None
     for part in parts:
         make_private(part.path)
     _check_parts(step, parts, plan)
@@ -620,17 +706,21 @@ class _Part:
     source_rows: np.ndarray
 
 
-def split_file(path: Path, chunk_rows: int, out_dir: Path) -> list[tuple[Path, int]]:
+def split_file(path: Path, chunk_rows: int | None, out_dir: Path) -> list[tuple[Path, int]]:
     """Write ``path`` as parts of at most ``chunk_rows`` rows each, in its own format (XLS becomes XLSX).
 
-    Cells are written back exactly as read, so each part passes the same rules its rows passed.
+    With ``chunk_rows`` None the file is written whole, as ``<stem><suffix>``: the plain copy of a
+    file Akinon would read differently (CSV UTF-8 with ``,``, XLSX, or a JSON array). Cells are
+    written back exactly as read, so each part passes the same rules its rows passed.
     """
     return [(part.path, part.rows) for part in _split(path, chunk_rows, out_dir)]
 
 
-def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
-    source = open_source(path, chunk_rows)
+def _split(path: Path, chunk_rows: int | None, out_dir: Path) -> list[_Part]:
+    source = open_source(path, chunk_rows or 200_000)
     fmt = WRITE_FORMAT[source.format]
+    whole = chunk_rows is None
+    limit = chunk_rows or _WHOLE
     parts: list[_Part] = []
     writer: TableWriter | None = None
     rows: list[np.ndarray] = []
@@ -644,12 +734,12 @@ def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
         for chunk in source.chunks:
             start, n = 0, len(chunk.data)
             while start < n:
-                if writer is None or writer.rows >= chunk_rows:
+                if writer is None or writer.rows >= limit:
                     if writer is not None:
                         finish(writer)
-                    name = f"{path.stem}.part{len(parts) + 1:03d}{SUFFIX[fmt]}"
-                    writer = TableWriter(out_dir / name, fmt, list(chunk.data.columns))
-                end = min(n, start + chunk_rows - writer.rows)
+                    writer = TableWriter(out_dir / _part_name(path, fmt, whole, len(parts) + 1), fmt,
+                                         list(chunk.data.columns))  # fmt: skip
+                end = min(n, start + limit - writer.rows)
                 piece = _slice(chunk, start, end)
                 writer.write(piece, pd.Series(True, index=piece.data.index))
                 rows.append(piece.rows.to_numpy())
@@ -663,7 +753,17 @@ def _split(path: Path, chunk_rows: int, out_dir: Path) -> list[_Part]:
             finish(writer)
         else:
             writer.close()
+    if not parts:  # a file with a header and no rows is still sent, as a header
+        finish(TableWriter(out_dir / _part_name(path, fmt, whole, 1), fmt, column_keys(source)))
     return parts
+
+
+#: The row limit of a whole copy: more rows than any file holds, so it is never cut into parts.
+_WHOLE = 1 << 62
+
+
+def _part_name(path: Path, fmt: str, whole: bool, number: int) -> str:
+    return f"{path.stem}{SUFFIX[fmt]}" if whole else f"{path.stem}.part{number:03d}{SUFFIX[fmt]}"
 
 
 def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
@@ -673,7 +773,8 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
     both sides are judged alike: bundle rules (unique keys, references) need every file and were
     already checked on the input. Row problems are compared at the input's row (a part's row is
     mapped back through the rows it was written from); header and file problems must be the same
-    in every part.
+    in every part, except the notices that made the file be rewritten (``NOT_PLAIN``: a ``sep=``
+    line, a fallback encoding, a wrapper object, ...), which the plain copy no longer has.
     """
     lists = load_choices(plan.choices)
 
@@ -691,7 +792,11 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
 
     source = validated(step.path, "the file")
     want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
-    want_file = Counter(key(p) for p in source.problems if is_file_level(p, source.format) and p.rule != "no-rows")
+    want_file = Counter(
+        key(p)
+        for p in source.problems
+        if is_file_level(p, source.format) and p.rule != "no-rows" and not (p.row is None and p.rule in NOT_PLAIN)
+    )
     got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
     for part in parts:
         result = validated(part.path, f"the part written from {step.path.name}")
@@ -718,6 +823,12 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
 def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
     field_name, rule, severity = problem
     at = f"row {row}" if row is not None else "the header"
+    if step.parts == 1:
+        return (
+            f"{step.path}: the copy written for Akinon ({step.sent_name}: {'; '.join(step.convert)}) does not "
+            f"validate like the file itself ({at}, column {field_name or '-'}: {severity} {rule} differs); "
+            f"nothing of {step.path.name} was sent. Save it as CSV UTF-8 yourself and upload that"
+        )
     return (
         f"{step.path}: the parts written for --chunk-rows do not validate like the file itself "
         f"({at}, column {field_name or '-'}: {severity} {rule} differs in {where.name}); nothing of "
