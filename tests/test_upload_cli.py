@@ -12,7 +12,7 @@ from omnimig.cli import app
 from omnimig.upload.fake_server import FakeOmnitron
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
-TOKEN = "tok-CLI-7f3a9c"
+TOKEN = "tok-CLI-7f3a9c0d"
 
 
 @pytest.fixture

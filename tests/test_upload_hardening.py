@@ -492,3 +492,11 @@ def test_forced_chunks_of_a_file_with_field_and_bundle_errors_are_sent_as_valida
     summary = run_upload(plan, Token(TOKEN), force=True, poll_interval=0, retry=FAST, sleep=lambda s: None)
     assert summary.ok and len(server.starts()) == 2
     assert b"not-an-email" in (server.starts()[0].file_bytes or b"")
+
+
+@pytest.mark.parametrize("value", ["t", "abc", "tok-123", "x" * 15])
+def test_a_token_too_short_to_redact_safely_is_refused_before_anything_is_sent(value: str) -> None:
+    """Redacting a one-letter token would blank every such letter of the journal: refused instead."""
+    with pytest.raises(BadToken, match="has at least 16"):
+        Token(value)
+    assert Token("x" * 16).reveal() == "x" * 16

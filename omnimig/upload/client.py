@@ -132,6 +132,10 @@ def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
+#: The shortest token accepted: Omnitron's are 40 hex characters; shorter ones cannot be redacted safely.
+MIN_TOKEN_CHARS = 16
+
+
 class Token:
     """The API token. It is only ever revealed to build the Authorization header.
 
@@ -156,6 +160,13 @@ class Token:
                     f"the API token has {what} at character {i} of {len(value)}; a token is printable "
                     "ASCII without spaces (was an invisible character pasted with it?). Nothing was sent"
                 )
+        if len(value) < MIN_TOKEN_CHARS:
+            # Redaction removes every occurrence of the token from every message and file; a token
+            # this short (a pasted fragment, a placeholder) would also blank ordinary words.
+            raise BadToken(
+                f"the API token has {len(value)} characters; an Omnitron API token has at least "
+                f"{MIN_TOKEN_CHARS} (was only part of it pasted?). Nothing was sent"
+            )
         self._value = value
 
     def reveal(self) -> str:
