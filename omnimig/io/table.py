@@ -13,6 +13,11 @@ import pyarrow as pa
 TEXT = pa.large_string()
 
 
+#: The widest header any reader accepts: the schemas have fewer than 40 fields, and every column
+#: costs memory per row, so a file (CSV, HTML, JSON keys, a workbook sheet) wider than this is refused.
+MAX_COLUMNS = 1000
+
+
 def repeat_key(name: str, n: int) -> str:
     """The chunk column holding the ``n``-th (2, 3, …) column headed ``name``; no header can spell it."""
     return f"{name}\x00{n}"
