@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.io.safe_text import visible
 from omnimig.validate.bundle import BundleOutcome
 from omnimig.validate.problem import FileResult
 from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
-from omnimig.validate.run import DEBUG_ENV, debug_enabled, internal_error_line
 
 if TYPE_CHECKING:
     from omnimig.io.table import ReadOptions
@@ -166,7 +166,9 @@ def _guarded(action: str, where: Path | None = None) -> typer.Exit:
     prefix = f"{where}: " if where is not None else ""
     from omnimig.io.write import WriteError
 
-    if isinstance(exc, WriteError):  # a value the output format cannot hold: the message names file, row, column
+    if isinstance(
+        exc, (WriteError, ReportError)
+    ):  # a value the output format cannot hold: the message names file, row, column
         return fail(str(exc))
     if isinstance(exc, OSError):
         return fail(f"{prefix}cannot {action}: {exc.strerror or exc}")
@@ -206,6 +208,7 @@ def _validate(
                 progress=progress,
                 steps=steps.bundle_hook(),
                 options=options,
+                examples=max_examples,
             )
     except (UsageError, SchemaError) as exc:
         raise fail(str(exc)) from None
@@ -269,24 +272,35 @@ def write_report(
     report_rows: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """The --report file, created private (0600): it holds customer data."""
-    from omnimig.io.private import make_private, open_private
+    """The --report file, created private (0600): it holds customer data.
+
+    Written beside its name and moved into place when complete: a failed report leaves no
+    half file, and an input file given as the report name is refused before anything is written.
+    """
+    from omnimig.io.paths import same_file
+    from omnimig.io.private import open_private, replaced_privately
     from omnimig.validate.report import write_csv, write_json
 
+    for r in results:
+        if same_file(path, Path(r.path)):
+            raise ReportError(f"{path} is one of the files being validated; write the report to another name")
     suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from omnimig.validate.workbook import write_workbook
+    with replaced_privately(path) as temp:
+        if suffix == ".xlsx":
+            from omnimig.validate.workbook import write_workbook
 
-        open_private(path, "wb").close()  # xlsxwriter then writes into a file that is already 0600
-        lines = [*outcome.errors, *outcome.notes]
-        write_workbook(results, path, report_rows=report_rows, bundle_lines=lines, progress=progress)
-        make_private(path)
-    elif suffix == ".json":
-        with open_private(path, "w", encoding="utf-8", errors="backslashreplace") as f:
-            write_json(results, outcome, f, progress)
-    else:
-        with open_private(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
-            write_csv(results, outcome, f, progress)
+            lines = [*outcome.errors, *outcome.notes]
+            write_workbook(results, temp, report_rows=report_rows, bundle_lines=lines, progress=progress)
+        elif suffix == ".json":
+            with open_private(temp, "w", encoding="utf-8", errors="backslashreplace") as f:
+                write_json(results, outcome, f, progress)
+        else:
+            with open_private(temp, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
+                write_csv(results, outcome, f, progress)
+
+
+class ReportError(Exception):
+    """The report cannot be written where asked (it would replace an input). One line, exit 2."""
 
 
 class SampleFormat(StrEnum):
@@ -431,7 +445,7 @@ def transform(
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
     from omnimig.io.safe_text import visible
     from omnimig.io.table import ReadError
-    from omnimig.transform.errors import debugging, unexpected
+    from omnimig.transform.errors import unexpected
     from omnimig.transform.finish import Options
     from omnimig.transform.run import TransformError
     from omnimig.transform.run import transform as run_transform
@@ -453,7 +467,7 @@ def transform(
     except OSError as exc:
         raise fail(visible(f"{exc.filename or out}: {exc.strerror or exc}")) from None
     except Exception as exc:  # the boundary: a surprise is one line naming the input, never a traceback
-        if debugging():
+        if debug_enabled():
             raise
         raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
     except KeyboardInterrupt:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -50,6 +52,25 @@ def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
     except BaseException:
         os.close(fd)
         raise
+
+
+@contextlib.contextmanager
+def replaced_privately(path: Path) -> Iterator[Path]:
+    """A private (0600) temporary path beside ``path`` that replaces it only when the block succeeds.
+
+    A report or output that fails halfway (a full disk, an unexpected error) never leaves a
+    truncated file under the name a person will open, nor destroys the file that was there.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent or ".")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        os.chmod(temp, FILE_MODE)
+        yield temp
+        os.chmod(temp, FILE_MODE)  # a library may have re-created it with its own mode
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def make_private(path: Path) -> Path:

@@ -9,43 +9,25 @@ for a bug report.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from omnimig.errors import debug_enabled, describe
 from omnimig.io.safe_text import visible
 
-#: The longest exception text quoted in a one-line message; the rest is cut with "…".
-SHOWN = 200
+__all__ = ["TransformError", "debug_enabled", "describe", "reading", "unexpected"]
 
 
 class TransformError(Exception):
     """The transform cannot run (unknown source, unusable options, an unreadable input); one line."""
 
 
-def debugging() -> bool:
-    """``OMNIMIG_DEBUG=1`` (any value but empty, 0, false, no): show tracebacks instead of one line."""
-    return os.environ.get("OMNIMIG_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def describe(exc: BaseException) -> str:
-    """An exception as one short visible line: its kind and its text (what Python said went wrong)."""
-    if isinstance(exc, RecursionError):
-        return "it is nested too deeply to be read"
-    if isinstance(exc, MemoryError):
-        return "it is too large to be read in memory"
-    text = " ".join(str(exc).split())
-    if len(text) > SHOWN:
-        text = text[: SHOWN - 1] + "…"
-    return visible(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-
-
 def unexpected(where: str | Path, exc: BaseException, what: str = "cannot transform this file") -> TransformError:
     """The one line for an exception nobody planned for, naming the input and how to see more."""
     return TransformError(
         f"{visible(str(where))}: {what} ({describe(exc)}); check that it is the export the source reads, "
-        "or set OMNIMIG_DEBUG=1 to see the traceback for a bug report"
+        "or run with --debug to see the traceback for a bug report"
     )
 
 
@@ -60,6 +42,6 @@ def reading(path: Path | str, *expected: type[BaseException]) -> Iterator[None]:
     except (TransformError, *expected):
         raise
     except Exception as exc:  # the boundary: whatever a hostile file provokes
-        if debugging():
+        if debug_enabled():
             raise
         raise unexpected(path, exc) from exc

@@ -23,7 +23,7 @@ from omnimig.io.safe_text import visible
 from omnimig.io.table import ReadError
 from omnimig.transform import normalize as nz
 from omnimig.transform.address import flatten_address
-from omnimig.transform.errors import debugging, describe, reading
+from omnimig.transform.errors import debug_enabled, describe, reading
 from omnimig.transform.records import Draft, Origin, Record
 from omnimig.transform.settings import Settings, SettingsError
 
@@ -234,7 +234,7 @@ def _guarded(
     try:
         _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
     except Exception as exc:  # a malformed record of a hostile file; the others go on
-        if debugging():
+        if debug_enabled():
             raise
         del draft.records[marks[0] :], draft.rejects[marks[1] :], draft.warnings[marks[2] :]
         for key in list(users)[known_users:]:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from omnimig.io.paths import same_file
 from omnimig.io.private import make_private, open_private, private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
@@ -59,17 +60,6 @@ class OutFolder:
 
 def _shown(path: Path) -> str:
     return visible(str(path))
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """Do two paths name one file? By inode when both exist, else by resolved (and case-normalised) path."""
-    with contextlib.suppress(OSError):
-        if os.path.samefile(a, b):
-            return True
-    try:
-        return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
-    except (OSError, RuntimeError):  # a symlink loop: not the same as a file we can read
-        return False
 
 
 def read_manifest(folder: Path) -> frozenset[str] | None:

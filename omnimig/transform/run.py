@@ -19,7 +19,7 @@ from types import ModuleType
 from omnimig.io.safe_text import visible
 from omnimig.io.table import ReadError
 from omnimig.io.write import SUFFIX
-from omnimig.transform.errors import TransformError, debugging, unexpected
+from omnimig.transform.errors import TransformError, debug_enabled, unexpected
 from omnimig.transform.finish import Options, finish
 from omnimig.transform.outdir import OutFolder, prepare, write_bundle
 from omnimig.transform.output import record_writers, write_rejects, write_warnings
@@ -140,7 +140,7 @@ def transform(
     except (TransformError, ReadError, SettingsError, OSError):
         raise
     except Exception as exc:  # finishing, writing or validating: still one line naming the input
-        if debugging():
+        if debug_enabled():
             raise
         raise unexpected(", ".join(str(p) for p in inputs), exc) from exc
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -12,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
-from omnimig.io.safe_text import visible
 from omnimig.io.table import TEXT, ReadOptions
 from omnimig.validate.bundle import BundleOutcome, check_bundle
 from omnimig.validate.fields import Emitter, check_chunk, map_columns, text_array
-from omnimig.validate.problem import FileResult, Problem, ProblemStore, shorten
+from omnimig.validate.problem import FileResult, Problem, ProblemStore
 from omnimig.validate.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 
 
@@ -49,7 +48,7 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
                 path.iterdir(), key=lambda c: (order.get(type_name or type_from_name(c) or "", 99), c.name)
             )
             for child in children:
-                if child.name.startswith(".") or not child.is_file():
+                if child.name.startswith(".") or child.is_dir():  # a FIFO or broken link is reported, not skipped
                     continue
                 if child.suffix.lower() not in FORMATS:
                     continue
@@ -87,6 +86,7 @@ def validate_file(
     chunk_rows: int = 200_000,
     progress: Callable[[int, int], None] | None = None,
     options: ReadOptions | None = None,
+    examples: int | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
@@ -97,7 +97,9 @@ def validate_file(
     source = open_source(target.path, chunk_rows, options)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
-    problems = ProblemStore(str(target.path), target.type)
+    # Enough examples kept in memory for the text report: more would mean a pass over every problem.
+    keep = None if examples is None else max(ProblemStore.EXAMPLES, examples)
+    problems = ProblemStore(str(target.path), target.type, examples=keep)
     # The order the bundle rules sort by too, so their problems merge with these without a re-sort.
     problems.set_order((*table_rules(target.type).names, *rules.names, *source.columns))
     emit = Emitter(str(target.path), target.type, problems)
@@ -154,27 +156,6 @@ def validate_file(
     return result
 
 
-DEBUG_ENV = "OMNIMIG_DEBUG"
-
-
-def debug_enabled() -> bool:
-    """``--debug`` (or ``OMNIMIG_DEBUG=1``): let unexpected exceptions through with their traceback."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def internal_error_line(where: str | None, exc: BaseException, doing: str = "reading") -> str:
-    """The one line an unexpected exception becomes: where, what failed, and how to get the traceback."""
-    prefix = "" if where is None else f"{visible(where)}: "
-    if isinstance(exc, MemoryError):
-        return f"{prefix}ran out of memory while {doing}"
-    detail = visible(shorten(str(exc), 200) or "")
-    name = type(exc).__name__
-    return (
-        f"{prefix}internal error while {doing} ({name}{': ' + detail if detail else ''}); "
-        "run with --debug for the traceback and please report it"
-    )
-
-
 def unreadable_result(target: Target, line: str) -> FileResult:
     """A file that could not be read, as a result every output lists: one file-level ``unreadable`` error."""
     path = str(target.path)
@@ -209,6 +190,7 @@ def validate_paths(
     progress: Callable[[Path, int, int], None] | None = None,
     steps: Callable[[str, int, int], None] | None = None,
     options: ReadOptions | None = None,
+    examples: int | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
@@ -228,7 +210,9 @@ def validate_paths(
     for target in targets:
         hook = None if progress is None else partial(progress, target.path)
         try:
-            result = validate_file(target, lists, chunk_rows=chunk_rows, progress=hook, options=options)
+            result = validate_file(
+                target, lists, chunk_rows=chunk_rows, progress=hook, options=options, examples=examples
+            )
         except ReadError as exc:
             line = str(exc)
         except KeyboardInterrupt:

@@ -1,0 +1,18 @@
+"""Is this output path one of the inputs? Asked before anything is written, by every command that writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Do two paths name one file? By inode when both exist, else by resolved (and case-normalised) path."""
+    with contextlib.suppress(OSError):
+        if os.path.samefile(a, b):
+            return True
+    try:
+        return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: not the same as a file we can read
+        return False
