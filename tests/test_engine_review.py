@@ -70,3 +70,16 @@ def test_more_examples_than_kept_by_default_are_shown(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout.count('quantity "x"') == 30
     assert "… and 10 more" in result.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_every_report(tmp_path: Path) -> None:
+    name = os.fsdecode(b"users_\xff.json")  # what a cp1254 zip extracted on Linux gives
+    (tmp_path / name).write_text('[{"customer_code": "C1"}]', encoding="utf-8")
+    report = tmp_path / "r.xlsx"
+    result = run("validate", tmp_path / name, "--report", report, "--format", "csv")
+    assert result.exit_code == 1, result.stderr
+    assert "users_\\udcff.json" in result.stdout
+    import openpyxl
+
+    book = openpyxl.load_workbook(report)
+    assert any(str(c.value).endswith("users_\\udcff.json") for c in book["Summary"]["A"])

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls and DEL, except tab and newline (a message may span lines on purpose).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls and DEL, except tab and newline (a message may span lines on purpose), and
+# lone surrogates: a file name that is not UTF-8 (os.fsdecode's surrogateescape) or a JSON "\ud800",
+# which no terminal, UTF-8 file or workbook can hold.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # The OWASP list of characters that make a spreadsheet read a cell as a formula.
 _FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def visible(text: str) -> str:
-    """``text`` with control characters shown as escapes (``\\x1b``), so a terminal prints, never obeys, them."""
+    """``text`` with control characters and lone surrogates shown as escapes (``\\x1b``, ``\\udcff``).
+
+    A terminal then prints, never obeys, them, and any UTF-8 output (a report, a workbook) can hold them.
+    """
     if not _CONTROL.search(text):
         return text
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -25,6 +25,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from omnimig.io import ReadError, Source, open_source
+from omnimig.io.safe_text import visible
 from omnimig.validate.fields import Emitter, map_columns
 from omnimig.validate.problem import FileResult, Problem, plural
 from omnimig.validate.rules import rules_for
@@ -71,7 +72,8 @@ def safe_sheet_name(stem: str, taken: set[str]) -> str:
     ``taken`` holds the lower-cased names already used and is updated. Duplicates get ``" (2)"``,
     ``" (3)"`` …, shortening the stem so the suffix fits.
     """
-    base = "".join("_" if ch in UNSAFE_SHEET_CHARS or ord(ch) < 32 else ch for ch in stem).strip()
+    unsafe = lambda ch: ch in UNSAFE_SHEET_CHARS or ord(ch) < 32 or "\ud800" <= ch <= "\udfff"  # noqa: E731
+    base = "".join("_" if unsafe(ch) else ch for ch in stem).strip()
     base = base.strip("'").strip() or "sheet"  # Excel refuses a name that begins or ends with '
     n = 1
     while True:
@@ -311,7 +313,7 @@ class _SheetWriter:
 
     def _comment(self, row: int, col: int, problems: list[Problem]) -> None:
         text = comment_text(problems)
-        self.ws.write_comment(row, col, text, _comment_options(text))
+        self.ws.write_comment(row, col, visible(text), _comment_options(text))
 
     def copy(self, source: Source, rows: list[int] | None, at: Callable[[int], int]) -> None:
         """Write the file's rows (all of them, or the sorted ``rows``) at the sheet rows ``at`` gives."""
@@ -417,7 +419,7 @@ def _write_summary(
         fmt.bold,
     )
     for line in bundle_lines:
-        ws.write_string(rows.take(), 0, f"Bundle: {line}", fmt.bold)
+        ws.write_string(rows.take(), 0, visible(f"Bundle: {line}"), fmt.bold)
     r = rows.take()
     ws.write_string(r, 0, "red cell: error", fmt.cell["error"])
     ws.write_string(r, 1, "amber cell: warning", fmt.cell["warning"])
@@ -442,7 +444,7 @@ def _write_summary(
         ws.write_string(r, col, name, fmt.table_header)
     for result, report in zip(results, reports, strict=True):
         r = rows.take()
-        ws.write_string(r, 0, result.path)
+        ws.write_string(r, 0, visible(result.path))
         _text(ws, r, 1, result.type)
         _text(ws, r, 2, result.format)
         ws.write_number(r, 3, result.rows, fmt.count)
@@ -458,7 +460,7 @@ def _write_summary(
         if report.note:
             notes.append(report.note)
         if notes:
-            ws.write_string(r, 7, "; ".join(notes))
+            ws.write_string(r, 7, visible("; ".join(notes)))
 
     truncated = [(res, rep) for res, rep in zip(results, reports, strict=True) if rep.left_out]
     if truncated:
@@ -466,14 +468,14 @@ def _write_summary(
         for result, report in truncated:
             plan = plans[id(result)]
             text = (
-                f"{result.path}: {plural(report.left_out, 'row')} left out of sheet '{report.sheet}' "
+                f"{visible(result.path)}: {plural(report.left_out, 'row')} left out of sheet '{report.sheet}' "
                 f"(at most {report_rows:,} rows per sheet): it shows the rows with problems first, then the "
                 f"others in file order, and column A ({FILE_ROW_COLUMN}) gives each row's number in the file."
             )
             if plan.problem_rows_left_out:
                 n = plan.problem_rows_left_out
                 text += f" {plural(n, 'row')} with problems {'is' if n == 1 else 'are'} among those left out."
-            ws.write_string(rows.take(), 0, text)
+            ws.write_string(rows.take(), 0, visible(text))
 
     r = rows.take(skip=1)
     for col, name in enumerate(("file", "rule", "field", "severity", "count", "first example")):
@@ -489,7 +491,7 @@ def _write_summary(
         for key in sorted(counts, key=lambda k: (k[2] != "error", k[0], k[1] or "")):
             rule, name, severity = key
             r = rows.take()
-            ws.write_string(r, 0, result.path)
+            ws.write_string(r, 0, visible(result.path))
             ws.write_string(r, 1, rule)
             _text(ws, r, 2, name)
             ws.write_string(r, 3, severity, fmt.cell[severity])
@@ -517,17 +519,17 @@ def _write_summary(
         for result, items, total in unplaced:
             for p in items[:MAX_LISTED]:
                 r = rows.take()
-                ws.write_string(r, 0, result.path)
+                ws.write_string(r, 0, visible(result.path))
                 if p.row is not None:
                     ws.write_number(r, 1, p.row, fmt.count)
                 _text(ws, r, 2, p.field)
                 ws.write_string(r, 3, p.rule)
                 ws.write_string(r, 4, p.severity, fmt.cell[p.severity])
-                ws.write_string(r, 5, p.message)
+                ws.write_string(r, 5, visible(p.message))
             if total > MAX_LISTED:
                 more = total - MAX_LISTED
                 text = f"… and {plural(more, 'more problem')}; omnimig validate --format csv lists them all"
-                ws.write_string(rows.take(), 0, f"{result.path}: {text}", fmt.note)
+                ws.write_string(rows.take(), 0, f"{visible(result.path)}: {text}", fmt.note)
 
 
 def _text(ws: Worksheet, row: int, col: int, value: str | None) -> None:
