@@ -623,7 +623,7 @@ def upload(
             err.print("omnimig: interrupted; run the same command again to resume", markup=False)
             raise typer.Exit(130) from None
         for line in summary.lines():
-            out.print(line, markup=False)
+            out.print(visible(line), markup=False)  # notes name files, which may hold escapes
         if test_set and summary.ok:
             out.print("Before the real migration, check:", markup=False)
             for check in TEST_SET_CHECKS:

@@ -94,7 +94,11 @@ class _Terminal:
 
 @pytest.mark.parametrize(("raised", "code", "says"), [(KeyboardInterrupt, 130, "interrupted"), (EOFError, 2, "ended")])
 def test_ctrl_c_or_end_of_input_at_the_token_prompt_exits_with_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raised: type[BaseException], code: int, says: str
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    raised: type[BaseException],
+    code: int,
+    says: str,
 ) -> None:
     def prompt(*args: object, **kwargs: object) -> str:
         raise raised
@@ -118,19 +122,28 @@ def test_a_token_typed_at_the_prompt_is_used(monkeypatch: pytest.MonkeyPatch) ->
 
 # R13: redaction keeps the journal and the audit log JSON ---------------------------------------
 
-ESCAPED = b'{"detail": "Token abc\\"def", "hint": "authorization: Bearer x\\\\y\\"z"}'
+#: A server's JSON answer quoting credentials next to escaped quotes and backslashes.
+ESCAPED = b'{"detail": "Token=\\"abc\\"", "hint": "Token abc\\"def", "auth": "authorization: Bearer x\\\\y\\"z"}'
 
 
 def test_an_answer_with_escaped_quotes_after_a_scheme_keeps_journal_and_audit_valid_json(bundle: Path) -> None:
     with FakeOmnitron(TOKEN) as srv:
         srv.script("start", Fault(status=400, body=ESCAPED))
-        with pytest.raises(HttpError):
+        with pytest.raises(HttpError) as caught:
             run(bundle, srv, TOKEN)
     journal, audit = state_files(bundle)  # both parse
     answered = [line for line in audit if line.get("status") == 400]
-    assert answered and answered[0]["response_body"]["detail"].startswith("Token ***")
-    assert "abc" not in json.dumps(answered) and "x\\\\y" not in json.dumps(answered)
+    assert answered and answered[0]["response_body"]["detail"] == 'Token="***"'
+    assert answered[0]["response_body"]["hint"] == 'Token ***"def'
+    assert "abc" not in json.dumps(answered) and "abc" not in str(caught.value)
     assert [p["state"] for p in parts(journal)] == ["failed"]
+
+
+def test_redact_keeps_json_text_json_and_redacts_quoted_values() -> None:
+    text = json.dumps({"a": 'Token="abc"', "b": 'Token abc"def', "c": 'authorization: Bearer x"y', "d": "Basic q\\"})
+    clean = redact(text)
+    assert json.loads(clean) == {"a": 'Token="***"', "b": 'Token ***"def', "c": 'authorization: Bearer ***"y',
+                                 "d": "Basic ***\\"}  # fmt: skip
 
 
 def test_the_journal_stays_json_whatever_a_note_quotes(tmp_path: Path) -> None:

@@ -91,10 +91,14 @@ class BadAnswer(UploadError):
 
 #: Text that carries a credential whatever the token is: ``Token abc``, ``Bearer abc``, ``Basic abc``
 #: (a server echoing a cut ``Token abc…`` is caught here even though ``abc…`` is not the token).
-_SCHEME_VALUE = re.compile(r"\b(Token|Bearer|Basic)(\s+|=)(?!\*\*\*)[^\s\"'<>,;)\]}]+")
-#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies.
+#: A quoted value (``Token="abc"``, or ``Token=\"abc\"`` inside JSON text) is redacted inside its
+#: quotes, and a backslash never belongs to the value, so a JSON escape is never cut in half.
+_SCHEME_VALUE = re.compile(r"(\b(?:Token|Bearer|Basic)(?:\s+|=)(?:\\?[\"'])?)(?!\*\*\*)[^\s\"'<>,;)\]}\\]+")
+#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies (up to a quote
+#: or a backslash, so a JSON escape in a quoted body is never cut in half).
 _AUTH_VALUE = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'][^\"'\r\n,}]*"
+    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'\\][^\"'\r\n,}\\]*"
 )
 #: A cut echo of the token is redacted from this many leading characters on (8 hex characters
 #: turn up by chance in a sha256 or a migration id about once in a hundred million).
@@ -114,7 +118,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         for form in {secret, json.dumps(secret)[1:-1]}:
             text = text.replace(form, "***")
         text = _drop_cut_echoes(text, secret)
-    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}{m[2]}***", text)
+    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}***", text)
     return _AUTH_VALUE.sub(lambda m: f"{m[1]}***", text)
 
 

@@ -27,12 +27,11 @@ import pandas as pd
 from rich.markup import escape
 
 from omnimig.io import open_source
-from omnimig.io.write import WriteError
 from omnimig.io.private import DIR_MODE, make_private, private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
 from omnimig.upload.audit import AuditLog
 from omnimig.upload.client import (
     DEFAULT_BUDGET,
