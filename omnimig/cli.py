@@ -497,7 +497,19 @@ def read_token(env_name: str) -> Token:
     if not token:
         if not sys.stdin.isatty():
             raise fail(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
-        token = typer.prompt(f"Omnitron API token ({env_name} is not set)", hide_input=True).strip()
+        # getpass itself, not typer.prompt: click turns Ctrl-C and end of input alike into "Aborted!"
+        # and exit 1, where a person who pressed Ctrl-C expects 130 and a closed input is a usage error.
+        import getpass
+
+        try:
+            token = getpass.getpass(f"Omnitron API token ({env_name} is not set): ").strip()
+        except KeyboardInterrupt:
+            if sys.stderr.isatty():  # getpass leaves the cursor after the prompt
+                sys.stderr.write("\n")
+            _stderr().print("omnimig: interrupted at the API token prompt; nothing was sent", markup=False)
+            raise typer.Exit(130) from None
+        except EOFError:
+            raise fail(f"no API token given (the input ended at the prompt); set {env_name} instead") from None
         if not token:
             raise fail("no API token given")
     try:
@@ -619,13 +631,13 @@ def upload(
         except (PlanError, RunLocked, BadToken, InsecureUrl) as exc:  # the run was refused: nothing was sent
             raise fail(str(exc)) from None
         except UploadError as exc:
-            err.print(f"omnimig: error: {exc}", markup=False)
+            err.print(f"omnimig: error: {visible(str(exc))}", markup=False)  # a server's text may hold escapes
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("omnimig: interrupted; run the same command again to resume", markup=False)
             raise typer.Exit(130) from None
         for line in summary.lines():
-            out.print(line, markup=False)
+            out.print(visible(line), markup=False)  # notes name files, which may hold escapes
         if test_set and summary.ok:
             out.print("Before the real migration, check:", markup=False)
             for check in TEST_SET_CHECKS:

@@ -104,14 +104,24 @@ class AuditLog:
             line["error"] = error
         self.note(line)
 
+    def _shown(self, value: Any) -> str:
+        """A value json cannot hold (or nests too deep for it) as redacted text."""
+        try:
+            text = str(value)
+        except RecursionError:
+            text = f"<{type(value).__name__} nested too deep to show>"
+        return self._token.redact(text)
+
     def note(self, line: dict[str, Any]) -> None:
         """Append one line (also used for run events: start, skip, stop)."""
         line.setdefault("time", now_iso())
+        # The data is redacted, then serialised: redacting the JSON text could cut an escape
+        # (``\\"``) in half and leave a line that is no longer JSON.
         try:
-            text = json.dumps(self._token.redact_data(line), ensure_ascii=False, default=str)
+            text = json.dumps(self._token.redact_data(line), ensure_ascii=False, default=self._shown)
         except (ValueError, RecursionError):  # an answer nested too deep for json: keep it as text
-            text = json.dumps({k: str(v) for k, v in line.items()}, ensure_ascii=False)
-        text = self._token.redact(text)
+            flat = {str(k): self._shown(v) for k, v in line.items()}
+            text = json.dumps(flat, ensure_ascii=False)
         with open_private(self.path, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")
             handle.flush()

@@ -72,8 +72,9 @@ class HttpError(UploadError):
         self.method = method
         self.url = url
         self.status = status
-        self.body = shorten(body)
-        super().__init__(f"{method} {url} answered HTTP {status}: {self.body or '(empty body)'}")
+        # A server's body may hold terminal escapes: the message shows them, never sends them.
+        self.body = visible(shorten(body))
+        super().__init__(f"{visible(method)} {visible(url)} answered HTTP {status}: {self.body or '(empty body)'}")
 
 
 class Unreachable(UploadError):
@@ -90,10 +91,14 @@ class BadAnswer(UploadError):
 
 #: Text that carries a credential whatever the token is: ``Token abc``, ``Bearer abc``, ``Basic abc``
 #: (a server echoing a cut ``Token abc…`` is caught here even though ``abc…`` is not the token).
-_SCHEME_VALUE = re.compile(r"\b(Token|Bearer|Basic)(\s+|=)(?!\*\*\*)[^\s\"'<>,;)\]}]+")
-#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies.
+#: A quoted value (``Token="abc"``, or ``Token=\"abc\"`` inside JSON text) is redacted inside its
+#: quotes, and a backslash never belongs to the value, so a JSON escape is never cut in half.
+_SCHEME_VALUE = re.compile(r"(\b(?:Token|Bearer|Basic)(?:\s+|=)(?:\\?[\"'])?)(?!\*\*\*)[^\s\"'<>,;)\]}\\]+")
+#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies (up to a quote
+#: or a backslash, so a JSON escape in a quoted body is never cut in half).
 _AUTH_VALUE = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'][^\"'\r\n,}]*"
+    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'\\][^\"'\r\n,}\\]*"
 )
 #: A cut echo of the token is redacted from this many leading characters on (8 hex characters
 #: turn up by chance in a sha256 or a migration id about once in a hundred million).
@@ -112,24 +117,55 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             continue
         for form in {secret, json.dumps(secret)[1:-1]}:
             text = text.replace(form, "***")
-        head = secret[: min(PARTIAL_ECHO, len(secret))]
-        if head in text:
-            rest = "".join(f"(?:{re.escape(c)}" for c in secret[len(head) :]) + ")?" * (len(secret) - len(head))
-            text = re.sub(re.escape(head) + rest, "***", text)
-    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}{m[2]}***", text)
+        text = _drop_cut_echoes(text, secret)
+    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}***", text)
     return _AUTH_VALUE.sub(lambda m: f"{m[1]}***", text)
+
+
+def _drop_cut_echoes(text: str, secret: str) -> str:
+    """``text`` with each run of ``secret``'s first ``PARTIAL_ECHO`` characters (or more of it) replaced by ``***``.
+
+    Plain string search, linear in the text and the token: a regex built from the token (one
+    nested group per character) was rebuilt on every call and overflowed ``re`` for long tokens.
+    """
+    head = secret[:PARTIAL_ECHO]
+    found = text.find(head)
+    if found < 0:
+        return text
+    pieces: list[str] = []
+    done = 0
+    while found >= 0:
+        end = found + len(head)
+        matched = len(head)
+        while end < len(text) and matched < len(secret) and text[end] == secret[matched]:
+            end += 1
+            matched += 1
+        pieces += [text[done:found], "***"]
+        done = end
+        found = text.find(head, done)
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` with ``change`` applied to every string (keys too) inside nested dicts and lists.
+
+    Redaction works on data, before it is serialised: redacting JSON text could cut an escape
+    (``\\"``) in half and leave a journal or audit line that is no longer JSON.
+    """
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(str(k)): map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(v, change) for v in value]
+    return value
 
 
 def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
     """``redact`` applied to every string (keys too) inside nested dicts and lists."""
     secrets = tuple(secrets)
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): redact_data(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_data(v, secrets) for v in value]
-    return value
+    return map_strings(value, lambda text: redact(text, secrets))
 
 
 #: The shortest token accepted: Omnitron's are 40 hex characters; shorter ones cannot be redacted safely.

@@ -8,7 +8,8 @@ Omnitron can tell whether that POST arrived. Every write is atomic (temp file, f
 so a crash leaves either the old journal or the new one, never half of one, and
 conflict-checked: the journal carries a ``generation`` that each write bumps, and a write whose
 file on disk is no longer the generation it read refuses instead of overwriting another run's
-record. Its text goes through the run's redaction first (notes quote server answers).
+record. Every string in it goes through the run's redaction first (notes quote server answers);
+the data is redacted, never the JSON text, so a cut escape cannot leave a journal that is not JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Literal
 
 from omnimig.io.safe_text import visible
 from omnimig.upload.audit import now_iso
-from omnimig.upload.client import MIGRATION_ID, UploadError
+from omnimig.upload.client import MIGRATION_ID, UploadError, map_strings
 
 VERSION = 1
 Action = Literal["upload", "poll", "skip"]
@@ -49,7 +50,8 @@ class FileKey:
 class Journal:
     """The journal of one state folder, for one Omnitron URL and channel.
 
-    ``redact`` is applied to the whole text before it is written (the run passes its token's).
+    ``redact`` is applied to every string (keys too) before the journal is serialised and
+    written (the run passes its token's); redacting the serialised text could break its JSON.
     """
 
     def __init__(self, path: Path, url: str, channel: str, redact: Callable[[str], str] = lambda text: text) -> None:
@@ -92,7 +94,7 @@ class Journal:
             )
         generation = (self.generation or 0) + 1
         self.data["generation"] = generation
-        text = self._redact(json.dumps(self.data, indent=2, ensure_ascii=False)) + "\n"
+        text = json.dumps(map_strings(self.data, self._redact), indent=2, ensure_ascii=False) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)  # 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
