@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, ReadError, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
@@ -55,9 +55,8 @@ PARSE_BLOCK = 4 << 20
 MAX_RECORD = 256 << 20
 # UTF-8 is checked in blocks of this size by Arrow's validator before anything is parsed.
 CHECK_BLOCK = 16 << 20
-# The header: at most this many columns, each name at most this many characters. The four
-# schemas have fewer than 40 columns; anything near these bounds is not a migration file.
-MAX_COLUMNS = 1000
+# The header: at most MAX_COLUMNS (io/table.py, shared by every reader) columns, each name at
+# most this many characters; anything near these bounds is not a migration file.
 MAX_HEADER_CELL = 1000
 # The header line is read at most this far (characters) looking for its end.
 MAX_HEADER_LINE = 1 << 20
@@ -183,7 +182,8 @@ def _is_utf8(path: Path) -> bool:
             cut = buffer.rfind(b"\n", 0, end) + 1
             if cut == 0:
                 if end < len(buffer):
-                    continue  # a short read without a newline: read on
+                    carry = end  # a short read without a newline: keep it and read on
+                    continue
                 return _first_undecodable_line(path, "utf-8-sig") is None  # one 16 MB line
             if not _valid_utf8(view[:cut]):
                 return False
