@@ -257,6 +257,25 @@ def test_csv_odd_rows_are_at_their_spreadsheet_row(tmp_path: Path) -> None:
     assert notices_of(path) == [(4, "row-width", "error", None, "3"), (5, "row-width", "error", None, "4,5,6")]
 
 
+@pytest.mark.parametrize("every", [1, 2], ids=["every-row-odd", "odd-and-good-alternate"])
+def test_csv_many_odd_rows_make_few_arrow_chunks(tmp_path: Path, every: int) -> None:
+    """An unquoted decimal comma on every row (the commonest Turkish export mistake) made one
+    Arrow chunk per row, which pandas and Arrow then worked through one by one (41 s for 300k rows)."""
+    path = tmp_path / "order.csv"
+    lines = [f"O{i},C{i},12,5,TRY" if i % every == 0 else f"O{i},C{i},12.5,TRY" for i in range(3000)]
+    path.write_text("number,user,amount,currency\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    source = open_source(path, 1000)
+    rows: list[int] = []
+    for chunk in source.chunks:
+        for name in chunk.data.columns:
+            assert chunk.data[name].array.__arrow_array__().num_chunks <= 2, name
+        assert [n.row for n in chunk.notices] == [r for r in chunk.rows if (r - 2) % every == 0]
+        rows.extend(chunk.rows)
+        first = chunk.data.iloc[0]
+        assert list(first) == ([f"O{rows[-len(chunk.rows)] - 2}", f"C{rows[-len(chunk.rows)] - 2}", "12", "5"])
+    assert rows == list(range(2, 3002))
+
+
 CELL = st.one_of(
     st.sampled_from(["", "x", "ab", " pad ", "Ş", 'q"t', "a,b", "x;y", "l1\nl2", "l1\r\nl2", "NA", "null"]),
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=5),
