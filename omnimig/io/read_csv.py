@@ -547,11 +547,20 @@ def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, l
     Consecutive odd rows come as one table (``_odd_run``): a file where every row has one cell
     too many (an unquoted decimal comma) would otherwise become one Arrow chunk per row.
     """
+    # pyarrow is given an open file, not the path: it encodes a path as UTF-8, which fails on a
+    # name that is not (Python keeps such bytes as surrogates, e.g. "users_\udcff.csv").
+    with plan.path.open("rb", buffering=0) as handle:
+        yield from _pass_file(plan, odd, block, handle)
+
+
+def _pass_file(
+    plan: _Plan, odd: _Odd, block: int, handle: io.RawIOBase
+) -> Iterator[tuple[int, pa.Table, list[Notice]]]:
     width = len(plan.header)
     positional = [f"c{i}" for i in range(width)]
     try:
         reader = pacsv.open_csv(
-            plan.path,
+            handle,
             read_options=pacsv.ReadOptions(
                 column_names=positional,
                 skip_rows=plan.skip,  # the header (and sep= line), read already
