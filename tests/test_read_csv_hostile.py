@@ -245,3 +245,31 @@ def test_invalid_utf16_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "user.csv"
     path.write_bytes(b"\xff\xfe" + "a\tb\n".encode("utf-16-le") + b"\x00\xdc")  # a lone low surrogate
     cannot_run(path, "UTF-16", "CSV UTF-8")
+
+
+# --------------------------------------------------------------------------- a file name that is not UTF-8
+
+
+def _bytes_named(folder: Path, name: bytes) -> Path:
+    """A file whose name holds bytes that are not UTF-8, as ``os.listdir`` gives it (surrogates)."""
+    raw = os.path.join(os.fsencode(folder), name)
+    try:
+        with open(raw, "wb"):
+            pass
+    except OSError:
+        pytest.skip("this file system only takes UTF-8 names")
+    return Path(os.fsdecode(raw))
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"), [(b"users_\xff.csv", "utf-8"), (b"users_\xfe.csv", "cp1254")], ids=["utf-8", "cp1254"]
+)
+def test_a_csv_whose_name_is_not_utf8_is_read(tmp_path: Path, name: bytes, codec: str) -> None:
+    path = _bytes_named(tmp_path, name)
+    path.write_bytes("\n".join([USER_HEADER, valid_user("C1"), valid_user("C2"), "C3,short"]).encode(codec) + b"\n")
+    source = open_source(path)
+    rows = [int(r) for chunk in source.chunks for r in chunk.rows]
+    assert rows == [2, 3, 4]
+    code, problems = problems_of(tmp_path)  # the folder, as a person gives it
+    assert code == 1
+    assert [(p["row"], p["rule"]) for p in problems if p["rule"] == "row-width"] == [(4, "row-width")]

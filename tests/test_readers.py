@@ -122,6 +122,36 @@ def test_csv_windows_1254_notice_names_the_line_not_a_row(tmp_path: Path) -> Non
     assert "line 4" in source.notices[0].message
 
 
+def test_csv_windows_1254_of_one_line_without_a_line_end_is_read(tmp_path: Path) -> None:
+    """A header-only Windows-1254 file with no newline: the UTF-8 check must look at its bytes."""
+    path = tmp_path / "address.csv"
+    path.write_bytes("şehir;ilçe".encode("cp1254"))
+    source, records, _rows = read(path)
+    assert source.columns == ("şehir", "ilçe")
+    assert records == []
+    assert [n.rule for n in source.notices] == ["encoding"]
+
+
+def test_csv_windows_1254_last_line_across_a_check_block_is_read(tmp_path: Path) -> None:
+    """The last line has no newline and crosses the 16 MB UTF-8 check block: its cp1254 bytes
+    come in a short read after the block and must still be checked (they were dropped)."""
+    from omnimig.io.read_csv import CHECK_BLOCK
+
+    path = tmp_path / "address.csv"
+    line = b"Ankara,Cankaya,0123456789abcdefghij\n"
+    fill = (CHECK_BLOCK - 100) // len(line)
+    # The last line starts before the block boundary; its only cp1254 bytes come after it.
+    last = b"Istanbul,Sisli," + b"x" * 200 + "Çağrı".encode("cp1254")
+    path.write_bytes(b"city,town,note\n" + line * fill + last)
+    assert path.stat().st_size > CHECK_BLOCK
+    source, records, rows = read(path)
+    assert [n.rule for n in source.notices] == ["encoding"]
+    assert f"line {fill + 2}" in source.notices[0].message
+    assert len(records) == fill + 1
+    assert records[-1] == {"city": "Istanbul", "town": "Sisli", "note": "x" * 200 + "Çağrı"}
+    assert rows[-1] == fill + 2
+
+
 def test_csv_cells_stay_text(tmp_path: Path) -> None:
     path = tmp_path / "order_item.csv"
     path.write_text(
@@ -225,6 +255,25 @@ def test_csv_odd_rows_are_at_their_spreadsheet_row(tmp_path: Path) -> None:
     assert rows == [2, 3, 4, 5, 6]
     assert records[4] == {"a": "7", "b": "8"}
     assert notices_of(path) == [(4, "row-width", "error", None, "3"), (5, "row-width", "error", None, "4,5,6")]
+
+
+@pytest.mark.parametrize("every", [1, 2], ids=["every-row-odd", "odd-and-good-alternate"])
+def test_csv_many_odd_rows_make_few_arrow_chunks(tmp_path: Path, every: int) -> None:
+    """An unquoted decimal comma on every row (the commonest Turkish export mistake) made one
+    Arrow chunk per row, which pandas and Arrow then worked through one by one (41 s for 300k rows)."""
+    path = tmp_path / "order.csv"
+    lines = [f"O{i},C{i},12,5,TRY" if i % every == 0 else f"O{i},C{i},12.5,TRY" for i in range(3000)]
+    path.write_text("number,user,amount,currency\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    source = open_source(path, 1000)
+    rows: list[int] = []
+    for chunk in source.chunks:
+        for name in chunk.data.columns:
+            assert chunk.data[name].array.__arrow_array__().num_chunks <= 2, name
+        assert [n.row for n in chunk.notices] == [r for r in chunk.rows if (r - 2) % every == 0]
+        rows.extend(chunk.rows)
+        first = chunk.data.iloc[0]
+        assert list(first) == ([f"O{rows[-len(chunk.rows)] - 2}", f"C{rows[-len(chunk.rows)] - 2}", "12", "5"])
+    assert rows == list(range(2, 3002))
 
 
 CELL = st.one_of(

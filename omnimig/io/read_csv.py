@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from omnimig.io.table import TEXT, Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, ReadError, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
@@ -55,9 +55,8 @@ PARSE_BLOCK = 4 << 20
 MAX_RECORD = 256 << 20
 # UTF-8 is checked in blocks of this size by Arrow's validator before anything is parsed.
 CHECK_BLOCK = 16 << 20
-# The header: at most this many columns, each name at most this many characters. The four
-# schemas have fewer than 40 columns; anything near these bounds is not a migration file.
-MAX_COLUMNS = 1000
+# The header: at most MAX_COLUMNS (io/table.py, shared by every reader) columns, each name at
+# most this many characters; anything near these bounds is not a migration file.
 MAX_HEADER_CELL = 1000
 # The header line is read at most this far (characters) looking for its end.
 MAX_HEADER_LINE = 1 << 20
@@ -183,7 +182,8 @@ def _is_utf8(path: Path) -> bool:
             cut = buffer.rfind(b"\n", 0, end) + 1
             if cut == 0:
                 if end < len(buffer):
-                    continue  # a short read without a newline: read on
+                    carry = end  # a short read without a newline: keep it and read on
+                    continue
                 return _first_undecodable_line(path, "utf-8-sig") is None  # one 16 MB line
             if not _valid_utf8(view[:cut]):
                 return False
@@ -234,12 +234,18 @@ def _field_limit(size: int) -> Iterator[None]:
 
 def split_record(text: str, delimiter: str) -> tuple[list[str], bool]:
     """The cells of one CSV record and whether every quote in it was closed."""
+    if len(text) < csv.field_size_limit():  # no cell can exceed the limit: leave it (this runs per odd row)
+        return _split(text, delimiter)
     with _field_limit(len(text)):
-        try:
-            return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), []), True
-        except csv.Error as exc:
-            closed = "unexpected end of data" not in str(exc)
-        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []), closed
+        return _split(text, delimiter)
+
+
+def _split(text: str, delimiter: str) -> tuple[list[str], bool]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), []), True
+    except csv.Error as exc:
+        closed = "unexpected end of data" not in str(exc)
+    return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []), closed
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -495,18 +501,19 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
     while True:
         odd = _Odd(plan)
         try:
-            for row, piece, notice in _pass(plan, odd, block):
+            for row, piece, found in _pass(plan, odd, block):
                 end = row + piece.num_rows
                 if end <= done:
                     continue
-                if row < done:
+                if row < done:  # a second pass: rows before ``done`` and their notices went out already
                     piece = piece.slice(done - row)
+                    found = [n for n in found if n.row is not None and n.row >= done]
                 if last is not None:
                     yield last[0]
-                if notice is not None:
-                    notices.append(notice)
+                notices.extend(found)
                 parsed.add(piece)
-                last = (piece, notice is not None)
+                # An odd last row has been looked at already (its quote, its width).
+                last = (piece, bool(found) and found[-1].row == end - 1)
                 done = end
         except pa.ArrowInvalid as exc:
             if "straddl" not in str(exc):
@@ -524,9 +531,9 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
     if last is not None:
         piece, noted = last
         if not noted:
-            found = _open_quote_at_end(plan, piece, done - 1)
-            if found is not None:
-                notices.append(found)
+            found_end = _open_quote_at_end(plan, piece, done - 1)
+            if found_end is not None:
+                notices.append(found_end)
         yield piece
 
 
@@ -534,13 +541,26 @@ def _size(n: int) -> str:
     return f"{n >> 20:,} MB" if n >= 1 << 20 else f"{n >> 10:,} KB"
 
 
-def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, Notice | None]]:
-    """One reading of the file: ``(first row, table, notice)`` for every piece, odd rows in place."""
+def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, list[Notice]]]:
+    """One reading of the file: ``(first row, table, notices)`` for every piece, odd rows in place.
+
+    Consecutive odd rows come as one table (``_odd_run``): a file where every row has one cell
+    too many (an unquoted decimal comma) would otherwise become one Arrow chunk per row.
+    """
+    # pyarrow is given an open file, not the path: it encodes a path as UTF-8, which fails on a
+    # name that is not (Python keeps such bytes as surrogates, e.g. "users_\udcff.csv").
+    with plan.path.open("rb", buffering=0) as handle:
+        yield from _pass_file(plan, odd, block, handle)
+
+
+def _pass_file(
+    plan: _Plan, odd: _Odd, block: int, handle: io.RawIOBase
+) -> Iterator[tuple[int, pa.Table, list[Notice]]]:
     width = len(plan.header)
     positional = [f"c{i}" for i in range(width)]
     try:
         reader = pacsv.open_csv(
-            plan.path,
+            handle,
             read_options=pacsv.ReadOptions(
                 column_names=positional,
                 skip_rows=plan.skip,  # the header (and sep= line), read already
@@ -567,8 +587,7 @@ def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, N
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc) or "Could not skip initial" in str(exc):
             while odd.rows:  # e.g. a single short row and nothing else
-                row, cells, notice = odd.rows.popleft()
-                yield row, _one_row(positional, cells), notice
+                yield _odd_run(positional, odd.rows)
             return  # only the header (with or without a line end after it)
         raise
     next_row = 2
@@ -580,20 +599,41 @@ def _pass(plan: _Plan, odd: _Odd, block: int) -> Iterator[tuple[int, pa.Table, N
         end = next_row + batch.num_rows
         start = 0  # next unused row of the batch
         while odd.rows and odd.rows[0][0] < end:
-            row, cells, notice = odd.rows.popleft()
+            row = odd.rows[0][0]
             before = row - next_row
             if before:
-                yield next_row, pa.Table.from_batches([batch.slice(start, before)]), None
+                yield next_row, pa.Table.from_batches([batch.slice(start, before)]), []
                 start += before
-            yield row, _one_row(positional, cells), notice
-            next_row = row + 1
-            end += 1
+            first, table, found = _odd_run(positional, odd.rows)
+            yield first, table, found
+            next_row = row + table.num_rows
+            end += table.num_rows
         if start < batch.num_rows:
-            yield next_row, pa.Table.from_batches([batch.slice(start)]), None
+            yield next_row, pa.Table.from_batches([batch.slice(start)]), []
         next_row = end
     while odd.rows:  # odd rows after the last batch pyarrow produced
-        row, cells, notice = odd.rows.popleft()
-        yield row, _one_row(positional, cells), notice
+        yield _odd_run(positional, odd.rows)
+
+
+# At most this many odd rows become one table: enough that a file of odd rows is a few chunks.
+ODD_RUN = 65_536
+
+
+def _odd_run(names: list[str], rows: deque[tuple[int, list[str], Notice | None]]) -> tuple[int, pa.Table, list[Notice]]:
+    """The odd rows at the front of ``rows`` that follow each other (row n, n + 1, …) as one table
+    built column by column, with their notices. No batch row lies between two of them, so they
+    belong together wherever the batches end."""
+    first = rows[0][0]
+    cells: list[list[str]] = []
+    found: list[Notice] = []
+    while rows and rows[0][0] == first + len(cells) and len(cells) < ODD_RUN:
+        _row, kept, notice = rows.popleft()
+        cells.append(kept)
+        if notice is not None:
+            found.append(notice)
+    columns = zip(*cells, strict=True)
+    table = pa.table({name: pa.array(column, TEXT) for name, column in zip(names, columns, strict=True)})
+    return first, table, found
 
 
 def _open_quote_at_end(plan: _Plan, piece: pa.Table, row: int) -> Notice | None:
@@ -614,10 +654,6 @@ def _open_quote_at_end(plan: _Plan, piece: pa.Table, row: int) -> Notice | None:
     return unterminated(plan.header, row, len(plan.header) - 1, cell)
 
 
-def _one_row(names: list[str], cells: list[str]) -> pa.Table:
-    return pa.table({name: pa.array([cell], TEXT) for name, cell in zip(names, cells, strict=True)})
-
-
 def _regroup(pieces: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
     """Tables of exactly ``chunk_rows`` rows (the last one shorter), whatever size comes in."""
     held: list[pa.Table] = []
@@ -635,9 +671,18 @@ def _regroup(pieces: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
         yield _joined(held)
 
 
+# A chunk made of more pieces than this is copied into one Arrow chunk per column.
+MAX_PIECES = 64
+
+
 def _joined(tables: list[pa.Table]) -> pa.Table:
-    # The pieces stay separate Arrow chunks of one column: joining them would copy every cell.
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    """One chunk's table. The pieces stay separate Arrow chunks of one column (joining them would
+    copy every cell) unless there are many: rows that alternate good and odd make a piece per row,
+    and pandas and Arrow work per chunk, so thousands of one-row chunks cost far more than a copy."""
+    if len(tables) == 1:
+        return tables[0]
+    joined = pa.concat_tables(tables)
+    return joined.combine_chunks() if len(tables) > MAX_PIECES else joined
 
 
 def _parser_message(odd: _Odd, exc: Exception, row: int) -> str:

@@ -19,11 +19,10 @@ import numpy as np
 import pandas as pd
 
 from omnimig.io.read_csv import _unique_header
-from omnimig.io.table import Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source, repeat_key
 
 # An HTML export is parsed in pure Python and held whole: larger ones are refused.
 MAX_HTML = 64 << 20
-MAX_COLUMNS = 1000
 _SPACE = re.compile(r"[ \t\r\n\f]+")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
