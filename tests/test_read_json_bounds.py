@@ -118,6 +118,7 @@ BROKEN = [
     ('{"number": "X", "note": "ç\u00fc\u015f", "amount": tru}', None),  # characters before the fault
     ('{"number": "X"}', "]]"),  # text after the array
     ('{"number": "X"', ""),  # the file ends inside a record
+    ('{"number": "X"}', "\n]" + " \n" * 3000 + "junk"),  # text after a long run of whitespace
 ]
 
 
@@ -149,3 +150,17 @@ def test_a_small_broken_file_keeps_the_exact_reason(tmp_path: Path) -> None:
     path = tmp_path / "order.json"
     path.write_text('[{"number": "X"}, 5]', encoding="utf-8")
     assert "record 2 is a number" in refusal(path)
+
+
+def test_a_wrapper_with_a_huge_tail_is_not_loaded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rj, "EXACT_ERROR_BYTES", 1024)
+    monkeypatch.setattr(rj, "WINDOW_BYTES", 256)
+    path = tmp_path / "order.json"
+    path.write_text('{"results": [{"number": "N1"}], "log": "' + "x" * 5000 + '"}', encoding="utf-8")
+
+    def whole(self: Path) -> bytes:
+        raise AssertionError(f"{self} was loaded whole")
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", whole)
+    # column 31 is the first character after the array's "]"
+    assert "line 1 column 31: the text after the array of records is too long" in refusal(path)

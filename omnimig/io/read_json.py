@@ -850,14 +850,23 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 raise _Fail(base + i, "the array never closes: expecting ']'")
             if not first or buf[i] == ord("]"):
                 if buf[i] == ord("]"):
-                    rest = buf[i + 1 :] + f.read()
+                    base += i + 1
+                    rest = buf[i + 1 :]
                     if tail is not None:
+                        # The rest of a wrapper object (its other members) is judged whole, up to a bound.
+                        rest += f.read(max(EXACT_ERROR_BYTES + 1 - len(rest), 0))
+                        if len(rest) > EXACT_ERROR_BYTES:
+                            raise _Fail(base, "the text after the array of records is too long to end the object")
                         try:
                             tail(rest)
                         except _Fail:
-                            raise _Fail(base + i + 1, "the text after the array is not the end of the object") from None
-                    elif rest.strip(_WS):
-                        raise _Fail(base + i + 1 + len(rest) - len(rest.lstrip(_WS)), "Extra data")
+                            raise _Fail(base, "the text after the array is not the end of the object") from None
+                        return
+                    while rest:  # only whitespace may follow the array: read on a window at a time
+                        if rest.strip(_WS):
+                            raise _Fail(base + len(rest) - len(rest.lstrip(_WS)), "Extra data")
+                        base += len(rest)
+                        rest = f.read(WINDOW_BYTES)
                     return
                 if buf[i] != ord(","):
                     raise _Fail(base + i, "Expecting ',' delimiter")
@@ -953,7 +962,8 @@ def _lines(path: Path) -> Iterator[_Window]:
                             f"{MAX_LINE_BYTES >> 20} MB"
                         )
                     continue  # a line longer than the window: read on
-                buf = bytes(pending[:cut])
+                with memoryview(pending) as view:
+                    buf = bytes(view[:cut])  # one copy, not a bytearray slice and then bytes
                 del pending[:cut]
             else:
                 buf = bytes(pending)
