@@ -123,14 +123,14 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("bad", "end"), BROKEN)
-@pytest.mark.parametrize("window", [64, 8 << 20])
+@pytest.mark.parametrize(("window", "bom"), [(64, ""), (8 << 20, ""), (64, "\ufeff")])
 def test_a_large_broken_file_is_placed_without_loading_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str, end: str | None, window: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str, end: str | None, window: int, bom: str
 ) -> None:
     path = tmp_path / "order.json"
     good = [json.dumps({"number": f"N{i}", "note": "şöğüı" * (i % 3)}, ensure_ascii=False) for i in range(200)]
     text = "[\n" + ",\n".join([*good[:150], bad, *good[150:]]) + ("\n]\n" if end is None else end)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(bom + text, encoding="utf-8")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -164,3 +164,12 @@ def test_a_wrapper_with_a_huge_tail_is_not_loaded_whole(tmp_path: Path, monkeypa
     monkeypatch.setattr(pathlib.Path, "read_bytes", whole)
     # column 31 is the first character after the array's "]"
     assert "line 1 column 31: the text after the array of records is too long" in refusal(path)
+
+
+def test_a_broken_first_line_after_a_bom_is_placed_as_python_places_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rj, "EXACT_ERROR_BYTES", 0)
+    path = tmp_path / "order.json"
+    path.write_bytes(b'\xef\xbb\xbf[{"number": "N1"} {"number": "N2"}]')
+    assert "line 1 column 19: Expecting ',' delimiter" in refusal(path)

@@ -483,6 +483,10 @@ def _placed_error(path: Path, fail: _Fail) -> ReadError:
     try:
         with open(path, "rb") as f:
             left = fail.at
+            if f.read(len(_BOM)) == _BOM:
+                left -= len(_BOM)  # a byte-order mark is no character of line 1
+            else:
+                f.seek(0)
             while left > 0:
                 block = f.read(min(left, WINDOW_BYTES))
                 if not block:
