@@ -27,7 +27,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import visible
-from omnimig.io.table import Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source, repeat_key
 from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
 
 # The header is looked for among a sheet's first rows: title rows, a date line or blank rows above
@@ -303,6 +303,11 @@ def _open(
         header.pop()
     lead = next(i for i, name in enumerate(header) if name)  # the table may start right of column A
     header = header[lead:]
+    if len(header) > MAX_COLUMNS:
+        raise ReadError(
+            f'{path}: the header (row {found} of sheet "{chosen.name}") has {len(header):,} columns; '
+            f"a migration file has at most {MAX_COLUMNS:,}"
+        )
     columns, duplicates = _unique_header(header)
     return Source(
         path=str(path),

@@ -27,34 +27,48 @@ _SPACE = re.compile(r"[ \t\r\n\f]+")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
+class _Row(list[str]):
+    """One ``<tr>``: its cells up to one past ``MAX_COLUMNS``, and the width it really has.
+
+    ``colspan`` multiplies cells (1 MB of ``<td colspan=1000>`` would be a billion of them), and no
+    cell past the widest header allowed is ever read, so only the first ``MAX_COLUMNS + 1`` cells are
+    kept: enough to refuse a header too wide and to report a row too wide. ``width`` counts them
+    all, and ``lost`` says whether a cell not kept held text.
+    """
+
+    width: int = 0
+    lost: bool = False
+
+
 class _Tables(HTMLParser):
     """Collects the rows of every table (a nested table's rows go to the nested table)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.tables: list[list[list[str]]] = []
-        self.open: list[list[list[str]]] = []  # tables being read, innermost last
+        self.tables: list[list[_Row]] = []
+        self.open: list[list[_Row]] = []  # tables being read, innermost last
         self.cell: list[str] | None = None
         self.span = 1
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "table":
             self._end_cell()
-            table: list[list[str]] = []
+            table: list[_Row] = []
             self.tables.append(table)
             self.open.append(table)
         elif not self.open:
             return
         elif tag == "tr":
             self._end_cell()
-            self.open[-1].append([])
+            self.open[-1].append(_Row())
         elif tag in ("td", "th"):
             self._end_cell()
             if not self.open[-1]:
-                self.open[-1].append([])
+                self.open[-1].append(_Row())
             self.cell = []
-            span = dict(attrs).get("colspan") or "1"
-            self.span = min(int(span), MAX_COLUMNS) if span.strip().isdigit() else 1
+            span = (dict(attrs).get("colspan") or "1").strip()
+            # Browsers cap colspan at 1000 as well; a longer digit string is no number Python takes.
+            self.span = max(min(int(span[:6]), MAX_COLUMNS), 1) if span.isdigit() else 1
         elif tag == "br" and self.cell is not None:
             self.cell.append("\n")
 
@@ -78,8 +92,13 @@ class _Tables(HTMLParser):
             return
         text = "\n".join(line.strip() for line in "".join(self.cell).split("\n")).strip()
         row = self.open[-1][-1]
-        row.append(text)
-        row.extend([""] * (self.span - 1))
+        row.width += self.span
+        room = MAX_COLUMNS + 1 - len(row)
+        if room > 0:
+            row.append(text)
+            row.extend([""] * min(self.span - 1, room - 1))
+        elif text:
+            row.lost = True
         self.cell = None
         self.span = 1
 
@@ -136,10 +155,9 @@ def read_html(path: Path, chunk_rows: int = 200_000, file_format: str = "xls") -
         header.pop()
     if not header:
         raise ReadError(f"{path}: row 1 of the HTML table is empty; row 1 must hold the column names")
-    if len(header) > MAX_COLUMNS:
-        raise ReadError(
-            f"{path}: the HTML table has {len(header):,} columns; a migration file has at most {MAX_COLUMNS:,}"
-        )
+    if len(header) > MAX_COLUMNS or rows[0].lost:
+        wide = f"more than {MAX_COLUMNS:,}" if len(rows[0]) > MAX_COLUMNS else f"{len(header):,}"
+        raise ReadError(f"{path}: the HTML table has {wide} columns; a migration file has at most {MAX_COLUMNS:,}")
     columns, duplicates = _unique_header(header)
     notices = []
     if len(tables) > 1:
@@ -155,7 +173,7 @@ def read_html(path: Path, chunk_rows: int = 200_000, file_format: str = "xls") -
     )
 
 
-def _chunks(header: list[str], body: list[list[str]], chunk_rows: int) -> Iterator[Chunk]:
+def _chunks(header: list[str], body: list[_Row], chunk_rows: int) -> Iterator[Chunk]:
     width = len(header)
     seen: dict[str, int] = {}
     names = []
@@ -167,12 +185,11 @@ def _chunks(header: list[str], body: list[list[str]], chunk_rows: int) -> Iterat
         notices = []
         cells = []
         for i, row in enumerate(part):
-            extra = [c for c in row[width:] if c]
-            if extra:
+            if row.lost or any(row[width:]):
                 notices.append(
                     Notice(
                         "row-width",
-                        f"the row has {len(row)} cells but the header has {width} columns; "
+                        f"the row has {row.width} cells but the header has {width} columns; "
                         "the cells after the last column are not read",
                         row=start + i + 2,
                         severity="error",

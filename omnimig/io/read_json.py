@@ -48,7 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omnimig.io.table import Chunk, Notice, ReadError, Source
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source
 
 
 class JsonNumber(str):
@@ -72,6 +72,11 @@ MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 4300
 #: File names read as JSON Lines whatever their content.
 LINES_SUFFIXES = (".jsonl", ".ndjson")
+# A JSON Lines line longer than this is refused: it is held whole to be parsed (CSV's record bound).
+MAX_LINE_BYTES = 256 << 20
+# A broken file up to this size is parsed whole by the standard library to word the exact reason;
+# a larger one is reported at the place the streaming reader stopped, without loading it.
+EXACT_ERROR_BYTES = 16 << 20
 _WS = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
 
@@ -468,8 +473,57 @@ def _exact_error(path: Path, data: bytes) -> ReadError:
     return ReadError(f"{path}: cannot read the file as a JSON array of objects")
 
 
+def _placed_error(path: Path, fail: _Fail) -> ReadError:
+    """The reason a file too large to parse whole is not a JSON array of objects, at the line and
+    column where the streaming reader stopped (counted by reading the file up to there, in blocks)."""
+    reason = fail.reason or "not a JSON array of objects"
+    if fail.at is None:
+        return ReadError(f"{path}: invalid JSON: {reason}")
+    line, column = 1, 1
+    try:
+        with open(path, "rb") as f:
+            left = fail.at
+            if f.read(len(_BOM)) == _BOM:
+                left -= len(_BOM)  # a byte-order mark is no character of line 1
+            else:
+                f.seek(0)
+            while left > 0:
+                block = f.read(min(left, WINDOW_BYTES))
+                if not block:
+                    break
+                left -= len(block)
+                newline = block.rfind(b"\n")
+                if newline >= 0:
+                    line += block.count(b"\n")
+                    column = 1
+                    block = block[newline + 1 :]
+                # characters, not bytes: every byte but a UTF-8 continuation byte starts one
+                column += len(block) - int(np.count_nonzero((np.frombuffer(block, np.uint8) & 0xC0) == 0x80))
+    except OSError as exc:
+        return ReadError(f"{path}: cannot read the file: {exc.strerror or exc}")
+    return ReadError(f"{path}: invalid JSON at line {line} column {column}: {reason}")
+
+
 class _Fail(Exception):
-    """The streaming reader met something it does not handle; the exact reader says what."""
+    """The streaming reader met something it does not handle; the exact reader says what.
+
+    ``at`` is the byte offset where it stopped (in the file, or in the window for ``_exact``) and
+    ``reason`` what it found there, so a file too large to parse whole can still be named a place.
+    """
+
+    def __init__(self, at: int | None = None, reason: str = "") -> None:
+        super().__init__(at, reason)
+        self.at = at
+        self.reason = reason
+
+
+class _TooWide(Exception):
+    """The records hold more than ``MAX_COLUMNS`` distinct keys; ``index`` is the record (in its
+    window) that brought the first key too many."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 class _Mismatch(Exception):
@@ -496,17 +550,30 @@ class _Block:
         return sum(t.nbytes for t in self.texts) + sum(k.nbytes for k in self.kinds)
 
 
-def _keys(records: list[dict[str, object]]) -> tuple[list[str], bool]:
-    """The records' keys in first-seen order, and whether every record has exactly those keys."""
+def _keys(records: list[dict[str, object]], known: dict[str, None] | None = None) -> tuple[list[str], bool]:
+    """The records' keys in first-seen order, and whether every record has exactly those keys.
+
+    Every key becomes a column of every record, so the keys are bounded while they are collected:
+    with the ``known`` keys of earlier windows, more than ``MAX_COLUMNS`` raises ``_TooWide`` before
+    any column is built (30,000 records of one different key each would be 30,000 x 30,000 cells).
+    """
+    known = known or {}
     first = records[0]
     n = len(first)
     if all(len(r) == n for r in records) and all(r.keys() == first.keys() for r in records):
+        if len(known) + n > MAX_COLUMNS and len(known) + sum(k not in known for k in first) > MAX_COLUMNS:
+            raise _TooWide(0)
         return list(first), True
     seen: dict[str, None] = {}
-    for r in records:
+    room = MAX_COLUMNS - len(known)  # keys not seen in earlier windows that still fit
+    for index, r in enumerate(records):
         for k in r:
             if k not in seen:
                 seen[k] = None
+                if k not in known:
+                    room -= 1
+                    if room < 0:
+                        raise _TooWide(index)
     return list(seen), False
 
 
@@ -539,13 +606,15 @@ def _block(
     body: bytes | None,
     notices: list[tuple[int, Notice]] | None = None,
     raw: bytes | None = None,
+    known: dict[str, None] | None = None,
 ) -> _Block:
     """Columns of ``records``. ``body`` is the window's bytes when orjson parsed them (numbers are floats).
 
     ``notices`` are those the decoder found (by record index); the block adds over-deep values and
     over-long numbers. ``raw``: the records' bytes, to prove no key repeats (``_Mismatch`` otherwise).
+    ``known``: the keys of earlier windows, to bound the file's columns (``_TooWide``).
     """
-    columns, uniform = _keys(records)
+    columns, uniform = _keys(records, known)
     texts: list[pa.Array] = []
     kinds: list[np.ndarray] = []
     found = list(notices or ())
@@ -696,7 +765,7 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
         text = window.decode("utf-8")
     except UnicodeDecodeError as exc:
         if at_end or exc.start < len(window) - 4:
-            raise _Fail from None
+            raise _Fail(exc.start, "JSON must be UTF-8; this byte is not") from None
         text = window[: exc.start].decode("utf-8")
     decoder = _Decoder(repeats)
     decode = decoder.decoder.raw_decode
@@ -708,9 +777,16 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
     while True:
         try:
             record, end = decode(text, i)
-        except (json.JSONDecodeError, RecursionError, _Constant):
+        except (json.JSONDecodeError, RecursionError, _Constant) as exc:
             if at_end or not records:
-                raise _Fail from None
+                at, reason = i, "not a JSON object"
+                if isinstance(exc, json.JSONDecodeError):
+                    at, reason = exc.pos, exc.msg
+                elif isinstance(exc, RecursionError):
+                    reason = "nested too deeply"
+                else:
+                    reason = f"{exc} is not a JSON number; write a number, or null"
+                raise _Fail(len(text[:at].encode("utf-8")), reason) from None
             break
         if surrogates or decoder.repeats:
             record, notices = decoder.issues(record, surrogates)  # (clears the repeats)
@@ -748,45 +824,63 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
         size = WINDOW_BYTES
         buf = f.read(size)
         eof = len(buf) < size
+        base = start  # the file offset of buf[0], so that a failure names its place
 
         def fill(i: int) -> tuple[bytes, int]:
             """Skip whitespace from ``i``, reading on while the buffer runs out."""
-            nonlocal eof
+            nonlocal eof, base
             data = buf
             i = _skip_ws(data, i)
             while i >= len(data) and not eof:
                 more = f.read(size)
                 eof = len(more) < size
+                base += len(data)
                 data = more
                 i = _skip_ws(data, 0)
             return data, i
 
         if start == 0 and buf.startswith(_BOM):
             buf = buf[len(_BOM) :]
+            base += len(_BOM)
         buf, i = fill(0)
-        if i >= len(buf) or buf[i] != ord("["):
-            raise _Fail
+        if i >= len(buf):
+            raise _Fail(base + i, "Expecting value")
+        if buf[i] != ord("["):
+            raise _Fail(base + i, "a migration JSON file is an array of objects [{...}, ...]")
         buf, i = fill(i + 1)
         first = True
         while True:
             if i >= len(buf):
-                raise _Fail  # the array never closes
+                raise _Fail(base + i, "the array never closes: expecting ']'")
             if not first or buf[i] == ord("]"):
                 if buf[i] == ord("]"):
-                    rest = buf[i + 1 :] + f.read()
+                    base += i + 1
+                    rest = buf[i + 1 :]
                     if tail is not None:
-                        tail(rest)
-                    elif rest.strip(_WS):
-                        raise _Fail
+                        # The rest of a wrapper object (its other members) is judged whole, up to a bound.
+                        rest += f.read(max(EXACT_ERROR_BYTES + 1 - len(rest), 0))
+                        if len(rest) > EXACT_ERROR_BYTES:
+                            raise _Fail(base, "the text after the array of records is too long to end the object")
+                        try:
+                            tail(rest)
+                        except _Fail:
+                            raise _Fail(base, "the text after the array is not the end of the object") from None
+                        return
+                    while rest:  # only whitespace may follow the array: read on a window at a time
+                        if rest.strip(_WS):
+                            raise _Fail(base + len(rest) - len(rest.lstrip(_WS)), "Extra data")
+                        base += len(rest)
+                        rest = f.read(WINDOW_BYTES)
                     return
                 if buf[i] != ord(","):
-                    raise _Fail
+                    raise _Fail(base + i, "Expecting ',' delimiter")
                 buf, i = fill(i + 1)
                 if i >= len(buf):
-                    raise _Fail
+                    raise _Fail(base + i, "Expecting value")
             if buf[i] != ord("{"):
-                raise _Fail
+                raise _Fail(base + i, "every record must be an object {...}")
             buf = buf[i:]
+            base += i
             while True:
                 while len(buf) < size and not eof:
                     more = f.read(size)
@@ -796,18 +890,18 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 if parsed is not None:
                     records, used, body = parsed
                     if not all(type(r) is dict for r in records):
-                        raise _Fail
+                        raise _Fail(base, "every record must be an object {...}")
                     yield records, body, [], None, body
                     break
                 try:
                     exact, used, issues = _exact(buf, eof)
-                except _Fail:
+                except _Fail as exc:
                     if eof:
-                        raise
+                        raise _Fail(None if exc.at is None else base + exc.at, exc.reason) from None
                     size *= 2  # a record longer than the window: read more
                     continue
                 if not all(type(r) is dict for r in exact):
-                    raise _Fail
+                    raise _Fail(base, "every record must be an object {...}")
                 yield exact, None, issues, None, buf[:used]  # type: ignore[misc]
                 break
             first = False
@@ -842,24 +936,42 @@ def _line_error(path: Path, number: int, line: bytes) -> ReadError:
 
 
 def _lines(path: Path) -> Iterator[_Window]:
-    """JSON Lines: one object a line, blank lines skipped (and counted), read a window at a time."""
+    """JSON Lines: one object a line, blank lines skipped (and counted), read a window at a time.
+
+    The bytes after the last newline wait in a ``bytearray`` (appending costs only the new bytes,
+    so a long line is read in linear time), and a line longer than ``MAX_LINE_BYTES`` is refused
+    before it is held whole.
+    """
     with open(path, "rb") as f:
-        line = 0  # lines before ``buf``
-        rest = b""
+        line = 0  # lines before ``pending``
+        pending = bytearray()
         first = True
         while True:
             data = f.read(WINDOW_BYTES)
             eof = not data
-            buf = rest + data
+            searched = len(pending)  # ``pending`` holds no newline: only the new bytes can
+            pending += data
             if first:
-                buf = buf.removeprefix(_BOM)
+                if pending.startswith(_BOM):
+                    del pending[: len(_BOM)]
+                    searched = 0
                 first = False
             if not eof:
-                cut = buf.rfind(b"\n") + 1
+                cut = pending.rfind(b"\n", searched) + 1
                 if cut == 0:
-                    rest = buf  # a line longer than the window: read on
-                    continue
-                buf, rest = buf[:cut], buf[cut:]
+                    if len(pending) > MAX_LINE_BYTES:
+                        raise ReadError(
+                            f"{path}: line {line + 1} is longer than {MAX_LINE_BYTES >> 20} MB; "
+                            "JSON Lines holds one record a line, and a record is at most "
+                            f"{MAX_LINE_BYTES >> 20} MB"
+                        )
+                    continue  # a line longer than the window: read on
+                with memoryview(pending) as view:
+                    buf = bytes(view[:cut])  # one copy, not a bytearray slice and then bytes
+                del pending[:cut]
+            else:
+                buf = bytes(pending)
+                pending.clear()
             numbers: list[int] = []
             items: list[bytes] = []
             for k, raw in enumerate(buf.split(b"\n")):
@@ -1065,8 +1177,8 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
                 head += f.read(max(WINDOW_BYTES - len(head), 0))  # enough to tell lines from a wrapper
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    if not head.strip():
-        raise _exact_error(path, head if size <= len(head) else Path(path).read_bytes())
+    if not head.strip() and size <= len(head):
+        raise _exact_error(path, head)
     notices: list[Notice] = []
     windows: Iterator[_Window]
     if _is_lines(path, head):
@@ -1090,26 +1202,36 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
             if not records:
                 continue
             try:
-                block = _block(records, body, issues, raw)
-            except _Mismatch:
-                # orjson's floats and the literals found do not line up, or a key repeats: read exactly,
-                # and where a key repeats, once more noting which.
-                assert raw is not None
-                exact, _, issues = _exact(raw, True)
                 try:
-                    block = _block(exact, None, issues, raw)  # type: ignore[arg-type]
+                    block = _block(records, body, issues, raw, columns)
                 except _Mismatch:
-                    exact, _, issues = _exact(raw, True, repeats=True)
-                    block = _block(exact, None, issues)  # type: ignore[arg-type]
+                    # orjson's floats and the literals found do not line up, or a key repeats: read
+                    # exactly, and where a key repeats, once more noting which.
+                    assert raw is not None
+                    exact, _, issues = _exact(raw, True)
+                    try:
+                        block = _block(exact, None, issues, raw, columns)  # type: ignore[arg-type]
+                    except _Mismatch:
+                        exact, _, issues = _exact(raw, True, repeats=True)
+                        block = _block(exact, None, issues, known=columns)  # type: ignore[arg-type]
+            except _TooWide as wide:
+                number = int(lines[wide.index]) if lines is not None else rows + wide.index + 1
+                where = f"line {number}" if lines is not None else f"record {number}"
+                raise ReadError(
+                    f"{path}: the records hold more than {MAX_COLUMNS:,} different keys ({where} brings key "
+                    f"{MAX_COLUMNS + 1:,}); every key is a column, and a migration file has at most {MAX_COLUMNS:,}"
+                ) from None
             block.lines = lines
             del records
             for c in block.columns:
                 columns.setdefault(c, None)
             rows += block.rows
             store.add(block)
-    except _Fail:
+    except _Fail as fail:
         store.close()
-        raise _exact_error(path, Path(path).read_bytes()) from None
+        if size <= EXACT_ERROR_BYTES:
+            raise _exact_error(path, Path(path).read_bytes()) from None
+        raise _placed_error(path, fail) from None
     except OSError as exc:
         store.close()
         raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
@@ -1136,13 +1258,14 @@ def _chunks(store: _Store, columns: tuple[str, ...], total: int, chunk_rows: int
         index = pd.RangeIndex(n)
         texts = {}
         kinds = {}
+        # Each block's column positions by name: a dict, not a list search per column per block.
+        places = [{name: j for j, name in enumerate(block.columns)} for block, _, _, _ in parts]
         for c in columns:
             pieces = []
             codes = []
-            for block, _, a, b in parts:
-                try:
-                    j = block.columns.index(c)
-                except ValueError:
+            for (block, _, a, b), place in zip(parts, places, strict=True):
+                j = place.get(c)
+                if j is None:
                     pieces.append(pa.nulls(b - a, pa.string()))
                     codes.append(np.full(b - a, ABSENT_KIND, dtype=np.int8))
                     continue

@@ -24,11 +24,16 @@ from html import unescape
 from pathlib import PurePosixPath
 from xml.etree import ElementTree
 
+from omnimig.io.table import MAX_COLUMNS as MAX_TABLE_COLUMNS
+
 # A sheet whose used range (rows x columns, from A1) exceeds this is refused: calamine would hold
 # about 32 bytes a cell, so 40 full-height columns (41,943,040 cells) is about 1.3 GB.
 MAX_CELLS = 40 * 1_048_576
 MAX_ROWS = 1_048_576  # Excel's own limits: a reference beyond them is not a real cell
 MAX_COLUMNS = 16_384
+# A sheet used wider than the widest table any reader accepts (``omnimig.io.table.MAX_COLUMNS``)
+# is refused here too, before calamine turns every row into that many cells: 16,384 columns of
+# 2,001 rows are within MAX_CELLS, yet took a minute and 3.5 GB to read.
 # Everything inflated from one workbook, declared or actually read.
 MAX_INFLATED = 4 * 1024**3
 # A member larger than RATIO_FLOOR that inflates more than MAX_RATIO times is a zip bomb: real
@@ -280,6 +285,12 @@ def _check_range(scan: SheetScan, sheet: str) -> None:
             f"({scan.rows:,} rows x {scan.columns:,} columns = {scan.rows * scan.columns:,} cells); "
             f"at most {MAX_CELLS:,} cells are read (40 columns of 1,048,576 rows): "
             "delete the stray cells far below or to the right of the data"
+        )
+    if scan.columns > MAX_TABLE_COLUMNS:
+        raise ScanError(
+            f'sheet "{sheet}" uses {scan.columns:,} columns (cells up to column {column_letters(scan.columns)}); '
+            f"a migration file has at most {MAX_TABLE_COLUMNS:,}: "
+            "delete the stray cells to the right of the data"
         )
 
 
