@@ -19,6 +19,13 @@ def bundle(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in ``tmp_path`` so paths in messages are short and relative (``b/user.csv``)."""
+    monkeypatch.chdir(tmp_path)
+    return Path(".")
+
+
 @pytest.fixture(autouse=True)
 def no_debug_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--debug`` sets OMNIMIG_DEBUG in the process; in-process CLI tests must not leak it to the next test."""

@@ -6,10 +6,8 @@ Bars go to stderr only on a terminal; the hooks that feed them are tested direct
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -18,15 +16,6 @@ from omnimig.validate.progress import FileProgress, StepProgress
 from omnimig.validate.report import write_csv, write_json
 from omnimig.validate.run import validate_paths
 from omnimig.validate.workbook import write_workbook
-
-BUNDLE = Path(__file__).resolve().parent / "data" / "bundle"
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    folder = tmp_path / "bundle"
-    shutil.copytree(BUNDLE, folder)
-    return folder
 
 
 def test_bundle_rules_report_each_step_and_finish(bundle: Path) -> None:

@@ -44,13 +44,6 @@ B = Path("b")
 OUT = Path("out")
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work in ``tmp_path`` so paths in messages are short and relative (``b/user.csv``)."""
-    monkeypatch.chdir(tmp_path)
-    return Path(".")
-
-
 # --------------------------------------------------------------------------- reading the output back
 
 

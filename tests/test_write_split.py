@@ -43,12 +43,6 @@ B = Path("b")
 OUT = Path("out")
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return Path(".")
-
-
 def json_files_read_back(folder: Path) -> int:
     """``json.loads`` every JSON file under ``folder`` (it raises on any it cannot read); returns how many
     data files there are (the split's own list of written files is not one)."""
