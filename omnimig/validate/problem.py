@@ -422,9 +422,3 @@ class FileResult:
         self._problems.set_order(column_order)
         self._problems.flush()
 
-
-def escalate(problems: Iterable[Problem]) -> list[Problem]:
-    """``--strict``: every warning becomes an error."""
-    from dataclasses import replace
-
-    return [replace(p, severity="error") if p.severity == "warning" else p for p in problems]
