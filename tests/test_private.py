@@ -41,3 +41,19 @@ def test_an_existing_file_is_tightened(tmp_path: Path) -> None:
         handle.write("[]")
     assert mode(path) == 0o600
     assert path.read_text(encoding="utf-8") == "[]"
+
+
+def test_a_write_is_all_or_nothing_and_private(tmp_path: Path) -> None:
+    from omnimig.io.private import replaced_privately, write_privately
+
+    path = tmp_path / "journal.json"
+    write_privately(path, b"first")
+    assert path.read_bytes() == b"first" and mode(path) == 0o600
+    try:
+        with replaced_privately(path, durable=True) as temp:
+            temp.write_bytes(b"half")
+            raise RuntimeError("crash halfway")
+    except RuntimeError:
+        pass
+    assert path.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.json"]  # no temporary left behind

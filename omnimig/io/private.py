@@ -55,22 +55,43 @@ def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
 
 
 @contextlib.contextmanager
-def replaced_privately(path: Path) -> Iterator[Path]:
+def replaced_privately(path: Path, *, durable: bool = False) -> Iterator[Path]:
     """A private (0600) temporary path beside ``path`` that replaces it only when the block succeeds.
 
     A report or output that fails halfway (a full disk, an unexpected error) never leaves a
     truncated file under the name a person will open, nor destroys the file that was there.
+    ``durable`` also flushes the file and the rename to disk (``fsync``), for state a crash must
+    not lose or tear: the upload journal, the copies of what was sent.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=folder)
     os.close(fd)
     temp = Path(name)
     try:
         os.chmod(temp, FILE_MODE)
         yield temp
         os.chmod(temp, FILE_MODE)  # a library may have re-created it with its own mode
+        if durable:
+            _fsync(temp, os.O_RDONLY)
         os.replace(temp, path)
+        if durable and hasattr(os, "O_DIRECTORY"):
+            _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def write_privately(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` as one durable step: all of it or nothing, 0600 (see ``replaced_privately``)."""
+    with replaced_privately(path, durable=True) as temp:
+        temp.write_bytes(data)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def make_private(path: Path) -> Path:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from omnimig.io.private import make_private, open_private, private_dir
+from omnimig.io.private import make_private, open_private, private_dir, write_privately
 from omnimig.upload.client import Answer, Token
 
 #: Response bodies longer than this are cut in the log (the progress answers are tiny).
@@ -58,16 +57,7 @@ class AuditLog:
         if target.exists():
             make_private(target)
         else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".tmp", dir=self.sent_dir)  # 0600
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_privately(target, data)
         return f"sent/{digest}"
 
     def exchange(

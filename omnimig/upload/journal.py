@@ -15,13 +15,12 @@ the data is redacted, never the JSON text, so a cut escape cannot leave a journa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from omnimig.io.private import write_privately
 from omnimig.io.safe_text import visible
 from omnimig.upload.audit import now_iso
 from omnimig.upload.client import MIGRATION_ID, UploadError, map_strings
@@ -95,23 +94,8 @@ class Journal:
         generation = (self.generation or 0) + 1
         self.data["generation"] = generation
         text = json.dumps(map_strings(self.data, self._redact), indent=2, ensure_ascii=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)  # 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_privately(self.path, text.encode("utf-8"))
         self.generation = generation
-        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-            fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     @property
     def files(self) -> dict[str, Any]:

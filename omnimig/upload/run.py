@@ -447,7 +447,8 @@ def _private_state(state_dir: Path) -> None:
     for entry in state_dir.iterdir():
         if entry.is_symlink():
             continue
-        if entry.is_file() and (entry.name in ("journal.json", "audit.jsonl", "lock") or entry.name.endswith(".tmp")):
+        temporary = entry.name.startswith(".journal.json.") or entry.name.endswith(".tmp")  # a crashed write's
+        if entry.is_file() and (entry.name in ("journal.json", "audit.jsonl", "lock") or temporary):
             make_private(entry)
         elif entry.is_dir() and entry.name in ("sent", "parts", "test-set"):
             os.chmod(entry, DIR_MODE)

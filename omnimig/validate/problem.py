@@ -421,4 +421,3 @@ class FileResult:
         """Problems in report order: by row, then ``column_order``, then rule."""
         self._problems.set_order(column_order)
         self._problems.flush()
-
