@@ -334,7 +334,7 @@ def samples(
     ] = None,
 ) -> None:
     """Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _stderr()
     if test_set is not None:
         from omnimig.samples.testset import TestSetError, pick_test_set
 
@@ -471,7 +471,7 @@ def transform(
             raise
         raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
     except KeyboardInterrupt:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
+        _stderr().print(
             "omnimig: interrupted; each file in the output folder is whole (this run's or the last), none half-written",
             markup=False,
         )
@@ -571,7 +571,7 @@ def upload(
     from omnimig.upload.lock import StateLock
     from omnimig.validate.report import render_text
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _stderr()
     out = Console(highlight=False, soft_wrap=True)
     with contextlib.ExitStack() as held:
         source = directory

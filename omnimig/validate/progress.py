@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from rich.console import Console
 from rich.progress import (
@@ -56,66 +57,23 @@ def _bar(console: Console) -> Progress:
     )
 
 
-class FileProgress:
-    """The ``progress`` hook of ``validate_paths``: one bar per large file, by bytes read.
+class _Bars:
+    """A transient rich bar on stderr, started only when stderr is a terminal (or shared with a running one).
 
-    Use it as a context manager around the run; call it as ``hook(path, done, total)``.
-    """
-
-    def __init__(self, console: Console | None = None, threshold: int = THRESHOLD) -> None:
-        self.console = console if console is not None else Console(stderr=True)
-        self.threshold = threshold
-        self.bar: Progress | None = None
-        self.tasks: dict[Path, TaskID] = {}
-
-    @property
-    def enabled(self) -> bool:
-        return self.console.is_terminal
-
-    def __enter__(self) -> FileProgress:
-        if self.enabled:
-            self.bar = _bar(self.console)
-            self.bar.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-    def __call__(self, path: Path, done: int, total: int) -> None:
-        if self.bar is None or total < self.threshold:
-            return
-        task = self.tasks.get(path)
-        if task is None:
-            task = self.tasks[path] = self.bar.add_task(f"validating {path.name}", total=total, unit="bytes")
-        self.bar.update(task, completed=min(done, total))
-
-
-class StepProgress:
-    """Bars for the work after reading: bundle rules, report writing, split writing (issue 13).
-
-    On a 500,000-row bundle ``--report`` ran two minutes with no output at all. Each step gets a
-    transient bar on stderr, only when stderr is a terminal, so pipes, logs and CI see nothing and
-    the report that follows reads the same. ``hook(description)`` returns the callable a step
-    reports to as ``advance(done, total)``; ``None`` as the total gives a pulsing bar for a step
-    that cannot count its work.
+    Rich shows one live display at a time, so a step that runs inside another (the bundle rules
+    inside file reading) shares its bar instead of starting its own.
     """
 
     def __init__(self, console: Console | None = None, bar: Progress | None = None) -> None:
-        """``bar``: share a bar that is already running (rich shows one live display at a time)."""
         self.console = console if console is not None else Console(stderr=True)
         self.bar: Progress | None = bar
         self.shared = bar is not None
-        self.tasks: dict[str, TaskID] = {}
 
     @property
     def enabled(self) -> bool:
         return self.console.is_terminal
 
-    def __enter__(self) -> StepProgress:
+    def __enter__(self) -> Self:
         if self.enabled and not self.shared:
             self.bar = _bar(self.console)
             self.bar.start()
@@ -127,6 +85,42 @@ class StepProgress:
         if self.bar is not None and not self.shared:
             self.bar.stop()
         self.bar = None
+
+
+class FileProgress(_Bars):
+    """The ``progress`` hook of ``validate_paths``: one bar per large file, by bytes read.
+
+    Use it as a context manager around the run; call it as ``hook(path, done, total)``.
+    """
+
+    def __init__(self, console: Console | None = None, threshold: int = THRESHOLD) -> None:
+        super().__init__(console)
+        self.threshold = threshold
+        self.tasks: dict[Path, TaskID] = {}
+
+    def __call__(self, path: Path, done: int, total: int) -> None:
+        if self.bar is None or total < self.threshold:
+            return
+        task = self.tasks.get(path)
+        if task is None:
+            task = self.tasks[path] = self.bar.add_task(f"validating {path.name}", total=total, unit="bytes")
+        self.bar.update(task, completed=min(done, total))
+
+
+class StepProgress(_Bars):
+    """Bars for the work after reading: bundle rules, report writing, split writing (issue 13).
+
+    On a 500,000-row bundle ``--report`` ran two minutes with no output at all. Each step gets a
+    transient bar on stderr, only when stderr is a terminal, so pipes, logs and CI see nothing and
+    the report that follows reads the same. ``hook(description)`` returns the callable a step
+    reports to as ``advance(done, total)``; ``None`` as the total gives a pulsing bar for a step
+    that cannot count its work.
+    """
+
+    def __init__(self, console: Console | None = None, bar: Progress | None = None) -> None:
+        """``bar``: share a bar that is already running (rich shows one live display at a time)."""
+        super().__init__(console, bar)
+        self.tasks: dict[str, TaskID] = {}
 
     def hook(self, description: str) -> Callable[[int, int | None], None]:
         """The ``advance(done, total)`` callable of one step (does nothing off a terminal)."""
