@@ -45,9 +45,9 @@ def _plain(path: Path, out: Path) -> None:
 
 
 def _annotated(path: Path, out: Path) -> None:
-    from omnimig.validate.rules import load_choices
-    from omnimig.validate.run import Target, validate_file
-    from omnimig.validate.workbook import EXCEL_DATA_ROWS, write_workbook
+    from omnimig.schemas.rules import load_choices
+    from omnimig.validation.run import Target, validate_file
+    from omnimig.validation.workbook import EXCEL_DATA_ROWS, write_workbook
 
     result = validate_file(Target(path, "order"), load_choices(None))
     start = time.perf_counter()

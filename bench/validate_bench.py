@@ -11,7 +11,7 @@
       as an exact set of (file, row, field, rule, severity);
    b. a pyarrow parse of the same four files as text columns (``pyarrow.csv.read_csv``, every
       column typed string);
-   c. frictionless, through ``omnimig.validate.reference`` (our Table Schemas plus our custom
+   c. frictionless, through ``omnimig.validation.reference`` (our Table Schemas plus our custom
       check), one type at a time on a slice: the first F of each file's rows. Its speed is
       extrapolated to the whole bundle, and the output says so;
    d. frictionless with the keys: the slice made consistent (the first F of the users, their
@@ -81,7 +81,7 @@ FRICTIONLESS_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from omnimig.validate.reference import reference_findings
+from omnimig.validation.reference import reference_findings
 t1 = time.perf_counter()
 found = reference_findings(Path(sys.argv[1]), sys.argv[2])
 t2 = time.perf_counter()
@@ -98,7 +98,7 @@ import collections, json, sys, time, warnings
 from pathlib import Path
 t0 = time.perf_counter()
 from frictionless import Checklist, Package
-from omnimig.validate.reference import AkinonCheck, _resource, table_schema
+from omnimig.validation.reference import AkinonCheck, _resource, table_schema
 t1 = time.perf_counter()
 folder = Path(sys.argv[1])
 keys = json.loads(sys.argv[2])
@@ -337,7 +337,7 @@ def run_frictionless(out: Path, rows: dict[str, int], fraction: float) -> tuple[
 
 def package_keys() -> dict[str, dict[str, object]]:
     """primaryKey, foreignKeys and the unique fields of each resource in our datapackage.json."""
-    from omnimig.validate.rules import schema_dir
+    from omnimig.schemas.rules import schema_dir
 
     doc = json.loads((schema_dir() / "datapackage.json").read_text(encoding="utf-8"))
     keys: dict[str, dict[str, object]] = {}
@@ -588,7 +588,7 @@ def report(
             else "- Frictionless ran on the whole files "
         )
         + "(header kept), one type per process, with our Table Schemas and `AkinonCheck` "
-        "(`omnimig.validate.reference`). Its whole-bundle time is extrapolated from the validation time of each "
+        "(`omnimig.validation.reference`). Its whole-bundle time is extrapolated from the validation time of each "
         "file or slice alone, so it leaves out frictionless' import time and the unique/foreign-key checks omnimig "
         "does; both favour frictionless. The planted defects follow the valid rows, so a small leading slice holds "
         "none of them (frictionless' error count above is a sanity check only).",

@@ -14,13 +14,13 @@ from rich.console import Console
 
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.io.safe_text import visible
-from omnimig.validate.bundle import BundleOutcome
-from omnimig.validate.problem import FileResult
-from omnimig.validate.rules import SchemaError, load_choices, table_rules, type_names
+from omnimig.validation.bundle import BundleOutcome
+from omnimig.validation.problem import FileResult
+from omnimig.schemas.rules import SchemaError, load_choices, table_rules, type_names
 
 if TYPE_CHECKING:
     from omnimig.io.table import ReadOptions
-    from omnimig.upload.client import Token
+    from omnimig.uploader.client import Token
 
 
 def _internal_error(exc: BaseException, doing: str) -> str:
@@ -189,9 +189,9 @@ def _validate(
     chunk_rows: int,
     options: ReadOptions,
 ) -> None:
-    from omnimig.validate.progress import FileProgress, StepProgress
-    from omnimig.validate.report import render_text, write_csv, write_json
-    from omnimig.validate.run import UsageError, validate_paths
+    from omnimig.validation.progress import FileProgress, StepProgress
+    from omnimig.validation.report import render_text, write_csv, write_json
+    from omnimig.validation.run import UsageError, validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
@@ -224,7 +224,7 @@ def _validate(
             raise _guarded("write the report", report) from None
     counts = []
     if split is not None:
-        from omnimig.validate.split import split_bundle
+        from omnimig.validation.split import split_bundle
 
         try:
             with StepProgress() as steps:
@@ -279,7 +279,7 @@ def write_report(
     """
     from omnimig.io.paths import same_file
     from omnimig.io.private import open_private, replaced_privately
-    from omnimig.validate.report import write_csv, write_json
+    from omnimig.validation.report import write_csv, write_json
 
     for r in results:
         if same_file(path, Path(r.path)):
@@ -287,7 +287,7 @@ def write_report(
     suffix = path.suffix.lower()
     with replaced_privately(path) as temp:
         if suffix == ".xlsx":
-            from omnimig.validate.workbook import write_workbook
+            from omnimig.validation.workbook import write_workbook
 
             lines = [*outcome.errors, *outcome.notes]
             write_workbook(results, temp, report_rows=report_rows, bundle_lines=lines, progress=progress)
@@ -336,7 +336,7 @@ def samples(
     """Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."""
     err = _stderr()
     if test_set is not None:
-        from omnimig.samples.testset import TestSetError, pick_test_set
+        from omnimig.sampling.testset import TestSetError, pick_test_set
 
         try:
             picked = pick_test_set([test_set], out, customer=customer)
@@ -356,7 +356,7 @@ def samples(
     from faker.config import AVAILABLE_LOCALES
     from rich.progress import Progress
 
-    from omnimig.samples.generate import generate
+    from omnimig.sampling.generate import generate
 
     if locale not in AVAILABLE_LOCALES:
         raise fail(f"unknown --locale {locale!r}; use a faker locale such as tr_TR or en_US")
@@ -445,11 +445,11 @@ def transform(
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
     from omnimig.io.safe_text import visible
     from omnimig.io.table import ReadError
-    from omnimig.transform.errors import unexpected
-    from omnimig.transform.finish import Options
-    from omnimig.transform.run import TransformError
-    from omnimig.transform.run import transform as run_transform
-    from omnimig.transform.settings import SettingsError, apply_flags, load
+    from omnimig.transforms.errors import unexpected
+    from omnimig.transforms.finish import Options
+    from omnimig.transforms.run import TransformError
+    from omnimig.transforms.run import transform as run_transform
+    from omnimig.transforms.settings import SettingsError, apply_flags, load
 
     console = Console(highlight=False, soft_wrap=True)
     try:
@@ -491,7 +491,7 @@ def read_token(env_name: str) -> Token:
     """
     import os
 
-    from omnimig.upload import BadToken, Token
+    from omnimig.uploader import BadToken, Token
 
     token = os.environ.get(env_name, "").strip()
     if not token:
@@ -557,7 +557,7 @@ def upload(
     import contextlib
 
     from omnimig.io.private import private_dir
-    from omnimig.upload import (
+    from omnimig.uploader import (
         TEST_SET_CHECKS,
         BadToken,
         PlanError,
@@ -567,16 +567,16 @@ def upload(
         plan_upload,
         run_upload,
     )
-    from omnimig.upload.client import InsecureUrl
-    from omnimig.upload.lock import StateLock
-    from omnimig.validate.report import render_text
+    from omnimig.uploader.client import InsecureUrl
+    from omnimig.uploader.lock import StateLock
+    from omnimig.validation.report import render_text
 
     err = _stderr()
     out = Console(highlight=False, soft_wrap=True)
     with contextlib.ExitStack() as held:
         source = directory
         if test_set:
-            from omnimig.samples.testset import TestSetError, pick_test_set
+            from omnimig.sampling.testset import TestSetError, pick_test_set
 
             base = state_dir or directory / ".omnimig"
             source = base / "test-set"
@@ -651,7 +651,7 @@ def schemas(
     choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
 ) -> None:
     """Show the rules of one migration type (or all four) as a readable table."""
-    from omnimig.validate.describe import render_type
+    from omnimig.validation.describe import render_type
 
     if type_ is not None and type_ not in type_names():
         raise fail(f"unknown type {type_!r}; use one of: {', '.join(type_names())}")

@@ -34,7 +34,7 @@ from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-from omnimig.validate.rules import INTEGER_RE, NUMBER_RE, ChoiceList, FieldRule, TypeRules
+from omnimig.schemas.rules import INTEGER_RE, NUMBER_RE, ChoiceList, FieldRule, TypeRules
 
 Form = Literal["text", "json"]
 

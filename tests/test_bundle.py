@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-import omnimig.validate.rules as rules
+import omnimig.schemas.rules as rules
 from omnimig.cli import app
-from omnimig.validate.bundle import check_bundle
-from omnimig.validate.rules import bundle_fields, default_choices, json_rules, migration_types, table_rules
-from omnimig.validate.run import collect_targets, validate_file
+from omnimig.validation.bundle import check_bundle
+from omnimig.schemas.rules import bundle_fields, default_choices, json_rules, migration_types, table_rules
+from omnimig.validation.run import collect_targets, validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "bundle"

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnimig.samples.generate import generate
-from omnimig.validate.run import Validation, validate_paths
+from omnimig.sampling.generate import generate
+from omnimig.validation.run import Validation, validate_paths
 
 Key = tuple[str, int | None, str | None, str, str]
 

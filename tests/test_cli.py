@@ -24,7 +24,7 @@ from filetools import write_xlsx
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
-from omnimig.validate.rules import default_choices, table_rules
+from omnimig.schemas.rules import default_choices, table_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "bundle"

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnimig.validate.reference import reference_findings, reference_problems
-from omnimig.validate.rules import FieldRule, default_choices, table_rules, type_names
-from omnimig.validate.run import Target, validate_file
+from omnimig.validation.reference import reference_findings, reference_problems
+from omnimig.schemas.rules import FieldRule, default_choices, table_rules, type_names
+from omnimig.validation.run import Target, validate_file
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TYPES = type_names()

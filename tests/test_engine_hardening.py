@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-import omnimig.validate.run as engine
+import omnimig.validation.run as engine
 from omnimig.cli import app
 
 BUNDLE = Path(__file__).resolve().parent / "data" / "bundle"
@@ -128,7 +128,7 @@ def test_ctrl_c_is_interrupted_and_exit_130(bundle: Path, monkeypatch: pytest.Mo
 
 
 def test_a_failing_report_writer_is_one_line(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import omnimig.validate.workbook as workbook
+    import omnimig.validation.workbook as workbook
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("cannot place the comment")
@@ -142,7 +142,7 @@ def test_a_failing_report_writer_is_one_line(bundle: Path, tmp_path: Path, monke
 
 
 def test_a_failing_split_is_one_line(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import omnimig.validate.split as split
+    import omnimig.validation.split as split
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("user")
@@ -158,7 +158,7 @@ def test_a_failing_split_is_one_line(bundle: Path, tmp_path: Path, monkeypatch: 
 def test_a_bug_after_reading_is_one_line_in_a_real_process(bundle: Path) -> None:
     """The whole CLI in a subprocess: the bundle rules crash; one line, exit 2, no traceback."""
     code = (
-        "import omnimig.validate.run as r\n"
+        "import omnimig.validation.run as r\n"
         "def crash(*a, **k): raise IndexError('list index out of range')\n"
         "r.check_bundle = crash\n"
         f"{RUN_CLI}\n"
@@ -361,7 +361,7 @@ def test_a_rule_skipped_for_an_unreadable_file_says_why(bundle: Path) -> None:
 def test_a_lone_surrogate_in_a_value_is_printed_as_its_escape(
     bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    from omnimig.validate.problem import Problem
+    from omnimig.validation.problem import Problem
 
     real = engine.validate_file
 

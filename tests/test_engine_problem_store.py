@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.validate.problem import FileResult, Problem, ProblemStore
+from omnimig.validation.problem import FileResult, Problem, ProblemStore
 
 FIELDS = ["number", "amount", "currency", None]
 ORDER = ("number", "amount", "currency")

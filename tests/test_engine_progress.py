@@ -12,10 +12,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.validate.progress import FileProgress, StepProgress
-from omnimig.validate.report import write_csv, write_json
-from omnimig.validate.run import validate_paths
-from omnimig.validate.workbook import write_workbook
+from omnimig.validation.progress import FileProgress, StepProgress
+from omnimig.validation.report import write_csv, write_json
+from omnimig.validation.run import validate_paths
+from omnimig.validation.workbook import write_workbook
 
 
 def test_bundle_rules_report_each_step_and_finish(bundle: Path) -> None:

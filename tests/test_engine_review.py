@@ -11,7 +11,7 @@ import pytest
 from conftest import BUNDLE
 from typer.testing import CliRunner, Result
 
-import omnimig.validate.workbook as workbook_module
+import omnimig.validation.workbook as workbook_module
 from omnimig.cli import app
 
 

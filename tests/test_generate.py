@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.samples.defects import bundle_defects, field_defects
-from omnimig.samples.generate import generate
-from omnimig.validate.bundle import check_bundle
-from omnimig.validate.rules import default_choices, table_rules
-from omnimig.validate.run import collect_targets, validate_file, validate_paths
+from omnimig.sampling.defects import bundle_defects, field_defects
+from omnimig.sampling.generate import generate
+from omnimig.validation.bundle import check_bundle
+from omnimig.schemas.rules import default_choices, table_rules
+from omnimig.validation.run import collect_targets, validate_file, validate_paths
 
 TYPES = ("user", "address", "order", "order_item")
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omnimig.transform.normalize import (
+from omnimig.transforms.normalize import (
     Amount,
     NormaliseError,
     boolean,
@@ -26,7 +26,7 @@ from omnimig.transform.normalize import (
 
 # --------------------------------------------------------------------------------------------------
 # text / strip_marker
-from omnimig.validate.rules import table_rules
+from omnimig.schemas.rules import table_rules
 
 # Every date the normaliser writes must pass the order schema's date-or-date-time rule.
 ISO_PATTERN = re.compile(table_rules("order").field("created_date").pattern)
@@ -646,6 +646,6 @@ def test_boolean_errors(value: str) -> None:
     ],
 )
 def test_email_matches_like_an_address_not_like_turkish_text(value: str, expected: str | None) -> None:
-    from omnimig.transform.normalize import email
+    from omnimig.transforms.normalize import email
 
     assert email(value) == expected

@@ -10,8 +10,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.validate.progress import FileProgress
-from omnimig.validate.run import validate_paths
+from omnimig.validation.progress import FileProgress
+from omnimig.validation.run import validate_paths
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 

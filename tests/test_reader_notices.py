@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import omnimig.validate.run as run_module
+import omnimig.validation.run as run_module
 from omnimig.io.table import Chunk, Notice, Source
-from omnimig.validate.rules import load_choices
-from omnimig.validate.run import Target, validate_file
+from omnimig.schemas.rules import load_choices
+from omnimig.validation.run import Target, validate_file
 
 
 def test_chunk_notices_become_problems_at_their_row_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,8 +26,8 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 from rulegen import JsonLiteral
 
-from omnimig.validate.problem import Problem
-from omnimig.validate.rules import (
+from omnimig.validation.problem import Problem
+from omnimig.schemas.rules import (
     NUMBER_RE,
     SHARED_PROPERTIES,
     default_choices,
@@ -37,7 +37,7 @@ from omnimig.validate.rules import (
     table_rules,
     type_names,
 )
-from omnimig.validate.run import Target, validate_file
+from omnimig.validation.run import Target, validate_file
 
 CHOICES = default_choices()
 

@@ -34,10 +34,10 @@ from test_bundle import (
 )
 
 from omnimig.io.safe_text import neutralise_formula
-from omnimig.validate.bundle import check_bundle
-from omnimig.validate.rules import default_choices
-from omnimig.validate.run import collect_targets, validate_file
-from omnimig.validate.split import split_bundle
+from omnimig.validation.bundle import check_bundle
+from omnimig.schemas.rules import default_choices
+from omnimig.validation.run import collect_targets, validate_file
+from omnimig.validation.split import split_bundle
 
 TYPES = ["user", "address", "order", "order_item"]
 B = Path("b")

@@ -15,10 +15,10 @@ import pytest
 from test_bundle import FORMATS, SAMPLES, SUFFIX, Bundle, samples, write_bundle
 from test_split import Num, read_rows
 
-from omnimig.samples import testset
-from omnimig.validate.bundle import check_bundle
-from omnimig.validate.rules import default_choices
-from omnimig.validate.run import collect_targets, validate_file
+from omnimig.sampling import testset
+from omnimig.validation.bundle import check_bundle
+from omnimig.schemas.rules import default_choices
+from omnimig.validation.run import collect_targets, validate_file
 
 TYPES = ["user", "address", "order", "order_item"]
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omnimig.transform.finish import Options, finish, unusable_password
-from omnimig.transform.records import Draft, Origin, Record, Reject, tally
-from omnimig.transform.settings import SettingsError, apply_flags, load
+from omnimig.transforms.finish import Options, finish, unusable_password
+from omnimig.transforms.records import Draft, Origin, Record, Reject, tally
+from omnimig.transforms.settings import SettingsError, apply_flags, load
 
 
 def user(code: str, row: int, email: str | None = None, **more: str) -> Record:

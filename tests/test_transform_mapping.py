@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
-from omnimig.transform.outdir import MANIFEST
+from omnimig.transforms.outdir import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "transform" / "mapping"
-MAPPINGS = ROOT / "omnimig" / "transform" / "mappings"
+MAPPINGS = ROOT / "omnimig" / "transforms" / "mappings"
 ORDERS = DATA / "siparisler.csv"
 CUSTOMERS = DATA / "musteriler.xlsx"
 TURKISH = MAPPINGS / "turkish-platform.toml"
@@ -587,7 +587,7 @@ def test_unknown_table(tmp_path: Path) -> None:
 def test_the_shipped_mappings_are_package_data() -> None:
     from importlib.resources import files
 
-    names = {p.name for p in files("omnimig.transform").joinpath("mappings").iterdir()}
+    names = {p.name for p in files("omnimig.transforms").joinpath("mappings").iterdir()}
     assert {"turkish-platform.toml", "customers.toml"} <= names
 
 
@@ -702,7 +702,7 @@ def test_clean_generated_export_validates_except_cannot_fill(orders: list[Any]) 
 
 
 def test_pick_min_and_max_compare_values_not_text() -> None:
-    from omnimig.transform.mapping import _combine
+    from omnimig.transforms.mapping import _combine
 
     assert _combine("max", ["9.50", "10.00"]) == "10.00"
     assert _combine("min", ["2024-01-01T10:00:00+03:00", "2024-01-01T08:30:00+01:00"]) == "2024-01-01T10:00:00+03:00"

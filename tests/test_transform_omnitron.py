@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.transform.finish import Options
-from omnimig.transform.run import transform
-from omnimig.transform.settings import Settings
-from omnimig.validate.run import validate_paths
+from omnimig.transforms.finish import Options
+from omnimig.transforms.run import transform
+from omnimig.transforms.settings import Settings
+from omnimig.validation.run import validate_paths
 
 DATA = Path(__file__).parent / "data" / "transform" / "omnitron"
 runner = CliRunner()

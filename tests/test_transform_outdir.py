@@ -11,13 +11,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
-from omnimig.transform.errors import TransformError
-from omnimig.transform.outdir import MANIFEST, OutFolder, prepare, write_bundle
+from omnimig.transforms.errors import TransformError
+from omnimig.transforms.outdir import MANIFEST, OutFolder, prepare, write_bundle
 
 DATA = Path(__file__).resolve().parent / "data" / "transform"
 ORDERS = DATA / "omnitron" / "orders.json"
 SIPARISLER = DATA / "mapping" / "siparisler.csv"
-TURKISH = Path(__file__).resolve().parents[1] / "omnimig" / "transform" / "mappings" / "turkish-platform.toml"
+TURKISH = Path(__file__).resolve().parents[1] / "omnimig" / "transforms" / "mappings" / "turkish-platform.toml"
 
 
 def run(*args: object) -> Result:

@@ -16,11 +16,11 @@ from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
 from omnimig.io.table import Chunk, Notice, Source
-from omnimig.transform import mapping as mapping_module
-from omnimig.transform import omnitron
-from omnimig.transform import settings as settings_module
-from omnimig.transform.normalize import fold
-from omnimig.transform.settings import Settings, SettingsError, load
+from omnimig.transforms import mapping as mapping_module
+from omnimig.transforms import omnitron
+from omnimig.transforms import settings as settings_module
+from omnimig.transforms.normalize import fold
+from omnimig.transforms.settings import Settings, SettingsError, load
 
 TALLY = re.compile(r"^(.+?): (\d+) (\w+(?: \w+)?) read = (\d+) written \+ (\d+) merged \+ (\d+) rejected$", re.M)
 

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
-from omnimig.transform.finish import Options
-from omnimig.transform.run import transform
-from omnimig.transform.settings import Settings
-from omnimig.validate.run import validate_paths
+from omnimig.transforms.finish import Options
+from omnimig.transforms.run import transform
+from omnimig.transforms.settings import Settings
+from omnimig.validation.run import validate_paths
 
 DATA = Path(__file__).resolve().parent / "data" / "transform" / "shopify"
 ORDERS = DATA / "orders_export.csv"

@@ -1,4 +1,4 @@
-"""``omnimig.upload`` against the fake Omnitron, a real HTTP server on 127.0.0.1."""
+"""``omnimig.uploader`` against the fake Omnitron, a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from omnimig.upload import (
+from omnimig.uploader import (
     HttpError,
     InsecureUrl,
     JournalError,
@@ -28,9 +28,9 @@ from omnimig.upload import (
     plan_upload,
     run_upload,
 )
-from omnimig.upload.client import OmnitronClient, parse_progress, retry_after
-from omnimig.upload.fake_server import FakeOmnitron, Fault
-from omnimig.validate.rules import type_names
+from omnimig.uploader.client import OmnitronClient, parse_progress, retry_after
+from omnimig.uploader.fake_server import FakeOmnitron, Fault
+from omnimig.schemas.rules import type_names
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TOKEN = "tok-5ecret-7f3a9c"

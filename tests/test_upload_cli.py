@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.upload.fake_server import FakeOmnitron
+from omnimig.uploader.fake_server import FakeOmnitron
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TOKEN = "tok-CLI-7f3a9c0d"

@@ -23,13 +23,13 @@ import pytest
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.upload import RetryPolicy, Token, UploadEvent, UploadSummary, plan_upload, run_upload
-from omnimig.upload import run as run_module
-from omnimig.upload.fake_server import FakeOmnitron
-from omnimig.upload.run import NOT_PLAIN
-from omnimig.validate.problem import FileResult
-from omnimig.validate.rules import load_choices
-from omnimig.validate.run import Target, validate_file
+from omnimig.uploader import RetryPolicy, Token, UploadEvent, UploadSummary, plan_upload, run_upload
+from omnimig.uploader import run as run_module
+from omnimig.uploader.fake_server import FakeOmnitron
+from omnimig.uploader.run import NOT_PLAIN
+from omnimig.validation.problem import FileResult
+from omnimig.schemas.rules import load_choices
+from omnimig.validation.run import Target, validate_file
 
 TOKEN = "tok-c0nvert-5a1e"
 FAST = RetryPolicy(attempts=4, backoff=0.01, max_delay=0.05)

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from omnimig import cli as cli_module
 from omnimig.cli import app
-from omnimig.upload import HttpError, RetryPolicy, Token, plan_upload, run_upload
-from omnimig.upload.client import redact
-from omnimig.upload.fake_server import FakeOmnitron, Fault
-from omnimig.upload.journal import Journal
+from omnimig.uploader import HttpError, RetryPolicy, Token, plan_upload, run_upload
+from omnimig.uploader.client import redact
+from omnimig.uploader.fake_server import FakeOmnitron, Fault
+from omnimig.uploader.journal import Journal
 
 TOKEN = "tok-Rev1ew-5e3a9c10d2"
 FAST = RetryPolicy(attempts=2, backoff=0.01, max_delay=0.02)

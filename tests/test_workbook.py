@@ -17,10 +17,10 @@ from filetools import write_xlsx
 from openpyxl.worksheet.worksheet import Worksheet
 
 from omnimig.io import open_source
-from omnimig.validate.problem import FileResult, Problem
-from omnimig.validate.rules import default_choices
-from omnimig.validate.run import Target, validate_file
-from omnimig.validate.workbook import (
+from omnimig.validation.problem import FileResult, Problem
+from omnimig.schemas.rules import default_choices
+from omnimig.validation.run import Target, validate_file
+from omnimig.validation.workbook import (
     ERROR_FILL,
     FILE_ROW_COLUMN,
     SUMMARY_SHEET,

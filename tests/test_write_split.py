@@ -33,10 +33,10 @@ from test_split import Num, people, read_rows
 
 from omnimig.io import open_source
 from omnimig.io.write import CellTooLong, WriteError, column_keys
-from omnimig.validate.bundle import check_bundle
-from omnimig.validate.rules import default_choices
-from omnimig.validate.run import collect_targets, validate_file
-from omnimig.validate.split import PROBLEMS_COLUMN, split_bundle
+from omnimig.validation.bundle import check_bundle
+from omnimig.schemas.rules import default_choices
+from omnimig.validation.run import collect_targets, validate_file
+from omnimig.validation.split import PROBLEMS_COLUMN, split_bundle
 
 TYPES = ["user", "address", "order", "order_item"]
 B = Path("b")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omnimig.io.sniff import sniff_format
 from omnimig.io.table import Chunk, Notice, ReadError, ReadOptions, Source
-from omnimig.validate.rules import migration_types
+from omnimig.schemas.rules import migration_types
 
 FORMATS = {
     ".csv": "csv",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from omnimig.validate.rules import NUMBER_TEXT, json_rules
+from omnimig.schemas.rules import NUMBER_TEXT, json_rules
 
 
 def json_kinds(type_name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -42,7 +42,7 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 @functools.cache
 def documented_columns() -> frozenset[str]:
     """Every column name the rule files document (all types, aliases included)."""
-    from omnimig.validate.rules import table_rules, type_names
+    from omnimig.schemas.rules import table_rules, type_names
 
     names: set[str] = set()
     for type_name in type_names():

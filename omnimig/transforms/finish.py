@@ -1,0 +1,314 @@
+"""From a source's draft to the records that are written: defaults, rules, keys, dependants.
+
+The rules are the validator's own (the schema files through ``validate.fields``), applied to
+the records in memory, so a transform never writes a value the validator would refuse and
+never restates a rule. What a record cannot keep it loses whole, with the validator's message
+as the reason: a value too long is rejected, not cut, unless the caller asked to truncate.
+Fields a source has no data for (a password hash, a bank) are left empty and reported by the
+validation of the written files; rejecting every order for them would lose everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
+import pandas as pd
+
+from omnimig.io.table import Chunk
+from omnimig.transforms.records import TARGETS, Draft, Record, Reject
+from omnimig.validation.fields import Emitter, Layout, check_chunk
+from omnimig.validation.problem import Problem
+from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
+
+PASSWORD_POLICIES = ("empty", "unusable")
+DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass
+class Options:
+    """What the person decided on the command line or in a mapping file."""
+
+    defaults: dict[tuple[str, str], str] = field(default_factory=dict)  # used where a value is empty
+    truncate: bool = False
+    password_policy: str = "empty"
+    # The longest value the output format holds (XLSX: 32,767 characters a cell); a record with a
+    # longer value is rejected, never cut, because xlsxwriter would cut it silently.
+    max_cell: int | None = None
+
+
+@dataclass
+class Finished:
+    records: dict[str, list[Record]]
+    rejects: list[Reject]
+    defaulted: dict[tuple[str, str], int]
+
+
+def unusable_password(code: str) -> str:
+    """A password value no login can match: Django-style ``!`` prefix, which marks a password unusable.
+
+    It is derived from the customer code, not random, so the same input gives the same file.
+    Users set a new password on first login, which is what Akinon's docs prescribe when no
+    usable hash can be migrated.
+    """
+    return "!" + hashlib.sha256(f"omnimig-unusable:{code}".encode()).hexdigest()[:40]
+
+
+def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None = None) -> Finished:
+    """Apply defaults and the password policy, then the field rules, unique keys and dependants."""
+    choices = choices if choices is not None else default_choices()
+    rejects = list(draft.rejects)
+    filled: dict[int, list[tuple[str, str]]] = defaultdict(list)  # id(record) -> fields given their default
+    for record in draft.records:
+        for name in table_rules(record.type).names:
+            if record.get(name) == "" and (record.type, name) in options.defaults:
+                record.values[name] = options.defaults[(record.type, name)]
+                filled[id(record)].append((record.type, name))
+        if record.type == "user" and options.password_policy == "unusable" and record.get("password") == "":
+            record.values["password"] = unusable_password(record.get("customer_code"))
+    by_type: dict[str, list[Record]] = {t: [] for t in TARGETS}
+    for record in draft.records:
+        by_type[record.type].append(record)
+    kept: dict[str, list[Record]] = {}
+    lost: dict[str, list[Record]] = {t: [] for t in TARGETS}
+    for type_name in TARGETS:
+        kept[type_name] = _apply_rules(type_name, by_type[type_name], draft, options, choices, rejects, lost)
+    _unique(kept, lost, rejects)
+    _dependants(kept, lost, rejects)
+    defaulted: dict[tuple[str, str], int] = defaultdict(int)
+    for records in kept.values():
+        for record in records:
+            for key in filled.get(id(record), ()):
+                defaulted[key] += 1
+    return Finished(kept, rejects, dict(defaulted))
+
+
+def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
+    rules = table_rules(type_name)
+    frame = pd.DataFrame(
+        {name: [r.get(name) for r in records] for name in rules.names}, dtype="string[pyarrow]"
+    ).reset_index(drop=True)
+    chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
+    problems: list[Problem] = []
+    check_chunk(chunk, rules, Layout({n: n for n in rules.names}), choices, Emitter("", type_name, problems))
+    return problems
+
+
+@cache
+def key_fields(type_name: str) -> frozenset[str]:
+    """Fields that identify or point at records (from ``datapackage.json``): never cut, never dropped."""
+    names: set[str] = set()
+    for mtype in migration_types():
+        if mtype.name == type_name:
+            names.update(mtype.primary_key)
+            for u in mtype.unique_keys:
+                names.update(u["fields"])
+            for fk in mtype.foreign_keys:
+                names.update(fk["fields"])
+        for fk in mtype.foreign_keys:
+            if fk["reference"]["resource"] == type_name:
+                names.update(fk["reference"]["fields"])
+    return frozenset(names)
+
+
+def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) -> None:
+    """A date-time field given only a day (an order date without a time feeding date_joined) gets midnight.
+
+    Which fields need a time is read from the rules (``temporal: datetime``); the change is a warning.
+    """
+    for rule in table_rules(type_name).fields:
+        if rule.temporal != "datetime":
+            continue
+        for record in records:
+            value = record.get(rule.name)
+            if DATE_ONLY.fullmatch(value):
+                record.values[rule.name] = f"{value}T00:00:00"
+                draft.warn(record.origin, type_name, rule.name, "time-added", f"{rule.name} {value} had no time: 00:00")
+
+
+def _apply_rules(
+    type_name: str,
+    records: list[Record],
+    draft: Draft,
+    options: Options,
+    choices: dict[str, ChoiceList],
+    rejects: list[Reject],
+    lost: dict[str, list[Record]],
+) -> list[Record]:
+    """Check records with the validator's rules; repair what policy allows, reject the rest.
+
+    Repairs, each a warning: ``--truncate`` cuts an over-long value (never a key); an optional
+    value that breaks a format rule (a relative image path, an impossible birth date) is
+    dropped rather than losing the whole record and its dependants. An over-long value is
+    never dropped: it is rejected unless ``--truncate``, as the owner asked.
+    """
+    if not records:
+        return []
+    rules = table_rules(type_name)
+    keys = key_fields(type_name)
+    _date_only_to_datetime(type_name, records, draft)
+    problems = _check(type_name, records, choices)
+    repaired = False
+    for p in problems:
+        if p.severity != "error" or p.row is None or not p.field or p.field in keys:
+            continue
+        record = records[p.row]
+        before = record.get(p.field)
+        rule = rules.field(p.field)
+        if p.rule == "max-length" and options.truncate:
+            record.values[p.field] = before[: rule.max_length]
+            message = f"{p.field} cut from {len(before)} to {rule.max_length} characters (--truncate)"
+            draft.warn(record.origin, type_name, p.field, "truncated", message)
+            repaired = True
+        elif p.rule != "max-length" and not rule.required and before != "":
+            record.values[p.field] = ""
+            draft.warn(record.origin, type_name, p.field, "value-dropped", f"{p.field} left empty: {p.message}")
+            repaired = True
+    if repaired:
+        problems = _check(type_name, records, choices)
+    refused: dict[int, Problem] = {}
+    if options.max_cell is not None:
+        for i, record in enumerate(records):
+            name = next((n for n, v in record.values.items() if v and len(v) > options.max_cell), None)
+            if name is not None:
+                message = (
+                    f"{name} has {len(record.values[name]):,} characters; an XLSX cell holds at most "
+                    f"{options.max_cell:,}: write the bundle with --format csv or json to keep it whole"
+                )
+                refused[i] = Problem("", type_name, i, name, "max-length", "error", None, message)
+    for p in problems:
+        if p.severity != "error" or p.row is None or p.row in refused:
+            continue
+        record = records[p.row]
+        unfillable = p.field is not None and (type_name, p.field) in draft.cannot_fill
+        if unfillable and record.get(p.field) == "":  # type: ignore[arg-type]
+            continue  # left empty on purpose; the validation of the output reports it
+        refused[p.row] = p
+    kept = []
+    for i, record in enumerate(records):
+        p = refused.get(i)
+        if p is None:
+            kept.append(record)
+            continue
+        lost[type_name].append(record)
+        for origin in [record.origin, *record.merged]:
+            rejects.append(Reject(origin, type_name, p.field or "", p.message))
+    return kept
+
+
+def _key(record: Record, fields: tuple[str, ...] | list[str], fold: bool = False) -> tuple[str, ...]:
+    values = tuple(record.get(f) for f in fields)
+    return tuple(v.casefold() for v in values) if fold else values
+
+
+def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+    """A repeated key: an identical record is merged into the first, a different one is rejected.
+
+    The parts of a repeated record (the items of an order exported twice) follow it: merged into
+    the first record's identical parts, or rejected.
+    """
+    merged_into: dict[int, Record] = {}  # id(duplicate) -> the record it was merged into
+    refused: dict[int, str] = {}  # id(duplicate) -> why
+    for mtype in migration_types():
+        _follow_parents(mtype.name, kept, lost, rejects, merged_into, refused)
+        keys: list[tuple[tuple[str, ...], bool]] = []
+        if mtype.primary_key:
+            keys.append((mtype.primary_key, False))
+        keys += [(tuple(u["fields"]), bool(u.get("caseInsensitive"))) for u in mtype.unique_keys]
+        for fields, fold in keys:
+            first: dict[tuple[str, ...], Record] = {}
+            survivors = []
+            for record in kept[mtype.name]:
+                key = _key(record, fields, fold)
+                if all(k == "" for k in key):
+                    survivors.append(record)
+                    continue
+                seen = first.get(key)
+                if seen is None:
+                    first[key] = record
+                    survivors.append(record)
+                elif seen.values == record.values:
+                    seen.merged += [record.origin, *record.merged]
+                    merged_into[id(record)] = seen
+                else:
+                    lost[mtype.name].append(record)
+                    shown = ", ".join(record.get(f) for f in fields)
+                    reason = (
+                        f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
+                        "with different values; keys must be unique"
+                    )
+                    refused[id(record)] = f"its {mtype.name} {shown!r} was rejected: {reason}"
+                    for origin in [record.origin, *record.merged]:
+                        rejects.append(Reject(origin, mtype.name, fields[0], reason))
+            kept[mtype.name] = survivors
+
+
+def _follow_parents(
+    type_name: str,
+    kept: dict[str, list[Record]],
+    lost: dict[str, list[Record]],
+    rejects: list[Reject],
+    merged_into: dict[int, Record],
+    refused: dict[int, str],
+) -> None:
+    """Parts of a merged duplicate fold into the kept record's identical parts; parts of a refused one go."""
+    if not merged_into and not refused:
+        return
+    parts_of: dict[int, list[Record]] = {}
+    for record in kept[type_name]:
+        if record.parent is not None and id(record.parent) not in merged_into and id(record.parent) not in refused:
+            parts_of.setdefault(id(record.parent), []).append(record)
+    survivors = []
+    for record in kept[type_name]:
+        parent = record.parent
+        if parent is None or (id(parent) not in merged_into and id(parent) not in refused):
+            survivors.append(record)
+            continue
+        if id(parent) in refused:
+            reason = refused[id(parent)]
+        else:
+            host = merged_into[id(parent)]
+            twin = next((r for r in parts_of.get(id(host), []) if r.values == record.values), None)
+            if twin is not None:
+                parts_of[id(host)].remove(twin)  # each of the first record's parts absorbs one repeat
+                twin.merged += [record.origin, *record.merged]
+                merged_into[id(record)] = twin
+                continue
+            reason = f"its {parent.type} repeats the one from {host.origin.where()}, which has no such {type_name}"
+        lost[type_name].append(record)
+        refused[id(record)] = reason
+        for origin in [record.origin, *record.merged]:
+            rejects.append(Reject(origin, type_name, "", reason))
+    kept[type_name] = survivors
+
+
+def _dependants(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+    """Reject records whose parent was rejected (a user's addresses and orders, an order's items).
+
+    Only a parent that was rejected and not also written under the same key counts: a
+    duplicate that was refused does not take the first record's dependants with it.
+    """
+    for mtype in migration_types():  # upload order: parents before their dependants
+        gone_keys = []
+        for fk in mtype.foreign_keys:
+            ref = fk["reference"]
+            refused = {_key(r, ref["fields"]) for r in lost[ref["resource"]]}
+            refused -= {_key(r, ref["fields"]) for r in kept[ref["resource"]]}
+            gone_keys.append((fk["fields"], ref["resource"], refused))
+        survivors = []
+        for record in kept[mtype.name]:
+            gone = None
+            for fields, resource, refused in gone_keys:
+                key = _key(record, fields)
+                if key in refused:
+                    gone = f"its {resource} {', '.join(key)!r} was rejected"
+            if gone is None:
+                survivors.append(record)
+                continue
+            lost[mtype.name].append(record)
+            for origin in [record.origin, *record.merged]:
+                rejects.append(Reject(origin, mtype.name, "", gone))
+        kept[mtype.name] = survivors

@@ -1,0 +1,497 @@
+"""Source ``omnitron-orders``: the JSON of Omnitron's ``GET /api/i1/orders/`` into the four files.
+
+Accepted shapes: one page object (``{"count", "next", "results": [...]}``), a JSON array of
+such pages or of orders, or JSON Lines (one page or order per line). One input row is one
+order (its 1-based position in the file); its ``orderitem_set`` entries are counted as order
+lines, because Omnitron keeps one order item per unit and lines with the same SKU and price
+fold into one migration item with that quantity (the other lines are "merged").
+
+The API carries no customer code, no password hash, no bank and no sign-up consent flags;
+those are left empty (or filled from ``--default``) and the summary says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omnimig.io.safe_text import visible
+from omnimig.io.table import ReadError
+from omnimig.transforms import normalize as nz
+from omnimig.transforms.address import flatten_address
+from omnimig.transforms.errors import debug_enabled, describe, reading
+from omnimig.transforms.records import Draft, Origin, Record
+from omnimig.transforms.settings import Settings, SettingsError
+
+TITLE = "Omnitron orders API JSON (GET /api/i1/orders/)"
+ORDER = "order"
+LINE = "order line"
+
+OPTIONS = ("customer_code_from",)
+
+CANNOT_FILL = {
+    ("user", "password"): "the orders API carries no password hash",
+    ("user", "sms_allowed"): "the orders API carries no SMS consent",
+    ("user", "email_allowed"): "the orders API carries no email consent",
+    ("order", "bank"): "the orders API has a BIN number, not a bank name",
+    ("order", "tracking_number"): "orders not shipped yet (or cancelled) have no tracking number",
+    ("order", "shipping_company"): "orders not shipped yet (or cancelled) have no cargo company",
+    ("order_item", "product"): "order lines carry a SKU, not a product name",
+}
+
+
+#: How deep arrays may hold arrays (a list of pages is depth 2); deeper is not an orders export.
+MAX_ARRAY_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record of the file that is not an order: it is counted as read and rejected with ``reason``."""
+
+    reason: str
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
+    """Every record in the file, in file order, whatever the page/array/lines shape.
+
+    A record that is not an order object (a number, a flat object of another export) is a
+    ``Malformed`` entry with the reason, so it is rejected, never dropped. A file in which no
+    record is an order is not an orders export: ``ReadError``, one line saying what was expected.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path}: not UTF-8 text (byte {exc.start}); the orders API writes UTF-8 JSON") from None
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if not text.strip():
+        raise ReadError(f"{path}: the file is empty")
+    try:
+        values = [json.loads(text, parse_constant=_refuse_constant)]
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise ReadError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        values = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                values.append(json.loads(line, parse_constant=_refuse_constant))
+            except json.JSONDecodeError as err:
+                raise ReadError(f"{path}: JSON Lines: line {n} is not valid JSON: {err.msg}") from None
+            except ValueError as err:
+                raise ReadError(f"{path}: JSON Lines: line {n}: {err}") from None
+    except RecursionError:
+        raise ReadError(f"{path}: the JSON is nested too deeply to be an orders export") from None
+    except ValueError as exc:  # NaN/Infinity, an integer of thousands of digits
+        raise ReadError(f"{path}: not valid JSON for the orders API: {exc}") from None
+    records: list[dict[str, Any] | Malformed] = []
+    for value in values:
+        records += _orders_in(value)
+    if records and all(isinstance(r, Malformed) for r in records):
+        first = records[0].reason  # type: ignore[union-attr]
+        raise ReadError(
+            f"{path}: no Omnitron order or page of orders in the file ({len(records):,} records; the first: {first}); "
+            'expected the JSON of GET /api/i1/orders/: a page {"results": [orders]}, an array of pages or '
+            "orders, or JSON Lines, each order an object with a number"
+        )
+    return records
+
+
+def _keys(value: dict[str, Any]) -> str:
+    names = [visible(str(k))[:40] for k in list(value)[:6]]
+    return ", ".join(names) + (", …" if len(value) > 6 else "") if names else "none"
+
+
+def _orders_in(value: Any, depth: int = 1) -> list[dict[str, Any] | Malformed]:
+    if isinstance(value, list):
+        if depth > MAX_ARRAY_DEPTH:
+            return [Malformed(f"an array nested {depth} deep, not an order or a page of orders")]
+        out: list[dict[str, Any] | Malformed] = []
+        for v in value:
+            out += _orders_in(v, depth + 1)
+        return out
+    if isinstance(value, dict):
+        if "results" in value:
+            results = value["results"]
+            if not isinstance(results, list):
+                return [Malformed(f"a page whose results is {_kind(results)}, not a list of orders")]
+            return [
+                o if isinstance(o, dict) else Malformed(f"a page's result is {_kind(o)}, not an order object")
+                for o in results
+            ]
+        if "number" in value:
+            return [value]
+        return [Malformed(f"an object with neither results nor number (its keys: {_keys(value)})")]
+    return [Malformed(f"found {type(value).__name__} where an order object was expected")]
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind in JSON's words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """An API object, or an empty one where the export has something else (text, a number, null)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """API values as text: null → empty, numbers as written, nested objects by their name."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return _text(value.get("name"))
+    return nz.text(str(value)) or ""
+
+
+def _email(value: Any) -> str:
+    return nz.email(_text(value)) or ""
+
+
+def read(inputs: list[Path], settings: Settings) -> Draft:
+    draft = Draft(cannot_fill=dict(CANNOT_FILL))
+    unknown = sorted(set(settings.source) - set(OPTIONS))
+    if unknown:
+        raise SettingsError(f"unknown option {unknown[0]!r} for omnitron-orders; its options are {', '.join(OPTIONS)}")
+    code_from = str(settings.source.get("customer_code_from", "email"))
+    if code_from not in ("email", "phone_number", "id"):
+        raise SettingsError(f"customer_code_from {code_from!r}: use email, phone_number or id (of the customer)")
+    users: dict[str, Record] = {}
+    addresses: dict[tuple[str, ...], None] = {}  # ordered, so a failed order's additions can be taken back
+    earliest: dict[str, str] = {}
+    fallback = Counter[str]()
+    for path in inputs:
+        with reading(path, ReadError, SettingsError):
+            for n, order in enumerate(read_orders(path), start=1):
+                origin = Origin(str(path), n, ORDER)
+                draft.read.append(origin)
+                if isinstance(order, Malformed):
+                    draft.reject(origin, "", "", f"record {n}: {order.reason}")
+                    continue
+                lines = order.get("orderitem_set") or []
+                if not isinstance(lines, list):
+                    shown = type(lines).__name__
+                    draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines")
+                    continue
+                line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
+                draft.read += line_origins
+                _guarded(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
+    for code, user in users.items():
+        if not user.get("date_joined") and code in earliest:
+            user.values["date_joined"] = earliest[code]
+            draft.warn(
+                user.origin, "user", "date_joined", "date-joined-from-order", "date_joined is the first order's date"
+            )
+    if fallback:
+        draft.notes.append(
+            f"cargo_company ids without a [values.shipping_company] entry: used the items' shipping_company for "
+            f"{sum(fallback.values()):,} orders (ids {', '.join(sorted(fallback))}); map them with "
+            "--map shipping_company:ID=slug"
+        )
+    return draft
+
+
+def _guarded(
+    order: dict[str, Any],
+    origin: Origin,
+    line_origins: list[Origin],
+    settings: Settings,
+    code_from: str,
+    draft: Draft,
+    users: dict[str, Record],
+    addresses: dict[tuple[str, ...], None],
+    earliest: dict[str, str],
+    fallback: Counter[str],
+) -> None:
+    """One order, all or nothing: a record that trips anything unforeseen is rejected, never half-made.
+
+    What the order added (its buyer, addresses, items, warnings) is taken back, and the order
+    and its lines are rejected with the reason, so the accounting still adds up.
+    """
+    marks = len(draft.records), len(draft.rejects), len(draft.warnings)
+    known_users, known_addresses = len(users), len(addresses)
+    try:
+        _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
+    except Exception as exc:  # a malformed record of a hostile file; the others go on
+        if debug_enabled():
+            raise
+        del draft.records[marks[0] :], draft.rejects[marks[1] :], draft.warnings[marks[2] :]
+        for key in list(users)[known_users:]:
+            del users[key]
+        for address in list(addresses)[known_addresses:]:
+            del addresses[address]
+        reason = f"the order record could not be read ({describe(exc)})"
+        draft.reject(origin, "order", "", reason)
+        for line in line_origins:
+            draft.reject(line, "order_item", "", f"its order was rejected: {reason}")
+
+
+def _order(
+    order: dict[str, Any],
+    origin: Origin,
+    line_origins: list[Origin],
+    settings: Settings,
+    code_from: str,
+    draft: Draft,
+    users: dict[str, Record],
+    addresses: dict[tuple[str, ...], None],
+    earliest: dict[str, str],
+    fallback: Counter[str],
+) -> None:
+    customer = _obj(order.get("customer"))
+    number = _text(order.get("number")).encode("utf-8", "backslashreplace").decode("utf-8")
+    email = _email(customer.get("email")) or _email(_obj(order.get("billing_address")).get("email"))
+    code = _email(customer.get(code_from)) if code_from == "email" else _text(customer.get(code_from))
+    if code_from == "email" and not code:
+        code = email
+
+    def refuse(field: str, reason: str) -> None:
+        draft.reject(origin, "order", field, reason)
+        for line in line_origins:
+            draft.reject(line, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
+
+    try:
+        json.dumps(order, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        refuse("", f"the order holds a lone UTF-16 surrogate ({exc.object[exc.start : exc.end]!a}), which is not text")
+        return
+    if not email:
+        refuse("user_email", "the order's customer has no email; Akinon needs user_email, so it cannot be migrated")
+        return
+    if not code:
+        refuse("user", f"the customer has no {code_from} to use as customer_code (customer_code_from = {code_from})")
+        return
+    try:
+        created = nz.date(_text(order.get("date_placed"))) or ""
+        amount = _amount(order.get("amount"))
+        discount = _amount(order.get("discount_amount"))
+    except nz.NormaliseError as exc:
+        refuse("", str(exc))
+        return
+    if code not in users:
+        billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
+        named = customer if _text(customer.get("first_name")) else billing
+        users[code] = draft.add(_user(customer, named, code, email, origin, draft))
+    ship = order.get("shipping_address") if isinstance(order.get("shipping_address"), dict) else None
+    bill = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else None
+    for address in (ship, bill):
+        if address is not None:
+            record = _address(address, code, email, origin)
+            key = tuple(nz.fold(v) for v in record.values.values())
+            if key not in addresses:
+                addresses[key] = None
+                draft.add(record)
+    lines = order.get("orderitem_set") or []
+    units = [x for x in lines if isinstance(x, dict)]
+    record = draft.add(
+        Record(
+            "order",
+            {
+                "number": number,
+                "user": code,
+                "user_email": email,
+                "status": settings.value("status", _text(order.get("status"))) or _text(order.get("status")),
+                "created_date": created,
+                "amount": amount,
+                "discount_amount": discount,
+                "currency": _currency(order.get("currency"), settings),
+                "payment_type": settings.value("payment_type", _text(order.get("payment_option_slug")))
+                or _text(order.get("payment_option_slug")),
+                "bank": "",
+                "installment_count": _text(order.get("installment_count")),
+                "tracking_number": _text(order.get("tracking_number"))
+                or next((_text(x.get("tracking_number")) for x in units if x.get("tracking_number")), ""),
+                "shipping_company": _shipping_company(order, units, settings, fallback),
+                "shipping_address": flatten_address(ship),
+                "billing_address": flatten_address(bill),
+                "extra_field": _extra(order),
+            },
+            origin,
+        )
+    )
+    _items(record, lines, line_origins, draft)
+    if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
+        earliest[code] = created  # last: a record that fails above leaves no trace here
+
+
+def _instant(iso: str) -> dt.datetime:
+    """Compare dates written with different offsets by the moment they name (UTC); local times as given."""
+    moment = dt.datetime.fromisoformat(iso)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _amount(value: Any) -> str:
+    text = _text(value)
+    if not text:
+        return ""
+    parsed = nz.decimal(text, decimal_separator=".")
+    return parsed.text if parsed is not None else ""
+
+
+def _currency(value: Any, settings: Settings) -> str:
+    text = _text(value)
+    return settings.value("currency", text) or text.upper()
+
+
+def _shipping_company(order: dict[str, Any], lines: list[dict[str, Any]], settings: Settings, fallback: Counter) -> str:
+    cargo = _text(order.get("cargo_company"))
+    if cargo:
+        mapped = settings.value("shipping_company", cargo)
+        if mapped is not None:
+            return mapped
+    from_items = Counter(_text(x.get("shipping_company")) for x in lines if _text(x.get("shipping_company")))
+    if cargo:
+        fallback[cargo] += 1
+    return from_items.most_common(1)[0][0] if from_items else ""
+
+
+def _user(
+    customer: dict[str, Any], named: dict[str, Any], code: str, email: str, origin: Origin, draft: Draft
+) -> Record:
+    """The buyer; names from the billing address when the customer object has none (guest checkouts)."""
+    phone = ""
+    raw = _text(customer.get("phone_number"))
+    if raw:
+        try:
+            phone = nz.phone(raw) or ""
+        except nz.NormaliseError as exc:
+            draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}")
+    gender = _text(customer.get("gender")).lower()  # the rules judge it; a bad one is dropped with a warning
+    values = {
+        "customer_code": code,
+        "first_name": _text(named.get("first_name")),
+        "last_name": _text(named.get("last_name")),
+        "email": email,
+        "gender": gender,
+        "sms_allowed": _text(customer.get("sms_allowed")),
+        "email_allowed": _text(customer.get("email_allowed")),
+        "phone": phone,
+        "date_of_birth": _text(customer.get("date_of_birth")),
+        "date_joined": _text(customer.get("date_joined")),
+        "password": "",
+        "password_algorithm": "",
+    }
+    return Record("user", values, origin, primary=False)
+
+
+def _address(address: dict[str, Any], code: str, email: str, origin: Origin) -> Record:
+    return Record(
+        "address",
+        {
+            "user": code,
+            "email": _email(address.get("email")) or email,
+            "phone_number": _text(address.get("phone_number")),
+            "first_name": _text(address.get("first_name")),
+            "last_name": _text(address.get("last_name")),
+            "title": _text(address.get("title")),
+            "line": _text(address.get("line")),
+            "tax_office": _text(address.get("tax_office")),
+            "tax_no": _text(address.get("tax_no")),
+            "country": _text(address.get("country")),
+            "city": _text(address.get("city")),
+            "township": _text(address.get("township")),
+            "district": _text(address.get("district")),
+            "company_name": _text(address.get("company_name")),
+        },
+        origin,
+        primary=False,
+    )
+
+
+# Order fields Akinon's migration has no column for; kept in extra_field so nothing is dropped.
+EXTRA = (
+    "id",
+    "shipping_amount",
+    "shipping_tax_rate",
+    "payment_option",
+    "bin_number",
+    "installment_interest_amount",
+    "cargo_company",
+    "invoice_number",
+    "invoice_date",
+    "e_archive_url",
+    "refund_amount",
+    "discount_refund_amount",
+    "shipping_refund_amount",
+    "net_shipping_amount",
+    "shipping_interest_amount",
+    "carrier_shipping_code",
+    "has_gift_box",
+    "gift_box_note",
+    "external_status",
+)
+
+
+def _extra(order: dict[str, Any]) -> str:
+    extra = dict(order.get("extra_field") or {}) if isinstance(order.get("extra_field"), dict) else {}
+    kept = {k: order[k] for k in EXTRA if order.get(k) not in (None, "", False)}
+    if kept:
+        extra["omnitron"] = kept
+    return json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else ""
+
+
+def _items(order: Record, lines: list[Any], origins: list[Origin], draft: Draft) -> None:
+    """One migration item per (SKU, price): Omnitron's one-line-per-unit folded into a quantity."""
+    number = order.get("number")
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            draft.reject(origins[i], "order_item", "", f"order line {i + 1} is {type(line).__name__}, not an object")
+            continue
+        groups.setdefault((_text(line.get("product_sku")), _text(line.get("price"))), []).append(i)
+    for (sku, price), members in groups.items():
+        first = lines[members[0]]
+        product = first.get("product")
+        own = first.get("extra_field")
+        extra: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
+        extra["omnitron"] = {
+            "ids": [lines[i].get("id") for i in members],
+            "statuses": [lines[i].get("status") for i in members],
+            "tax_rate": first.get("tax_rate"),
+            "price_currency": first.get("price_currency"),
+        }
+        try:
+            price_text = _amount(price)
+        except nz.NormaliseError as exc:
+            for i in members:
+                draft.reject(origins[i], "order_item", "price", str(exc))
+            continue
+        image = _text(first.get("image"))
+        draft.add(
+            Record(
+                "order_item",
+                {
+                    "order_number": number,
+                    "product": _text(product.get("name")) if isinstance(product, dict) else _text(product),
+                    "sku": sku,
+                    "quantity": str(len(members)),
+                    "price": price_text,
+                    "image_url": image,  # a relative path breaks the URL rule: dropped with a warning
+                    "extra_field": json.dumps(extra, ensure_ascii=False, separators=(",", ":")),
+                },
+                origins[members[0]],
+                [origins[i] for i in members[1:]],
+                parent=order,
+            )
+        )

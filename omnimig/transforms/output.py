@@ -1,0 +1,73 @@
+"""Write a finished transform: the target files, ``rejects.csv`` and ``warnings.csv``.
+
+Records are written in the order the source produced them and nothing depends on the clock,
+so the same input and options give byte-identical files. Each writer writes to the path it is
+given (a private temporary file that ``outdir.write_bundle`` moves into place), so no function
+here decides where a file lands or what it may replace.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from omnimig.io.kinds import json_kinds
+from omnimig.io.private import open_private
+from omnimig.io.safe_text import neutralise_formula
+from omnimig.io.table import Chunk
+from omnimig.io.write import SUFFIX, TableWriter
+from omnimig.transforms.records import TARGETS, Origin, Record, Reject, Warning_
+from omnimig.schemas.rules import table_rules
+
+REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "reason"]
+WARNING_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "code", "message"]
+
+
+def record_writers(fmt: str, records: dict[str, list[Record]]) -> dict[str, Callable[[Path], None]]:
+    """File name -> writer, one file per target type that has records."""
+    return {
+        f"{type_name}{SUFFIX[fmt]}": partial(write_table, type_name=type_name, fmt=fmt, rows=records[type_name])
+        for type_name in TARGETS
+        if records.get(type_name)
+    }
+
+
+def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> None:
+    """One target file: every schema column in schema order."""
+    columns = list(table_rules(type_name).names)
+    frame = pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype="string[pyarrow]")
+    kinds = json_kinds(type_name, frame) if fmt == "json" else None
+    with TableWriter(path, fmt, columns) as writer:
+        writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
+
+
+def _place(origin: Origin) -> list[str]:
+    return [origin.file, str(origin.row), str(origin.part) if origin.part else ""]
+
+
+def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[str]]], order: dict[str, int]) -> None:
+    """Always written, header included, so a script can rely on the file; no rows means none.
+
+    Sorted by input (in the order given), row and line, so the file reads like the input. People
+    open these files in a spreadsheet: a formula-like cell (a file name or value quoted from a
+    hostile export) gets the OWASP apostrophe, so it shows as text instead of running.
+    """
+    entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
+    with open_private(path, "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\r\n")
+        out.writerow(columns)
+        for origin, tail in entries:
+            out.writerow([neutralise_formula(cell) for cell in (*_place(origin), *tail)])
+
+
+def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:
+    _write_log(path, REJECT_COLUMNS, [(r.origin, [r.type, r.field, r.reason]) for r in rejects], order)
+
+
+def write_warnings(path: Path, warnings: list[Warning_], order: dict[str, int]) -> None:
+    entries = [(w.origin, [w.type, w.field, w.code, w.message]) for w in warnings]
+    _write_log(path, WARNING_COLUMNS, entries, order)

@@ -1,0 +1,201 @@
+"""``omnimig transform``: a source's draft → the rules → files on disk → the validator's verdict.
+
+Every stage keeps the accounting: each input row read ends written, merged or rejected, and
+the run refuses to report success if the counts do not add up. The output folder is checked
+before anything is read (``outdir``: never an input written over, never a stranger's file
+replaced or removed) and written atomically. Whatever a hostile input provokes ends as one
+``TransformError`` line naming it (``errors``), unless ``OMNIMIG_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+
+from omnimig.io.safe_text import visible
+from omnimig.io.table import ReadError
+from omnimig.io.write import SUFFIX
+from omnimig.transforms.errors import TransformError, debug_enabled, unexpected
+from omnimig.transforms.finish import Options, finish
+from omnimig.transforms.outdir import OutFolder, prepare, write_bundle
+from omnimig.transforms.output import record_writers, write_rejects, write_warnings
+from omnimig.transforms.records import TARGETS, Reject, Tally, Warning_, tally
+from omnimig.transforms.settings import Settings, SettingsError
+from omnimig.validation.problem import plural
+from omnimig.validation.run import validate_paths
+
+#: source name -> module; each module has ``TITLE`` and ``read(inputs, settings) -> Draft``.
+SOURCES = {
+    "omnitron-orders": "omnimig.transforms.omnitron",
+    "shopify": "omnimig.transforms.shopify",
+    "mapping": "omnimig.transforms.mapping",
+}
+
+
+#: Excel's limit on the characters of one cell; xlsxwriter cuts longer strings without an error.
+XLSX_MAX_CELL = 32_767
+
+__all__ = ["SOURCES", "Result", "TransformError", "source_module", "transform"]
+
+
+def source_module(name: str) -> ModuleType:
+    if name not in SOURCES:
+        raise TransformError(f"unknown source {name!r}; sources are {', '.join(SOURCES)}")
+    return importlib.import_module(SOURCES[name])
+
+
+@dataclass
+class Result:
+    source: str
+    out: Path
+    tallies: list[Tally]
+    written: dict[str, int]
+    paths: dict[str, Path]
+    rejects: list[Reject]
+    warnings: list[Warning_]
+    cannot_fill: dict[tuple[str, str], str]
+    defaulted: dict[tuple[str, str], int]
+    notes: list[str]
+    # Written records where each cannot-fill field is still empty (after defaults).
+    empty: dict[tuple[str, str], int] = field(default_factory=dict)
+    validation: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # severity, type, field, rule
+    validation_examples: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def adds_up(self) -> bool:
+        return all(t.adds_up for t in self.tallies)
+
+    @property
+    def validation_errors(self) -> int:
+        return sum(n for k, n in self.validation.items() if k[0] == "error")
+
+    @property
+    def validation_warnings(self) -> int:
+        return sum(n for k, n in self.validation.items() if k[0] == "warning")
+
+    def lines(self) -> list[str]:
+        """The summary a person reads: accounting first, then what was lost, changed and left empty."""
+        out = [*(t.line() for t in self.tallies)]
+        wrote = ", ".join(f"{n:,} {t}" for t, n in self.written.items() if n) or "nothing"
+        out.append(f"wrote {wrote} to {self.out}")
+        if self.rejects:
+            kinds = Counter(r.type or "row" for r in self.rejects)
+            detail = ", ".join(f"{n:,} {t}" for t, n in kinds.items())
+            out.append(f"rejected {detail}: reasons in {self.out / 'rejects.csv'}")
+        if self.warnings:
+            codes = Counter(w.code for w in self.warnings)
+            detail = ", ".join(f"{n:,} {c}" for c, n in codes.most_common())
+            out.append(f"changed on the way: {detail}; details in {self.out / 'warnings.csv'}")
+        for (type_name, name), n in sorted(self.defaulted.items()):
+            out.append(f"default used for {type_name}.{name} in {plural(n, 'row')}")
+        out += self.notes
+        left = [(k, why, self.empty.get(k, 0)) for k, why in self.cannot_fill.items() if self.empty.get(k)]
+        if left:
+            out.append("left empty where the export has no value (set with --default TYPE.FIELD=VALUE or [defaults]):")
+            out += [f"  {t}.{f}: {why} (empty in {n:,} of {self.written[t]:,})" for (t, f), why, n in left]
+        if self.validation:
+            out.append(
+                f"validate on the written files: {plural(self.validation_errors, 'error')}, "
+                f"{plural(self.validation_warnings, 'warning')}"
+            )
+            for key, n in sorted(self.validation.items(), key=lambda kv: (kv[0][0] != "error", -kv[1])):
+                severity, type_name, name, rule = key
+                out.append(f"  {severity} {type_name}.{name} {rule} ×{n:,}: {self.validation_examples[key]}")
+        else:
+            out.append("validate on the written files: no errors, no warnings")
+        out += [f"could not validate: {u}" for u in self.unreadable]
+        return out
+
+
+def transform(
+    source: str,
+    inputs: list[Path],
+    out: Path,
+    fmt: str,
+    settings: Settings,
+    options: Options,
+    force: bool = False,
+) -> Result:
+    """Read ``inputs`` as ``source``, apply the rules, write the bundle into ``out``, validate it.
+
+    ``force`` allows a non-empty folder omnimig did not create; it never allows writing over an
+    input or a file omnimig did not write. Raises ``TransformError``, ``ReadError`` or
+    ``SettingsError`` (one line each) when the run cannot happen.
+    """
+    module = source_module(source)
+    for path in inputs:
+        if not path.exists():
+            raise TransformError(f"{visible(str(path))}: no such file")
+        if not path.is_file():  # a folder, a FIFO (which would block forever), a device
+            raise TransformError(f"{visible(str(path))}: not a regular file; give the export file itself")
+    protected = [*inputs, *([settings.path] if settings.path is not None else [])]
+    folder = prepare(out, protected, force=force)
+    try:
+        return _run(module, source, inputs, folder, fmt, settings, options)
+    except (TransformError, ReadError, SettingsError, OSError):
+        raise
+    except Exception as exc:  # finishing, writing or validating: still one line naming the input
+        if debug_enabled():
+            raise
+        raise unexpected(", ".join(str(p) for p in inputs), exc) from exc
+
+
+def _run(
+    module: ModuleType,
+    source: str,
+    inputs: list[Path],
+    folder: OutFolder,
+    fmt: str,
+    settings: Settings,
+    options: Options,
+) -> Result:
+    out = folder.path
+    draft = module.read(inputs, settings)
+    for (type_name, name), value in settings.defaults.items():
+        options.defaults.setdefault((type_name, name), value)
+    if options.password_policy == "empty" and ("user", "password") in draft.cannot_fill:
+        draft.cannot_fill[("user", "password")] += (
+            "; --password-policy unusable writes a value no login matches, so users set a new password"
+        )
+    if fmt == "xlsx":
+        options.max_cell = XLSX_MAX_CELL
+    done = finish(draft, options)
+    position = {str(p): i for i, p in enumerate(inputs)}
+    draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
+    tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
+    counted = {t.file for t in tallies}
+    tallies += [Tally(str(p), "row") for p in inputs if str(p) not in counted]  # an input with no rows says so
+    tallies.sort(key=lambda t: position.get(t.file, len(position)))
+    rejects = done.rejects + extra
+    order = {str(p): i for i, p in enumerate(inputs)}
+    writers = record_writers(fmt, done.records)
+    writers["rejects.csv"] = partial(write_rejects, rejects=rejects, order=order)
+    writers["warnings.csv"] = partial(write_warnings, warnings=draft.warnings, order=order)
+    placed = write_bundle(folder, writers)
+    paths = {t: placed[f"{t}{SUFFIX[fmt]}"] for t in TARGETS if f"{t}{SUFFIX[fmt]}" in placed}
+    result = Result(
+        source=source,
+        out=out,
+        tallies=tallies,
+        written={t: len(done.records[t]) for t in TARGETS},
+        paths=paths,
+        rejects=rejects,
+        warnings=draft.warnings,
+        cannot_fill=draft.cannot_fill,
+        defaulted=done.defaulted,
+        notes=draft.notes,
+        empty={(t, f): sum(1 for r in done.records.get(t, []) if r.get(f) == "") for (t, f) in draft.cannot_fill},
+    )
+    if paths:
+        validation = validate_paths(list(paths.values()))
+        for p in (p for r in validation.results for p in r.problems):
+            key = (p.severity, p.type or "", p.field or "", p.rule)
+            result.validation[key] += 1
+            result.validation_examples.setdefault(key, p.message)
+        result.unreadable = validation.unreadable
+    return result

@@ -1,0 +1,896 @@
+"""Source ``shopify``: Shopify's orders export CSV, optionally with its customers export CSV.
+
+Inputs are told apart by their header, not their position: an orders export has ``Lineitem
+name``, a customers export has ``Email`` with ``Customer ID`` or ``First Name``. Columns are
+found by name (the 79- and 73-column order layouts, the 20/21-column and older customer layouts,
+and the alias spellings seen in the wild), so column order and unknown new columns do not matter;
+a missing needed column stops the run with one line naming the file and the columns.
+
+One input row is one CSV record, numbered as a spreadsheet shows it (header = row 1; a cell
+with line breaks inside quotes does not add rows); completely blank rows hold nothing and are
+skipped. The orders export has one row per line item and puts the order-level columns only on
+an order's first row, so rows are grouped by ``Name``: the first row writes the order and its
+first item, every other row writes an item. A customers row writes a user (and its default
+address); a second row with the same email is merged into the first user.
+
+Orders link to customers by email (trimmed, lower case), the only key the orders export has; a
+buyer missing from the customers export gets a user derived from the order (customer_code = the
+email). The status comes from ``Cancelled at``, ``Financial Status`` and ``Fulfillment Status``
+through the table in ``tables/shopify-status.toml``, which ``[values.shopify_status]`` in a
+mapping file or ``--map shopify_status:KEY=CODE`` override entry by entry.
+
+What Shopify does not export (password hashes, sign-up dates, banks, installments, tracking
+numbers, carriers) is left empty and listed in the summary (``Draft.cannot_fill``), so
+``--default`` can fill it; nothing is invented.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from omnimig.io.table import ReadError
+from omnimig.transforms import normalize as nz
+from omnimig.transforms.address import join_parts, split_name
+from omnimig.transforms.errors import reading
+from omnimig.transforms.records import Draft, Origin, Record
+from omnimig.transforms.settings import Settings, SettingsError
+from omnimig.validation.problem import plural
+
+TITLE = "Shopify orders export CSV (+ customers export CSV)"
+#: The longest cell read (32 MiB): longer ones still reach the rules, which reject them by max-length.
+MAX_CELL = 32 * 1024 * 1024
+
+ORDERS = "orders"
+CUSTOMERS = "customers"
+
+#: Orders export columns this source reads, with the other spellings seen in public code.
+ORDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "Fulfilled at": ("Fulfillment Date",),
+    "Cancelled at": ("Canceled at",),
+    "Lineitem compare at price": ("Lineitem compare-at price",),
+    "Payment Reference": ("Payment Reference (deprecated)",),
+}
+#: Without these an orders export cannot give an order and its items.
+ORDER_NEEDED = (
+    "Name",
+    "Email",
+    "Financial Status",
+    "Fulfillment Status",
+    "Cancelled at",
+    "Currency",
+    "Total",
+    "Created at",
+    "Lineitem quantity",
+    "Lineitem name",
+    "Lineitem price",
+)
+ORDER_EXTRA = (  # kept in order.extra_field (legacy-exports.md §6.3)
+    "Id",
+    "Financial Status",
+    "Fulfillment Status",
+    "Paid at",
+    "Fulfilled at",
+    "Cancelled at",
+    "Subtotal",
+    "Shipping",
+    "Taxes",
+    "Refunded Amount",
+    "Outstanding Balance",
+    "Discount Code",
+    "Shipping Method",
+    "Notes",
+    "Note Attributes",
+    "Tags",
+    "Source",
+    "Payment Reference",
+)
+ITEM_EXTRA = (  # kept in order_item.extra_field (§6.4)
+    "Lineitem compare at price",
+    "Vendor",
+    "Lineitem requires shipping",
+    "Lineitem taxable",
+    "Lineitem fulfillment status",
+    "Lineitem discount",
+)
+ORDER_DROPPED = (  # no target field and not kept: reported when they hold values
+    *(f"Tax {n} {part}" for n in range(1, 6) for part in ("Name", "Value")),
+    "Duties",
+    "Employee",
+    "Location",
+    "Device ID",
+    "Payment ID",
+    "Payment References",
+    "Payment Terms Name",
+    "Next Payment Due At",
+    "Risk Level",
+    "Receipt Number",
+)
+ADDRESS_PARTS = (
+    "Name",
+    "Street",
+    "Address1",
+    "Address2",
+    "Company",
+    "City",
+    "Zip",
+    "Province",
+    "Country",
+    "Phone",
+    "Province Name",
+)
+ORDER_USED = (
+    *ORDER_NEEDED,
+    "Accepts Marketing",
+    "Discount Amount",
+    "Payment Method",
+    "Phone",
+    "Lineitem sku",
+    *(f"{side} {part}" for side in ("Billing", "Shipping") for part in ADDRESS_PARTS),
+)
+ORDER_KNOWN = tuple(dict.fromkeys((*ORDER_USED, *ORDER_EXTRA, *ITEM_EXTRA, *ORDER_DROPPED)))
+
+#: Customers export columns (current layout first, then the older one's spelling).
+CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
+    "Accepts Email Marketing": ("Accepts Marketing",),
+    "Default Address Company": ("Company",),
+    "Default Address Address1": ("Address1",),
+    "Default Address Address2": ("Address2",),
+    "Default Address City": ("City",),
+    "Default Address Province Code": ("Province Code",),
+    "Default Address Province": ("Province",),
+    "Default Address Country Code": ("Country Code",),
+    "Default Address Country": ("Country",),
+    "Default Address Zip": ("Zip",),
+}
+CUSTOMER_NEEDED = ("Email", "First Name", "Last Name")
+CUSTOMER_DROPPED = ("Total Spent", "Total Orders", "Note", "Tax Exempt", "Tags", "Accepts WhatsApp Marketing")
+CUSTOMER_KNOWN = (
+    "Customer ID",
+    *CUSTOMER_NEEDED,
+    "Phone",
+    "Accepts SMS Marketing",
+    "Default Address Phone",
+    *CUSTOMER_ALIASES,
+    *CUSTOMER_DROPPED,
+)
+
+#: ISO 3166-1 codes Akinon's location tree names differently; ``[values.country]`` adds or overrides.
+COUNTRY_NAMES = {"TR": "Türkiye"}
+
+CANNOT_FILL = {
+    ("user", "password"): "Shopify never exports password hashes",
+    ("user", "gender"): "Shopify exports no gender",
+    ("user", "date_of_birth"): "Shopify exports no date of birth",
+    ("order", "bank"): "not in the export (Payment Method is a gateway name, not a bank)",
+    ("order", "installment_count"): "not in the export (Payment Method carries no installments)",
+    ("order", "tracking_number"): "not in the export (Shopify does not export fulfillments)",
+    ("order_item", "image_url"): "not in the orders export (a products export has Image Src)",
+    ("address", "title"): "Shopify addresses have no title",
+    ("address", "tax_office"): "only as free text in Note Attributes, kept in the order's extra_field",
+    ("address", "tax_no"): "only as free text in Note Attributes, kept in the order's extra_field",
+}
+SHIPPING_COMPANY_WHY = (
+    "Shipping Method is a checkout rate name, not a carrier; map rate names with "
+    "--map 'shipping_company:Standard Shipping=yurtici' or [values.shipping_company]"
+)
+OPTIONS = ("strip_hash",)
+
+
+@dataclass
+class Sheet:
+    """One CSV export: which kind, where each known column is, and its rows with their numbers."""
+
+    path: Path
+    kind: str
+    columns: dict[str, int]
+    rows: list[tuple[int, list[str]]]
+    width: int
+    unknown: list[str] = field(default_factory=list)
+
+    def get(self, cells: list[str], name: str) -> str:
+        i = self.columns.get(name)
+        return cells[i] if i is not None and i < len(cells) else ""
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+
+def _key(name: str) -> str:
+    return " ".join(name.replace("\ufeff", "").split()).casefold()
+
+
+def load_sheet(path: Path) -> Sheet:
+    """Read one export; ReadError (one line, naming the file) when it is not a usable Shopify CSV."""
+    limit = csv.field_size_limit(MAX_CELL)  # a long cell is judged by the rules (max-length), not a csv.Error
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            records = list(csv.reader(handle))
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path}: not UTF-8 text (byte {exc.start}); Shopify exports UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise ReadError(f"{path}: not a readable CSV file: {exc}") from None
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read the file ({exc.strerror})") from None
+    finally:
+        csv.field_size_limit(limit)
+    if not records or not any(c.strip() for c in records[0]):
+        raise ReadError(f"{path}: the file is empty or has no header row")
+    header = records[0]
+    found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
+    if "lineitem name" in found:
+        kind, aliases, needed, known = ORDERS, ORDER_ALIASES, ORDER_NEEDED, ORDER_KNOWN
+    elif "email" in found and ("customer id" in found or "first name" in found):
+        kind, aliases, needed, known = CUSTOMERS, CUSTOMER_ALIASES, CUSTOMER_NEEDED, CUSTOMER_KNOWN
+    else:
+        raise ReadError(
+            f"{path}: neither a Shopify orders export (no 'Lineitem name' column) nor a customers export "
+            "(no 'Email' with 'Customer ID' or 'First Name')"
+        )
+    columns: dict[str, int] = {}
+    for name in known:
+        for spelling in (name, *aliases.get(name, ())):
+            if _key(spelling) in found:
+                columns[name] = found[_key(spelling)]
+                break
+    missing = [n for n in needed if n not in columns]
+    if missing:
+        raise ReadError(
+            f"{path}: the Shopify {kind} export lacks the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)}"
+        )
+    used = set(columns.values())
+    unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
+    rows = [(n, cells) for n, cells in enumerate(records[1:], start=2) if any(c.strip() for c in cells)]
+    return Sheet(path, kind, columns, rows, len(header), unknown)
+
+
+def _text(value: str, keep_newlines: bool = False) -> str:
+    return nz.text(value, keep_newlines=keep_newlines) or ""
+
+
+def _marked(value: str) -> str:
+    """A zip code, phone or id without the leading ``'`` Shopify adds for spreadsheets."""
+    return _text(nz.strip_marker(value) or "")
+
+
+def _email(value: str) -> str:
+    """Emails match trimmed and lower-cased (not Turkish-folded: ``I`` in an address is ``i``)."""
+    return nz.email(_text(value)) or ""
+
+
+def _lack(draft: Draft, type_name: str, name: str, why: str) -> None:
+    draft.cannot_fill.setdefault((type_name, name), why)
+
+
+def _boolean(value: str) -> str:
+    try:
+        found = nz.boolean(value)
+    except nz.NormaliseError:
+        return ""
+    return "" if found is None else ("true" if found else "false")
+
+
+def _option_true(settings: Settings, name: str) -> bool:
+    value = settings.source.get(name, False)
+    if isinstance(value, bool):
+        return value
+    try:
+        return bool(nz.boolean(str(value), empty=False))
+    except nz.NormaliseError:
+        raise SettingsError(f"option {name}={value!r}: use true or false") from None
+
+
+def status_table(settings: Settings) -> dict[str, str]:
+    """The shipped status table, with the person's ``[values.shopify_status]`` entries on top; keys folded."""
+    text = resources.files("omnimig.transforms").joinpath("tables/shopify-status.toml").read_text(encoding="utf-8")
+    table = {k.strip().casefold(): v for k, v in tomllib.loads(text)["values"]["shopify_status"].items()}
+    for k, v in settings.values.get("shopify_status", {}).items():
+        table[k.strip().casefold()] = v
+    return table
+
+
+def status_keys(cancelled: str, financial: str, fulfillment: str) -> list[str]:
+    """The table keys tried for one order, in order (see tables/shopify-status.toml)."""
+    f = financial.strip().casefold()
+    g = fulfillment.strip().casefold() or "unfulfilled"
+    keys = ["cancelled"] if cancelled.strip() else []
+    return [*keys, f"{f}/{g}", f, f"*/{g}"]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    draft: Draft
+    statuses: dict[str, str]
+    strip_hash: bool
+    customers: dict[str, Record] = field(default_factory=dict)  # email -> user from the customers export
+    derived: dict[str, Record] = field(default_factory=dict)  # email -> user made from an order
+    addresses: set[tuple[str, ...]] = field(default_factory=set)
+    earliest: dict[str, tuple[datetime | str, str]] = field(default_factory=dict)  # email -> first order date
+    numbers: dict[str, Origin] = field(default_factory=dict)  # order Name -> its first row
+    countries: Counter[str] = field(default_factory=Counter)  # country codes left as codes
+    provinces: Counter[str] = field(default_factory=Counter)  # province codes used as city
+    province_names: dict[str, str] = field(default_factory=dict)  # code -> name, learnt from the orders export
+    refunded_600: int = 0
+    coded_by_email: int = 0
+
+
+def read(inputs: list[Path], settings: Settings) -> Draft:
+    unknown = sorted(set(settings.source) - set(OPTIONS))
+    if unknown:
+        raise SettingsError(f"unknown option {unknown[0]!r} for the shopify source; options: {', '.join(OPTIONS)}")
+    ctx = Context(
+        settings, Draft(cannot_fill=dict(CANNOT_FILL)), status_table(settings), _option_true(settings, "strip_hash")
+    )
+    sheets = []
+    for path in inputs:
+        with reading(path, ReadError, SettingsError):
+            sheets.append(load_sheet(path))
+    orders = [s for s in sheets if s.kind == ORDERS]
+    if not orders:
+        raise ReadError(
+            f"{', '.join(str(p) for p in inputs)}: no Shopify orders export among the inputs "
+            "(the orders export has a 'Lineitem name' column)"
+        )
+    draft = ctx.draft
+    for sheet in orders:
+        with reading(sheet.path, ReadError, SettingsError):
+            _learn_provinces(sheet, ctx)
+    for sheet in sheets:
+        if sheet.kind == CUSTOMERS:
+            with reading(sheet.path, ReadError, SettingsError):
+                _customers(sheet, ctx)
+    for sheet in orders:
+        with reading(sheet.path, ReadError, SettingsError):
+            for group in _groups(sheet, ctx):
+                _order(sheet, group, ctx)
+    _date_joined(ctx)
+    _notes(ctx, sheets, bool(len(sheets) - len(orders)))
+    position = {str(p): i for i, p in enumerate(inputs)}
+    draft.read.sort(key=lambda o: position.get(o.file, 0))  # the summary lists inputs as given
+    return draft
+
+
+# ---------------------------------------------------------------------------------------------
+# customers
+
+
+def _customers(sheet: Sheet, ctx: Context) -> None:
+    draft = ctx.draft
+    if not sheet.has("Accepts SMS Marketing"):
+        _lack(draft, "user", "sms_allowed", f"{sheet.path} has no 'Accepts SMS Marketing' column")
+    if not sheet.has("Accepts Email Marketing"):
+        _lack(draft, "user", "email_allowed", f"{sheet.path} has no 'Accepts Email Marketing' column")
+    for _, cells, origin in _rows(sheet, draft):
+        email = _email(sheet.get(cells, "Email"))
+        if not email:
+            draft.reject(
+                origin,
+                "user",
+                "email",
+                "the customer has no Email; Akinon users need one (phone-only and POS customers cannot be migrated)",
+            )
+            continue
+        code = _marked(sheet.get(cells, "Customer ID"))
+        if not code:
+            code = email
+            ctx.coded_by_email += 1
+        phone = _user_phone([sheet.get(cells, "Phone"), sheet.get(cells, "Default Address Phone")], origin, draft)
+        values = {
+            "customer_code": code,
+            "first_name": _text(sheet.get(cells, "First Name")),
+            "last_name": _text(sheet.get(cells, "Last Name")),
+            "email": email,
+            "gender": "",
+            "sms_allowed": _boolean(sheet.get(cells, "Accepts SMS Marketing")),
+            "email_allowed": _boolean(sheet.get(cells, "Accepts Email Marketing")),
+            "phone": phone,
+            "date_of_birth": "",
+            "date_joined": "",
+            "password": "",
+            "password_algorithm": "",
+        }
+        for name, column in (("sms_allowed", "Accepts SMS Marketing"), ("email_allowed", "Accepts Email Marketing")):
+            if not values[name]:
+                _lack(draft, "user", name, f"some customers have no yes/no in '{column}'")
+        first = ctx.customers.get(email)
+        if first is None:
+            user = ctx.customers[email] = draft.add(Record("user", values, origin))
+        else:
+            user = first
+            first.merged.append(origin)
+            for k, v in values.items():
+                if v and not first.values.get(k):
+                    first.values[k] = v
+            dropped = f"; its Customer ID {code!r} is dropped" if code != first.get("customer_code") else ""
+            draft.warn(
+                origin,
+                "user",
+                "email",
+                "customer-merged",
+                f"same email as {first.origin.where()}: merged into that user{dropped} (orders link by email)",
+            )
+        _customer_address(sheet, cells, user, origin, ctx)
+
+
+def _rows(sheet: Sheet, draft: Draft) -> Iterator[tuple[int, list[str], Origin]]:
+    """Each data row with its origin, declared read; a row wider than the header is refused here."""
+    for n, cells in sheet.rows:
+        origin = Origin(str(sheet.path), n)
+        draft.read.append(origin)
+        if not _wrong_width(sheet, n, cells, origin, draft):
+            yield n, cells, origin
+
+
+def _wrong_width(sheet: Sheet, n: int, cells: list[str], origin: Origin, draft: Draft) -> bool:
+    """A row with more filled cells than the header has columns: a broken quote, not data to guess at."""
+    if len(cells) > sheet.width and any(c.strip() for c in cells[sheet.width :]):
+        draft.reject(
+            origin,
+            "",
+            "",
+            f"row {n} has {len(cells)} cells but the header has {sheet.width} columns (an unclosed quote?)",
+        )
+        return True
+    return False
+
+
+def _user_phone(candidates: list[str], origin: Origin, draft: Draft) -> str:
+    raw = next((v for v in (_marked(c) for c in candidates) if v), "")
+    if not raw:
+        return ""
+    try:
+        return nz.phone(raw) or ""
+    except nz.NormaliseError as exc:
+        draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}")
+        return ""
+
+
+def _country(code: str, ctx: Context) -> str:
+    code = _text(code)
+    if not code:
+        return ""
+    named = ctx.settings.value("country", code) or COUNTRY_NAMES.get(code.upper())
+    if named is None and len(code) == 2:
+        ctx.countries[code.upper()] += 1
+    return named or code
+
+
+def _city(name: str, code: str, ctx: Context) -> str:
+    name, code = _text(name), _text(code)
+    if name:
+        return name
+    if not code:
+        return ""
+    named = ctx.settings.value("province", code) or ctx.province_names.get(code.casefold())
+    if named is None:
+        ctx.provinces[code] += 1
+    return named or code
+
+
+def _learn_provinces(sheet: Sheet, ctx: Context) -> None:
+    """The orders export writes a province as code and name; the customers export has only the code."""
+    for _, cells in sheet.rows:
+        for side in ("Billing", "Shipping"):
+            code, name = _text(sheet.get(cells, f"{side} Province")), _text(sheet.get(cells, f"{side} Province Name"))
+            if code and name:
+                ctx.province_names.setdefault(code.casefold(), name)
+
+
+def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Origin, ctx: Context) -> None:
+    def get(name: str) -> str:
+        return sheet.get(cells, f"Default Address {name}")
+
+    line = _text(f"{get('Address1')} {get('Address2')}")
+    township = _text(get("City"))
+    if not line and not township:
+        return  # no default address (sign-ups, phone-only customers)
+    values = {
+        "user": user.get("customer_code"),
+        "email": user.get("email"),
+        "phone_number": _marked(get("Phone")),
+        "first_name": user.get("first_name"),
+        "last_name": user.get("last_name"),
+        "title": "",
+        "line": line,
+        "tax_office": "",
+        "tax_no": "",
+        "country": _country(get("Country Code") or get("Country"), ctx),
+        "city": _city(get("Province"), get("Province Code"), ctx),
+        "township": township,
+        "district": "",
+        "company_name": _text(get("Company")),
+    }
+    _add_address(values, origin, ctx)
+
+
+def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
+    """Each distinct address of a user once.
+
+    Compared Turkish-folded (``İSTANBUL`` = ``İstanbul``), phones by their digits only
+    (``'+90 532 123 45 67`` = ``'+905321234567``); the first spelling seen is kept.
+    """
+    key = tuple("".join(c for c in v if c.isdigit()) if k == "phone_number" else nz.fold(v) for k, v in values.items())
+    if key not in ctx.addresses:
+        ctx.addresses.add(key)
+        ctx.draft.add(Record("address", values, origin, primary=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# orders
+
+
+@dataclass
+class Group:
+    name: str
+    rows: list[tuple[int, list[str]]]
+
+
+def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
+    """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here."""
+    groups: list[Group] = []
+    draft = ctx.draft
+    for n, cells, origin in _rows(sheet, draft):
+        name = _text(sheet.get(cells, "Name"))
+        if not name:
+            draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
+            continue
+        if groups and groups[-1].name == name:
+            groups[-1].rows.append((n, cells))
+        else:
+            groups.append(Group(name, [(n, cells)]))
+    return groups
+
+
+def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
+    draft, settings = ctx.draft, ctx.settings
+    file = str(sheet.path)
+    head_n, head = group.rows[0]
+    origin = Origin(file, head_n)
+    others = [Origin(file, n) for n, _ in group.rows[1:]]
+    number = group.name.lstrip("#") if ctx.strip_hash else group.name
+
+    def get(name: str) -> str:
+        return sheet.get(head, name)
+
+    def refuse(name: str, reason: str) -> None:
+        draft.reject(origin, "order", name, reason)
+        for o in others:
+            draft.reject(o, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
+
+    seen = ctx.numbers.get(number)
+    if seen is not None:
+        refuse(
+            "number",
+            f"order {number!r} was already read from {seen.where()}; Shopify writes an order's rows "
+            "together, so this is a second export of the same order",
+        )
+        return
+    ctx.numbers[number] = origin
+    if not _text(get("Financial Status")) and not _text(get("Total")):
+        refuse(
+            "",
+            "the order's first row has no Financial Status and no Total; Shopify writes the order-level "
+            "columns on an order's first row",
+        )
+        return
+    email = _email(get("Email"))
+    if not email:
+        refuse("user_email", "the order has no Email; Akinon needs user_email (and a user) for every order")
+        return
+    cancelled = _text(get("Cancelled at"))
+    financial, fulfillment = _text(get("Financial Status")), _text(get("Fulfillment Status"))
+    keys = status_keys(cancelled, financial, fulfillment)
+    status = next((ctx.statuses[k] for k in keys if k in ctx.statuses), None)
+    if status is None:
+        refuse(
+            "status",
+            f"no status for Financial Status {financial!r} and Fulfillment Status {fulfillment!r}: "
+            f"add --map 'shopify_status:{keys[-3]}=CODE'",
+        )
+        return
+    try:
+        created = nz.date(get("Created at")) or ""
+        amount = _amount(get("Total"))
+        discount = _amount(get("Discount Amount"))
+    except nz.NormaliseError as exc:
+        refuse("", str(exc))
+        return
+    _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx)
+    user = _user_for(email, sheet, head, origin, ctx)
+    code = user.get("customer_code")
+    if created:
+        moment = _moment(created)
+        if email not in ctx.earliest or _before(moment, ctx.earliest[email][0]):
+            ctx.earliest[email] = (moment, created)
+    texts = {}
+    for side in ("Shipping", "Billing"):
+        values, texts[side] = _order_address(sheet, head, side, user, ctx)
+        if values is not None:
+            _add_address(values, origin, ctx)
+    for side, other in (("Shipping", "Billing"), ("Billing", "Shipping")):
+        if not texts[side] and texts[other]:
+            texts[side] = texts[other]
+            draft.warn(
+                origin,
+                "order",
+                f"{side.lower()}_address",
+                f"{side.lower()}-address-from-{other.lower()}",
+                f"the order has no {side} address; used its {other} address",
+            )
+    method = _text(get("Shipping Method"))
+    carrier = (settings.value("shipping_company", method) if method else None) or ""
+    if not carrier:
+        _lack(draft, "order", "shipping_company", SHIPPING_COMPANY_WHY)
+    payment = _text(get("Payment Method"))
+    if not payment:
+        _lack(draft, "order", "payment_type", "some orders have no Payment Method (free or manual orders)")
+    order = draft.add(
+        Record(
+            "order",
+            {
+                "number": number,
+                "user": code,
+                "user_email": email,
+                "status": status,
+                "created_date": created,
+                "amount": amount,
+                "discount_amount": discount,
+                "currency": settings.value("currency", _text(get("Currency"))) or _text(get("Currency")).upper(),
+                "payment_type": (settings.value("payment_type", payment) if payment else None) or payment,
+                "bank": "",
+                "installment_count": "",
+                "tracking_number": "",
+                "shipping_company": carrier,
+                "shipping_address": texts["Shipping"],
+                "billing_address": texts["Billing"],
+                "extra_field": _extra(sheet, head, ORDER_EXTRA, keep_newlines=("Notes", "Note Attributes")),
+            },
+            origin,
+        )
+    )
+    for n, cells in group.rows:
+        _item(sheet, cells, Origin(file, n), order, ctx)
+
+
+def _amount(value: str) -> str:
+    parsed = nz.decimal(_text(value), decimal_separator=".")
+    return parsed.text if parsed is not None else ""
+
+
+def _moment(iso: str) -> datetime | str:
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+
+
+def _before(a: datetime | str, b: datetime | str) -> bool:
+    try:
+        return a < b  # type: ignore[operator]
+    except TypeError:  # naive vs aware, or text: compare as written
+        return str(a) < str(b)
+
+
+def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str, refunded: str, ctx: Context) -> None:
+    f = financial.casefold()
+    if cancelled:
+        ctx.draft.warn(origin, "order", "status", "status-cancelled", f"cancelled at {cancelled}: status {status}")
+    elif f == "refunded":
+        if status == "600":
+            ctx.refunded_600 += 1
+        ctx.draft.warn(
+            origin,
+            "order",
+            "status",
+            "status-refunded",
+            f"refunded: status {status}" + (" (600 is not confirmed by Akinon's docs)" if status == "600" else ""),
+        )
+    elif f == "partially_refunded":
+        ctx.draft.warn(
+            origin,
+            "order",
+            "status",
+            "status-partially-refunded",
+            f"partially refunded ({_text(refunded) or 'amount not given'}): status {status} from the fulfillment; "
+            "the Refunded Amount is kept in extra_field",
+        )
+
+
+def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Context) -> Record:
+    """The customers-export user with this email, else one derived from the order (made once per email)."""
+    draft = ctx.draft
+    billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
+    user = ctx.customers.get(email)
+    if user is not None:
+        if not user.get("first_name") and not user.get("last_name") and billing:
+            first, last = split_name(billing)
+            user.values["first_name"], user.values["last_name"] = first, last
+            draft.warn(
+                user.origin,
+                "user",
+                "first_name",
+                "name-from-order",
+                f"the customer has no name; used the Billing Name {billing!r} of order "
+                f"{_text(sheet.get(head, 'Name'))}",
+            )
+        return user
+    user = ctx.derived.get(email)
+    if user is not None:
+        return user
+    first, last = split_name(billing)
+    email_allowed = _boolean(sheet.get(head, "Accepts Marketing"))
+    if not email_allowed:
+        _lack(draft, "user", "email_allowed", "some orders have no yes/no in 'Accepts Marketing'")
+    _lack(
+        draft, "user", "sms_allowed", "buyers missing from the customers export: the orders export has no SMS consent"
+    )
+    phone = _user_phone([sheet.get(head, "Phone"), sheet.get(head, "Billing Phone")], origin, draft)
+    values = {
+        "customer_code": email,
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "gender": "",
+        "sms_allowed": "",
+        "email_allowed": email_allowed,
+        "phone": phone,
+        "date_of_birth": "",
+        "date_joined": "",
+        "password": "",
+        "password_algorithm": "",
+    }
+    user = ctx.derived[email] = draft.add(Record("user", values, origin, primary=False))
+    return user
+
+
+def _order_address(
+    sheet: Sheet, head: list[str], side: str, user: Record, ctx: Context
+) -> tuple[dict[str, str] | None, str]:
+    """One side's address record (None when it has no street and no city) and its one-line text."""
+
+    def get(name: str) -> str:
+        return sheet.get(head, f"{side} {name}")
+
+    name = _text(get("Name"))
+    line = _text(f"{get('Address1')} {get('Address2')}") or _text(get("Street"))
+    township = _text(get("City"))
+    city = _city(get("Province Name"), get("Province"), ctx)
+    country = _country(get("Country"), ctx)
+    zip_code = _marked(get("Zip"))
+    phone = _marked(get("Phone"))
+    company = _text(get("Company"))
+    text = join_parts([name, company, line, township, f"{zip_code} {city}".strip(), country, phone])
+    if not line and not township:
+        return None, text
+    first, last = split_name(name) if name else (user.get("first_name"), user.get("last_name"))
+    values = {
+        "user": user.get("customer_code"),
+        "email": user.get("email"),
+        "phone_number": phone,
+        "first_name": first,
+        "last_name": last,
+        "title": "",
+        "line": line,
+        "tax_office": "",
+        "tax_no": "",
+        "country": country,
+        "city": city,
+        "township": township,
+        "district": "",
+        "company_name": company,
+    }
+    return values, text
+
+
+def _extra(sheet: Sheet, cells: list[str], columns: tuple[str, ...], keep_newlines: tuple[str, ...] = ()) -> str:
+    kept = {}
+    for column in columns:
+        value = _text(sheet.get(cells, column), keep_newlines=column in keep_newlines)
+        if value:
+            kept[column] = value
+    return json.dumps({"shopify": kept}, ensure_ascii=False, separators=(",", ":")) if kept else ""
+
+
+def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Context) -> None:
+    draft = ctx.draft
+    number = order.get("number")
+    try:
+        price = _amount(sheet.get(cells, "Lineitem price"))
+    except nz.NormaliseError as exc:
+        draft.reject(origin, "order_item", "price", f"Lineitem price: {exc}")
+        return
+    sku = _text(sheet.get(cells, "Lineitem sku"))
+    if not sku:
+        draft.warn(origin, "order_item", "sku", "sku-empty", "the line item has no SKU (a custom item?)")
+    draft.add(
+        Record(
+            "order_item",
+            {
+                "order_number": number,
+                "product": _text(sheet.get(cells, "Lineitem name")),
+                "sku": sku,
+                "quantity": _text(sheet.get(cells, "Lineitem quantity")),
+                "price": price,
+                "image_url": "",
+                "extra_field": _extra(sheet, cells, ITEM_EXTRA),
+            },
+            origin,
+            parent=order,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# after all rows
+
+
+def _date_joined(ctx: Context) -> None:
+    """Shopify exports no sign-up date: a user joined no later than their first order."""
+    missing = 0
+    for email, user in [*ctx.customers.items(), *ctx.derived.items()]:
+        if email in ctx.earliest:
+            user.values["date_joined"] = ctx.earliest[email][1]
+        else:
+            missing += 1
+            ctx.draft.warn(
+                user.origin,
+                "user",
+                "date_joined",
+                "date-joined-unknown",
+                "Shopify exports no sign-up date and this customer has no order to take it from",
+            )
+    if ctx.earliest:
+        ctx.draft.notes.append(
+            "user.date_joined is each user's earliest order Created at (Shopify exports no sign-up date)"
+        )
+    if missing:
+        _lack(
+            ctx.draft,
+            "user",
+            "date_joined",
+            "Shopify exports no sign-up date; customers without orders have none (warning date-joined-unknown)",
+        )
+
+
+def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
+    notes = ctx.draft.notes
+    if ctx.derived:
+        where = "missing from the customers export" if have_customers else "(no customers export given)"
+        notes.append(
+            f"{plural(len(ctx.derived), 'buyer')} {where}: users derived from their "
+            "orders (customer_code = the email, names from Billing Name)"
+        )
+    if ctx.coded_by_email:
+        notes.append(
+            f"{plural(ctx.coded_by_email, 'customer')} without a Customer ID: their email is the customer_code"
+        )
+    if ctx.refunded_600:
+        notes.append(
+            f"{plural(ctx.refunded_600, 'refunded order')} got status 600, which Akinon's docs do not confirm; "
+            "--map shopify_status:refunded=100 files them as cancelled"
+        )
+    if ctx.countries:
+        codes = ", ".join(sorted(ctx.countries))
+        notes.append(
+            f"country codes kept as written (Akinon expects its country names): {codes}; "
+            "map them with --map country:CODE=NAME"
+        )
+    if ctx.provinces:
+        codes = ", ".join(sorted(ctx.provinces)[:10]) + (" …" if len(ctx.provinces) > 10 else "")
+        notes.append(f"province codes used as city for want of a name: {codes}; map them with --map province:CODE=NAME")
+    for sheet in sheets:
+        dropped = ORDER_DROPPED if sheet.kind == ORDERS else CUSTOMER_DROPPED
+        filled = [c for c in dropped if sheet.has(c) and any(sheet.get(cells, c).strip() for _, cells in sheet.rows)]
+        if filled:
+            notes.append(f"{sheet.path}: not carried over (no Akinon field): {', '.join(filled)}")
+        if sheet.unknown:
+            notes.append(f"{sheet.path}: unknown columns ignored: {', '.join(sheet.unknown)}")

@@ -1,0 +1,607 @@
+"""A thin Omnitron migration client: start a migration, read its progress.
+
+Only two endpoints exist (spec section 8). The client is careful about three things the docs
+leave open: the upload is multipart with the file in field ``file`` (never a JSON content
+type, which would break the boundary), progress keys come in any case, and a start POST must
+never be sent twice unless the first one surely never reached the server.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from omnimig.io.safe_text import visible
+
+if TYPE_CHECKING:
+    from omnimig.uploader.audit import AuditLog
+
+#: Connect fast, but give a large upload and a slow importer time to answer (each cut to the budget left).
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=300.0, pool=10.0)
+#: Seconds one request may take in all, every retry and backoff included (``--http-timeout``).
+DEFAULT_BUDGET = 300.0
+#: The most of an answer that is read: Omnitron's answers are a few hundred bytes, so anything
+#: bigger is a proxy page or a misbehaving server, and reading it whole could exhaust memory.
+MAX_BODY_BYTES = 1 << 20
+#: A start POST may also take this long per byte sent (a floor of 256 KiB/s), so a big file on a
+#: slow line is not cut off while it is still being uploaded.
+MIN_UPLOAD_RATE = 256 * 1024
+#: What a migration id may look like before it goes into a URL path or a journal.
+MIGRATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: How much of a response body an error message shows.
+BODY_CHARS = 300
+CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+    ".json": "application/json",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".xls": "application/vnd.ms-excel",
+}
+
+
+class UploadError(Exception):
+    """Anything that stops an upload run. The message is printable as is and never holds the token."""
+
+
+class BadToken(UploadError, ValueError):
+    """The token cannot be a valid API token (empty, or holding a character no HTTP header can carry)."""
+
+
+class InsecureUrl(UploadError):
+    """The URL is refused: plain HTTP to a remote host, credentials in it, or not a base URL at all."""
+
+
+class HttpError(UploadError):
+    """Omnitron answered with a non-2xx status."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        # A server's body may hold terminal escapes: the message shows them, never sends them.
+        self.body = visible(shorten(body))
+        super().__init__(f"{visible(method)} {visible(url)} answered HTTP {status}: {self.body or '(empty body)'}")
+
+
+class Unreachable(UploadError):
+    """The server could not be reached (or kept failing) within the retry budget; nothing was imported."""
+
+
+class UncertainStart(UploadError):
+    """A start POST may have reached Omnitron but we have no usable migration id: never retried blindly."""
+
+
+class BadAnswer(UploadError):
+    """A 2xx answer whose body is not what the docs show (or is far too big to be one)."""
+
+
+#: Text that carries a credential whatever the token is: ``Token abc``, ``Bearer abc``, ``Basic abc``
+#: (a server echoing a cut ``Token abc…`` is caught here even though ``abc…`` is not the token).
+#: A quoted value (``Token="abc"``, or ``Token=\"abc\"`` inside JSON text) is redacted inside its
+#: quotes, and a backslash never belongs to the value, so a JSON escape is never cut in half.
+_SCHEME_VALUE = re.compile(r"(\b(?:Token|Bearer|Basic)(?:\s+|=)(?:\\?[\"'])?)(?!\*\*\*)[^\s\"'<>,;)\]}\\]+")
+#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies (up to a quote
+#: or a backslash, so a JSON escape in a quoted body is never cut in half).
+_AUTH_VALUE = re.compile(
+    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'\\][^\"'\r\n,}\\]*"
+)
+#: A cut echo of the token is redacted from this many leading characters on (8 hex characters
+#: turn up by chance in a sha256 or a migration id about once in a hundred million).
+PARTIAL_ECHO = 8
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every credential replaced by ``***``: THE redaction every message and file goes through.
+
+    Removes each secret (also JSON-escaped, and any echo of its first ``PARTIAL_ECHO`` characters
+    or more, since servers and proxies cut tokens with ``…``), every ``Token``/``Bearer``/``Basic``
+    value and every ``Authorization`` value, whoever's they are.
+    """
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {secret, json.dumps(secret)[1:-1]}:
+            text = text.replace(form, "***")
+        text = _drop_cut_echoes(text, secret)
+    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}***", text)
+    return _AUTH_VALUE.sub(lambda m: f"{m[1]}***", text)
+
+
+def _drop_cut_echoes(text: str, secret: str) -> str:
+    """``text`` with each run of ``secret``'s first ``PARTIAL_ECHO`` characters (or more of it) replaced by ``***``.
+
+    Plain string search, linear in the text and the token: a regex built from the token (one
+    nested group per character) was rebuilt on every call and overflowed ``re`` for long tokens.
+    """
+    head = secret[:PARTIAL_ECHO]
+    found = text.find(head)
+    if found < 0:
+        return text
+    pieces: list[str] = []
+    done = 0
+    while found >= 0:
+        end = found + len(head)
+        matched = len(head)
+        while end < len(text) and matched < len(secret) and text[end] == secret[matched]:
+            end += 1
+            matched += 1
+        pieces += [text[done:found], "***"]
+        done = end
+        found = text.find(head, done)
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` with ``change`` applied to every string (keys too) inside nested dicts and lists.
+
+    Redaction works on data, before it is serialised: redacting JSON text could cut an escape
+    (``\\"``) in half and leave a journal or audit line that is no longer JSON.
+    """
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(str(k)): map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(v, change) for v in value]
+    return value
+
+
+def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``redact`` applied to every string (keys too) inside nested dicts and lists."""
+    secrets = tuple(secrets)
+    return map_strings(value, lambda text: redact(text, secrets))
+
+
+#: The shortest token accepted: Omnitron's are 40 hex characters; shorter ones cannot be redacted safely.
+MIN_TOKEN_CHARS = 16
+
+
+class Token:
+    """The API token. It is only ever revealed to build the Authorization header.
+
+    ``repr``/``str``/``format`` print a placeholder so a token cannot leak through a log line,
+    an f-string, a traceback's locals or a dataclass repr by accident. A token holding anything
+    but printable ASCII (a pasted zero-width or no-break space, a line break) is refused here,
+    before any request is built: no header could carry it, and the error says where it is
+    without showing the token.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = (value or "").strip()
+        if not value:
+            raise BadToken("the API token is empty")
+        for i, char in enumerate(value, 1):
+            if not "!" <= char <= "~":
+                name = unicodedata.name(char, "")
+                what = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+                raise BadToken(
+                    f"the API token has {what} at character {i} of {len(value)}; a token is printable "
+                    "ASCII without spaces (was an invisible character pasted with it?). Nothing was sent"
+                )
+        if len(value) < MIN_TOKEN_CHARS:
+            # Redaction removes every occurrence of the token from every message and file; a token
+            # this short (a pasted fragment, a placeholder) would also blank ordinary words.
+            raise BadToken(
+                f"the API token has {len(value)} characters; an Omnitron API token has at least "
+                f"{MIN_TOKEN_CHARS} (was only part of it pasted?). Nothing was sent"
+            )
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def redact(self, text: str) -> str:
+        """``text`` without this token or any other credential (see ``redact``)."""
+        return redact(text, (self._value,))
+
+    def redact_data(self, value: Any) -> Any:
+        return redact_data(value, (self._value,))
+
+    def __repr__(self) -> str:
+        return "Token('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Token cannot be pickled")
+
+
+def shorten(text: str, limit: int = BODY_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: any ``user:password@`` replaced, control characters escaped."""
+    text = re.sub(r"^([^:/?#]*:?//)[^/?#]*@", r"\1***@", url.strip())
+    return visible(shorten(text, 200))
+
+
+def check_url(url: str, insecure: bool = False) -> str:
+    """The base URL without a trailing slash; refuses credentials, plain HTTP to anything but this machine.
+
+    ``https://user:pass@host`` is refused rather than stripped: the password would otherwise be
+    sent, logged and journaled, and a person should know it is not used. No message repeats it.
+    """
+    text = url.strip()
+    if re.match(r"^[^:/?#]*:?//[^/?#]*@", text):
+        raise InsecureUrl(
+            f"{shown_url(text)}: the URL holds a user name or password; give the base URL without them "
+            "(the API token comes from --token-env or the prompt)"
+        )
+    if any(not c.isprintable() or c.isspace() for c in text):
+        raise InsecureUrl(f"{shown_url(text)}: the URL holds spaces or control characters")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise InsecureUrl(f"{shown_url(text)}: not a usable URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InsecureUrl(f"{shown_url(text)!r} is not an http(s) URL such as https://omnitron.example.com")
+    try:
+        parts.port  # noqa: B018 - a bad port raises here, not in the middle of the run
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise InsecureUrl(f"{shown_url(text)}: not a usable URL ({exc})") from None
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS and not insecure:
+        raise InsecureUrl(
+            f"{shown_url(text)} uses plain HTTP, which would send the API token unencrypted; "
+            "use https:// (or --insecure-http if you really mean it)"
+        )
+    if parts.query or parts.fragment:
+        raise InsecureUrl(f"{shown_url(text)}: give the base URL only, without ?query or #fragment")
+    return text.rstrip("/")
+
+
+def check_migration_id(value: object, where: str) -> str:
+    """``value`` as a migration id, or ``BadAnswer``: it goes into a URL path, so nothing else may."""
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if text is None or not MIGRATION_ID.fullmatch(text):
+        shown = visible(shorten(str(value), 80))
+        raise BadAnswer(
+            f"{where}: migration id {shown!r} is not 1 to 64 letters, digits, '-' or '_'; it is not used in a URL"
+        )
+    return text
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The three counts Omnitron reports for one migration."""
+
+    total: int
+    processed: int
+    errors: int
+
+    def done(self, rows_sent: int | None = None) -> bool:
+        """Processed + errors reached total. A total of 0 means "not counted yet" unless nothing was sent."""
+        if self.total == 0:
+            return rows_sent == 0
+        return self.processed + self.errors >= self.total
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total_count": self.total, "processed_count": self.processed, "error_count": self.errors}
+
+
+def parse_progress(body: Any) -> Progress:
+    """Read the counts case-insensitively (the docs show ``error_count`` and ``Error_count``)."""
+    if not isinstance(body, dict):
+        raise BadAnswer(f"the progress answer is not a JSON object: {shorten(json.dumps(body))}")
+    lowered = {str(k).lower(): v for k, v in body.items()}
+    counts = []
+    for key in ("total_count", "processed_count", "error_count"):
+        value = lowered.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BadAnswer(f"the progress answer has no usable {key}: {shorten(json.dumps(body))}")
+        counts.append(value)
+    return Progress(*counts)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently idempotent requests are retried (exponential backoff)."""
+
+    attempts: int = 6
+    backoff: float = 1.0
+    max_delay: float = 60.0
+    #: A Retry-After longer than this is cut to it, so one bad header cannot stall a run for hours.
+    max_retry_after: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.backoff * 2 ** (attempt - 1))
+
+
+def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; ``None`` if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now()).total_seconds())
+
+
+def content_type(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return CONTENT_TYPES.get(suffix, "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer as read: status, headers and at most ``MAX_BODY_BYTES`` of body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _TooBig(Exception):
+    """The answer's body passed ``MAX_BODY_BYTES``."""
+
+
+class _OutOfTime(httpx.TimeoutException):
+    """The request's total budget ran out while its answer was still arriving."""
+
+
+class OmnitronClient:
+    """Start migrations and poll them, logging every exchange to the audit log.
+
+    ``budget`` bounds one request in wall time, every retry and backoff included: a server
+    that accepts connections and never answers costs at most that long, never attempts × read
+    timeout. ``sleep`` and ``clock`` are injectable so tests do not wait for real backoffs.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        token: Token,
+        *,
+        audit: AuditLog | None = None,
+        insecure: bool = False,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        budget: float = DEFAULT_BUDGET,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not isinstance(token, Token):
+            raise TypeError("pass the token wrapped in omnimig.uploader.Token")
+        self.base = check_url(url, insecure)
+        self.channel = str(channel)
+        self._token = token
+        self.audit = audit
+        self.timeout = timeout
+        self.budget = float(budget)
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.clock = clock
+        self._transport = transport
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"OmnitronClient({self.base!r}, channel={self.channel!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OmnitronClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_url(self, type_name: str) -> str:
+        return f"{self.base}/api/v1/remote/{self.channel}/migrations/start/{type_name}/"
+
+    def progress_url(self, migration_id: str) -> str:
+        migration_id = check_migration_id(migration_id, "progress")
+        return f"{self.base}/api/v1/remote/{self.channel}/migrations/{migration_id}/progress/"
+
+    def _headers(self) -> dict[str, str]:
+        # No Content-Type: httpx writes multipart/form-data with its boundary itself. Identity
+        # encoding keeps the body cap a cap on what is held in memory, not on compressed bytes.
+        return {
+            "Authorization": f"Token {self._token.reveal()}",
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
+
+    def _log(self, method: str, url: str, request: Mapping[str, str], **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.exchange(method, url, request, **fields)
+
+    def _attempt_timeout(self, deadline: float) -> httpx.Timeout:
+        """The per-operation timeouts, none longer than what is left of the request's budget."""
+        left = max(0.05, deadline - self.clock())
+        t = self.timeout
+        return httpx.Timeout(
+            connect=min(t.connect or left, left),
+            read=min(t.read or left, left),
+            write=min(t.write or left, left),
+            pool=min(t.pool or left, left),
+        )
+
+    def _exchange(self, http: httpx.Client, method: str, url: str, deadline: float, **kwargs: Any) -> Answer:
+        """Send one request and read at most ``MAX_BODY_BYTES`` of its answer before ``deadline``."""
+        with http.stream(method, url, timeout=self._attempt_timeout(deadline), **kwargs) as response:
+            body = bytearray()
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > MAX_BODY_BYTES:
+                    raise _TooBig
+                if self.clock() > deadline:
+                    raise _OutOfTime("the answer was still arriving when the time budget ran out")
+            return Answer(response.status_code, dict(response.headers), bytes(body))
+
+    def _redacted(self, text: str) -> str:
+        return self._token.redact(text)
+
+    def _http_error(self, method: str, url: str, answer: Answer) -> HttpError:
+        return HttpError(method, url, answer.status_code, self._redacted(answer.text))
+
+    def _out_of_budget(self, attempt: int, delay: float, deadline: float) -> bool:
+        return attempt >= self.retry.attempts or self.clock() + delay >= deadline
+
+    def start(self, type_name: str, name: str, data: bytes, rows: int | None) -> str:
+        """POST one file; returns the ``migration_id``.
+
+        Retried only on errors that happen before any byte reaches the server (connect errors,
+        connect/pool timeouts), within the request budget. Every other transport failure, an
+        answer too big to be Omnitron's, and an answer without a usable id raise
+        ``UncertainStart``. Each attempt uses a fresh connection, so a keep-alive connection the
+        server already closed cannot turn into a false "maybe sent".
+        """
+        url = self.start_url(type_name)
+        digest = sha256_hex(data)
+        sent = self.audit.keep_sent(data, digest) if self.audit is not None else None
+        upload = {"file": name, "rows": rows, "sha256": digest, "bytes": len(data), "sent": sent}
+        headers = self._headers()
+        deadline = self.clock() + self.budget + len(data) / MIN_UPLOAD_RATE
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False) as http:
+                    response = self._exchange(
+                        http, "POST", url, deadline, headers=headers, files={"file": (name, data, content_type(name))}
+                    )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
+                delay = self.retry.delay(attempt)
+                if self._out_of_budget(attempt, delay, deadline):
+                    raise Unreachable(
+                        f"POST {url}: cannot connect after {attempt} attempts within {self.budget:g} s "
+                        f"({self._redacted(_describe(exc))}); nothing was sent"
+                    ) from None
+                self.sleep(delay)
+                continue
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError) as exc:
+                self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
+                reason = self._redacted(_describe(exc))
+                raise Unreachable(f"POST {url}: cannot be sent ({reason}); nothing was sent") from None
+            except _TooBig:
+                self._log("POST", url, headers, upload=upload, attempt=attempt, error="answer over the size cap")
+                raise UncertainStart(
+                    f"POST {url} for {name}: the answer is bigger than {MAX_BODY_BYTES // 1024} KiB, so it is not "
+                    "Omnitron's; Omnitron may have started a migration"
+                ) from None
+            except httpx.TransportError as exc:
+                self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
+                raise UncertainStart(
+                    f"POST {url} for {name} failed after the request was sent ({self._redacted(_describe(exc))}); "
+                    "Omnitron may have started a migration"
+                ) from None
+            self._log("POST", url, headers, upload=upload, attempt=attempt, response=response)
+            if not response.is_success:
+                raise self._http_error("POST", url, response)
+            try:
+                body = response.json()
+            except (ValueError, RecursionError):
+                body = None
+            lowered = {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
+            migration_id = lowered.get("migration_id")
+            if migration_id is None or migration_id == "":
+                raise UncertainStart(
+                    f"POST {url} answered HTTP {response.status_code} without a migration_id: "
+                    f"{visible(shorten(self._redacted(response.text))) or '(empty body)'}"
+                )
+            try:
+                return check_migration_id(migration_id, f"POST {url}")
+            except BadAnswer as exc:
+                raise UncertainStart(f"{exc}; Omnitron may have started a migration") from None
+
+    def progress(self, migration_id: str) -> Progress:
+        """GET the counts; connect errors, timeouts, dropped connections, 429 and 5xx are retried within the budget."""
+        url = self.progress_url(migration_id)
+        headers = self._headers()
+        deadline = self.clock() + self.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._exchange(self._http, "GET", url, deadline, headers=headers)
+            except _TooBig:
+                self._log("GET", url, headers, attempt=attempt, error="answer over the size cap")
+                raise BadAnswer(
+                    f"GET {url}: the answer is bigger than {MAX_BODY_BYTES // 1024} KiB, so it is not Omnitron's"
+                ) from None
+            except httpx.TransportError as exc:
+                self._log("GET", url, headers, attempt=attempt, error=_describe(exc))
+                delay = self.retry.delay(attempt)
+                if self._out_of_budget(attempt, delay, deadline):
+                    raise Unreachable(
+                        f"GET {url}: failed {attempt} times within {self.budget:g} s, last: "
+                        f"{self._redacted(_describe(exc))} (--http-timeout sets how long a request may take)"
+                    ) from None
+                self.sleep(delay)
+                continue
+            self._log("GET", url, headers, attempt=attempt, response=response)
+            status = response.status_code
+            if status == 429 or status >= 500:
+                wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+                delay = min(wait, self.retry.max_retry_after) if wait is not None else self.retry.delay(attempt)
+                if self._out_of_budget(attempt, delay, deadline):
+                    raise self._http_error("GET", url, response)
+                self.sleep(delay)
+                continue
+            if not response.is_success:
+                raise self._http_error("GET", url, response)
+            try:
+                body = response.json()
+            except (ValueError, RecursionError):
+                raise BadAnswer(
+                    f"GET {url}: the answer is not JSON: {visible(shorten(self._redacted(response.text)))}"
+                ) from None
+            try:
+                return parse_progress(body)
+            except BadAnswer as exc:
+                raise BadAnswer(self._redacted(str(exc))) from None
+
+
+def _describe(exc: Exception) -> str:
+    """``ConnectError: [Errno 111] Connection refused``: the kind and the reason, never request headers."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

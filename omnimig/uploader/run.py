@@ -1,0 +1,881 @@
+"""An upload run: validate, plan, then send each file in dependency order and watch it finish.
+
+``plan_upload`` validates the bundle and says what would be sent (``--dry-run`` stops there).
+``run_upload`` sends it: one migration per file (or per chunk with ``chunk_rows``), in the
+order ``datapackage.json`` lists the types, polling each until Omnitron has counted every row,
+and stopping the run as soon as a migration reports errors, because every later type refers
+to the rows of the earlier ones.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from itertools import takewhile
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import numpy as np
+import pandas as pd
+from rich.markup import escape
+
+from omnimig.io import open_source
+from omnimig.io.private import DIR_MODE, make_private, private_dir
+from omnimig.io.safe_text import visible
+from omnimig.io.sniff import HEAD, WHAT, content_format
+from omnimig.io.table import Chunk
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
+from omnimig.uploader.audit import AuditLog
+from omnimig.uploader.client import (
+    DEFAULT_BUDGET,
+    DEFAULT_TIMEOUT,
+    HttpError,
+    OmnitronClient,
+    Progress,
+    RetryPolicy,
+    Token,
+    UncertainStart,
+    Unreachable,
+    UploadError,
+    check_url,
+    sha256_hex,
+)
+from omnimig.uploader.journal import FileKey, Journal
+from omnimig.uploader.lock import StateLock
+from omnimig.validation.bundle import BundleOutcome
+from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.schemas.rules import SchemaError, load_choices, type_names
+from omnimig.validation.run import Target, UsageError, validate_file, validate_paths
+
+#: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``
+#: family, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.
+WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, WriteError)
+
+#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
+TEST_SET_CHECKS = (
+    "log in to the shop as the migrated test user, with the test user's plain-text password",
+    "the address appears at /account/address/ (My Addresses)",
+    "the order appears at /users/old-orders/",
+    "the items appear at /users/old-orders/{pk}",
+)
+
+
+#: File-level notices of a file that Akinon's importer would read differently from omnimig (or
+#: not at all), with why, in the words ``--dry-run`` prints. Such a file is never sent as it is:
+#: a copy in the format Akinon expects is written and validated like ``--chunk-rows`` parts
+#: (issue 12: what is sent is what was validated). ``json-lines`` is no reader notice: the JSON
+#: reader reads JSON Lines silently, so ``_conversion`` asks it whether a file is JSON Lines.
+NOT_PLAIN = {
+    "file-format": "it is named {suffix} but is really {content}, and Akinon goes by the extension",
+    "encoding": "its text is {encoding}, not UTF-8",
+    "sep-line": 'its first line is Excel\'s "sep=" line, which Akinon would read as the header',
+    "json-wrapper": "its records are an array inside a wrapper object; Akinon expects the array itself",
+    "json-lines": "it is JSON Lines (one object a line); Akinon expects one JSON array",
+    "header-row": "its header is not row 1 of the sheet, and Akinon reads row 1 as the header",
+    "sheet": "the records were read from one of several sheets (or tables); the copy holds only that one",
+}
+#: How a converted copy is written, per output format, for ``--dry-run``.
+SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
+
+
+class PlanError(UploadError):
+    """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
+
+
+class ValidationRefused(UploadError):
+    """The bundle has errors and ``force`` was not given."""
+
+
+class PollTimeout(UploadError):
+    """A migration did not finish within the overall timeout; a re-run resumes polling it."""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One file to upload: one migration, or ``parts`` migrations when it is chunked."""
+
+    type: str
+    path: Path
+    format: str
+    rows: int
+    sha256: str
+    parts: int
+    chunk_rows: int | None
+    endpoint: str
+    #: Why the file is not sent byte for byte (``NOT_PLAIN``): empty for a plain file.
+    convert: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}/{self.path.name}"
+
+    def file_key(self) -> FileKey:
+        return FileKey(self.key, self.type, self.path.name, self.sha256, self.rows, self.chunk_rows, self.parts)
+
+    def part_rows(self, part: int) -> int:
+        if self.chunk_rows is None or self.parts == 1:
+            return self.rows
+        return min(self.chunk_rows, self.rows - (part - 1) * self.chunk_rows)
+
+    @property
+    def sent_format(self) -> str:
+        """The format the file goes out in when it is rewritten (converted or chunked)."""
+        return WRITE_FORMAT.get(self.format, "csv")
+
+    @property
+    def sent_name(self) -> str:
+        """The name a converted, unchunked copy is sent under: the file's stem, the format's suffix."""
+        return f"{self.path.stem}{SUFFIX[self.sent_format]}"
+
+
+@dataclass
+class UploadPlan:
+    """What a run would send, and what validation found on the way."""
+
+    directory: Path
+    url: str
+    channel: str
+    state_dir: Path
+    insecure: bool
+    chunk_rows: int | None
+    steps: list[PlanStep]
+    results: list[FileResult]
+    outcome: BundleOutcome
+    skipped: list[str] = field(default_factory=list)
+    #: The value lists validation used, so each written part is checked with the same ones.
+    choices: Path | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.results) + len(self.outcome.errors)
+
+    @property
+    def warnings(self) -> int:
+        return sum(r.warnings for r in self.results)
+
+    @property
+    def progress_endpoint(self) -> str:
+        return f"{self.url}/api/v1/remote/{self.channel}/migrations/{{migration_id}}/progress/"
+
+    def describe(self) -> list[str]:
+        """The plan as lines of text: what ``--dry-run`` prints."""
+        lines = [f"Upload plan: {self.url} channel {self.channel} (journal and audit log in {self.state_dir})"]
+        width = max((len(s.type) for s in self.steps), default=4)
+        for i, s in enumerate(self.steps, 1):
+            rows = plural(s.rows, "row")
+            if s.parts > 1:
+                rows += f" in {s.parts} parts of at most {s.chunk_rows:,}"
+            lines.append(f"  {i}. {s.type:<{width}}  {s.path.name}  {rows}  POST {s.endpoint}")
+            if s.convert:
+                shape = SENT_AS[s.sent_format]
+                copy = f"parts in {shape}" if s.parts > 1 else f"{s.sent_name} ({shape})"
+                lines.append(f"     converted, sent as {copy}: {'; '.join(s.convert)}")
+        lines.append(f"  then each migration: GET {self.progress_endpoint}")
+        migrations = sum(s.parts for s in self.steps)
+        lines.append(
+            f"{plural(len(self.steps), 'file')}, {plural(sum(s.rows for s in self.steps), 'row')}, "
+            f"{plural(migrations, 'migration')}; validation: {plural(self.errors, 'error')}, "
+            f"{plural(self.warnings, 'warning')}"
+        )
+        return lines
+
+
+def plan_upload(
+    directory: Path,
+    url: str,
+    channel: str | int,
+    *,
+    only: Collection[str] | None = None,
+    chunk_rows: int | None = None,
+    state_dir: Path | None = None,
+    choices: Path | None = None,
+    strict: bool = False,
+    insecure: bool = False,
+) -> UploadPlan:
+    """Validate the bundle in ``directory`` and plan its upload; sends nothing, writes nothing.
+
+    Every file is validated (cross-file rules need all of them) even when ``only`` limits what
+    is uploaded. Raises ``PlanError`` or ``InsecureUrl``.
+    """
+    base = check_url(url, insecure)
+    channel = str(channel).strip()
+    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
+        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise PlanError("--chunk-rows must be at least 1")
+    unknown = sorted(set(only or ()) - set(type_names()))
+    if unknown:
+        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    try:
+        run = validate_paths([directory], choices=choices, strict=strict)
+    except (UsageError, SchemaError) as exc:
+        raise PlanError(str(exc)) from None
+    if run.unreadable:
+        raise PlanError(run.unreadable[0])
+    results, outcome, skipped = run.results, run.outcome, run.skipped
+    order = {name: i for i, name in enumerate(type_names())}
+    steps = []
+    for r in sorted(results, key=lambda r: (order[r.type or ""], Path(r.path).name)):
+        if r.type is None or (only and r.type not in only):
+            continue
+        path = Path(r.path)
+        parts = max(1, math.ceil(r.rows / chunk_rows)) if chunk_rows else 1
+        steps.append(
+            PlanStep(
+                type=r.type,
+                path=path,
+                format=r.format or "",
+                rows=r.rows,
+                sha256=_file_sha256(path),
+                parts=parts,
+                chunk_rows=chunk_rows if parts > 1 else None,
+                endpoint=f"{base}/api/v1/remote/{channel}/migrations/start/{r.type}/",
+                convert=_conversion(path, r),
+            )
+        )
+    if not steps:
+        wanted = ", ".join(only) if only else "any type"
+        raise PlanError(f"{directory}: no file of {wanted} to upload")
+    default_state = directory if directory.is_dir() else directory.parent
+    return UploadPlan(
+        directory=directory,
+        url=base,
+        channel=channel,
+        state_dir=state_dir or default_state / ".omnimig",
+        insecure=insecure,
+        chunk_rows=chunk_rows,
+        steps=steps,
+        results=results,
+        outcome=outcome,
+        skipped=skipped,
+        choices=choices,
+    )
+
+
+def _conversion(path: Path, result: FileResult) -> tuple[str, ...]:
+    """Why Akinon would read ``path`` differently from how it was validated (``NOT_PLAIN``); empty when it would not.
+
+    Read from the file-level problems validation already found (they come first in a file's
+    problems), plus a look at the file's first bytes where the reason needs a detail.
+    """
+    rules: list[str] = []
+    for p in takewhile(lambda p: p.row is None, result.problems):
+        if p.rule in NOT_PLAIN and p.rule not in rules:
+            rules.append(p.rule)
+    if result.format == "json" and _is_json_lines(path):
+        rules.append("json-lines")
+    if not rules:
+        return ()
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD)
+    except OSError:
+        head = b""
+    content = WHAT.get(content_format(head) or "", "another kind of file")
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    encoding = "UTF-16" if utf16 else "Windows-1254"
+    return tuple(NOT_PLAIN[r].format(suffix=path.suffix, content=content, encoding=encoding) for r in rules)
+
+
+def _is_json_lines(path: Path) -> bool:
+    """Whether the JSON reader reads ``path`` as JSON Lines, asked the way ``read_json`` asks it."""
+    from omnimig.io import read_json
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            if head.lstrip(read_json._BOM + read_json._WS)[:1] == b"{":
+                head += handle.read(max(read_json.WINDOW_BYTES - len(head), 0))
+    except OSError:
+        return False
+    return read_json._is_lines(path, head)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+EventKind = Literal["skip", "starting", "started", "resume", "progress", "finished"]
+
+
+@dataclass(frozen=True)
+class UploadEvent:
+    """Something a progress display shows. Raising from the callback interrupts the run cleanly."""
+
+    kind: EventKind
+    step: PlanStep
+    part: int
+    rows: int
+    name: str
+    migration_id: str | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """One migration of the run: sent now, resumed, or skipped as already finished."""
+
+    type: str
+    file: str
+    name: str
+    part: int
+    parts: int
+    rows: int
+    migration_id: str
+    progress: Progress
+    how: Literal["uploaded", "resumed", "skipped"]
+
+
+@dataclass
+class UploadSummary:
+    """What ``run_upload`` did; ``stopped`` explains why it ended early (a migration reported errors)."""
+
+    parts: list[PartOutcome]
+    stopped: str | None
+    audit_path: Path
+    journal_path: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None
+
+    def lines(self) -> list[str]:
+        out = []
+        for p in self.parts:
+            if p.parts > 1:
+                label = visible(f"{p.file} part {p.part}/{p.parts}")
+            else:  # a converted copy may go out under another name: both are shown
+                label = visible(p.name if p.name == p.file else f"{p.file} as {p.name}")
+            c = p.progress
+            out.append(
+                f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
+                f"{c.errors:,} errors of {c.total:,}  ({p.how})"
+            )
+        out.extend(self.notes)
+        out.append(f"audit log: {self.audit_path}; journal: {self.journal_path}")
+        if self.stopped:
+            out.append(self.stopped)
+        return out
+
+
+def run_upload(
+    plan: UploadPlan,
+    token: Token | str,
+    *,
+    force: bool = False,
+    restart: Collection[str] = (),
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+    on_event: Callable[[UploadEvent], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    retry: RetryPolicy | None = None,
+    http_timeout: float = DEFAULT_BUDGET,
+    transport: httpx.BaseTransport | None = None,
+) -> UploadSummary:
+    """Send ``plan`` and watch each migration finish; resumable through the journal.
+
+    ``timeout`` bounds the wait for one migration to finish (seconds); ``http_timeout`` bounds
+    one request, all its retries included. ``restart`` names types whose journal entries are
+    dropped so their files are sent again. The whole run holds the state folder's lock, so a
+    second run on the same bundle refuses (``RunLocked``) instead of importing it twice. Raises
+    ``BadToken``, ``ValidationRefused``, ``PlanError``, ``RunLocked``, ``JournalError``,
+    ``HttpError``, ``UncertainStart``, ``Unreachable``, ``BadAnswer`` or ``PollTimeout`` (all
+    ``UploadError``, their messages redacted); the journal is saved before any raise.
+    """
+    # The token is checked first: a token no header can carry must not leave a "starting" record.
+    secret = token if isinstance(token, Token) else Token(token)
+    if plan.errors and not force:
+        raise ValidationRefused(
+            f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
+            f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
+        )
+    unknown = sorted(set(restart) - set(type_names()))
+    if unknown:
+        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    if not http_timeout > 0:
+        raise PlanError("--http-timeout must be more than 0 seconds")
+    try:
+        _private_state(plan.state_dir)
+        lock = StateLock(plan.state_dir).acquire()
+    except OSError as exc:  # nothing was sent: the run is refused
+        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({visible(str(exc))})") from None
+    try:
+        return _run_locked(
+            plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
+            http_timeout, transport,
+        )  # fmt: skip
+    except UploadError as exc:
+        _redact_error(exc, secret)
+        raise
+    except OSError as exc:  # mid-run (a full disk): the journal holds what was sent so far
+        raise UploadError(
+            f"{plan.state_dir}: the upload stopped because a file could not be read or written "
+            f"({secret.redact(visible(str(exc)))}); the journal and audit log say what was sent. Run again to resume"
+        ) from None
+    finally:
+        lock.release()
+
+
+def _redact_error(exc: UploadError, secret: Token) -> None:
+    """Make sure an error leaving the run holds no credential, whatever a server echoed into it."""
+    exc.args = tuple(secret.redact(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, HttpError):
+        exc.body = secret.redact(exc.body)
+
+
+def _private_state(state_dir: Path) -> None:
+    """Create the state folder 0700 and tighten what an older run left there to 0700/0600.
+
+    Only omnimig's own entries are touched (a --state-dir may be a folder that holds other things).
+    """
+    private_dir(state_dir)
+    for entry in state_dir.iterdir():
+        if entry.is_symlink():
+            continue
+        temporary = entry.name.startswith(".journal.json.") or entry.name.endswith(".tmp")  # a crashed write's
+        if entry.is_file() and (entry.name in ("journal.json", "audit.jsonl", "lock") or temporary):
+            make_private(entry)
+        elif entry.is_dir() and entry.name in ("sent", "parts", "test-set"):
+            os.chmod(entry, DIR_MODE)
+            for inner in entry.rglob("*"):
+                if inner.is_symlink():
+                    continue
+                if inner.is_dir():
+                    os.chmod(inner, DIR_MODE)
+                elif inner.is_file():
+                    make_private(inner)
+
+
+def _run_locked(
+    plan: UploadPlan,
+    secret: Token,
+    force: bool,
+    restart: Collection[str],
+    timeout: float,
+    poll_interval: float,
+    on_event: Callable[[UploadEvent], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    retry: RetryPolicy | None,
+    http_timeout: float,
+    transport: httpx.BaseTransport | None,
+) -> UploadSummary:
+    """``run_upload`` once the lock is held: the journal is only read (and trusted) under it."""
+    notify = on_event or (lambda event: None)
+    audit = AuditLog(plan.state_dir, secret)
+    journal = Journal(plan.state_dir / "journal.json", plan.url, plan.channel, redact=secret.redact)
+    for type_name in restart:
+        dropped = journal.restart(type_name)
+        audit.note({"event": "restart", "type": type_name, "dropped": dropped})
+    # Every conflict is found before the first byte is sent, not halfway through the run.
+    for step in plan.steps:
+        journal.prepare(step.file_key())
+        for part in range(1, step.parts + 1):
+            journal.action(step.key, part, step.type)
+    journal.save()
+    # Chunked and converted files are written and validated now, so a part that does not validate
+    # like its rows refuses the run before anything is sent, not after the earlier types were imported.
+    prepared = {
+        step.key: _part_files(step, plan)
+        for step in plan.steps
+        if (step.parts > 1 or step.convert)
+        and any(journal.action(step.key, n, step.type) == "upload" for n in range(1, step.parts + 1))
+    }
+    audit.note(
+        {
+            "event": "run",
+            "url": plan.url,
+            "channel": plan.channel,
+            "files": [s.key for s in plan.steps],
+            "validation_errors": plan.errors,
+            "forced": bool(force and plan.errors),
+        }
+    )
+    summary = UploadSummary([], None, audit.path, journal.path)
+    client = OmnitronClient(
+        plan.url,
+        plan.channel,
+        secret,
+        audit=audit,
+        insecure=plan.insecure,
+        timeout=DEFAULT_TIMEOUT,
+        budget=http_timeout,
+        retry=retry,
+        sleep=sleep,
+        transport=transport,
+    )
+    with client:
+        for index, step in enumerate(plan.steps):
+            later = [s.path.name for s in plan.steps[index + 1 :]]
+            parts = prepared.get(step.key)
+            stopped = _upload_step(
+                step, plan, journal, client, summary, notify, sleep, clock, timeout, poll_interval, parts
+            )
+            if stopped is not None:
+                summary.stopped = _stop_message(stopped, step, plan, later)
+                audit.note({"event": "stop", "file": step.key, "migration_id": stopped.migration_id})
+                break
+    audit.note({"event": "end", "stopped": summary.stopped is not None})
+    summary.notes = [secret.redact(n) for n in summary.notes]
+    return summary
+
+
+def _upload_step(
+    step: PlanStep,
+    plan: UploadPlan,
+    journal: Journal,
+    client: OmnitronClient,
+    summary: UploadSummary,
+    notify: Callable[[UploadEvent], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    timeout: float,
+    poll_interval: float,
+    files: list[tuple[Path, int]] | None = None,
+) -> PartOutcome | None:
+    """Every part of one file (``files``: its parts, when already written); returns the part that reported errors."""
+    for part in range(1, step.parts + 1):
+        action = journal.action(step.key, part, step.type)
+        record = journal.part(step.key, part)
+        if action == "skip":
+            assert record is not None
+            progress = Progress(*(record["counts"][k] for k in ("total_count", "processed_count", "error_count")))
+            outcome = PartOutcome(
+                step.type, step.path.name, record["name"], part, step.parts, record["rows"],
+                record["migration_id"], progress, "skipped",
+            )  # fmt: skip
+            notify(UploadEvent("skip", step, part, record["rows"], record["name"], record["migration_id"], progress))
+        else:
+            if action == "upload":
+                if files is None:
+                    files = _part_files(step, plan)
+                path, rows = files[part - 1]
+                migration_id = _start(step, part, path, rows, journal, client, notify)
+                how: Literal["uploaded", "resumed"] = "uploaded"
+            else:
+                assert record is not None
+                path, rows, migration_id, how = Path(record["name"]), record["rows"], record["migration_id"], "resumed"
+                notify(UploadEvent("resume", step, part, rows, path.name, migration_id))
+            progress = _poll(step, part, path.name, rows, migration_id, client, notify, sleep, clock, timeout,
+                             poll_interval)  # fmt: skip
+            journal.mark(step.key, part, state="finished", counts=progress.as_dict())
+            outcome = PartOutcome(step.type, step.path.name, path.name, part, step.parts, rows, migration_id,
+                                  progress, how)  # fmt: skip
+            notify(UploadEvent("finished", step, part, rows, path.name, migration_id, progress))
+            if progress.total != rows:
+                summary.notes.append(
+                    f"note: {path.name} sent {plural(rows, 'row')}, "
+                    f"but migration {migration_id} counted {progress.total:,}"
+                )
+        summary.parts.append(outcome)
+        if outcome.progress.errors:
+            return outcome
+    return None
+
+
+def _start(
+    step: PlanStep,
+    part: int,
+    path: Path,
+    rows: int,
+    journal: Journal,
+    client: OmnitronClient,
+    notify: Callable[[UploadEvent], None],
+) -> str:
+    """POST one part, journaling ``starting`` before and ``started`` (with the id) after."""
+    data = path.read_bytes()
+    journal.mark(
+        step.key, part, name=path.name, rows=rows, sha256=sha256_hex(data), state="starting", migration_id=None,
+        note=None,
+    )  # fmt: skip
+    notify(UploadEvent("starting", step, part, rows, path.name))
+    try:
+        migration_id = client.start(step.type, path.name, data, rows)
+    except Unreachable as exc:
+        journal.mark(step.key, part, state="failed", note=str(exc))
+        raise
+    except HttpError as exc:
+        if 400 <= exc.status < 500:  # refused: nothing was imported
+            journal.mark(step.key, part, state="failed", note=str(exc))
+            raise
+        journal.mark(step.key, part, note=str(exc))
+        raise UncertainStart(
+            f"{exc}. A server error on start may still have queued the migration: check the {step.type} "
+            f"migrations in Omnitron before re-running (then --restart {step.type} if it did not arrive)"
+        ) from None
+    except UncertainStart as exc:
+        journal.mark(step.key, part, note=str(exc))
+        raise UncertainStart(
+            f"{exc}. Check the {step.type} migrations in Omnitron before re-running; "
+            f"if it did not arrive, re-run with --restart {step.type}"
+        ) from None
+    journal.mark(step.key, part, state="started", migration_id=migration_id)
+    notify(UploadEvent("started", step, part, rows, path.name, migration_id))
+    return migration_id
+
+
+def _poll(
+    step: PlanStep,
+    part: int,
+    name: str,
+    rows: int,
+    migration_id: str,
+    client: OmnitronClient,
+    notify: Callable[[UploadEvent], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    timeout: float,
+    poll_interval: float,
+) -> Progress:
+    deadline = clock() + timeout
+    while True:
+        progress = client.progress(migration_id)
+        notify(UploadEvent("progress", step, part, rows, name, migration_id, progress))
+        if progress.done(rows):
+            return progress
+        if clock() >= deadline:
+            raise PollTimeout(
+                f"migration {migration_id} ({name}) is still running after {timeout:g} s: "
+                f"{progress.processed:,} processed, {progress.errors:,} errors of {progress.total:,}. "
+                "Re-run the same command to keep watching it; it will not be sent again"
+            )
+        sleep(poll_interval)
+
+
+def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: list[str]) -> str:
+    c = failed.progress
+    rest = f"; not sent: {', '.join(later)}" if later else ""
+    return (
+        f"stopped: {failed.type} file {failed.name} (migration {failed.migration_id}) reported "
+        f"{plural(c.errors, 'error')} of {c.total:,} rows{rest}. Akinon does not say which rows failed; "
+        f"the exact request and bytes sent are in {plan.state_dir / 'audit.jsonl'} and {plan.state_dir / 'sent'}. "
+        f"Check the file with `omnimig validate {step.path}`, fix it, then re-run with --restart {failed.type}"
+    )
+
+
+def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
+    """The files to send for ``step``: the original file, or copies written under ``state_dir/parts``.
+
+    A plain, unchunked file is sent byte for byte. A chunked one is written in parts; one Akinon
+    would read differently (``step.convert``) is written whole, as ``step.sent_name``, in the
+    format Akinon expects. Copies are written 0600 in a 0700 folder and validated like the input
+    before anything is sent: what is sent must be what was validated, so a copy that does not give
+    the same problems (a value its format could not hold, a writer that changed a cell) refuses
+    the run.
+    """
+    chunked = step.parts > 1 and step.chunk_rows is not None
+    if not chunked and not step.convert:
+        return [(step.path, step.rows)]
+    out_dir = private_dir(plan.state_dir / "parts" / f"{step.type}-{step.sha256[:12]}")
+    try:
+        parts = _split(step.path, step.chunk_rows if chunked else None, out_dir)
+    except WRITE_ERRORS as exc:
+        reason = visible(str(exc))
+        how = f"in parts of {step.chunk_rows:,} rows" if chunked else f"as {step.sent_name} for Akinon"
+        raise PlanError(f"{step.path}: cannot write it {how}: {reason}") from None
+    for part in parts:
+        make_private(part.path)
+    _check_parts(step, parts, plan)
+    return [(part.path, part.rows) for part in parts]
+
+
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    rows: int
+    #: The input's row number of each of the part's rows, in order.
+    source_rows: np.ndarray
+
+
+def split_file(path: Path, chunk_rows: int | None, out_dir: Path) -> list[tuple[Path, int]]:
+    """Write ``path`` as parts of at most ``chunk_rows`` rows each, in its own format (XLS becomes XLSX).
+
+    With ``chunk_rows`` None the file is written whole, as ``<stem><suffix>``: the plain copy of a
+    file Akinon would read differently (CSV UTF-8 with ``,``, XLSX, or a JSON array). Cells are
+    written back exactly as read, so each part passes the same rules its rows passed.
+    """
+    return [(part.path, part.rows) for part in _split(path, chunk_rows, out_dir)]
+
+
+def _split(path: Path, chunk_rows: int | None, out_dir: Path) -> list[_Part]:
+    source = open_source(path, chunk_rows or 200_000)
+    fmt = WRITE_FORMAT[source.format]
+    whole = chunk_rows is None
+    limit = chunk_rows or _WHOLE
+    parts: list[_Part] = []
+    writer: TableWriter | None = None
+    rows: list[np.ndarray] = []
+
+    def finish(w: TableWriter) -> None:
+        w.close()
+        parts.append(_Part(w.path, w.rows, np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)))
+        rows.clear()
+
+    try:
+        for chunk in source.chunks:
+            start, n = 0, len(chunk.data)
+            while start < n:
+                if writer is None or writer.rows >= limit:
+                    if writer is not None:
+                        finish(writer)
+                    writer = TableWriter(out_dir / _part_name(path, fmt, whole, len(parts) + 1), fmt,
+                                         list(chunk.data.columns))  # fmt: skip
+                end = min(n, start + limit - writer.rows)
+                piece = _slice(chunk, start, end)
+                writer.write(piece, pd.Series(True, index=piece.data.index))
+                rows.append(piece.rows.to_numpy())
+                start = end
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    if writer is not None:
+        if writer.rows:
+            finish(writer)
+        else:
+            writer.close()
+    if not parts:  # a file with a header and no rows is still sent, as a header
+        finish(TableWriter(out_dir / _part_name(path, fmt, whole, 1), fmt, column_keys(source)))
+    return parts
+
+
+#: The row limit of a whole copy: more rows than any file holds, so it is never cut into parts.
+_WHOLE = 1 << 62
+
+
+def _part_name(path: Path, fmt: str, whole: bool, number: int) -> str:
+    return f"{path.stem}{SUFFIX[fmt]}" if whole else f"{path.stem}.part{number:03d}{SUFFIX[fmt]}"
+
+
+def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
+    """Validate every part and refuse unless, together, they give exactly the input's field problems.
+
+    The input is validated again by the same function (``validate_file``, field rules only), so
+    both sides are judged alike: bundle rules (unique keys, references) need every file and were
+    already checked on the input. Row problems are compared at the input's row (a part's row is
+    mapped back through the rows it was written from); header and file problems must be the same
+    in every part, except the notices that made the file be rewritten (``NOT_PLAIN``: a ``sep=``
+    line, a fallback encoding, a wrapper object, ...), which the plain copy no longer has.
+    """
+    lists = load_choices(plan.choices)
+
+    def key(p: Problem) -> tuple[str | None, str, str]:
+        return (p.field, p.rule, p.severity)
+
+    def is_file_level(p: Problem, fmt: str | None) -> bool:
+        return p.row is None or (fmt != "json" and p.row == 1)
+
+    def validated(path: Path, what: str) -> FileResult:
+        try:
+            return validate_file(Target(path, step.type), lists)
+        except Exception as exc:  # any failure to read a file back refuses the run
+            raise PlanError(f"{path.name}: {what} cannot be read back ({visible(str(exc))})") from None
+
+    source = validated(step.path, "the file")
+    want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
+    want_file = Counter(
+        key(p)
+        for p in source.problems
+        if is_file_level(p, source.format) and p.rule != "no-rows" and not (p.row is None and p.rule in NOT_PLAIN)
+    )
+    got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
+    for part in parts:
+        result = validated(part.path, f"the part written from {step.path.name}")
+        first = 1 if result.format == "json" else 2
+        problems = result.problems
+        got_file = Counter(key(p) for p in problems if is_file_level(p, result.format) and p.rule != "no-rows")
+        if got_file != want_file:
+            diff = (got_file - want_file) or (want_file - got_file)
+            raise PlanError(_part_mismatch(step, part.path, None, next(iter(diff))))
+        for p in problems:
+            if is_file_level(p, result.format):
+                continue
+            assert p.row is not None
+            index = p.row - first
+            row = int(part.source_rows[index]) if 0 <= index < len(part.source_rows) else None
+            got_rows[(row, *key(p))] += 1
+    if got_rows != want_rows:
+        extra, missing = got_rows - want_rows, want_rows - got_rows
+        row, *problem = sorted(extra or missing, key=lambda k: (k[0] or 0, str(k)))[0]
+        where = next((part.path for part in parts if row is not None and row in part.source_rows), parts[0].path)
+        raise PlanError(_part_mismatch(step, where, row, tuple(problem)))
+
+
+def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
+    field_name, rule, severity = problem
+    at = f"row {row}" if row is not None else "the header"
+    if step.parts == 1:
+        return (
+            f"{step.path}: the copy written for Akinon ({step.sent_name}: {'; '.join(step.convert)}) does not "
+            f"validate like the file itself ({at}, column {field_name or '-'}: {severity} {rule} differs); "
+            f"nothing of {step.path.name} was sent. Save it as CSV UTF-8 yourself and upload that"
+        )
+    return (
+        f"{step.path}: the parts written for --chunk-rows do not validate like the file itself "
+        f"({at}, column {field_name or '-'}: {severity} {rule} differs in {where.name}); nothing of "
+        f"{step.path.name} was sent. Upload it without --chunk-rows, or write it as CSV or JSON"
+    )
+
+
+def _slice(chunk: Chunk, start: int, end: int) -> Chunk:
+    kinds = chunk.kinds.iloc[start:end] if chunk.kinds is not None else None
+    return Chunk(chunk.data.iloc[start:end], chunk.rows.iloc[start:end], kinds)
+
+
+class RichReporter(AbstractContextManager["RichReporter"]):
+    """A rich progress bar per migration; pass the instance as ``on_event``."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[errors]} errors"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[tuple[str, int], Any] = {}
+
+    def __enter__(self) -> RichReporter:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def __call__(self, event: UploadEvent) -> None:
+        key = (event.step.key, event.part)
+        label = event.name if event.step.parts == 1 else f"{event.step.path.name} {event.part}/{event.step.parts}"
+        label = visible(label)
+        if event.kind == "skip":
+            self._bar.console.print(
+                f"{event.step.type}: {label} already finished (migration {visible(str(event.migration_id))})",
+                markup=False,
+            )
+            return
+        if key not in self._tasks:
+            description = escape(f"{event.step.type}: {label}")
+            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=0)
+        task = self._tasks[key]
+        if event.progress is not None:
+            p = event.progress
+            done = p.processed + p.errors
+            self._bar.update(task, total=p.total or event.rows or None, completed=done, errors=p.errors)

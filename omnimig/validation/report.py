@@ -1,0 +1,270 @@
+"""Render results: text for people, JSON for CI (the contract in DESIGN.md), CSV for spreadsheets.
+
+JSON and CSV are written as a stream from each file's ``ProblemStore`` (in report order), so a
+file with a million problems never becomes a million Python dicts at once; the text report
+reads only the exact counts and the first examples the store keeps.
+
+Text printed to a terminal goes through ``visible`` (a cell or file name holding escape
+sequences is shown, never obeyed). CSV renderings are opened by people in spreadsheets: every
+text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR, but not
+a plain number) is written with a leading apostrophe (OWASP), and a last row with the rule
+``formula-neutralised`` says how many; the JSON report and the input files are never changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+import orjson
+from rich.console import Console
+from rich.markup import escape
+
+from omnimig.io.safe_text import neutralise_formula, visible
+from omnimig.validation.bundle import BundleOutcome
+from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.schemas.rules import migration_types
+
+CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
+#: The rule of the last CSV row, when some cells were written with a leading apostrophe.
+FORMULA_RULE = "formula-neutralised"
+
+
+def shown(text: object) -> str:
+    """Text for the terminal: control characters escaped, rich markup escaped."""
+    return escape(visible(str(text)))
+
+
+def summary(results: list[FileResult], outcome: BundleOutcome | None = None) -> dict[str, int]:
+    return {
+        "errors": sum(r.errors for r in results) + (len(outcome.errors) if outcome else 0),
+        "warnings": sum(r.warnings for r in results),
+        "rows": sum(r.rows for r in results),
+    }
+
+
+def upload_order(results: list[FileResult]) -> list[dict[str, object]]:
+    """The bundle's types in upload order, each with its files, rows and errors (an unreadable file says so)."""
+    steps = []
+    for mtype in migration_types():
+        files = [r for r in results if r.type == mtype.name and (r.format is not None or not r.readable)]
+        errors = sum(r.errors for r in files)
+        steps.append(
+            {
+                "type": mtype.name,
+                "files": [
+                    {"path": r.path, "rows": r.rows, "errors": r.errors, **({} if r.readable else {"unreadable": True})}
+                    for r in files
+                ],
+                "rows": sum(r.rows for r in files),
+                "errors": errors,
+                "ready": bool(files) and errors == 0,
+            }
+        )
+    return steps
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON for one value; a lone surrogate (orjson refuses it) is written as its escape."""
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=True)
+
+
+def write_json(
+    results: list[FileResult],
+    outcome: BundleOutcome | None,
+    out: TextIO,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """The JSON report, streamed: one problem per line (compact, by orjson), in report order.
+
+    ``progress(problems written, problems)`` is called as batches are written.
+    """
+    total = sum(len(r.problems) for r in results)
+    written = 0
+    out.write('{\n  "files": [')
+    for i, r in enumerate(results):
+        head = {
+            "path": r.path,
+            "type": r.type,
+            "format": r.format,
+            "rows": r.rows,
+            "errors": r.errors,
+            "warnings": r.warnings,
+        }
+        head_text = json.dumps(head, ensure_ascii=False)[:-1]  # the few heads as json.dumps spaces them
+        out.write(("," if i else "") + "\n    " + head_text + ', "problems": [')
+        first = True
+        file, type_name = r.path, r.type
+        parts: list[str] = []
+        for row, field, rule, severity, value, message in r.problems.entries():
+            item = {
+                "file": file,
+                "type": type_name,
+                "row": row,
+                "field": field,
+                "rule": rule,
+                "severity": severity,
+                "value": value,
+                "message": message,
+            }
+            parts.append(_dumps(item))
+            if len(parts) >= 4_096:
+                out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
+                written += len(parts)
+                first, parts = False, []
+                if progress is not None:
+                    progress(written, total)
+        if parts:
+            out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
+            first = False
+        out.write("]}" if first else "\n    ]}")
+    out.write(("\n  ]" if results else "]") + ',\n  "summary": ' + json.dumps(summary(results, outcome)))
+    if outcome is not None:
+        bundle = {"upload_order": upload_order(results), "notes": outcome.notes, "errors": outcome.errors}
+        out.write(',\n  "bundle": ' + json.dumps(bundle, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+    out.write("\n}\n")
+
+
+def to_json(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
+    """The JSON report as one string (small results; the CLI streams with ``write_json``)."""
+    buf = io.StringIO()
+    write_json(results, outcome, buf)
+    return buf.getvalue().rstrip("\n")
+
+
+def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Iterator[tuple[object, ...]]:
+    for r in results:
+        file, type_name = r.path, r.type
+        for row, field, rule, severity, value, message in r.problems.entries():
+            yield (file, type_name, row, field, rule, severity, value, message)
+    if outcome is not None:
+        for p in outcome.missing_problems():
+            yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
+
+
+def write_csv(
+    results: list[FileResult],
+    outcome: BundleOutcome | None,
+    out: TextIO,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """One problem per line, formula-like cells neutralised; returns how many cells were.
+
+    Bundle errors (a type missing under --require-all) have no file. ``progress(problems
+    written, problems)`` is called every few thousand lines.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    neutralised = 0
+    total = sum(len(r.problems) for r in results)
+    for n, values in enumerate(_csv_rows(results, outcome), start=1):
+        if progress is not None and not n % 4_096:
+            progress(n, total)
+        cells = []
+        for v in values:
+            if not isinstance(v, str):
+                cells.append("" if v is None else v)
+                continue
+            # Read by people, on a screen or in a spreadsheet: escapes shown, formulas made text.
+            shown = visible(v)
+            safe = neutralise_formula(shown)
+            neutralised += safe is not shown
+            cells.append(safe)
+        writer.writerow(cells)
+    if neutralised:
+        writer.writerow(("", "", "", "", FORMULA_RULE, "warning", "", formula_note(neutralised)))
+    return neutralised
+
+
+def formula_note(n: int) -> str:
+    return (
+        f"{plural(n, 'cell')} of this report began with =, +, -, @, a tab or a carriage return and "
+        "were written with a leading apostrophe (') so that a spreadsheet shows them as text, not "
+        "as a formula; the input files are unchanged"
+    )
+
+
+def to_csv(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
+    buf = io.StringIO()
+    write_csv(results, outcome, buf)
+    return buf.getvalue()
+
+
+def render_text(
+    results: list[FileResult],
+    console: Console,
+    max_examples: int = 5,
+    outcome: BundleOutcome | None = None,
+    show_order: bool = False,
+) -> None:
+    """Problems grouped by file, then by rule and column, errors first, with bounded examples."""
+    for r in results:
+        status = "[red]unreadable[/]" if not r.readable else "[red]errors[/]" if r.errors else "[green]ok[/]"
+        console.print(
+            f"[bold]{shown(r.path)}[/]  ({shown(r.type)}, {shown(r.format)}, {plural(r.rows, 'row')}): "
+            f"{plural(r.errors, 'error')}, {plural(r.warnings, 'warning')}  {status}"
+        )
+        counts = r.counts()
+        order = sorted(counts, key=lambda k: (k[2] != "error", k[0], k[1] or ""))
+        for rule, field, severity in order:
+            n = counts[(rule, field, severity)]
+            mark = "[red]✗ error[/]" if severity == "error" else "[yellow]! warning[/]"
+            where = f" · {shown(field)}" if field else ""
+            console.print(f"  {mark} [bold]{shown(rule)}[/]{where} — {plural(n, 'problem')}")
+            for p in r.problems.examples((rule, field, severity), max_examples):
+                at = f"row {p.row}" if p.row is not None else "file"
+                console.print(f"      {at}: {shown(p.message)}")
+            if n > max_examples:
+                console.print(f"      … and {n - max_examples:,} more (see --format csv for all)")
+    if outcome is not None:
+        for note in outcome.notes:
+            console.print(f"[yellow]note:[/] {shown(note)}")
+        for error in outcome.errors:
+            console.print(f"[red]✗ error:[/] {shown(error)}")
+        if show_order:
+            render_upload_order(results, console)
+    total = summary(results, outcome)
+    files = plural(len(results), "file")
+    verdict = "[red]fix the errors before uploading[/]" if total["errors"] else "[green]no errors[/]"
+    console.print(
+        f"\n{files}, {plural(total['rows'], 'row')}: {plural(total['errors'], 'error')}, "
+        f"{plural(total['warnings'], 'warning')} — {verdict}"
+    )
+
+
+def render_upload_order(results: list[FileResult], console: Console) -> None:
+    console.print("\nUpload order:")
+    for number, step in enumerate(upload_order(results), start=1):
+        files = step["files"]
+        if not files:
+            console.print(f"  {number}. {step['type']:<11} [dim]no file[/]")
+            continue
+        for i, f in enumerate(files):  # type: ignore[union-attr]
+            if f.get("unreadable"):
+                state = "[red]unreadable[/]"
+            else:
+                state = "[green]ready[/]" if not f["errors"] else f"[red]{plural(f['errors'], 'error')}[/]"
+            head = f"{number}. {step['type']:<11}" if i == 0 else " " * (len(str(number)) + 13)
+            rows = "" if f.get("unreadable") else f"  {plural(f['rows'], 'row')}"
+            console.print(f"  {head} {shown(f['path'])}{rows}  {state}")
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMULA_RULE",
+    "Problem",
+    "render_text",
+    "render_upload_order",
+    "summary",
+    "to_csv",
+    "to_json",
+    "upload_order",
+    "write_csv",
+    "write_json",
+]

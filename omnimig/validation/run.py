@@ -1,0 +1,237 @@
+"""From paths on the command line to one ``FileResult`` per file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from omnimig.errors import debug_enabled, internal_error_line
+from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.io.table import TEXT, ReadOptions
+from omnimig.validation.bundle import BundleOutcome, check_bundle
+from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
+from omnimig.validation.problem import FileResult, Problem, ProblemStore
+from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (bad type, nothing to validate). One line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    path: Path
+    type: str
+
+
+def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[Target], list[str]]:
+    """Files to validate and their types; folders are expanded to the files they hold.
+
+    Returns the targets and notes about files in folders that were skipped. A file named on
+    the command line whose type cannot be told is an error, not a skip.
+    """
+    if type_name is not None and type_name not in type_names():
+        raise UsageError(f"unknown type {type_name!r}; use one of: {', '.join(type_names())}")
+    targets: list[Target] = []
+    skipped: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = 0
+            order = {name: i for i, name in enumerate(type_names())}
+            children = sorted(
+                path.iterdir(), key=lambda c: (order.get(type_name or type_from_name(c) or "", 99), c.name)
+            )
+            for child in children:
+                if child.name.startswith(".") or child.is_dir():  # a FIFO or broken link is reported, not skipped
+                    continue
+                if child.suffix.lower() not in FORMATS:
+                    continue
+                t = type_name or type_from_name(child)
+                if t is None:
+                    skipped.append(f"{child}: skipped, the name does not say its type (use --type)")
+                    continue
+                targets.append(Target(child, t))
+                found += 1
+            if not found:
+                names = ", ".join(f"{s}.csv" for s in type_names())
+                raise UsageError(
+                    f"{path}: no migration files found; expected names such as {names} (.csv, .xlsx, .xls, .json)"
+                )
+            continue
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        try:
+            file_format(path)
+        except ReadError as exc:
+            raise UsageError(str(exc)) from None
+        t = type_name or type_from_name(path)
+        if t is None:
+            raise UsageError(
+                f"{path}: cannot tell the migration type from the file name; "
+                f"pass --type with one of: {', '.join(type_names())}"
+            )
+        targets.append(Target(path, t))
+    return targets, skipped
+
+
+def validate_file(
+    target: Target,
+    choices: dict[str, ChoiceList],
+    chunk_rows: int = 200_000,
+    progress: Callable[[int, int], None] | None = None,
+    options: ReadOptions | None = None,
+    examples: int | None = None,
+) -> FileResult:
+    """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
+
+    ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
+    ``bytes read == file size`` once the file is done.
+    """
+    options = options or ReadOptions()
+    source = open_source(target.path, chunk_rows, options)
+    size = target.path.stat().st_size
+    rules = rules_for(target.type, source.format)
+    # Enough examples kept in memory for the text report: more would mean a pass over every problem.
+    keep = None if examples is None else max(ProblemStore.EXAMPLES, examples)
+    problems = ProblemStore(str(target.path), target.type, examples=keep)
+    # The order the bundle rules sort by too, so their problems merge with these without a re-sort.
+    problems.set_order((*table_rules(target.type).names, *rules.names, *source.columns))
+    emit = Emitter(str(target.path), target.type, problems)
+    is_json = source.format == "json"
+    header_row = None if is_json else source.header_row
+    for notice in source.notices:
+        emit.one(notice.row, notice.column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
+    for name in source.duplicate_columns:
+        emit.one(
+            header_row,
+            name,
+            "duplicate-column",
+            "error",
+            f'column "{name}" appears more than once in the header; only the first is checked',
+        )
+    # An empty JSON array has no keys to judge, like a CSV with only a header: no-rows says it.
+    expect_columns = source.known_rows != 0
+    layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
+    rows = 0
+    kept_fields = [f for f in bundle_fields(target.type) if f in layout.columns]
+    # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
+    # they are stitched into one column without a copy at the end.
+    kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
+    kept_rows: list[np.ndarray] = []
+    field_of = {column: name for name, column in layout.columns.items()}
+    for chunk in source.chunks:
+        rows += len(chunk.data)
+        for notice in chunk.notices:
+            column = None if notice.column is None else field_of.get(notice.column, notice.column)
+            emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
+        check_chunk(chunk, rules, layout, choices, emit)
+        problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
+        for f in kept_fields:
+            column = text_array(chunk.data[layout.columns[f]])
+            column = column if column.type == TEXT else column.cast(TEXT)
+            kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+        kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
+        if progress is not None:
+            progress(min(source.bytes_read() or 0, size), size)
+    if progress is not None:
+        progress(size, size)
+    if rows == 0:
+        emit.one(None, None, "no-rows", "warning", "the file has no data rows")
+    keys = pd.DataFrame(
+        {
+            "row": np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=np.int32),
+            **{f: pd.arrays.ArrowStringArray(pa.chunked_array(kept[f], type=TEXT)) for f in kept_fields},
+        }
+    )
+    problems.flush()
+    result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
+    result.read_options = options
+    result.header_row = header_row
+    return result
+
+
+def unreadable_result(target: Target, line: str) -> FileResult:
+    """A file that could not be read, as a result every output lists: one file-level ``unreadable`` error."""
+    path = str(target.path)
+    try:
+        fmt: str | None = file_format(target.path)
+    except Exception:  # any failure here only loses the format name
+        fmt = target.path.suffix.lower().lstrip(".") or None
+    problem = Problem(path, target.type, None, None, "unreadable", "error", None, line)
+    return FileResult(path, target.type, fmt, 0, [problem], readable=False)
+
+
+@dataclass
+class Validation:
+    """Every file's field rules plus the bundle rules: what validate, upload and --test-set all need."""
+
+    results: list[FileResult]  # the files that were read
+    outcome: BundleOutcome
+    skipped: list[str]
+    unreadable: list[str]  # one line per file that could not be read
+    # Every file in target order, an unreadable one as a result with its ``unreadable`` problem:
+    # what reports list, so no output says "0 errors" for a bundle that was not fully read.
+    reported: list[FileResult] = field(default_factory=list)
+
+
+def validate_paths(
+    paths: Iterable[Path],
+    type_name: str | None = None,
+    choices: Path | None = None,
+    strict: bool = False,
+    require_all: bool = False,
+    chunk_rows: int = 200_000,
+    progress: Callable[[Path, int, int], None] | None = None,
+    steps: Callable[[str, int, int], None] | None = None,
+    options: ReadOptions | None = None,
+    examples: int | None = None,
+) -> Validation:
+    """Validate files and folders as one bundle.
+
+    Raises ``UsageError`` or ``SchemaError`` when nothing can run; a file that cannot be read, or
+    whose reading fails in any unexpected way (a bug, a ``RecursionError``, memory), is listed in
+    ``unreadable`` (one line each) and in ``reported`` as an ``unreadable`` problem, so the others
+    are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
+    given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
+    ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
+    the bundle rules run.
+    """
+    lists = load_choices(choices)
+    targets, skipped = collect_targets(paths, type_name)
+    results: list[FileResult] = []
+    reported: list[FileResult] = []
+    unreadable: list[str] = []
+    for target in targets:
+        hook = None if progress is None else partial(progress, target.path)
+        try:
+            result = validate_file(
+                target, lists, chunk_rows=chunk_rows, progress=hook, options=options, examples=examples
+            )
+        except ReadError as exc:
+            line = str(exc)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad file must not take the others down
+            if debug_enabled():
+                raise
+            line = internal_error_line(str(target.path), exc)
+        else:
+            results.append(result)
+            reported.append(result)
+            pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
+            continue
+        pa.default_memory_pool().release_unused()
+        unreadable.append(line)
+        reported.append(unreadable_result(target, line))
+    broken = {r.type for r in reported if not r.readable and r.type}
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken)
+    if strict:
+        for r in results:
+            r.problems.escalate()
+    return Validation(results, outcome, skipped, unreadable, reported)
