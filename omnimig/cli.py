@@ -14,9 +14,9 @@ from rich.console import Console
 
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.io.safe_text import visible
+from omnimig.schemas.rules import SchemaError, load_choices, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult
-from omnimig.schemas.rules import SchemaError, load_choices, table_rules, type_names
 
 if TYPE_CHECKING:
     from omnimig.io.table import ReadOptions

@@ -28,8 +28,8 @@ from typer.testing import CliRunner, Result
 
 import omnimig.schemas.rules as rules
 from omnimig.cli import app
-from omnimig.validation.bundle import check_bundle
 from omnimig.schemas.rules import bundle_fields, default_choices, json_rules, migration_types, table_rules
+from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file
 
 ROOT = Path(__file__).resolve().parent.parent

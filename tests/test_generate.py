@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from omnimig.cli import app
 from omnimig.sampling.defects import bundle_defects, field_defects
 from omnimig.sampling.generate import generate
-from omnimig.validation.bundle import check_bundle
 from omnimig.schemas.rules import default_choices, table_rules
+from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file, validate_paths
 
 TYPES = ("user", "address", "order", "order_item")

@@ -11,6 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+# --------------------------------------------------------------------------------------------------
+# text / strip_marker
+from omnimig.schemas.rules import table_rules
 from omnimig.transforms.normalize import (
     Amount,
     NormaliseError,
@@ -23,10 +26,6 @@ from omnimig.transforms.normalize import (
     text,
     upper_tr,
 )
-
-# --------------------------------------------------------------------------------------------------
-# text / strip_marker
-from omnimig.schemas.rules import table_rules
 
 # Every date the normaliser writes must pass the order schema's date-or-date-time rule.
 ISO_PATTERN = re.compile(table_rules("order").field("created_date").pattern)

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rulegen import ABSENT, Example, JsonLiteral
 
-from omnimig.validation.problem import Problem
 from omnimig.schemas.rules import TypeRules, default_choices, json_rules, table_rules, type_names
+from omnimig.validation.problem import Problem
 from omnimig.validation.run import Target, validate_file
 
 CHOICES = default_choices()

@@ -26,7 +26,6 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 from rulegen import JsonLiteral
 
-from omnimig.validation.problem import Problem
 from omnimig.schemas.rules import (
     NUMBER_RE,
     SHARED_PROPERTIES,
@@ -37,6 +36,7 @@ from omnimig.schemas.rules import (
     table_rules,
     type_names,
 )
+from omnimig.validation.problem import Problem
 from omnimig.validation.run import Target, validate_file
 
 CHOICES = default_choices()

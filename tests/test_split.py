@@ -34,8 +34,8 @@ from test_bundle import (
 )
 
 from omnimig.io.safe_text import neutralise_formula
-from omnimig.validation.bundle import check_bundle
 from omnimig.schemas.rules import default_choices
+from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file
 from omnimig.validation.split import split_bundle
 

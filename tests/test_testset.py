@@ -16,8 +16,8 @@ from test_bundle import FORMATS, SAMPLES, SUFFIX, Bundle, samples, write_bundle
 from test_split import Num, read_rows
 
 from omnimig.sampling import testset
-from omnimig.validation.bundle import check_bundle
 from omnimig.schemas.rules import default_choices
+from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file
 
 TYPES = ["user", "address", "order", "order_item"]

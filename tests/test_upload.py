@@ -13,6 +13,7 @@ import httpx
 import pytest
 from rich.console import Console
 
+from omnimig.schemas.rules import type_names
 from omnimig.uploader import (
     HttpError,
     InsecureUrl,
@@ -30,7 +31,6 @@ from omnimig.uploader import (
 )
 from omnimig.uploader.client import OmnitronClient, parse_progress, retry_after
 from omnimig.uploader.fake_server import FakeOmnitron, Fault
-from omnimig.schemas.rules import type_names
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 TOKEN = "tok-5ecret-7f3a9c"

@@ -23,12 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from omnimig.cli import app
+from omnimig.schemas.rules import load_choices
 from omnimig.uploader import RetryPolicy, Token, UploadEvent, UploadSummary, plan_upload, run_upload
 from omnimig.uploader import run as run_module
 from omnimig.uploader.fake_server import FakeOmnitron
 from omnimig.uploader.run import NOT_PLAIN
 from omnimig.validation.problem import FileResult
-from omnimig.schemas.rules import load_choices
 from omnimig.validation.run import Target, validate_file
 
 TOKEN = "tok-c0nvert-5a1e"

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
+from omnimig.schemas.rules import type_names
 from omnimig.uploader import (
     BadAnswer,
     BadToken,
@@ -46,7 +47,6 @@ from omnimig.uploader import run as run_module
 from omnimig.uploader.client import MAX_BODY_BYTES, redact
 from omnimig.uploader.fake_server import FakeOmnitron, Fault
 from omnimig.uploader.lock import StateLock
-from omnimig.schemas.rules import type_names
 
 TOKEN = "tok-H4rden-91c0de77"
 FAST = RetryPolicy(attempts=4, backoff=0.01, max_delay=0.05)

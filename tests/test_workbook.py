@@ -17,8 +17,8 @@ from filetools import write_xlsx
 from openpyxl.worksheet.worksheet import Worksheet
 
 from omnimig.io import open_source
-from omnimig.validation.problem import FileResult, Problem
 from omnimig.schemas.rules import default_choices
+from omnimig.validation.problem import FileResult, Problem
 from omnimig.validation.run import Target, validate_file
 from omnimig.validation.workbook import (
     ERROR_FILL,

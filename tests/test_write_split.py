@@ -33,8 +33,8 @@ from test_split import Num, people, read_rows
 
 from omnimig.io import open_source
 from omnimig.io.write import CellTooLong, WriteError, column_keys
-from omnimig.validation.bundle import check_bundle
 from omnimig.schemas.rules import default_choices
+from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file
 from omnimig.validation.split import PROBLEMS_COLUMN, split_bundle
 

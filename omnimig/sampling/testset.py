@@ -22,9 +22,9 @@ import pandas as pd
 
 from omnimig.io import open_source, type_from_name
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
+from omnimig.schemas.rules import MigrationType, SchemaError, migration_types
 from omnimig.validation.bundle import key_series
 from omnimig.validation.problem import FileResult
-from omnimig.schemas.rules import MigrationType, SchemaError, migration_types
 from omnimig.validation.run import UsageError, validate_paths
 from omnimig.validation.split import held_reasons
 

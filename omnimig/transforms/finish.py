@@ -19,10 +19,10 @@ from functools import cache
 import pandas as pd
 
 from omnimig.io.table import Chunk
+from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 from omnimig.transforms.records import TARGETS, Draft, Record, Reject
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
-from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 
 PASSWORD_POLICIES = ("empty", "unusable")
 DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -31,12 +31,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.io import open_source
 from omnimig.io.table import Notice, ReadError
+from omnimig.schemas.rules import table_rules
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import split_name
 from omnimig.transforms.errors import reading
 from omnimig.transforms.records import TARGETS, Draft, Origin, Record
 from omnimig.transforms.settings import Settings, SettingsError
-from omnimig.schemas.rules import table_rules
 
 TITLE = "Any CSV/XLSX/JSON export through a TOML mapping file (--mapping)"
 

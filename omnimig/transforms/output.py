@@ -20,8 +20,8 @@ from omnimig.io.private import open_private
 from omnimig.io.safe_text import neutralise_formula
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
-from omnimig.transforms.records import TARGETS, Origin, Record, Reject, Warning_
 from omnimig.schemas.rules import table_rules
+from omnimig.transforms.records import TARGETS, Origin, Record, Reject, Warning_
 
 REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "reason"]
 WARNING_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "code", "message"]

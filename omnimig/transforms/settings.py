@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omnimig.schemas.rules import table_rules
 from omnimig.transforms.normalize import fold
 from omnimig.transforms.records import TARGETS
-from omnimig.schemas.rules import table_rules
 
 SHARED_TABLES = ("source", "defaults", "values")
 

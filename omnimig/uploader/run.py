@@ -32,6 +32,7 @@ from omnimig.io.safe_text import visible
 from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
+from omnimig.schemas.rules import SchemaError, load_choices, type_names
 from omnimig.uploader.audit import AuditLog
 from omnimig.uploader.client import (
     DEFAULT_BUDGET,
@@ -51,7 +52,6 @@ from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult, Problem, plural
-from omnimig.schemas.rules import SchemaError, load_choices, type_names
 from omnimig.validation.run import Target, UsageError, validate_file, validate_paths
 
 #: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``

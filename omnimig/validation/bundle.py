@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.io.table import TEXT
-from omnimig.validation.problem import FileResult, Problem, Severity, shorten
 from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, SchemaError, migration_types, table_rules
+from omnimig.validation.problem import FileResult, Problem, Severity, shorten
 
 
 @dataclass

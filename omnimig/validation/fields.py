@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 
 from omnimig.io.read_json import plain_numbers
 from omnimig.io.table import Chunk
+from omnimig.schemas.rules import INTEGER_TEXT, NUMBER_TEXT, ChoiceList, FieldRule, TypeRules
 from omnimig.validation import messages as msg
 from omnimig.validation.problem import MAX_VALUE_CHARS, Problem, ProblemStore, Severity, shorten
-from omnimig.schemas.rules import INTEGER_TEXT, NUMBER_TEXT, ChoiceList, FieldRule, TypeRules
 
 # The JSON kinds each field kind accepts. Integers arrive as JSON numbers and are then held to
 # the integer text syntax.

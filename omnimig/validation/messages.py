@@ -6,8 +6,8 @@ limit changes its message without touching this module.
 
 from __future__ import annotations
 
-from omnimig.validation.problem import shorten
 from omnimig.schemas.rules import ChoiceList, FieldRule
+from omnimig.validation.problem import shorten
 
 JSON_TYPE_NAMES = {
     "string": "string",

@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from omnimig.io.safe_text import neutralise_formula, visible
+from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult, Problem, plural
-from omnimig.schemas.rules import migration_types
 
 CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
 #: The rule of the last CSV row, when some cells were written with a leading apostrophe.

@@ -32,9 +32,9 @@ from omnimig.io.write import (
     column_keys,
     header_label,
 )
+from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import key_series, member
 from omnimig.validation.problem import FileResult
-from omnimig.schemas.rules import migration_types
 
 PROBLEMS_COLUMN = "problems"
 #: The list of files the last split into a folder wrote, so the next one can remove what it no longer writes.

@@ -26,9 +26,9 @@ from xlsxwriter.worksheet import Worksheet
 
 from omnimig.io import ReadError, Source, open_source
 from omnimig.io.safe_text import visible
+from omnimig.schemas.rules import rules_for
 from omnimig.validation.fields import Emitter, map_columns
 from omnimig.validation.problem import FileResult, Problem, plural
-from omnimig.schemas.rules import rules_for
 
 SUMMARY_SHEET = "Summary"
 FILE_ROW_COLUMN = "file row"
