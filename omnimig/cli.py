@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
+from omnimig.exceptions import SchemaError, UsageError
 from omnimig.io.safe_text import visible
-from omnimig.schemas.rules import SchemaError, load_choices, table_rules, type_names
+from omnimig.schemas.rules import load_choices, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult
 
@@ -164,7 +165,7 @@ def _guarded(action: str, where: Path | None = None) -> typer.Exit:
     if debug_enabled():
         raise exc
     prefix = f"{where}: " if where is not None else ""
-    from omnimig.io.write import WriteError
+    from omnimig.exceptions import WriteError
 
     if isinstance(
         exc, (WriteError, ReportError)
@@ -189,9 +190,10 @@ def _validate(
     chunk_rows: int,
     options: ReadOptions,
 ) -> None:
+    from omnimig.exceptions import UsageError
     from omnimig.validation.progress import FileProgress, StepProgress
     from omnimig.validation.report import render_text, write_csv, write_json
-    from omnimig.validation.run import UsageError, validate_paths
+    from omnimig.validation.run import validate_paths
 
     if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
         raise fail(f"{report}: a report is .xlsx, .json or .csv")
@@ -299,7 +301,7 @@ def write_report(
                 write_csv(results, outcome, f, progress)
 
 
-class ReportError(Exception):
+class ReportError(UsageError):
     """The report cannot be written where asked (it would replace an input). One line, exit 2."""
 
 
@@ -443,11 +445,10 @@ def transform(
     ] = False,
 ) -> None:
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
+    from omnimig.exceptions import ReadError, TransformError
     from omnimig.io.safe_text import visible
-    from omnimig.io.table import ReadError
     from omnimig.transforms.errors import unexpected
     from omnimig.transforms.finish import Options
-    from omnimig.transforms.run import TransformError
     from omnimig.transforms.run import transform as run_transform
     from omnimig.transforms.settings import SettingsError, apply_flags, load
 

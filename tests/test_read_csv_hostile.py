@@ -22,7 +22,8 @@ from typer.testing import CliRunner, Result
 
 import omnimig.io.read_csv as read_csv_module
 from omnimig.cli import app
-from omnimig.io import ReadError, open_source
+from omnimig.exceptions import ReadError
+from omnimig.io import open_source
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
 USER_HEADER, USER_ROW = (SAMPLES / "user.csv").read_text(encoding="utf-8").splitlines()[:2]

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from filetools import inline_row, write_raw_xlsx, write_xlsx
 
+from omnimig.exceptions import ReadError
 from omnimig.io import read_excel as read_excel_module
 from omnimig.io import xlsx_scan
-from omnimig.io.table import MAX_COLUMNS, ReadError
+from omnimig.io.table import MAX_COLUMNS
 from omnimig.io.xlsx_scan import column_letters
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from filetools import inline_row, write_raw_xlsx, write_xlsx
 
-from omnimig.io import ReadError, open_source
+from omnimig.exceptions import ReadError
+from omnimig.io import open_source
 from omnimig.io import read_excel as read_excel_module
 
 CLI = [sys.executable, "-c", "from omnimig.cli import app; app()"]
@@ -139,7 +140,7 @@ def test_an_unexpected_failure_while_reading_rows_is_a_read_error(
 FUZZ = """
 import random, sys
 from pathlib import Path
-from omnimig.io import ReadError
+from omnimig.exceptions import ReadError
 from omnimig.io.read_excel import read_excel
 
 seed_path, fmt, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])

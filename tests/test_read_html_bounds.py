@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from omnimig.exceptions import ReadError
 from omnimig.io.read_html import MAX_COLUMNS, _Tables, read_html
-from omnimig.io.table import ReadError
 
 
 def page(*rows: str) -> str:

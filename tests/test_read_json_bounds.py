@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from omnimig.cli import app
+from omnimig.exceptions import ReadError
 from omnimig.io import read_json as rj
-from omnimig.io.table import MAX_COLUMNS, ReadError
+from omnimig.io.table import MAX_COLUMNS
 
 
 def read_all(path: Path) -> list[dict[str, object]]:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnimig.io import ReadError, open_source
+from omnimig.exceptions import ReadError
+from omnimig.io import open_source
 from omnimig.io import read_json as rj
 
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnimig.cli import app
-from omnimig.io import ReadError, Source, file_format, open_source, type_from_name
+from omnimig.exceptions import ReadError
+from omnimig.io import Source, file_format, open_source, type_from_name
 from omnimig.io.table import repeat_key
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"

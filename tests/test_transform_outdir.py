@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
-from omnimig.transforms.errors import TransformError
+from omnimig.exceptions import TransformError
 from omnimig.transforms.outdir import MANIFEST, OutFolder, prepare, write_bundle
 
 DATA = Path(__file__).resolve().parent / "data" / "transform"

@@ -31,8 +31,9 @@ from hypothesis import strategies as st
 from test_bundle import FORMATS, SAMPLES, SUFFIX, checked, first_row, run, samples, write_bundle
 from test_split import Num, people, read_rows
 
+from omnimig.exceptions import WriteError
 from omnimig.io import open_source
-from omnimig.io.write import CellTooLong, WriteError, column_keys
+from omnimig.io.write import CellTooLong, column_keys
 from omnimig.schemas.rules import default_choices
 from omnimig.validation.bundle import check_bundle
 from omnimig.validation.run import collect_targets, validate_file

@@ -10,8 +10,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from omnimig.exceptions import ReadError
 from omnimig.io.sniff import sniff_format
-from omnimig.io.table import Chunk, Notice, ReadError, ReadOptions, Source
+from omnimig.io.table import Chunk, Notice, ReadOptions, Source
 from omnimig.schemas.rules import migration_types
 
 FORMATS = {

@@ -39,7 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.exceptions import ReadError
+from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.

@@ -25,9 +25,10 @@ from typing import Any
 import pandas as pd
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import visible
-from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
 from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
 
 # The header is looked for among a sheet's first rows: title rows, a date line or blank rows above

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
-from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
 
 # An HTML export is parsed in pure Python and held whole: larger ones are refused.
 MAX_HTML = 64 << 20

@@ -48,7 +48,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, ReadError, Source
+from omnimig.exceptions import ReadError
+from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source
 
 
 class JsonNumber(str):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from omnimig.io.table import Notice, ReadError
+from omnimig.exceptions import ReadError
+from omnimig.io.table import Notice
 
 ZIP = b"PK\x03\x04"  # XLSX is a ZIP container
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy XLS is an OLE2 compound file

@@ -35,9 +35,6 @@ class ReadOptions:
     header_row: int | None = None
 
 
-class ReadError(Exception):
-    """A file cannot be read at all. The message is one line and names the file."""
-
 
 @dataclass
 class Notice:

@@ -30,6 +30,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
+from omnimig.exceptions import WriteError
 from omnimig.io.private import make_private, open_private, private_dir
 from omnimig.io.safe_text import neutralise_formula
 from omnimig.io.table import Chunk, Source, repeat_key
@@ -52,10 +53,6 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _OOXML_ESCAPE_LIKE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 _OOXML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
-
-class WriteError(Exception):
-    """A table cannot be written without cutting or changing a value. The message is one line
-    naming the file being written and, where it is one cell, the input row and column."""
 
 
 class CellTooLong(WriteError):

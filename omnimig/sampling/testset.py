@@ -20,16 +20,17 @@ from typing import Any
 
 import pandas as pd
 
+from omnimig.exceptions import SampleError, SchemaError, UsageError, WriteError
 from omnimig.io import open_source, type_from_name
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
-from omnimig.schemas.rules import MigrationType, SchemaError, migration_types
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
+from omnimig.schemas.rules import MigrationType, migration_types
 from omnimig.validation.bundle import key_series
 from omnimig.validation.problem import FileResult
-from omnimig.validation.run import UsageError, validate_paths
+from omnimig.validation.run import validate_paths
 from omnimig.validation.split import held_reasons
 
 
-class TestSetError(Exception):
+class TestSetError(SampleError):
     """No test set can be picked as asked. The message is one line; the CLI exits with code 2."""
 
     __test__ = False  # not a pytest test class, despite the name

@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from omnimig.exceptions import SchemaError
+
 Kind = Literal["string", "number", "integer", "boolean", "object"]
 Temporal = Literal["date", "datetime", "date-or-datetime"]
 
@@ -32,9 +34,6 @@ INTEGER_TEXT = r"^[+-]?[0-9]+$"
 NUMBER_RE = re.compile(NUMBER_TEXT)
 INTEGER_RE = re.compile(INTEGER_TEXT)
 
-
-class SchemaError(Exception):
-    """A rule file uses something the engine does not understand."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from omnimig.errors import debug_enabled, describe
+from omnimig.exceptions import TransformError
 from omnimig.io.safe_text import visible
 
 __all__ = ["TransformError", "debug_enabled", "describe", "reading", "unexpected"]
 
-
-class TransformError(Exception):
-    """The transform cannot run (unknown source, unusable options, an unreadable input); one line."""
 
 
 def unexpected(where: str | Path, exc: BaseException, what: str = "cannot transform this file") -> TransformError:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from omnimig.exceptions import ReadError
 from omnimig.io import open_source
-from omnimig.io.table import Notice, ReadError
+from omnimig.io.table import Notice
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import split_name

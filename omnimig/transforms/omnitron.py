@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omnimig.exceptions import ReadError
 from omnimig.io.safe_text import visible
-from omnimig.io.table import ReadError
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import flatten_address
 from omnimig.transforms.errors import debug_enabled, describe, reading

@@ -30,11 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from omnimig.exceptions import TransformError
 from omnimig.io.paths import same_file
 from omnimig.io.private import make_private, open_private, private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
-from omnimig.transforms.errors import TransformError
 from omnimig.transforms.records import TARGETS
 
 MANIFEST = ".omnimig-transform.json"

@@ -16,10 +16,10 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 
+from omnimig.exceptions import ReadError, TransformError
 from omnimig.io.safe_text import visible
-from omnimig.io.table import ReadError
 from omnimig.io.write import SUFFIX
-from omnimig.transforms.errors import TransformError, debug_enabled, unexpected
+from omnimig.transforms.errors import debug_enabled, unexpected
 from omnimig.transforms.finish import Options, finish
 from omnimig.transforms.outdir import OutFolder, prepare, write_bundle
 from omnimig.transforms.output import record_writers, write_rejects, write_warnings

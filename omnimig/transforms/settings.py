@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omnimig.exceptions import TransformError
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms.normalize import fold
 from omnimig.transforms.records import TARGETS
@@ -29,7 +30,7 @@ MAX_DEPTH = 16
 MAX_ENTRIES = 1_000_000
 
 
-class SettingsError(Exception):
+class SettingsError(TransformError):
     """A mapping file or flag that cannot be used; the message is one line naming the file and line."""
 
 

@@ -36,7 +36,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from omnimig.io.table import ReadError
+from omnimig.exceptions import ReadError
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading

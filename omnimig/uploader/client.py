@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from omnimig.exceptions import UploadError
 from omnimig.io.safe_text import visible
 
 if TYPE_CHECKING:
@@ -52,9 +53,6 @@ CONTENT_TYPES = {
     ".xls": "application/vnd.ms-excel",
 }
 
-
-class UploadError(Exception):
-    """Anything that stops an upload run. The message is printable as is and never holds the token."""
 
 
 class BadToken(UploadError, ValueError):

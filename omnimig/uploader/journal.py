@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from omnimig.exceptions import UploadError
 from omnimig.io.private import write_privately
 from omnimig.io.safe_text import visible
 from omnimig.uploader.audit import now_iso
-from omnimig.uploader.client import MIGRATION_ID, UploadError, map_strings
+from omnimig.uploader.client import MIGRATION_ID, map_strings
 
 VERSION = 1
 Action = Literal["upload", "poll", "skip"]

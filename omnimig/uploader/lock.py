@@ -15,9 +15,9 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from omnimig.exceptions import UploadError
 from omnimig.io.private import FILE_MODE
 from omnimig.uploader.audit import now_iso
-from omnimig.uploader.client import UploadError
 
 
 class RunLocked(UploadError):

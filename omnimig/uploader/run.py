@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 from rich.markup import escape
 
+from omnimig.exceptions import SchemaError, UsageError, WriteError
 from omnimig.io import open_source
 from omnimig.io.private import DIR_MODE, make_private, private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
-from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, WriteError, column_keys
-from omnimig.schemas.rules import SchemaError, load_choices, type_names
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
+from omnimig.schemas.rules import load_choices, type_names
 from omnimig.uploader.audit import AuditLog
 from omnimig.uploader.client import (
     DEFAULT_BUDGET,
@@ -52,7 +53,7 @@ from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult, Problem, plural
-from omnimig.validation.run import Target, UsageError, validate_file, validate_paths
+from omnimig.validation.run import Target, validate_file, validate_paths
 
 #: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``
 #: family, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.

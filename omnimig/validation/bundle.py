@@ -23,8 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnimig.exceptions import SchemaError
 from omnimig.io.table import TEXT
-from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, SchemaError, migration_types, table_rules
+from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
 from omnimig.validation.problem import FileResult, Problem, Severity, shorten
 
 

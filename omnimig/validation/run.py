@@ -12,16 +12,13 @@ import pandas as pd
 import pyarrow as pa
 
 from omnimig.errors import debug_enabled, internal_error_line
-from omnimig.io import FORMATS, ReadError, file_format, open_source, type_from_name
+from omnimig.exceptions import ReadError, UsageError
+from omnimig.io import FORMATS, file_format, open_source, type_from_name
 from omnimig.io.table import TEXT, ReadOptions
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validation.problem import FileResult, Problem, ProblemStore
-
-
-class UsageError(Exception):
-    """The command cannot run as asked (bad type, nothing to validate). One line, exit code 2."""
 
 
 @dataclass(frozen=True)

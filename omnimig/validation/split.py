@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from omnimig.io import Chunk, ReadError, open_source
+from omnimig.exceptions import ReadError
+from omnimig.io import Chunk, open_source
 from omnimig.io.private import open_private, private_dir
 from omnimig.io.write import (
     SUFFIX,

@@ -24,7 +24,8 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from omnimig.io import ReadError, Source, open_source
+from omnimig.exceptions import ReadError
+from omnimig.io import Source, open_source
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import rules_for
 from omnimig.validation.fields import Emitter, map_columns
