@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,15 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from omnimig import api
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
-from omnimig.exceptions import SchemaError, UsageError
+from omnimig.exceptions import Error, SchemaError
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import load_choices, table_rules, type_names
-from omnimig.validation.bundle import BundleOutcome
-from omnimig.validation.problem import FileResult
 
 if TYPE_CHECKING:
-    from omnimig.io.table import ReadOptions
     from omnimig.uploader.client import Token
 
 
@@ -129,9 +126,6 @@ def validate(
     ] = None,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
-    from omnimig.io.table import ReadOptions
-
-    options = ReadOptions(sheet=sheet, header_row=header_row)  # a name, or a number as text: the reader tells
     try:
         _validate(
             paths,
@@ -145,7 +139,8 @@ def validate(
             split,
             require_all,
             chunk_rows,
-            options,
+            sheet,
+            header_row,
         )
     except KeyboardInterrupt:
         if debug_enabled():
@@ -157,20 +152,16 @@ def validate(
 def _guarded(action: str, where: Path | None = None) -> typer.Exit:
     """The exception being handled as one line (exit 2), or re-raised under --debug.
 
-    ``action`` is what was being done ("write the report"); an ``OSError`` says what the system
-    refused, anything else is an internal error to report.
+    ``action`` is what was being done ("write the report"); an ``omnimig.Error`` is its own line,
+    an ``OSError`` says what the system refused, anything else is an internal error to report.
     """
     exc = sys.exc_info()[1]
     assert exc is not None
+    if isinstance(exc, Error):  # written for a person: names the file, row, column
+        return fail(str(exc))
     if debug_enabled():
         raise exc
     prefix = f"{where}: " if where is not None else ""
-    from omnimig.exceptions import WriteError
-
-    if isinstance(
-        exc, (WriteError, ReportError)
-    ):  # a value the output format cannot hold: the message names file, row, column
-        return fail(str(exc))
     if isinstance(exc, OSError):
         return fail(f"{prefix}cannot {action}: {exc.strerror or exc}")
     return fail(prefix + _internal_error(exc, f"trying to {action}"))
@@ -188,50 +179,44 @@ def _validate(
     split: Path | None,
     require_all: bool,
     chunk_rows: int,
-    options: ReadOptions,
+    sheet: str | None,
+    header_row: int | None,
 ) -> None:
-    from omnimig.exceptions import UsageError
     from omnimig.validation.progress import FileProgress, StepProgress
-    from omnimig.validation.report import render_text, write_csv, write_json
-    from omnimig.validation.run import validate_paths
+    from omnimig.validation.result import report_format
 
-    if report is not None and report.suffix.lower() not in (".xlsx", ".json", ".csv"):
-        raise fail(f"{report}: a report is .xlsx, .json or .csv")
     try:
+        if report is not None:
+            report_format(report)  # a typo in the name costs no validation run
         # Bars on stderr, only on a terminal: large files as they are read, then the bundle rules.
         with FileProgress() as progress, StepProgress(bar=progress.bar) as steps:
-            run = validate_paths(
+            result = api.validate(
                 paths,
-                type_,
-                choices,
+                type=type_,
+                choices=choices,
                 strict=strict,
                 require_all=require_all,
+                sheet=sheet,  # a name, or a number as text: the reader tells
+                header_row=header_row,
+                examples=max_examples,
                 chunk_rows=chunk_rows,
                 progress=progress,
                 steps=steps.bundle_hook(),
-                options=options,
-                examples=max_examples,
             )
-    except (UsageError, SchemaError) as exc:
-        raise fail(str(exc)) from None
     except Exception:  # one line, never a traceback (files already fail one by one)
         raise _guarded("check the bundle") from None
-    results, outcome, skipped, unreadable = run.reported, run.outcome, run.skipped, run.unreadable
-    show_order = len(results) > 1 or any(p.is_dir() for p in paths)
     if report is not None:
         try:
             with StepProgress() as steps:
-                write_report(report, results, outcome, report_rows, steps.hook(f"writing {report.name}"))
+                result.write(report, rows=report_rows, progress=steps.hook(f"writing {report.name}"))
         except Exception:
             raise _guarded("write the report", report) from None
     counts = []
     if split is not None:
-        from omnimig.validation.split import split_bundle
-
         try:
             with StepProgress() as steps:
                 advance = steps.hook(f"writing {split.name}/ready and held")
-                counts = split_bundle(run.results, split, progress=lambda path, done, total: advance(done, total))
+                counts = result.split(split, progress=lambda path, done, total: advance(done, total))
         except Exception:
             raise _guarded("write the split files", split) from None
     # A value the reader kept as a lone surrogate cannot be encoded: print its escape, never crash.
@@ -239,16 +224,10 @@ def _validate(
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     err = _stderr()
-    for note in skipped:
+    for note in result.skipped:
         err.print(f"omnimig: {visible(note)}", markup=False)
     try:
-        if output is OutputFormat.json:
-            write_json(results, outcome, sys.stdout)
-        elif output is OutputFormat.csv:
-            write_csv(results, outcome, sys.stdout)
-        elif results:
-            console = Console(highlight=False, soft_wrap=True)
-            render_text(results, console, max_examples=max_examples, outcome=outcome, show_order=show_order)
+        result.render(output.value, sys.stdout, max_examples=max_examples)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (``| head``): nothing more to print; the outcome still decides the code
@@ -260,49 +239,9 @@ def _validate(
         ready = f"{c.ready} ready ({c.ready_path})" if c.ready else "0 ready"
         held = f"{c.held} held ({c.held_path})" if c.held else "0 held"
         err.print(visible(f"split {c.path}: {c.rows} rows = {ready} + {held}"), markup=False)
-    if unreadable:
-        for line in unreadable:
-            err.print(f"omnimig: error: {visible(line)}", markup=False)
-        raise typer.Exit(2)
-    raise typer.Exit(1 if any(r.errors for r in results) or outcome.errors else 0)
-
-
-def write_report(
-    path: Path,
-    results: list[FileResult],
-    outcome: BundleOutcome,
-    report_rows: int,
-    progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """The --report file, created private (0600): it holds customer data.
-
-    Written beside its name and moved into place when complete: a failed report leaves no
-    half file, and an input file given as the report name is refused before anything is written.
-    """
-    from omnimig.io.paths import same_file
-    from omnimig.io.private import open_private, replaced_privately
-    from omnimig.validation.report import write_csv, write_json
-
-    for r in results:
-        if same_file(path, Path(r.path)):
-            raise ReportError(f"{path} is one of the files being validated; write the report to another name")
-    suffix = path.suffix.lower()
-    with replaced_privately(path) as temp:
-        if suffix == ".xlsx":
-            from omnimig.validation.workbook import write_workbook
-
-            lines = [*outcome.errors, *outcome.notes]
-            write_workbook(results, temp, report_rows=report_rows, bundle_lines=lines, progress=progress)
-        elif suffix == ".json":
-            with open_private(temp, "w", encoding="utf-8", errors="backslashreplace") as f:
-                write_json(results, outcome, f, progress)
-        else:
-            with open_private(temp, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
-                write_csv(results, outcome, f, progress)
-
-
-class ReportError(UsageError):
-    """The report cannot be written where asked (it would replace an input). One line, exit 2."""
+    for line in result.unreadable:
+        err.print(f"omnimig: error: {visible(line)}", markup=False)
+    raise typer.Exit(result.exit_code)
 
 
 class SampleFormat(StrEnum):
@@ -338,11 +277,9 @@ def samples(
     """Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."""
     err = _stderr()
     if test_set is not None:
-        from omnimig.sampling.testset import TestSetError, pick_test_set
-
         try:
-            picked = pick_test_set([test_set], out, customer=customer)
-        except TestSetError as exc:
+            picked = api.test_set(test_set, out, customer=customer)
+        except Error as exc:
             raise fail(str(exc)) from None
         for pick in picked.picks:
             rows = ", ".join(str(r) for r in pick.rows)
@@ -355,27 +292,23 @@ def samples(
         return
     if customer is not None:
         raise fail("--customer goes with --test-set")
-    from faker.config import AVAILABLE_LOCALES
     from rich.progress import Progress
-
-    from omnimig.sampling.generate import generate
-
-    if locale not in AVAILABLE_LOCALES:
-        raise fail(f"unknown --locale {locale!r}; use a faker locale such as tr_TR or en_US")
 
     show = orders >= 50_000 and sys.stderr.isatty()
     with Progress(console=err, disable=not show, transient=True) as bar:
         task = bar.add_task("orders", total=orders)
         try:
-            written = generate(
+            written = api.samples(
                 out,
                 orders=orders,
-                fmt=output.value,
+                format=output.value,
                 seed=seed,
                 locale=locale,
-                progress=lambda n: bar.advance(task, n),
                 invalid_rate=invalid_rate,
+                progress=lambda n: bar.advance(task, n),
             )
+        except Error as exc:
+            raise fail(str(exc)) from None
         except OSError as exc:
             raise fail(f"{out}: cannot write: {exc.strerror or exc}") from None
     err.print(written.summary(), markup=False)
@@ -445,25 +378,25 @@ def transform(
     ] = False,
 ) -> None:
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
-    from omnimig.exceptions import ReadError, TransformError
-    from omnimig.io.safe_text import visible
     from omnimig.transforms.errors import unexpected
-    from omnimig.transforms.finish import Options
-    from omnimig.transforms.run import transform as run_transform
-    from omnimig.transforms.settings import SettingsError, apply_flags, load
+    from omnimig.transforms.settings import apply_flags, load
 
     console = Console(highlight=False, soft_wrap=True)
     try:
+        # The flags are parsed here into the mapping's settings; the API takes them as dicts.
         settings = load(mapping, allow_targets=source is TransformSource.mapping)
-        apply_flags(settings, default or [], value_map or [])
-        for item in option or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
-            settings.source[key.strip()] = value
-        options = Options(truncate=truncate, password_policy=password_policy.value)
-        result = run_transform(source.value, list(inputs), out, output.value, settings, options, force=force)
-    except (SettingsError, TransformError, ReadError, SchemaError) as exc:
+        apply_flags(settings, default or [], value_map or [], option or [])
+        result = api.transform(
+            source.value,
+            inputs,
+            out,
+            format=output.value,
+            settings=settings,
+            password_policy=password_policy.value,
+            truncate=truncate,
+            force=force,
+        )
+    except Error as exc:
         raise fail(visible(" ".join(str(exc).split()))) from None
     except OSError as exc:
         raise fail(visible(f"{exc.filename or out}: {exc.strerror or exc}")) from None
@@ -479,8 +412,6 @@ def transform(
         raise typer.Exit(130) from None
     for line in result.lines():
         console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
-    if not result.adds_up:
-        raise fail("internal error: the row accounting does not add up; please report this with the input")
     raise typer.Exit(1 if result.rejects else 0)
 
 

@@ -113,7 +113,7 @@ def test_cli_writes_the_bundle_and_a_one_line_summary(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--orders", "0"], "--orders"),
-        (["--locale", "xx_XX"], "unknown --locale"),
+        (["--locale", "xx_XX"], "unknown locale 'xx_XX'"),
         (["--customer", "C1"], "--customer goes with --test-set"),
     ],
 )

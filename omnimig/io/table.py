@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:  # pandas and pyarrow cost half a second to import: not for ``omnimig --help``
+    import pandas as pd
+    import pyarrow as pa
 
-# The Arrow type of every text column: what pandas' ``string[pyarrow]`` holds, so readers that
-# produce it and code that stitches columns together never cast.
-TEXT = pa.large_string()
+    # The Arrow type of every text column: what pandas' ``string[pyarrow]`` holds, so readers that
+    # produce it and code that stitches columns together never cast.
+    TEXT: pa.DataType
+
+
+def __getattr__(name: str) -> Any:
+    """``TEXT`` (``pyarrow.large_string()``), made on first use so importing ``omnimig.io`` stays light."""
+    if name == "TEXT":
+        import pyarrow as pa
+
+        return pa.large_string()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The widest header any reader accepts: the schemas have fewer than 40 fields, and every column
@@ -33,7 +44,6 @@ class ReadOptions:
 
     sheet: str | int | None = None
     header_row: int | None = None
-
 
 
 @dataclass

@@ -54,7 +54,6 @@ _OOXML_ESCAPE_LIKE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 _OOXML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
-
 class CellTooLong(WriteError):
     """A value is longer than the output format holds (an XLSX cell: 32,767 characters).
 

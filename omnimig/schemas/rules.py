@@ -35,7 +35,6 @@ NUMBER_RE = re.compile(NUMBER_TEXT)
 INTEGER_RE = re.compile(INTEGER_TEXT)
 
 
-
 @dataclass(frozen=True)
 class FieldRule:
     """Every rule for one column, whichever schema kind it came from."""

@@ -20,7 +20,6 @@ from omnimig.io.safe_text import visible
 __all__ = ["TransformError", "debug_enabled", "describe", "reading", "unexpected"]
 
 
-
 def unexpected(where: str | Path, exc: BaseException, what: str = "cannot transform this file") -> TransformError:
     """The one line for an exception nobody planned for, naming the input and how to see more."""
     return TransformError(

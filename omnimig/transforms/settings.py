@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,20 +232,49 @@ def _text(value: Any, where: str | Callable[[], str]) -> str:
     raise SettingsError(f"{place}: expected text or a number, got {type(value).__name__}")
 
 
-def apply_flags(settings: Settings, defaults: list[str], maps: list[str]) -> None:
-    """``--default TYPE.FIELD=VALUE`` and ``--map TABLE:FROM=TO`` override the file."""
-    given: dict[tuple[str, str], str] = {}
+def apply_flags(settings: Settings, defaults: Sequence[str], maps: Sequence[str], options: Sequence[str] = ()) -> None:
+    """``--default TYPE.FIELD=VALUE``, ``--map TABLE:FROM=TO`` and ``--option KEY=VALUE`` override the file."""
+    pairs: list[tuple[str, str, str]] = []
     for item in defaults:
         spec, sep, value = item.partition("=")
         if not sep:
             raise SettingsError(f"--default {item!r}: write TYPE.FIELD=VALUE, e.g. order.bank=Garanti")
-        key = _target_field(settings, spec.strip(), f"--default {item!r}")
-        if key in given and given[key] != value:
-            raise SettingsError(f"--default {spec.strip()} is given twice ({given[key]!r} and {value!r}); give it once")
-        given[key] = settings.defaults[key] = value
+        pairs.append((spec.strip(), value, f"--default {item!r}"))
+    set_defaults(settings, pairs, label="--default")
     for item in maps:
         table, sep, rest = item.partition(":")
         source, eq, target = rest.partition("=")
         if not sep or not eq or not table:
             raise SettingsError(f"--map {item!r}: write TABLE:FROM=TO, e.g. shipping_company:1=yurtici")
         settings.values.setdefault(table.strip(), {})[source] = target
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
+        settings.source[key.strip()] = value
+
+
+def set_defaults(settings: Settings, pairs: Iterable[tuple[str, str, str]], label: str = "default") -> None:
+    """Defaults ``(TYPE.FIELD, value, where it was given)`` over the file's; one field given twice differently
+    is an error (``label`` names how defaults were given: ``--default`` on the command line)."""
+    given: dict[tuple[str, str], str] = {}
+    for spec, value, where in pairs:
+        key = _target_field(settings, spec, where)
+        if key in given and given[key] != value:
+            raise SettingsError(f"{label} {spec} is given twice ({given[key]!r} and {value!r}); give it once")
+        given[key] = settings.defaults[key] = value
+
+
+def apply_arguments(
+    settings: Settings,
+    defaults: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+    options: Mapping[str, str] | None = None,
+) -> None:
+    """The Python API's form of the flags: ``{"order.bank": "-"}``, ``{"shipping_company": {"1": "yurtici"}}``,
+    ``{"customer_code_from": "email"}``; they override the mapping file like the flags do."""
+    set_defaults(settings, ((spec, str(value), f"default {spec!r}") for spec, value in (defaults or {}).items()))
+    for table, entries in (values or {}).items():
+        settings.values.setdefault(table, {}).update({str(k): str(v) for k, v in entries.items()})
+    for key, value in (options or {}).items():
+        settings.source[key] = str(value)

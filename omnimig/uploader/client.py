@@ -54,7 +54,6 @@ CONTENT_TYPES = {
 }
 
 
-
 class BadToken(UploadError, ValueError):
     """The token cannot be a valid API token (empty, or holding a character no HTTP header can carry)."""
 

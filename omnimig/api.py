@@ -1,0 +1,181 @@
+"""The public functions: what a script calls, and what every CLI command is a thin skin over.
+
+Each takes plain values (``str`` or ``PathLike`` paths, dicts for the flags a command repeats),
+returns one result object, and raises only ``omnimig.Error`` subclasses for anything a person can
+fix (one printable line each). The heavy modules are imported inside the functions, so that
+``import omnimig`` and ``omnimig --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omnimig.exceptions import TransformError, UsageError
+
+if TYPE_CHECKING:
+    from omnimig.sampling.generate import Written
+    from omnimig.sampling.testset import TestSet
+    from omnimig.transforms.run import Result as TransformResult
+    from omnimig.transforms.settings import Settings
+    from omnimig.validation.result import Report
+
+PathArg = str | os.PathLike[str]
+Paths = PathArg | Iterable[PathArg]
+
+
+def as_paths(paths: Paths) -> list[Path]:
+    """One path or many, as ``Path`` objects (a plain string is one path, not its characters)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    listed = [Path(p) for p in paths]
+    if not listed:
+        raise UsageError("no file or folder given; name the files or the bundle folder to validate")
+    return listed
+
+
+def validate(
+    paths: Paths,
+    *,
+    type: str | None = None,
+    choices: PathArg | None = None,
+    strict: bool = False,
+    require_all: bool = False,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    examples: int = 5,
+    chunk_rows: int = 200_000,
+    progress: Callable[[Path, int, int], None] | None = None,
+    steps: Callable[[str, int, int], None] | None = None,
+) -> Report:
+    """Validate files and folders as one bundle: every field rule, then every cross-file rule.
+
+    ``paths`` is a file, a folder (every migration file in it) or a list of either. ``type`` names
+    the migration type when file names do not (``user``, ``address``, ``order``, ``order_item``);
+    ``choices`` is a JSON file replacing the shipped value lists; ``strict`` makes every warning an
+    error; ``require_all`` makes a missing type an error; ``sheet`` and ``header_row`` choose where a
+    workbook's table is (default: found); ``examples`` bounds the examples kept per rule for the text
+    report (counts are always exact). ``progress(path, done, total)`` and ``steps(rule, done, total)``
+    are called as files are read and bundle rules run.
+
+    A file that cannot be read does not raise: it is an ``unreadable`` error in the report (and
+    ``Report.exit_code`` is 2). ``UsageError`` or ``SchemaError`` when nothing can run at all.
+    """
+    from omnimig.io.table import ReadOptions
+    from omnimig.validation.result import Report
+    from omnimig.validation.run import validate_paths
+
+    given = as_paths(paths)
+    options = ReadOptions(sheet=None if sheet is None else str(sheet), header_row=header_row)
+    run = validate_paths(
+        given,
+        type,
+        None if choices is None else Path(choices),
+        strict=strict,
+        require_all=require_all,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        steps=steps,
+        options=options,
+        examples=examples,
+    )
+    return Report(run, show_order=len(run.reported) > 1 or any(p.is_dir() for p in given))
+
+
+def transform(
+    source: str,
+    inputs: Paths,
+    out: PathArg,
+    *,
+    format: str = "csv",
+    mapping: PathArg | None = None,
+    defaults: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+    options: Mapping[str, str] | None = None,
+    password_policy: str = "empty",
+    truncate: bool = False,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> TransformResult:
+    """Convert a legacy export into a clean bundle in ``out``; every input row is written, merged or rejected.
+
+    ``source`` is ``omnitron-orders``, ``shopify`` or ``mapping`` (with ``mapping=`` a TOML file
+    describing the export). ``defaults`` fill empty fields (``{"order.bank": "-"}``), ``values`` add
+    value-table entries (``{"shipping_company": {"1": "yurtici"}}``) and ``options`` reading options
+    (``{"customer_code_from": "email"}``), each over the mapping file's. ``password_policy`` is
+    ``empty`` or ``unusable``; ``truncate`` cuts over-long values (a warning each) instead of
+    rejecting the record; ``force`` writes into a non-empty folder omnimig did not create.
+    ``settings`` is a mapping file already loaded (``transforms.settings.load``, as the CLI does to
+    apply its flags); ``mapping`` is then not read again.
+    The result's ``lines()`` is the summary the CLI prints; ``rejects`` is empty when nothing was lost.
+    """
+    from omnimig.transforms.finish import Options
+    from omnimig.transforms.run import transform as run_transform
+    from omnimig.transforms.settings import apply_arguments, load
+
+    if password_policy not in ("empty", "unusable"):
+        raise UsageError(f"password_policy {password_policy!r}: use empty or unusable")
+    if settings is None:
+        settings = load(None if mapping is None else Path(mapping), allow_targets=source == "mapping")
+    apply_arguments(settings, defaults, values, options)
+    result = run_transform(
+        source,
+        as_paths(inputs),
+        Path(out),
+        format,
+        settings,
+        Options(truncate=truncate, password_policy=password_policy),
+        force=force,
+    )
+    if not result.adds_up:
+        raise TransformError("internal error: the row accounting does not add up; please report this with the input")
+    return result
+
+
+def samples(
+    out: PathArg,
+    *,
+    orders: int = 20,
+    format: str = "csv",
+    seed: int = 1,
+    locale: str = "tr_TR",
+    invalid_rate: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+) -> Written:
+    """Write a consistent sample bundle (users, addresses, orders, items) into ``out``.
+
+    The same arguments give byte-identical files. With ``invalid_rate`` above 0, defects of every
+    kind are planted (about ``invalid_rate`` x rows) and ``out/expected_problems.json`` is the
+    answer key of what ``validate`` must report. ``progress(n)`` is called as orders are written.
+    """
+    from faker.config import AVAILABLE_LOCALES
+
+    from omnimig.sampling.generate import generate
+
+    if orders < 1:
+        raise UsageError(f"orders {orders}: at least 1")
+    if not 0.0 <= invalid_rate <= 1.0:
+        raise UsageError(f"invalid_rate {invalid_rate}: between 0 and 1")
+    if format not in ("csv", "xlsx", "json"):
+        raise UsageError(f"format {format!r}: use csv, xlsx or json")
+    if locale not in AVAILABLE_LOCALES:
+        raise UsageError(f"unknown locale {locale!r}; use a faker locale such as tr_TR or en_US")
+    return generate(
+        Path(out), orders=orders, fmt=format, seed=seed, locale=locale, progress=progress, invalid_rate=invalid_rate
+    )
+
+
+def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> TestSet:
+    """Pick one user with an address and an order with its items from ``bundle`` and write them to ``out``.
+
+    The first user (in file order) that makes a complete, error-free test set is taken, or
+    ``customer``. Upload it first and check it in the storefront before the real migration.
+    """
+    from omnimig.sampling.testset import pick_test_set
+
+    return pick_test_set(as_paths(bundle), Path(out), customer=customer)
+
+
+test_set.__test__ = False  # type: ignore[attr-defined]  # a function, not a pytest test

@@ -1,0 +1,201 @@
+"""``Report``: what validating a bundle found, in one object a script or the CLI asks everything of.
+
+The engine (``validation.run.validate_paths``) returns the raw parts: the files it read, the
+bundle outcome, what it skipped and what it could not read. A caller should not have to combine
+those by hand to know whether the bundle passes, so ``Report`` does it once: exact counts, ``valid``,
+the exit code the README promises, every problem streamed (file problems and bundle problems
+alike), and the same writers as the CLI (``write``, ``render``, ``split``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from omnimig.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from omnimig.validation.bundle import BundleOutcome
+    from omnimig.validation.problem import FileResult, Problem
+    from omnimig.validation.run import Validation
+    from omnimig.validation.split import SplitCount
+
+#: The report files ``Report.write`` can make, by suffix.
+REPORT_FORMATS = {".xlsx": "xlsx", ".json": "json", ".csv": "csv"}
+#: The formats ``Report.render`` prints.
+RENDER_FORMATS = ("text", "json", "csv")
+
+
+def report_format(path: str | Path) -> str:
+    """The report format a file name asks for (``xlsx``, ``json``, ``csv``); ``UsageError`` for any other.
+
+    Callers check the name before validating, so a typo costs no validation run.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in REPORT_FORMATS:
+        raise UsageError(f"{path}: a report is .xlsx, .json or .csv")
+    return REPORT_FORMATS[suffix]
+
+
+class Report:
+    """The result of ``omnimig.validate``: counts, problems, and the writers of every report format.
+
+    ``files`` lists every file in upload order, a file that could not be read included (as a
+    result whose only problem is its ``unreadable`` error), so no count ever leaves a file out.
+    """
+
+    def __init__(self, validation: Validation, show_order: bool = False) -> None:
+        self._validation = validation
+        #: Print the upload order in the text report (a folder or several files were given).
+        self.show_order = show_order
+
+    # -- counts ---------------------------------------------------------------------------------
+    @property
+    def files(self) -> list[FileResult]:
+        """Every file validated, in upload order; unreadable ones are results with ``readable`` False."""
+        return self._validation.reported
+
+    @property
+    def outcome(self) -> BundleOutcome:
+        """The bundle rules' outcome: notes on what could not be checked, and bundle-level errors."""
+        return self._validation.outcome
+
+    @property
+    def errors(self) -> int:
+        """Errors in every file, unreadable files and bundle-level errors included."""
+        return self._totals()["errors"]
+
+    @property
+    def warnings(self) -> int:
+        return self._totals()["warnings"]
+
+    @property
+    def rows(self) -> int:
+        """Data rows read, over every file."""
+        return self._totals()["rows"]
+
+    @property
+    def valid(self) -> bool:
+        """No errors (warnings allowed): what Akinon's importer would take."""
+        return self.errors == 0
+
+    @property
+    def unreadable(self) -> list[str]:
+        """One line per file that could not be read (each is also an ``unreadable`` error)."""
+        return list(self._validation.unreadable)
+
+    @property
+    def skipped(self) -> list[str]:
+        """One line per file in a folder that was not validated (not a migration file), and why."""
+        return list(self._validation.skipped)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the bundle rules could not check, and why."""
+        return list(self._validation.outcome.notes)
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this report: 2 a file could not be read, 1 errors, 0 none."""
+        if self._validation.unreadable:
+            return 2
+        return 1 if self.errors else 0
+
+    def _totals(self) -> dict[str, int]:
+        from omnimig.validation.report import summary
+
+        return summary(self.files, self.outcome)
+
+    # -- problems -------------------------------------------------------------------------------
+    def problems(
+        self,
+        rule: str | None = None,
+        file: str | Path | None = None,
+        severity: str | None = None,
+        type: str | None = None,
+    ) -> Iterator[Problem]:
+        """Every problem, file by file in report order, then the bundle's own; streamed, not listed.
+
+        Filters combine: ``rule="foreign-key"``, ``severity="error"``, ``type="order"``, ``file=``
+        a path as given. A large bundle's problems are read back from spill files as they are
+        iterated, so iterating costs no more memory than one batch.
+        """
+        wanted = None if file is None else str(file)
+        for result in self.files:
+            if (wanted is not None and result.path != wanted) or (type is not None and result.type != type):
+                continue
+            for p in result.problems:
+                if (rule is None or p.rule == rule) and (severity is None or p.severity == severity):
+                    yield p
+        if wanted is None:
+            for p in self.outcome.missing_problems():
+                matches = (rule is None or p.rule == rule) and (severity is None or p.severity == severity)
+                if matches and (type is None or p.type == type):
+                    yield p
+
+    # -- outputs --------------------------------------------------------------------------------
+    def write(self, path: str | Path, rows: int = 100_000, progress: Callable[[int, int], None] | None = None) -> Path:
+        """Write the report to ``path``: ``.xlsx`` (annotated workbook), ``.json`` or ``.csv``.
+
+        The file is created private (0600, it holds customer data) beside its name and moved into
+        place when complete, so a failure leaves no half file; a report that would replace one of
+        the validated files is refused (``UsageError``) before anything is written. ``rows`` bounds
+        the data rows per sheet of a workbook.
+        """
+        from omnimig.io.paths import same_file
+        from omnimig.io.private import open_private, replaced_privately
+        from omnimig.validation.report import write_csv, write_json
+
+        path = Path(path)
+        kind = report_format(path)
+        for r in self.files:
+            if same_file(path, Path(r.path)):
+                raise UsageError(f"{path} is one of the files being validated; write the report to another name")
+        outcome = self.outcome
+        with replaced_privately(path) as temp:
+            if kind == "xlsx":
+                from omnimig.validation.workbook import write_workbook
+
+                lines = [*outcome.errors, *outcome.notes]
+                write_workbook(self.files, temp, report_rows=rows, bundle_lines=lines, progress=progress)
+            elif kind == "json":
+                with open_private(temp, "w", encoding="utf-8", errors="backslashreplace") as f:
+                    write_json(self.files, outcome, f, progress)
+            else:
+                with open_private(temp, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
+                    write_csv(self.files, outcome, f, progress)
+        return path
+
+    def render(self, format: str = "text", file: TextIO | None = None, max_examples: int = 5) -> None:
+        """Print the report as the CLI does: ``text`` (grouped, with examples), ``json`` or ``csv``."""
+        from omnimig.validation.report import render_text, write_csv, write_json
+
+        stream = sys.stdout if file is None else file
+        if format == "json":
+            write_json(self.files, self.outcome, stream)
+        elif format == "csv":
+            write_csv(self.files, self.outcome, stream)
+        elif format == "text":
+            if self.files:
+                from rich.console import Console
+
+                console = Console(file=stream, highlight=False, soft_wrap=True)
+                render_text(
+                    self.files, console, max_examples=max_examples, outcome=self.outcome, show_order=self.show_order
+                )
+        else:
+            raise UsageError(f"unknown report format {format!r}; use one of: {', '.join(RENDER_FORMATS)}")
+
+    def split(self, out: str | Path, progress: Callable[[Path, int, int], None] | None = None) -> list[SplitCount]:
+        """Write ``out/ready/`` (rows to migrate now) and ``out/held/`` (the rest, each with why).
+
+        One file each per input file that could be read; rows in = ready + held for every file.
+        """
+        from omnimig.validation.split import split_bundle
+
+        return split_bundle(self._validation.results, Path(out), progress=progress)
+
+    def __repr__(self) -> str:
+        return f"<Report {len(self.files)} files, {self.rows} rows: {self.errors} errors, {self.warnings} warnings>"
