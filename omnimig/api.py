@@ -26,13 +26,13 @@ PathArg = str | os.PathLike[str]
 Paths = PathArg | Iterable[PathArg]
 
 
-def as_paths(paths: Paths) -> list[Path]:
+def as_paths(paths: Paths, what: str = "the files or the bundle folder to validate") -> list[Path]:
     """One path or many, as ``Path`` objects (a plain string is one path, not its characters)."""
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
     listed = [Path(p) for p in paths]
     if not listed:
-        raise UsageError("no file or folder given; name the files or the bundle folder to validate")
+        raise UsageError(f"no file or folder given; name {what}")
     return listed
 
 
@@ -122,7 +122,7 @@ def transform(
     apply_arguments(settings, defaults, values, options)
     result = run_transform(
         source,
-        as_paths(inputs),
+        as_paths(inputs, "the export files to transform"),
         Path(out),
         format,
         settings,
@@ -175,7 +175,7 @@ def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> Tes
     """
     from omnimig.sampling.testset import pick_test_set
 
-    return pick_test_set(as_paths(bundle), Path(out), customer=customer)
+    return pick_test_set(as_paths(bundle, "the bundle to pick from"), Path(out), customer=customer)
 
 
 test_set.__test__ = False  # type: ignore[attr-defined]  # a function, not a pytest test

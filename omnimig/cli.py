@@ -412,7 +412,7 @@ def transform(
         raise typer.Exit(130) from None
     for line in result.lines():
         console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
-    raise typer.Exit(1 if result.rejects else 0)
+    raise typer.Exit(result.exit_code)
 
 
 def read_token(env_name: str) -> Token:

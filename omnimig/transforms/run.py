@@ -71,6 +71,11 @@ class Result:
         return all(t.adds_up for t in self.tallies)
 
     @property
+    def exit_code(self) -> int:
+        """The CLI's exit code: 1 when a record was rejected (so scripts notice), else 0."""
+        return 1 if self.rejects else 0
+
+    @property
     def validation_errors(self) -> int:
         return sum(n for k, n in self.validation.items() if k[0] == "error")
 

@@ -1,0 +1,272 @@
+"""The public API: complete and documented, not shadowed, layered, light to import, and what the CLI calls."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import omnimig
+from omnimig import api
+from omnimig.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+DOCS = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+FUNCTIONS = ("validate", "transform", "samples", "test_set")
+
+
+def every_module() -> list[str]:
+    """Every module of the package but ``__main__``, which runs the command line when imported."""
+    return [m.name for m in pkgutil.walk_packages(omnimig.__path__, "omnimig.") if m.name != "omnimig.__main__"]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_every_public_name_is_documented_and_every_documented_name_is_public() -> None:
+    public = {n for n in omnimig.__all__ if not n.startswith("__")}
+    documented = set(re.findall(r"\bomnimig\.([A-Za-z_]\w*)", DOCS))
+    assert public - documented == set(), "public but not in docs/api.md"
+    assert documented - public == set(), "in docs/api.md but not exported in __all__"
+
+
+def test_every_name_in_all_resolves() -> None:
+    for name in omnimig.__all__:
+        assert getattr(omnimig, name) is not None
+    assert set(omnimig.__all__) <= set(dir(omnimig))
+    with pytest.raises(AttributeError):
+        omnimig.no_such_name  # noqa: B018
+
+
+def test_the_functions_stay_functions_after_every_subpackage_is_imported() -> None:
+    """Importing ``omnimig.x`` binds attribute ``x`` on the package: no subpackage may take a function's name."""
+    for name in every_module():
+        importlib.import_module(name)
+    for name in FUNCTIONS:
+        value = getattr(omnimig, name)
+        assert callable(value) and not isinstance(value, type(omnimig)), name
+        assert value is getattr(api, name)
+
+
+# --------------------------------------------------------------------------- layers and weight
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.startswith("omnimig")}
+
+
+@pytest.mark.parametrize(
+    ("layer", "allowed"),
+    [
+        ("schemas", ("omnimig.exceptions", "omnimig.schemas")),
+        ("io", ("omnimig.exceptions", "omnimig.schemas", "omnimig.io", "omnimig.errors")),
+    ],
+)
+def test_no_upward_import_from_the_bottom_layers(layer: str, allowed: tuple[str, ...]) -> None:
+    for path in sorted((ROOT / "omnimig" / layer).rglob("*.py")):
+        upward = {m for m in imports_of(path) if not m.startswith(allowed)}
+        assert upward == set(), f"{path.relative_to(ROOT)} imports {sorted(upward)}"
+
+
+def test_exceptions_module_imports_nothing_of_omnimig() -> None:
+    assert imports_of(ROOT / "omnimig" / "exceptions.py") == set()
+
+
+@pytest.mark.parametrize("statement", ["import omnimig", "import omnimig.cli", "import omnimig.schemas"])
+def test_importing_the_package_or_the_cli_does_not_load_pandas_or_pyarrow(statement: str) -> None:
+    code = f"{statement}; import sys; print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- one exception tree
+
+#: Exceptions that never leave their module: control flow inside a reader or a normaliser.
+INTERNAL = {"RowError", "NormaliseError", "ScanError"}
+
+
+def test_every_public_exception_class_derives_from_the_one_root() -> None:
+    strays = []
+    for name in every_module():
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == name
+                and not attr.startswith("_")
+                and attr not in INTERNAL
+                and not issubclass(value, omnimig.Error)
+            ):
+                strays.append(f"{name}.{attr}")
+    assert strays == []
+
+
+def test_the_layer_bases_are_exported() -> None:
+    for name in (
+        "SchemaError",
+        "UsageError",
+        "ReadError",
+        "WriteError",
+        "TransformError",
+        "SampleError",
+        "UploadError",
+    ):
+        assert issubclass(getattr(omnimig, name), omnimig.Error)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@pytest.mark.parametrize("given", [str(SAMPLES), SAMPLES, [str(SAMPLES / "user.csv"), SAMPLES / "order.csv"]])
+def test_validate_takes_a_string_a_pathlike_or_a_list(given: Any) -> None:
+    report = omnimig.validate(given)
+    assert report.valid and report.errors == 0 and report.exit_code == 0
+    assert report.rows == sum(f.rows for f in report.files) > 0
+
+
+def test_an_empty_list_is_a_usage_error() -> None:
+    with pytest.raises(omnimig.UsageError, match="no file or folder given"):
+        omnimig.validate([])
+
+
+def test_an_unreadable_file_is_an_error_in_the_report_not_an_exception(tmp_path: Path) -> None:
+    (tmp_path / "user.csv").write_bytes((SAMPLES / "user.csv").read_bytes())
+    (tmp_path / "order.json").write_text("{not json", encoding="utf-8")
+    report = omnimig.validate(tmp_path)
+    assert not report.valid and report.exit_code == 2
+    assert [p.rule for p in report.problems(file=str(tmp_path / "order.json"))] == ["unreadable"]
+    assert report.errors == 1 and len(report.unreadable) == 1
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("broken")
+    omnimig.samples(out, orders=30, seed=3, invalid_rate=0.1)
+    return out
+
+
+def test_problems_stream_every_counted_problem_and_filter(broken: Path) -> None:
+    report = omnimig.validate(broken)
+    everything = list(report.problems())
+    assert len(everything) == report.errors + report.warnings
+    assert all(isinstance(p, omnimig.Problem) for p in everything)
+    errors = list(report.problems(severity="error"))
+    assert len(errors) == report.errors
+    fk = list(report.problems(rule="foreign-key"))
+    assert fk and all(p.rule == "foreign-key" for p in fk)
+    orders = list(report.problems(type="order"))
+    assert orders and all(p.type == "order" for p in orders)
+
+
+def test_require_all_bundle_problems_are_problems_too(tmp_path: Path) -> None:
+    (tmp_path / "user.csv").write_bytes((SAMPLES / "user.csv").read_bytes())
+    report = omnimig.validate(tmp_path, require_all=True)
+    missing = list(report.problems(rule="missing-file"))
+    assert {p.type for p in missing} == {"address", "order", "order_item"}
+    assert report.errors == 3 and report.exit_code == 1
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_write_makes_the_same_report_as_the_cli(broken: Path, tmp_path: Path, suffix: str) -> None:
+    mine = omnimig.validate(broken).write(tmp_path / f"api{suffix}")
+    theirs = tmp_path / f"cli{suffix}"
+    result = CliRunner().invoke(app, ["validate", str(broken), "--report", str(theirs)])
+    assert result.exit_code == 1
+    assert mine.read_bytes() == theirs.read_bytes()
+    assert mine.stat().st_mode & 0o777 == 0o600
+
+
+def test_write_refuses_a_name_that_is_no_report(broken: Path, tmp_path: Path) -> None:
+    with pytest.raises(omnimig.UsageError, match=r"\.xlsx, \.json or \.csv"):
+        omnimig.validate(broken).write(tmp_path / "report.txt")
+
+
+def test_render_json_counts_what_the_report_counts(broken: Path) -> None:
+    import io
+
+    report = omnimig.validate(broken)
+    stream = io.StringIO()
+    report.render("json", stream)
+    summary = json.loads(stream.getvalue())["summary"]
+    assert (summary["errors"], summary["warnings"], summary["rows"]) == (report.errors, report.warnings, report.rows)
+
+
+def test_split_accounts_for_every_row(broken: Path, tmp_path: Path) -> None:
+    report = omnimig.validate(broken)
+    counts = report.split(tmp_path / "split")
+    assert [c.rows for c in counts] == [f.rows for f in report.files]
+    assert all(c.rows == c.ready + c.held for c in counts)
+    assert omnimig.validate(tmp_path / "split" / "ready").valid
+
+
+# --------------------------------------------------------------------------- the CLI is a thin client
+
+
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [
+        ("validate", ["validate", str(SAMPLES)]),
+        ("samples", ["samples", "--out", "{tmp}/s", "--orders", "3"]),
+        ("test_set", ["samples", "--out", "{tmp}/t", "--test-set", str(SAMPLES)]),
+        (
+            "transform",
+            ["transform", "shopify", str(ROOT / "tests/data/transform/shopify/orders_export.csv"), "--out", "{tmp}/b"],
+        ),
+    ],
+)
+def test_each_command_calls_its_api_function(
+    function: str, args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(api, function)
+
+    def spy(*a: Any, **k: Any) -> Any:
+        calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(api, function, spy)
+    result = CliRunner().invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code in (0, 1), result.output
+    assert len(calls) == 1
+
+
+def test_transform_takes_the_flags_as_dicts(tmp_path: Path) -> None:
+    result = omnimig.transform(
+        "shopify",
+        ROOT / "tests/data/transform/shopify/orders_export.csv",
+        tmp_path / "b",
+        defaults={"order.bank": "-"},
+        values={"shipping_company": {"Standard Shipping": "yurtici"}},
+    )
+    assert result.adds_up and result.exit_code == (1 if result.rejects else 0)
+    assert result.defaulted[("order", "bank")] == result.written["order"]
+    with pytest.raises(omnimig.TransformError, match="unknown source"):
+        omnimig.transform("magento", ROOT / "tests/data/transform/shopify/orders_export.csv", tmp_path / "c")
+    with pytest.raises(omnimig.UsageError, match="export files to transform"):
+        omnimig.transform("shopify", [], tmp_path / "c")
+    with pytest.raises(omnimig.TransformError):
+        omnimig.transform("shopify", [ROOT / "README.md"], tmp_path / "d", defaults={"order.nope": "x"})
+
+
+def test_samples_refuse_what_cannot_be_made(tmp_path: Path) -> None:
+    for kwargs in ({"orders": 0}, {"invalid_rate": 2.0}, {"locale": "xx_XX"}, {"format": "xml"}):
+        with pytest.raises(omnimig.UsageError):
+            omnimig.samples(tmp_path / "s", **kwargs)  # type: ignore[arg-type]
