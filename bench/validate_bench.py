@@ -79,9 +79,11 @@ print(json.dumps({"rows": rows, "import_s": t1 - t0, "parse_s": t2 - t1}))
 
 FRICTIONLESS_SCRIPT = r"""
 import json, sys, time
+TESTS = @TESTS@
 from pathlib import Path
 t0 = time.perf_counter()
-from omnimig.validation.reference import reference_findings
+sys.path.insert(0, TESTS)  # the frictionless reference is a test oracle: tests/reference.py
+from reference import reference_findings
 t1 = time.perf_counter()
 found = reference_findings(Path(sys.argv[1]), sys.argv[2])
 t2 = time.perf_counter()
@@ -95,10 +97,12 @@ print(json.dumps({"import_s": t1 - t0, "validate_s": t2 - t1, "findings": len(fo
 # only unique rule Frictionless v5 has) and AkinonCheck, validated with Package.validate.
 FRICTIONLESS_PACKAGE_SCRIPT = r"""
 import collections, json, sys, time, warnings
+TESTS = @TESTS@
 from pathlib import Path
 t0 = time.perf_counter()
 from frictionless import Checklist, Package
-from omnimig.validation.reference import AkinonCheck, _resource, table_schema
+sys.path.insert(0, TESTS)
+from reference import AkinonCheck, _resource, table_schema
 t1 = time.perf_counter()
 folder = Path(sys.argv[1])
 keys = json.loads(sys.argv[2])
@@ -156,6 +160,11 @@ class Step:
     def rate(self) -> float:
         return self.rows / self.wall if self.wall > 0 else float("nan")
 
+
+# Where the frictionless reference lives (a test oracle, not part of the installed package).
+_TESTS = repr(str(Path(__file__).resolve().parents[1] / "tests"))
+FRICTIONLESS_SCRIPT = FRICTIONLESS_SCRIPT.replace("@TESTS@", _TESTS)
+FRICTIONLESS_PACKAGE_SCRIPT = FRICTIONLESS_PACKAGE_SCRIPT.replace("@TESTS@", _TESTS)
 
 def _seconds(text: str) -> float:
     """``h:mm:ss`` or ``m:ss.ss`` as seconds."""

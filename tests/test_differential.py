@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import reference_findings, reference_problems
 
 from omnimig.schemas.rules import FieldRule, default_choices, table_rules, type_names
-from omnimig.validation.reference import reference_findings, reference_problems
 from omnimig.validation.run import Target, validate_file
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "bundle"
