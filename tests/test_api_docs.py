@@ -47,3 +47,24 @@ def test_every_example_prints_what_the_page_shows(tmp_path: Path, monkeypatch: p
         with contextlib.redirect_stdout(printed):
             exec(compile(code, f"docs/api.md block {number}", "exec"), namespace)
         assert printed.getvalue() == (expected or ""), f"block {number}:\n{code}"
+
+
+def test_the_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's "Use from Python" block runs from a clone's root and prints what its comments say."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Use from Python") :]
+    code = BLOCK.search(section)
+    assert code is not None and code.group(1) == "python"
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    shutil.copytree(ROOT / "tests" / "data" / "transform", tmp_path / "tests" / "data" / "transform")
+    monkeypatch.chdir(tmp_path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code.group(2), "README.md", "exec"), {"__name__": "readme"})
+    shown = [
+        line.split("# ", 1)[1] for line in code.group(2).splitlines() if line.startswith("print(") and "# " in line
+    ]
+    lines = printed.getvalue().splitlines()
+    assert lines[0] == shown[0]
+    assert lines[-1].endswith(shown[1].removeprefix("… "))
+    assert (tmp_path / "report.xlsx").is_file() and (tmp_path / "out" / "ready").is_dir()
