@@ -141,14 +141,13 @@ def _read_workbook(path: Path, fmt: str, chunk_rows: int, options: ReadOptions) 
     """
     from omnimig.io.read_excel import read_excel
 
-    choice = {"sheet": options.sheet, "header_row": options.header_row}
     if path.suffix.lower() in SUFFIXES[fmt]:
-        return read_excel(path, fmt, chunk_rows, **choice)
+        return read_excel(path, fmt, chunk_rows, sheet=options.sheet, header_row=options.header_row)
     folder = Path(tempfile.mkdtemp(prefix="omnimig-"))  # 0700
     link = folder / f"file{SUFFIXES[fmt][0]}"
     try:
         link.symlink_to(path.resolve())
-        source = read_excel(link, fmt, chunk_rows, **choice)
+        source = read_excel(link, fmt, chunk_rows, sheet=options.sheet, header_row=options.header_row)
     except ReadError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise ReadError(str(exc).replace(str(link), str(path))) from None

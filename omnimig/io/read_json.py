@@ -36,7 +36,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -624,7 +624,7 @@ def _block(
         raise _Mismatch  # the colon count below cannot tell such keys apart
     if uniform and len(columns) > 1:
         # Every record has the same keys (the usual export): one C-level pass takes all values.
-        table: list[tuple[object, ...]] = list(zip(*map(itemgetter(*columns), records), strict=True))
+        table: list[Sequence[object]] = list(zip(*map(itemgetter(*columns), records), strict=True))
     else:
         table = [tuple(r.get(c, _ABSENT) for r in records) for c in columns]
     for c, values in zip(columns, table, strict=True):

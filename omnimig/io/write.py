@@ -202,7 +202,7 @@ class TableWriter:
         present = [c for c in self.columns if c in in_chunk and c not in extra]
         # Column by column: a wide file (thousands of columns) costs one conversion per column,
         # never a frame-wide pandas operation per block.
-        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]
+        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]  # type: ignore[call-overload]
         n = int(keep.sum())
         values: list[tuple[Any, ...]] = list(zip(*columns, strict=True)) if columns else [()] * n
         rows = chunk.rows.to_numpy()[keep].tolist()

@@ -18,10 +18,11 @@ A few defects cannot help showing in a second place, and the key lists those too
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +45,7 @@ class BundleDefect:
     rule: str  # unique, foreign-key, or a consistency rule name
     type: str
     field: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)  # ``field`` above is the column
     severity: str = "error"
 
 

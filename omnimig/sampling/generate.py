@@ -9,6 +9,7 @@ per-user keys (code, email, one address line), not by the number of orders.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -100,6 +101,11 @@ class Fields:
         return row
 
 
+def _numbered(first: str, last: str, n: int) -> str:
+    """An email's local part from the names and the user's number (unique even for same names)."""
+    return f"{_ascii(first)}.{_ascii(last)}.{n}"
+
+
 def _ascii(text: str) -> str:
     table = str.maketrans("çğıöşüÇĞİÖŞÜâîû", "cgiosuCGIOSUaiu")
     return re.sub(r"[^a-z0-9]+", "", text.translate(table).lower())
@@ -145,7 +151,7 @@ class Generator:
         digits = len(str(self.users))
         for i in range(self.users):
             code = f"C{i + 1:0{digits + 1}d}"  # a leading zero on purpose: codes are text
-            row = self.user(code, lambda first, last, n=i + 1: f"{_ascii(first)}.{_ascii(last)}.{n}")
+            row = self.user(code, functools.partial(_numbered, n=i + 1))
             if i == 0:
                 self.first_user = dict(row)  # planted duplicates copy its keys
             addresses = [self.address(row, k, edge=i == 0) for k in range(self.rng.choice((1, 1, 2)))]

@@ -36,7 +36,7 @@ def reading(path: Path | str, *expected: type[BaseException]) -> Iterator[None]:
     """
     try:
         yield
-    except (TransformError, *expected):
+    except (TransformError, *expected):  # type: ignore[misc]  # mypy cannot type a starred tuple of classes
         raise
     except Exception as exc:  # the boundary: whatever a hostile file provokes
         if debug_enabled():

@@ -187,15 +187,15 @@ def _apply_rules(
         if unfillable and record.get(p.field) == "":  # type: ignore[arg-type]
             continue  # left empty on purpose; the validation of the output reports it
         refused[p.row] = p
-    kept = []
+    kept: list[Record] = []
     for i, record in enumerate(records):
-        p = refused.get(i)
-        if p is None:
+        refusal = refused.get(i)
+        if refusal is None:
             kept.append(record)
             continue
         lost[type_name].append(record)
         for origin in [record.origin, *record.merged]:
-            rejects.append(Reject(origin, type_name, p.field or "", p.message))
+            rejects.append(Reject(origin, type_name, refusal.field or "", refusal.message))
     return kept
 
 

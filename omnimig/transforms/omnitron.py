@@ -290,7 +290,8 @@ def _order(
         refuse("", str(exc))
         return
     if code not in users:
-        billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
+        given = order.get("billing_address")
+        billing: dict[str, Any] = given if isinstance(given, dict) else {}
         named = customer if _text(customer.get("first_name")) else billing
         users[code] = draft.add(_user(customer, named, code, email, origin, draft))
     ship = order.get("shipping_address") if isinstance(order.get("shipping_address"), dict) else None

@@ -141,9 +141,9 @@ def write_bundle(folder: OutFolder, writers: dict[str, Callable[[Path], None]]) 
     temps: dict[str, Path] = {}
     try:
         for name, writer in writers.items():
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=PARTIAL, suffix="-" + name)  # 0600, a fresh name
+            fd, temp_name = tempfile.mkstemp(dir=out, prefix=PARTIAL, suffix="-" + name)  # 0600, a fresh name
             os.close(fd)
-            temps[name] = Path(tmp)
+            temps[name] = Path(temp_name)
             writer(temps[name])
             make_private(temps[name])  # a library may have made its own file (xlsxwriter)
         _write_manifest(out, folder.owned | set(writers))

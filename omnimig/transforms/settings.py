@@ -177,7 +177,7 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
                 if not isinstance(entries, dict):
                     raise SettingsError(f"{settings.where('values', table)}: [values.{table}] must be a table")
                 settings.values[table] = {
-                    str(k): _text(v, lambda k=k: settings.where("values", str(k))) for k, v in entries.items()
+                    str(k): _text(v, _where(settings, "values", str(k))) for k, v in entries.items()
                 }
         else:
             allowed = ", ".join([*SHARED_TABLES, *(TARGETS if allow_targets else ())])
@@ -220,6 +220,11 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
                 )
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
+
+
+def _where(settings: Settings, *keys: str) -> Callable[[], str]:
+    """``settings.where(*keys)``, computed only when an error needs it (finding a line costs a scan)."""
+    return lambda: settings.where(*keys)
 
 
 def _text(value: Any, where: str | Callable[[], str]) -> str:

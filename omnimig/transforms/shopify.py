@@ -59,7 +59,7 @@ ORDER_ALIASES: dict[str, tuple[str, ...]] = {
     "Payment Reference": ("Payment Reference (deprecated)",),
 }
 #: Without these an orders export cannot give an order and its items.
-ORDER_NEEDED = (
+ORDER_NEEDED: tuple[str, ...] = (
     "Name",
     "Email",
     "Financial Status",
@@ -150,9 +150,9 @@ CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
     "Default Address Country": ("Country",),
     "Default Address Zip": ("Zip",),
 }
-CUSTOMER_NEEDED = ("Email", "First Name", "Last Name")
+CUSTOMER_NEEDED: tuple[str, ...] = ("Email", "First Name", "Last Name")
 CUSTOMER_DROPPED = ("Total Spent", "Total Orders", "Note", "Tax Exempt", "Tags", "Accepts WhatsApp Marketing")
-CUSTOMER_KNOWN = (
+CUSTOMER_KNOWN: tuple[str, ...] = (
     "Customer ID",
     *CUSTOMER_NEEDED,
     "Phone",

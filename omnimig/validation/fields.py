@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-Text = pa.Array | pa.ChunkedArray
+Text: TypeAlias = "pa.Array | pa.ChunkedArray"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING
 
 from omnimig.exceptions import UsageError
 
@@ -168,7 +168,7 @@ class Report:
                     write_csv(self.files, outcome, f, progress)
         return path
 
-    def render(self, format: str = "text", file: TextIO | None = None, max_examples: int = 5) -> None:
+    def render(self, format: str = "text", file: IO[str] | None = None, max_examples: int = 5) -> None:
         """Print the report as the CLI does: ``text`` (grouped, with examples), ``json`` or ``csv``."""
         from omnimig.validation.report import render_text, write_csv, write_json
 

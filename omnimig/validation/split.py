@@ -82,7 +82,7 @@ def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
     for r in readable:
         reasons = _row_reasons(r)
         whole = _file_level(r)
-        if whole:
+        if whole and r.keys is not None:
             for row in r.keys["row"].tolist():
                 reasons[int(row)].extend(whole)
         held[r.path] = reasons
@@ -95,11 +95,12 @@ def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
             parent_type = fk["reference"]["resource"]
             ready_keys, held_keys = _key_states(by_type.get(parent_type, []), fk["reference"]["fields"], held)
             for child in by_type.get(mtype.name, []):
-                if any(f not in child.keys for f in fk["fields"]):
+                keys = child.keys
+                if keys is None or any(f not in keys for f in fk["fields"]):
                     continue
-                values = key_series(child.keys, fk["fields"])
+                values = key_series(keys, fk["fields"])
                 blocked = member(values, held_keys) & ~member(values, ready_keys)
-                for row, value in zip(child.keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
+                for row, value in zip(keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
                     held[child.path][int(row)].append(f"held: {parent_type} {value} has errors")
     return held
 
@@ -110,10 +111,11 @@ def _key_states(
     ready: set[str] = set()
     blocked: set[str] = set()
     for p in parents:
-        if any(f not in p.keys for f in fields):
+        keys = p.keys
+        if keys is None or any(f not in keys for f in fields):
             continue
-        values = key_series(p.keys, fields)
-        is_held = p.keys["row"].isin(list(held[p.path]))
+        values = key_series(keys, fields)
+        is_held = keys["row"].isin(list(held[p.path]))
         blocked.update(values[is_held].dropna().tolist())
         ready.update(values[~is_held].dropna().tolist())
     return ready, blocked
