@@ -53,7 +53,8 @@ def validate(
     """Validate files and folders as one bundle: every field rule, then every cross-file rule.
 
     ``paths`` is a file, a folder (every migration file in it) or a list of either. ``type`` names
-    the migration type when file names do not (``user``, ``address``, ``order``, ``order_item``);
+    the migration type when file names do not (``user``, ``address``, ``order``, ``order_item``, or
+    a file stem such as ``orders``);
     ``choices`` is a JSON file replacing the shipped value lists; ``strict`` makes every warning an
     error; ``require_all`` makes a missing type an error; ``sheet`` and ``header_row`` choose where a
     workbook's table is (default: found); ``examples`` bounds the examples kept per rule for the text
@@ -64,6 +65,7 @@ def validate(
     ``Report.exit_code`` is 2). ``UsageError`` or ``SchemaError`` when nothing can run at all.
     """
     from omnimig.io.table import ReadOptions
+    from omnimig.schemas import type_named
     from omnimig.validation.result import Report
     from omnimig.validation.run import validate_paths
 
@@ -71,7 +73,7 @@ def validate(
     options = ReadOptions(sheet=None if sheet is None else str(sheet), header_row=header_row)
     run = validate_paths(
         given,
-        type,
+        None if type is None else type_named(type),
         None if choices is None else Path(choices),
         strict=strict,
         require_all=require_all,

@@ -13,9 +13,9 @@ from rich.console import Console
 
 from omnimig import api
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
-from omnimig.exceptions import Error, SchemaError
+from omnimig.exceptions import Error
 from omnimig.io.safe_text import visible
-from omnimig.schemas.rules import load_choices, table_rules, type_names
+from omnimig.schemas.rules import load_choices, type_names
 
 if TYPE_CHECKING:
     from omnimig.uploader.client import Token
@@ -51,7 +51,9 @@ class _App(typer.Typer):
 app = _App(
     help="Lint, convert, sample and upload Akinon (Omnitron) data-migration files.",
     no_args_is_help=True,
-    add_completion=False,
+    # `omnimig --install-completion` installs shell completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     # Plain help, as click writes it: the rich panels import markdown-it and rich.markdown, which
     # doubled the start-up time of `omnimig --help`.
@@ -75,8 +77,20 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from omnimig import __version__
+
+        print(f"omnimig {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
     debug: Annotated[
         bool,
         typer.Option(
@@ -591,14 +605,14 @@ def schemas(
     choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
 ) -> None:
     """Show the rules of one migration type (or all four) as a readable table."""
+    from omnimig.schemas import load, type_named
     from omnimig.validation.describe import render_type
 
-    if type_ is not None and type_ not in type_names():
-        raise fail(f"unknown type {type_!r}; use one of: {', '.join(type_names())}")
     try:
+        names = [type_named(type_)] if type_ else type_names()
         lists = load_choices(choices)
-    except SchemaError as exc:
+    except Error as exc:
         raise fail(str(exc)) from None
     console = Console(highlight=False)
-    for name in [type_] if type_ else type_names():
-        render_type(table_rules(name), lists, console)
+    for name in names:
+        render_type(load(name), lists, console)

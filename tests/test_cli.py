@@ -287,8 +287,22 @@ def test_file_name_without_type_and_no_type_option(tmp_path: Path) -> None:
 
 
 def test_unknown_type_option() -> None:
-    line = assert_cannot_run(run("validate", "--type", "orders", SAMPLES / "order.csv"), "'orders'")
+    line = assert_cannot_run(run("validate", "--type", "purchases", SAMPLES / "order.csv"), "'purchases'")
     assert "unknown type" in line and "user, address, order, order_item" in line
+
+
+@pytest.mark.parametrize("spelling", ["orders", "Order", "ORDERS"])
+def test_type_names_as_people_write_them(spelling: str) -> None:
+    """A type is accepted as its file stems are (datapackage.json): plural, any case."""
+    result = run("validate", "--format", "json", "--type", spelling, SAMPLES / "order.csv")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][0]["type"] == "order"
+
+
+@pytest.mark.parametrize(("spelling", "title"), [("users", "user:"), ("order-items", "order_item:")])
+def test_schemas_takes_type_names_as_people_write_them(spelling: str, title: str) -> None:
+    result = run("schemas", spelling)
+    assert result.exit_code == 0 and result.stdout.startswith(title)
 
 
 # --------------------------------------------------------------------------- --strict

@@ -40,13 +40,22 @@ __all__ = [
     "migration_types",
     "rules_for",
     "schema_dir",
+    "type_named",
     "type_names",
 ]
 
 
+def type_named(name: str) -> str:
+    """The migration type a person means: its name, or a file stem of it in any case (``orders``,
+    ``Order-Items``), as ``datapackage.json`` lists them. ``UsageError`` naming the types otherwise."""
+    wanted = "_".join(name.strip().lower().replace("-", " ").split())
+    for mtype in migration_types():
+        if wanted == mtype.name or wanted in (stem.lower() for stem in mtype.stems):
+            return mtype.name
+    raise UsageError(f"unknown type {name!r}; use one of: {', '.join(type_names())}")
+
+
 def load(type_name: str, format: str = "csv") -> TypeRules:
     """The rules of one migration type as a file of ``format`` (csv, xlsx, xls: the Table Schema;
-    json: the JSON Schema) is checked against them. An unknown type is a ``UsageError`` naming the known ones."""
-    if type_name not in type_names():
-        raise UsageError(f"unknown type {type_name!r}; use one of: {', '.join(type_names())}")
-    return rules_for(type_name, format)
+    json: the JSON Schema) is checked against them; ``type_name`` as ``type_named`` reads it."""
+    return rules_for(type_named(type_name), format)
