@@ -193,3 +193,27 @@ def test_planted_bundles_are_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "expected_problems.json").read_bytes() == (
         tmp_path / "b" / "expected_problems.json"
     ).read_bytes()
+
+
+def test_samples_refuse_a_folder_holding_another_run_in_another_format(tmp_path: Path) -> None:
+    """Two user files (csv and xlsx) would be read as one bundle of duplicates: refuse, delete nothing."""
+    out = tmp_path / "demo"
+    assert CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3"]).exit_code == 0
+    result = CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3", "--format", "json"])
+    assert result.exit_code == 2
+    assert "another format than this run's json" in result.output and str(out / "user.csv") in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["address.csv", "order.csv", "order_item.csv", "user.csv"]
+    again = CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3"])
+    assert again.exit_code == 0  # the same format replaces its own files
+
+
+def test_samples_refuse_a_stale_answer_key(tmp_path: Path) -> None:
+    out = tmp_path / "practice"
+    assert (
+        CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3", "--invalid-rate", "0.5"]).exit_code == 0
+    )
+    result = CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3"])
+    assert result.exit_code == 2 and "expected_problems.json" in result.output
+    assert (
+        CliRunner().invoke(app, ["samples", "--out", str(out), "--orders", "3", "--invalid-rate", "0.5"]).exit_code == 0
+    )

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from faker import Faker
 
+from omnimig.exceptions import SampleError
 from omnimig.io.kinds import json_kinds
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
@@ -33,6 +34,7 @@ from omnimig.schemas.rules import (
     TypeRules,
     default_choices,
     table_rules,
+    type_names,
 )
 
 BATCH = 5_000
@@ -332,6 +334,31 @@ class _Out:
         return self.writer.rows
 
 
+def _refuse_leftovers(out: Path, fmt: str, keyed: bool) -> None:
+    """Refuse a folder where this run would leave a second bundle beside its own.
+
+    ``user.xlsx`` from an earlier run next to this run's ``user.csv`` is read by ``validate`` as
+    two user files (every user a duplicate), and a stale ``expected_problems.json`` would be the
+    answer key of other files. Whose files they are cannot be known (they may be the person's
+    real data), so nothing is deleted: the run stops and names them.
+    """
+    from omnimig.sampling.plant import ANSWER_KEY
+
+    suffixes = dict.fromkeys(SUFFIX.values())
+    other = [f"{t}{x}" for t in type_names() for x in suffixes if x != SUFFIX[fmt] and (out / f"{t}{x}").exists()]
+    if other:
+        listed = ", ".join(str(out / n) for n in other)
+        raise SampleError(
+            f"{listed}: already there in another format than this run's {fmt}; validate would read both bundles "
+            "as one. Remove them, or write to another folder"
+        )
+    if not keyed and (out / ANSWER_KEY).exists():
+        raise SampleError(
+            f"{out / ANSWER_KEY}: the answer key of an earlier run with planted defects; this run plants none, so "
+            "it would describe other files. Remove it, or write to another folder"
+        )
+
+
 def generate(
     out: Path,
     orders: int = 20,
@@ -350,6 +377,7 @@ def generate(
         raise ValueError("--orders must be at least 1")
     if not 0 <= invalid_rate <= 1:
         raise ValueError("--invalid-rate must be between 0 and 1")
+    _refuse_leftovers(out, fmt, invalid_rate > 0)
     gen = Generator(orders, seed, locale)
     outs = {t: _Out(out, t, fmt, list(r.names)) for t, r in gen.rules.items()}
     for user, addresses in gen.user_rows():
