@@ -54,12 +54,18 @@ CONTENT_TYPES = {
 }
 
 
+class UploadRefused(UploadError):
+    """The run was refused before anything was sent (bad token, URL or option, the lock held): exit code 2.
 
-class BadToken(UploadError, ValueError):
+    Every other ``UploadError`` may come after something was sent, and the CLI exits 1 for it.
+    """
+
+
+class BadToken(UploadRefused, ValueError):
     """The token cannot be a valid API token (empty, or holding a character no HTTP header can carry)."""
 
 
-class InsecureUrl(UploadError):
+class InsecureUrl(UploadRefused):
     """The URL is refused: plain HTTP to a remote host, credentials in it, or not a base URL at all."""
 
 

@@ -33,6 +33,7 @@ from omnimig.io.safe_text import visible
 from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
+from omnimig.sampling.testset import SHOP_CHECKS
 from omnimig.schemas.rules import load_choices, type_names
 from omnimig.uploader.audit import AuditLog
 from omnimig.uploader.client import (
@@ -46,6 +47,7 @@ from omnimig.uploader.client import (
     UncertainStart,
     Unreachable,
     UploadError,
+    UploadRefused,
     check_url,
     sha256_hex,
 )
@@ -59,12 +61,13 @@ from omnimig.validation.run import Target, validate_file, validate_paths
 #: family, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.
 WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, WriteError)
 
-#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
+#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9),
+#: without reading the data. ``TestSet.checks()`` (``UploadResult.checks``) says how to log in from
+#: what the test user's password cell holds; prefer it.
 TEST_SET_CHECKS = (
-    "log in to the shop as the migrated test user, with the test user's plain-text password",
-    "the address appears at /account/address/ (My Addresses)",
-    "the order appears at /users/old-orders/",
-    "the items appear at /users/old-orders/{pk}",
+    'log in to the shop as the migrated test user (with its old-shop password if you know it, else after "Forgot '
+    'password" or a password set on the user in Omnitron)',
+    *SHOP_CHECKS,
 )
 
 
@@ -86,7 +89,7 @@ NOT_PLAIN = {
 SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
 
 
-class PlanError(UploadError):
+class PlanError(UploadRefused):
     """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
 
 
@@ -188,6 +191,38 @@ class UploadPlan:
         return lines
 
 
+def check_options(
+    url: str,
+    channel: str | int,
+    *,
+    only: Collection[str] | None = None,
+    chunk_rows: int | None = None,
+    insecure: bool = False,
+    restart: Collection[str] = (),
+    http_timeout: float = DEFAULT_BUDGET,
+) -> tuple[str, str]:
+    """The base URL and channel id, once every option that needs no file is known to be usable.
+
+    Cheap and sends nothing: a run checks these before it validates a bundle that may take
+    minutes to read. Raises ``PlanError`` or ``InsecureUrl`` (both ``UploadRefused``).
+    """
+    base = check_url(url, insecure)
+    channel = str(channel).strip()
+    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
+        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise PlanError("--chunk-rows must be at least 1")
+    unknown = sorted(set(only or ()) - set(type_names()))
+    if unknown:
+        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    unknown = sorted(set(restart) - set(type_names()))
+    if unknown:
+        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    if not http_timeout > 0:
+        raise PlanError("--http-timeout must be more than 0 seconds")
+    return base, channel
+
+
 def plan_upload(
     directory: Path,
     url: str,
@@ -205,15 +240,7 @@ def plan_upload(
     Every file is validated (cross-file rules need all of them) even when ``only`` limits what
     is uploaded. Raises ``PlanError`` or ``InsecureUrl``.
     """
-    base = check_url(url, insecure)
-    channel = str(channel).strip()
-    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
-        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
-    if chunk_rows is not None and chunk_rows < 1:
-        raise PlanError("--chunk-rows must be at least 1")
-    unknown = sorted(set(only or ()) - set(type_names()))
-    if unknown:
-        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    base, channel = check_options(url, channel, only=only, chunk_rows=chunk_rows, insecure=insecure)
     try:
         run = validate_paths([directory], choices=choices, strict=strict)
     except (UsageError, SchemaError) as exc:
@@ -405,11 +432,7 @@ def run_upload(
             f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
             f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
         )
-    unknown = sorted(set(restart) - set(type_names()))
-    if unknown:
-        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
-    if not http_timeout > 0:
-        raise PlanError("--http-timeout must be more than 0 seconds")
+    check_options(plan.url, plan.channel, insecure=plan.insecure, restart=restart, http_timeout=http_timeout)
     try:
         _private_state(plan.state_dir)
         lock = StateLock(plan.state_dir).acquire()
