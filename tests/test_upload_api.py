@@ -348,3 +348,17 @@ def test_cli_ctrl_c_or_end_of_input_at_the_prompt_is_one_line(
     assert caught.value.exit_code == code and no_validation == []
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and says in err and "Aborted" not in err
+
+
+def test_token_from_env_names_the_variable_and_never_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnimig.uploader import Token
+
+    monkeypatch.setenv(ENV, f" {TOKEN} ")
+    assert Token.from_env(ENV).reveal() == TOKEN
+    monkeypatch.setenv(ENV, TOKEN[:6])
+    with pytest.raises(BadToken, match=f"^{ENV}: the API token has 6 characters") as caught:
+        Token.from_env(ENV)
+    assert TOKEN[:6] not in str(caught.value)
+    monkeypatch.delenv(ENV)
+    with pytest.raises(BadToken, match=f"set the environment variable {ENV}"):
+        Token.from_env(ENV)

@@ -217,7 +217,8 @@ def _password(pick: Picked | None) -> tuple[PasswordKind, str]:
 
 
 def _text(value: object) -> str:
-    return "" if value is None or pd.isna(value) else str(value)  # type: ignore[call-overload]
+    """A cell as text: the readers give text, or NA for an empty JSON value."""
+    return value if isinstance(value, str) else ""
 
 
 def _validate(paths: list[Path]) -> list[FileResult]:

@@ -62,22 +62,22 @@ def read_token(env_name: str = TOKEN_ENV, ask: Callable[[str], str] | None = Non
     a bad one is refused before anything is validated, sent or journaled. Raises ``BadToken`` (an
     ``UploadRefused``) or ``PromptInterrupted``; no message repeats the token.
     """
-    token = os.environ.get(env_name, "").strip()
+    if os.environ.get(env_name, "").strip():
+        return Token.from_env(env_name)
+    if ask is None:
+        raise BadToken(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
+    try:
+        token = ask(f"Omnitron API token ({env_name} is not set): ").strip()
+    except KeyboardInterrupt:
+        raise PromptInterrupted from None
+    except EOFError:
+        raise BadToken(f"no API token given (the input ended at the prompt); set {env_name} instead") from None
     if not token:
-        if ask is None:
-            raise BadToken(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
-        try:
-            token = ask(f"Omnitron API token ({env_name} is not set): ").strip()
-        except KeyboardInterrupt:
-            raise PromptInterrupted from None
-        except EOFError:
-            raise BadToken(f"no API token given (the input ended at the prompt); set {env_name} instead") from None
-        if not token:
-            raise BadToken("no API token given")
+        raise BadToken("no API token given")
     try:
         return Token(token)
     except BadToken as exc:
-        raise BadToken(f"{env_name if os.environ.get(env_name) else 'the token given'}: {exc}") from None
+        raise BadToken(f"the token given: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,14 @@ def upload_bundle(
     ``on_plan(result)`` is called once the bundle is validated and planned, before anything is
     sent: ``result.plan`` holds the validation results, ``result.warnings`` the warnings.
     ``on_event`` is handed each ``UploadEvent`` (``RichReporter`` draws progress bars).
+
+    Example (``result.lines()`` are the lines the CLI prints after the run)::
+
+        result = upload_bundle("bundle/", url="https://omnitron.example.com", channel=5,
+                               token=Token.from_env("OMNIMIG_TOKEN"), only=["user", "address"])
+        for line in result.warnings:
+            print("WARNING:", line)
+        print(result.migration_ids, result.counts["user"].processed, result.ok)
 
     Raises ``UploadRefused`` (``BadToken``, ``InsecureUrl``, ``PlanError``, ``RunLocked``) when
     nothing was sent, another ``UploadError`` when the run failed on the way (its journal lets the
