@@ -36,6 +36,9 @@ _LAZY = {
     "transform": "omnimig.api",
     "samples": "omnimig.api",
     "test_set": "omnimig.api",
+    "upload": "omnimig.api",
+    "Token": "omnimig.uploader.client",
+    "UploadRefused": "omnimig.uploader.client",
     "Report": "omnimig.validation.result",
     "Problem": "omnimig.validation.problem",
     "FileResult": "omnimig.validation.problem",
@@ -50,8 +53,10 @@ __all__ = [
     "Report",
     "SampleError",
     "SchemaError",
+    "Token",
     "TransformError",
     "UploadError",
+    "UploadRefused",
     "UsageError",
     "WriteError",
     "__version__",
@@ -59,12 +64,14 @@ __all__ = [
     "schemas",
     "test_set",
     "transform",
+    "upload",
     "validate",
 ]
 
 if TYPE_CHECKING:
     from omnimig import schemas
-    from omnimig.api import samples, test_set, transform, validate
+    from omnimig.api import samples, test_set, transform, upload, validate
+    from omnimig.uploader.client import Token, UploadRefused
     from omnimig.validation.problem import FileResult, Problem
     from omnimig.validation.result import Report
 

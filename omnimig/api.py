@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omnimig.exceptions import TransformError, UsageError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from omnimig.sampling.testset import TestSet
     from omnimig.transforms.run import Result as TransformResult
     from omnimig.transforms.settings import Settings
+    from omnimig.uploader.api import UploadResult
     from omnimig.validation.result import Report
 
 PathArg = str | os.PathLike[str]
@@ -181,3 +182,20 @@ def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> Tes
 
 
 test_set.__test__ = False  # type: ignore[attr-defined]  # a function, not a pytest test
+
+
+def upload(bundle: PathArg, **options: Any) -> UploadResult:
+    """Validate ``bundle`` and upload it to Omnitron in dependency order, resumably: ``omnimig upload``.
+
+    The keyword arguments are those of ``omnimig.uploader.upload_bundle`` (``url``, ``channel``,
+    ``token`` — a ``Token``, e.g. ``omnimig.Token.from_env("OMNIMIG_TOKEN")`` —, ``only``,
+    ``dry_run``, ``chunk_rows``, ``test_set``, ``customer``, ``force``, ``restart``, ``timeout``,
+    ``http_timeout``, ``poll_interval``, ``state_dir``, ``choices``, ``strict``, ``insecure_http``,
+    ``on_plan``, ``on_event``). The token is checked before the bundle is validated; one run at a
+    time holds the bundle's lock; a journal makes the same call resume instead of sending twice.
+    Raises ``UploadRefused`` when nothing was sent, another ``UploadError`` when the run stopped.
+    The http client is imported here, not with the package, so validation alone never loads it.
+    """
+    from omnimig.uploader.api import upload_bundle
+
+    return upload_bundle(bundle, **options)

@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,6 @@ from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.exceptions import Error
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import load_choices, type_names
-
-if TYPE_CHECKING:
-    from omnimig.uploader.client import Token
 
 
 def _internal_error(exc: BaseException, doing: str) -> str:
@@ -437,41 +434,6 @@ def transform(
     raise typer.Exit(result.exit_code)
 
 
-def read_token(env_name: str) -> Token:
-    """The API token from the environment, or a hidden prompt; never from the command line.
-
-    Checked at once (``Token`` refuses a pasted invisible character), so a bad token exits 2
-    before anything is sent or journaled. No message repeats it.
-    """
-    import os
-
-    from omnimig.uploader import BadToken, Token
-
-    token = os.environ.get(env_name, "").strip()
-    if not token:
-        if not sys.stdin.isatty():
-            raise fail(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
-        # getpass itself, not typer.prompt: click turns Ctrl-C and end of input alike into "Aborted!"
-        # and exit 1, where a person who pressed Ctrl-C expects 130 and a closed input is a usage error.
-        import getpass
-
-        try:
-            token = getpass.getpass(f"Omnitron API token ({env_name} is not set): ").strip()
-        except KeyboardInterrupt:
-            if sys.stderr.isatty():  # getpass leaves the cursor after the prompt
-                sys.stderr.write("\n")
-            _stderr().print("omnimig: interrupted at the API token prompt; nothing was sent", markup=False)
-            raise typer.Exit(130) from None
-        except EOFError:
-            raise fail(f"no API token given (the input ended at the prompt); set {env_name} instead") from None
-        if not token:
-            raise fail("no API token given")
-    try:
-        return Token(token)
-    except BadToken as exc:
-        raise fail(f"{env_name if os.environ.get(env_name) else 'the token given'}: {exc}") from None
-
-
 @app.command()
 def upload(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="The bundle folder to upload.", show_default=False)],
@@ -509,94 +471,81 @@ def upload(
 ) -> None:
     """Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."""
     import contextlib
+    import getpass
 
-    from omnimig.io.private import private_dir
     from omnimig.uploader import (
-        TEST_SET_CHECKS,
-        BadToken,
-        PlanError,
+        PromptInterrupted,
         RichReporter,
-        RunLocked,
         UploadError,
-        plan_upload,
-        run_upload,
+        UploadRefused,
+        UploadResult,
     )
-    from omnimig.uploader.client import InsecureUrl
-    from omnimig.uploader.lock import StateLock
     from omnimig.validation.report import render_text
 
     err = _stderr()
     out = Console(highlight=False, soft_wrap=True)
-    with contextlib.ExitStack() as held:
-        source = directory
-        if test_set:
-            from omnimig.sampling.testset import TestSetError, pick_test_set
+    reporter = RichReporter(err)
+    bars = contextlib.ExitStack()
 
-            base = state_dir or directory / ".omnimig"
-            source = base / "test-set"
-            try:  # the bundle's lock, held while the test set is written and sent (its run locks its own)
-                held.enter_context(StateLock(private_dir(base)))
-            except RunLocked as exc:
-                raise fail(str(exc)) from None
-            except OSError as exc:
-                raise fail(f"{base}: cannot hold the upload lock ({exc})") from None
-            try:
-                picked = pick_test_set([directory], source, customer=customer)
-            except TestSetError as exc:
-                raise fail(str(exc)) from None
-            err.print(f"test set: customer {picked.customer}, order {picked.order} -> {source}", markup=False)
-            state_dir = None  # the test run keeps its own journal beside its files
-        elif customer is not None:
-            raise fail("--customer goes with --test-set")
-        try:
-            plan = plan_upload(
-                source,
-                url,
-                channel,
+    def show_plan(result: UploadResult) -> None:
+        """Before anything is sent: the test set picked, the validation report, the warnings."""
+        if result.test_set is not None:
+            picked = result.test_set
+            err.print(
+                visible(f"test set: customer {picked.customer}, order {picked.order} -> {result.plan.directory}"),
+                markup=False,
+            )
+        render_text(result.plan.results, out, outcome=result.plan.outcome, show_order=True)
+        for warning in result.warnings:
+            err.print(f"omnimig: WARNING: {visible(warning)}", markup=False)
+        if not result.dry_run:
+            bars.enter_context(reporter)  # the progress bars start once the report is printed
+
+    try:
+        with bars:
+            result = api.upload(
+                directory,
+                url=url,
+                channel=channel,
+                token_env=token_env,
+                ask=getpass.getpass if sys.stdin.isatty() else None,
                 only=only,
+                dry_run=dry_run,
                 chunk_rows=chunk_rows,
+                test_set=test_set,
+                customer=customer,
+                force=force,
+                restart=restart or (),
+                timeout=timeout,
+                http_timeout=http_timeout,
+                poll_interval=poll_interval,
                 state_dir=state_dir,
                 choices=choices,
                 strict=strict,
-                insecure=insecure_http,
+                insecure_http=insecure_http,
+                on_plan=show_plan,
+                on_event=reporter,
             )
-        except (PlanError, InsecureUrl) as exc:
-            raise fail(str(exc)) from None
-        render_text(plan.results, out, outcome=plan.outcome, show_order=True)
-        if dry_run:
-            for line in plan.describe():
-                out.print(line, markup=False)
-            raise typer.Exit(1 if plan.errors else 0)
-        if plan.errors and force:
-            err.print(f"omnimig: WARNING: uploading despite {plan.errors} validation errors (--force)", markup=False)
-        token = read_token(token_env)
-        try:
-            with RichReporter(err) as reporter:
-                summary = run_upload(
-                    plan,
-                    token,
-                    force=force,
-                    restart=restart or (),
-                    timeout=timeout,
-                    http_timeout=http_timeout,
-                    poll_interval=poll_interval,
-                    on_event=reporter,
-                )
-        except (PlanError, RunLocked, BadToken, InsecureUrl) as exc:  # the run was refused: nothing was sent
-            raise fail(str(exc)) from None
-        except UploadError as exc:
-            err.print(f"omnimig: error: {visible(str(exc))}", markup=False)  # a server's text may hold escapes
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("omnimig: interrupted; run the same command again to resume", markup=False)
-            raise typer.Exit(130) from None
-        for line in summary.lines():
-            out.print(visible(line), markup=False)  # notes name files, which may hold escapes
-        if test_set and summary.ok:
-            out.print("Before the real migration, check:", markup=False)
-            for check in TEST_SET_CHECKS:
-                out.print(f"  - {check}", markup=False)
-        raise typer.Exit(0 if summary.ok else 1)
+    except UploadRefused as exc:  # refused before anything was sent: token, URL, option, lock, test set
+        raise fail(str(exc)) from None
+    except UploadError as exc:
+        err.print(f"omnimig: error: {visible(str(exc))}", markup=False)  # a server's text may hold escapes
+        raise typer.Exit(1) from None
+    except PromptInterrupted as exc:
+        if sys.stderr.isatty():  # getpass leaves the cursor after the prompt
+            sys.stderr.write("\n")
+        err.print(f"omnimig: {exc}", markup=False)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        err.print("omnimig: interrupted; run the same command again to resume", markup=False)
+        raise typer.Exit(130) from None
+    for line in result.lines():
+        out.print(visible(line), markup=False)  # plan and notes name files, which may hold escapes
+    if result.checks:
+        out.print("Before the real migration, check:", markup=False)
+        for check in result.checks:
+            out.print(f"  - {visible(check)}", markup=False)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()

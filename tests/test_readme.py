@@ -102,7 +102,13 @@ def run(command: str, cwd: Path) -> list[str]:
     }
     env.pop("OMNIMIG_DEBUG", None)
     out = subprocess.run(
-        ["bash", "-c", f"exec 2>&1\n{command}"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        ["bash", "-c", f"exec 2>&1\n{command}"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     # Trailing spaces (rich pads table titles) are not part of what a reader compares.
     return [line.rstrip() for line in out.stdout.rstrip("\n").splitlines()] if out.stdout.strip() else []

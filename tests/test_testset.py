@@ -241,3 +241,39 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("", encoding="utf-8")
     with pytest.raises(testset.TestSetError, match="is a file; --out needs a folder"):
         pick(samples(), tmp_path)
+
+
+# --------------------------------------------------------------------------- the checklist's login line
+
+
+@pytest.mark.parametrize(
+    ("password", "algorithm", "kind", "says"),
+    [
+        ("md5$f3a1c9$8d4e3f0b2a1c5d6e7f8091a2b3c4d5e6", "md5", "hash", "only its md5 hash"),
+        ("!9f2c0e1d4b7a6358c2e1f0a9b8c7d6e5f4a3b2c1", "", "unusable", "no usable password"),
+        ("pbkdf2_sha256$600000$salt$hash", "pbkdf2", "foreign-hash", 'password_algorithm "pbkdf2"'),
+        ("5f4dcc3b5aa765d61d8327deb882cf99", "", "foreign-hash", "no password_algorithm"),
+        ("Kedi-Mama-42", "", "plain", "the password itself"),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_login_check_says_what_the_password_cell_holds(
+    tmp_path: Path, fmt: str, password: str, algorithm: str, kind: str, says: str
+) -> None:
+    t = samples()
+    t["user"].rows[0].update(password=password, password_algorithm=algorithm)  # C0001, the test user
+    ts = pick(t, tmp_path, fmt)
+    assert ts.customer == "C0001" and ts.password == kind
+    login, *pages = ts.checks()
+    assert login.startswith("log in to the shop as the migrated test user (customer C0001)")
+    assert says in login and pages == list(testset.SHOP_CHECKS)
+    assert password not in login, "the checklist never repeats a password or its hash"
+    if kind != "plain":
+        assert "plain-text" not in login and "Forgot password" in login
+
+
+def test_a_known_algorithm_is_matched_in_any_case() -> None:
+    known = frozenset({"md5", "sha1", "sha256"})
+    assert testset.password_kind("abc$def$0123", "SHA1", known) == "hash"
+    assert testset.password_kind("  !x  ", "md5", known) == "unusable"
+    assert testset.password_kind("$2b$12$R9h/cIPz0gi.URNNX3kh2O", "", known) == "foreign-hash"

@@ -6,15 +6,12 @@ Every server here is the fake Omnitron on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from omnimig import cli as cli_module
 from omnimig.cli import app
 from omnimig.uploader import HttpError, RetryPolicy, Token, plan_upload, run_upload
 from omnimig.uploader.client import redact
@@ -84,40 +81,8 @@ def test_terminal_escapes_in_an_error_answer_are_shown_never_sent_to_the_termina
     assert "\x1b" not in str(caught.value) and "\x1b" not in caught.value.body
 
 
-# R12: Ctrl-C and end of input at the token prompt ---------------------------------------------
-
-
-class _Terminal:
-    def isatty(self) -> bool:
-        return True
-
-
-@pytest.mark.parametrize(("raised", "code", "says"), [(KeyboardInterrupt, 130, "interrupted"), (EOFError, 2, "ended")])
-def test_ctrl_c_or_end_of_input_at_the_token_prompt_exits_with_one_line(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    raised: type[BaseException],
-    code: int,
-    says: str,
-) -> None:
-    def prompt(*args: object, **kwargs: object) -> str:
-        raise raised
-
-    monkeypatch.delenv("OMNIMIG_REVIEW_TOKEN", raising=False)
-    monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr("getpass.getpass", prompt)
-    with pytest.raises(typer.Exit) as caught:
-        cli_module.read_token("OMNIMIG_REVIEW_TOKEN")
-    assert caught.value.exit_code == code
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and says in err and "Aborted" not in err
-
-
-def test_a_token_typed_at_the_prompt_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMNIMIG_REVIEW_TOKEN", raising=False)
-    monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr("getpass.getpass", lambda prompt: f"  {TOKEN}\n")
-    assert cli_module.read_token("OMNIMIG_REVIEW_TOKEN").reveal() == TOKEN
+# R12: Ctrl-C and end of input at the token prompt: see tests/test_upload_api.py (the prompt moved
+# into the library, ``omnimig.uploader.read_token``, with the rest of the upload command).
 
 
 # R13: redaction keeps the journal and the audit log JSON ---------------------------------------

@@ -14,16 +14,17 @@ items). Only rows without errors are picked, and the picked rows are written exa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from omnimig.exceptions import SampleError, SchemaError, UsageError, WriteError
 from omnimig.io import open_source, type_from_name
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
-from omnimig.schemas.rules import MigrationType, migration_types
+from omnimig.schemas.rules import MigrationType, load_choices, migration_types
 from omnimig.validation.bundle import key_series
 from omnimig.validation.problem import FileResult
 from omnimig.validation.run import validate_paths
@@ -46,6 +47,61 @@ class Picked:
     written: str
 
 
+#: What Akinon's getting-started checklist asks a person to check in the shop after a test
+#: migration (spec section 9), after logging in as the test user (``TestSet.login``).
+SHOP_CHECKS = (
+    "the address appears at /account/address/ (My Addresses)",
+    "the order appears at /users/old-orders/",
+    "the items appear at /users/old-orders/{pk}",
+)
+
+#: What the test user's ``password`` cell holds, read from the data (``password_kind``):
+#: ``hash`` of a known ``password_algorithm``, a hash the shop cannot check (``foreign-hash``: an
+#: algorithm outside the list, or none given for a value shaped like a hash), ``unusable`` (the
+#: ``!`` value ``transform --password-policy unusable`` writes), or ``plain`` (no algorithm and
+#: nothing hash-like: the cell looks like the password itself).
+PasswordKind = Literal["hash", "foreign-hash", "unusable", "plain"]
+
+#: The shapes of a stored password hash: hex digests of MD5, SHA-1 and SHA-256, and Django-style
+#: ``algorithm$salt$hash`` or crypt-style ``$2b$...`` values (any ``$``-separated value).
+_HASH_SHAPE = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[^$\s]*\$[^$\s]+\$\S*|\$\S+")
+
+
+def password_kind(password: str, algorithm: str, known: frozenset[str]) -> PasswordKind:
+    """Which kind of ``password`` cell a user row holds (see ``PasswordKind``); ``known`` is lower-cased."""
+    password, algorithm = password.strip(), algorithm.strip()
+    if password.startswith("!"):
+        return "unusable"
+    if algorithm:
+        return "hash" if algorithm.lower() in known else "foreign-hash"
+    return "foreign-hash" if _HASH_SHAPE.fullmatch(password) else "plain"
+
+
+def login_check(customer: str, kind: PasswordKind, algorithm: str = "") -> str:
+    """The checklist's first line: how to log in as the test user, for what the data holds.
+
+    Akinon's checklist says to log in "with the test user's plain-text password"; that is only
+    possible as written when the person knows it. A hash in the file does not give it.
+    """
+    who = f"log in to the shop as the migrated test user (customer {customer})"
+    reset = 'use "Forgot password" on the shop first, or set a known password on the user in Omnitron'
+    if kind == "plain":
+        return f"{who} with the password in the user file (it holds the password itself, not a hash)"
+    if kind == "unusable":
+        return f"{who}: the user file holds no usable password (one no login matches), so {reset}"
+    if kind == "foreign-hash":
+        what = (
+            f'a password hash of password_algorithm "{algorithm}"'
+            if algorithm
+            else "what looks like a password hash, with no password_algorithm"
+        )
+        return f"{who}: the user file holds {what}, which the shop may not be able to check; {reset}"
+    return (
+        f"{who} with the password they had on the old shop: the user file holds only its {algorithm} hash, "
+        f"so you need to know it (e.g. the test user is an account of yours); if you do not, {reset}"
+    )
+
+
 @dataclass(frozen=True)
 class TestSet:
     """The picked customer, its order, and per input file the rows written to the mini-bundle."""
@@ -55,9 +111,21 @@ class TestSet:
     customer: str
     order: str
     picks: tuple[Picked, ...]  # in upload order
+    #: What the test user's password cell holds, read from the written user row (``password_kind``).
+    password: PasswordKind = "hash"
+    password_algorithm: str = ""
 
     def of(self, type_name: str) -> list[Picked]:
         return [p for p in self.picks if p.type == type_name]
+
+    @property
+    def login(self) -> str:
+        """How to log in as the test user, for what the data holds (never "plain-text" for a hash)."""
+        return login_check(self.customer, self.password, self.password_algorithm)
+
+    def checks(self) -> list[str]:
+        """What to check in the shop once the test set is uploaded: how to log in, then each page."""
+        return [self.login, *SHOP_CHECKS]
 
 
 @dataclass
@@ -129,7 +197,28 @@ def pick_test_set(paths: list[Path], out: Path, customer: str | None = None) -> 
             wanted.setdefault(str(node.frame.at[i, "_file"]), set()).add(int(node.frame.at[i, "row"]))
     # The order: the one record below the customer that has rows of its own (its items).
     order = next((str(c.value_for(c.children[0], taken[c.name][0])) for c in root.children if c.children), "")
-    return TestSet(str(codes[at]), order, _write(results, wanted, out))
+    picks = _write(results, wanted, out)
+    password, algorithm = _password(next((p for p in picks if p.type == root.name), None))
+    return TestSet(str(codes[at]), order, picks, password, algorithm)
+
+
+def _password(pick: Picked | None) -> tuple[PasswordKind, str]:
+    """What the picked user's ``password`` cell holds, read back from the written row, and its algorithm."""
+    if pick is None:
+        return "hash", ""
+    source = open_source(Path(pick.written))
+    for chunk in source.chunks:
+        if len(chunk.data):
+            row = chunk.data.iloc[0]
+            password, algorithm = (_text(row.get(name)) for name in ("password", "password_algorithm"))
+            known = load_choices(None)["password-algorithms"].lowered()
+            return password_kind(password, algorithm, known), algorithm.strip()
+    return "hash", ""
+
+
+def _text(value: object) -> str:
+    """A cell as text: the readers give text, or NA for an empty JSON value."""
+    return value if isinstance(value, str) else ""
 
 
 def _validate(paths: list[Path]) -> list[FileResult]:

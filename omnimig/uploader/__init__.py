@@ -1,5 +1,6 @@
 """Upload a validated bundle to Omnitron: ordered, resumable, and logged (see DESIGN.md, "Upload safety")."""
 
+from omnimig.uploader.api import PromptInterrupted, Skipped, UploadResult, read_token, upload_bundle
 from omnimig.uploader.client import (
     BadAnswer,
     BadToken,
@@ -12,6 +13,7 @@ from omnimig.uploader.client import (
     UncertainStart,
     Unreachable,
     UploadError,
+    UploadRefused,
 )
 from omnimig.uploader.journal import JournalError
 from omnimig.uploader.lock import RunLocked
@@ -39,17 +41,23 @@ __all__ = [
     "PlanError",
     "PollTimeout",
     "Progress",
+    "PromptInterrupted",
     "RetryPolicy",
     "RichReporter",
     "RunLocked",
+    "Skipped",
     "Token",
     "UncertainStart",
     "Unreachable",
     "UploadError",
     "UploadEvent",
     "UploadPlan",
+    "UploadRefused",
+    "UploadResult",
     "UploadSummary",
     "ValidationRefused",
     "plan_upload",
+    "read_token",
     "run_upload",
+    "upload_bundle",
 ]

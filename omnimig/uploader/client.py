@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import os
 import re
 import time
 import unicodedata
@@ -54,11 +55,18 @@ CONTENT_TYPES = {
 }
 
 
-class BadToken(UploadError, ValueError):
+class UploadRefused(UploadError):
+    """The run was refused before anything was sent (bad token, URL or option, the lock held): exit code 2.
+
+    Every other ``UploadError`` may come after something was sent, and the CLI exits 1 for it.
+    """
+
+
+class BadToken(UploadRefused, ValueError):
     """The token cannot be a valid API token (empty, or holding a character no HTTP header can carry)."""
 
 
-class InsecureUrl(UploadError):
+class InsecureUrl(UploadRefused):
     """The URL is refused: plain HTTP to a remote host, credentials in it, or not a base URL at all."""
 
 
@@ -201,6 +209,20 @@ class Token:
                 f"{MIN_TOKEN_CHARS} (was only part of it pasted?). Nothing was sent"
             )
         self._value = value
+
+    @classmethod
+    def from_env(cls, name: str = "OMNIMIG_TOKEN") -> Token:
+        """The token held by the environment variable ``name``; ``BadToken`` when it is unset or unusable.
+
+        The way a script passes the token without writing it in the script (or a command line).
+        """
+        value = os.environ.get(name, "").strip()
+        if not value:
+            raise BadToken(f"no API token: set the environment variable {name}")
+        try:
+            return cls(value)
+        except BadToken as exc:
+            raise BadToken(f"{name}: {exc}") from None
 
     def reveal(self) -> str:
         return self._value

@@ -174,6 +174,28 @@ class Journal:
         return record
 
 
+def finished_types(path: Path, url: str, channel: str) -> set[str]:
+    """The types of which some file finished uploading to ``url`` channel ``channel``, per the journal at ``path``.
+
+    Read without the run lock and never written: it only informs a warning (a type uploaded
+    before its prerequisites). A missing, unreadable or foreign journal records nothing.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        _check_shape(data)
+    except (OSError, ValueError, RecursionError):
+        return set()
+    if data.get("url") != url or str(data.get("channel")) != channel:
+        return set()
+    done = set()
+    for entry in data["files"].values():
+        parts = entry["parts"]
+        total = entry.get("parts_total") if isinstance(entry.get("parts_total"), int) else len(parts)
+        if parts and len(parts) >= total and all(p["state"] == "finished" for p in parts.values()):
+            done.add(entry["type"])
+    return done
+
+
 def _check_shape(data: Any) -> None:
     """Raise ``ValueError`` unless ``data`` has the shape this module reads (a damaged or foreign file)."""
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):

@@ -15,12 +15,12 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
-from omnimig.exceptions import UploadError
 from omnimig.io.private import FILE_MODE
 from omnimig.uploader.audit import now_iso
+from omnimig.uploader.client import UploadRefused
 
 
-class RunLocked(UploadError):
+class RunLocked(UploadRefused):
     """Another run holds the state folder's lock; this one refuses before sending anything."""
 
 

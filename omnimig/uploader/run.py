@@ -14,10 +14,10 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from itertools import takewhile
+from itertools import groupby, takewhile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from omnimig.io.safe_text import visible
 from omnimig.io.sniff import HEAD, WHAT, content_format
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
+from omnimig.sampling.testset import SHOP_CHECKS
 from omnimig.schemas.rules import load_choices, type_names
 from omnimig.uploader.audit import AuditLog
 from omnimig.uploader.client import (
@@ -46,6 +47,7 @@ from omnimig.uploader.client import (
     UncertainStart,
     Unreachable,
     UploadError,
+    UploadRefused,
     check_url,
     sha256_hex,
 )
@@ -59,12 +61,13 @@ from omnimig.validation.run import Target, validate_file, validate_paths
 #: family, e.g. an XLSX cell over 32,767 characters), besides plain OS errors.
 WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, WriteError)
 
-#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9).
+#: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9),
+#: without reading the data. ``TestSet.checks()`` (``UploadResult.checks``) says how to log in from
+#: what the test user's password cell holds; prefer it.
 TEST_SET_CHECKS = (
-    "log in to the shop as the migrated test user, with the test user's plain-text password",
-    "the address appears at /account/address/ (My Addresses)",
-    "the order appears at /users/old-orders/",
-    "the items appear at /users/old-orders/{pk}",
+    'log in to the shop as the migrated test user (with its old-shop password if you know it, else after "Forgot '
+    'password" or a password set on the user in Omnitron)',
+    *SHOP_CHECKS,
 )
 
 
@@ -86,7 +89,7 @@ NOT_PLAIN = {
 SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
 
 
-class PlanError(UploadError):
+class PlanError(UploadRefused):
     """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
 
 
@@ -188,6 +191,38 @@ class UploadPlan:
         return lines
 
 
+def check_options(
+    url: str,
+    channel: str | int,
+    *,
+    only: Collection[str] | None = None,
+    chunk_rows: int | None = None,
+    insecure: bool = False,
+    restart: Collection[str] = (),
+    http_timeout: float = DEFAULT_BUDGET,
+) -> tuple[str, str]:
+    """The base URL and channel id, once every option that needs no file is known to be usable.
+
+    Cheap and sends nothing: a run checks these before it validates a bundle that may take
+    minutes to read. Raises ``PlanError`` or ``InsecureUrl`` (both ``UploadRefused``).
+    """
+    base = check_url(url, insecure)
+    channel = str(channel).strip()
+    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
+        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise PlanError("--chunk-rows must be at least 1")
+    unknown = sorted(set(only or ()) - set(type_names()))
+    if unknown:
+        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    unknown = sorted(set(restart) - set(type_names()))
+    if unknown:
+        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    if not http_timeout > 0:
+        raise PlanError("--http-timeout must be more than 0 seconds")
+    return base, channel
+
+
 def plan_upload(
     directory: Path,
     url: str,
@@ -205,15 +240,7 @@ def plan_upload(
     Every file is validated (cross-file rules need all of them) even when ``only`` limits what
     is uploaded. Raises ``PlanError`` or ``InsecureUrl``.
     """
-    base = check_url(url, insecure)
-    channel = str(channel).strip()
-    if not channel or not channel.replace("-", "").replace("_", "").isalnum():
-        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
-    if chunk_rows is not None and chunk_rows < 1:
-        raise PlanError("--chunk-rows must be at least 1")
-    unknown = sorted(set(only or ()) - set(type_names()))
-    if unknown:
-        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+    base, channel = check_options(url, channel, only=only, chunk_rows=chunk_rows, insecure=insecure)
     try:
         run = validate_paths([directory], choices=choices, strict=strict)
     except (UsageError, SchemaError) as exc:
@@ -405,11 +432,7 @@ def run_upload(
             f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
             f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
         )
-    unknown = sorted(set(restart) - set(type_names()))
-    if unknown:
-        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
-    if not http_timeout > 0:
-        raise PlanError("--http-timeout must be more than 0 seconds")
+    check_options(plan.url, plan.channel, insecure=plan.insecure, restart=restart, http_timeout=http_timeout)
     try:
         _private_state(plan.state_dir)
         lock = StateLock(plan.state_dir).acquire()
@@ -703,16 +726,6 @@ class _Part:
     source_rows: np.ndarray
 
 
-def split_file(path: Path, chunk_rows: int | None, out_dir: Path) -> list[tuple[Path, int]]:
-    """Write ``path`` as parts of at most ``chunk_rows`` rows each, in its own format (XLS becomes XLSX).
-
-    With ``chunk_rows`` None the file is written whole, as ``<stem><suffix>``: the plain copy of a
-    file Akinon would read differently (CSV UTF-8 with ``,``, XLSX, or a JSON array). Cells are
-    written back exactly as read, so each part passes the same rules its rows passed.
-    """
-    return [(part.path, part.rows) for part in _split(path, chunk_rows, out_dir)]
-
-
 def _split(path: Path, chunk_rows: int | None, out_dir: Path) -> list[_Part]:
     source = open_source(path, chunk_rows or 200_000)
     fmt = WRITE_FORMAT[source.format]
@@ -767,19 +780,19 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
     """Validate every part and refuse unless, together, they give exactly the input's field problems.
 
     The input is validated again by the same function (``validate_file``, field rules only), so
-    both sides are judged alike: bundle rules (unique keys, references) need every file and were
-    already checked on the input. Row problems are compared at the input's row (a part's row is
-    mapped back through the rows it was written from); header and file problems must be the same
-    in every part, except the notices that made the file be rewritten (``NOT_PLAIN``: a ``sep=``
-    line, a fallback encoding, a wrapper object, ...), which the plain copy no longer has.
+    both sides are judged alike: the plan's result also holds the bundle rules (unique keys,
+    references, which need every file and were already checked on the input) and, under
+    ``strict``, escalated severities, so it cannot stand in for this side. Row problems are
+    compared at the input's row (a part's row is mapped back through the rows it was written
+    from); header and file problems must be the same in every part, except the notices that made
+    the file be rewritten (``NOT_PLAIN``: a ``sep=`` line, a fallback encoding, a wrapper object,
+    ...), which the plain copy no longer has.
+
+    Both sides arrive in row order (parts hold ascending slices of the input), so they are
+    compared one row at a time: memory holds one row's problems, not every problem of a file
+    that ``force`` sends with millions of errors.
     """
     lists = load_choices(plan.choices)
-
-    def key(p: Problem) -> tuple[str | None, str, str]:
-        return (p.field, p.rule, p.severity)
-
-    def is_file_level(p: Problem, fmt: str | None) -> bool:
-        return p.row is None or (fmt != "json" and p.row == 1)
 
     def validated(path: Path, what: str) -> FileResult:
         try:
@@ -788,33 +801,79 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
             raise PlanError(f"{path.name}: {what} cannot be read back ({visible(str(exc))})") from None
 
     source = validated(step.path, "the file")
-    want_rows = Counter((p.row, *key(p)) for p in source.problems if not is_file_level(p, source.format))
     want_file = Counter(
-        key(p)
+        _problem_key(p)
         for p in source.problems
-        if is_file_level(p, source.format) and p.rule != "no-rows" and not (p.row is None and p.rule in NOT_PLAIN)
+        if _is_file_level(p, source.format) and p.rule != "no-rows" and not (p.row is None and p.rule in NOT_PLAIN)
     )
-    got_rows: Counter[tuple[int | None, str | None, str, str]] = Counter()
-    for part in parts:
-        result = validated(part.path, f"the part written from {step.path.name}")
-        first = 1 if result.format == "json" else 2
-        problems = result.problems
-        got_file = Counter(key(p) for p in problems if is_file_level(p, result.format) and p.rule != "no-rows")
-        if got_file != want_file:
-            diff = (got_file - want_file) or (want_file - got_file)
-            raise PlanError(_part_mismatch(step, part.path, None, next(iter(diff))))
-        for p in problems:
-            if is_file_level(p, result.format):
-                continue
-            assert p.row is not None
-            index = p.row - first
-            row = int(part.source_rows[index]) if 0 <= index < len(part.source_rows) else None
-            got_rows[(row, *key(p))] += 1
-    if got_rows != want_rows:
-        extra, missing = got_rows - want_rows, want_rows - got_rows
-        row, *problem = sorted(extra or missing, key=lambda k: (k[0] or 0, str(k)))[0]
+    want = ((p.row, _problem_key(p)) for p in source.problems if not _is_file_level(p, source.format))
+
+    def got() -> Iterator[tuple[int | None, tuple[str | None, str, str]]]:
+        for part in parts:
+            result = validated(part.path, f"the part written from {step.path.name}")
+            problems = result.problems
+            got_file = Counter(
+                _problem_key(p) for p in problems if _is_file_level(p, result.format) and p.rule != "no-rows"
+            )
+            if got_file != want_file:
+                diff = (got_file - want_file) or (want_file - got_file)
+                raise PlanError(_part_mismatch(step, part.path, None, next(iter(diff))))
+            first = 1 if result.format == "json" else 2
+            for p in problems:
+                if _is_file_level(p, result.format):
+                    continue
+                assert p.row is not None
+                index = p.row - first
+                row = int(part.source_rows[index]) if 0 <= index < len(part.source_rows) else None
+                yield row, _problem_key(p)
+
+    mismatch = _first_difference(want, got())
+    if mismatch is not None:
+        row, problem = mismatch
         where = next((part.path for part in parts if row is not None and row in part.source_rows), parts[0].path)
-        raise PlanError(_part_mismatch(step, where, row, tuple(problem)))
+        raise PlanError(_part_mismatch(step, where, row, problem))
+
+
+def _problem_key(p: Problem) -> tuple[str | None, str, str]:
+    return (p.field, p.rule, p.severity)
+
+
+def _is_file_level(p: Problem, fmt: str | None) -> bool:
+    """A problem of the file or its header (row 1 of a sheet), not of a data row."""
+    return p.row is None or (fmt != "json" and p.row == 1)
+
+
+_Keyed = tuple[int | None, tuple[str | None, str, str]]
+
+
+def _first_difference(want: Iterable[_Keyed], got: Iterable[_Keyed]) -> _Keyed | None:
+    """The first row (and problem) where two row-ordered problem streams differ; ``None`` when equal.
+
+    Each stream is grouped by row and the groups are compared as multisets, so problems of one
+    row may come in any order. A problem the part has and the input lacks wins over the reverse.
+    """
+
+    def rows(stream: Iterable[_Keyed]) -> Iterator[tuple[int | None, Counter[tuple[str | None, str, str]]]]:
+        for row, group in groupby(stream, key=lambda item: item[0]):
+            yield row, Counter(key for _, key in group)
+
+    end = (1 << 62, Counter[tuple[str | None, str, str]]())
+    a, b = rows(want), rows(got)
+    wrow, wkeys = next(a, end)
+    grow, gkeys = next(b, end)
+    while (wrow, grow) != (end[0], end[0]):
+        if grow is None:  # a part's row outside the rows it was written from
+            return None, next(iter(gkeys))
+        if wrow is None or grow < wrow:
+            return grow, next(iter(gkeys))
+        if wrow < grow:
+            return wrow, next(iter(wkeys))
+        if wkeys != gkeys:
+            diff = (gkeys - wkeys) or (wkeys - gkeys)
+            return wrow, next(iter(diff))
+        wrow, wkeys = next(a, end)
+        grow, gkeys = next(b, end)
+    return None
 
 
 def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
