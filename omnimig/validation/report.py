@@ -162,7 +162,10 @@ def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Itera
         for row, field, rule, severity, value, message in r.problems.entries():
             yield (file, type_name, row, field, rule, severity, value, message)
     for p in bundle_problems(outcome):
-        yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
+        # One line per problem to fix: a note (a rule not checked) is no such thing, and a
+        # single-file run would otherwise always end with one; text, JSON and workbook show notes.
+        if p.severity != "note":
+            yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
 
 
 def write_csv(
