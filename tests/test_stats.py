@@ -12,7 +12,7 @@ import json
 import shutil
 import statistics
 from collections import Counter
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -32,6 +32,8 @@ from omnimig.validation.workbook import write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+#: Decimal sums that never round (the default context keeps 28 digits).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 COUNTED = ("status", "currency", "payment_type", "shipping_company")
 
 
@@ -139,6 +141,7 @@ AMOUNT = st.one_of(
     st.decimals(min_value=-(10**6), max_value=10**6, places=2, allow_nan=False, allow_infinity=False).map(str),
     st.decimals(min_value=0, max_value=10**30, places=4, allow_nan=False, allow_infinity=False).map(str),
     st.from_regex(r"[+-]?0{0,3}[0-9]{1,25}(\.[0-9]{1,8})?", fullmatch=True),
+    st.from_regex(r"9{30,60}\.9{1,3}", fullmatch=True),  # beyond the default context's 28 digits
     st.sampled_from(["", "12,50", "abc", "1e3", " 5", "1.", ".5", "--1"]),
 )
 
@@ -156,7 +159,7 @@ def test_totals_per_currency_equal_the_sum_of_the_numeric_amounts(
     want: dict[str, Decimal] = {}
     for amount, currency in rows:
         if NUMBER_RE.match(amount):
-            want[currency] = want.get(currency, Decimal(0)) + Decimal(amount)
+            want[currency] = EXACT.add(want.get(currency, Decimal(0)), Decimal(amount))
     filled = sum(1 for a, _ in rows if a != "" and not NUMBER_RE.match(a))
     run = validate_paths([path], chunk_rows=chunk_rows)  # several chunks: the tallies merge exactly
     order = run.stats.types["order"]

@@ -122,6 +122,7 @@ def validate_file(
     # The bundle summary is tallied from the same chunks, while they are in memory.
     tally = TypeTally.start(target.type)
     tallied = [f for f in summary_spec(target.type).chunk_fields if f in layout.columns]
+    summed = [t.field for t in summary_spec(target.type).total if t.field in layout.columns]
     # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
     # they are stitched into one column without a copy at the end.
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
@@ -137,7 +138,7 @@ def validate_file(
         tally.add(
             len(chunk.data),
             {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
-            {f: _kinds(chunk, layout.columns[f]) for f in tallied},
+            {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
         )
         for f in kept_fields:
             column = text_array(chunk.data[layout.columns[f]])

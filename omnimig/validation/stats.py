@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from functools import cache
 from typing import Any
 
@@ -42,9 +42,11 @@ Text = pa.Array | pa.ChunkedArray
 MAX_DISTINCT = 10_000
 #: Values shown per counted field in the text report (the JSON report lists every counted value).
 SHOWN_VALUES = 8
-#: Digits (integer + fractional) summed in Arrow's decimal128; a longer value is summed in Python.
+#: Decimal arithmetic that never rounds (the default context keeps 28 digits and would).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+#: Characters of a number summed in Arrow's decimal128; a longer one is summed in Python.
 #: 18 digits times 2**31 rows stays far inside decimal128's 38.
-ARROW_DIGITS = 18
+ARROW_CHARS = 18
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,17 @@ class Sum:
     totals: dict[str, Decimal] = field(default_factory=dict)
     rows: Counter[str] = field(default_factory=Counter)
     not_numbers: int = 0
+    places: int = 0  # decimal places a total is shown with at least (the field's decimal_places)
+
+    def shown(self, group: str) -> Decimal:
+        """A total as people write it: no trailing zeros beyond ``places`` (10.500 -> 10.50), value unchanged."""
+        value = self.totals[group]
+        exponent = value.normalize().as_tuple().exponent
+        places = max(self.places, -exponent if isinstance(exponent, int) else 0)
+        return value.quantize(Decimal(1).scaleb(-places), context=EXACT)
 
     def add(self, group: str, amount: Decimal, rows: int) -> None:
-        self.totals[group] = self.totals.get(group, Decimal(0)) + amount
+        self.totals[group] = EXACT.add(self.totals.get(group, Decimal(0)), amount)
         self.rows[group] += rows
 
 
@@ -241,17 +251,17 @@ class TypeTally:
             return bool(text) and (pattern is None or pattern.fullmatch(text) is not None) and _is_day(text or "")
 
         found = self.ranges.setdefault(name, Range())
-        filled = pc.filter(arr, pc.not_equal(arr, ""))
-        extremes = pc.min_max(filled)
+        extremes = pc.min_max(arr)
         low, high = extremes["min"].as_py(), extremes["max"].as_py()
         if low is None or (valid(low) and valid(high)):
             found.add(low, high)  # the common case: one min/max pass, no regex over the column
             return
         # Some extreme breaks the field's rules: keep only the cells that match, then drop the
         # few extremes that are not calendar days (2023-02-30 has the right shape).
-        kept = filled
         if pattern is not None:
-            kept = pc.filter(filled, pc.match_substring_regex(filled, f"^(?:{pattern.pattern})$"))
+            kept = pc.filter(arr, pc.match_substring_regex(arr, f"^(?:{pattern.pattern})$"))
+        else:
+            kept = pc.filter(arr, pc.not_equal(arr, ""))
         while len(kept):
             extremes = pc.min_max(kept)
             low, high = extremes["min"].as_py(), extremes["max"].as_py()
@@ -263,7 +273,10 @@ class TypeTally:
                 kept = pc.filter(kept, pc.not_equal(kept, v))
 
     def _sum(self, total: Total, arr: Text, kinds: np.ndarray | None, by: Text | None) -> None:
-        sums = self.sums.setdefault(total.field, Sum())
+        sums = self.sums.get(total.field)
+        if sums is None:
+            places = table_rules(self.type).field(total.field).decimal_places
+            sums = self.sums[total.field] = Sum(places=places or 0)
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if isinstance(by, pa.ChunkedArray):
@@ -282,19 +295,17 @@ class TypeTally:
         if not number.any():
             return
         groups = pa.repeat("", len(arr)) if by is None else pc.fill_null(by, "")
-        # Digits before and after the point decide the exact decimal type Arrow can sum in.
-        body = pc.utf8_ltrim(pc.utf8_ltrim(arr, "+-"), "0")
-        length = pc.utf8_length(body).to_numpy(zero_copy_only=False)
-        point = pc.find_substring(body, ".").to_numpy(zero_copy_only=False)
-        frac = np.where(point >= 0, length - point - 1, 0)
-        whole = np.where(point >= 0, point, length)
-        short = number & (whole + frac <= ARROW_DIGITS)
+        # Short text (sign, digits, point) fits an exact decimal128 whose sums cannot overflow.
+        length = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+        short = number & (length <= ARROW_CHARS)
         if short.any():
-            scale = int(frac[short].max())
             where = pa.array(short)
-            values = pc.cast(pc.filter(arr, where), pa.decimal128(38, scale))
-            table = pa.table({"g": pc.filter(groups, where), "v": values})
-            summed = table.group_by("g").aggregate([("v", "sum"), ("v", "count")])
+            texts = pc.filter(arr, where)
+            point = pc.find_substring(texts, ".").to_numpy(zero_copy_only=False)
+            size = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
+            scale = int(np.where(point >= 0, size - point - 1, 0).max())
+            table = pa.table({"g": pc.filter(groups, where), "v": pc.cast(texts, pa.decimal128(38, scale))})
+            summed = table.group_by("g", use_threads=False).aggregate([("v", "sum"), ("v", "count")])
             for g, v, n in zip(
                 summed["g"].to_pylist(), summed["v_sum"].to_pylist(), summed["v_count"].to_pylist(), strict=True
             ):
@@ -320,7 +331,7 @@ class TypeTally:
         for name, r in other.ranges.items():
             self.ranges.setdefault(name, Range()).add(r.low, r.high)
         for name, s in other.sums.items():
-            mine_sum = self.sums.setdefault(name, Sum())
+            mine_sum = self.sums.setdefault(name, Sum(places=s.places))
             for g, v in s.totals.items():
                 mine_sum.add(g, v, s.rows[g])
             mine_sum.not_numbers += s.not_numbers
@@ -381,7 +392,7 @@ class TypeStats:
                 name: {
                     "by": by,
                     # exact decimal text: a JSON number would be read back as a float
-                    "totals": {g: str(v) for g, v in s.totals.items()},
+                    "totals": {g: str(s.shown(g)) for g in s.totals},
                     "rows": dict(s.rows),
                     "not_numbers": s.not_numbers,
                 }
@@ -419,7 +430,7 @@ class BundleStats:
                 text = f"{r.low} to {r.high}" if r.low is not None else "no valid value"
                 out.append((f"{t.type} {name}", text))
             for name, (by, s) in t.sums.items():
-                parts = [f"{_label(g)} {_money(v)}" for g, v in sorted(s.totals.items())]
+                parts = [f"{_label(g)} {s.shown(g):,}" for g in sorted(s.totals)]
                 if s.not_numbers:
                     parts.append(f"({s.not_numbers:,} not a number, not summed)")
                 out.append((f"{t.type} {name}" + (f" by {by}" if by else ""), ", ".join(parts) or "none"))
@@ -436,11 +447,6 @@ class BundleStats:
 
 def _label(value: str) -> str:
     return value if value else "(empty)"
-
-
-def _money(value: Decimal) -> str:
-    """An exact total with thousands separators, every decimal kept."""
-    return f"{value:,}"
 
 
 Codes = Callable[[str, list[str]], "tuple[np.ndarray, int] | None"]
