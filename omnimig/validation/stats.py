@@ -258,10 +258,13 @@ class TypeTally:
             return
         # Some extreme breaks the field's rules: keep only the cells that match, then drop the
         # few extremes that are not calendar days (2023-02-30 has the right shape).
+        kept = pc.filter(arr, pc.not_equal(arr, ""))
         if pattern is not None:
-            kept = pc.filter(arr, pc.match_substring_regex(arr, f"^(?:{pattern.pattern})$"))
-        else:
-            kept = pc.filter(arr, pc.not_equal(arr, ""))
+            try:
+                matched = pc.match_substring_regex(kept, f"^(?:{pattern.pattern})$")
+            except pa.ArrowInvalid:  # a pattern RE2 cannot compile: Python's re decides
+                matched = pa.array([pattern.fullmatch(v) is not None for v in kept.to_pylist()], pa.bool_())
+            kept = pc.filter(kept, matched)
         while len(kept):
             extremes = pc.min_max(kept)
             low, high = extremes["min"].as_py(), extremes["max"].as_py()
