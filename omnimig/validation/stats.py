@@ -298,21 +298,30 @@ class TypeTally:
         if not number.any():
             return
         groups = pa.repeat("", len(arr)) if by is None else pc.fill_null(by, "")
+        encoded = pc.dictionary_encode(groups)
+        names: list[str] = encoded.dictionary.to_pylist()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
         # Short text (sign, digits, point) fits an exact decimal128 whose sums cannot overflow.
         length = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
         short = number & (length <= ARROW_CHARS)
         if short.any():
-            where = pa.array(short)
-            texts = pc.filter(arr, where)
+            texts = pc.filter(arr, pa.array(short))
             point = pc.find_substring(texts, ".").to_numpy(zero_copy_only=False)
-            size = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
-            scale = int(np.where(point >= 0, size - point - 1, 0).max())
-            table = pa.table({"g": pc.filter(groups, where), "v": pc.cast(texts, pa.decimal128(38, scale))})
-            summed = table.group_by("g", use_threads=False).aggregate([("v", "sum"), ("v", "count")])
-            for g, v, n in zip(
-                summed["g"].to_pylist(), summed["v_sum"].to_pylist(), summed["v_count"].to_pylist(), strict=True
-            ):
-                sums.add(g, v, n)
+            scale = int(np.where(point >= 0, length[short] - point - 1, 0).max())
+            values = pc.cast(texts, pa.decimal128(38, scale))
+            found = _group_sums(values, codes[short], len(names))
+            if found is None:  # too large for the integer sums: Arrow sums the decimals per group
+                table = pa.table({"g": pc.filter(groups, pa.array(short)), "v": values})
+                summed = table.group_by("g", use_threads=False).aggregate([("v", "sum"), ("v", "count")])
+                found = {
+                    names.index(g): (v, n)
+                    for g, v, n in zip(
+                        summed["g"].to_pylist(), summed["v_sum"].to_pylist(), summed["v_count"].to_pylist(), strict=True
+                    )
+                }
+            for code, (unscaled, n) in found.items():
+                value = unscaled if isinstance(unscaled, Decimal) else Decimal(unscaled).scaleb(-scale)
+                sums.add(names[code], value, n)
         long = np.flatnonzero(number & ~short)
         if long.size:
             idx = pa.array(long)
@@ -338,6 +347,29 @@ class TypeTally:
             for g, v in s.totals.items():
                 mine_sum.add(g, v, s.rows[g])
             mine_sum.not_numbers += s.not_numbers
+
+
+def _group_sums(values: pa.Array, codes: np.ndarray, groups: int) -> dict[int, tuple[int, int]] | None:
+    """Exact per-group sums of a ``decimal128`` array, as unscaled integers, by numpy; None when too large.
+
+    Each value is read as the integer in its 128-bit slot (zero copy) and must fit in 64 bits; it is
+    split into 24 low bits and the rest, and each part is summed per group with ``bincount`` in
+    float64, which is exact while every partial sum stays below 2**53 (checked). Much cheaper than a
+    group-by over decimals, which costs as much as all the field rules on the column.
+    """
+    if values.null_count or not len(values):
+        return {} if not len(values) else None
+    words = np.frombuffer(values.buffers()[1], dtype="<i8")[2 * values.offset : 2 * (values.offset + len(values))]
+    low, high = words[0::2], words[1::2]
+    if not np.array_equal(high, low >> 63):  # some value needs more than 64 bits
+        return None
+    upper, lower = low >> 24, low & 0xFFFFFF
+    if float(np.abs(upper).max()) * len(low) >= 2.0**53 or float(len(low)) * 2**24 >= 2.0**53:
+        return None
+    counts = np.bincount(codes, minlength=groups)
+    high_sums = np.bincount(codes, weights=upper.astype(np.float64), minlength=groups)
+    low_sums = np.bincount(codes, weights=lower.astype(np.float64), minlength=groups)
+    return {int(k): ((int(high_sums[k]) << 24) + int(low_sums[k]), int(counts[k])) for k in np.flatnonzero(counts)}
 
 
 # --------------------------------------------------------------------------- the bundle
