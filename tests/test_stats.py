@@ -266,3 +266,21 @@ def test_summary_names_come_from_datapackage_and_unknown_ones_are_refused(
         assert counts == {"bank": dict(Counter(o["bank"] for o in _rows("order")))}
     finally:
         stats_module.summary_specs.cache_clear()
+
+
+def test_every_summing_path_is_exact(tmp_path: Path) -> None:
+    """64-bit integer sums, Arrow's decimal group-by (a value needs more than 64 bits at the chunk's
+    scale) and Python's Decimal (text longer than 18 characters) each give the exact total."""
+    cases = {
+        "integers": ["10.25", "-3.10", "7", "0.05"],
+        "decimal group-by": ["999999999999999999", "0.0001", "-1.5"],  # 10**18 * 10**4 needs 128 bits
+        "python": ["123456789012345678.99", "1.01", "-0.5"],  # 21 characters
+    }
+    for name, amounts in cases.items():
+        path = tmp_path / name / "order.csv"
+        path.parent.mkdir()
+        _order_file(path, amounts, ["TRY"] * len(amounts))
+        sums = validate_paths([path]).stats.types["order"].sums["amount"][1]
+        want = sum((Decimal(a) for a in amounts), Decimal(0))
+        assert sums.totals == {"TRY": want}, name
+        assert sums.rows == {"TRY": len(amounts)}, name
