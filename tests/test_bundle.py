@@ -385,7 +385,7 @@ def test_absent_user_file_is_one_note_and_exit_zero(here: Path) -> None:
     assert where(result) == []
     assert report(result)["bundle"]["notes"] == [NOTE]
     assert report(result)["bundle"]["errors"] == []
-    assert report(result)["summary"] == {"errors": 0, "warnings": 0, "rows": 9}
+    assert {k: v for k, v in report(result)["summary"].items() if k != "types"} == {"errors": 0, "warnings": 0, "rows": 9}
     text = checked(run("validate", order, items), 0).stdout
     assert text.count("was not checked") == 1
     assert f"note: {NOTE}" in text.splitlines()
@@ -397,7 +397,7 @@ def test_absent_files_with_require_all_are_errors(here: Path) -> None:
     result = validate_json("--require-all", order, items, code=1)
     doc = report(result)
     assert where(result) == []
-    assert doc["summary"] == {"errors": 2, "warnings": 0, "rows": 9}
+    assert {k: v for k, v in doc["summary"].items() if k != "types"} == {"errors": 2, "warnings": 0, "rows": 9}
     assert doc["bundle"]["errors"] == [
         "the bundle has no user file; --require-all needs all of user, address, order, order_item",
         "the bundle has no address file; --require-all needs all of user, address, order, order_item",

@@ -156,7 +156,7 @@ def test_json_format_follows_the_contract(order_csv: Path) -> None:
     assert result.exit_code == 1
     doc = report(result)
     assert set(doc) >= {"files", "summary"}
-    assert doc["summary"] == {"errors": 1, "warnings": 0, "rows": 4}
+    assert {k: v for k, v in doc["summary"].items() if k != "types"} == {"errors": 1, "warnings": 0, "rows": 4}
     [entry] = doc["files"]
     assert {"path", "type", "rows", "problems"} <= set(entry)
     assert entry["path"] == str(order_csv)
@@ -185,7 +185,7 @@ def test_json_format_summary_counts_every_file(bundle: Path) -> None:
     assert result.exit_code == 1
     doc = report(result)
     # The changed email also makes user C0003's address and order disagree with it (bundle warnings).
-    assert doc["summary"] == {"errors": 1, "warnings": 3, "rows": 16}
+    assert {k: v for k, v in doc["summary"].items() if k != "types"} == {"errors": 1, "warnings": 3, "rows": 16}
     by_type = {f["type"]: f for f in doc["files"]}
     assert [(p["row"], p["field"], p["rule"]) for p in by_type["user"]["problems"]] == [(4, "email", "pattern")]
     assert [(p["row"], p["field"], p["rule"]) for p in by_type["order"]["problems"]] == [
@@ -206,7 +206,7 @@ def test_json_format_clean_file_has_empty_problem_list() -> None:
     assert result.exit_code == 0
     doc = report(result)
     assert doc["files"][0]["problems"] == []
-    assert doc["summary"] == {"errors": 0, "warnings": 0, "rows": 5}
+    assert {k: v for k, v in doc["summary"].items() if k != "types"} == {"errors": 0, "warnings": 0, "rows": 5}
 
 
 def test_csv_format_is_one_problem_per_line(order_csv: Path) -> None:
@@ -318,7 +318,7 @@ def test_strict_turns_warnings_into_errors(order_csv: Path) -> None:
     assert_no_traceback(strict)
     assert strict.exit_code == 1
     assert brief(strict) == [(2, "shipping_company", "choices", "error")]
-    assert report(strict)["summary"] == {"errors": 1, "warnings": 0, "rows": 4}
+    assert {k: v for k, v in report(strict)["summary"].items() if k != "types"} == {"errors": 1, "warnings": 0, "rows": 4}
 
 
 def test_strict_on_a_clean_file_still_exits_zero() -> None:

@@ -109,7 +109,7 @@ def test_csv_windows_1254_gives_one_encoding_warning_when_validated(tmp_path: Pa
     assert [(p["rule"], p["severity"], p["field"]) for p in problems] == [("encoding", "warning", None)]
     assert problems[0]["row"] is None
     assert "line 2" in problems[0]["message"]  # "Ayşe" on line 2
-    assert doc["summary"] == {"errors": 0, "warnings": 1, "rows": 3}
+    assert {k: v for k, v in doc["summary"].items() if k != "types"} == {"errors": 0, "warnings": 1, "rows": 3}
 
 
 def test_csv_windows_1254_notice_names_the_line_not_a_row(tmp_path: Path) -> None:

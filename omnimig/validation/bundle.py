@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,19 +28,47 @@ from omnimig.exceptions import SchemaError
 from omnimig.io.table import TEXT
 from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
 from omnimig.validation.problem import FileResult, Problem, Severity, shorten
+from omnimig.validation.stats import BundleStats, build, summary_specs
+
+#: The rule of a cross-file rule that could not run (its other file is absent or unreadable, or a
+#: key column is missing): a ``note``, since nothing was found wrong.
+NOT_CHECKED = "not-checked"
+#: The rule of a type missing under --require-all: an error of the bundle, in no file.
+MISSING_FILE = "missing-file"
 
 
 @dataclass
 class BundleOutcome:
-    """What the bundle checks add besides problems: notes about what could not be checked."""
+    """What the bundle checks find besides the problems of files: the bundle's own problems, and its summary.
 
-    notes: list[str] = field(default_factory=list)
+    ``problems`` is the one list (``Problem`` with ``file == ""``): ``missing-file`` errors under
+    --require-all and ``not-checked`` notes. ``notes``, ``errors`` and ``missing_required`` are views
+    of it, kept for the callers that print lines.
+    """
+
+    problems: list[Problem] = field(default_factory=list)
     missing_types: list[str] = field(default_factory=list)
-    # Bundle-level errors that belong to no file (a type missing under --require-all).
-    errors: list[str] = field(default_factory=list)
-    missing_required: list[str] = field(default_factory=list)
     # Types whose only files could not be read: notes say so instead of "the bundle has no … file".
     unreadable_types: set[str] = field(default_factory=set)
+    # The bundle summary (rows per type, orders per status, totals per currency, …).
+    stats: BundleStats | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """The message of each ``note`` (a rule not checked)."""
+        return [p.message for p in self.problems if p.severity == "note"]
+
+    @property
+    def errors(self) -> list[str]:
+        """The message of each bundle error (a type missing under --require-all)."""
+        return [p.message for p in self.problems if p.severity == "error"]
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [p.type or "" for p in self.problems if p.rule == MISSING_FILE]
+
+    def add(self, type_name: str, rule: str, severity: Severity, message: str, fld: str | None = None) -> None:
+        self.problems.append(Problem("", type_name, None, fld, rule, severity, None, message))
 
     def absent(self, name: str) -> str:
         """Why a type's rows are not there: no file, or a file that could not be read."""
@@ -48,11 +77,8 @@ class BundleOutcome:
         return f"the bundle has no {name} file"
 
     def missing_problems(self) -> list[Problem]:
-        """The --require-all errors as problems of no file, for one-problem-per-line renderings."""
-        return [
-            Problem("", name, None, None, "missing-file", "error", None, message)
-            for name, message in zip(self.missing_required, self.errors, strict=True)
-        ]
+        """The --require-all errors (kept for callers of the former API; ``problems`` has them all)."""
+        return [p for p in self.problems if p.rule == MISSING_FILE]
 
 
 @dataclass
@@ -107,6 +133,9 @@ class _Domains:
                 if "children" in check:
                     spec = check["children"]
                     self._join((t.name, tuple(check["fields"])), (spec["resource"], tuple(spec["fields"])))
+        for summary in summary_specs().values():  # the per-parent figures of the bundle summary
+            for child in summary.children:
+                self._join((summary.type, child.key), (child.resource, child.fields))
 
     def _root(self, node: Node) -> Node:
         while self.parent.setdefault(node, node) != node:
@@ -319,10 +348,13 @@ def check_bundle(
         for name in outcome.missing_types:
             if name in outcome.unreadable_types:
                 continue  # the file is there; its ``unreadable`` error already counts
-            outcome.missing_required.append(name)
-            outcome.errors.append(
-                f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}"
+            outcome.add(
+                name,
+                MISSING_FILE,
+                "error",
+                f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}",
             )
+    outcome.stats = build((r.tally for r in results if r.tally is not None), partial(_codes, tables))
     for path in sink.touched:
         r = sink.by_path[path]
         if r.problems.ordered:
@@ -330,6 +362,14 @@ def check_bundle(
         else:
             r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
     return outcome
+
+
+def _codes(tables: dict[str, _Table], type_name: str, fields: list[str]) -> tuple[np.ndarray, int] | None:
+    """The key codes of a type's rows for the bundle summary; None when the type or a column is absent."""
+    table = tables.get(type_name)
+    if table is None or any(f not in table.frame for f in fields):
+        return None
+    return table.codes(fields)
 
 
 def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
@@ -381,11 +421,12 @@ def _foreign_key(
     parent = tables.get(ref["resource"])
     label = f"{mtype.name}.{'+'.join(fields)} -> {ref['resource']}.{'+'.join(ref['fields'])}"
     if parent is None:
-        outcome.notes.append(f"{label} was not checked: {outcome.absent(ref['resource'])}")
+        note = f"{label} was not checked: {outcome.absent(ref['resource'])}"
+        outcome.add(mtype.name, NOT_CHECKED, "note", note, fields[0])
         return
     frame = table.frame
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):
-        outcome.notes.append(f"{label} was not checked: a key column is missing")
+        outcome.add(mtype.name, NOT_CHECKED, "note", f"{label} was not checked: a key column is missing", fields[0])
         return
     child, size = table.codes(fields)
     known = _holds(parent.codes(ref["fields"])[0], size)

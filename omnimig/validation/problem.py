@@ -18,13 +18,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import islice, repeat
 from operator import itemgetter
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from omnimig.io.table import ReadOptions
 
-Severity = Literal["error", "warning"]
+if TYPE_CHECKING:
+    from omnimig.validation.stats import TypeTally
+
+#: ``note`` is for the bundle only: something that was not checked (a rule whose other file is
+#: absent). It is neither an error nor a warning, so it changes no count and no exit code, and
+#: ``--strict`` leaves it as it is.
+Severity = Literal["error", "warning", "note"]
 
 #: How long a value may be in any report before it is shortened.
 MAX_VALUE_CHARS = 80
@@ -48,7 +54,8 @@ class Problem:
 
     ``row`` is where a person finds it: the spreadsheet row for CSV/XLS/XLSX (header = 1),
     the 1-based record number for JSON; ``None`` for a problem of the whole file.
-    ``field`` is ``None`` when no single column is at fault.
+    ``field`` is ``None`` when no single column is at fault. A problem of the bundle as a whole
+    (``missing-file``, ``not-checked``) has ``file == ""`` and the type it is about.
     """
 
     file: str
@@ -383,6 +390,8 @@ class FileResult:
         self.read_options = ReadOptions()
         # The row holding the column names (a workbook's may sit under title rows); None for JSON.
         self.header_row: int | None = None if format == "json" else 1
+        # The file's share of the bundle summary (``stats.TypeTally``), tallied as it was read.
+        self.tally: TypeTally | None = None
         self._problems = ProblemStore(path, type)
         self.problems = problems if problems is not None else ()
 

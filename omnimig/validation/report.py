@@ -27,6 +27,7 @@ from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.stats import BundleStats
 
 CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
 #: The rule of the last CSV row, when some cells were written with a leading apostrophe.
@@ -39,11 +40,19 @@ def shown(text: object) -> str:
 
 
 def summary(results: list[FileResult], outcome: BundleOutcome | None = None) -> dict[str, int]:
+    """Exact counts: every file's errors and warnings plus the bundle's own errors (notes count as neither)."""
     return {
         "errors": sum(r.errors for r in results) + (len(outcome.errors) if outcome else 0),
         "warnings": sum(r.warnings for r in results),
         "rows": sum(r.rows for r in results),
     }
+
+
+def bundle_problems(outcome: BundleOutcome | None) -> list[Problem]:
+    """The bundle's own problems (file ""), errors first: what every renderer adds after the files'."""
+    if outcome is None:
+        return []
+    return sorted(outcome.problems, key=lambda p: p.severity != "error")
 
 
 def upload_order(results: list[FileResult]) -> list[dict[str, object]]:
@@ -124,9 +133,18 @@ def write_json(
             out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
             first = False
         out.write("]}" if first else "\n    ]}")
-    out.write(("\n  ]" if results else "]") + ',\n  "summary": ' + json.dumps(summary(results, outcome)))
+    totals: dict[str, object] = dict(summary(results, outcome))
+    if outcome is not None and outcome.stats is not None:
+        totals.update(outcome.stats.to_dict())  # the bundle summary beside the counts: rows per type, …
+    out.write(("\n  ]" if results else "]") + ',\n  "summary": ' + json.dumps(totals, ensure_ascii=False))
     if outcome is not None:
-        bundle = {"upload_order": upload_order(results), "notes": outcome.notes, "errors": outcome.errors}
+        bundle = {
+            "upload_order": upload_order(results),
+            "notes": outcome.notes,
+            "errors": outcome.errors,
+            # the same as notes and errors, as Problems with rule codes (missing-file, not-checked)
+            "problems": [p.to_dict() for p in bundle_problems(outcome)],
+        }
         out.write(',\n  "bundle": ' + json.dumps(bundle, ensure_ascii=False, indent=2).replace("\n", "\n  "))
     out.write("\n}\n")
 
@@ -143,8 +161,10 @@ def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Itera
         file, type_name = r.path, r.type
         for row, field, rule, severity, value, message in r.problems.entries():
             yield (file, type_name, row, field, rule, severity, value, message)
-    if outcome is not None:
-        for p in outcome.missing_problems():
+    for p in bundle_problems(outcome):
+        # One line per problem to fix: a note (a rule not checked) is no such thing, and a
+        # single-file run would otherwise always end with one; text, JSON and workbook show notes.
+        if p.severity != "note":
             yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
 
 
@@ -156,7 +176,7 @@ def write_csv(
 ) -> int:
     """One problem per line, formula-like cells neutralised; returns how many cells were.
 
-    Bundle errors (a type missing under --require-all) have no file. ``progress(problems
+    Bundle problems (a type missing under --require-all, a rule not checked) have no file. ``progress(problems
     written, problems)`` is called every few thousand lines.
     """
     writer = csv.writer(out, lineterminator="\n")
@@ -202,8 +222,13 @@ def render_text(
     max_examples: int = 5,
     outcome: BundleOutcome | None = None,
     show_order: bool = False,
+    show_summary: bool = False,
 ) -> None:
-    """Problems grouped by file, then by rule and column, errors first, with bounded examples."""
+    """Problems grouped by file, then by rule and column, errors first, with bounded examples.
+
+    ``show_summary`` (the CLI's ``--summary``) adds the bundle summary after the files and the
+    upload order; it is off by default so that the usual report stays short.
+    """
     for r in results:
         status = "[red]unreadable[/]" if not r.readable else "[red]errors[/]" if r.errors else "[green]ok[/]"
         console.print(
@@ -223,12 +248,13 @@ def render_text(
             if n > max_examples:
                 console.print(f"      … and {n - max_examples:,} more (see --format csv for all)")
     if outcome is not None:
-        for note in outcome.notes:
-            console.print(f"[yellow]note:[/] {shown(note)}")
-        for error in outcome.errors:
-            console.print(f"[red]✗ error:[/] {shown(error)}")
+        for p in sorted(outcome.problems, key=lambda p: p.severity == "error"):  # notes, then errors
+            mark = "[red]✗ error:[/]" if p.severity == "error" else f"[yellow]{p.severity}:[/]"
+            console.print(f"{mark} {shown(p.message)}")
         if show_order:
             render_upload_order(results, console)
+        if show_summary and outcome.stats is not None:
+            render_summary(outcome.stats, console)
     total = summary(results, outcome)
     files = plural(len(results), "file")
     verdict = "[red]fix the errors before uploading[/]" if total["errors"] else "[green]no errors[/]"
@@ -236,6 +262,15 @@ def render_text(
         f"\n{files}, {plural(total['rows'], 'row')}: {plural(total['errors'], 'error')}, "
         f"{plural(total['warnings'], 'warning')} — {verdict}"
     )
+
+
+def render_summary(stats: BundleStats, console: Console) -> None:
+    """The bundle summary as a short section: one line per figure."""
+    console.print("\nSummary:")
+    lines = stats.lines()
+    width = max(len(label) for label, _ in lines)
+    for label, text in lines:
+        console.print(f"  {shown(label):<{width}}  {shown(text)}")
 
 
 def render_upload_order(results: list[FileResult], console: Console) -> None:
@@ -259,6 +294,8 @@ __all__ = [
     "CSV_COLUMNS",
     "FORMULA_RULE",
     "Problem",
+    "bundle_problems",
+    "render_summary",
     "render_text",
     "render_upload_order",
     "summary",

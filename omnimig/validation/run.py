@@ -14,11 +14,12 @@ import pyarrow as pa
 from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.exceptions import ReadError, UsageError
 from omnimig.io import FORMATS, file_format, open_source, type_from_name
-from omnimig.io.table import TEXT, ReadOptions
+from omnimig.io.table import TEXT, Chunk, ReadOptions
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validation.problem import FileResult, Problem, ProblemStore
+from omnimig.validation.stats import BundleStats, TypeTally, key_fields, summary_spec
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,12 @@ def validate_file(
     expect_columns = source.known_rows != 0
     layout = map_columns(rules, source.columns, is_json, emit, header_row, expect_columns)
     rows = 0
-    kept_fields = [f for f in bundle_fields(target.type) if f in layout.columns]
+    wanted = dict.fromkeys((*bundle_fields(target.type), *key_fields(target.type)))
+    kept_fields = [f for f in wanted if f in layout.columns]
+    # The bundle summary is tallied from the same chunks, while they are in memory.
+    tally = TypeTally.start(target.type)
+    tallied = [f for f in summary_spec(target.type).chunk_fields if f in layout.columns]
+    summed = [t.field for t in summary_spec(target.type).total if t.field in layout.columns]
     # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
     # they are stitched into one column without a copy at the end.
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
@@ -129,6 +135,11 @@ def validate_file(
             emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
         check_chunk(chunk, rules, layout, choices, emit)
         problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
+        tally.add(
+            len(chunk.data),
+            {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
+            {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
+        )
         for f in kept_fields:
             column = text_array(chunk.data[layout.columns[f]])
             column = column if column.type == TEXT else column.cast(TEXT)
@@ -150,7 +161,15 @@ def validate_file(
     result = FileResult(str(target.path), target.type, source.format, rows, problems, source.columns, keys)
     result.read_options = options
     result.header_row = header_row
+    result.tally = tally
     return result
+
+
+def _kinds(chunk: Chunk, column: str) -> np.ndarray | None:
+    """A JSON chunk's value kinds of one column (``number``, ``string``, ``null``…); None for tables."""
+    if chunk.kinds is None:
+        return None
+    return chunk.kinds[column].astype(str).to_numpy(dtype=object)
 
 
 def unreadable_result(target: Target, line: str) -> FileResult:
@@ -175,6 +194,12 @@ class Validation:
     # Every file in target order, an unreadable one as a result with its ``unreadable`` problem:
     # what reports list, so no output says "0 errors" for a bundle that was not fully read.
     reported: list[FileResult] = field(default_factory=list)
+
+    @property
+    def stats(self) -> BundleStats:
+        """The bundle summary (rows per type, orders per status, totals per currency, …)."""
+        assert self.outcome.stats is not None
+        return self.outcome.stats
 
 
 def validate_paths(

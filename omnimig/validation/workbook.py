@@ -28,8 +28,11 @@ from omnimig.exceptions import ReadError
 from omnimig.io import Source, open_source
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import rules_for
+from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.fields import Emitter, map_columns
 from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.report import bundle_problems
+from omnimig.validation.stats import BundleStats
 
 SUMMARY_SHEET = "Summary"
 FILE_ROW_COLUMN = "file row"
@@ -127,7 +130,12 @@ class _Formats:
         number: dict[str, object] = {"valign": "top", "align": "left"}
         err: dict[str, object] = {"bg_color": ERROR_FILL, "font_color": ERROR_FONT}
         warn: dict[str, object] = {"bg_color": WARNING_FILL, "font_color": WARNING_FONT}
-        self.cell = {None: make(text), "error": make({**text, **err}), "warning": make({**text, **warn})}
+        self.cell = {
+            None: make(text),
+            "error": make({**text, **err}),
+            "warning": make({**text, **warn}),
+            "note": make(text),  # a bundle note (a rule not checked): no colour, nothing is wrong
+        }
         self.header = {None: make(header), "error": make({**header, **err}), "warning": make({**header, **warn})}
         self.number = {None: make(number), "error": make({**number, **err}), "warning": make({**number, **warn})}
         self.count = make({"align": "left"})
@@ -402,13 +410,16 @@ def _write_summary(
     reports: list[SheetReport],
     report_rows: int,
     bundle_lines: Iterable[str] = (),
+    bundle: list[Problem] | None = None,
+    stats: BundleStats | None = None,
 ) -> None:
     rows = _Rows()
     for col, width in enumerate((36, 18, 20, 10, 10, 24, 26, 60)):
         ws.set_column(col, col, width)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
-    errors = sum(r.errors for r in results)
+    bundle = bundle or []
+    errors = sum(r.errors for r in results) + sum(p.severity == "error" for p in bundle)
     warnings = sum(r.warnings for r in results)
     total_rows = sum(r.rows for r in results)
     ws.write_string(rows.take(), 0, "omnimig validation report", fmt.title)
@@ -419,7 +430,7 @@ def _write_summary(
         f"{plural(errors, 'error')}, {plural(warnings, 'warning')}",
         fmt.bold,
     )
-    for line in bundle_lines:
+    for line in [p.message for p in bundle] or bundle_lines:
         ws.write_string(rows.take(), 0, visible(f"Bundle: {line}"), fmt.bold)
     r = rows.take()
     ws.write_string(r, 0, "red cell: error", fmt.cell["error"])
@@ -478,6 +489,13 @@ def _write_summary(
                 text += f" {plural(n, 'row')} with problems {'is' if n == 1 else 'are'} among those left out."
             ws.write_string(rows.take(), 0, visible(text))
 
+    if stats is not None:
+        ws.write_string(rows.take(skip=1), 0, "Bundle summary", fmt.bold)
+        for label, text in stats.lines():
+            r = rows.take()
+            ws.write_string(r, 0, visible(label))
+            ws.write_string(r, 1, visible(text))
+
     r = rows.take(skip=1)
     for col, name in enumerate(("file", "rule", "field", "severity", "count", "first example")):
         ws.write_string(r, col, name, fmt.table_header)
@@ -512,6 +530,8 @@ def _write_summary(
         else:
             unplaced.append((result, result.problems[:MAX_LISTED], len(result.problems)))
     unplaced = [(result, items, n) for result, items, n in unplaced if n]
+    if bundle:  # the bundle's own problems (missing-file, not-checked): no file, no cell
+        unplaced.append((FileResult("(bundle)", None, None), bundle, len(bundle)))
     if unplaced:
         ws.write_string(rows.take(skip=1), 0, "Problems without a cell on a sheet", fmt.bold)
         r = rows.take()
@@ -551,8 +571,13 @@ def write_workbook(
     report_rows: int = 100_000,
     bundle_lines: Iterable[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    outcome: BundleOutcome | None = None,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
+
+    ``outcome`` (the bundle checks' result) puts the bundle's own problems on the Summary sheet,
+    in its heading and its list of problems without a cell, and the bundle summary under
+    "Bundle summary"; ``bundle_lines`` is the former way of passing the problems' messages only.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
     1,048,575). Every value is written as text: nothing becomes a formula, a number or a link.
@@ -598,7 +623,9 @@ def write_workbook(
             hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
             _write_file_sheet(book, fmt, plan, source, report, hook)
             done_before += report.written
-        _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines)
+        bundle = None if outcome is None else bundle_problems(outcome)
+        stats = None if outcome is None else outcome.stats
+        _write_summary(summary, fmt, results, plans, reports, limit, bundle_lines, bundle, stats)
         summary.activate()
     finally:
         book.close()
