@@ -140,6 +140,14 @@ def validate(
         int | None,
         typer.Option("--header-row", min=1, help="Workbooks: the row holding the column names (default: found)."),
     ] = None,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="Also print the bundle summary: rows per type, orders per status, currency, payment type and "
+            "shipping company, created_date range, amount per currency, orders per user (JSON always has it).",
+        ),
+    ] = False,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
     try:
@@ -157,6 +165,7 @@ def validate(
             chunk_rows,
             sheet,
             header_row,
+            summary,
         )
     except KeyboardInterrupt:
         if debug_enabled():
@@ -197,6 +206,7 @@ def _validate(
     chunk_rows: int,
     sheet: str | None,
     header_row: int | None,
+    summary: bool,
 ) -> None:
     from omnimig.validation.progress import FileProgress, StepProgress
     from omnimig.validation.result import report_format
@@ -243,7 +253,7 @@ def _validate(
     for note in result.skipped:
         err.print(f"omnimig: {visible(note)}", markup=False)
     try:
-        result.render(output.value, sys.stdout, max_examples=max_examples)
+        result.render(output.value, sys.stdout, max_examples=max_examples, summary=summary)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (``| head``): nothing more to print; the outcome still decides the code

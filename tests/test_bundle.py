@@ -385,7 +385,12 @@ def test_absent_user_file_is_one_note_and_exit_zero(here: Path) -> None:
     assert where(result) == []
     assert report(result)["bundle"]["notes"] == [NOTE]
     assert report(result)["bundle"]["errors"] == []
-    assert {k: v for k, v in report(result)["summary"].items() if k != "types"} == {"errors": 0, "warnings": 0, "rows": 9}
+    counts = {k: v for k, v in report(result)["summary"].items() if k != "types"}
+    assert counts == {
+        "errors": 0,
+        "warnings": 0,
+        "rows": 9,
+    }
     text = checked(run("validate", order, items), 0).stdout
     assert text.count("was not checked") == 1
     assert f"note: {NOTE}" in text.splitlines()

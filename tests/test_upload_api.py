@@ -8,7 +8,6 @@ the end run once ``omnimig upload`` is a thin call into ``upload_bundle``.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +38,6 @@ TOKEN = "tok-API-4b1d9e2f"
 ENV = "OMNIMIG_API_TEST_TOKEN"
 ORDER = ["user", "address", "order", "order_item"]
 
-#: The CLI tests need the new ``upload`` body (a thin call into ``upload_bundle``); they run once it is in.
-THIN_CLI = "upload_bundle(" in inspect.getsource(cli_module.upload)
-needs_thin_cli = pytest.mark.skipif(not THIN_CLI, reason="omnimig upload does not call upload_bundle yet")
 
 
 @pytest.fixture
@@ -289,7 +285,6 @@ def cli(args: list[str], token: str | None = TOKEN) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@needs_thin_cli
 @pytest.mark.parametrize("token", [None, "tok\u00a0API-4b1d9e2f"])
 def test_cli_reports_a_bad_token_before_validating_in_one_line(
     bundle: Path, server: FakeOmnitron, no_validation: list[object], token: str | None
@@ -300,7 +295,6 @@ def test_cli_reports_a_bad_token_before_validating_in_one_line(
     assert "OMNIMIG_TOKEN" in output and "Traceback" not in output
 
 
-@needs_thin_cli
 def test_cli_prints_the_prerequisite_warning_and_still_uploads(bundle: Path, server: FakeOmnitron) -> None:
     args = ["--channel", "5", "--only", "order", "--poll-interval", "0.1"]
     code, output = cli([str(bundle), "--url", server.url, *args])
@@ -309,7 +303,6 @@ def test_cli_prints_the_prerequisite_warning_and_still_uploads(bundle: Path, ser
     assert started(server) == ["order"]
 
 
-@needs_thin_cli
 def test_cli_test_set_checklist_never_asks_for_a_plain_text_password_the_data_lacks(
     bundle: Path, server: FakeOmnitron
 ) -> None:
@@ -324,7 +317,6 @@ class _Terminal:
         return True
 
 
-@needs_thin_cli
 @pytest.mark.parametrize(("raised", "code", "says"), [(KeyboardInterrupt, 130, "interrupted"), (EOFError, 2, "ended")])
 def test_cli_ctrl_c_or_end_of_input_at_the_prompt_is_one_line(
     bundle: Path,

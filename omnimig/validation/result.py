@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from omnimig.validation.problem import FileResult, Problem
     from omnimig.validation.run import Validation
     from omnimig.validation.split import SplitCount
+    from omnimig.validation.stats import BundleStats
 
 #: The report files ``Report.write`` can make, by suffix.
 REPORT_FORMATS = {".xlsx": "xlsx", ".json": "json", ".csv": "csv"}
@@ -97,6 +98,13 @@ class Report:
         return list(self._validation.outcome.notes)
 
     @property
+    def stats(self) -> BundleStats:
+        """The bundle summary people reconcile with: rows per type; orders per status, currency, payment
+        type and shipping company; the ``created_date`` range; ``amount`` per currency (exact); users
+        without orders and orders per user. Computed in the same pass as validation."""
+        return self._validation.stats
+
+    @property
     def exit_code(self) -> int:
         """The CLI's exit code for this report: 2 a file could not be read, 1 errors, 0 none."""
         if self._validation.unreadable:
@@ -118,6 +126,10 @@ class Report:
     ) -> Iterator[Problem]:
         """Every problem, file by file in report order, then the bundle's own; streamed, not listed.
 
+        The bundle's own have no file: a type missing under ``require_all`` (``missing-file``, an
+        error) and a cross-file rule that could not run (``not-checked``, severity ``note``: it
+        changes no count).
+
         Filters combine: ``rule="foreign-key"``, ``severity="error"``, ``type="order"``, ``file=``
         a path as given. A large bundle's problems are read back from spill files as they are
         iterated, so iterating costs no more memory than one batch.
@@ -130,7 +142,7 @@ class Report:
                 if (rule is None or p.rule == rule) and (severity is None or p.severity == severity):
                     yield p
         if wanted is None:
-            for p in self.outcome.missing_problems():
+            for p in self.outcome.problems:
                 matches = (rule is None or p.rule == rule) and (severity is None or p.severity == severity)
                 if matches and (type is None or p.type == type):
                     yield p
@@ -158,8 +170,7 @@ class Report:
             if kind == "xlsx":
                 from omnimig.validation.workbook import write_workbook
 
-                lines = [*outcome.errors, *outcome.notes]
-                write_workbook(self.files, temp, report_rows=rows, bundle_lines=lines, progress=progress)
+                write_workbook(self.files, temp, report_rows=rows, outcome=outcome, progress=progress)
             elif kind == "json":
                 with open_private(temp, "w", encoding="utf-8", errors="backslashreplace") as f:
                     write_json(self.files, outcome, f, progress)
@@ -168,8 +179,13 @@ class Report:
                     write_csv(self.files, outcome, f, progress)
         return path
 
-    def render(self, format: str = "text", file: IO[str] | None = None, max_examples: int = 5) -> None:
-        """Print the report as the CLI does: ``text`` (grouped, with examples), ``json`` or ``csv``."""
+    def render(
+        self, format: str = "text", file: IO[str] | None = None, max_examples: int = 5, summary: bool = False
+    ) -> None:
+        """Print the report as the CLI does: ``text`` (grouped, with examples), ``json`` or ``csv``.
+
+        ``summary`` adds the bundle summary (``stats``) to the text report; JSON always has it.
+        """
         from omnimig.validation.report import render_text, write_csv, write_json
 
         stream = sys.stdout if file is None else file
@@ -183,7 +199,12 @@ class Report:
 
                 console = Console(file=stream, highlight=False, soft_wrap=True)
                 render_text(
-                    self.files, console, max_examples=max_examples, outcome=self.outcome, show_order=self.show_order
+                    self.files,
+                    console,
+                    max_examples=max_examples,
+                    outcome=self.outcome,
+                    show_order=self.show_order,
+                    show_summary=summary,
                 )
         else:
             raise UsageError(f"unknown report format {format!r}; use one of: {', '.join(RENDER_FORMATS)}")
