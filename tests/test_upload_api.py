@@ -39,7 +39,6 @@ ENV = "OMNIMIG_API_TEST_TOKEN"
 ORDER = ["user", "address", "order", "order_item"]
 
 
-
 @pytest.fixture
 def server() -> Iterator[FakeOmnitron]:
     with FakeOmnitron(TOKEN, polls_to_finish=1) as srv:

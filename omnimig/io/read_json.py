@@ -219,8 +219,8 @@ def _scan(value: object) -> tuple[int, bool, str | None]:
                 stack.append((x, d + 1))
             elif t is float or t is int:
                 floats = True
-            elif t is JsonNumber and long_number is None and _too_long(x):  # type: ignore[arg-type]
-                long_number = x  # type: ignore[assignment]
+            elif t is JsonNumber and long_number is None and _too_long(x):
+                long_number = x
     return depth, floats, long_number
 
 
@@ -309,15 +309,15 @@ def _scrub(record: dict[str, object]) -> tuple[dict[str, object], list[Notice]]:
             while stack:
                 v = stack.pop()
                 if type(v) is dict:
-                    items = list(v.items())  # type: ignore[attr-defined]
+                    items = list(v.items())
                     if any(_LONE.search(k) for k, _ in items):
                         found += [k for k, _ in items if _LONE.search(k)]
-                        v.clear()  # type: ignore[attr-defined]
-                        v.update((_fix_lone(k), x) for k, x in items)  # type: ignore[attr-defined]
-                    for k, x in list(v.items()):  # type: ignore[attr-defined]
+                        v.clear()
+                        v.update((_fix_lone(k), x) for k, x in items)
+                    for k, x in list(v.items()):
                         if type(x) is str and _LONE.search(x):
                             found.append(x)
-                            v[k] = _fix_lone(x)  # type: ignore[index]
+                            v[k] = _fix_lone(x)
                         elif type(x) is dict or type(x) is list:
                             stack.append(x)
                 else:
@@ -375,9 +375,9 @@ class _Decoder:
         original = record
         notices: list[Notice] = []
         if surrogates:
-            record, notices = _scrub(record)  # type: ignore[arg-type]
+            record, notices = _scrub(record)
         for obj, key, values in self.repeats:
-            column = key if obj is original else _holder(original, obj)  # type: ignore[arg-type]
+            column = key if obj is original else _holder(original, obj)
             shown = _fix_lone(", ".join(_shown(_dump_deep(v), 40) for v in values))
             if obj is original:
                 message = (
@@ -403,9 +403,9 @@ def _holder(record: dict[str, object], target: object) -> str:
             if v is target:
                 return key
             if type(v) is dict:
-                stack += v.values()  # type: ignore[attr-defined]
+                stack += v.values()
             elif type(v) is list:
-                stack += v  # type: ignore[arg-type]
+                stack += v
     return next(iter(record), "")
 
 

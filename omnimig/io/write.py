@@ -202,7 +202,7 @@ class TableWriter:
         present = [c for c in self.columns if c in in_chunk and c not in extra]
         # Column by column: a wide file (thousands of columns) costs one conversion per column,
         # never a frame-wide pandas operation per block.
-        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]  # type: ignore[call-overload]
+        columns = [chunk.data[c].to_numpy(dtype=object, na_value=None)[keep] for c in present]
         n = int(keep.sum())
         values: list[tuple[Any, ...]] = list(zip(*columns, strict=True)) if columns else [()] * n
         rows = chunk.rows.to_numpy()[keep].tolist()
@@ -258,16 +258,16 @@ class TableWriter:
         for col, value in enumerate(cells):
             if value in (None, ""):
                 continue
-            if len(value) > XLSX_MAX_CELL:  # type: ignore[arg-type]
+            if len(value) > XLSX_MAX_CELL:
                 raise CellTooLong(
-                    f"{self.shown}: {_where(row, self.labels[col])} holds {len(value):,} characters; an XLSX "  # type: ignore[arg-type]
+                    f"{self.shown}: {_where(row, self.labels[col])} holds {len(value):,} characters; an XLSX "
                     f"cell holds at most {XLSX_MAX_CELL:,}, so it would be cut: use CSV or JSON for this file",
                     path=self.shown,
                     row=row,
                     column=self.labels[col],
-                    length=len(value),  # type: ignore[arg-type]
+                    length=len(value),
                 )
-            if not value.isascii() and _SURROGATE.search(value):  # type: ignore[union-attr]
+            if not value.isascii() and _SURROGATE.search(value):
                 raise WriteError(
                     f"{self.shown}: {_where(row, self.labels[col])} holds a lone surrogate that UTF-8 "
                     "cannot encode; fix the text in the input"

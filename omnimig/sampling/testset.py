@@ -268,9 +268,9 @@ def _tree(results: list[FileResult], held: dict[str, dict[int, list[str]]]) -> _
             if node.depth == 0:  # one record of each: some usable child is enough
                 ok &= mine.isin(set(theirs[child.frame["_ok"]].dropna())).fillna(False).to_numpy(dtype=bool)
             else:  # part of the record (an order's items): all children, every one usable
-                has = set(theirs.dropna())
-                bad = set(theirs[~child.frame["_ok"]].dropna())
-                ok &= (mine.isin(has) & ~mine.isin(bad)).fillna(False).to_numpy(dtype=bool)
+                present = set(theirs.dropna())
+                unusable = set(theirs[~child.frame["_ok"]].dropna())
+                ok &= (mine.isin(present) & ~mine.isin(unusable)).fillna(False).to_numpy(dtype=bool)
         node.frame["_ok"] = ok
     return root
 

@@ -137,7 +137,7 @@ class FakeOmnitron:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def script(self, kind: str, *faults: Fault) -> None:
         """Queue faults for the next requests of ``kind`` (``start`` or ``progress``)."""
@@ -329,7 +329,8 @@ def _file_part(content_type: str, body: bytes) -> tuple[tuple[str, bytes] | None
     filename = parts[0].get_filename()
     if not filename:
         return None, "the 'file' field carries no filename"
-    return (filename, parts[0].get_payload(decode=True) or b""), None
+    payload = parts[0].get_payload(decode=True)
+    return (filename, payload if isinstance(payload, bytes) else b""), None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from omnimig.exceptions import SchemaError
 from omnimig.io.table import TEXT
 from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
+from omnimig.validation.fields import Text, as_mask, text_array
 from omnimig.validation.problem import FileResult, Problem, Severity, shorten
 from omnimig.validation.stats import BundleStats, build, summary_specs
 
@@ -91,7 +92,7 @@ class _Table:
     domains: _Domains | None = None
 
     def text(self, name: str) -> Text:
-        return _arrow(self.frame[name])
+        return text_array(self.frame[name])
 
     def key(self, fields: list[str]) -> Text:
         return key_array(self.frame, fields)
@@ -217,27 +218,12 @@ def _lookup(table: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray
     """``table[code]`` for each code, ``missing`` where the code is -1."""
     if not len(table):
         return np.full(len(codes), missing)
-    return np.where(codes >= 0, table[np.maximum(codes, 0)], missing)
-
-
-Text = pa.Array | pa.ChunkedArray
-
-
-def _arrow(series: pd.Series) -> Text:
-    """A column as Arrow text without copying it (the kept key columns are ``string[pyarrow]``)."""
-    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
-        series = series.astype("string[pyarrow]")
-    return pa.array(series)
-
-
-def _mask(result: Text) -> np.ndarray:
-    """An Arrow boolean result as a numpy mask, null counted as False."""
-    return np.asarray(pc.fill_null(result, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], missing)  # type: ignore[call-overload]
 
 
 def _filled_mask(text: Text) -> np.ndarray:
     """True where a key cell holds a value (not empty, not null)."""
-    return _mask(pc.not_equal(text, ""))
+    return as_mask(pc.not_equal(text, ""))
 
 
 def _tables(results: list[FileResult]) -> dict[str, _Table]:
@@ -247,7 +233,7 @@ def _tables(results: list[FileResult]) -> dict[str, _Table]:
             grouped[r.type].append(r)
     tables = {}
     for type_name, files in grouped.items():
-        keys = [r.keys for r in files]
+        keys = [r.keys for r in files if r.keys is not None]  # every grouped file has them
         frame = pd.concat(keys, ignore_index=True) if len(keys) > 1 else keys[0].reset_index(drop=True)
         # One small code per row instead of the path repeated as text on every row.
         paths = [r.path for r in files]
@@ -373,7 +359,7 @@ def _codes(tables: dict[str, _Table], type_name: str, fields: list[str]) -> tupl
 
 
 def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
-    keys = []
+    keys: list[dict[str, Any]] = []
     if mtype.primary_key:
         keys.append({"fields": list(mtype.primary_key), "caseInsensitive": False})
     keys.extend(mtype.unique_keys)
@@ -467,7 +453,7 @@ def raw_key(frame: pd.DataFrame, fields: list[str]) -> tuple[Text, np.ndarray]:
     Kept apart so that the encodings need no null-masked copy of millions of keys: a row that
     is not filled simply gets no code.
     """
-    parts = [_arrow(frame[f]) for f in fields]
+    parts = [text_array(frame[f]) for f in fields]
     filled = _filled_mask(parts[0])
     for part in parts[1:]:
         filled &= _filled_mask(part)
@@ -535,11 +521,11 @@ def _same_value(
     for mine, theirs in zip(check["fields"], ref["fields"], strict=True):
         here = table.text(mine)
         there = pc.take(parent.text(theirs), at)
-        differs = linked & _filled_mask(here) & _filled_mask(there) & _mask(pc.not_equal(here, there))
+        differs = linked & _filled_mask(here) & _filled_mask(there) & as_mask(pc.not_equal(here, there))
         if check.get("caseInsensitive") and differs.any():
             # Equal text is equal in any case: only the few that differ are lower-cased.
             idx = pa.array(np.flatnonzero(differs))
-            same = _mask(pc.equal(pc.utf8_lower(pc.take(here, idx)), pc.utf8_lower(pc.take(there, idx))))
+            same = as_mask(pc.equal(pc.utf8_lower(pc.take(here, idx)), pc.utf8_lower(pc.take(there, idx))))
             differs[idx.to_numpy()[same]] = False
         for idx in np.flatnonzero(differs).tolist():
             mine_value, their_value = here[idx].as_py(), there[idx].as_py()
@@ -593,7 +579,7 @@ def _numbers(text: Text) -> np.ndarray:
     Plain decimal text, nearly every cell, is cast by Arrow; the few other non-empty cells go
     through ``pandas.to_numeric`` so that what it accepted before (" 3", "1e3") still counts.
     """
-    plain = _mask(pc.match_substring_regex(text, NUMBER_TEXT))
+    plain = as_mask(pc.match_substring_regex(text, NUMBER_TEXT))
     numbers = pc.cast(pc.if_else(pa.array(plain), text, "0"), pa.float64()).to_numpy(zero_copy_only=False)
     numbers = np.where(plain, numbers, np.nan)
     other = np.flatnonzero(~plain & _filled_mask(text))
@@ -606,7 +592,7 @@ def _numbers(text: Text) -> np.ndarray:
 def _cents(text: Text) -> np.ndarray:
     """Money text as whole cents (float64); NaN where the text is not a plain number (its own
     rule says so)."""
-    plain = _mask(pc.match_substring_regex(text, NUMBER_TEXT))
+    plain = as_mask(pc.match_substring_regex(text, NUMBER_TEXT))
     numbers = pc.cast(pc.if_else(pa.array(plain), text, "0"), pa.float64()).to_numpy(zero_copy_only=False)
     return np.where(plain, np.round(numbers * 100), np.nan)
 

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import IO, Any, cast
 
 import orjson
 from rich.console import Console
@@ -87,7 +87,7 @@ def _dumps(value: object) -> str:
 def write_json(
     results: list[FileResult],
     outcome: BundleOutcome | None,
-    out: TextIO,
+    out: IO[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """The JSON report, streamed: one problem per line (compact, by orjson), in report order.
@@ -171,7 +171,7 @@ def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Itera
 def write_csv(
     results: list[FileResult],
     outcome: BundleOutcome | None,
-    out: TextIO,
+    out: IO[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """One problem per line, formula-like cells neutralised; returns how many cells were.
@@ -276,11 +276,11 @@ def render_summary(stats: BundleStats, console: Console) -> None:
 def render_upload_order(results: list[FileResult], console: Console) -> None:
     console.print("\nUpload order:")
     for number, step in enumerate(upload_order(results), start=1):
-        files = step["files"]
+        files = cast(list[dict[str, Any]], step["files"])
         if not files:
             console.print(f"  {number}. {step['type']:<11} [dim]no file[/]")
             continue
-        for i, f in enumerate(files):  # type: ignore[union-attr]
+        for i, f in enumerate(files):
             if f.get("unreadable"):
                 state = "[red]unreadable[/]"
             else:

@@ -34,8 +34,7 @@ import pyarrow.compute as pc
 
 from omnimig.exceptions import SchemaError
 from omnimig.schemas.rules import NUMBER_TEXT, schema_dir, table_rules, type_names
-
-Text = pa.Array | pa.ChunkedArray
+from omnimig.validation.fields import Text, as_mask
 
 #: Distinct values counted exactly per field; values first seen after this many are counted as "other",
 #: so a column of a million distinct texts cannot fill memory.
@@ -150,12 +149,6 @@ def key_fields(type_name: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- chunk tallies
 
 
-def _mask(result: Text) -> np.ndarray:
-    if result.null_count:
-        result = pc.fill_null(result, False)
-    return np.asarray(result.to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _is_day(text: str) -> bool:
     try:
         dt.date.fromisoformat(text[:10])
@@ -248,7 +241,9 @@ class TypeTally:
         pattern = self.patterns.get(name)
 
         def valid(text: str | None) -> bool:
-            return bool(text) and (pattern is None or pattern.fullmatch(text) is not None) and _is_day(text or "")
+            if not text:
+                return False
+            return (pattern is None or pattern.fullmatch(text) is not None) and _is_day(text)
 
         found = self.ranges.setdefault(name, Range())
         extremes = pc.min_max(arr)
@@ -290,10 +285,10 @@ class TypeTally:
             from omnimig.io.read_json import plain_numbers
 
             arr = plain_numbers(arr, kinds)  # JSON keeps 1.5E2 as written; it sums as 150
-        number = _mask(pc.match_substring_regex(arr, NUMBER_TEXT))
+        number = as_mask(pc.match_substring_regex(arr, NUMBER_TEXT))
         if kinds is not None:
             number &= kinds == "number"
-        filled = _mask(pc.not_equal(arr, ""))
+        filled = as_mask(pc.not_equal(arr, ""))
         sums.not_numbers += int((filled & ~number).sum())
         if not number.any():
             return
@@ -504,15 +499,15 @@ def build(tallies: Iterable[TypeTally], codes: Codes | None = None) -> BundleSta
             merged[tally.type] = copy
     stats = BundleStats()
     for name in type_names():
-        tally = merged.get(name)
+        found = merged.get(name)
         spec = summary_spec(name)
         t = TypeStats(name)
-        if tally is not None:
-            t.files, t.rows = tally.files, tally.rows
-            t.counts = {n: dict(tally.counts.get(n, {})) for n in spec.count if n in tally.counts}
-            t.other = {n: k for n, k in tally.other.items() if k}
-            t.ranges = {n: tally.ranges[n] for n in spec.range if n in tally.ranges}
-            t.sums = {x.field: (x.by, tally.sums[x.field]) for x in spec.total if x.field in tally.sums}
+        if found is not None:
+            t.files, t.rows = found.files, found.rows
+            t.counts = {n: dict(found.counts.get(n, {})) for n in spec.count if n in found.counts}
+            t.other = {n: k for n, k in found.other.items() if k}
+            t.ranges = {n: found.ranges[n] for n in spec.range if n in found.ranges}
+            t.sums = {x.field: (x.by, found.sums[x.field]) for x in spec.total if x.field in found.sums}
             if codes is not None:
                 for child in spec.children:
                     per = _per_parent(name, child, codes)

@@ -500,33 +500,33 @@ def _write_summary(
     for col, name in enumerate(("file", "rule", "field", "severity", "count", "first example")):
         ws.write_string(r, col, name, fmt.table_header)
     for result in results:
-        plan = plans.get(id(result))
+        sheet_plan = plans.get(id(result))
         first: dict[tuple[str, str | None, str], tuple[int, int] | None] = {}
         for p in result.problems:
             key = (p.rule, p.field, p.severity)
             if first.get(key) is None:
-                first[key] = plan.where(p) if plan is not None else None
+                first[key] = sheet_plan.where(p) if sheet_plan is not None else None
         counts = result.counts()
-        for key in sorted(counts, key=lambda k: (k[2] != "error", k[0], k[1] or "")):
-            rule, name, severity = key
+        for group in sorted(counts, key=lambda k: (k[2] != "error", k[0], k[1] or "")):
+            rule, column, severity = group
             r = rows.take()
             ws.write_string(r, 0, visible(result.path))
             ws.write_string(r, 1, rule)
-            _text(ws, r, 2, name)
+            _text(ws, r, 2, column)
             ws.write_string(r, 3, severity, fmt.cell[severity])
-            ws.write_number(r, 4, counts[key], fmt.count)
-            cell = first.get(key)
-            if plan is not None and cell is not None:
-                label = f"{plan.sheet}!{xl_rowcol_to_cell(*cell)}"
-                ws.write_url(r, 5, sheet_link(plan.sheet, *cell), fmt.link, label)
+            ws.write_number(r, 4, counts[group], fmt.count)
+            cell = first.get(group)
+            if sheet_plan is not None and cell is not None:
+                label = f"{sheet_plan.sheet}!{xl_rowcol_to_cell(*cell)}"
+                ws.write_url(r, 5, sheet_link(sheet_plan.sheet, *cell), fmt.link, label)
             else:
-                ws.write_string(r, 5, "no cell; listed below" if _listed(result, plans, key) else "rows left out")
+                ws.write_string(r, 5, "no cell; listed below" if _listed(result, plans, group) else "rows left out")
 
     unplaced: list[tuple[FileResult, list[Problem], int]] = []
     for result in results:
-        plan = plans.get(id(result))
-        if plan is not None:
-            unplaced.append((result, plan.unplaced, plan.unplaced_count))
+        sheet_plan = plans.get(id(result))
+        if sheet_plan is not None:
+            unplaced.append((result, sheet_plan.unplaced, sheet_plan.unplaced_count))
         else:
             unplaced.append((result, result.problems[:MAX_LISTED], len(result.problems)))
     unplaced = [(result, items, n) for result, items, n in unplaced if n]
