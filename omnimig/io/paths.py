@@ -16,3 +16,12 @@ def same_file(a: Path, b: Path) -> bool:
         return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
     except (OSError, RuntimeError):  # a symlink loop: not the same as a file we can read
         return False
+
+
+#: The logs ``omnimig transform`` writes beside the bundle (every record not written, every change).
+TRANSFORM_LOGS = ("rejects.csv", "warnings.csv")
+#: The answer key ``omnimig samples --invalid-rate`` writes beside the bundle.
+ANSWER_KEY = "expected_problems.json"
+#: Files omnimig itself writes into a bundle folder: never migration files, so a folder validation
+#: passes over them without a note (a file named on the command line is still read as asked).
+OWN_FILES = frozenset((*TRANSFORM_LOGS, ANSWER_KEY))

@@ -342,7 +342,7 @@ def _refuse_leftovers(out: Path, fmt: str, keyed: bool) -> None:
     answer key of other files. Whose files they are cannot be known (they may be the person's
     real data), so nothing is deleted: the run stops and names them.
     """
-    from omnimig.sampling.plant import ANSWER_KEY
+    from omnimig.io.paths import ANSWER_KEY
 
     suffixes = dict.fromkeys(SUFFIX.values())
     other = [f"{t}{x}" for t in type_names() for x in suffixes if x != SUFFIX[fmt] and (out / f"{t}{x}").exists()]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from omnimig.io.paths import ANSWER_KEY
 from omnimig.sampling.defects import (
     BundleDefect,
     FieldDefect,
@@ -25,7 +26,6 @@ from omnimig.schemas.rules import migration_types
 if TYPE_CHECKING:
     from omnimig.sampling.generate import Generator
 
-ANSWER_KEY = "expected_problems.json"
 UNREADABLE_AMOUNT = "12,50"  # a planted `type` defect that keeps an order out of the amount check
 
 

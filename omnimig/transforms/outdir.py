@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omnimig.exceptions import TransformError
-from omnimig.io.paths import same_file
+from omnimig.io.paths import TRANSFORM_LOGS, same_file
 from omnimig.io.private import make_private, open_private, private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
@@ -39,7 +39,7 @@ from omnimig.transforms.records import TARGETS
 
 MANIFEST = ".omnimig-transform.json"
 WRITTEN_BY = "omnimig transform"
-LOGS = ("rejects.csv", "warnings.csv")
+LOGS = TRANSFORM_LOGS
 PARTIAL = ".omnimig-partial-"
 #: A manifest larger than this is not one omnimig wrote (it lists at most a dozen names).
 MANIFEST_MAX_BYTES = 64 * 1024

@@ -14,6 +14,7 @@ import pyarrow as pa
 from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.exceptions import ReadError, UsageError
 from omnimig.io import FORMATS, file_format, open_source, type_from_name
+from omnimig.io.paths import OWN_FILES
 from omnimig.io.table import TEXT, Chunk, ReadOptions
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
@@ -47,6 +48,8 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
             )
             for child in children:
                 if child.name.startswith(".") or child.is_dir():  # a FIFO or broken link is reported, not skipped
+                    continue
+                if child.name in OWN_FILES:  # rejects.csv, warnings.csv, expected_problems.json: omnimig's own
                     continue
                 if child.suffix.lower() not in FORMATS:
                     continue
