@@ -391,7 +391,7 @@ class UploadSummary:
             c = p.progress
             out.append(
                 f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
-                f"{c.errors:,} errors of {c.total:,}  ({p.how})"
+                f"{plural(c.errors, 'error')} of {c.total:,}  ({p.how})"
             )
         out.extend(self.notes)
         out.append(f"audit log: {self.audit_path}; journal: {self.journal_path}")
@@ -675,7 +675,7 @@ def _poll(
         if clock() >= deadline:
             raise PollTimeout(
                 f"migration {migration_id} ({name}) is still running after {timeout:g} s: "
-                f"{progress.processed:,} processed, {progress.errors:,} errors of {progress.total:,}. "
+                f"{progress.processed:,} processed, {plural(progress.errors, 'error')} of {progress.total:,}. "
                 "Re-run the same command to keep watching it; it will not be sent again"
             )
         sleep(poll_interval)
