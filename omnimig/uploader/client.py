@@ -55,6 +55,16 @@ CONTENT_TYPES = {
 }
 
 
+def start_url(base: str, channel: str | int, type_name: str) -> str:
+    """Omnitron's endpoint that starts a migration of ``type_name`` (Akinon's docs; the plan prints it)."""
+    return f"{base}/api/v1/remote/{channel}/migrations/start/{type_name}/"
+
+
+def progress_url(base: str, channel: str | int, migration_id: str) -> str:
+    """Omnitron's endpoint reporting a migration's progress (``{migration_id}`` in the printed plan)."""
+    return f"{base}/api/v1/remote/{channel}/migrations/{migration_id}/progress/"
+
+
 class UploadRefused(UploadError):
     """The run was refused before anything was sent (bad token, URL or option, the lock held): exit code 2.
 
@@ -454,11 +464,10 @@ class OmnitronClient:
         self.close()
 
     def start_url(self, type_name: str) -> str:
-        return f"{self.base}/api/v1/remote/{self.channel}/migrations/start/{type_name}/"
+        return start_url(self.base, self.channel, type_name)
 
     def progress_url(self, migration_id: str) -> str:
-        migration_id = check_migration_id(migration_id, "progress")
-        return f"{self.base}/api/v1/remote/{self.channel}/migrations/{migration_id}/progress/"
+        return progress_url(self.base, self.channel, check_migration_id(migration_id, "progress"))
 
     def _headers(self) -> dict[str, str]:
         # No Content-Type: httpx writes multipart/form-data with its boundary itself. Identity

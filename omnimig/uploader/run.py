@@ -49,7 +49,9 @@ from omnimig.uploader.client import (
     UploadError,
     UploadRefused,
     check_url,
+    progress_url,
     sha256_hex,
+    start_url,
 )
 from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
@@ -166,7 +168,7 @@ class UploadPlan:
 
     @property
     def progress_endpoint(self) -> str:
-        return f"{self.url}/api/v1/remote/{self.channel}/migrations/{{migration_id}}/progress/"
+        return progress_url(self.url, self.channel, "{migration_id}")
 
     def describe(self) -> list[str]:
         """The plan as lines of text: what ``--dry-run`` prints."""
@@ -264,7 +266,7 @@ def plan_upload(
                 sha256=_file_sha256(path),
                 parts=parts,
                 chunk_rows=chunk_rows if parts > 1 else None,
-                endpoint=f"{base}/api/v1/remote/{channel}/migrations/start/{r.type}/",
+                endpoint=start_url(base, channel, r.type),
                 convert=_conversion(path, r),
             )
         )
