@@ -153,18 +153,8 @@ def samples(
     kind are planted (about ``invalid_rate`` x rows) and ``out/expected_problems.json`` is the
     answer key of what ``validate`` must report. ``progress(n)`` is called as orders are written.
     """
-    from faker.config import AVAILABLE_LOCALES
-
     from omnimig.sampling.generate import generate
 
-    if orders < 1:
-        raise UsageError(f"orders {orders}: at least 1")
-    if not 0.0 <= invalid_rate <= 1.0:
-        raise UsageError(f"invalid_rate {invalid_rate}: between 0 and 1")
-    if format not in ("csv", "xlsx", "json"):
-        raise UsageError(f"format {format!r}: use csv, xlsx or json")
-    if locale not in AVAILABLE_LOCALES:
-        raise UsageError(f"unknown locale {locale!r}; use a faker locale such as tr_TR or en_US")
     return generate(
         Path(out), orders=orders, fmt=format, seed=seed, locale=locale, progress=progress, invalid_rate=invalid_rate
     )

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from faker import Faker
 
-from omnimig.exceptions import SampleError
+from omnimig.exceptions import SampleError, UsageError
 from omnimig.io.kinds import json_kinds
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
@@ -373,10 +373,16 @@ def generate(
     With ``invalid_rate`` above 0, defect units follow the valid rows (at least one of every
     kind) and ``out/expected_problems.json`` says what ``validate`` must report.
     """
+    from faker.config import AVAILABLE_LOCALES
+
     if orders < 1:
-        raise ValueError("--orders must be at least 1")
-    if not 0 <= invalid_rate <= 1:
-        raise ValueError("--invalid-rate must be between 0 and 1")
+        raise UsageError(f"orders {orders}: at least 1")
+    if not 0.0 <= invalid_rate <= 1.0:
+        raise UsageError(f"invalid_rate {invalid_rate}: between 0 and 1")
+    if fmt not in SUFFIX:
+        raise UsageError(f"format {fmt!r}: use one of {', '.join(SUFFIX)}")
+    if locale not in AVAILABLE_LOCALES:
+        raise UsageError(f"unknown locale {locale!r}; use a faker locale such as tr_TR or en_US")
     _refuse_leftovers(out, fmt, invalid_rate > 0)
     gen = Generator(orders, seed, locale)
     outs = {t: _Out(out, t, fmt, list(r.names)) for t, r in gen.rules.items()}
