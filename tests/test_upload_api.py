@@ -127,8 +127,8 @@ def test_validation_errors_refuse_with_exit_1_and_force_warns(bundle: Path, serv
     [
         ({"url": "http://omnitron.example.com"}, InsecureUrl, "plain HTTP"),
         ({"channel": "5/../6"}, PlanError, "not a channel id"),
-        ({"only": ["orders"]}, PlanError, "unknown type orders"),
-        ({"restart": ["users"]}, PlanError, "--restart: unknown type users"),
+        ({"only": ["purchases"]}, PlanError, "--only: unknown type 'purchases'"),
+        ({"restart": ["buyers"]}, PlanError, "--restart: unknown type 'buyers'"),
         ({"customer": "C0001"}, PlanError, "--customer goes with --test-set"),
         ({"token": "short"}, BadToken, "characters"),
     ],
@@ -353,3 +353,10 @@ def test_token_from_env_names_the_variable_and_never_the_token(monkeypatch: pyte
     monkeypatch.delenv(ENV)
     with pytest.raises(BadToken, match=f"set the environment variable {ENV}"):
         Token.from_env(ENV)
+
+
+def test_type_names_as_people_write_them(bundle: Path, server: FakeOmnitron) -> None:
+    """``--only users --only Addresses`` means user and address (the file stems of datapackage.json)."""
+    result = upload_bundle(bundle, url=server.url, channel=5, token=TOKEN, only=["users", "Addresses"])
+    assert started(server) == ["user", "address"]
+    assert result.exit_code == 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from omnimig.exceptions import UsageError
 from omnimig.io.private import private_dir
 from omnimig.sampling.testset import TestSet
 from omnimig.schemas.rules import MigrationType, migration_types
@@ -187,6 +188,16 @@ class UploadResult:
         return self.plan.describe() if self.summary is None else self.summary.lines()
 
 
+def _types(names: Collection[str], option: str) -> list[str]:
+    """Type names as people write them (``orders``, ``order-items``), as ``schemas.type_named`` reads them."""
+    from omnimig.schemas import type_named
+
+    try:
+        return [type_named(name) for name in names]
+    except UsageError as exc:
+        raise PlanError(f"{option}: {exc}") from None
+
+
 def upload_bundle(
     bundle: str | PathLike[str],
     *,
@@ -244,6 +255,8 @@ def upload_bundle(
     choices_path = Path(choices) if choices is not None else None
     if customer is not None and not test_set:
         raise PlanError("--customer goes with --test-set")
+    only = None if only is None else _types(only, "--only")
+    restart = _types(restart, "--restart")
     check_options(
         url, channel, only=only, chunk_rows=chunk_rows, insecure=insecure_http, restart=restart,
         http_timeout=http_timeout,
