@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from typer import _click as click  # the click typer vendors: its Context is what commands are given
+from typer.core import TyperArgument, TyperCommand
 
 from omnimig import api
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
@@ -43,6 +45,19 @@ class _App(typer.Typer):
                 raise
             _stderr().print(f"omnimig: error: {_internal_error(exc, 'running the command')}", markup=False)
             sys.exit(2)
+
+
+class _Command(TyperCommand):
+    """Usage lines as Unix tools write them (``PATH...``, ``[TYPE]``), not typer's ``{PATH}...``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = (param.metavar or (param.name or "").upper()).strip("[]")
+                name += "..." if param.nargs != 1 else ""
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
 
 
 app = _App(
@@ -101,7 +116,7 @@ def main(
         os.environ[DEBUG_ENV] = "1"  # the transform and upload commands read only the variable
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Files or folders to validate.", show_default=False)
@@ -276,7 +291,7 @@ class SampleFormat(StrEnum):
     json = "json"
 
 
-@app.command()
+@app.command(cls=_Command)
 def samples(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the bundle to.")],
     orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders (users: about a third).")] = 20,
@@ -351,7 +366,7 @@ class PasswordPolicy(StrEnum):
     unusable = "unusable"
 
 
-@app.command()
+@app.command(cls=_Command)
 def transform(
     source: Annotated[
         TransformSource,
@@ -444,7 +459,7 @@ def transform(
     raise typer.Exit(result.exit_code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def upload(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="The bundle folder to upload.", show_default=False)],
     url: Annotated[str, typer.Option("--url", help="Omnitron base URL, e.g. https://omnitron.example.com.")],
@@ -558,7 +573,7 @@ def upload(
     raise typer.Exit(result.exit_code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def schemas(
     type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,
     choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
