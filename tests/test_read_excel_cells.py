@@ -185,7 +185,9 @@ def test_a_hidden_sheet_is_never_picked_silently(tmp_path: Path) -> None:
     book.close()
     source = read_excel(path, "xlsx")
     assert source.columns == ("Kapak sayfası",)
-    assert any("'Veri'" in n.message and "--sheet" in n.message for n in source.notices)
+    (note,) = source.notices
+    assert note.rule == "hidden-sheets"  # not "sheet": the first visible sheet was read
+    assert note.message == 'read sheet "Kapak"; the hidden sheet "Veri" was not read (choose one with --sheet NAME)'
     chosen = read_excel(path, "xlsx", sheet="Veri")  # named: read, even hidden
     assert chosen.columns == tuple(user_rows()[0])
     assert sum(len(c.data) for c in chosen.chunks) == 3
@@ -343,7 +345,10 @@ def test_a_hidden_first_sheet_is_passed_over_with_a_note(tmp_path: Path) -> None
     secret.hide()
     book.close()
     source = read_excel(path, "xlsx")
-    assert [n.message for n in source.notices] == ['read sheet "yeni": the first sheet "eski" is hidden']
+    # the first visible sheet was read, so no "sheet" note; the hidden one is named
+    assert [(n.rule, n.message) for n in source.notices] == [
+        ("hidden-sheets", 'read sheet "yeni"; the hidden sheet "eski" was not read (choose one with --sheet NAME)')
+    ]
     assert next(iter(source.chunks)).data.to_dict("records") == [{"customer_code": "NEW", "email": "new@example.com"}]
 
 

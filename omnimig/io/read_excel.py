@@ -11,13 +11,16 @@ abort the whole process. Anything else that goes wrong is a one-line ``ReadError
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import itertools
+import os
 import subprocess
 import sys
 import zipfile
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,8 @@ from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import visible
 from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
-from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
+from omnimig.io.xlsx_scan import ScanError, SheetScan, cell_ref
+from omnimig.io.xlsx_stream import XlsxWorkbook
 
 # The header is looked for among a sheet's first rows: title rows, a date line or blank rows above
 # it are common in exports and accountants' workbooks.
@@ -123,13 +127,15 @@ def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
 
 # Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
 # calamine ask for tens of GB, and a failed native allocation aborts the process (no exception).
+# The path comes as bytes on stdin, so a file name that is not valid UTF-8 reaches it intact.
 _PROBE = (
-    "import sys\n"
+    "import os, sys\n"
     "from python_calamine import CalamineWorkbook\n"
-    "book = CalamineWorkbook.from_path(sys.argv[1])\n"
-    "for i in range(len(book.sheet_names)):\n"
-    "    for _ in book.get_sheet_by_index(i).iter_rows():\n"
-    "        pass\n"
+    "with open(os.fsdecode(sys.stdin.buffer.read()), 'rb') as f:\n"
+    "    book = CalamineWorkbook.from_filelike(f)\n"
+    "    for i in range(len(book.sheet_names)):\n"
+    "        for _ in book.get_sheet_by_index(i).iter_rows():\n"
+    "            pass\n"
 )
 PROBE_MEMORY = 3 * 1024**3  # a legacy sheet is at most 65,536 x 256 cells: about 1 GB in calamine
 PROBE_SECONDS = 120
@@ -145,7 +151,8 @@ def _probe(path: Path, file_format: str) -> None:
     """Open the workbook in a child first; refuse it in one line if that child crashes or hangs."""
     try:
         child = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)],
+            [sys.executable, "-c", _PROBE],
+            input=os.fsencode(path),
             capture_output=True,
             timeout=PROBE_SECONDS,
             check=False,
@@ -170,21 +177,64 @@ def _probe(path: Path, file_format: str) -> None:
         )
 
 
-class _Sheet:
-    """One loaded sheet: calamine's cells plus what the XML scan saw; rows and columns 1-based."""
+@dataclass(frozen=True)
+class SheetMeta:
+    """What the reader needs to know of a sheet before reading it."""
 
-    def __init__(self, book: CalamineWorkbook, xml: Book | None, name: str) -> None:
+    name: str
+    visible: bool
+    worksheet: bool
+
+
+class _Sheet:
+    """One sheet: ``rows()`` gives (sheet row, cells from column A, marks) for rows 1 to the last;
+    marks are (column, kind, text) of cells the values alone misread (error cells, formulas without
+    a calculated value, serial 60). Rows and columns are 1-based."""
+
+    name: str
+
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        raise NotImplementedError
+
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Merged ranges as ((top, left), (bottom, right)), 0-based."""
+        raise NotImplementedError
+
+    def head(self) -> list[tuple[int, list[str]]]:
+        found = []
+        for number, row, _ in self.rows():
+            if number > HEADER_SEARCH_ROWS:
+                break
+            found.append((number, [cell_text(c).strip() for c in row]))
+        return found
+
+
+class _XlsxSheet(_Sheet):
+    """An XLSX sheet, streamed from the archive (``xlsx_stream``): memory is a block and a chunk."""
+
+    def __init__(self, book: XlsxWorkbook, name: str) -> None:
         self.name = name
-        self.scan = xml.scan(name) if xml is not None else SheetScan()
+        self.reader = book.sheet(name)
+
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        self.reader = dataclasses.replace(self.reader, scan=SheetScan(), _cache={})
+        return self.reader.rows()
+
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        return self.reader.merged()
+
+
+class _XlsSheet(_Sheet):
+    """A legacy XLS sheet, loaded whole by calamine (a legacy sheet is at most 65,536 rows)."""
+
+    def __init__(self, book: CalamineWorkbook, name: str) -> None:
+        self.name = name
         self.cells: CalamineSheet = book.get_sheet_by_name(name)
 
-    def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(sheet row, cells from column A) for every row calamine yields.
-
-        calamine's used range starts at the first used cell; its row iterator (0.9) yields the
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        """calamine's used range starts at the first used cell; its row iterator (0.9) yields the
         empty rows above it but starts at the range's first column. Both are checked on the first
-        row, so a sheet whose table starts at B3 still names B3 as B3.
-        """
+        row, so a sheet whose table starts at B3 still names B3 as B3."""
         grid = iter(self.cells.iter_rows())
         first = next(grid, None)
         if first is None:
@@ -196,16 +246,11 @@ class _Sheet:
         grid = itertools.chain([first], grid)
         numbers = itertools.count(number)
         if not pad:
-            return zip(numbers, grid, strict=False)  # no Python frame per row
-        return ((n, [*pad, *row]) for n, row in zip(numbers, grid, strict=False))
+            return ((n, row, None) for n, row in zip(numbers, grid, strict=False))
+        return ((n, [*pad, *row], None) for n, row in zip(numbers, grid, strict=False))
 
-    def head(self) -> list[tuple[int, list[str]]]:
-        found = []
-        for number, row in self.rows():
-            if number > HEADER_SEARCH_ROWS:
-                break
-            found.append((number, [cell_text(c).strip() for c in row]))
-        return found
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        return list(self.cells.merged_cell_ranges or [])
 
 
 def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
@@ -221,6 +266,38 @@ def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
     return None
 
 
+class _Book:
+    """The opened workbook, whichever reader: its sheets' metadata and a ``_Sheet`` by name."""
+
+    def __init__(self, path: Path, file_format: str) -> None:
+        self.xlsx: XlsxWorkbook | None = None
+        self.xls: CalamineWorkbook | None = None
+        if zipfile.is_zipfile(path):
+            handle = open(path, "rb")  # noqa: SIM115 - the archive reads it while the chunks are read
+            try:
+                self.xlsx = XlsxWorkbook(handle)
+            except BaseException:
+                handle.close()
+                raise
+            self.meta = [
+                SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets
+            ]
+        else:
+            _probe(path, file_format)
+            with open(path, "rb") as handle:
+                self.xls = CalamineWorkbook.from_filelike(handle)
+            self.meta = [
+                SheetMeta(m.name, m.visible == SheetVisibleEnum.Visible, m.typ == SheetTypeEnum.WorkSheet)
+                for m in self.xls.sheets_metadata
+            ]
+
+    def sheet(self, name: str) -> _Sheet:
+        if self.xlsx is not None:
+            return _XlsxSheet(self.xlsx, name)
+        assert self.xls is not None
+        return _XlsSheet(self.xls, name)
+
+
 def _open(
     path: Path,
     file_format: str,
@@ -231,53 +308,47 @@ def _open(
 ) -> Source:
     if not path.exists():
         raise FileNotFoundError(path)
-    xml = open_book(str(path)) if zipfile.is_zipfile(path) else None
-    if xml is None:
-        _probe(path, file_format)
-    book = CalamineWorkbook.from_path(str(path))
-    meta = book.sheets_metadata
+    book = _Book(path, file_format)
+    meta = book.meta
     if not meta:
         raise ReadError(f"{path}: the workbook has no sheets")
     notices: list[Notice] = []
     if choice is not None:
         name = _named_sheet(path, meta, choice)
-        chosen = _Sheet(book, xml, name)
+        chosen = book.sheet(name)
         found = header_row or _find_header(chosen, known) or 1
     else:
-        visible = [m.name for m in meta if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
-        if not visible:
+        shown = [m.name for m in meta if m.visible and m.worksheet]
+        if not shown:
             raise ReadError(f"{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME")
-        chosen = _Sheet(book, xml, visible[0])
+        chosen = book.sheet(shown[0])
         found = header_row or _find_header(chosen, known)
         if found is None and header_row is None:
-            for name in visible[1:]:
-                other = _Sheet(book, xml, name)
+            for name in shown[1:]:
+                other = book.sheet(name)
                 other_header = _find_header(other, known)
                 if other_header is not None:
                     notices.append(
                         Notice(
                             "sheet",
-                            f'read sheet "{name}": the first sheet "{visible[0]}" has no documented columns '
+                            f'read sheet "{name}": the first sheet "{shown[0]}" has no documented columns '
                             f"(choose another with --sheet NAME)",
                         )
                     )
                     chosen, found = other, other_header
                     break
                 del other
-            else:
-                hidden = [m.name for m in meta if m.visible != SheetVisibleEnum.Visible]
-                if hidden:
-                    notices.append(
-                        Notice(
-                            "sheet",
-                            f'read sheet "{visible[0]}"; the hidden sheet(s) {", ".join(map(repr, hidden))} '
-                            "were not looked at: choose one with --sheet NAME",
-                        )
-                    )
         found = found or 1
-        if chosen.name != meta[0].name and not notices:
-            why = "hidden" if meta[0].visible != SheetVisibleEnum.Visible else "not a worksheet"
-            notices.append(Notice("sheet", f'read sheet "{chosen.name}": the first sheet "{meta[0].name}" is {why}'))
+        hidden = [m.name for m in meta if not m.visible and m.worksheet]
+        if hidden:
+            names = ", ".join(f'"{n}"' for n in hidden)
+            notices.append(
+                Notice(
+                    "hidden-sheets",
+                    f'read sheet "{chosen.name}"; the hidden sheet{"s" if len(hidden) > 1 else ""} {names} '
+                    f"{'were' if len(hidden) > 1 else 'was'} not read (choose one with --sheet NAME)",
+                )
+            )
     if found != 1 and header_row is None:
         notices.append(
             Notice(
@@ -288,7 +359,7 @@ def _open(
         )
     grid = chosen.rows()
     first: list[Any] | None = None
-    for number, row in grid:
+    for number, row, _ in grid:
         if number == found:
             first = row
             break
@@ -322,7 +393,7 @@ def _open(
     )
 
 
-def _named_sheet(path: Path, meta: list[Any], choice: str | int) -> str:
+def _named_sheet(path: Path, meta: list[SheetMeta], choice: str | int) -> str:
     names = [m.name for m in meta]
     if isinstance(choice, str) and choice in names:
         return choice
@@ -350,7 +421,7 @@ def _merged_cover(
     by_row: dict[int, list[Notice]] = {}
     too_big: list[Notice] = []
     budget = 1_000_000
-    for (r1, c1), (r2, c2) in sheet.cells.merged_cell_ranges or []:
+    for (r1, c1), (r2, c2) in sheet.merged_ranges():
         top, left, bottom, right = r1 + 1, c1 + 1, r2 + 1, c2 + 1
         area = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
         top_data = max(top, header_row + 1)
@@ -389,7 +460,7 @@ def _merged_cover(
 
 
 def _chunks(
-    grid: Iterator[tuple[int, list[Any]]],
+    grid: Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]],
     header: list[str],
     lead: int,
     chunk_rows: int,
@@ -403,8 +474,6 @@ def _chunks(
     for name in header:
         seen[name] = seen.get(name, 0) + 1
         keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
-    scan = sheet.scan
-    marked = _marked_by_row(scan)
     merged, merged_file = _merged_cover(sheet, header_row, lead, width)
     end = lead + width
     part: list[list[Any]] = []
@@ -429,10 +498,10 @@ def _chunks(
             frame = pd.DataFrame(index=range(len(rows)))
         return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index), notices=notices)
 
-    for number, row in grid:
+    for number, row, marks in grid:
         notices: list[Notice] | tuple[()] = ()
-        if number in marked or number in merged:
-            notices = _fix_row(marked.get(number, []), row, header, lead, number)
+        if marks or number in merged:
+            notices = _fix_row(marks or [], row, header, lead, number)
             for note in merged.get(number, ()):
                 c = int(note.column or 0)
                 notices.append(
@@ -462,19 +531,6 @@ def _chunks(
     if merged_file:
         yield Chunk(data=pd.DataFrame({k: pd.array([], dtype="string[pyarrow]") for k in keys}),
                     rows=pd.Series([], dtype="int64"), notices=merged_file)  # fmt: skip
-
-
-def _marked_by_row(scan: SheetScan) -> dict[int, list[tuple[int, str, str]]]:
-    """Cells calamine misreads, by sheet row: (column, kind, text)."""
-    marks: dict[int, list[tuple[int, str, str]]] = {}
-    for (r, c), error in scan.errors.items():
-        marks.setdefault(r, []).append((c, "error", error))
-    for (r, c), formula in scan.uncalculated.items():
-        if (r, c) not in scan.errors:
-            marks.setdefault(r, []).append((c, "formula", formula))
-    for r, c in scan.serial_60:
-        marks.setdefault(r, []).append((c, "serial-60", ""))
-    return marks
 
 
 def _fix_row(

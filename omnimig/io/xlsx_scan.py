@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import PurePosixPath
+from typing import BinaryIO
 from xml.etree import ElementTree
 
 from omnimig.io.table import MAX_COLUMNS as MAX_TABLE_COLUMNS
@@ -117,6 +118,17 @@ class SheetScan:
 
 
 @dataclass
+class SheetInfo:
+    """A sheet as workbook.xml lists it: ``state`` is visible, hidden or veryHidden; ``kind`` is
+    worksheet, chartsheet, dialogsheet or macrosheet (from its relationship's type)."""
+
+    name: str
+    state: str
+    kind: str
+    member: str | None
+
+
+@dataclass
 class Book:
     """An XLSX archive that passed the size checks, with its sheets' XML members by sheet name."""
 
@@ -124,6 +136,8 @@ class Book:
     members: dict[str, str]
     full_calc_on_load: bool
     inflated: int = 0
+    sheets: list[SheetInfo] = field(default_factory=list)
+    date1904: bool = False
 
     def scan(self, sheet: str) -> SheetScan:
         """Stream the sheet's XML once: its used range (refused beyond ``MAX_CELLS``) and marked cells.
@@ -189,8 +203,12 @@ class Book:
                 self._count(len(block))
 
 
-def open_book(path: str) -> Book:
-    """Check the archive's declared sizes, then map sheet names to their XML members."""
+def open_book(path: str | BinaryIO) -> Book:
+    """Check the archive's declared sizes, then map sheet names to their XML members.
+
+    ``path`` may be an open binary file: a file name that is not valid UTF-8 is opened by the
+    caller, so nothing here needs it as text.
+    """
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -218,15 +236,25 @@ def open_book(path: str) -> Book:
     workbook = _parse(archive, "xl/workbook.xml")
     rels_name = "xl/_rels/workbook.xml.rels"
     targets: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     if rels_name in names:
         for rel in _parse(archive, rels_name).iter(f"{{{PKG_REL_NS}}}Relationship"):
             target = rel.get("Target", "")
             full = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
             targets[rel.get("Id", "")] = _normalise(full)
+            kinds[rel.get("Id", "")] = rel.get("Type", "").rsplit("/", 1)[-1].lower()
+    # Part names are case-insensitive in a package (OPC): a target spelt Sheet1.XML is sheet1.xml.
+    by_lower = {name.lower(): name for name in names}
     for sheet in workbook.iter(f"{{{MAIN_NS}}}sheet"):
-        member = targets.get(sheet.get(f"{{{REL_NS}}}id", ""))
-        if member in names:
-            book.members[sheet.get("name", "")] = member
+        rel_id = sheet.get(f"{{{REL_NS}}}id", "")
+        member = targets.get(rel_id)
+        member = member if member in names else by_lower.get((member or "").lower())
+        name = sheet.get("name", "")
+        if member is not None:
+            book.members[name] = member
+        book.sheets.append(SheetInfo(name, sheet.get("state", "visible"), kinds.get(rel_id, "worksheet"), member))
+    props = workbook.find(f"{{{MAIN_NS}}}workbookPr")
+    book.date1904 = props is not None and props.get("date1904") in ("1", "true")
     calc = workbook.find(f"{{{MAIN_NS}}}calcPr")
     book.full_calc_on_load = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
     for name in names:
