@@ -59,7 +59,7 @@ _PHONETIC = re.compile(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S)
 _TEXT = re.compile(r"<(?:\w+:)?t\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?t>)", re.S)
 _FORMULA = re.compile(r"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _VALUE = re.compile(r"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
-_INLINE = re.compile(r"<(?:\w+:)?is\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?is>)", re.S)
+_INLINE_STRING = re.compile(r"<(?:\w+:)?is\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?is>)", re.S)
 _MERGE = re.compile(rb"""<(?:\w+:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]+[0-9]+):([A-Za-z]+[0-9]+)["']""")
 _PREFIX = re.compile(r"<(\w+:)?worksheet\b")
 _EPOCH = dt.datetime(1899, 12, 30)
@@ -451,7 +451,7 @@ class SheetReader:
             vm = _VALUE.search(other)
             v = vm.group(1) or "" if vm else ""
             if typ == "inlineStr":
-                im = _INLINE.search(other)
+                im = _INLINE_STRING.search(other)
                 inline = rich_text(im.group(1) or "") if im else ""
         elif inline:
             inline = xml_text(inline)
