@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import functools
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -128,15 +129,38 @@ def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
 # Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
 # calamine ask for tens of GB, and a failed native allocation aborts the process (no exception).
 # The path comes as bytes on stdin, so a file name that is not valid UTF-8 reaches it intact.
+# calamine reads an error cell as empty and the serial 60 as 1900-02-28; xlrd, reading the same
+# records, tells both apart, so the child also prints where they are, as JSON, for each sheet.
 _PROBE = (
-    "import os, sys\n"
+    "import json, os, sys\n"
     "from python_calamine import CalamineWorkbook\n"
     "with open(os.fsdecode(sys.stdin.buffer.read()), 'rb') as f:\n"
-    "    book = CalamineWorkbook.from_filelike(f)\n"
-    "    for i in range(len(book.sheet_names)):\n"
-    "        for _ in book.get_sheet_by_index(i).iter_rows():\n"
-    "            pass\n"
+    "    data = f.read()\n"
+    "book = CalamineWorkbook.from_filelike(__import__('io').BytesIO(data))\n"
+    "for i in range(len(book.sheet_names)):\n"
+    "    for _ in book.get_sheet_by_index(i).iter_rows():\n"
+    "        pass\n"
+    "marks = {}\n"
+    "try:\n"
+    "    import xlrd\n"
+    "    legacy = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=open(os.devnull, 'w'))\n"
+    "except Exception:\n"
+    "    legacy = None\n"
+    "for sheet in legacy.sheets() if legacy is not None else ():\n"
+    "    found = marks.setdefault(sheet.name, [])\n"
+    "    for r in range(sheet.nrows):\n"
+    "        for c, kind in enumerate(sheet.row_types(r)):\n"
+    "            if len(found) >= %d:\n"
+    "                break\n"
+    "            if kind == xlrd.XL_CELL_ERROR:\n"
+    "                code = sheet.cell_value(r, c)\n"
+    "                found.append([r + 1, c + 1, 'error', xlrd.error_text_from_code.get(code, '#ERROR')])\n"
+    "            elif kind == xlrd.XL_CELL_DATE and legacy.datemode == 0 and 60 <= sheet.cell_value(r, c) < 61:\n"
+    "                found.append([r + 1, c + 1, 'serial-60', ''])\n"
+    "print(json.dumps(marks))\n"
 )
+# At most this many marked cells per sheet: each becomes a problem, and the reports keep examples.
+MAX_MARKS = 100_000
 PROBE_MEMORY = 3 * 1024**3  # a legacy sheet is at most 65,536 x 256 cells: about 1 GB in calamine
 PROBE_SECONDS = 120
 
@@ -147,11 +171,14 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY, PROBE_MEMORY))
 
 
-def _probe(path: Path, file_format: str) -> None:
-    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs."""
+def _probe(path: Path, file_format: str) -> dict[str, list[tuple[int, int, str, str]]]:
+    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs.
+
+    Returns the error cells and serial-60 dates of each sheet: [(row, column, kind, text)], 1-based.
+    """
     try:
         child = subprocess.run(
-            [sys.executable, "-c", _PROBE],
+            [sys.executable, "-c", _PROBE % MAX_MARKS],
             input=os.fsencode(path),
             capture_output=True,
             timeout=PROBE_SECONDS,
@@ -175,6 +202,11 @@ def _probe(path: Path, file_format: str) -> None:
             f"{path}: not a readable {file_format.upper()} workbook (it is damaged: reading it crashed the "
             f"reader or needed over {PROBE_MEMORY // 1024**3} GB); save it again from Excel as .xlsx"
         )
+    try:
+        found = json.loads(child.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+        return {str(k): [(int(r), int(c), str(kind), str(t)) for r, c, kind, t in v] for k, v in found.items()}
+    except (ValueError, IndexError, TypeError, AttributeError):
+        return {}  # calamine reads it (below) or says why not; only the marks are missing
 
 
 @dataclass(frozen=True)
@@ -225,11 +257,15 @@ class _XlsxSheet(_Sheet):
 
 
 class _XlsSheet(_Sheet):
-    """A legacy XLS sheet, loaded whole by calamine (a legacy sheet is at most 65,536 rows)."""
+    """A legacy XLS sheet, loaded whole by calamine (a legacy sheet is at most 65,536 rows); the
+    marks (error cells, serial 60) come from xlrd in the probe child."""
 
-    def __init__(self, book: CalamineWorkbook, name: str) -> None:
+    def __init__(self, book: CalamineWorkbook, name: str, marks: list[tuple[int, int, str, str]] = ()) -> None:  # type: ignore[assignment]
         self.name = name
         self.cells: CalamineSheet = book.get_sheet_by_name(name)
+        self.marks: dict[int, list[tuple[int, str, str]]] = {}
+        for r, c, kind, text in marks:
+            self.marks.setdefault(r, []).append((c, kind, text))
 
     def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
         """calamine's used range starts at the first used cell; its row iterator (0.9) yields the
@@ -245,9 +281,10 @@ class _XlsSheet(_Sheet):
         pad = [""] * left if left and len(first) < right + 1 else []
         grid = itertools.chain([first], grid)
         numbers = itertools.count(number)
+        marks = self.marks
         if not pad:
-            return ((n, row, None) for n, row in zip(numbers, grid, strict=False))
-        return ((n, [*pad, *row], None) for n, row in zip(numbers, grid, strict=False))
+            return ((n, row, marks.get(n)) for n, row in zip(numbers, grid, strict=False))
+        return ((n, [*pad, *row], marks.get(n)) for n, row in zip(numbers, grid, strict=False))
 
     def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         return list(self.cells.merged_cell_ranges or [])
@@ -272,6 +309,7 @@ class _Book:
     def __init__(self, path: Path, file_format: str) -> None:
         self.xlsx: XlsxWorkbook | None = None
         self.xls: CalamineWorkbook | None = None
+        self.marks: dict[str, list[tuple[int, int, str, str]]] = {}
         if zipfile.is_zipfile(path):
             handle = open(path, "rb")  # noqa: SIM115 - the archive reads it while the chunks are read
             try:
@@ -283,7 +321,7 @@ class _Book:
                 SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets
             ]
         else:
-            _probe(path, file_format)
+            self.marks = _probe(path, file_format)
             with open(path, "rb") as handle:
                 self.xls = CalamineWorkbook.from_filelike(handle)
             self.meta = [
@@ -295,7 +333,7 @@ class _Book:
         if self.xlsx is not None:
             return _XlsxSheet(self.xlsx, name)
         assert self.xls is not None
-        return _XlsSheet(self.xls, name)
+        return _XlsSheet(self.xls, name, self.marks.get(name, []))
 
 
 def _open(
