@@ -364,3 +364,49 @@ def test_a_data_cell_that_spells_one_column_name_does_not_move_the_header(tmp_pa
     assert source.columns == ("c0",)
     assert [n.rule for n in source.notices] == []
     assert next(iter(source.chunks)).data.to_dict("records") == [{"c0": "date_joined"}]
+
+
+def test_hidden_sheets_are_named_in_their_own_note_beside_the_sheet_note(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("Kapak").write(0, 0, "Kapak sayfası")
+    for name in ("eski", "yedek"):
+        old = book.add_worksheet(name)
+        old.write_row(0, 0, ["customer_code", "email"])
+        old.hide()
+    data = book.add_worksheet("Veri")
+    for r, row in enumerate(user_rows()):
+        data.write_row(r, 0, row)
+    book.close()
+    source = read_excel(path, "xlsx")
+    assert [(n.rule, n.message) for n in source.notices] == [
+        (
+            "sheet",
+            'read sheet "Veri": the first sheet "Kapak" has no documented columns (choose another with --sheet NAME)',
+        ),
+        (
+            "hidden-sheets",
+            'read sheet "Veri"; the hidden sheets "eski", "yedek" were not read (choose one with --sheet NAME)',
+        ),
+    ]
+    assert read_excel(path, "xlsx", sheet="eski").notices == []  # a sheet chosen by name: no guess to explain
+
+
+def test_a_hidden_legacy_xls_sheet_is_named_too(tmp_path: Path) -> None:
+    xlwt = pytest.importorskip("xlwt")
+    path = tmp_path / "user.xls"
+    book = xlwt.Workbook()
+    secret = book.add_sheet("gizli")
+    secret.write(0, 0, "customer_code")
+    secret.visibility = 1  # hidden
+    data = book.add_sheet("users")
+    for r, row in enumerate(user_rows()):
+        for c, value in enumerate(row):
+            data.write(r, c, value)
+    data.set_selected(True)
+    book.active_sheet = 1
+    book.save(str(path))
+    source = read_excel(path, "xls")
+    assert [(n.rule, n.message) for n in source.notices] == [
+        ("hidden-sheets", 'read sheet "users"; the hidden sheet "gizli" was not read (choose one with --sheet NAME)')
+    ]
