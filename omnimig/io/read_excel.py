@@ -249,7 +249,7 @@ class _XlsxSheet(_Sheet):
         self.reader = book.sheet(name)
 
     def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
-        self.reader = dataclasses.replace(self.reader, scan=SheetScan(), _cache={})
+        self.reader = dataclasses.replace(self.reader, scan=SheetScan())
         return self.reader.rows()
 
     def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:

@@ -282,6 +282,12 @@ class SheetReader:
     full_calc: bool
     scan: SheetScan = field(default_factory=SheetScan)
     _cache: dict[str, tuple[int, str, int, str | None]] = field(default_factory=dict)
+    # The attributes (after a leading ``r``) of plain cells, with their fast-path code.
+    _codes: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for attrs in ("", ' t="inlineStr"', ' t="s"', ' t="n"', " t='inlineStr'", " t='s'"):
+            self._attrs(attrs)
 
     def _attrs(self, rest: str) -> tuple[int, str, int, str | None]:
         """(fast-path code, type, style index, ``r`` when it was not the first attribute) of a
@@ -299,6 +305,8 @@ class SheetReader:
         info = (code, typ, style, ref)
         if ref is None and len(self._cache) < 10_000:
             self._cache[rest] = info
+            if code != _SLOW:
+                self._codes[rest] = code
         return info
 
     def merged(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -365,6 +373,8 @@ class SheetReader:
         out: list[Row] = []
         number = last
         cache = self._cache
+        codes = self._codes
+        no_codes: dict[str, int] = {}
         columns = _COLUMNS
         for piece in text.split(f"</{prefix}row>"):
             at = piece.rfind(row_start)
@@ -381,24 +391,22 @@ class SheetReader:
             if attrs.endswith("/"):
                 continue  # an empty row: yielded as a gap
             content = piece[close + 1 :]
-            escaped = "&" in content or "_x" in content or "\r" in content
+            # Entities, escapes or a CR anywhere in the row: every cell of it takes the slow path.
+            plain = no_codes if "&" in content or "_x" in content or "\r" in content else codes
             values: list[Any] = []
             marks: list[Mark] | None = None
             col = 0
             for letters, rest, v, inline, other in cell_re.findall(content):
-                info = cache.get(rest)
-                if info is None:
-                    info = self._attrs(rest)
-                code = info[0]
                 if letters:
                     col = columns.get(letters) or _column(letters)
-                elif info[3] is not None:
-                    where = split_ref(info[3])
-                    col = where[1] if where else col + 1
+                    code = plain.get(rest, _SLOW)
                 else:
-                    col += 1
-                if other or code == _SLOW or escaped:
-                    value, mark = self._cell(info, v, inline, other)
+                    code = _SLOW
+                    info = cache.get(rest) or self._attrs(rest)
+                    where = split_ref(info[3]) if info[3] is not None else None
+                    col = where[1] if where else col + 1
+                if other or code == _SLOW:
+                    value, mark = self._cell(cache.get(rest) or self._attrs(rest), v, inline, other)
                     if mark is not None:
                         marks = marks or []
                         marks.append((col, *mark))
@@ -418,11 +426,10 @@ class SheetReader:
                         continue
                 else:
                     continue
-                n = len(values)
-                if col == n + 1:
+                if col == len(values) + 1:
                     values.append(value)
-                elif col > n:
-                    values.extend([""] * (col - n - 1))
+                elif col > len(values):
+                    values.extend([""] * (col - len(values) - 1))
                     values.append(value)
                 elif col >= 1:
                     values[col - 1] = value
