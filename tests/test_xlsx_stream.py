@@ -237,3 +237,25 @@ def test_serials_become_the_dates_calamine_gives(tmp_path: Path, serials: list[f
     book.close()
     assert stream_rows(path, "S") == calamine_rows(path, "S")
     assert excel_date(60.0, DATETIME, False) == dt.date(1900, 2, 28)  # what calamine says; omnimig marks it
+
+
+@pytest.mark.parametrize(("chunk_rows", "batch_rows"), [(7, 3), (10, 10), (4, 100), (1000, 2)])
+def test_chunks_built_in_batches_hold_every_row_once_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int, batch_rows: int
+) -> None:
+    from omnimig.io import read_excel as module
+
+    monkeypatch.setattr(module, "BATCH_ROWS", batch_rows)
+    phones = [1234567890123456 if i == 13 else 5320000000 + i for i in range(30)]
+    rows = [["customer_code", "phone"], *([f"C{i}", phone] for i, phone in enumerate(phones))]
+    path = tmp_path / "user.xlsx"
+    _write_xlsxwriter(path, [*rows[:10], [], [], *rows[10:]])  # two blank rows inside the table
+    chunks = list(read_excel(path, "xlsx", chunk_rows).chunks)
+    assert all(len(c.data) <= chunk_rows for c in chunks)
+    numbers = [n for c in chunks for n in c.rows]
+    assert numbers == list(range(2, 2 + 32))
+    codes = [v for c in chunks for v in c.data["customer_code"]]
+    assert codes == [*(f"C{i}" for i in range(9)), "", "", *(f"C{i}" for i in range(9, 30))]
+    (note,) = [n for c in chunks for n in c.notices]
+    assert (note.rule, note.row) == ("excel-precision", 17)  # C13: row 2 + 13 + the two blank rows
+    assert [n.row for c in chunks for n in c.notices if n.row in set(c.rows)] == [17]  # in the chunk of its row

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import visible
-from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
+from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
 from omnimig.io.xlsx_scan import ScanError, SheetScan, cell_ref
 from omnimig.io.xlsx_stream import XlsxWorkbook
 
@@ -41,6 +42,9 @@ from omnimig.io.xlsx_stream import XlsxWorkbook
 HEADER_SEARCH_ROWS = 20
 # Excel keeps 15 significant digits: a number at or above 10**15 has lost digits when it was typed.
 EXACT_LIMIT = 10**15
+# Rows turned into Arrow columns at a time: a chunk of 200,000 rows of Python strings would be
+# hundreds of MB; a batch of this many is a tenth of that.
+BATCH_ROWS = 20_000
 # Not failures of the file: a person's Ctrl-C, an exit, a generator being closed.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -514,27 +518,50 @@ def _chunks(
         keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
     merged, merged_file = _merged_cover(sheet, header_row, lead, width)
     end = lead + width
-    part: list[list[Any]] = []
+    part: list[list[Any]] = []  # rows not yet turned into Arrow columns
     part_notices: list[Notice] = []
     blank: list[tuple[list[Any], list[Notice]]] = []  # empty rows held back: trailing ones are formatting residue
-    start = header_row + 1  # sheet row of part[0]
+    done: list[list[pa.Array]] = [[] for _ in keys]  # the chunk's columns so far, in batches
+    done_rows = 0
+    start = header_row + 1  # sheet row of the chunk's first row
 
-    def frame(rows: list[list[Any]], first: int, notices: list[Notice]) -> Chunk:
-        if lead:
-            rows = [row[lead:end] for row in rows]
+    def batch() -> None:
+        """Turn ``part`` into Arrow text columns: Python holds one batch of cells, never a chunk's."""
+        nonlocal part, done_rows
+        rows = [row[lead:end] for row in part] if lead else part
         padded = [row[:width] if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
         cells = list(zip(*padded, strict=True)) if padded and width else []
-        data: dict[str, list[str]] = {}
-        for i, key in enumerate(keys):
-            values = cells[i] if cells else ()
-            data[key] = _column_text(values, first, lead + i, header[i], notices)
-        frame = pd.DataFrame(
-            {key: pd.array(values, dtype="string[pyarrow]") for key, values in data.items()},
-            index=pd.RangeIndex(len(rows)),
-        )
-        if not keys:
-            frame = pd.DataFrame(index=range(len(rows)))
-        return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index), notices=notices)
+        first = start + done_rows
+        for i in range(len(keys)):
+            texts = _column_text(cells[i] if cells else (), first, lead + i, header[i], part_notices)
+            done[i].append(pa.array(texts, type=TEXT))
+        done_rows += len(part)
+        part = []
+
+    def chunk() -> Chunk:
+        nonlocal done, done_rows, part_notices, start
+        if part:
+            batch()
+        index = pd.RangeIndex(done_rows)
+        if keys:
+            frame = pd.DataFrame(
+                {key: pd.arrays.ArrowStringArray(pa.chunked_array(done[i], type=TEXT)) for i, key in enumerate(keys)},
+                index=index,
+            )
+        else:
+            frame = pd.DataFrame(index=index)
+        made = Chunk(data=frame, rows=pd.Series(range(start, start + done_rows), index=index), notices=part_notices)
+        start += done_rows
+        done, done_rows, part_notices = [[] for _ in keys], 0, []
+        return made
+
+    def add(row: list[Any], notices: list[Notice] | tuple[()]) -> bool:
+        """Take a row; True when the chunk is full."""
+        part.append(row)
+        part_notices.extend(notices)
+        if len(part) == BATCH_ROWS:
+            batch()
+        return done_rows + len(part) == chunk_rows
 
     for number, row, marks in grid:
         notices: list[Notice] | tuple[()] = ()
@@ -550,22 +577,13 @@ def _chunks(
             continue
         if blank:
             for held, held_notices in blank:
-                part.append(held)
-                part_notices.extend(held_notices)
-                if len(part) == chunk_rows:
-                    yield frame(part, start, part_notices)
-                    start += len(part)
-                    part, part_notices = [], []
+                if add(held, held_notices):
+                    yield chunk()
             blank = []
-        part.append(row)
-        part_notices.extend(notices)
-        if len(part) == chunk_rows:
-            yield frame(part, start, part_notices)
-            start += len(part)
-            part, part_notices = [], []
-    if part:
-        yield frame(part, start, part_notices)
-        part_notices = []
+        if add(row, notices):
+            yield chunk()
+    if part or done_rows:
+        yield chunk()
     if merged_file:
         yield Chunk(data=pd.DataFrame({k: pd.array([], dtype="string[pyarrow]") for k in keys}),
                     rows=pd.Series([], dtype="int64"), notices=merged_file)  # fmt: skip
