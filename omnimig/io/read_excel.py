@@ -1,12 +1,13 @@
 """XLSX and legacy XLS: the sheet that holds the data, from its header row, every cell turned into text.
 
-python-calamine reads the cells (fast, in Rust). Before it loads an XLSX sheet, ``xlsx_scan``
-bounds what the file can claim (used range, inflated size) and notes the cells calamine reads as
-empty or wrong: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. Those,
-merged-over cells and numbers Excel has rounded become cell notices at the sheet's own row, so a
-person finds the cell and ``--split`` holds the row. A legacy XLS has no XML to look into: it is
-opened once in a memory-limited child process first, because a damaged one can make calamine
-abort the whole process. Anything else that goes wrong is a one-line ``ReadError``.
+An XLSX sheet is streamed out of its archive (``xlsx_stream``), so a 1,000,000-row sheet is read
+in bounded memory; the same pass bounds the sheet (``xlsx_scan``) and sees what a cell's value
+alone misreads: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. A legacy
+XLS (at most 65,536 rows) is read by python-calamine, after a memory-limited child process has
+opened it once (a damaged one can make calamine abort the whole process) and found, with xlrd, the
+error cells and serial-60 dates calamine hides. Those, merged-over cells and numbers Excel has
+rounded become cell notices at the sheet's own row, so a person finds the cell and ``--split``
+holds the row. Anything else that goes wrong is a one-line ``ReadError``.
 """
 
 from __future__ import annotations
