@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -315,6 +315,7 @@ class _Book:
         self.xlsx: XlsxWorkbook | None = None
         self.xls: CalamineWorkbook | None = None
         self.marks: dict[str, list[tuple[int, int, str, str]]] = {}
+        self.handle: BinaryIO | None = None
         if zipfile.is_zipfile(path):
             handle = open(path, "rb")  # noqa: SIM115 - the archive reads it while the chunks are read
             try:
@@ -322,6 +323,7 @@ class _Book:
             except BaseException:
                 handle.close()
                 raise
+            self.handle = handle
             self.meta = [
                 SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets
             ]
@@ -333,6 +335,13 @@ class _Book:
                 SheetMeta(m.name, m.visible == SheetVisibleEnum.Visible, m.typ == SheetTypeEnum.WorkSheet)
                 for m in self.xls.sheets_metadata
             ]
+
+    def position(self) -> int | None:
+        """How far into the file the sheet's stream has read (for a progress bar); None for XLS."""
+        try:
+            return self.handle.tell() if self.handle is not None else None
+        except (OSError, ValueError):
+            return None
 
     def sheet(self, name: str) -> _Sheet:
         if self.xlsx is not None:
@@ -433,6 +442,7 @@ def _open(
         duplicate_columns=tuple(duplicates),
         header=tuple(header),
         header_row=found,
+        bytes_read=book.position,
     )
 
 
