@@ -55,11 +55,12 @@ _ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#x([0-9a-fA-F]{1,6})|(amp|lt|gt|quot|ap
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _OOXML_ESCAPE = re.compile(r"_x([0-9a-fA-F]{4})_")
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_PHONETIC = re.compile(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S)
-_TEXT = re.compile(r"<(?:\w+:)?t\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?t>)", re.S)
-_FORMULA = re.compile(r"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
-_VALUE = re.compile(r"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
-_INLINE_STRING = re.compile(r"<(?:\w+:)?is\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?is>)", re.S)
+# Element patterns whose text cannot hold a "<" (XML escapes it), so a match never scans past the
+# next tag: a damaged cell with thousands of unclosed tags costs linear time, not quadratic.
+_PHONETIC_OPEN = re.compile(r"<(?:\w+:)?rPh\b")
+_TEXT = re.compile(r"<(?:\w+:)?t\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?t>)")
+_FORMULA = re.compile(r"<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)")
+_VALUE = re.compile(r"<(?:\w+:)?v\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?v>)")
 _MERGE = re.compile(rb"""<(?:\w+:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]+[0-9]+):([A-Za-z]+[0-9]+)["']""")
 _PREFIX = re.compile(r"<(\w+:)?worksheet\b")
 _EPOCH = dt.datetime(1899, 12, 30)
@@ -93,8 +94,9 @@ def xml_text(raw: str) -> str:
 
 def rich_text(content: str) -> str:
     """The text of an ``<is>`` or ``<si>`` element: every run's ``<t>``, phonetic hints left out."""
-    if "<rPh" in content or ":rPh" in content:
-        content = _PHONETIC.sub("", content)
+    if "rPh" in content:
+        pieces = _PHONETIC_OPEN.split(content)
+        content = pieces[0] + "".join(piece[piece.find("rPh>") + 4 :] for piece in pieces[1:] if "rPh>" in piece)
     return "".join(xml_text(t) for t in _TEXT.findall(content))
 
 
@@ -241,7 +243,7 @@ def read_shared_strings(book: Book) -> list[str]:
     if name is None:
         return []
     strings: list[str] = []
-    pattern = re.compile(r"<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)", re.S)
+    pattern = re.compile(r"<(?:\w+:)?si\b[^>]*?(?:/>|>((?:[^<]|<(?!(?:\w+:)?si[\s>/]))*?)</(?:\w+:)?si>)")
     simple = re.compile(r"<t(?: xml:space=\"preserve\")?>([^<]*)</t>")
     with book.archive.open(name) as stream:
         carry = b""
@@ -458,8 +460,7 @@ class SheetReader:
             vm = _VALUE.search(other)
             v = vm.group(1) or "" if vm else ""
             if typ == "inlineStr":
-                im = _INLINE_STRING.search(other)
-                inline = rich_text(im.group(1) or "") if im else ""
+                inline = rich_text(other)  # the <t> runs of its <is>
         elif inline:
             inline = xml_text(inline)
         mark: tuple[str, str] | None = None
@@ -510,12 +511,12 @@ def _attr(attrs: str, name: str) -> str | None:
 @lru_cache(maxsize=8)
 def _cell_pattern(prefix: str) -> re.Pattern[str]:
     """A cell: (column letters if ``r`` comes first, other attributes, plain ``<v>``, plain inline
-    text, any other content). Both plain forms exclude ``<``, so anything richer is ``other``."""
+    text, any other content). Both plain forms exclude ``<``, so anything richer is ``other``; other
+    content never runs into the next ``<c``, so an unclosed cell costs a scan to the next cell only."""
     p = re.escape(prefix)
     return re.compile(
         rf"<{p}c\b(?:\s+r=\"([A-Z]{{1,3}})[0-9]+\")?([^>]*?)"
-        rf"(?:/>|>(?:<{p}v>([^<]*)</{p}v>|<{p}is><{p}t>([^<]*)</{p}t></{p}is>|(.*?))</{p}c>)",
-        re.S,
+        rf"(?:/>|>(?:<{p}v>([^<]*)</{p}v>|<{p}is><{p}t>([^<]*)</{p}t></{p}is>|((?:[^<]|<(?!{p}c[\s>/]))*?))</{p}c>)",
     )
 
 class XlsxWorkbook:
