@@ -291,3 +291,12 @@ def test_a_damaged_row_costs_linear_time_not_a_hang(tmp_path: Path, damage: str)
     result = subprocess.run([sys.executable, "-c", HANG, str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[0] in ("1", "refused")
+
+
+def test_a_block_is_cut_after_a_closing_row_tag_with_or_without_a_prefix() -> None:
+    from omnimig.io.xlsx_stream import _after_last_row
+
+    closed = b'<x:row r="1"><x:c/></x:row>'
+    assert _after_last_row(closed + b"<x:row>abc") == len(closed)  # not after the opening <x:row>
+    assert _after_last_row(b"<x:row>abc") == -1
+    assert _after_last_row(b"<row><c/></row><row>") == len(b"<row><c/></row>")

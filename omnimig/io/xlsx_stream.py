@@ -220,21 +220,31 @@ def _blocks(book: Book, member: str) -> Iterator[str]:
             book._count(len(block))
             buf = carry + block if carry else block
             if block:
-                cut = buf.rfind(b"</row>")
-                if cut < 0:
-                    cut = buf.rfind(b":row>")  # a prefixed namespace: </x:row>
+                cut = _after_last_row(buf)
                 if cut < 0:
                     if len(buf) > MAX_ROW_BYTES:
                         raise ScanError(f"part {member} has a row larger than {MAX_ROW_BYTES // 1024**2} MB")
                     carry = buf
                     continue
-                cut = buf.index(b">", cut) + 1
             else:
                 cut = len(buf)
             yield buf[:cut].decode("utf-8", "replace")
             carry = buf[cut:]
             if not block:
                 return
+
+
+def _after_last_row(buf: bytes) -> int:
+    """Where the last ``</row>`` (or ``</x:row>``, any prefix) of ``buf`` ends; -1 if it has none."""
+    cut = buf.rfind(b"</row>")
+    if cut >= 0:
+        return cut + 6
+    pos = len(buf)
+    while (pos := buf.rfind(b":row>", 0, pos)) >= 0:
+        start = buf.rfind(b"<", 0, pos)
+        if start >= 0 and buf[start + 1 : start + 2] == b"/" and buf[start + 2 : pos].isalnum():
+            return pos + 5
+    return -1
 
 
 def read_shared_strings(book: Book) -> list[str]:
