@@ -265,7 +265,7 @@ class _XlsSheet(_Sheet):
     """A legacy XLS sheet, loaded whole by calamine (a legacy sheet is at most 65,536 rows); the
     marks (error cells, serial 60) come from xlrd in the probe child."""
 
-    def __init__(self, book: CalamineWorkbook, name: str, marks: list[tuple[int, int, str, str]] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, book: CalamineWorkbook, name: str, marks: Collection[tuple[int, int, str, str]] = ()) -> None:
         self.name = name
         self.cells: CalamineSheet = book.get_sheet_by_name(name)
         self.marks: dict[int, list[tuple[int, str, str]]] = {}
