@@ -185,7 +185,9 @@ def test_a_hidden_sheet_is_never_picked_silently(tmp_path: Path) -> None:
     book.close()
     source = read_excel(path, "xlsx")
     assert source.columns == ("Kapak sayfası",)
-    assert any("'Veri'" in n.message and "--sheet" in n.message for n in source.notices)
+    (note,) = source.notices
+    assert note.rule == "hidden-sheets"  # not "sheet": the first visible sheet was read
+    assert note.message == 'read sheet "Kapak"; the hidden sheet "Veri" was not read (choose one with --sheet NAME)'
     chosen = read_excel(path, "xlsx", sheet="Veri")  # named: read, even hidden
     assert chosen.columns == tuple(user_rows()[0])
     assert sum(len(c.data) for c in chosen.chunks) == 3
@@ -343,7 +345,10 @@ def test_a_hidden_first_sheet_is_passed_over_with_a_note(tmp_path: Path) -> None
     secret.hide()
     book.close()
     source = read_excel(path, "xlsx")
-    assert [n.message for n in source.notices] == ['read sheet "yeni": the first sheet "eski" is hidden']
+    # the first visible sheet was read, so no "sheet" note; the hidden one is named
+    assert [(n.rule, n.message) for n in source.notices] == [
+        ("hidden-sheets", 'read sheet "yeni"; the hidden sheet "eski" was not read (choose one with --sheet NAME)')
+    ]
     assert next(iter(source.chunks)).data.to_dict("records") == [{"customer_code": "NEW", "email": "new@example.com"}]
 
 
@@ -359,3 +364,49 @@ def test_a_data_cell_that_spells_one_column_name_does_not_move_the_header(tmp_pa
     assert source.columns == ("c0",)
     assert [n.rule for n in source.notices] == []
     assert next(iter(source.chunks)).data.to_dict("records") == [{"c0": "date_joined"}]
+
+
+def test_hidden_sheets_are_named_in_their_own_note_beside_the_sheet_note(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("Kapak").write(0, 0, "Kapak sayfası")
+    for name in ("eski", "yedek"):
+        old = book.add_worksheet(name)
+        old.write_row(0, 0, ["customer_code", "email"])
+        old.hide()
+    data = book.add_worksheet("Veri")
+    for r, row in enumerate(user_rows()):
+        data.write_row(r, 0, row)
+    book.close()
+    source = read_excel(path, "xlsx")
+    assert [(n.rule, n.message) for n in source.notices] == [
+        (
+            "sheet",
+            'read sheet "Veri": the first sheet "Kapak" has no documented columns (choose another with --sheet NAME)',
+        ),
+        (
+            "hidden-sheets",
+            'read sheet "Veri"; the hidden sheets "eski", "yedek" were not read (choose one with --sheet NAME)',
+        ),
+    ]
+    assert read_excel(path, "xlsx", sheet="eski").notices == []  # a sheet chosen by name: no guess to explain
+
+
+def test_a_hidden_legacy_xls_sheet_is_named_too(tmp_path: Path) -> None:
+    xlwt = pytest.importorskip("xlwt")
+    path = tmp_path / "user.xls"
+    book = xlwt.Workbook()
+    secret = book.add_sheet("gizli")
+    secret.write(0, 0, "customer_code")
+    secret.visibility = 1  # hidden
+    data = book.add_sheet("users")
+    for r, row in enumerate(user_rows()):
+        for c, value in enumerate(row):
+            data.write(r, c, value)
+    data.set_selected(True)
+    book.active_sheet = 1
+    book.save(str(path))
+    source = read_excel(path, "xls")
+    assert [(n.rule, n.message) for n in source.notices] == [
+        ("hidden-sheets", 'read sheet "users"; the hidden sheet "gizli" was not read (choose one with --sheet NAME)')
+    ]

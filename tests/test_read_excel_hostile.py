@@ -121,15 +121,15 @@ def test_an_unexpected_failure_while_reading_rows_is_a_read_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_xlsx(tmp_path / "user.xlsx", [["customer_code"], *([f"C{i}"] for i in range(40))])
-    original = read_excel_module._Sheet.rows
+    original = read_excel_module._XlsxSheet.rows
 
-    def broken(self: read_excel_module._Sheet):  # type: ignore[no-untyped-def]
+    def broken(self: read_excel_module._XlsxSheet):  # type: ignore[no-untyped-def]
         for i, item in enumerate(original(self)):
             if i == 30:  # past the header search: while the rows are read
                 raise RuntimeError("native reader failed\nsecond line")
             yield item
 
-    monkeypatch.setattr(read_excel_module._Sheet, "rows", broken)
+    monkeypatch.setattr(read_excel_module._XlsxSheet, "rows", broken)
     source = open_source(path)
     with pytest.raises(ReadError) as info:
         list(source.chunks)

@@ -1,41 +1,51 @@
 """XLSX and legacy XLS: the sheet that holds the data, from its header row, every cell turned into text.
 
-python-calamine reads the cells (fast, in Rust). Before it loads an XLSX sheet, ``xlsx_scan``
-bounds what the file can claim (used range, inflated size) and notes the cells calamine reads as
-empty or wrong: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. Those,
-merged-over cells and numbers Excel has rounded become cell notices at the sheet's own row, so a
-person finds the cell and ``--split`` holds the row. A legacy XLS has no XML to look into: it is
-opened once in a memory-limited child process first, because a damaged one can make calamine
-abort the whole process. Anything else that goes wrong is a one-line ``ReadError``.
+An XLSX sheet is streamed out of its archive (``xlsx_stream``), so a 1,000,000-row sheet is read
+in bounded memory; the same pass bounds the sheet (``xlsx_scan``) and sees what a cell's value
+alone misreads: Excel error cells, formulas never calculated, Excel's phantom 1900-02-29. A legacy
+XLS (at most 65,536 rows) is read by python-calamine, after a memory-limited child process has
+opened it once (a damaged one can make calamine abort the whole process) and found, with xlrd, the
+error cells and serial-60 dates calamine hides. Those, merged-over cells and numbers Excel has
+rounded become cell notices at the sheet's own row, so a person finds the cell and ``--split``
+holds the row. Anything else that goes wrong is a one-line ``ReadError``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import itertools
+import json
+import os
 import subprocess
 import sys
 import zipfile
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
+import pyarrow as pa
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import visible
-from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
-from omnimig.io.xlsx_scan import Book, ScanError, SheetScan, cell_ref, open_book
+from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
+from omnimig.io.xlsx_scan import ScanError, SheetScan, cell_ref
+from omnimig.io.xlsx_stream import XlsxWorkbook
 
 # The header is looked for among a sheet's first rows: title rows, a date line or blank rows above
 # it are common in exports and accountants' workbooks.
 HEADER_SEARCH_ROWS = 20
 # Excel keeps 15 significant digits: a number at or above 10**15 has lost digits when it was typed.
 EXACT_LIMIT = 10**15
+# Rows turned into Arrow columns at a time: a chunk of 200,000 rows of Python strings would be
+# hundreds of MB; a batch of this many is a tenth of that.
+BATCH_ROWS = 20_000
 # Not failures of the file: a person's Ctrl-C, an exit, a generator being closed.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -123,14 +133,39 @@ def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
 
 # Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
 # calamine ask for tens of GB, and a failed native allocation aborts the process (no exception).
+# The path comes as bytes on stdin, so a file name that is not valid UTF-8 reaches it intact.
+# calamine reads an error cell as empty and the serial 60 as 1900-02-28; xlrd, reading the same
+# records, tells both apart, so the child also prints where they are, as JSON, for each sheet.
 _PROBE = (
-    "import sys\n"
+    "import json, os, sys\n"
     "from python_calamine import CalamineWorkbook\n"
-    "book = CalamineWorkbook.from_path(sys.argv[1])\n"
+    "with open(os.fsdecode(sys.stdin.buffer.read()), 'rb') as f:\n"
+    "    data = f.read()\n"
+    "book = CalamineWorkbook.from_filelike(__import__('io').BytesIO(data))\n"
     "for i in range(len(book.sheet_names)):\n"
     "    for _ in book.get_sheet_by_index(i).iter_rows():\n"
     "        pass\n"
+    "marks = {}\n"
+    "try:\n"
+    "    import xlrd\n"
+    "    legacy = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=open(os.devnull, 'w'))\n"
+    "except Exception:\n"
+    "    legacy = None\n"
+    "for sheet in legacy.sheets() if legacy is not None else ():\n"
+    "    found = marks.setdefault(sheet.name, [])\n"
+    "    for r in range(sheet.nrows):\n"
+    "        for c, kind in enumerate(sheet.row_types(r)):\n"
+    "            if len(found) >= %d:\n"
+    "                break\n"
+    "            if kind == xlrd.XL_CELL_ERROR:\n"
+    "                code = sheet.cell_value(r, c)\n"
+    "                found.append([r + 1, c + 1, 'error', xlrd.error_text_from_code.get(code, '#ERROR')])\n"
+    "            elif kind == xlrd.XL_CELL_DATE and legacy.datemode == 0 and 60 <= sheet.cell_value(r, c) < 61:\n"
+    "                found.append([r + 1, c + 1, 'serial-60', ''])\n"
+    "print(json.dumps(marks))\n"
 )
+# At most this many marked cells per sheet: each becomes a problem, and the reports keep examples.
+MAX_MARKS = 100_000
 PROBE_MEMORY = 3 * 1024**3  # a legacy sheet is at most 65,536 x 256 cells: about 1 GB in calamine
 PROBE_SECONDS = 120
 
@@ -141,11 +176,15 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY, PROBE_MEMORY))
 
 
-def _probe(path: Path, file_format: str) -> None:
-    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs."""
+def _probe(path: Path, file_format: str) -> dict[str, list[tuple[int, int, str, str]]]:
+    """Open the workbook in a child first; refuse it in one line if that child crashes or hangs.
+
+    Returns the error cells and serial-60 dates of each sheet: [(row, column, kind, text)], 1-based.
+    """
     try:
         child = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)],
+            [sys.executable, "-c", _PROBE % MAX_MARKS],
+            input=os.fsencode(path),
             capture_output=True,
             timeout=PROBE_SECONDS,
             check=False,
@@ -168,23 +207,75 @@ def _probe(path: Path, file_format: str) -> None:
             f"{path}: not a readable {file_format.upper()} workbook (it is damaged: reading it crashed the "
             f"reader or needed over {PROBE_MEMORY // 1024**3} GB); save it again from Excel as .xlsx"
         )
+    try:
+        found = json.loads(child.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+        return {str(k): [(int(r), int(c), str(kind), str(t)) for r, c, kind, t in v] for k, v in found.items()}
+    except (ValueError, IndexError, TypeError, AttributeError):
+        return {}  # calamine reads it (below) or says why not; only the marks are missing
+
+
+@dataclass(frozen=True)
+class SheetMeta:
+    """What the reader needs to know of a sheet before reading it."""
+
+    name: str
+    visible: bool
+    worksheet: bool
 
 
 class _Sheet:
-    """One loaded sheet: calamine's cells plus what the XML scan saw; rows and columns 1-based."""
+    """One sheet: ``rows()`` gives (sheet row, cells from column A, marks) for rows 1 to the last;
+    marks are (column, kind, text) of cells the values alone misread (error cells, formulas without
+    a calculated value, serial 60). Rows and columns are 1-based."""
 
-    def __init__(self, book: CalamineWorkbook, xml: Book | None, name: str) -> None:
+    name: str
+
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        raise NotImplementedError
+
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Merged ranges as ((top, left), (bottom, right)), 0-based."""
+        raise NotImplementedError
+
+    def head(self) -> list[tuple[int, list[str]]]:
+        found = []
+        for number, row, _ in self.rows():
+            if number > HEADER_SEARCH_ROWS:
+                break
+            found.append((number, [cell_text(c).strip() for c in row]))
+        return found
+
+
+class _XlsxSheet(_Sheet):
+    """An XLSX sheet, streamed from the archive (``xlsx_stream``): memory is a block and a chunk."""
+
+    def __init__(self, book: XlsxWorkbook, name: str) -> None:
         self.name = name
-        self.scan = xml.scan(name) if xml is not None else SheetScan()
+        self.reader = book.sheet(name)
+
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        self.reader = dataclasses.replace(self.reader, scan=SheetScan())
+        return self.reader.rows()
+
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        return self.reader.merged()
+
+
+class _XlsSheet(_Sheet):
+    """A legacy XLS sheet, loaded whole by calamine (a legacy sheet is at most 65,536 rows); the
+    marks (error cells, serial 60) come from xlrd in the probe child."""
+
+    def __init__(self, book: CalamineWorkbook, name: str, marks: Collection[tuple[int, int, str, str]] = ()) -> None:
+        self.name = name
         self.cells: CalamineSheet = book.get_sheet_by_name(name)
+        self.marks: dict[int, list[tuple[int, str, str]]] = {}
+        for r, c, kind, text in marks:
+            self.marks.setdefault(r, []).append((c, kind, text))
 
-    def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(sheet row, cells from column A) for every row calamine yields.
-
-        calamine's used range starts at the first used cell; its row iterator (0.9) yields the
+    def rows(self) -> Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]]:
+        """calamine's used range starts at the first used cell; its row iterator (0.9) yields the
         empty rows above it but starts at the range's first column. Both are checked on the first
-        row, so a sheet whose table starts at B3 still names B3 as B3.
-        """
+        row, so a sheet whose table starts at B3 still names B3 as B3."""
         grid = iter(self.cells.iter_rows())
         first = next(grid, None)
         if first is None:
@@ -195,17 +286,13 @@ class _Sheet:
         pad = [""] * left if left and len(first) < right + 1 else []
         grid = itertools.chain([first], grid)
         numbers = itertools.count(number)
+        marks = self.marks
         if not pad:
-            return zip(numbers, grid, strict=False)  # no Python frame per row
-        return ((n, [*pad, *row]) for n, row in zip(numbers, grid, strict=False))
+            return ((n, row, marks.get(n)) for n, row in zip(numbers, grid, strict=False))
+        return ((n, [*pad, *row], marks.get(n)) for n, row in zip(numbers, grid, strict=False))
 
-    def head(self) -> list[tuple[int, list[str]]]:
-        found = []
-        for number, row in self.rows():
-            if number > HEADER_SEARCH_ROWS:
-                break
-            found.append((number, [cell_text(c).strip() for c in row]))
-        return found
+    def merged_ranges(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        return list(self.cells.merged_cell_ranges or [])
 
 
 def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
@@ -221,6 +308,48 @@ def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
     return None
 
 
+class _Book:
+    """The opened workbook, whichever reader: its sheets' metadata and a ``_Sheet`` by name."""
+
+    def __init__(self, path: Path, file_format: str) -> None:
+        self.xlsx: XlsxWorkbook | None = None
+        self.xls: CalamineWorkbook | None = None
+        self.marks: dict[str, list[tuple[int, int, str, str]]] = {}
+        self.handle: BinaryIO | None = None
+        if zipfile.is_zipfile(path):
+            handle = open(path, "rb")  # noqa: SIM115 - the archive reads it while the chunks are read
+            try:
+                self.xlsx = XlsxWorkbook(handle)
+            except BaseException:
+                handle.close()
+                raise
+            self.handle = handle
+            self.meta = [
+                SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets
+            ]
+        else:
+            self.marks = _probe(path, file_format)
+            with open(path, "rb") as handle:
+                self.xls = CalamineWorkbook.from_filelike(handle)
+            self.meta = [
+                SheetMeta(m.name, m.visible == SheetVisibleEnum.Visible, m.typ == SheetTypeEnum.WorkSheet)
+                for m in self.xls.sheets_metadata
+            ]
+
+    def position(self) -> int | None:
+        """How far into the file the sheet's stream has read (for a progress bar); None for XLS."""
+        try:
+            return self.handle.tell() if self.handle is not None else None
+        except (OSError, ValueError):
+            return None
+
+    def sheet(self, name: str) -> _Sheet:
+        if self.xlsx is not None:
+            return _XlsxSheet(self.xlsx, name)
+        assert self.xls is not None
+        return _XlsSheet(self.xls, name, self.marks.get(name, []))
+
+
 def _open(
     path: Path,
     file_format: str,
@@ -231,53 +360,47 @@ def _open(
 ) -> Source:
     if not path.exists():
         raise FileNotFoundError(path)
-    xml = open_book(str(path)) if zipfile.is_zipfile(path) else None
-    if xml is None:
-        _probe(path, file_format)
-    book = CalamineWorkbook.from_path(str(path))
-    meta = book.sheets_metadata
+    book = _Book(path, file_format)
+    meta = book.meta
     if not meta:
         raise ReadError(f"{path}: the workbook has no sheets")
     notices: list[Notice] = []
     if choice is not None:
         name = _named_sheet(path, meta, choice)
-        chosen = _Sheet(book, xml, name)
+        chosen = book.sheet(name)
         found = header_row or _find_header(chosen, known) or 1
     else:
-        visible = [m.name for m in meta if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
-        if not visible:
+        shown = [m.name for m in meta if m.visible and m.worksheet]
+        if not shown:
             raise ReadError(f"{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME")
-        chosen = _Sheet(book, xml, visible[0])
+        chosen = book.sheet(shown[0])
         found = header_row or _find_header(chosen, known)
         if found is None and header_row is None:
-            for name in visible[1:]:
-                other = _Sheet(book, xml, name)
+            for name in shown[1:]:
+                other = book.sheet(name)
                 other_header = _find_header(other, known)
                 if other_header is not None:
                     notices.append(
                         Notice(
                             "sheet",
-                            f'read sheet "{name}": the first sheet "{visible[0]}" has no documented columns '
+                            f'read sheet "{name}": the first sheet "{shown[0]}" has no documented columns '
                             f"(choose another with --sheet NAME)",
                         )
                     )
                     chosen, found = other, other_header
                     break
                 del other
-            else:
-                hidden = [m.name for m in meta if m.visible != SheetVisibleEnum.Visible]
-                if hidden:
-                    notices.append(
-                        Notice(
-                            "sheet",
-                            f'read sheet "{visible[0]}"; the hidden sheet(s) {", ".join(map(repr, hidden))} '
-                            "were not looked at: choose one with --sheet NAME",
-                        )
-                    )
         found = found or 1
-        if chosen.name != meta[0].name and not notices:
-            why = "hidden" if meta[0].visible != SheetVisibleEnum.Visible else "not a worksheet"
-            notices.append(Notice("sheet", f'read sheet "{chosen.name}": the first sheet "{meta[0].name}" is {why}'))
+        hidden = [m.name for m in meta if not m.visible and m.worksheet]
+        if hidden:
+            names = ", ".join(f'"{n}"' for n in hidden)
+            notices.append(
+                Notice(
+                    "hidden-sheets",
+                    f'read sheet "{chosen.name}"; the hidden sheet{"s" if len(hidden) > 1 else ""} {names} '
+                    f"{'were' if len(hidden) > 1 else 'was'} not read (choose one with --sheet NAME)",
+                )
+            )
     if found != 1 and header_row is None:
         notices.append(
             Notice(
@@ -288,7 +411,7 @@ def _open(
         )
     grid = chosen.rows()
     first: list[Any] | None = None
-    for number, row in grid:
+    for number, row, _ in grid:
         if number == found:
             first = row
             break
@@ -319,10 +442,11 @@ def _open(
         duplicate_columns=tuple(duplicates),
         header=tuple(header),
         header_row=found,
+        bytes_read=book.position,
     )
 
 
-def _named_sheet(path: Path, meta: list[Any], choice: str | int) -> str:
+def _named_sheet(path: Path, meta: list[SheetMeta], choice: str | int) -> str:
     names = [m.name for m in meta]
     if isinstance(choice, str) and choice in names:
         return choice
@@ -350,7 +474,7 @@ def _merged_cover(
     by_row: dict[int, list[Notice]] = {}
     too_big: list[Notice] = []
     budget = 1_000_000
-    for (r1, c1), (r2, c2) in sheet.cells.merged_cell_ranges or []:
+    for (r1, c1), (r2, c2) in sheet.merged_ranges():
         top, left, bottom, right = r1 + 1, c1 + 1, r2 + 1, c2 + 1
         area = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
         top_data = max(top, header_row + 1)
@@ -389,7 +513,7 @@ def _merged_cover(
 
 
 def _chunks(
-    grid: Iterator[tuple[int, list[Any]]],
+    grid: Iterator[tuple[int, list[Any], list[tuple[int, str, str]] | None]],
     header: list[str],
     lead: int,
     chunk_rows: int,
@@ -403,36 +527,57 @@ def _chunks(
     for name in header:
         seen[name] = seen.get(name, 0) + 1
         keys.append(name if seen[name] == 1 else repeat_key(name, seen[name]))
-    scan = sheet.scan
-    marked = _marked_by_row(scan)
     merged, merged_file = _merged_cover(sheet, header_row, lead, width)
     end = lead + width
-    part: list[list[Any]] = []
+    part: list[list[Any]] = []  # rows not yet turned into Arrow columns
     part_notices: list[Notice] = []
     blank: list[tuple[list[Any], list[Notice]]] = []  # empty rows held back: trailing ones are formatting residue
-    start = header_row + 1  # sheet row of part[0]
+    done: list[list[pa.Array]] = [[] for _ in keys]  # the chunk's columns so far, in batches
+    done_rows = 0
+    start = header_row + 1  # sheet row of the chunk's first row
 
-    def frame(rows: list[list[Any]], first: int, notices: list[Notice]) -> Chunk:
-        if lead:
-            rows = [row[lead:end] for row in rows]
+    def batch() -> None:
+        """Turn ``part`` into Arrow text columns: Python holds one batch of cells, never a chunk's."""
+        nonlocal part, done_rows
+        rows = [row[lead:end] for row in part] if lead else part
         padded = [row[:width] if len(row) >= width else [*row, *([""] * (width - len(row)))] for row in rows]
         cells = list(zip(*padded, strict=True)) if padded and width else []
-        data: dict[str, list[str]] = {}
-        for i, key in enumerate(keys):
-            values = cells[i] if cells else ()
-            data[key] = _column_text(values, first, lead + i, header[i], notices)
-        frame = pd.DataFrame(
-            {key: pd.array(values, dtype="string[pyarrow]") for key, values in data.items()},
-            index=pd.RangeIndex(len(rows)),
-        )
-        if not keys:
-            frame = pd.DataFrame(index=range(len(rows)))
-        return Chunk(data=frame, rows=pd.Series(range(first, first + len(rows)), index=frame.index), notices=notices)
+        first = start + done_rows
+        for i in range(len(keys)):
+            texts = _column_text(cells[i] if cells else (), first, lead + i, header[i], part_notices)
+            done[i].append(pa.array(texts, type=TEXT))
+        done_rows += len(part)
+        part = []
 
-    for number, row in grid:
+    def chunk() -> Chunk:
+        nonlocal done, done_rows, part_notices, start
+        if part:
+            batch()
+        index = pd.RangeIndex(done_rows)
+        if keys:
+            frame = pd.DataFrame(
+                {key: pd.arrays.ArrowStringArray(pa.chunked_array(done[i], type=TEXT)) for i, key in enumerate(keys)},
+                index=index,
+            )
+        else:
+            frame = pd.DataFrame(index=index)
+        made = Chunk(data=frame, rows=pd.Series(range(start, start + done_rows), index=index), notices=part_notices)
+        start += done_rows
+        done, done_rows, part_notices = [[] for _ in keys], 0, []
+        return made
+
+    def add(row: list[Any], notices: list[Notice] | tuple[()]) -> bool:
+        """Take a row; True when the chunk is full."""
+        part.append(row)
+        part_notices.extend(notices)
+        if len(part) == BATCH_ROWS:
+            batch()
+        return done_rows + len(part) == chunk_rows
+
+    for number, row, marks in grid:
         notices: list[Notice] | tuple[()] = ()
-        if number in marked or number in merged:
-            notices = _fix_row(marked.get(number, []), row, header, lead, number)
+        if marks or number in merged:
+            notices = _fix_row(marks or [], row, header, lead, number)
             for note in merged.get(number, ()):
                 c = int(note.column or 0)
                 notices.append(
@@ -443,38 +588,16 @@ def _chunks(
             continue
         if blank:
             for held, held_notices in blank:
-                part.append(held)
-                part_notices.extend(held_notices)
-                if len(part) == chunk_rows:
-                    yield frame(part, start, part_notices)
-                    start += len(part)
-                    part, part_notices = [], []
+                if add(held, held_notices):
+                    yield chunk()
             blank = []
-        part.append(row)
-        part_notices.extend(notices)
-        if len(part) == chunk_rows:
-            yield frame(part, start, part_notices)
-            start += len(part)
-            part, part_notices = [], []
-    if part:
-        yield frame(part, start, part_notices)
-        part_notices = []
+        if add(row, notices):
+            yield chunk()
+    if part or done_rows:
+        yield chunk()
     if merged_file:
         yield Chunk(data=pd.DataFrame({k: pd.array([], dtype="string[pyarrow]") for k in keys}),
                     rows=pd.Series([], dtype="int64"), notices=merged_file)  # fmt: skip
-
-
-def _marked_by_row(scan: SheetScan) -> dict[int, list[tuple[int, str, str]]]:
-    """Cells calamine misreads, by sheet row: (column, kind, text)."""
-    marks: dict[int, list[tuple[int, str, str]]] = {}
-    for (r, c), error in scan.errors.items():
-        marks.setdefault(r, []).append((c, "error", error))
-    for (r, c), formula in scan.uncalculated.items():
-        if (r, c) not in scan.errors:
-            marks.setdefault(r, []).append((c, "formula", formula))
-    for r, c in scan.serial_60:
-        marks.setdefault(r, []).append((c, "serial-60", ""))
-    return marks
 
 
 def _fix_row(

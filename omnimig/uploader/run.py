@@ -86,6 +86,7 @@ NOT_PLAIN = {
     "json-lines": "it is JSON Lines (one object a line); Akinon expects one JSON array",
     "header-row": "its header is not row 1 of the sheet, and Akinon reads row 1 as the header",
     "sheet": "the records were read from one of several sheets (or tables); the copy holds only that one",
+    "hidden-sheets": "it has hidden sheets, which Akinon may read; the copy holds only the sheet that was read",
 }
 #: How a converted copy is written, per output format, for ``--dry-run``.
 SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
