@@ -280,7 +280,8 @@ class _XlsSheet(_Sheet):
         first = next(grid, None)
         if first is None:
             return iter(())
-        (top, left), (_, right) = (self.cells.start, self.cells.end) if self.cells.height else ((0, 0), (0, 0))
+        # calamine types start/end as optional; a sheet with a height has both
+        (top, left), (_, right) = (self.cells.start, self.cells.end) if self.cells.height else ((0, 0), (0, 0))  # type: ignore[misc]
         empty = all(v == "" or v is None for v in first)
         number = 1 if top > 0 and empty else top + 1
         pad = [""] * left if left and len(first) < right + 1 else []
@@ -324,9 +325,7 @@ class _Book:
                 handle.close()
                 raise
             self.handle = handle
-            self.meta = [
-                SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets
-            ]
+            self.meta = [SheetMeta(s.name, s.state == "visible", s.kind == "worksheet") for s in self.xlsx.book.sheets]
         else:
             self.marks = _probe(path, file_format)
             with open(path, "rb") as handle:
@@ -374,8 +373,8 @@ def _open(
         if not shown:
             raise ReadError(f"{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME")
         chosen = book.sheet(shown[0])
-        found = header_row or _find_header(chosen, known)
-        if found is None and header_row is None:
+        guess = header_row or _find_header(chosen, known)
+        if guess is None and header_row is None:
             for name in shown[1:]:
                 other = book.sheet(name)
                 other_header = _find_header(other, known)
@@ -387,10 +386,10 @@ def _open(
                             f"(choose another with --sheet NAME)",
                         )
                     )
-                    chosen, found = other, other_header
+                    chosen, guess = other, other_header
                     break
                 del other
-        found = found or 1
+        found = guess or 1
         hidden = [m.name for m in meta if not m.visible and m.worksheet]
         if hidden:
             names = ", ".join(f'"{n}"' for n in hidden)
@@ -584,7 +583,7 @@ def _chunks(
                     Notice(note.rule, note.message, note.row, note.severity, header[c - 1 - lead], note.value)
                 )
         if not notices and row.count("") + row.count(None) == len(row):
-            blank.append((row, notices))
+            blank.append((row, list(notices)))
             continue
         if blank:
             for held, held_notices in blank:
