@@ -106,5 +106,5 @@ class Source:
     # Records in the file when known before reading the chunks (JSON); None otherwise.
     known_rows: int | None = None
     # Bytes of the file read so far, for a progress bar; None when the reader cannot tell
-    # (a legacy XLS is read whole before the first chunk).
+    # (a legacy XLS is read whole before the first chunk; the JSON reader does not report it).
     bytes_read: Callable[[], int | None] = field(default=lambda: None)
