@@ -24,6 +24,7 @@ from omnimig.exceptions import (
     SchemaError,
     TransformError,
     UploadError,
+    UploadRefused,
     UsageError,
     WriteError,
 )
@@ -38,7 +39,6 @@ _LAZY = {
     "test_set": "omnimig.api",
     "upload": "omnimig.api",
     "Token": "omnimig.uploader.client",
-    "UploadRefused": "omnimig.uploader.client",
     "Report": "omnimig.validation.result",
     "Problem": "omnimig.validation.problem",
     "FileResult": "omnimig.validation.problem",
@@ -71,7 +71,7 @@ __all__ = [
 if TYPE_CHECKING:
     from omnimig import schemas
     from omnimig.api import samples, test_set, transform, upload, validate
-    from omnimig.uploader.client import Token, UploadRefused
+    from omnimig.uploader.client import Token
     from omnimig.validation.problem import FileResult, Problem
     from omnimig.validation.result import Report
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnimig.exceptions import TransformError, UsageError
+from omnimig.io.private import writing
 
 if TYPE_CHECKING:
     from omnimig.sampling.generate import Written
@@ -29,9 +30,15 @@ Paths = PathArg | Iterable[PathArg]
 
 def as_paths(paths: Paths, what: str = "the files or the bundle folder to validate") -> list[Path]:
     """One path or many, as ``Path`` objects (a plain string is one path, not its characters)."""
-    if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    listed = [Path(p) for p in paths]
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    if not isinstance(paths, Iterable):
+        raise UsageError(f"{paths!r} is not a path; give a file or folder name, or a list of them")
+    listed = []
+    for p in paths:
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise UsageError(f"{p!r} is not a path; give a file or folder name, or a list of them")
+        listed.append(Path(os.fsdecode(p)))
     if not listed:
         raise UsageError(f"no file or folder given; name {what}")
     return listed
@@ -70,6 +77,11 @@ def validate(
     from omnimig.validation.result import Report
     from omnimig.validation.run import validate_paths
 
+    if type is not None and not isinstance(type, str):
+        raise UsageError(f"type {type!r}: give a type name such as order")
+    for name, value, least in (("chunk_rows", chunk_rows, 1), ("examples", examples, 0), ("header_row", header_row, 1)):
+        if value is not None and (not isinstance(value, int) or value < least):
+            raise UsageError(f"{name} {value!r}: a whole number of at least {least}")
     given = as_paths(paths)
     options = ReadOptions(sheet=None if sheet is None else str(sheet), header_row=header_row)
     run = validate_paths(
@@ -114,10 +126,13 @@ def transform(
     apply its flags); ``mapping`` is then not read again.
     The result's ``lines()`` is the summary the CLI prints; ``rejects`` is empty when nothing was lost.
     """
+    from omnimig.io.write import SUFFIX
     from omnimig.transforms.finish import Options
     from omnimig.transforms.run import transform as run_transform
     from omnimig.transforms.settings import apply_arguments, load
 
+    if format not in SUFFIX:
+        raise UsageError(f"format {format!r}: use one of {', '.join(SUFFIX)}")
     if password_policy not in ("empty", "unusable"):
         raise UsageError(f"password_policy {password_policy!r}: use empty or unusable")
     if settings is None:
@@ -155,9 +170,10 @@ def samples(
     """
     from omnimig.sampling.generate import generate
 
-    return generate(
-        Path(out), orders=orders, fmt=format, seed=seed, locale=locale, progress=progress, invalid_rate=invalid_rate
-    )
+    with writing(out):
+        return generate(
+            Path(out), orders=orders, fmt=format, seed=seed, locale=locale, progress=progress, invalid_rate=invalid_rate
+        )
 
 
 def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> TestSet:
@@ -168,7 +184,8 @@ def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> Tes
     """
     from omnimig.sampling.testset import pick_test_set
 
-    return pick_test_set(as_paths(bundle, "the bundle to pick from"), Path(out), customer=customer)
+    with writing(out):
+        return pick_test_set(as_paths(bundle, "the bundle to pick from"), Path(out), customer=customer)
 
 
 test_set.__test__ = False  # type: ignore[attr-defined]  # a function, not a pytest test
@@ -183,7 +200,8 @@ def upload(bundle: PathArg, **options: Any) -> UploadResult:
     ``http_timeout``, ``poll_interval``, ``state_dir``, ``choices``, ``strict``, ``insecure_http``,
     ``on_plan``, ``on_event``). The token is checked before the bundle is validated; one run at a
     time holds the bundle's lock; a journal makes the same call resume instead of sending twice.
-    Raises ``UploadRefused`` when nothing was sent, another ``UploadError`` when the run stopped.
+    Raises ``UploadRefused`` when nothing was sent (token, URL, option, lock), another ``UploadError``
+    for validation errors without ``force`` or a run that stopped on the way (the same call resumes it).
     The http client is imported here, not with the package, so validation alone never loads it.
     """
     from omnimig.uploader.api import upload_bundle

@@ -326,10 +326,11 @@ def samples(
             rows = ", ".join(str(r) for r in pick.rows)
             err.print(f"{pick.type}: {pick.source} row {rows} -> {pick.written}", markup=False)
         err.print(
-            f"test set: customer {picked.customer}, order {picked.order}. Upload it first and check, logged in as "
-            "that customer: the address under /account/address/, the order under /users/old-orders/, its items.",
+            visible(f"test set: customer {picked.customer}, order {picked.order}. Upload it first, then check:"),
             markup=False,
         )
+        for check in picked.checks():  # how to log in comes from what the user's password cell holds
+            err.print(f"  - {visible(check)}", markup=False)
         return
     if customer is not None:
         raise fail("--customer goes with --test-set")

@@ -12,7 +12,8 @@ imports nothing, so the bottom layer (``omnimig.schemas``) can use it without pu
     ├── WriteError      a table that cannot be written without cutting or changing a value
     ├── TransformError  a transform that cannot run (unknown source, bad mapping, unusable input)
     ├── SampleError     samples or a test set that cannot be made as asked
-    └── UploadError     anything that stops an upload run (token, URL, server, journal, lock)
+    └── UploadError     anything that stops an upload run (validation, server, journal)
+        └── UploadRefused   refused before anything was sent (token, URL, option, lock)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "SchemaError",
     "TransformError",
     "UploadError",
+    "UploadRefused",
     "UsageError",
     "WriteError",
 ]
@@ -60,3 +62,10 @@ class SampleError(Error):
 
 class UploadError(Error):
     """Anything that stops an upload run. The message is printable as is and never holds the token."""
+
+
+class UploadRefused(UploadError):
+    """An upload refused before anything was sent (bad token, URL or option, the lock held): exit code 2.
+
+    Every other ``UploadError`` (validation errors without ``force`` included) exits 1.
+    """

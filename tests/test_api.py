@@ -290,3 +290,56 @@ def test_a_folder_validation_passes_over_omnimigs_own_files(tmp_path: Path, type
         (one / "rejects.csv").write_text("source_file,reason\nx,y\n", encoding="utf-8")
         report = omnimig.validate(one, type=type_option)
         assert [Path(f.path).name for f in report.files] == ["order.csv"]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "says"),
+    [
+        (lambda: omnimig.validate(None), omnimig.UsageError, "is not a path"),  # type: ignore[arg-type]
+        (lambda: omnimig.validate(SAMPLES, type=3), omnimig.UsageError, "type 3"),  # type: ignore[arg-type]
+        (lambda: omnimig.validate(SAMPLES, chunk_rows=0), omnimig.UsageError, "chunk_rows 0"),
+        (lambda: omnimig.validate(SAMPLES, examples=-1), omnimig.UsageError, "examples -1"),
+        (lambda: omnimig.validate(SAMPLES, header_row=0), omnimig.UsageError, "header_row 0"),
+        (
+            lambda: omnimig.transform(
+                "shopify", ROOT / "tests/data/transform/shopify/orders_export.csv", "o", format="xml"
+            ),
+            omnimig.UsageError,
+            "format 'xml'",
+        ),
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_any_work(call: Any, error: type, says: str) -> None:
+    """A script's mistake is one omnimig.Error naming the argument, never a TypeError or a hang."""
+    with pytest.raises(error, match=re.escape(says)):
+        call()
+
+
+def test_bytes_is_one_path() -> None:
+    assert omnimig.validate(bytes(SAMPLES)).valid
+
+
+def test_what_the_system_refuses_is_a_write_error_naming_the_given_path(tmp_path: Path) -> None:
+    report = omnimig.validate(SAMPLES)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    cases = [
+        (lambda: report.write(tmp_path / "no" / "such" / "r.json"), str(tmp_path / "no" / "such" / "r.json")),
+        (lambda: report.split(a_file), str(a_file)),
+        (lambda: omnimig.samples(a_file, orders=3), str(a_file)),
+        (lambda: omnimig.test_set(SAMPLES, a_file / "t"), str(a_file / "t")),
+    ]
+    for call, named in cases:
+        with pytest.raises(omnimig.WriteError) as caught:
+            call()
+        assert str(caught.value).startswith(f"{named}: cannot "), str(caught.value)
+        assert ".part" not in str(caught.value)
+
+
+def test_upload_refused_and_the_exceptions_cost_no_heavy_import() -> None:
+    code = (
+        "import sys, omnimig; omnimig.UploadRefused; omnimig.UploadError; omnimig.WriteError; "
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

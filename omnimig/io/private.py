@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from omnimig.exceptions import WriteError
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
@@ -98,3 +100,14 @@ def make_private(path: Path) -> Path:
     """Tighten a file someone else's library created (xlsxwriter writes its own file) to 0600."""
     os.chmod(path, FILE_MODE)
     return path
+
+
+@contextlib.contextmanager
+def writing(out: str | bytes | os.PathLike[str], what: str = "write") -> Iterator[None]:
+    """What the system refuses while writing into ``out`` (no such folder, a file in the way, no
+    permission, a full disk) as a ``WriteError`` naming ``out`` — not an ``OSError`` naming a
+    temporary file the person never chose. ``what`` says what was being written."""
+    try:
+        yield
+    except OSError as exc:
+        raise WriteError(f"{os.fsdecode(out)}: cannot {what}: {exc.strerror or exc}") from exc

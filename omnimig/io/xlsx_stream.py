@@ -511,6 +511,8 @@ class SheetReader:
 
 _INLINE, _SHARED, _NUMBER, _SLOW = 0, 1, 2, 3
 _COLUMNS = {column_letters(i): i for i in range(1, 703)}
+
+
 def _attr(attrs: str, name: str) -> str | None:
     for key, double, single in _ATTR.findall(attrs):
         if key == name:
@@ -528,6 +530,7 @@ def _cell_pattern(prefix: str) -> re.Pattern[str]:
         rf"<{p}c\b(?:\s+r=\"([A-Z]{{1,3}})[0-9]+\")?([^>]*?)"
         rf"(?:/>|>(?:<{p}v>([^<]*)</{p}v>|<{p}is><{p}t>([^<]*)</{p}t></{p}is>|((?:[^<]|<(?!{p}c[\s>/]))*?))</{p}c>)",
     )
+
 
 class XlsxWorkbook:
     """An opened XLSX: its sheets (``book.sheets``) and a streaming reader for each."""

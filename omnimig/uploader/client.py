@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from omnimig.exceptions import UploadError
+from omnimig.exceptions import UploadError, UploadRefused
 from omnimig.io.safe_text import visible
 
 if TYPE_CHECKING:
@@ -63,13 +63,6 @@ def start_url(base: str, channel: str | int, type_name: str) -> str:
 def progress_url(base: str, channel: str | int, migration_id: str) -> str:
     """Omnitron's endpoint reporting a migration's progress (``{migration_id}`` in the printed plan)."""
     return f"{base}/api/v1/remote/{channel}/migrations/{migration_id}/progress/"
-
-
-class UploadRefused(UploadError):
-    """The run was refused before anything was sent (bad token, URL or option, the lock held): exit code 2.
-
-    Every other ``UploadError`` may come after something was sent, and the CLI exits 1 for it.
-    """
 
 
 class BadToken(UploadRefused, ValueError):

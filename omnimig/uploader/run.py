@@ -910,7 +910,7 @@ class RichReporter(AbstractContextManager["RichReporter"]):
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[errors]} errors"),
+            TextColumn("{task.fields[errors]}"),
             TimeElapsedColumn(),
             console=console,
             transient=False,
@@ -936,9 +936,11 @@ class RichReporter(AbstractContextManager["RichReporter"]):
             return
         if key not in self._tasks:
             description = escape(f"{event.step.type}: {label}")
-            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=0)
+            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=plural(0, "error"))
         task = self._tasks[key]
         if event.progress is not None:
             p = event.progress
             done = p.processed + p.errors
-            self._bar.update(task, total=p.total or event.rows or None, completed=done, errors=p.errors)
+            self._bar.update(
+                task, total=p.total or event.rows or None, completed=done, errors=plural(p.errors, "error")
+            )

@@ -157,7 +157,7 @@ class Report:
         the data rows per sheet of a workbook.
         """
         from omnimig.io.paths import same_file
-        from omnimig.io.private import open_private, replaced_privately
+        from omnimig.io.private import open_private, replaced_privately, writing
         from omnimig.validation.report import write_csv, write_json
 
         path = Path(path)
@@ -166,7 +166,7 @@ class Report:
             if same_file(path, Path(r.path)):
                 raise UsageError(f"{path} is one of the files being validated; write the report to another name")
         outcome = self.outcome
-        with replaced_privately(path) as temp:
+        with writing(path, "write the report"), replaced_privately(path) as temp:
             if kind == "xlsx":
                 from omnimig.validation.workbook import write_workbook
 
@@ -214,9 +214,11 @@ class Report:
 
         One file each per input file that could be read; rows in = ready + held for every file.
         """
+        from omnimig.io.private import writing
         from omnimig.validation.split import split_bundle
 
-        return split_bundle(self._validation.results, Path(out), progress=progress)
+        with writing(out, "write the split files"):
+            return split_bundle(self._validation.results, Path(out), progress=progress)
 
     def __repr__(self) -> str:
         return f"<Report {len(self.files)} files, {self.rows} rows: {self.errors} errors, {self.warnings} warnings>"
