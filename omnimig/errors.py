@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from omnimig.io.safe_text import visible
+from omnimig.io.safe_text import cut, visible
 
 DEBUG_ENV = "OMNIMIG_DEBUG"
 #: The longest exception text quoted in a one-line message; the rest is cut with "…".
@@ -24,8 +24,7 @@ def debug_enabled() -> bool:
 
 def clip(text: str, limit: int = SHOWN) -> str:
     """``text`` on one line, at most ``limit`` characters (the cut marked with "…")."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(" ".join(text.split()), limit)
 
 
 def describe(exc: BaseException) -> str:

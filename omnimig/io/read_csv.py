@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from omnimig.exceptions import ReadError
+from omnimig.io.safe_text import cut
 from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -413,7 +414,7 @@ class _Odd:
             return kept, unterminated(self.plan.header, number, len(cells) - 1, cells[-1])
         if len(cells) > width:
             extra = self.plan.delimiter.join(cells[width:])
-            extra = extra if len(extra) <= 200 else extra[:199] + "…"
+            extra = cut(extra, 200)
             fix = (
                 f'the cells after the last column are "{extra}"; check the quoting and the delimiter: '
                 "a cell holding the delimiter must be quoted"

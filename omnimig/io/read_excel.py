@@ -33,7 +33,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 
 from omnimig.exceptions import ReadError
 from omnimig.io.read_csv import _unique_header
-from omnimig.io.safe_text import visible
+from omnimig.io.safe_text import cut, visible
 from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
 from omnimig.io.xlsx_scan import ScanError, SheetScan, cell_ref
 from omnimig.io.xlsx_stream import XlsxWorkbook
@@ -126,8 +126,7 @@ def read_excel(
 def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
     text = str(exc).strip()
     reason = visible(text.splitlines()[0] if text else type(exc).__name__)
-    if len(reason) > 200:  # a damaged zip header can put kilobytes of binary into the message
-        reason = reason[:200] + "…"
+    reason = cut(reason, 201)  # a damaged zip header can put kilobytes of binary into the message
     return f"{path}: not a readable {file_format.upper()} workbook ({reason})"
 
 

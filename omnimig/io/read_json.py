@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.exceptions import ReadError
+from omnimig.io.safe_text import cut
 from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source
 
 
@@ -234,7 +235,7 @@ def _too_long(number: str) -> bool:
 
 
 def _shown(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit)
 
 
 def _deep_notice(column: str, depth: int) -> Notice:
@@ -743,13 +744,13 @@ def _fast(window: bytes) -> tuple[list[dict[str, object]], int, bytes] | None:
     if newline > 0:
         cuts.append(window.rfind(b"}", 0, newline) + 1)
     cuts.append(window.rfind(b"}") + 1)
-    for cut in dict.fromkeys(c for c in cuts if c > 0):
-        body = window[:cut]
+    for end in dict.fromkeys(c for c in cuts if c > 0):
+        body = window[:end]
         try:
             records = orjson.loads(b"[" + body + b"]")
         except orjson.JSONDecodeError:
             continue
-        return records, cut, body
+        return records, end, body
     return None
 
 

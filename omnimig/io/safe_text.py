@@ -19,6 +19,15 @@ _FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its first ``limit - 1`` and "…".
+
+    Every place that shows a value or a message of unknown length shortens it this one way, so a
+    10 kB cell or a kilobyte of binary in an exception cannot flood a line, a note or a report.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def visible(text: str) -> str:
     """``text`` with control characters and lone surrogates shown as escapes (``\\x1b``, ``\\udcff``).
 

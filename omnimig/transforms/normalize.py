@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from omnimig.io.safe_text import cut
+
 __all__ = [
     "Amount",
     "NormaliseError",
@@ -45,9 +47,7 @@ class NormaliseError(ValueError):
 
 def _q(value: str, limit: int = 60) -> str:
     """The value as it appears in a message: quoted, escaped to one line, long values shortened."""
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(cut(value, limit), ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from omnimig.errors import clip
 from omnimig.exceptions import UploadError, UploadRefused
 from omnimig.io.safe_text import visible
 
@@ -81,7 +82,7 @@ class HttpError(UploadError):
         self.url = url
         self.status = status
         # A server's body may hold terminal escapes: the message shows them, never sends them.
-        self.body = visible(shorten(body))
+        self.body = visible(clip(body, BODY_CHARS))
         super().__init__(f"{visible(method)} {visible(url)} answered HTTP {status}: {self.body or '(empty body)'}")
 
 
@@ -249,15 +250,10 @@ class Token:
         raise TypeError("a Token cannot be pickled")
 
 
-def shorten(text: str, limit: int = BODY_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def shown_url(url: str) -> str:
     """``url`` as it may be printed: any ``user:password@`` replaced, control characters escaped."""
     text = re.sub(r"^([^:/?#]*:?//)[^/?#]*@", r"\1***@", url.strip())
-    return visible(shorten(text, 200))
+    return visible(clip(text, 200))
 
 
 def check_url(url: str, insecure: bool = False) -> str:
@@ -299,7 +295,7 @@ def check_migration_id(value: object, where: str) -> str:
     """``value`` as a migration id, or ``BadAnswer``: it goes into a URL path, so nothing else may."""
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
     if text is None or not MIGRATION_ID.fullmatch(text):
-        shown = visible(shorten(str(value), 80))
+        shown = visible(clip(str(value), 80))
         raise BadAnswer(
             f"{where}: migration id {shown!r} is not 1 to 64 letters, digits, '-' or '_'; it is not used in a URL"
         )
@@ -331,7 +327,7 @@ class Progress:
 def parse_progress(body: Any) -> Progress:
     """Read the counts case-insensitively (the docs show ``error_count`` and ``Error_count``)."""
     if not isinstance(body, dict):
-        raise BadAnswer(f"the progress answer is not a JSON object: {shorten(json.dumps(body))}")
+        raise BadAnswer(f"the progress answer is not a JSON object: {clip(json.dumps(body), BODY_CHARS)}")
     lowered = {str(k).lower(): v for k, v in body.items()}
     counts = []
     for key in ("total_count", "processed_count", "error_count"):
@@ -339,7 +335,7 @@ def parse_progress(body: Any) -> Progress:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadAnswer(f"the progress answer has no usable {key}: {shorten(json.dumps(body))}")
+            raise BadAnswer(f"the progress answer has no usable {key}: {clip(json.dumps(body), BODY_CHARS)}")
         counts.append(value)
     return Progress(*counts)
 
@@ -568,7 +564,7 @@ class OmnitronClient:
             if migration_id is None or migration_id == "":
                 raise UncertainStart(
                     f"POST {url} answered HTTP {response.status_code} without a migration_id: "
-                    f"{visible(shorten(self._redacted(response.text))) or '(empty body)'}"
+                    f"{visible(clip(self._redacted(response.text), BODY_CHARS)) or '(empty body)'}"
                 )
             try:
                 return check_migration_id(migration_id, f"POST {url}")
@@ -615,7 +611,7 @@ class OmnitronClient:
                 body = response.json()
             except (ValueError, RecursionError):
                 raise BadAnswer(
-                    f"GET {url}: the answer is not JSON: {visible(shorten(self._redacted(response.text)))}"
+                    f"GET {url}: the answer is not JSON: {visible(clip(self._redacted(response.text), BODY_CHARS))}"
                 ) from None
             try:
                 return parse_progress(body)

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from omnimig.io.safe_text import cut
 from omnimig.io.table import ReadOptions
 
 if TYPE_CHECKING:
@@ -38,9 +39,7 @@ MAX_VALUE_CHARS = 80
 
 def shorten(value: str | None, limit: int = MAX_VALUE_CHARS) -> str | None:
     """Cut long values so one bad 10 kB cell cannot flood a terminal or a JSON report."""
-    if value is None or len(value) <= limit:
-        return value
-    return value[: limit - 1] + "…"
+    return None if value is None else cut(value, limit)
 
 
 def plural(n: int, word: str) -> str:

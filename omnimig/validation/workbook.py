@@ -26,7 +26,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from omnimig.exceptions import ReadError
 from omnimig.io import Source, open_source
-from omnimig.io.safe_text import visible
+from omnimig.io.safe_text import cut, visible
 from omnimig.schemas.rules import rules_for
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.fields import Emitter, map_columns
@@ -106,7 +106,7 @@ def comment_text(problems: Iterable[Problem]) -> str:
         more = len(lines) - MAX_COMMENT_LINES
         lines = [*lines[:MAX_COMMENT_LINES], f"… and {more} more"]
     text = "\n".join(lines)
-    return text if len(text) <= MAX_COMMENT_CHARS else text[: MAX_COMMENT_CHARS - 1] + "…"
+    return cut(text, MAX_COMMENT_CHARS)
 
 
 def _comment_options(text: str) -> dict[str, object]:
