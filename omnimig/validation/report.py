@@ -14,7 +14,6 @@ a plain number) is written with a leading apostrophe (OWASP), and a last row wit
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any, cast
@@ -149,13 +148,6 @@ def write_json(
     out.write("\n}\n")
 
 
-def to_json(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
-    """The JSON report as one string (small results; the CLI streams with ``write_json``)."""
-    buf = io.StringIO()
-    write_json(results, outcome, buf)
-    return buf.getvalue().rstrip("\n")
-
-
 def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Iterator[tuple[object, ...]]:
     for r in results:
         file, type_name = r.path, r.type
@@ -208,12 +200,6 @@ def formula_note(n: int) -> str:
         "were written with a leading apostrophe (') so that a spreadsheet shows them as text, not "
         "as a formula; the input files are unchanged"
     )
-
-
-def to_csv(results: list[FileResult], outcome: BundleOutcome | None = None) -> str:
-    buf = io.StringIO()
-    write_csv(results, outcome, buf)
-    return buf.getvalue()
 
 
 def render_text(
