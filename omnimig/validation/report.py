@@ -285,8 +285,6 @@ __all__ = [
     "render_text",
     "render_upload_order",
     "summary",
-    "to_csv",
-    "to_json",
     "upload_order",
     "write_csv",
     "write_json",
