@@ -32,7 +32,7 @@ from pathlib import Path
 
 from omnimig.exceptions import TransformError
 from omnimig.io.paths import TRANSFORM_LOGS, same_file
-from omnimig.io.private import make_private, open_private, private_dir
+from omnimig.io.private import make_private, private_dir, write_privately
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
 from omnimig.transforms.records import TARGETS
@@ -120,15 +120,7 @@ def prepare(out: Path, protected: Iterable[Path], force: bool = False) -> OutFol
 
 def _write_manifest(folder: Path, names: Iterable[str]) -> None:
     body = json.dumps({"written_by": WRITTEN_BY, "version": 1, "files": sorted(set(names))}, indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=PARTIAL, suffix="-" + MANIFEST)
-    os.close(fd)
-    try:
-        with open_private(Path(tmp), "w", encoding="utf-8") as handle:
-            handle.write(body)
-        os.replace(tmp, folder / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_privately(folder / MANIFEST, body.encode("utf-8"))
 
 
 def write_bundle(folder: OutFolder, writers: dict[str, Callable[[Path], None]]) -> dict[str, Path]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from omnimig.exceptions import ReadError
 from omnimig.io import Chunk, open_source
-from omnimig.io.private import open_private, private_dir
+from omnimig.io.private import private_dir, write_privately
 from omnimig.io.write import (
     SUFFIX,
     WRITE_FORMAT,
@@ -145,8 +145,7 @@ def split_bundle(results: list[FileResult], out: Path, progress: Progress | None
         # held now) would be uploaded again with old rows: it goes. Nothing else is touched.
         for name in sorted(earlier - written):
             (out / name).unlink(missing_ok=True)
-        with open_private(out / MANIFEST, "w", encoding="utf-8") as fh:
-            json.dump(sorted(written), fh)
+        write_privately(out / MANIFEST, json.dumps(sorted(written)).encode("utf-8"))  # all of it, or the last one
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return counts
