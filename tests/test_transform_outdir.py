@@ -169,3 +169,29 @@ def test_a_file_that_appears_during_the_run_is_not_replaced(tmp_path: Path) -> N
     with pytest.raises(TransformError, match="did not write it"):
         write_bundle(OutFolder(folder.path, frozenset()), {"user.csv": sneaky})
     assert (out / "user.csv").read_text(encoding="utf-8") == "theirs"
+
+
+def test_two_transforms_into_one_folder_do_not_interleave(tmp_path: Path) -> None:
+    """While one run holds the output folder, a second is refused at once, in one line, and writes nothing."""
+    import omnimig
+    from omnimig.io.lock import folder_lock
+
+    out = tmp_path / "bundle"
+    out.mkdir()
+    export = DATA / "shopify" / "orders_export.csv"
+    with folder_lock(out, lambda: AssertionError("the test holds the lock")):
+        with pytest.raises(omnimig.TransformError, match="another omnimig transform is writing into this folder"):
+            omnimig.transform("shopify", export, out)
+        assert list(out.iterdir()) == []
+    assert omnimig.transform("shopify", export, out).adds_up  # free again once the first run ends
+
+
+def test_a_failed_run_leaves_no_new_folder(tmp_path: Path) -> None:
+    import omnimig
+
+    out = tmp_path / "new"
+    broken = tmp_path / "orders_export.csv"
+    broken.write_text("not,a,shopify,export\n1,2,3,4\n", encoding="utf-8")
+    with pytest.raises(omnimig.Error):
+        omnimig.transform("shopify", broken, out)
+    assert not out.exists()

@@ -9,6 +9,7 @@ replaced or removed) and written atomically. Whatever a hostile input provokes e
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 
 from omnimig.exceptions import ReadError, TransformError
+from omnimig.io.lock import folder_lock
+from omnimig.io.private import private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
 from omnimig.transforms.errors import debug_enabled, unexpected
@@ -139,15 +142,30 @@ def transform(
         if not path.is_file():  # a folder, a FIFO (which would block forever), a device
             raise TransformError(f"{visible(str(path))}: not a regular file; give the export file itself")
     protected = [*inputs, *([settings.path] if settings.path is not None else [])]
-    folder = prepare(out, protected, force=force)
+    prepare(out, protected, force=force)  # refuse an unsafe folder before creating anything
+    created = not out.exists()
+    private_dir(out)
+
+    def busy() -> TransformError:
+        return TransformError(
+            f"{visible(str(out))}: another omnimig transform is writing into this folder; wait for it to end "
+            "(or stop it), then run again"
+        )
+
     try:
-        return _run(module, source, inputs, folder, fmt, settings, options)
+        with folder_lock(out, busy):
+            folder = prepare(out, protected, force=force)  # again, under the lock: the manifest is settled
+            return _run(module, source, inputs, folder, fmt, settings, options)
     except (TransformError, ReadError, SettingsError, OSError):
         raise
     except Exception as exc:  # finishing, writing or validating: still one line naming the input
         if debug_enabled():
             raise
         raise unexpected(", ".join(str(p) for p in inputs), exc) from exc
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when still empty: a run that wrote nothing leaves no folder
 
 
 def _run(
