@@ -415,7 +415,15 @@ except SystemExit:
 prof.disable()
 stats = pstats.Stats(prof)
 rows = [(f"{file}:{line}({name})", nc, tt, ct) for (file, line, name), (cc, nc, tt, ct, _) in stats.stats.items()]
-print(json.dumps({"calls": stats.total_calls, "seconds": stats.total_tt, "functions": rows}), file=sys.__stderr__)
+# the steps of one run: what transforms/run.py's _run calls, with the time spent under each call
+run = [k for k in stats.stats if k[0].endswith("transforms/run.py") and k[2] == "_run"]
+steps = [
+    (f"{file}:{line}({name})", callers[run[0]][3])
+    for (file, line, name), (_, _, _, _, callers) in stats.stats.items()
+    if run and run[0] in callers
+]
+doc = {"calls": stats.total_calls, "seconds": stats.total_tt, "functions": rows, "steps": steps}
+print(json.dumps(doc), file=sys.__stderr__)
 """
 
 
@@ -440,6 +448,13 @@ def profile(path: Path, out: Path, cwd: Path, top: int = 10) -> str:
     # below the command line: the typer and cli.py wrappers all have the whole run as cumulative time
     ours = [f for f in functions if "omnimig/" in f[0] and "omnimig/cli.py" not in f[0]]
     parts = [f"{doc['calls']:,} function calls, {doc['seconds']:.1f} s under cProfile."]
+    steps = sorted(doc.get("steps", []), key=lambda s: s[1], reverse=True)
+    if steps:  # the profile of transforms/run.py's _run, step by step
+        whole = sum(t for _, t in steps) or 1.0
+        lines = ["The steps of the run (what `transforms/run.py` `_run` calls, at least 0.1 s):", ""]
+        lines += ["| step | s | share |", "|---|---:|---:|"]
+        lines += [f"| `{_where(n)}` | {t:.2f} | {t / whole:.0%} |" for n, t in steps if t >= 0.1]
+        parts.append("\n".join(lines))
     tables = (("omnimig functions by cumulative time", ours, 3), ("functions by own time", functions, 2))
     for title, chosen, key in (*tables, ("functions by calls", functions, 1)):
         lines = [f"Top {top} {title}:", "", "| function | calls | own s | cumulative s |", "|---|---:|---:|---:|"]
