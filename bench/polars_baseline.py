@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,9 @@ class Rules:
         tables = {
             r["name"]: json.loads((folder / r["schema"]).read_text(encoding="utf-8")) for r in package["resources"]
         }
-        choices = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / "choices").glob("*.json"))}
+        choices = {
+            p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / "choices").glob("*.json"))
+        }
         return cls(package, tables, choices)
 
     @property
@@ -216,9 +218,7 @@ def read_text_csv(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False, encoding="utf8")
 
 
-def check_file(
-    path: Path, type_name: str, rules: Rules, keep: list[str]
-) -> tuple[list[Finding], pl.DataFrame, int]:
+def check_file(path: Path, type_name: str, rules: Rules, keep: list[str]) -> tuple[list[Finding], pl.DataFrame, int]:
     """The field problems of one file, its key columns (with row numbers) and its row count."""
     schema = rules.tables[type_name]
     df = read_text_csv(path).with_row_index(ROW, offset=2)
@@ -307,8 +307,10 @@ def consistency(
         first = (
             parent.filter(_filled(*by))
             .unique(subset=by, keep="first", maintain_order=True)
-            .select(*(pl.col(b).alias(v) for b, v in zip(by, check["via"], strict=True)),
-                    *(pl.col(f).alias(t) for f, t in zip(ref["fields"], theirs, strict=True)))
+            .select(
+                *(pl.col(b).alias(v) for b, v in zip(by, check["via"], strict=True)),
+                *(pl.col(f).alias(t) for f, t in zip(ref["fields"], theirs, strict=True)),
+            )
         )
         linked = df.filter(_filled(*check["via"])).join(first, on=check["via"], how="inner")
         for mine, there in zip(check["fields"], theirs, strict=True):
