@@ -109,6 +109,28 @@ class Rules:
                         add(*part["fields"], *(part[k] for k in ("price", "quantity") if k in part))
         return wanted
 
+    def join_columns(self, name: str) -> set[str]:
+        """The columns of ``name`` that rows are matched on across files (references, children).
+
+        They are dictionary-encoded (``Categorical``, one global dictionary) once the field rules
+        have read them as text, so every join, anti-join and group-by on them hashes integers.
+        """
+        joined: set[str] = set()
+        for r in self.resources:
+            for fk in r.get("foreignKeys", []):
+                if r["name"] == name:
+                    joined.update(fk["fields"])
+                if fk["reference"]["resource"] == name:
+                    joined.update(fk["reference"]["fields"])
+            for check in r.get("consistency", []):
+                if "children" not in check:
+                    continue
+                if r["name"] == name:
+                    joined.update(check["fields"])
+                if check["children"]["resource"] == name:
+                    joined.update(check["children"]["fields"])
+        return joined
+
 
 # ------------------------------------------------------------------------------------- field rules
 
@@ -238,7 +260,11 @@ def check_file(path: Path, type_name: str, rules: Rules, keep: list[str]) -> tup
     for i, (fld, rule, severity, _) in enumerate(flags):
         for row in hits.filter(pl.col(f"{i}")).get_column(ROW).to_list():
             found.append((path.name, row, fld or None, rule, severity))
-    keys = df.select(pl.col(ROW), *(pl.col(columns[k]).alias(k) for k in keep if k in columns))
+    joined = rules.join_columns(type_name)
+    keys = df.select(
+        pl.col(ROW),
+        *(pl.col(columns[k]).cast(pl.Categorical if k in joined else pl.String).alias(k) for k in keep if k in columns),
+    )
     return found, keys, df.height
 
 
