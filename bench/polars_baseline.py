@@ -146,8 +146,14 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
+def _not_objects(cells: pl.Series) -> pl.Series:
+    """True where a cell is not a JSON object. Few distinct texts in practice: each is parsed once."""
+    distinct = cells.drop_nulls().unique().to_list()
+    return cells.is_in([v for v in distinct if v and not _is_json_object(v)])
+
+
 def field_flags(
-    df: pl.DataFrame, schema: dict[str, Any], choices: dict[str, dict[str, Any]], columns: dict[str, str]
+    schema: dict[str, Any], choices: dict[str, dict[str, Any]], columns: dict[str, str]
 ) -> list[tuple[str, str, str, pl.Expr]]:
     """(field, rule, severity, expression True where the cell breaks the rule) for every field rule."""
     blank = pl.col(BLANK)
@@ -173,10 +179,7 @@ def field_flags(
             spellings += spec.get("falseValues", ["false", "False", "FALSE", "0"])
             wrong = present & ~c.is_in(spellings)
         elif kind == "object":
-            # Few distinct texts in practice: parse each once, flag the cells holding a bad one.
-            distinct = df.get_column(columns[name]).drop_nulls().unique().to_list()
-            bad = [v for v in distinct if v and not _is_json_object(v)]
-            wrong = present & c.is_in(bad)
+            wrong = present & c.map_batches(_not_objects, pl.Boolean, is_elementwise=True)
         else:
             wrong = pl.lit(False)
         if kind != "string":
@@ -235,37 +238,46 @@ def header_findings(file: str, schema: dict[str, Any], header: list[str]) -> tup
     return columns, found
 
 
-def read_text_csv(path: Path) -> pl.DataFrame:
-    """Every cell as text, in parallel; quoted multi-line cells are one record."""
-    return pl.read_csv(path, infer_schema=False, encoding="utf8")
+ENGINES = ("streaming", "in-memory", "eager")
 
 
-def check_file(path: Path, type_name: str, rules: Rules, keep: list[str]) -> tuple[list[Finding], pl.DataFrame, int]:
-    """The field problems of one file, its key columns (with row numbers) and its row count."""
+def check_file(
+    path: Path, type_name: str, rules: Rules, keep: list[str], engine: str = "streaming"
+) -> tuple[list[Finding], pl.DataFrame, int]:
+    """The field problems of one file, its key columns (with row numbers) and its row count.
+
+    The file is read once, every cell as text (quoted multi-line cells are one record), and two
+    queries share it: the failing rows (one boolean column per rule) and the key columns. With the
+    ``streaming`` engine Polars parses and checks the file in morsels on every core; ``in-memory``
+    runs the same lazy plan on the whole file; ``eager`` reads the file first (``read_csv``).
+    """
     schema = rules.tables[type_name]
-    df = read_text_csv(path).with_row_index(ROW, offset=2)
-    header = [c for c in df.columns if c != ROW]
+    if engine == "eager":
+        scan = pl.read_csv(path, infer_schema=False, encoding="utf8").lazy()
+    else:
+        scan = pl.scan_csv(path, infer_schema=False, encoding="utf8")
+    scan = scan.with_row_index(ROW, offset=2)
+    header = [c for c in scan.collect_schema().names() if c != ROW]
     columns, found = header_findings(path.name, schema, header)
-    flags = field_flags(df, schema, rules.choices, columns)
+    flags = field_flags(schema, rules.choices, columns)
     names = [columns[f["name"]] for f in schema["fields"] if f["name"] in columns]
     blank = pl.all_horizontal([_missing(pl.col(n)) for n in names]) if names else pl.lit(False)
     exprs = [e.alias(f"{i}") for i, (_, _, _, e) in enumerate(flags)]
-    hits = (
-        df.lazy()
-        .with_columns(blank.alias(BLANK))
+    hits_query = (
+        scan.with_columns(blank.alias(BLANK))
         .select(pl.col(ROW), *exprs)
         .filter(pl.any_horizontal(pl.col(f"{i}") for i in range(len(exprs))))
-        .collect()
     )
-    for i, (fld, rule, severity, _) in enumerate(flags):
-        for row in hits.filter(pl.col(f"{i}")).get_column(ROW).to_list():
-            found.append((path.name, row, fld or None, rule, severity))
     joined = rules.join_columns(type_name)
-    keys = df.select(
+    keys_query = scan.select(
         pl.col(ROW),
         *(pl.col(columns[k]).cast(pl.Categorical if k in joined else pl.String).alias(k) for k in keep if k in columns),
     )
-    return found, keys, df.height
+    hits, keys = pl.collect_all([hits_query, keys_query], engine="streaming" if engine == "streaming" else "in-memory")
+    for i, (fld, rule, severity, _) in enumerate(flags):
+        for row in hits.filter(pl.col(f"{i}")).get_column(ROW).to_list():
+            found.append((path.name, row, fld or None, rule, severity))
+    return found, keys, keys.height
 
 
 # ------------------------------------------------------------------------------------- bundle rules
@@ -394,14 +406,16 @@ def bundle_files(folder: Path, rules: Rules) -> dict[str, Path]:
     return files
 
 
-def validate(folder: Path, schemas: Path | None = None) -> tuple[set[Finding], dict[str, int]]:
+def validate(
+    folder: Path, schemas: Path | None = None, engine: str = "streaming"
+) -> tuple[set[Finding], dict[str, int]]:
     """The set of (file, row, field, rule, severity) found in the CSV bundle ``folder``, and rows per file."""
     rules = Rules.load(schemas or default_schemas())
     found: list[Finding] = []
     tables: dict[str, tuple[str, pl.DataFrame]] = {}
     rows: dict[str, int] = {}
     for type_name, path in bundle_files(folder, rules).items():
-        file_found, keys, n = check_file(path, type_name, rules, rules.key_columns(type_name))
+        file_found, keys, n = check_file(path, type_name, rules, rules.key_columns(type_name), engine)
         found += file_found
         tables[type_name] = (path.name, keys)
         rows[path.name] = n
@@ -414,8 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--schemas", type=Path, help="rule files (default: the installed omnimig's)")
     parser.add_argument("--summary", action="store_true", help="print counts per rule, not every finding")
+    parser.add_argument("--engine", choices=ENGINES, default="streaming", help="how files are read and checked")
     args = parser.parse_args(argv)
-    found, rows = validate(args.folder, args.schemas)
+    found, rows = validate(args.folder, args.schemas, args.engine)
     ordered = sorted(found, key=lambda f: (f[0], f[1] or 0, f[2] or "", f[3]))
     if args.summary:
         counts: dict[str, int] = {}
