@@ -26,7 +26,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ FIELD_KEYS = (
     "pick",
     "default",
     "when",
+    "divide_by",
 )
 #: Keys an entry of ``json = { KEY = ... }`` may have: a field's way of reading, without the
 #: record-level ones (a reference, a pick, a conditional default, a cannot-fill reason).
@@ -111,6 +112,7 @@ class FieldSpec:
     default: str | None = None
     when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, accepted values): all must hold
     entries: dict[str, FieldSpec] | None = None  # json = { KEY = field }: each entry read like a field
+    divide_by: str | None = None  # another field of the record: a line total over its quantity
 
     @property
     def label(self) -> str:
@@ -333,6 +335,12 @@ def _check_parts(plan: Plan, settings: Settings) -> None:
 def _check_when(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
     """A ``when`` names fields of the same table, with values the field can hold (a typo is caught here)."""
     specs = plan.fields[spec.table_key]
+    if spec.divide_by is not None and (spec.divide_by == spec.name or spec.divide_by not in specs):
+        mapped = ", ".join(n for n in specs if n != spec.name)
+        raise SettingsError(
+            f"{spec.where}: {spec.label}: divide_by names {spec.divide_by!r}, which is not another mapped field of "
+            f"[{spec.table_key}] (it maps {mapped})"
+        )
     for name, wanted in spec.when:
         other = specs.get(name)
         if other is None or name == spec.name:
@@ -531,6 +539,13 @@ def _field(
         spec.when = _when(raw["when"], f"{where}: {type_name}.{name}")
         if spec.default is None:
             raise SettingsError(f"{where}: {type_name}.{name}: when says when the default applies; add default = ...")
+    if "divide_by" in raw:
+        if not isinstance(raw["divide_by"], str) or "decimal" not in spec.steps:
+            raise SettingsError(
+                f'{where}: {type_name}.{name}: divide_by names another field of the table (e.g. "quantity") and '
+                'needs normalise = "decimal"'
+            )
+        spec.divide_by = raw["divide_by"]
     if "leave_empty" in raw:
         reason = raw["leave_empty"]
         if reason is True:
@@ -1000,7 +1015,7 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
                 _fold_user(plan, row, users, draft, side)
         for row in members:
             for table_key in address_tables:
-                values = _defaults(plan.fields[table_key], dict(row.values[table_key]), used)
+                values = _defaults(plan.fields[table_key], dict(row.values[table_key]), used, draft, row.origin)
                 if table_key != "address" and not values.get("line"):
                     continue  # this row has no such address (an order without a separate delivery address)
                 _fold_address(row, values, addresses, draft, side)
@@ -1008,18 +1023,18 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
         if "order" in plan.fields:
             own_items = "order_item" in plan.fields and plan.packed is None
             merged = [] if own_items else [r.origin for r in members[1:]]
-            values = _defaults(plan.fields["order"], _order_values(plan, members), used)
+            values = _defaults(plan.fields["order"], _order_values(plan, members), used, draft, members[0].origin)
             order = draft.add(Record("order", _full("order", values), members[0].origin, merged))
         if "order_item" in plan.fields:
             for row in members:
                 for line, item in row.items:
-                    values = _full("order_item", _defaults(plan.fields["order_item"], dict(item), used))
                     origin = replace(row.origin, part=line) if line else row.origin
+                    values = _full("order_item", _defaults(plan.fields["order_item"], dict(item), used, draft, origin))
                     draft.add(Record("order_item", values, origin, parent=order))
     if "user" in plan.fields:
         for record in draft.records:
             if record.type == "user":
-                _defaults(plan.fields["user"], record.values, used)
+                _defaults(plan.fields["user"], record.values, used, draft, record.origin)
     for label, count in used.items():
         table_key, _, name = label.rpartition(".")
         spec = plan.fields[table_key][name]
@@ -1030,8 +1045,15 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
         )
 
 
-def _defaults(specs: dict[str, FieldSpec], values: dict[str, str], used: Counter[str]) -> dict[str, str]:
-    """Fill empty fields with their ``default``, where their ``when`` holds on the values read (before any default)."""
+def _defaults(
+    specs: dict[str, FieldSpec],
+    values: dict[str, str],
+    used: Counter[str],
+    draft: Draft | None = None,
+    origin: Origin | None = None,
+) -> dict[str, str]:
+    """Fill empty fields with their ``default``, where their ``when`` holds on the values read (before any default);
+    then divide the fields with ``divide_by`` (a line total into a unit price)."""
     read = dict(values)
     for name, spec in specs.items():
         if spec.default is None or values.get(name):
@@ -1039,7 +1061,35 @@ def _defaults(specs: dict[str, FieldSpec], values: dict[str, str], used: Counter
         if all(nz.fold(read.get(other, "")) in {nz.fold(v) for v in wanted} for other, wanted in spec.when):
             values[name] = spec.default
             used[spec.label] += 1
+    for name, spec in specs.items():
+        if spec.divide_by is not None and values.get(name):
+            message = _divide(values, name, spec.divide_by)
+            if message and draft is not None and origin is not None:
+                draft.warn(origin, spec.type, name, "value-rounded", message)
     return values
+
+
+def _divide(values: dict[str, str], name: str, by: str) -> str | None:
+    """``price`` 259.80 over ``quantity`` 2 is 129.90; a divisor that is not a positive number leaves the value
+    for the rules to refuse the record. A quotient that is not exact at the total's decimal places (at least 2)
+    is rounded half-even, and the returned message says so."""
+    try:
+        total, divisor = Decimal(values[name]), Decimal(values.get(by) or "")
+    except InvalidOperation:
+        return None
+    if not divisor.is_finite() or divisor <= 0 or not total.is_finite():
+        return None
+    places = max(2, -int(total.as_tuple().exponent))
+    exact = total / divisor
+    step = Decimal(1).scaleb(-places)
+    rounded = exact.quantize(step, rounding=ROUND_HALF_EVEN)
+    values[name] = str(rounded)
+    if rounded * divisor != total:
+        return (
+            f"{name} {values[name]} is {total} / {by} {divisor} rounded to {places} decimal places "
+            f"({rounded} x {divisor} = {rounded * divisor})"
+        )
+    return None
 
 
 def _full(type_name: str, values: dict[str, str]) -> dict[str, str]:
