@@ -918,6 +918,19 @@ def _unpack(column: str, cell: str, packed: Packed) -> dict[str, str]:
     return parts
 
 
+def _copied(plan: Plan, values: dict[str, str], table_key: str, name: str) -> str:
+    """What ``field = "TYPE.FIELD"`` copies: the row's value, or the default that field gets on this row."""
+    value = values[name]
+    spec = plan.fields[table_key][name]
+    if value or spec.default is None:
+        return value
+    return spec.default if _holds(spec, values) else ""
+
+
+def _holds(spec: FieldSpec, values: dict[str, str]) -> bool:
+    return all(nz.fold(values.get(other, "")) in {nz.fold(v) for v in wanted} for other, wanted in spec.when)
+
+
 def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
     try:
         packed = plan.packed is not None
@@ -931,7 +944,7 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
             for name, spec in specs.items():
                 if spec.kind == "field":
                     ref_key, ref_name = spec.ref  # type: ignore[misc]
-                    row.values[key][name] = row.values[ref_key][ref_name]
+                    row.values[key][name] = _copied(plan, row.values[ref_key], ref_key, ref_name)
         if plan.user_key is not None:
             row.values["user-key"] = {"key": _value(plan.user_key, row, plan, settings)}
         items = plan.fields.get("order_item")
@@ -946,7 +959,8 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
                 for name, spec in items.items():
                     if spec.kind == "field":
                         ref_key, ref_name = spec.ref  # type: ignore[misc]
-                        values[name] = values[ref_name] if ref_key == "order_item" else row.values[ref_key][ref_name]
+                        source = values if ref_key == "order_item" else row.values[ref_key]
+                        values[name] = _copied(plan, source, ref_key, ref_name)
                 row.items.append((line, values))
         _currency_of_amounts(row)
     except RowError as exc:
@@ -1058,7 +1072,7 @@ def _defaults(
     for name, spec in specs.items():
         if spec.default is None or values.get(name):
             continue
-        if all(nz.fold(read.get(other, "")) in {nz.fold(v) for v in wanted} for other, wanted in spec.when):
+        if _holds(spec, read):
             values[name] = spec.default
             used[spec.label] += 1
     for name, spec in specs.items():
