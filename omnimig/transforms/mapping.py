@@ -934,9 +934,12 @@ def _holds(spec: FieldSpec, values: dict[str, str]) -> bool:
 def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
     try:
         packed = plan.packed is not None
-        for key, specs in plan.fields.items():
+        # The order's own fields first: a value both the order and its buyer read (an order date that
+        # is also the user's date_joined) is reported as the order's, the record the row stands for.
+        for key in sorted(plan.fields, key=lambda k: k not in ("order", "order_item")):
             if packed and key == "order_item":
                 continue
+            specs = plan.fields[key]
             row.values[key] = {n: _value(s, row, plan, settings) for n, s in specs.items() if s.kind != "field"}
         for key, specs in plan.fields.items():
             if packed and key == "order_item":
