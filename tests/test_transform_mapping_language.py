@@ -515,3 +515,17 @@ def test_every_generated_packed_row_is_accounted_for(orders: list[list[dict[str,
         refused = [r for r in rows(out / "rejects.csv") if r["target_type"] == "order_item" and r["source_line"]]
         written_items = rows(out / "order_item.csv") if (out / "order_item.csv").exists() else []
         assert len(written_items) + len(refused) == items
+
+
+def test_divide_by_leaves_what_it_cannot_divide_to_the_rules() -> None:
+    from omnimig.transforms.mapping import _divide
+
+    for total, quantity in [("10.00", "0"), ("10.00", "x"), ("10.00", ""), ("10.00", "-2"), ("9" * 40, "1")]:
+        values = {"price": total, "quantity": quantity}
+        assert _divide(values, "price", "quantity") is None
+        assert values["price"] == total
+    values = {"price": "10", "quantity": "4"}
+    assert _divide(values, "price", "quantity") is None and values["price"] == "2.50"
+    values = {"price": "1.000", "quantity": "3"}
+    assert "rounded to 3 decimal places" in (_divide(values, "price", "quantity") or "")
+    assert values["price"] == "0.333"

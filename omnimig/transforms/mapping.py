@@ -1097,11 +1097,13 @@ def _divide(values: dict[str, str], name: str, by: str) -> str | None:
     if not divisor.is_finite() or divisor <= 0 or not total.is_finite():
         return None
     places = max(2, -int(total.as_tuple().exponent))
-    exact = total / divisor
-    step = Decimal(1).scaleb(-places)
-    rounded = exact.quantize(step, rounding=ROUND_HALF_EVEN)
+    try:
+        rounded = (total / divisor).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        exact = rounded * divisor == total
+    except InvalidOperation:  # more digits than decimal arithmetic holds: the rules judge the value as read
+        return None
     values[name] = str(rounded)
-    if rounded * divisor != total:
+    if not exact:
         return (
             f"{name} {values[name]} is {total} / {by} {divisor} rounded to {places} decimal places "
             f"({rounded} x {divisor} = {rounded * divisor})"
