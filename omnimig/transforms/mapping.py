@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from omnimig.exceptions import ReadError
+from omnimig.exceptions import ReadError, TransformError
 from omnimig.io import open_source
 from omnimig.io.table import Notice
 from omnimig.schemas.rules import table_rules
@@ -791,7 +791,7 @@ def _shown(value: str) -> str:
     return json.dumps(value if len(value) <= 60 else value[:59] + "…", ensure_ascii=False)
 
 
-class Unreadable(Exception):
+class Unreadable(TransformError):
     """One source value a normaliser or value table cannot read; the message names the source."""
 
 
