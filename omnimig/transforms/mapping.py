@@ -21,15 +21,18 @@ from __future__ import annotations
 import codecs
 import datetime as _dt
 import difflib
+import fnmatch
 import json
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from omnimig.exceptions import ReadError
+from omnimig.exceptions import ReadError, TransformError
 from omnimig.io import open_source
 from omnimig.io.table import Notice
 from omnimig.schemas.rules import table_rules
@@ -63,10 +66,25 @@ NORMALISERS = (
     "name-first",
     "name-last",
 )
-SOURCES_OF_A_FIELD = ("column", "columns", "json", "value", "field")
-FIELD_KEYS = (*SOURCES_OF_A_FIELD, "normalise", "values", "join", "on_error", "leave_empty", "pick")
+SOURCES_OF_A_FIELD = ("column", "columns", "json", "value", "field", "part")
+FIELD_KEYS = (
+    *SOURCES_OF_A_FIELD,
+    "normalise",
+    "values",
+    "join",
+    "on_error",
+    "leave_empty",
+    "pick",
+    "default",
+    "when",
+    "divide_by",
+)
+#: Keys an entry of ``json = { KEY = ... }`` may have: a field's way of reading, without the
+#: record-level ones (a reference, a pick, a conditional default, a cannot-fill reason).
+ENTRY_KEYS = ("column", "columns", "value", "part", "normalise", "values", "join", "on_error", "default")
 #: Keys of a per-type table that are not target fields.
-TABLE_KEYS = {"order": ("group_by",), "user": ("key",)}
+TABLE_KEYS = {"order": ("group_by",), "user": ("key",), "order_item": ("packed",)}
+PACKED_KEYS = ("columns", "separator", "key_separator")
 #: How the rows of one group (an order) or of one folded user combine a field's values.
 PICKS = {"order": ("same", "first", "last", "min", "max", "sum"), "user": ("first", "last", "min", "max")}
 DEFAULT_PICK = {"order": "same", "user": "first"}
@@ -78,8 +96,9 @@ class FieldSpec:
 
     type: str
     name: str
-    kind: str  # one of SOURCES_OF_A_FIELD
-    columns: tuple[str, ...] = ()  # as in the export's header (resolved per input)
+    kind: str  # one of SOURCES_OF_A_FIELD, or "default" (no source: only a default)
+    columns: tuple[str, ...] = ()  # as in the export's header (resolved per input); fallbacks for "column"
+    parts: tuple[str, ...] = ()  # kind "part": keys of a packed item cell, first non-empty wins
     value: str = ""  # the constant of kind "value"
     ref: tuple[str, str] | None = None  # (type, field) of kind "field"
     steps: tuple[str, ...] = ()
@@ -89,17 +108,33 @@ class FieldSpec:
     leave_empty: str | None = None
     pick: str = ""
     where: str = ""
+    table_key: str = ""  # "address.billing" for a named address table; the type otherwise
+    default: str | None = None
+    when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, accepted values): all must hold
+    entries: dict[str, FieldSpec] | None = None  # json = { KEY = field }: each entry read like a field
+    divide_by: str | None = None  # another field of the record: a line total over its quantity
 
     @property
     def label(self) -> str:
-        return f"{self.type}.{self.name}"
+        return f"{self.table_key or self.type}.{self.name}"
+
+
+@dataclass
+class Packed:
+    """Line items packed into cells (``order_item_1`` = ``name:…|sku:…|quantity:…|total:…``)."""
+
+    columns: tuple[str, ...] | str  # a list of columns, or a glob such as "order_item_*"
+    separator: str = "|"
+    key_separator: str = ":"
+    where: str = ""
 
 
 @dataclass
 class Plan:
-    fields: dict[str, dict[str, FieldSpec]]  # type -> field -> spec, in mapping order
+    fields: dict[str, dict[str, FieldSpec]]  # table key ("address.billing" or the type) -> field -> spec
     group_by: tuple[str, ...] | None  # order grouping columns
     user_key: FieldSpec | None
+    packed: Packed | None = None
     date_order: str | None = None
     decimal_separator: str | None = None
     timezone: str | None = None
@@ -113,6 +148,8 @@ class Plan:
         for specs in self.fields.values():
             for spec in specs.values():
                 out += [(c, spec.where) for c in spec.columns]
+                for entry in (spec.entries or {}).values():
+                    out += [(c, entry.where) for c in entry.columns]
         if self.user_key is not None:
             out += [(c, self.user_key.where) for c in self.user_key.columns]
         return out
@@ -135,6 +172,8 @@ class Row:
     warnings: list[tuple[str, str, str, str]] = field(default_factory=list)  # type, field, code, message
     # Currencies written into amounts (``€389,50``, ``1.234,56 TL``): field, column, code.
     currencies: list[tuple[str, str, str]] = field(default_factory=list)
+    packed: list[tuple[str, str]] = field(default_factory=list)  # (column, cell) of packed item columns
+    items: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (line, item values)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -159,27 +198,16 @@ def compile_plan(settings: Settings) -> Plan:
         table = settings.targets.get(type_name)
         if table is None:
             continue
-        names = table_rules(type_name).names
-        specs: dict[str, FieldSpec] = {}
-        for key, raw in table.items():
-            if key in TABLE_KEYS.get(type_name, ()):
-                continue
-            where = settings.where(type_name, key)
-            if key not in names:
-                extra = TABLE_KEYS.get(type_name, ())
-                suggestion = _closest(key, [*names, *extra])
-                raise SettingsError(
-                    f"{where}: [{type_name}] has no field {key!r}{suggestion}; its fields are {', '.join(names)}"
-                    + (f" (and {', '.join(extra)})" if extra else "")
-                )
-            specs[key] = _field(settings, type_name, key, raw, where)
-        if not specs:
-            raise SettingsError(f"{settings.where(type_name)}: [{type_name}] maps no field")
-        plan.fields[type_name] = specs
+        for table_key, fields in _tables(settings, type_name, table):
+            plan.fields[table_key] = _table(settings, type_name, table_key, fields)
+    if "order_item" in settings.targets and "packed" in settings.targets["order_item"]:
+        plan.packed = _packed(settings, settings.targets["order_item"]["packed"])
     for specs in plan.fields.values():
         for spec in specs.values():
             if spec.kind == "field":
                 _resolve(plan, spec, settings)
+            _check_when(plan, spec, settings)
+    _check_parts(plan, settings)
     order = settings.targets.get("order")
     if order is not None:
         plan.group_by = _group_by(settings, order, plan)
@@ -190,6 +218,146 @@ def compile_plan(settings: Settings) -> Plan:
             raise SettingsError(f"{spec.where}: [user] key must name a column or columns of the export")
         plan.user_key = spec
     return plan
+
+
+def _tables(settings: Settings, type_name: str, table: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``[address]`` is one table of fields, or named tables (``[address.billing]``, ``[address.shipping]``).
+
+    A key that is not a field name and holds a table without a field's keys is a named table;
+    mixing the two forms is an error, so a misspelt field is never taken for a table name.
+    """
+    if type_name != "address":
+        return [(type_name, table)]
+    names = table_rules(type_name).names
+    named = {
+        k: v
+        for k, v in table.items()
+        if k not in names and isinstance(v, dict) and not any(key in FIELD_KEYS for key in v)
+    }
+    if not named:
+        return [(type_name, table)]
+    fields = [k for k in table if k not in named]
+    if fields:
+        raise SettingsError(
+            f"{settings.where(type_name, fields[0])}: [address] has the field {fields[0]!r} and the named address "
+            f"tables {', '.join(f'[address.{n}]' for n in named)}; with several addresses put every field in a "
+            "named table"
+        )
+    for name in named:
+        if not name.isidentifier():
+            raise SettingsError(
+                f"{settings.where(f'address.{name}')}: [address.{name}]: an address table is named with letters, "
+                "digits and _ (e.g. [address.billing], [address.shipping])"
+            )
+    return [(f"address.{name}", fields_) for name, fields_ in named.items()]
+
+
+def _table(settings: Settings, type_name: str, table_key: str, table: dict[str, Any]) -> dict[str, FieldSpec]:
+    names = table_rules(type_name).names
+    specs: dict[str, FieldSpec] = {}
+    for key, raw in table.items():
+        if table_key == type_name and key in TABLE_KEYS.get(type_name, ()):
+            continue
+        where = settings.where(table_key, key)
+        if key not in names:
+            extra = TABLE_KEYS.get(type_name, ()) if table_key == type_name else ()
+            suggestion = _closest(key, [*names, *extra])
+            raise SettingsError(
+                f"{where}: [{table_key}] has no field {key!r}{suggestion}; its fields are {', '.join(names)}"
+                + (f" (and {', '.join(extra)})" if extra else "")
+            )
+        spec = _field(settings, type_name, key, raw, where)
+        spec.table_key = table_key
+        specs[key] = spec
+    if not specs:
+        raise SettingsError(f"{settings.where(table_key)}: [{table_key}] maps no field")
+    return specs
+
+
+def _packed(settings: Settings, raw: Any) -> Packed:
+    where = settings.where("order_item", "packed")
+    example = '{ columns = "order_item_*", separator = "|", key_separator = ":" }'
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where}: [order_item] packed must be a table such as {example}")
+    unknown = [k for k in raw if k not in PACKED_KEYS]
+    if unknown:
+        raise SettingsError(
+            f"{where}: [order_item] packed: unknown key {unknown[0]!r}{_closest(unknown[0], PACKED_KEYS)}; "
+            f"packed has {', '.join(PACKED_KEYS)}"
+        )
+    columns = raw.get("columns")
+    if isinstance(columns, list):
+        if not columns or not all(isinstance(c, str) and c for c in columns) or len(set(columns)) != len(columns):
+            raise SettingsError(f"{where}: [order_item] packed columns must name each column once")
+        packed = Packed(tuple(columns), where=where)
+    elif isinstance(columns, str) and columns:
+        packed = Packed(columns, where=where)
+    else:
+        raise SettingsError(
+            f'{where}: [order_item] packed needs columns: a list of columns or a pattern such as "order_item_*"'
+        )
+    for key in ("separator", "key_separator"):
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, str) or not value or value.strip() != value:
+                raise SettingsError(f'{where}: [order_item] packed {key} must be text without outer spaces, e.g. "|"')
+            setattr(packed, key, value)
+    if packed.separator == packed.key_separator:
+        raise SettingsError(f"{where}: [order_item] packed separator and key_separator must differ")
+    return packed
+
+
+def _check_parts(plan: Plan, settings: Settings) -> None:
+    """``part`` reads a packed item cell: only in [order_item], only with packed, and packed needs a part."""
+    uses = [s for specs in plan.fields.values() for s in specs.values() for s in [s, *(s.entries or {}).values()]]
+    parts = [s for s in uses if s.kind == "part"]
+    for spec in parts:
+        if spec.type != "order_item":
+            raise SettingsError(
+                f"{spec.where}: {spec.label}: part reads a packed item cell; only [order_item] has them"
+            )
+        if plan.packed is None:
+            raise SettingsError(
+                f"{spec.where}: {spec.label}: part needs packed in [order_item], e.g. packed = "
+                '{ columns = "order_item_*", separator = "|", key_separator = ":" }'
+            )
+    if plan.packed is not None and not parts:
+        raise SettingsError(f"{plan.packed.where}: [order_item] packed is set but no field reads a part of it")
+    if plan.packed is not None:
+        for specs in plan.fields.values():
+            for spec in specs.values():
+                if spec.kind == "field" and spec.type != "order_item" and spec.ref and spec.ref[0] == "order_item":
+                    raise SettingsError(
+                        f"{spec.where}: {spec.label} copies an [order_item] field, but packed items are many per row"
+                    )
+
+
+def _check_when(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
+    """A ``when`` names fields of the same table, with values the field can hold (a typo is caught here)."""
+    specs = plan.fields[spec.table_key]
+    if spec.divide_by is not None and (spec.divide_by == spec.name or spec.divide_by not in specs):
+        mapped = ", ".join(n for n in specs if n != spec.name)
+        raise SettingsError(
+            f"{spec.where}: {spec.label}: divide_by names {spec.divide_by!r}, which is not another mapped field of "
+            f"[{spec.table_key}] (it maps {mapped})"
+        )
+    for name, wanted in spec.when:
+        other = specs.get(name)
+        if other is None or name == spec.name:
+            mapped = ", ".join(n for n in specs if n != spec.name)
+            raise SettingsError(
+                f"{spec.where}: {spec.label}: when names {name!r}, which is not another mapped field of "
+                f"[{spec.table_key}] (it maps {mapped})"
+            )
+        if other.table is not None:
+            gives = list(dict.fromkeys(settings.values[other.table].values()))
+            folded = {nz.fold(g) for g in gives}
+            wrong = [w for w in wanted if w and nz.fold(w) not in folded]
+            if wrong:
+                raise SettingsError(
+                    f"{spec.where}: {spec.label}: when {name} = {_shown(wrong[0])}, but [values.{other.table}] never "
+                    f"gives that value (it gives {', '.join(_shown(g) for g in gives[:12])})"
+                )
 
 
 def _source_options(settings: Settings, plan: Plan) -> None:
@@ -244,7 +412,17 @@ def _closest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
     return f' (did you mean "{found[0]}"?)' if found else ""
 
 
-def _field(settings: Settings, type_name: str, name: str, raw: Any, where: str) -> FieldSpec:
+def _constant(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def _field(
+    settings: Settings, type_name: str, name: str, raw: Any, where: str, keys: tuple[str, ...] = FIELD_KEYS
+) -> FieldSpec:
     spec = FieldSpec(type_name, name, "column", where=where, pick=DEFAULT_PICK.get(type_name, ""))
     if isinstance(raw, str):
         spec.columns = (raw,)
@@ -254,43 +432,62 @@ def _field(settings: Settings, type_name: str, name: str, raw: Any, where: str) 
             f'{where}: {type_name}.{name} must be a column name ("Sipariş No") or a table such as '
             '{ column = "Sipariş No", normalise = "text" }'
         )
-    unknown = [k for k in raw if k not in FIELD_KEYS]
+    unknown = [k for k in raw if k not in keys]
     if unknown:
         raise SettingsError(
-            f"{where}: {type_name}.{name}: unknown key {unknown[0]!r}{_closest(unknown[0], FIELD_KEYS)}; "
-            f"a field table has {', '.join(FIELD_KEYS)}"
+            f"{where}: {type_name}.{name}: unknown key {unknown[0]!r}{_closest(unknown[0], keys)}; "
+            f"a field table has {', '.join(keys)}"
         )
-    given = [k for k in SOURCES_OF_A_FIELD if k in raw]
-    if len(given) != 1:
+    sources = [k for k in SOURCES_OF_A_FIELD if k in keys]
+    given = [k for k in sources if k in raw]
+    if len(given) > 1 or (not given and "default" not in raw):
         what = "none" if not given else " and ".join(given)
         raise SettingsError(
-            f"{where}: {type_name}.{name} needs exactly one of {', '.join(SOURCES_OF_A_FIELD)}; it has {what}"
+            f"{where}: {type_name}.{name} needs exactly one of {', '.join(sources)} (or only a default); it has {what}"
         )
-    spec.kind = given[0]
-    source = raw[spec.kind]
-    if spec.kind == "column":
-        if not isinstance(source, str) or not source:
-            raise SettingsError(f"{where}: {type_name}.{name}: column must be a column name")
-        spec.columns = (source,)
+    spec.kind = given[0] if given else "default"
+    source = raw.get(spec.kind)
+    if spec.kind in ("column", "part"):
+        listed = [source] if isinstance(source, str) else source
+        if not isinstance(listed, list) or not listed or not all(isinstance(c, str) and c for c in listed):
+            what = "a column name" if spec.kind == "column" else 'the key of a packed item part, e.g. "sku"'
+            raise SettingsError(
+                f"{where}: {type_name}.{name}: {spec.kind} must be {what}, or a list of them (the first non-empty wins)"
+            )
+        if len(set(listed)) != len(listed):
+            raise SettingsError(f"{where}: {type_name}.{name}: {spec.kind} names {listed[0]!r} twice")
+        if spec.kind == "column":
+            spec.columns = tuple(listed)
+        else:
+            spec.parts = tuple(listed)
+    elif spec.kind == "json" and isinstance(source, dict):
+        if not source:
+            raise SettingsError(f"{where}: {type_name}.{name}: json must name at least one entry")
+        spec.entries = {}
+        for key, entry in source.items():
+            line = settings.line_of(type_name, key) if settings.line_of(type_name, name) is None else None
+            entry_where = f"{settings.path} line {line}" if line else where
+            spec.entries[key] = _field(settings, type_name, f"{name}.{key}", entry, entry_where, ENTRY_KEYS)
     elif spec.kind in ("columns", "json"):
         if not isinstance(source, list) or not source or not all(isinstance(c, str) and c for c in source):
-            raise SettingsError(f"{where}: {type_name}.{name}: {spec.kind} must be a list of column names")
+            raise SettingsError(
+                f"{where}: {type_name}.{name}: {spec.kind} must be a list of column names"
+                + (" or a table of KEY = field" if spec.kind == "json" else "")
+            )
         if len(set(source)) != len(source):
             raise SettingsError(f"{where}: {type_name}.{name}: {spec.kind} names a column twice")
         spec.columns = tuple(source)
     elif spec.kind == "value":
-        if isinstance(source, bool):
-            spec.value = "true" if source else "false"
-        elif isinstance(source, (str, int, float)):
-            spec.value = str(source)
-        else:
+        constant = _constant(source)
+        if constant is None:
             raise SettingsError(f"{where}: {type_name}.{name}: value must be text, a number or true/false")
-    else:
+        spec.value = constant
+    elif spec.kind == "field":
         if not isinstance(source, str) or "." not in source:
             raise SettingsError(f'{where}: {type_name}.{name}: field must be "TYPE.FIELD", e.g. "user.customer_code"')
-        ref_type, _, ref_name = source.partition(".")
-        spec.ref = (ref_type, ref_name)
-    if spec.kind in ("value", "field"):
+        ref_table, _, ref_name = source.rpartition(".")
+        spec.ref = (ref_table, ref_name)
+    if spec.kind in ("value", "field", "default"):
         for key in ("normalise", "values", "join"):
             if key in raw:
                 raise SettingsError(f"{where}: {type_name}.{name}: {key} does not apply to a {spec.kind}")
@@ -314,6 +511,12 @@ def _field(settings: Settings, type_name: str, name: str, raw: Any, where: str) 
                 f"{where}: {type_name}.{name}: no value table {table!r} in the mapping file (value tables: {known})"
             )
         spec.table = table
+    if spec.entries is not None:
+        for key in ("normalise", "values"):
+            if key in raw:
+                raise SettingsError(
+                    f"{where}: {type_name}.{name}: with json = {{ KEY = ... }}, give {key} to each entry that needs it"
+                )
     if "join" in raw:
         if spec.kind != "columns" or not isinstance(raw["join"], str):
             raise SettingsError(f"{where}: {type_name}.{name}: join is the text between the parts of columns = [...]")
@@ -325,6 +528,24 @@ def _field(settings: Settings, type_name: str, name: str, raw: Any, where: str) 
                 "(the value is left empty with a warning)"
             )
         spec.on_error = raw["on_error"]
+    if "default" in raw:
+        default = _constant(raw["default"])
+        if default is None or default == "":
+            raise SettingsError(f"{where}: {type_name}.{name}: default must be non-empty text, a number or true/false")
+        if spec.kind == "value":
+            raise SettingsError(f"{where}: {type_name}.{name}: a constant needs no default")
+        spec.default = default
+    if "when" in raw:
+        spec.when = _when(raw["when"], f"{where}: {type_name}.{name}")
+        if spec.default is None:
+            raise SettingsError(f"{where}: {type_name}.{name}: when says when the default applies; add default = ...")
+    if "divide_by" in raw:
+        if not isinstance(raw["divide_by"], str) or "decimal" not in spec.steps:
+            raise SettingsError(
+                f'{where}: {type_name}.{name}: divide_by names another field of the table (e.g. "quantity") and '
+                'needs normalise = "decimal"'
+            )
+        spec.divide_by = raw["divide_by"]
     if "leave_empty" in raw:
         reason = raw["leave_empty"]
         if reason is True:
@@ -347,13 +568,28 @@ def _field(settings: Settings, type_name: str, name: str, raw: Any, where: str) 
     return spec
 
 
+def _when(raw: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    example = 'when = { payment_type = "pay_on_delivery" }'
+    if not isinstance(raw, dict) or not raw:
+        raise SettingsError(f"{where}: when must be a table of FIELD = value (or a list of values), e.g. {example}")
+    out = []
+    for name, wanted in raw.items():
+        listed = wanted if isinstance(wanted, list) else [wanted]
+        values = [_constant(v) for v in listed]
+        if not values or any(v is None for v in values):
+            raise SettingsError(f"{where}: when {name} must be a value or a list of values, e.g. {example}")
+        out.append((name, tuple(v for v in values if v is not None)))
+    return tuple(out)
+
+
 def _resolve(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
     """Point a ``field = "TYPE.FIELD"`` reference at the mapped field it copies (through references)."""
     seen = {spec.label}
     target = spec
     while target.kind == "field":
         ref_type, ref_name = target.ref  # type: ignore[misc]
-        if ref_type not in TARGETS or ref_name not in table_rules(ref_type).names:
+        base = ref_type.partition(".")[0]
+        if base not in TARGETS or ref_name not in table_rules(base).names:
             raise SettingsError(f"{spec.where}: {spec.label}: field {ref_type}.{ref_name!r} is not a target field")
         found = plan.fields.get(ref_type, {}).get(ref_name)
         if found is None:
@@ -365,7 +601,7 @@ def _resolve(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
             raise SettingsError(f"{spec.where}: {spec.label}: the field references go round in a circle")
         seen.add(found.label)
         target = found
-    spec.ref = (target.type, target.name)
+    spec.ref = (target.table_key, target.name)
 
 
 def _group_by(settings: Settings, order: dict[str, Any], plan: Plan) -> tuple[str, ...] | None:
@@ -435,7 +671,8 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
 def read(inputs: list[Path], settings: Settings) -> Draft:
     plan = compile_plan(settings)
     draft = Draft()
-    for type_name, specs in plan.fields.items():
+    for table_key, specs in plan.fields.items():
+        type_name = table_key.partition(".")[0]
         for name in table_rules(type_name).names:
             spec = specs.get(name)
             if spec is not None and spec.leave_empty:
@@ -448,7 +685,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             source = open_source(path)
             _check_reading(plan, settings, path, source, draft)
             header = _header_map(plan, settings, path, source.columns)
-            wanted = sorted(set(header.values()))
+            packed = _packed_columns(plan, path, source.columns)
+            wanted = sorted(set(header.values()) | set(packed))
             for chunk in source.chunks:
                 frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
                 numbers = chunk.rows.tolist()
@@ -457,12 +695,37 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                     origin = Origin(str(path), int(n))
                     draft.read.append(origin)
                     cells = {column: str(record[actual]) for column, actual in header.items()}
-                    row = _evaluate(plan, settings, Row(origin, cells))
+                    row = Row(origin, cells, packed=[(c, str(record[c])) for c in packed])
+                    row = _evaluate(plan, settings, row)
                     if int(n) in broken:
                         row.error = RowError("", "", broken[int(n)])
                     rows.append(row)
     _build(plan, rows, draft)
     return draft
+
+
+def _packed_columns(plan: Plan, path: Path, header: tuple[str, ...]) -> list[str]:
+    """The header's packed item columns, in item order (``order_item_2`` before ``order_item_10``)."""
+    if plan.packed is None:
+        return []
+    wanted = plan.packed.columns
+    if isinstance(wanted, str):
+        found = [h for h in header if fnmatch.fnmatchcase(h, wanted)]
+        if not found:
+            raise SettingsError(
+                f"{plan.packed.where}: packed columns {wanted!r} match no column in the header of {path}"
+            )
+        return sorted(found, key=_natural)
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        close = difflib.get_close_matches(missing[0], list(header), n=1, cutoff=0.6)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        raise SettingsError(f'{plan.packed.where}: column "{missing[0]}" is not in the header of {path}{hint}')
+    return list(wanted)
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
 def _broken_rows(notices: list[Notice], used: set[str]) -> dict[int, str]:
@@ -528,53 +791,180 @@ def _shown(value: str) -> str:
     return json.dumps(value if len(value) <= 60 else value[:59] + "…", ensure_ascii=False)
 
 
-def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings) -> str:
+class Unreadable(TransformError):
+    """One source value a normaliser or value table cannot read; the message names the source."""
+
+
+def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Settings) -> str:
+    if spec.table is None or not value:
+        return value
+    mapped = settings.value(spec.table, value)
+    if mapped is None:
+        known = settings.values[spec.table]
+        listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
+        raise Unreadable(
+            f"{source}: {_shown(value)} is not in [values.{spec.table}] of {plan.name} "
+            f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
+        )
+    return mapped
+
+
+def _unreadable(spec: FieldSpec, row: Row, reason: str) -> str:
+    """``on_error``: reject the row (the group), or leave the field empty and say so."""
+    if spec.on_error == "empty":
+        row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}"))
+        return ""
+    raise RowError(spec.type, spec.name, reason)
+
+
+def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, parts: Packet | None) -> str:
+    """Fallbacks: the first source (column, or part of a packed cell) whose value is non-empty and readable.
+
+    A non-empty value that cannot be read is passed over for the next source, with a
+    ``fallback-used`` warning naming it; when no source gives a value, the first unreadable one
+    is the field's error (``on_error`` decides), so a value is never lost in silence.
+    """
+    sources: list[tuple[str, str, str]] = []  # (column, what to call it, raw text)
+    if spec.kind == "part":
+        assert parts is not None
+        column, cell = parts
+        sources = [(column, f'column "{column}" part "{p}"', cell.get(p, "")) for p in spec.parts]
+    else:
+        sources = [(c, f'column "{c}"', row.cells[c]) for c in spec.columns]
+    failed: list[str] = []
+    for column, source, raw in sources:
+        try:
+            found: list[str] = []
+            value: str | None = nz.text(raw)
+            for step in spec.steps:
+                if value is None:
+                    break
+                value = _step(step, value, plan, found)
+            value = _lookup(spec, source, value or "", plan, settings)
+        except nz.NormaliseError as exc:
+            failed.append(f"{source}: {exc}")
+            continue
+        except Unreadable as exc:
+            failed.append(str(exc))
+            continue
+        if value:
+            row.currencies += [(spec.name, column, code) for code in found]
+            for reason in failed:
+                row.warnings.append(
+                    (spec.type, spec.name, "fallback-used", f"{spec.name} taken from {source}, not {reason}")
+                )
+            return value
+    return _unreadable(spec, row, failed[0]) if failed else ""
+
+
+#: A packed item cell as read: its column and its parts (key -> value).
+Packet = tuple[str, dict[str, str]]
+
+
+def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, parts: Packet | None = None) -> str:
     if spec.kind == "value":
         return spec.value
+    if spec.kind == "default":
+        return ""
+    if spec.kind in ("column", "part"):
+        return _first_readable(spec, row, plan, settings, parts)
+    if spec.entries is not None:
+        # An entry's default applies at once: an entry has no ``when`` and is not combined across rows.
+        obj = {k: v for k, e in spec.entries.items() if (v := _value(e, row, plan, settings, parts) or e.default or "")}
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if obj else ""
     try:
-        if spec.kind == "column":
-            value = _cell(spec, spec.columns[0], row.cells[spec.columns[0]], plan, row)
-        elif spec.kind == "columns":
-            parts = [_cell(spec, c, row.cells[c], plan) for c in spec.columns]
-            value = spec.join.join(p for p in parts if p)
+        if spec.kind == "columns":
+            parts_ = [_cell(spec, c, row.cells[c], plan) for c in spec.columns]
+            value = spec.join.join(p for p in parts_ if p)
         else:
             obj = {c: v for c in spec.columns if (v := _cell(spec, c, row.cells[c], plan))}
             value = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if obj else ""
     except nz.NormaliseError as exc:
         where = " / ".join(f'"{c}"' for c in spec.columns)
-        reason = f"column {where}: {exc}"
-        if spec.on_error == "empty":
-            row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}"))
-            return ""
-        raise RowError(spec.type, spec.name, reason) from None
-    if spec.table is not None and value:
-        mapped = settings.value(spec.table, value)
-        if mapped is None:
-            known = settings.values[spec.table]
-            listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
-            reason = (
-                f'column "{spec.columns[0]}": {_shown(value)} is not in [values.{spec.table}] of {plan.name} '
-                f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
-            )
-            if spec.on_error == "empty":
-                row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}"))
-                return ""
-            raise RowError(spec.type, spec.name, reason)
-        value = mapped
+        return _unreadable(spec, row, f"column {where}: {exc}")
+    try:
+        value = _lookup(spec, f'column "{spec.columns[0]}"', value, plan, settings)
+    except Unreadable as exc:
+        return _unreadable(spec, row, str(exc))
     return value
+
+
+def _unpack(column: str, cell: str, packed: Packed) -> dict[str, str]:
+    """``name:Çay|sku:CAY-1|quantity:2`` -> its parts.
+
+    A piece without the key separator continues the previous value (``meta:a|b`` is ``a|b``),
+    since the export does not escape the separator; a first piece without one cannot be read.
+    """
+    parts: dict[str, str] = {}
+    last: str | None = None
+    for piece in cell.split(packed.separator):
+        key, sep, value = piece.partition(packed.key_separator)
+        if not sep:
+            if last is None:
+                if not piece.strip():
+                    continue
+                raise RowError(
+                    "order_item",
+                    "",
+                    f'column "{column}": {_shown(piece)} is not KEY{packed.key_separator}VALUE; packed items are '
+                    f"written like name{packed.key_separator}…{packed.separator}sku{packed.key_separator}…",
+                )
+            parts[last] += packed.separator + piece
+            continue
+        last = key.strip()
+        if last in parts:
+            raise RowError("order_item", "", f'column "{column}": part "{last}" appears twice in {_shown(cell)}')
+        parts[last] = value
+    return parts
+
+
+def _copied(plan: Plan, values: dict[str, str], table_key: str, name: str) -> str:
+    """What ``field = "TYPE.FIELD"`` copies: the row's value, or the default that field gets on this row."""
+    value = values[name]
+    spec = plan.fields[table_key][name]
+    if value or spec.default is None:
+        return value
+    return spec.default if _holds(spec, values) else ""
+
+
+def _holds(spec: FieldSpec, values: dict[str, str]) -> bool:
+    return all(nz.fold(values.get(other, "")) in {nz.fold(v) for v in wanted} for other, wanted in spec.when)
 
 
 def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
     try:
-        for type_name, specs in plan.fields.items():
-            row.values[type_name] = {n: _value(s, row, plan, settings) for n, s in specs.items() if s.kind != "field"}
-        for type_name, specs in plan.fields.items():
+        packed = plan.packed is not None
+        # The order's own fields first: a value both the order and its buyer read (an order date that
+        # is also the user's date_joined) is reported as the order's, the record the row stands for.
+        for key in sorted(plan.fields, key=lambda k: k not in ("order", "order_item")):
+            if packed and key == "order_item":
+                continue
+            specs = plan.fields[key]
+            row.values[key] = {n: _value(s, row, plan, settings) for n, s in specs.items() if s.kind != "field"}
+        for key, specs in plan.fields.items():
+            if packed and key == "order_item":
+                continue
             for name, spec in specs.items():
                 if spec.kind == "field":
-                    ref_type, ref_name = spec.ref  # type: ignore[misc]
-                    row.values[type_name][name] = row.values[ref_type][ref_name]
+                    ref_key, ref_name = spec.ref  # type: ignore[misc]
+                    row.values[key][name] = _copied(plan, row.values[ref_key], ref_key, ref_name)
         if plan.user_key is not None:
             row.values["user-key"] = {"key": _value(plan.user_key, row, plan, settings)}
+        items = plan.fields.get("order_item")
+        if items is not None and not packed:
+            row.items = [(0, row.values["order_item"])]
+        elif items is not None:
+            for line, (column, cell) in enumerate(row.packed, 1):
+                if not nz.text(cell):
+                    continue
+                parts = (column, _unpack(column, cell, plan.packed))  # type: ignore[arg-type]
+                values = {n: _value(s, row, plan, settings, parts) for n, s in items.items() if s.kind != "field"}
+                for name, spec in items.items():
+                    if spec.kind == "field":
+                        ref_key, ref_name = spec.ref  # type: ignore[misc]
+                        source = values if ref_key == "order_item" else row.values[ref_key]
+                        values[name] = _copied(plan, source, ref_key, ref_name)
+                row.items.append((line, values))
         _currency_of_amounts(row)
     except RowError as exc:
         row.error = exc
@@ -619,6 +1009,8 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
         groups.setdefault(key, []).append(row)
     users: dict[str, Record] = {}
     addresses: dict[tuple[str, ...], Record] = {}
+    used: Counter[str] = Counter()  # field label -> records given its default
+    address_tables = [k for k in plan.fields if k.partition(".")[0] == "address"]
     for key, members in groups.items():
         label = " / ".join(key[1:]) if key[0] == "=" else ""
         problem = _group_problem(plan, members, label)
@@ -638,18 +1030,85 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
             keyed = [r for r in members if _user_key(plan, r)]
             for row in keyed or members[:1]:
                 _fold_user(plan, row, users, draft, side)
-        if "address" in plan.fields:
-            for row in members:
-                _fold_address(row, addresses, draft, side)
+        for row in members:
+            for table_key in address_tables:
+                values = _defaults(plan.fields[table_key], dict(row.values[table_key]), used, draft, row.origin)
+                if table_key != "address" and not values.get("line"):
+                    continue  # this row has no such address (an order without a separate delivery address)
+                _fold_address(row, values, addresses, draft, side)
         order = None
         if "order" in plan.fields:
-            merged = [] if "order_item" in plan.fields else [r.origin for r in members[1:]]
-            values = _order_values(plan, members)
+            own_items = "order_item" in plan.fields and plan.packed is None
+            merged = [] if own_items else [r.origin for r in members[1:]]
+            values = _defaults(plan.fields["order"], _order_values(plan, members), used, draft, members[0].origin)
             order = draft.add(Record("order", _full("order", values), members[0].origin, merged))
         if "order_item" in plan.fields:
             for row in members:
-                values = _full("order_item", row.values["order_item"])
-                draft.add(Record("order_item", values, row.origin, parent=order))
+                for line, item in row.items:
+                    origin = replace(row.origin, part=line) if line else row.origin
+                    values = _full("order_item", _defaults(plan.fields["order_item"], dict(item), used, draft, origin))
+                    draft.add(Record("order_item", values, origin, parent=order))
+    if "user" in plan.fields:
+        for record in draft.records:
+            if record.type == "user":
+                _defaults(plan.fields["user"], record.values, used, draft, record.origin)
+    for label, count in used.items():
+        table_key, _, name = label.rpartition(".")
+        spec = plan.fields[table_key][name]
+        condition = " and ".join(f"{n} is {' or '.join(_shown(v) for v in vs)}" for n, vs in spec.when)
+        draft.notes.append(
+            f"{label}: default {_shown(spec.default or '')} used for {count:,} "
+            f"{'record' if count == 1 else 'records'}{f' (where {condition})' if condition else ''}"
+        )
+
+
+def _defaults(
+    specs: dict[str, FieldSpec],
+    values: dict[str, str],
+    used: Counter[str],
+    draft: Draft | None = None,
+    origin: Origin | None = None,
+) -> dict[str, str]:
+    """Fill empty fields with their ``default``, where their ``when`` holds on the values read (before any default);
+    then divide the fields with ``divide_by`` (a line total into a unit price)."""
+    read = dict(values)
+    for name, spec in specs.items():
+        if spec.default is None or values.get(name):
+            continue
+        if _holds(spec, read):
+            values[name] = spec.default
+            used[spec.label] += 1
+    for name, spec in specs.items():
+        if spec.divide_by is not None and values.get(name):
+            message = _divide(values, name, spec.divide_by)
+            if message and draft is not None and origin is not None:
+                draft.warn(origin, spec.type, name, "value-rounded", message)
+    return values
+
+
+def _divide(values: dict[str, str], name: str, by: str) -> str | None:
+    """``price`` 259.80 over ``quantity`` 2 is 129.90; a divisor that is not a positive number leaves the value
+    for the rules to refuse the record. A quotient that is not exact at the total's decimal places (at least 2)
+    is rounded half-even, and the returned message says so."""
+    try:
+        total, divisor = Decimal(values[name]), Decimal(values.get(by) or "")
+    except InvalidOperation:
+        return None
+    if not divisor.is_finite() or divisor <= 0 or not total.is_finite():
+        return None
+    places = max(2, -int(total.as_tuple().exponent))
+    try:
+        rounded = (total / divisor).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        exact = rounded * divisor == total
+    except InvalidOperation:  # more digits than decimal arithmetic holds: the rules judge the value as read
+        return None
+    values[name] = str(rounded)
+    if not exact:
+        return (
+            f"{name} {values[name]} is {total} / {by} {divisor} rounded to {places} decimal places "
+            f"({rounded} x {divisor} = {rounded * divisor})"
+        )
+    return None
 
 
 def _full(type_name: str, values: dict[str, str]) -> dict[str, str]:
@@ -694,9 +1153,9 @@ def _source_text(spec: FieldSpec, plan: Plan) -> str:
 
 
 def _raw(spec: FieldSpec, row: Row) -> str:
-    if spec.kind == "column":
+    if spec.kind == "column" and len(spec.columns) == 1:
         return _shown(row.cells[spec.columns[0]])
-    return _shown(row.values[spec.type][spec.name])
+    return _shown(row.values[spec.table_key or spec.type][spec.name])
 
 
 def _reject_group(draft: Draft, members: list[Row], label: str, culprit: Row, error: RowError) -> None:
@@ -796,8 +1255,11 @@ def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft, sid
             user.values[name] = _combine(spec.pick, [old, new])
 
 
-def _fold_address(row: Row, addresses: dict[tuple[str, ...], Record], draft: Draft, side: bool = False) -> None:
-    values = _full("address", row.values["address"])
+def _fold_address(
+    row: Row, values: dict[str, str], addresses: dict[tuple[str, ...], Record], draft: Draft, side: bool = False
+) -> None:
+    """One address per identity (every field, case-folded), whichever address table of the mapping made it."""
+    values = _full("address", values)
     key = tuple(nz.fold(v) for v in values.values())
     seen = addresses.get(key)
     if seen is None:

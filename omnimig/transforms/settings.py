@@ -92,7 +92,8 @@ def line_of(text: str, *keys: str) -> int | None:
         return None
     lines = text.splitlines()
     start = 0
-    if len(keys) > 1 or keys[0] in TARGETS or keys[0] in SHARED_TABLES:
+    # A named table ("address.billing") is found by its own header, [address.billing].
+    if len(keys) > 1 or keys[0].partition(".")[0] in (*TARGETS, *SHARED_TABLES):
         header = re.compile(rf"^\s*\[+\s*{re.escape(keys[0])}(\.[^\]]*)?\s*\]+")
         for i, line in enumerate(lines):
             if header.match(line):
