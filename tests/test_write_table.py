@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from omnimig.io import open_source
 from omnimig.io.safe_text import neutralise_formula
-from omnimig.io.table import Chunk, Source, repeat_key
+from omnimig.io.table import Chunk, ReadOptions, Source, repeat_key
 from omnimig.io.write import (
     JSON_MAX_INT_DIGITS,
     XLSX_MAX_CELL,
@@ -60,8 +60,9 @@ def csv_rows(path: Path) -> list[list[str]]:
 
 
 def xlsx_rows(path: Path) -> list[list[str]]:
-    """The sheet as omnimig's own reader reads it (header first), every cell as text."""
-    source = open_source(path)
+    """The sheet as omnimig's own reader reads it (header first, in row 1: generated cells may hold
+    documented column names, which must not move the header), every cell as text."""
+    source = open_source(path, options=ReadOptions(header_row=1))
     out = [list(source.header or source.columns)]
     for c in source.chunks:
         out.extend([["" if v is None or v is pd.NA else v for v in r] for r in c.data.astype(object).values.tolist()])
@@ -322,3 +323,10 @@ def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot write format 'xml'"):
         TableWriter(Path("never.xml"), "xml", ["a"])
     assert not Path("never.xml").exists()
+
+
+def test_a_documented_name_twice_does_not_move_the_header(tmp_path: Path) -> None:
+    """Found by hypothesis: a data row "number", "number" was taken for the header (two documented names)."""
+    path = write(tmp_path / "t.xlsx", "xlsx", chunk(["c0", "c1"], [["number", "number"]]))
+    source = open_source(path)
+    assert list(source.columns) == ["c0", "c1"] and source.header_row == 1

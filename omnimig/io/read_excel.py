@@ -296,14 +296,15 @@ class _XlsSheet(_Sheet):
 
 
 def _find_header(sheet: _Sheet, known: frozenset[str]) -> int | None:
-    """The first row among the first 20 with two documented column names; ``None`` when none has two.
+    """The first row among the first 20 with two different documented column names; ``None`` when none has.
 
     One name is not enough: a data cell may hold a word that is also a column name (a product
-    called "email", a note "date_joined"), and moving the header on that would misread the sheet.
+    called "email", a note "date_joined"), and moving the header on that would misread the sheet;
+    nor is one name twice (a row of "number", "number").
     A sheet whose header holds a single documented column is read from row 1, or with --header-row.
     """
     for number, cells in sheet.head():
-        if sum(c in known for c in cells) >= 2:
+        if len(known.intersection(cells)) >= 2:
             return number
     return None
 
