@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_transform_mapping import cannot_run, line_of
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
@@ -59,20 +60,6 @@ def write_mapping(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "m.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
-
-
-def cannot_run(result: Result, *needles: str) -> str:
-    """Exit 2 and exactly one ``omnimig: error:`` line holding every needle."""
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("omnimig: error:")]
-    assert len(errors) == 1, result.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
-    return errors[0]
 
 
 # --------------------------------------------------------------------------- several address tables
