@@ -166,6 +166,7 @@ _TESTS = repr(str(Path(__file__).resolve().parents[1] / "tests"))
 FRICTIONLESS_SCRIPT = FRICTIONLESS_SCRIPT.replace("@TESTS@", _TESTS)
 FRICTIONLESS_PACKAGE_SCRIPT = FRICTIONLESS_PACKAGE_SCRIPT.replace("@TESTS@", _TESTS)
 
+
 def _seconds(text: str) -> float:
     """``h:mm:ss`` or ``m:ss.ss`` as seconds."""
     total = 0.0
