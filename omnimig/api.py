@@ -30,15 +30,12 @@ Paths = PathArg | Iterable[PathArg]
 
 def as_paths(paths: Paths, what: str = "the files or the bundle folder to validate") -> list[Path]:
     """One path or many, as ``Path`` objects (a plain string is one path, not its characters)."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        paths = [paths]
-    if not isinstance(paths, Iterable):
-        raise UsageError(f"{paths!r} is not a path; give a file or folder name, or a list of them")
-    listed = []
-    for p in paths:
-        if not isinstance(p, (str, bytes, os.PathLike)):
-            raise UsageError(f"{p!r} is not a path; give a file or folder name, or a list of them")
-        listed.append(Path(os.fsdecode(p)))
+    one = (str, bytes, os.PathLike)
+    given = [paths] if isinstance(paths, one) or not isinstance(paths, Iterable) else list(paths)
+    wrong = [p for p in given if not isinstance(p, one)]
+    if wrong:
+        raise UsageError(f"{wrong[0]!r} is not a path; give a file or folder name, or a list of them")
+    listed = [Path(os.fsdecode(p)) for p in given]
     if not listed:
         raise UsageError(f"no file or folder given; name {what}")
     return listed

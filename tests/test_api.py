@@ -273,23 +273,28 @@ def test_samples_refuse_what_cannot_be_made(tmp_path: Path) -> None:
             omnimig.samples(tmp_path / "s", **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("type_option", [None, "order"])
-def test_a_folder_validation_passes_over_omnimigs_own_files(tmp_path: Path, type_option: str | None) -> None:
+OWN_FILES = ("rejects.csv", "warnings.csv", "expected_problems.json")
+
+
+def folder_with_own_files(folder: Path, *migration_files: str) -> Path:
+    """``folder`` holding copies of ``migration_files`` from samples/ and the files omnimig itself writes."""
+    folder.mkdir(exist_ok=True)
+    for name in migration_files:
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    for name in OWN_FILES:
+        (folder / name).write_text("source_file,reason\nx,y\n", encoding="utf-8")
+    return folder
+
+
+def test_a_folder_validation_passes_over_omnimigs_own_files(tmp_path: Path) -> None:
     """rejects.csv, warnings.csv (transform) and expected_problems.json (samples) are not migration files."""
-    for name in ("order.csv", "order_item.csv"):
-        (tmp_path / name).write_bytes((SAMPLES / name).read_bytes())
-    for name in ("rejects.csv", "warnings.csv", "expected_problems.json"):
-        (tmp_path / name).write_text("source_file,reason\nx,y\n", encoding="utf-8")
-    report = omnimig.validate(tmp_path, type=type_option) if type_option is None else None
-    if report is not None:
-        assert report.skipped == [] and [Path(f.path).name for f in report.files] == ["order.csv", "order_item.csv"]
-    else:  # with --type every file in the folder is read as that type: still not omnimig's own
-        one = tmp_path / "only"
-        one.mkdir()
-        (one / "order.csv").write_bytes((SAMPLES / "order.csv").read_bytes())
-        (one / "rejects.csv").write_text("source_file,reason\nx,y\n", encoding="utf-8")
-        report = omnimig.validate(one, type=type_option)
-        assert [Path(f.path).name for f in report.files] == ["order.csv"]
+    report = omnimig.validate(folder_with_own_files(tmp_path / "b", "order.csv", "order_item.csv"))
+    assert report.skipped == [] and [Path(f.path).name for f in report.files] == ["order.csv", "order_item.csv"]
+
+
+def test_under_type_every_file_is_that_type_but_omnimigs_own(tmp_path: Path) -> None:
+    report = omnimig.validate(folder_with_own_files(tmp_path / "b", "order.csv"), type="order")
+    assert [Path(f.path).name for f in report.files] == ["order.csv"]
 
 
 @pytest.mark.parametrize(
