@@ -109,6 +109,7 @@ def transform(
     password_policy: str = "empty",
     truncate: bool = False,
     force: bool = False,
+    explain: bool = False,
     settings: Settings | None = None,
 ) -> TransformResult:
     """Convert a legacy export into a clean bundle in ``out``; every input row is written, merged or rejected.
@@ -118,7 +119,9 @@ def transform(
     value-table entries (``{"shipping_company": {"1": "yurtici"}}``) and ``options`` reading options
     (``{"customer_code_from": "email"}``), each over the mapping file's. ``password_policy`` is
     ``empty`` or ``unusable``; ``truncate`` cuts over-long values (a warning each) instead of
-    rejecting the record; ``force`` writes into a non-empty folder omnimig did not create.
+    rejecting the record; ``force`` writes into a non-empty folder omnimig did not create;
+    ``explain`` also lists in ``changes.csv`` the changes made the same way to every record (trimming,
+    value-table entries, ``date_joined`` from the first order), which are otherwise only counted.
     ``settings`` is a mapping file already loaded (``transforms.settings.load``, as the CLI does to
     apply its flags); ``mapping`` is then not read again.
     The result's ``lines()`` is the summary the CLI prints; ``rejects`` is empty when nothing was lost.
@@ -135,6 +138,7 @@ def transform(
     if settings is None:
         settings = load(None if mapping is None else Path(mapping), allow_targets=source == "mapping")
     apply_arguments(settings, defaults, values, options)
+    settings.explain = explain
     result = run_transform(
         source,
         as_paths(inputs, "the export files to transform"),
@@ -145,7 +149,9 @@ def transform(
         force=force,
     )
     if not result.adds_up:
-        raise TransformError("internal error: the row accounting does not add up; please report this with the input")
+        raise TransformError(
+            "internal error: the row or record accounting does not add up; please report this with the input"
+        )
     return result
 
 

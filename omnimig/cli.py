@@ -375,7 +375,7 @@ def transform(
     ],
     inputs: Annotated[list[Path], typer.Argument(metavar="INPUT", help="Export file(s) to convert.")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder to write the bundle, rejects.csv and warnings.csv to.")
+        Path, typer.Option("--out", "-o", help="Folder to write the bundle, rejects.csv and changes.csv to.")
     ],
     output: Annotated[SampleFormat, typer.Option("--format", "-f", help="Format of the written files.")] = (
         SampleFormat.csv
@@ -421,6 +421,14 @@ def transform(
             "file with a bundle name omnimig did not write).",
         ),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also list in changes.csv the changes made the same way to every record (trimming, value "
+            "tables, date_joined from the first order); without it they are only counted.",
+        ),
+    ] = False,
 ) -> None:
     """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
     from omnimig.transforms.errors import unexpected
@@ -440,6 +448,7 @@ def transform(
             password_policy=password_policy.value,
             truncate=truncate,
             force=force,
+            explain=explain,
         )
     except Error as exc:
         raise fail(visible(" ".join(str(exc).split()))) from None

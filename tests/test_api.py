@@ -273,7 +273,7 @@ def test_samples_refuse_what_cannot_be_made(tmp_path: Path) -> None:
             omnimig.samples(tmp_path / "s", **kwargs)  # type: ignore[arg-type]
 
 
-OWN_FILES = ("rejects.csv", "warnings.csv", "expected_problems.json")
+OWN_FILES = ("rejects.csv", "changes.csv", "expected_problems.json")
 
 
 def folder_with_own_files(folder: Path, *migration_files: str) -> Path:
@@ -287,7 +287,7 @@ def folder_with_own_files(folder: Path, *migration_files: str) -> Path:
 
 
 def test_a_folder_validation_passes_over_omnimigs_own_files(tmp_path: Path) -> None:
-    """rejects.csv, warnings.csv (transform) and expected_problems.json (samples) are not migration files."""
+    """rejects.csv, changes.csv (transform) and expected_problems.json (samples) are not migration files."""
     report = omnimig.validate(folder_with_own_files(tmp_path / "b", "order.csv", "order_item.csv"))
     assert report.skipped == [] and [Path(f.path).name for f in report.files] == ["order.csv", "order_item.csv"]
 

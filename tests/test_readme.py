@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md"]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "mapping.md"]
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.S | re.M)
 
 
@@ -170,4 +170,5 @@ def update(page: Path = PAGES[0]) -> None:
 
 
 if __name__ == "__main__":
-    update()
+    for page in PAGES:
+        update(page)

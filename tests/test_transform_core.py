@@ -69,7 +69,14 @@ def test_a_bad_value_rejects_the_record_with_the_validators_message_and_its_depe
     assert done.records["order"] == [] and done.records["order_item"] == []
     reasons = {(r.origin.row, r.type, r.field): r.reason for r in done.rejects}
     assert "3 decimal places" in reasons[(3, "order", "amount")]
-    assert reasons[(4, "order_item", "")] == "its order 'N1' was rejected"
+    assert reasons[(4, "order_item", "")] == f"its order N1 was rejected: {reasons[(3, 'order', 'amount')]}"
+    assert [r.record for r in done.rejects] == ["order N1", "item of order N1", "item of order N1"]
+    assert [(t.type, t.seen, t.written, t.merged, t.rejected) for t in done.types] == [
+        ("user", 1, 1, 0, 0),
+        ("address", 0, 0, 0, 0),
+        ("order", 1, 0, 0, 1),
+        ("order_item", 2, 0, 0, 2),
+    ]
     tallies, extra = tally(d.read, [r for rs in done.records.values() for r in rs], done.rejects)
     assert (tallies[0].read, tallies[0].written, tallies[0].rejected) == (4, 1, 3)
     assert extra == []
@@ -79,7 +86,9 @@ def test_a_rejected_user_takes_its_orders_and_their_items() -> None:
     d = draft_of(user("u1", 2, email="not-an-email"), order("N1", "u1", 3), item("N1", 4))
     done = finish(d, Options())
     assert [r.type for r in done.rejects] == ["user", "order", "order_item"]
-    assert done.rejects[1].reason == "its user 'u1' was rejected"
+    assert done.rejects[1].reason == f"its user u1 was rejected: {done.rejects[0].reason}"
+    # A chain names each link: the item's order, and why that order went.
+    assert done.rejects[2].reason == f"its order N1 was rejected: {done.rejects[1].reason}"
 
 
 def test_identical_duplicates_merge_and_different_ones_are_rejected() -> None:
@@ -242,7 +251,8 @@ def test_a_repeated_order_takes_its_own_items_with_it() -> None:
     reasons = {r.origin.row: r.reason for r in done.rejects}
     assert "which has no such order_item" in reasons[7]
     assert "repeats the one from in.csv row 2 with different values" in reasons[8]
-    assert reasons[9].startswith("its order 'N1' was rejected")
+    assert reasons[9] == f"its order N1 was rejected: {reasons[8]}"
+    assert [(t.seen, t.written, t.merged, t.rejected) for t in done.types if t.type == "order_item"] == [(5, 2, 1, 2)]
     tallies, extra = tally(sorted(set(d.read)), [r for rs in done.records.values() for r in rs], done.rejects)
     assert (tallies[0].written, tallies[0].merged, tallies[0].rejected) == (4, 2, 3) and extra == []
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
+from omnimig.transforms import core
 from omnimig.transforms.outdir import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def cannot_run(result: Result, *needles: str) -> str:
 
 
 def validate_errors(out: Path) -> set[tuple[str, str]]:
-    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "warnings.csv", MANIFEST)]
+    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "changes.csv", MANIFEST)]
     result = run("validate", *files, "--format", "json")
     report = json.loads(result.stdout)
     return {(p["type"], p["field"]) for f in report["files"] for p in f["problems"] if p["severity"] == "error"}
@@ -148,7 +149,10 @@ def test_turkish_export_accounts_for_every_row(turkish: tuple[Result, Path]) -> 
     result, out = turkish
     assert result.exit_code == 1  # something was rejected, so scripts notice
     assert tally(result) == (10, 7, 0, 3)
-    assert "wrote 3 user, 3 address, 4 order, 7 order_item" in result.stdout
+    # Emre Şahin's order is rejected, not Emre: a bad order costs the order and its lines only.
+    assert "wrote 4 user, 4 address, 4 order, 7 order_item" in result.stdout
+    assert "orders: 6 seen = 4 written + 0 merged + 2 rejected" in result.stdout
+    assert "order items: 10 seen = 7 written + 0 merged + 3 rejected" in result.stdout
     assert {p.name for p in out.iterdir()} == {
         MANIFEST,
         "user.csv",
@@ -156,7 +160,7 @@ def test_turkish_export_accounts_for_every_row(turkish: tuple[Result, Path]) -> 
         "order.csv",
         "order_item.csv",
         "rejects.csv",
-        "warnings.csv",
+        "changes.csv",
     }
 
 
@@ -186,11 +190,22 @@ def test_repeated_order_columns_that_disagree_reject_the_whole_order(turkish: tu
     _, out = turkish
     assert "100004" not in by(rows(out / "order.csv"), "number")
     assert not [r for r in rows(out / "order_item.csv") if r["order_number"] == "100004"]
-    rejects = {int(r["source_row"]): r for r in rows(out / "rejects.csv")}
-    culprit = rejects[7]
-    assert (culprit["target_type"], culprit["field"]) == ("order", "amount")
-    assert all(s in culprit["reason"] for s in ('"Toplam Tutar"', '"950,00"', '"900,00"', "row 6"))
-    assert "because of row 7" in rejects[6]["reason"]
+    rejects = [r for r in rows(out / "rejects.csv") if r["source_row"] in ("6", "7")]
+    order, *items = rejects
+    assert (order["source_row"], order["target_type"], order["record"], order["field"]) == (
+        "6",
+        "order",
+        "order 100004",
+        "amount",
+    )
+    assert all(s in order["reason"] for s in ('"Toplam Tutar"', '"950,00"', '"900,00"', "row 7 of the order"))
+    # One line per record: each of the order's two lines, naming the order and why it went.
+    assert [(i["source_row"], i["record"]) for i in items] == [
+        ("6", "item of order 100004"),
+        ("7", "item of order 100004"),
+    ]
+    assert all(i["reason"] == f"its order 100004 was rejected: {order['reason']}" for i in items)
+    assert "emre.sahin@example.com" in by(rows(out / "user.csv"), "email")  # the buyer stays
 
 
 def test_buyer_without_email_is_rejected_with_the_reason(turkish: tuple[Result, Path]) -> None:
@@ -223,7 +238,7 @@ def test_a_landline_is_dropped_with_a_warning_not_the_order(turkish: tuple[Resul
     _, out = turkish
     isik = by(rows(out / "user.csv"), "email")["ismail.isik@example.com"]
     assert isik["phone"] == ""
-    warnings = [w for w in rows(out / "warnings.csv") if w["code"] == "value-dropped"]
+    warnings = [w for w in rows(out / "changes.csv") if w["code"] == "value-dropped"]
     assert {w["source_row"] for w in warnings} == {"9", "10", "11"}
     assert "0212 555 11 22" in warnings[0]["message"]
 
@@ -231,7 +246,7 @@ def test_a_landline_is_dropped_with_a_warning_not_the_order(turkish: tuple[Resul
 def test_validate_accepts_the_output_except_cannot_fill(turkish: tuple[Result, Path]) -> None:
     result, out = turkish
     assert validate_errors(out) <= TURKISH_CANNOT_FILL
-    assert "validate on the written files: 14 errors" in result.stdout
+    assert "validate on the written files: 17 errors" in result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
@@ -261,8 +276,8 @@ def test_password_policy_and_defaults_fill_what_the_export_cannot(tmp_path: Path
         "--default",
         "user.email_allowed=false",
     )
-    # 4 users got the default; the one without a customer_code was then rejected, so 3 are written with it.
-    assert "default used for user.sms_allowed in 3 rows" in result.stdout
+    # 5 users got the default; the one without a customer_code was then rejected, so 4 are written with it.
+    assert "default used for user.sms_allowed in 4 rows" in result.stdout
     assert validate_errors(tmp_path) <= {("order", "bank"), ("order", "tracking_number"), ("order", "shipping_company")}
 
 
@@ -419,14 +434,36 @@ def test_ambiguous_date_without_date_order_is_a_reject_not_a_guess(tmp_path: Pat
     assert rows(tmp_path / "out" / "order.csv")[0]["created_date"] == "2023-02-01T10:00:00"
 
 
-def test_a_bad_item_rejects_its_whole_order(tmp_path: Path) -> None:
+def test_a_bad_item_rejects_only_that_item(tmp_path: Path) -> None:
+    """Scoped rejection: an unreadable price costs its line, never the order (its parent) or the other lines."""
     result = run_small(tmp_path, [small_row("1"), small_row("1", SKU="S2", Fiyat="on lira"), small_row("2")])
-    assert tally(result) == (3, 1, 0, 2)
-    rejects = {r["source_row"]: r for r in rows(tmp_path / "out" / "rejects.csv")}
-    assert (rejects["3"]["target_type"], rejects["3"]["field"]) == ("order_item", "price")
-    assert '"on lira"' in rejects["3"]["reason"]
-    assert "order '1' was rejected because of row 3" in rejects["2"]["reason"]
-    assert [o["number"] for o in rows(tmp_path / "out" / "order.csv")] == ["2"]
+    assert tally(result) == (3, 2, 0, 1)
+    [reject] = rows(tmp_path / "out" / "rejects.csv")
+    assert (reject["source_row"], reject["target_type"], reject["record"], reject["field"]) == (
+        "3",
+        "order_item",
+        "item of order 1",
+        "price",
+    )
+    assert '"on lira"' in reject["reason"]
+    assert [o["number"] for o in rows(tmp_path / "out" / "order.csv")] == ["1", "2"]
+
+
+def test_an_unreadable_order_date_costs_the_order_not_its_buyer(tmp_path: Path) -> None:
+    """The issue's example: a buyer whose only order date is 30.02.2024 is kept, joined on the migration
+    date (a change line says so); the order and its line are rejected, each with one line naming why."""
+    result = run_small(tmp_path, [small_row("1", Tarih="30.02.2024"), small_row("2", **{"E-posta": "b@example.com"})])
+    out = tmp_path / "out"
+    assert "orders: 2 seen = 1 written + 0 merged + 1 rejected" in result.stdout
+    assert "users: 2 seen = 2 written + 0 merged + 0 rejected" in result.stdout
+    order, item = rows(out / "rejects.csv")
+    assert (order["record"], order["field"]) == ("order 1", "created_date")
+    assert item["reason"] == f"its order 1 was rejected: {order['reason']}"
+    users = by(rows(out / "user.csv"), "email")
+    assert users["ada@example.com"]["date_joined"] == core.migration_date()
+    changes = {(c["record"], c["code"]): c for c in rows(out / "changes.csv")}
+    assert changes[("user ada@example.com", "date-joined-fallback")]["after"] == core.migration_date()
+    assert changes[("user ada@example.com", "value-skipped")]["before"] == "30.02.2024"
 
 
 def test_pick_sum_adds_line_totals_into_the_order_amount(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def test_fallback_columns_then_the_default(tmp_path: Path) -> None:
         [
             ["1", "A@X.com", "b@x.com", "0532 111 22 33", "", "Kredi Kartı", "Garanti", "10"],
             ["2", "", "C@x.com", "", "0533 222 33 44", "Kredi Kartı", "Akbank", "10"],
-            # the first phone cannot be read: the second is used, and warnings.csv says why
+            # the first phone cannot be read: the second is used, and changes.csv says why
             ["3", "d@x.com", "", "0212 555 12 34", "0534 333 44 55", "Kredi Kartı", "Akbank", "10"],
             # no phone readable at all: empty (on_error = "empty"), with the first one's reason
             ["4", "e@x.com", "", "0212 555 12 34", "abc", "Kredi Kartı", "Akbank", "10"],
@@ -192,13 +192,15 @@ def test_fallback_columns_then_the_default(tmp_path: Path) -> None:
     assert tally(result) == (4, 4, 0, 0)
     users = {u["customer_code"]: u["phone"] for u in rows(out / "user.csv")}
     assert users == {"a@x.com": "5321112233", "c@x.com": "5332223344", "d@x.com": "5343334455", "e@x.com": ""}
-    warnings = {(w["source_row"], w["code"]): w["message"] for w in rows(out / "warnings.csv")}
+    warnings = {(w["source_row"], w["code"]): w["message"] for w in rows(out / "changes.csv")}
     assert set(warnings) == {("4", "fallback-used"), ("5", "value-dropped")}
     assert 'taken from column "Tel2", not column "Tel": "0212 555 12 34"' in warnings[("4", "fallback-used")]
     assert 'column "Tel": "0212 555 12 34"' in warnings[("5", "value-dropped")]
 
 
-def test_an_unreadable_value_with_no_readable_fallback_rejects_the_row(tmp_path: Path) -> None:
+def test_an_unreadable_buyer_value_with_no_readable_fallback_is_skipped_not_the_order(tmp_path: Path) -> None:
+    """In an orders export the buyer columns repeat on every order: a value none of them can give is
+    skipped for the user with a change line (scoped rejection: the order, a dependant, is not lost)."""
     data = write_csv(
         tmp_path / "o.csv",
         ORDER_HEADER,
@@ -210,13 +212,19 @@ def test_an_unreadable_value_with_no_readable_fallback_rejects_the_row(tmp_path:
     text = ORDERS.replace(', on_error = "empty"', "")
     out = tmp_path / "out"
     result = transform(data, write_mapping(tmp_path, text), out)
-    assert tally(result) == (2, 1, 0, 1)
-    (reject,) = rows(out / "rejects.csv")
-    assert reject["source_row"] == "2" and reject["field"] == "phone"
-    assert 'column "Tel": "0212 555 12 34"' in reject["reason"]
+    assert tally(result) == (2, 2, 0, 0)
+    assert rows(out / "rejects.csv") == []
+    (skipped,) = [c for c in rows(out / "changes.csv") if c["code"] == "value-skipped"]
+    assert (skipped["source_row"], skipped["field"], skipped["before"], skipped["after"]) == (
+        "2",
+        "phone",
+        "0212 555 12 34",
+        "",
+    )
+    assert 'column "Tel": "0212 555 12 34"' in skipped["message"]
     # every column empty: the default, which the order's reference to it copies too
-    assert [u["customer_code"] for u in rows(out / "user.csv")] == ["guest@example.com"]
-    assert [o["user"] for o in rows(out / "order.csv")] == ["guest@example.com"]
+    assert [u["customer_code"] for u in rows(out / "user.csv")] == ["a@x.com", "guest@example.com"]
+    assert [o["user"] for o in rows(out / "order.csv")] == ["a@x.com", "guest@example.com"]
 
 
 def test_a_default_with_when_applies_only_where_the_condition_holds(tmp_path: Path) -> None:
@@ -323,7 +331,8 @@ def test_extra_field_entries_are_normalised_like_fields(tmp_path: Path) -> None:
     }
     (reject,) = rows(out / "rejects.csv")
     assert reject["source_row"] == "4" and '"Uçan Kargo" is not in [values.kargo]' in reject["reason"]
-    assert [w["code"] for w in rows(out / "warnings.csv")] == ["value-dropped"]
+    changes = [(w["code"], w["before"], w["after"]) for w in rows(out / "changes.csv")]
+    assert changes == [("unit-stripped", "1.234,50 TL", "1234.50"), ("value-dropped", "0212 555 12 34", "")]
 
 
 def test_extra_field_entry_mistakes_name_the_line(tmp_path: Path) -> None:
@@ -398,7 +407,7 @@ def test_packed_cells_explode_into_items(tmp_path: Path) -> None:
     # a piece without ':' continues the previous value: the separator was not escaped
     extras = [json.loads(i["extra_field"] or "{}") for i in rows(out / "order_item.csv")]
     assert extras[1] == {"meta": "Renk=Bakır|Boy=Orta"}
-    (rounded,) = rows(out / "warnings.csv")
+    (rounded,) = rows(out / "changes.csv")
     assert rounded["code"] == "value-rounded" and rounded["source_line"] == "3"
     assert "100.00 / quantity 3" in rounded["message"]
 
@@ -436,11 +445,15 @@ def test_an_unreadable_packed_cell_rejects_its_order(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     result = transform(data, write_mapping(tmp_path, PACKED), out)
-    assert tally(result) == (4, 1, 0, 3)
-    reasons = {r["source_row"]: r["reason"] for r in rows(out / "rejects.csv")}
-    assert '"Çay x1" is not KEY:VALUE' in reasons["2"]
-    assert 'part "sku" appears twice' in reasons["3"]
-    assert 'column "item_1" part "total"' in reasons["4"]
+    # A cell that cannot be unpacked breaks its row (and so its order); an unreadable part of a line
+    # that can be unpacked costs that line only.
+    assert tally(result) == (4, 2, 0, 2)
+    reasons = {(r["source_row"], r["target_type"]): r["reason"] for r in rows(out / "rejects.csv")}
+    assert '"Çay x1" is not KEY:VALUE' in reasons[("2", "")]
+    assert '"Çay x1" is not KEY:VALUE' in reasons[("2", "order")]
+    assert 'part "sku" appears twice' in reasons[("3", "")]
+    assert 'column "item_1" part "total"' in reasons[("4", "order_item")]
+    assert [o["number"] for o in rows(out / "order.csv")] == ["3", "4"]  # order 4 without its unreadable line
 
 
 def test_packed_mistakes_name_the_line(tmp_path: Path) -> None:
@@ -494,14 +507,16 @@ def test_every_generated_packed_row_is_accounted_for(orders: list[list[dict[str,
         result = transform(data, write_mapping(Path(tmp), PACKED), out)
         read, _, merged, rejected = tally(result)
         assert read == len(orders) and merged == 0
-        unreadable = sum(any(i is not None and i["total"] == "bad" for i in cells) for cells in orders)
-        assert rejected == unreadable
-        # every readable item is written or has its own line in rejects.csv
-        items = sum(1 for cells in orders if not any(i and i["total"] == "bad" for i in cells) for i in cells if i)
-        # (an item the rules refuse has its line; a row whose cell cannot be read is rejected as a whole)
+        # An unreadable total costs its line only, never the order: no row is rejected for it.
+        assert rejected == 0
+        # every item is written or has exactly one line of its own in rejects.csv
+        items = sum(1 for cells in orders for i in cells if i)
         refused = [r for r in rows(out / "rejects.csv") if r["target_type"] == "order_item" and r["source_line"]]
         written_items = rows(out / "order_item.csv") if (out / "order_item.csv").exists() else []
         assert len(written_items) + len(refused) == items
+        assert sum(1 for r in refused if '"bad"' in r["reason"]) == sum(
+            1 for cells in orders for i in cells if i and i["total"] == "bad"
+        )
 
 
 def test_divide_by_leaves_what_it_cannot_divide_to_the_rules() -> None:

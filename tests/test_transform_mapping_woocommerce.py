@@ -18,6 +18,7 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
+from omnimig.transforms import core
 from omnimig.transforms.outdir import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def validate(out: Path) -> dict[str, int]:
-    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "warnings.csv", MANIFEST)]
+    files = [p for p in sorted(out.iterdir()) if p.name not in ("rejects.csv", "changes.csv", MANIFEST)]
     report = json.loads(run("validate", *files, "--format", "json").stdout)
     counts: dict[str, int] = {}
     for f in report["files"]:
@@ -67,14 +68,22 @@ def test_the_woocommerce_export_becomes_a_bundle_with_exact_counts(tmp_path: Pat
     result = run("transform", "mapping", EXPORT, "--mapping", PRESET, "--out", out)
     assert result.exit_code == 1, result.output  # one order rejected
     assert f"{EXPORT}: 12 rows read = 11 written + 0 merged + 1 rejected" in result.stdout
-    assert "wrote 10 user, 11 address, 11 order, 14 order_item" in result.stdout
+    # Order 1009's date cannot be read: the order and its line go, its buyer stays (joined on the
+    # migration date, since that was the buyer's only order).
+    assert "wrote 11 user, 12 address, 11 order, 14 order_item" in result.stdout
+    assert "orders: 12 seen = 11 written + 0 merged + 1 rejected" in result.stdout
+    assert "order items: 15 seen = 14 written + 0 merged + 1 rejected" in result.stdout
     assert 'order.bank: default "-" used for 2 records (where payment_type is "pay_on_delivery")' in result.stdout
 
-    (reject,) = rows(out / "rejects.csv")
+    reject, line = rows(out / "rejects.csv")
     assert (reject["source_row"], reject["target_type"], reject["field"]) == ("10", "order", "created_date")
     assert '"2/30/2024 10:00" is not a valid calendar date' in reject["reason"]
-    (warning,) = rows(out / "warnings.csv")
-    assert (warning["source_row"], warning["field"], warning["code"]) == ("9", "phone", "value-dropped")
+    assert (line["source_line"], line["record"]) == ("1", "item of order 1009")
+    assert line["reason"] == f"its order 1009 was rejected: {reject['reason']}"
+    changes = {(c["source_row"], c["field"], c["code"]) for c in rows(out / "changes.csv")}
+    assert ("9", "phone", "value-dropped") in changes
+    assert ("10", "date_joined", "date-joined-fallback") in changes
+    assert ("7", "status", "code-unconfirmed") in changes  # refunded -> 600
 
     orders = {o["number"]: o for o in rows(out / "order.csv")}
     assert sorted(orders) == [str(n) for n in range(1001, 1013) if n != 1009]
@@ -114,7 +123,8 @@ def test_the_woocommerce_export_becomes_a_bundle_with_exact_counts(tmp_path: Pat
         assert abs(lines + shipping - float(order["discount_amount"]) - float(order["amount"])) < 0.005, number
 
     users = {u["customer_code"]: u for u in rows(out / "user.csv")}
-    assert "hakan.arslan@example.com" not in users  # only in the rejected order
+    # Only in the rejected order: the buyer is kept (scoped rejection), joined on the migration date.
+    assert users["hakan.arslan@example.com"]["date_joined"] == core.migration_date()
     assert users["ayse.yilmaz@example.com"]["date_joined"] == "2024-03-04T10:15:00+03:00"  # her first order
     assert users["gulsen.kilic@example.com"]["phone"] == ""  # a landline: dropped, listed
     addresses = rows(out / "address.csv")
@@ -131,9 +141,9 @@ def test_the_woocommerce_export_becomes_a_bundle_with_exact_counts(tmp_path: Pat
     assert validate(out) == {
         "error order.tracking_number required": 11,
         "error order.shipping_company required": 11,
-        "error user.sms_allowed required": 10,
-        "error user.email_allowed required": 10,
-        "error user.password required": 10,
+        "error user.sms_allowed required": 11,
+        "error user.email_allowed required": 11,
+        "error user.password required": 11,
         "error order.bank required": 9,
     }
 

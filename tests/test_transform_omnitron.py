@@ -60,7 +60,7 @@ def test_users_and_addresses_come_from_customers_and_address_objects(tmp_path: P
     assert users[0]["phone"] == "5321234567"
     assert users[1]["phone"] == ""  # a landline is not a user phone: dropped with a warning
     assert users[0]["date_joined"] == "2023-06-17T13:35:47.026886+00:00"  # the first order's date
-    warnings = rows(tmp_path / "warnings.csv")
+    warnings = rows(tmp_path / "changes.csv")
     assert any(w["code"] == "phone-dropped" and "0212" in w["message"] for w in warnings)
     addresses = rows(tmp_path / "address.csv")
     # Ayşe's shipping address repeats on two orders and is written once; her billing address differs.
@@ -190,7 +190,7 @@ def test_too_long_address_is_rejected_not_cut_unless_truncate(tmp_path: Path) ->
     code, out = run(str(path), "--out", str(tmp_path / "b"), "--truncate")
     assert code == 1 and "2 truncated" in out
     assert "1055565228112825" in (tmp_path / "b/order.csv").read_text(encoding="utf-8")
-    cuts = [w for w in rows(tmp_path / "b/warnings.csv") if w["code"] == "truncated"]
+    cuts = [w for w in rows(tmp_path / "b/changes.csv") if w["code"] == "truncated"]
     assert {w["field"] for w in cuts} == {"shipping_address", "line"}
 
 
@@ -239,7 +239,7 @@ def test_no_order_or_line_is_lost(tmp_path_factory: pytest.TempPathFactory, orde
     items = rows(folder / "out/order_item.csv") if (folder / "out/order_item.csv").exists() else []
     # Every written line is in exactly one item's quantity.
     written_units = sum(int(i["quantity"]) for i in items)
-    rejected_lines = sum(1 for r in result.rejects if r.origin.unit == "order line")
+    rejected_lines = sum(1 for r in result.rejects for o in r.all_rows() if o.unit == "order line")
     assert written_units + rejected_lines == lines_read
     assert not any(r.reason == "no record was made from this row" for r in result.rejects)
 
@@ -306,7 +306,8 @@ def test_order_lines_that_are_not_objects_are_rejected_in_place(tmp_path: Path) 
     reasons = {(r["source_row"], r["source_line"]): r["reason"] for r in rows(tmp_path / "out/rejects.csv")}
     assert reasons[("1", "1")] == "order line 1 is int, not an object"
     assert reasons[("2", "")] == "orderitem_set is int, not a list of order lines"
-    assert reasons[("1", "2")] == "its order '1001' was rejected"  # no shipping address in this order
+    # no shipping address in this order
+    assert reasons[("1", "2")] == "its order 1001 was rejected: shipping_address is required but empty"
     assert "2 order lines read = 0 written + 0 merged + 2 rejected" in out
 
 

@@ -39,7 +39,7 @@ def test_a_new_folder_gets_the_bundle_a_manifest_and_private_modes(tmp_path: Pat
     out = tmp_path / "new" / "bundle"
     assert run("omnitron-orders", ORDERS, "--out", out).exit_code == 1  # one order is rejected
     names = {p.name for p in out.iterdir()}
-    assert names == {MANIFEST, "user.csv", "address.csv", "order.csv", "order_item.csv", "rejects.csv", "warnings.csv"}
+    assert names == {MANIFEST, "user.csv", "address.csv", "order.csv", "order_item.csv", "rejects.csv", "changes.csv"}
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert set(manifest["files"]) == names - {MANIFEST}
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
@@ -89,7 +89,7 @@ def test_an_input_reached_through_a_link_is_never_written_over(tmp_path: Path, l
 
 
 def test_the_mapping_file_is_protected_like_an_input(tmp_path: Path) -> None:
-    mapping = tmp_path / "warnings.csv"  # an odd name, but it is the person's file
+    mapping = tmp_path / "changes.csv"  # an odd name, but it is the person's file
     mapping.write_bytes(TURKISH.read_bytes())
     line = refused(run("mapping", SIPARISLER, "--mapping", mapping, "--out", tmp_path, "--force"))
     assert "would overwrite the input" in line

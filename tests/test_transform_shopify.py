@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from omnimig.cli import app
+from omnimig.transforms import core
 from omnimig.transforms.finish import Options
 from omnimig.transforms.run import transform
 from omnimig.transforms.settings import Settings
@@ -93,17 +94,19 @@ def test_rejects_name_the_row_and_the_reason(bundle: tuple[Path, Result]) -> Non
     # Row numbers are spreadsheet rows: the 3-line Note Attributes cell of #1008 is still one row.
     assert where == [  # in the order the inputs were given
         ("orders_export.csv", "6", "order", "user_email"),
-        ("orders_export.csv", "7", "order_item", "order_number"),
+        ("orders_export.csv", "6", "order_item", ""),  # the first row is an order line too
+        ("orders_export.csv", "7", "order_item", ""),
         ("customers_export.csv", "7", "user", "email"),
     ]
+    assert [r["record"] for r in rejects[:3]] == ["order #1005", "item of order #1005", "item of order #1005"]
     assert "Akinon needs user_email" in rejects[0]["reason"]
-    assert rejects[1]["reason"].startswith("its order '#1005' was rejected")
-    assert "no Email" in rejects[2]["reason"]
+    assert rejects[1]["reason"] == rejects[2]["reason"] == f"its order #1005 was rejected: {rejects[0]['reason']}"
+    assert "no Email" in rejects[3]["reason"]
 
 
 def test_warnings_flag_statuses_phones_merges_and_empty_skus(bundle: tuple[Path, Result]) -> None:
     out, result = bundle
-    codes = {(Path(w["source_file"]).name, w["source_row"], w["code"]) for w in rows(out / "warnings.csv")}
+    codes = {(Path(w["source_file"]).name, w["source_row"], w["code"]) for w in rows(out / "changes.csv")}
     assert ("orders_export.csv", "4", "status-refunded") in codes
     assert ("orders_export.csv", "5", "status-cancelled") in codes
     assert ("orders_export.csv", "11", "status-partially-refunded") in codes
@@ -111,7 +114,7 @@ def test_warnings_flag_statuses_phones_merges_and_empty_skus(bundle: tuple[Path,
     assert ("customers_export.csv", "3", "phone-dropped") in codes  # a landline is not a TR mobile
     assert ("customers_export.csv", "8", "customer-merged") in codes
     assert ("customers_export.csv", "6", "name-from-order") in codes
-    assert ("customers_export.csv", "9", "date-joined-unknown") in codes
+    assert ("customers_export.csv", "9", "date-joined-fallback") in codes
     assert "1 buyer missing from the customers export" in result.stdout
     assert "1 refunded order got status 600, which Akinon's docs do not confirm" in result.stdout
 
@@ -175,7 +178,8 @@ def test_items_and_users(bundle: tuple[Path, Result]) -> None:
         "Ağaoğlu",
     )
     assert users["mehmet@example.com"]["customer_code"] == "8509270720651"  # the first of the two rows
-    assert users["elif.sahin@example.com"]["date_joined"] == ""  # no order: left for validate to report
+    # No order to take it from: the migration date, listed in changes.csv (the user is kept).
+    assert users["elif.sahin@example.com"]["date_joined"] == core.migration_date()
 
 
 def test_addresses_are_distinct_per_user(bundle: tuple[Path, Result]) -> None:

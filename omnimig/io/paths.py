@@ -19,9 +19,11 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 #: The logs ``omnimig transform`` writes beside the bundle (every record not written, every change).
-TRANSFORM_LOGS = ("rejects.csv", "warnings.csv")
+TRANSFORM_LOGS = ("rejects.csv", "changes.csv")
+#: What ``changes.csv`` was called before omnimig 0.3; still omnimig's own in an older output folder.
+OLD_TRANSFORM_LOGS = ("warnings.csv",)
 #: The answer key ``omnimig samples --invalid-rate`` writes beside the bundle.
 ANSWER_KEY = "expected_problems.json"
 #: Files omnimig itself writes into a bundle folder: never migration files, so a folder validation
 #: passes over them without a note (a file named on the command line is still read as asked).
-OWN_FILES = frozenset((*TRANSFORM_LOGS, ANSWER_KEY))
+OWN_FILES = frozenset((*TRANSFORM_LOGS, *OLD_TRANSFORM_LOGS, ANSWER_KEY))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
-from omnimig.transforms.records import TARGETS, Draft, Record, Reject
+from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
 
@@ -45,6 +45,34 @@ class Finished:
     records: dict[str, list[Record]]
     rejects: list[Reject]
     defaulted: dict[tuple[str, str], int]
+    types: list[TypeTally] = field(default_factory=list)
+
+
+class Losses:
+    """The records that will not be written, each with exactly one reason, and the merges.
+
+    One place decides a record's fate, so ``rejects.csv`` has one line per record and a
+    dependant can name the record it depended on and why that one went.
+    """
+
+    def __init__(self, rejects: list[Reject]) -> None:
+        self.rejects = rejects
+        self.lost: dict[str, list[Record]] = {t: [] for t in TARGETS}
+        self.why: dict[int, str] = {}  # id(record) -> reason
+        self.merged: dict[str, int] = defaultdict(int)
+
+    def lose(self, record: Record, field_name: str, reason: str) -> None:
+        self.lost[record.type].append(record)
+        self.why[id(record)] = reason
+        rows = (record.origin, *record.merged)
+        self.rejects.append(Reject(record.origin, record.type, field_name, reason, record.label(), rows))
+
+    def because_of(self, parent: Record) -> str:
+        """``its user 50052 was rejected: <that user's reason>``."""
+        return f"its {parent.label()} was rejected: {self.why.get(id(parent), 'see its own line')}"
+
+    def is_lost(self, record: Record) -> bool:
+        return id(record) in self.why
 
 
 def unusable_password(code: str) -> str:
@@ -72,18 +100,36 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
     by_type: dict[str, list[Record]] = {t: [] for t in TARGETS}
     for record in draft.records:
         by_type[record.type].append(record)
+    losses = Losses(rejects)
     kept: dict[str, list[Record]] = {}
-    lost: dict[str, list[Record]] = {t: [] for t in TARGETS}
     for type_name in TARGETS:
-        kept[type_name] = _apply_rules(type_name, by_type[type_name], draft, options, choices, rejects, lost)
-    _unique(kept, lost, rejects)
-    _dependants(kept, lost, rejects)
+        live = []
+        for record in by_type[type_name]:
+            if record.refused is not None:
+                losses.lose(record, *record.refused)
+            elif record.parent is not None and losses.is_lost(record.parent):
+                losses.lose(record, "", losses.because_of(record.parent))  # the lines of a refused order
+            else:
+                live.append(record)
+        kept[type_name] = _apply_rules(type_name, live, draft, options, choices, losses)
+    _unique(kept, losses)
+    _dependants(kept, losses)
     defaulted: dict[tuple[str, str], int] = defaultdict(int)
     for records in kept.values():
         for record in records:
             for key in filled.get(id(record), ()):
                 defaulted[key] += 1
-    return Finished(kept, rejects, dict(defaulted))
+    types = [
+        TypeTally(
+            t,
+            seen=len(by_type[t]) + draft.folded[t],
+            written=len(kept[t]),
+            merged=losses.merged[t] + draft.folded[t],
+            rejected=len(losses.lost[t]),
+        )
+        for t in TARGETS
+    ]
+    return Finished(kept, rejects, dict(defaulted), types)
 
 
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
@@ -135,8 +181,7 @@ def _apply_rules(
     draft: Draft,
     options: Options,
     choices: dict[str, ChoiceList],
-    rejects: list[Reject],
-    lost: dict[str, list[Record]],
+    losses: Losses,
 ) -> list[Record]:
     """Check records with the validator's rules; repair what policy allows, reject the rest.
 
@@ -193,9 +238,7 @@ def _apply_rules(
         if refusal is None:
             kept.append(record)
             continue
-        lost[type_name].append(record)
-        for origin in [record.origin, *record.merged]:
-            rejects.append(Reject(origin, type_name, refusal.field or "", refusal.message))
+        losses.lose(record, refusal.field or "", refusal.message)
     return kept
 
 
@@ -204,16 +247,15 @@ def _key(record: Record, fields: tuple[str, ...] | list[str], fold: bool = False
     return tuple(v.casefold() for v in values) if fold else values
 
 
-def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+def _unique(kept: dict[str, list[Record]], losses: Losses) -> None:
     """A repeated key: an identical record is merged into the first, a different one is rejected.
 
     The parts of a repeated record (the items of an order exported twice) follow it: merged into
     the first record's identical parts, or rejected.
     """
     merged_into: dict[int, Record] = {}  # id(duplicate) -> the record it was merged into
-    refused: dict[int, str] = {}  # id(duplicate) -> why
     for mtype in migration_types():
-        _follow_parents(mtype.name, kept, lost, rejects, merged_into, refused)
+        _follow_parents(mtype.name, kept, losses, merged_into)
         keys: list[tuple[tuple[str, ...], bool]] = []
         if mtype.primary_key:
             keys.append((mtype.primary_key, False))
@@ -233,82 +275,77 @@ def _unique(kept: dict[str, list[Record]], lost: dict[str, list[Record]], reject
                 elif seen.values == record.values:
                     seen.merged += [record.origin, *record.merged]
                     merged_into[id(record)] = seen
+                    losses.merged[mtype.name] += 1
                 else:
-                    lost[mtype.name].append(record)
                     shown = ", ".join(record.get(f) for f in fields)
                     reason = (
                         f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
                         "with different values; keys must be unique"
                     )
-                    refused[id(record)] = f"its {mtype.name} {shown!r} was rejected: {reason}"
-                    for origin in [record.origin, *record.merged]:
-                        rejects.append(Reject(origin, mtype.name, fields[0], reason))
+                    losses.lose(record, fields[0], reason)
             kept[mtype.name] = survivors
 
 
 def _follow_parents(
-    type_name: str,
-    kept: dict[str, list[Record]],
-    lost: dict[str, list[Record]],
-    rejects: list[Reject],
-    merged_into: dict[int, Record],
-    refused: dict[int, str],
+    type_name: str, kept: dict[str, list[Record]], losses: Losses, merged_into: dict[int, Record]
 ) -> None:
     """Parts of a merged duplicate fold into the kept record's identical parts; parts of a refused one go."""
-    if not merged_into and not refused:
+    if not merged_into and not losses.why:
         return
     parts_of: dict[int, list[Record]] = {}
     for record in kept[type_name]:
-        if record.parent is not None and id(record.parent) not in merged_into and id(record.parent) not in refused:
-            parts_of.setdefault(id(record.parent), []).append(record)
+        parent = record.parent
+        if parent is not None and id(parent) not in merged_into and not losses.is_lost(parent):
+            parts_of.setdefault(id(parent), []).append(record)
     survivors = []
     for record in kept[type_name]:
         parent = record.parent
-        if parent is None or (id(parent) not in merged_into and id(parent) not in refused):
+        if parent is None or (id(parent) not in merged_into and not losses.is_lost(parent)):
             survivors.append(record)
             continue
-        if id(parent) in refused:
-            reason = refused[id(parent)]
-        else:
-            host = merged_into[id(parent)]
-            twin = next((r for r in parts_of.get(id(host), []) if r.values == record.values), None)
-            if twin is not None:
-                parts_of[id(host)].remove(twin)  # each of the first record's parts absorbs one repeat
-                twin.merged += [record.origin, *record.merged]
-                merged_into[id(record)] = twin
-                continue
-            reason = f"its {parent.type} repeats the one from {host.origin.where()}, which has no such {type_name}"
-        lost[type_name].append(record)
-        refused[id(record)] = reason
-        for origin in [record.origin, *record.merged]:
-            rejects.append(Reject(origin, type_name, "", reason))
+        if losses.is_lost(parent):
+            losses.lose(record, "", losses.because_of(parent))
+            continue
+        host = merged_into[id(parent)]
+        twin = next((r for r in parts_of.get(id(host), []) if r.values == record.values), None)
+        if twin is not None:
+            parts_of[id(host)].remove(twin)  # each of the first record's parts absorbs one repeat
+            twin.merged += [record.origin, *record.merged]
+            merged_into[id(record)] = twin
+            losses.merged[type_name] += 1
+            continue
+        reason = f"its {parent.label()} repeats the one from {host.origin.where()}, which has no such {type_name}"
+        losses.lose(record, "", reason)
     kept[type_name] = survivors
 
 
-def _dependants(kept: dict[str, list[Record]], lost: dict[str, list[Record]], rejects: list[Reject]) -> None:
+def _dependants(kept: dict[str, list[Record]], losses: Losses) -> None:
     """Reject records whose parent was rejected (a user's addresses and orders, an order's items).
 
-    Only a parent that was rejected and not also written under the same key counts: a
-    duplicate that was refused does not take the first record's dependants with it.
+    The parent is the record a source made this one part of (an item's order), or the record its
+    reference names. Only a referenced key that was rejected and not also written counts: a
+    duplicate that was refused does not take the first record's dependants with it. Parents go
+    before their dependants (the upload order), so a chain (user → order → item) goes whole.
     """
-    for mtype in migration_types():  # upload order: parents before their dependants
+    for mtype in migration_types():
         gone_keys = []
         for fk in mtype.foreign_keys:
             ref = fk["reference"]
-            refused = {_key(r, ref["fields"]) for r in lost[ref["resource"]]}
-            refused -= {_key(r, ref["fields"]) for r in kept[ref["resource"]]}
-            gone_keys.append((fk["fields"], ref["resource"], refused))
+            refused: dict[tuple[str, ...], Record] = {}
+            for r in losses.lost[ref["resource"]]:
+                refused.setdefault(_key(r, ref["fields"]), r)
+            for r in kept[ref["resource"]]:
+                refused.pop(_key(r, ref["fields"]), None)
+            gone_keys.append((fk["fields"], refused))
         survivors = []
         for record in kept[mtype.name]:
-            gone = None
-            for fields, resource, refused in gone_keys:
+            gone = record.parent if record.parent is not None and losses.is_lost(record.parent) else None
+            for fields, refused in gone_keys:
                 key = _key(record, fields)
-                if key in refused:
-                    gone = f"its {resource} {', '.join(key)!r} was rejected"
+                if gone is None and key in refused:
+                    gone = refused[key]
             if gone is None:
                 survivors.append(record)
                 continue
-            lost[mtype.name].append(record)
-            for origin in [record.origin, *record.merged]:
-                rejects.append(Reject(origin, mtype.name, "", gone))
+            losses.lose(record, "", losses.because_of(gone))
         kept[mtype.name] = survivors

@@ -36,6 +36,7 @@ from omnimig.exceptions import ReadError, TransformError
 from omnimig.io import open_source
 from omnimig.io.table import Notice
 from omnimig.schemas.rules import table_rules
+from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import split_name
 from omnimig.transforms.errors import reading
@@ -168,8 +169,13 @@ class Row:
     origin: Origin
     cells: dict[str, str]
     values: dict[str, dict[str, str]] = field(default_factory=dict)
-    error: RowError | None = None
-    warnings: list[tuple[str, str, str, str]] = field(default_factory=list)  # type, field, code, message
+    error: RowError | None = None  # the row itself cannot be read (a broken CSV row): it makes no record
+    # Values that cannot be read, per table key (``order``, ``user``, ``address.billing``,
+    # ``order_item`` or ``order_item#LINE`` for a packed line): each rejects only its own record.
+    errors: dict[str, list[RowError]] = field(default_factory=dict)
+    warnings: list[tuple[str, str, str, str, str, str]] = field(
+        default_factory=list
+    )  # type, field, code, message, before, after
     # Currencies written into amounts (``€389,50``, ``1.234,56 TL``): field, column, code.
     currencies: list[tuple[str, str, str]] = field(default_factory=list)
     packed: list[tuple[str, str]] = field(default_factory=list)  # (column, cell) of packed item columns
@@ -670,7 +676,7 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
     plan = compile_plan(settings)
-    draft = Draft()
+    draft = Draft(explain=settings.explain)
     for table_key, specs in plan.fields.items():
         type_name = table_key.partition(".")[0]
         for name in table_rules(type_name).names:
@@ -700,7 +706,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                     if int(n) in broken:
                         row.error = RowError("", "", broken[int(n)])
                     rows.append(row)
-    _build(plan, rows, draft)
+    _build(plan, rows, draft, settings.defaults)
     return draft
 
 
@@ -809,10 +815,10 @@ def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Sett
     return mapped
 
 
-def _unreadable(spec: FieldSpec, row: Row, reason: str) -> str:
-    """``on_error``: reject the row (the group), or leave the field empty and say so."""
+def _unreadable(spec: FieldSpec, row: Row, reason: str, before: str = "") -> str:
+    """``on_error``: reject the record that holds the value, or leave the field empty and say so."""
     if spec.on_error == "empty":
-        row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}"))
+        row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}", before, ""))
         return ""
     raise RowError(spec.type, spec.name, reason)
 
@@ -831,7 +837,7 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
         sources = [(column, f'column "{column}" part "{p}"', cell.get(p, "")) for p in spec.parts]
     else:
         sources = [(c, f'column "{c}"', row.cells[c]) for c in spec.columns]
-    failed: list[str] = []
+    failed: list[tuple[str, str]] = []  # (why, raw value)
     for column, source, raw in sources:
         try:
             found: list[str] = []
@@ -842,19 +848,38 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
                 value = _step(step, value, plan, found)
             value = _lookup(spec, source, value or "", plan, settings)
         except nz.NormaliseError as exc:
-            failed.append(f"{source}: {exc}")
+            failed.append((f"{source}: {exc}", raw))
             continue
         except Unreadable as exc:
-            failed.append(str(exc))
+            failed.append((str(exc), raw))
             continue
         if value:
             row.currencies += [(spec.name, column, code) for code in found]
-            for reason in failed:
-                row.warnings.append(
-                    (spec.type, spec.name, "fallback-used", f"{spec.name} taken from {source}, not {reason}")
-                )
+            kind = core.tidied(raw, nz.text(raw) or "")
+            if kind is not None:
+                row.warnings.append((spec.type, spec.name, kind, f"{spec.name}: {kind}", raw, value))
+            for reason, before in failed:
+                message = f"{spec.name} taken from {source}, not {reason}"
+                row.warnings.append((spec.type, spec.name, "fallback-used", message, before, value))
+            _log_meaning(spec, row, raw, value, found, settings)
             return value
-    return _unreadable(spec, row, failed[0]) if failed else ""
+    return _unreadable(spec, row, *failed[0]) if failed else ""
+
+
+def _log_meaning(spec: FieldSpec, row: Row, raw: str, value: str, found: list[str], settings: Settings) -> None:
+    """A change of meaning a person may need to know: a currency sign or unit stripped, a value mapped to a
+    code the rule files mark unconfirmed. Reformatting (``1.049,00`` → ``1049.00``) is not listed."""
+    if found:
+        message = f"{spec.name}: currency {', '.join(found)} taken out of the amount"
+        row.warnings.append((spec.type, spec.name, "unit-stripped", message, raw, value))
+    if spec.table is not None:
+        label = core.unconfirmed_label(spec.type, spec.name, value)
+        if label is not None:
+            message = f"{spec.name} {_shown(nz.text(raw) or '')} is mapped to {label}; Akinon's docs do not confirm it"
+            row.warnings.append((spec.type, spec.name, "code-unconfirmed", message, raw, value))
+        elif nz.text(raw) != value:  # the mapping's own value table (TL -> TRY): counted, listed with --explain
+            message = f"{spec.name} mapped by [values.{spec.table}]"
+            row.warnings.append((spec.type, spec.name, "value-mapped", message, raw, value))
 
 
 #: A packed item cell as read: its column and its parts (key -> value).
@@ -931,7 +956,25 @@ def _holds(spec: FieldSpec, values: dict[str, str]) -> bool:
     return all(nz.fold(values.get(other, "")) in {nz.fold(v) for v in wanted} for other, wanted in spec.when)
 
 
+def _fill(
+    key: str, specs: dict[str, FieldSpec], row: Row, plan: Plan, settings: Settings, parts: Packet | None = None
+) -> dict[str, str]:
+    """The values of one table of one row; a value that cannot be read is left empty and noted for its table."""
+    values: dict[str, str] = {}
+    for name, spec in specs.items():
+        if spec.kind == "field":
+            continue
+        try:
+            values[name] = _value(spec, row, plan, settings, parts)
+        except RowError as exc:
+            row.errors.setdefault(key, []).append(exc)
+            values[name] = ""
+    return values
+
+
 def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
+    """Every table's values for one row. A value that cannot be read costs only its own record (scoped):
+    an unreadable order date rejects the order and its lines, never the buyer or the other orders."""
     try:
         packed = plan.packed is not None
         # The order's own fields first: a value both the order and its buyer read (an order date that
@@ -939,8 +982,7 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
         for key in sorted(plan.fields, key=lambda k: k not in ("order", "order_item")):
             if packed and key == "order_item":
                 continue
-            specs = plan.fields[key]
-            row.values[key] = {n: _value(s, row, plan, settings) for n, s in specs.items() if s.kind != "field"}
+            row.values[key] = _fill(key, plan.fields[key], row, plan, settings)
         for key, specs in plan.fields.items():
             if packed and key == "order_item":
                 continue
@@ -949,7 +991,7 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
                     ref_key, ref_name = spec.ref  # type: ignore[misc]
                     row.values[key][name] = _copied(plan, row.values[ref_key], ref_key, ref_name)
         if plan.user_key is not None:
-            row.values["user-key"] = {"key": _value(plan.user_key, row, plan, settings)}
+            row.values["user-key"] = _fill("user", {"key": plan.user_key}, row, plan, settings)
         items = plan.fields.get("order_item")
         if items is not None and not packed:
             row.items = [(0, row.values["order_item"])]
@@ -958,15 +1000,18 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
                 if not nz.text(cell):
                     continue
                 parts = (column, _unpack(column, cell, plan.packed))  # type: ignore[arg-type]
-                values = {n: _value(s, row, plan, settings, parts) for n, s in items.items() if s.kind != "field"}
+                values = _fill(f"order_item#{line}", items, row, plan, settings, parts)
                 for name, spec in items.items():
                     if spec.kind == "field":
                         ref_key, ref_name = spec.ref  # type: ignore[misc]
                         source = values if ref_key == "order_item" else row.values[ref_key]
                         values[name] = _copied(plan, source, ref_key, ref_name)
                 row.items.append((line, values))
-        _currency_of_amounts(row)
-    except RowError as exc:
+        try:
+            _currency_of_amounts(row)
+        except RowError as exc:
+            row.errors.setdefault("order", []).append(exc)
+    except RowError as exc:  # a cell the row cannot do without (an unpackable line cell)
         row.error = exc
     return row
 
@@ -992,7 +1037,7 @@ def _currency_of_amounts(row: Row) -> None:
 # Groups of rows into records
 
 
-def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
+def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tuple[str, str], str]) -> None:
     groups: dict[tuple[str, ...], list[Row]] = {}
     singles = 0
     for row in rows:
@@ -1008,46 +1053,81 @@ def _build(plan: Plan, rows: list[Row], draft: Draft) -> None:
             key = ("=", *key)
         groups.setdefault(key, []).append(row)
     users: dict[str, Record] = {}
-    addresses: dict[tuple[str, ...], Record] = {}
+    addresses = core.AddressBook(draft)
     used: Counter[str] = Counter()  # field label -> records given its default
     address_tables = [k for k in plan.fields if k.partition(".")[0] == "address"]
+    side = "order" in plan.fields or "order_item" in plan.fields
     for key, members in groups.items():
         label = " / ".join(key[1:]) if key[0] == "=" else ""
-        problem = _group_problem(plan, members, label)
-        if problem is not None:
-            _reject_group(draft, members, label, *problem)
-            continue
+        readable = [r for r in members if r.error is None]
+        made: dict[tuple[int, str], Record] = {}  # (id(row), type) -> the record the row's changes belong to
         for row in members:
-            for type_name, field_name, code, message in row.warnings:
-                draft.warn(row.origin, type_name, field_name, code, message)
+            if row.error is not None:  # a broken row makes no record; its order goes with it (below)
+                draft.reject(row.origin, "", row.error.field, row.error.reason)
         # In an orders export the buyer and addresses are made on the side of the order rows: the
         # rows are accounted for by their order and items, not by the user they also name.
-        side = "order" in plan.fields or "order_item" in plan.fields
         if "user" in plan.fields:
             # The buyer columns repeat on an order's rows: a row with an empty key adds no user of its
             # own unless no row of the order has one (then the record is made, and the rules say why
             # it cannot be written).
-            keyed = [r for r in members if _user_key(plan, r)]
-            for row in keyed or members[:1]:
-                _fold_user(plan, row, users, draft, side)
-        for row in members:
+            keyed = [r for r in readable if _user_key(plan, r)]
+            for i, row in enumerate(keyed or readable[:1]):
+                made[(id(row), "user")] = _fold_user(plan, row, users, draft, side, mention=not side or i == 0)
+            buyers = [made[(id(r), "user")] for r in keyed or readable[:1]]
+            for row in readable:  # a row without a key of its own names its order's buyer
+                made.setdefault((id(row), "user"), buyers[0])
+        for row in readable:
             for table_key in address_tables:
                 values = _defaults(plan.fields[table_key], dict(row.values[table_key]), used, draft, row.origin)
                 if table_key != "address" and not values.get("line"):
                     continue  # this row has no such address (an order without a separate delivery address)
-                _fold_address(row, values, addresses, draft, side)
+                errors = row.errors.get(table_key)
+                if errors:
+                    reason = errors[0].reason
+                    made[(id(row), "address")] = draft.reject_record(
+                        row.origin, "address", errors[0].field, reason, _full("address", values)
+                    )
+                    continue
+                made[(id(row), "address")] = addresses.add(values, row.origin, primary=not side)
         order = None
         if "order" in plan.fields:
             own_items = "order_item" in plan.fields and plan.packed is None
             merged = [] if own_items else [r.origin for r in members[1:]]
-            values = _defaults(plan.fields["order"], _order_values(plan, members), used, draft, members[0].origin)
-            order = draft.add(Record("order", _full("order", values), members[0].origin, merged))
+            values = _defaults(plan.fields["order"], _order_values(plan, readable), used, draft, members[0].origin)
+            order = Record("order", _full("order", values), members[0].origin, merged)
+            problem = _group_problem(plan, members, label)
+            if problem is not None:
+                culprit, error = problem
+                reason = error.reason
+                if culprit is not members[0]:
+                    reason = f"row {culprit.origin.row} of the order: {reason}"
+                order.refused = (error.field if error.type in ("order", "") else "", reason)
+            draft.add(order)
+            for row in readable:
+                made[(id(row), "order")] = order
         if "order_item" in plan.fields:
-            for row in members:
+            for row in readable:
                 for line, item in row.items:
                     origin = replace(row.origin, part=line) if line else row.origin
                     values = _full("order_item", _defaults(plan.fields["order_item"], dict(item), used, draft, origin))
-                    draft.add(Record("order_item", values, origin, parent=order))
+                    record = draft.add(Record("order_item", values, origin, parent=order))
+                    errors = row.errors.get(f"order_item#{line}" if line else "order_item")
+                    if errors:
+                        draft.refuse(record, errors[0].field, errors[0].reason)
+                    made.setdefault((id(row), "order_item"), record)
+        for row in readable:
+            for type_name, field_name, code, message, before, after in row.warnings:
+                owner = made.get((id(row), type_name))
+                label = owner.label() if owner is not None else ""
+                draft.warn(row.origin, type_name, field_name, code, message, before, after, label)
+    if side and "user" in plan.fields and "date_joined" in plan.fields["user"]:
+        core.Joined().apply(
+            draft,
+            users.items(),
+            has_default=("user", "date_joined") in settings_defaults,
+            migration_date=core.migration_date(),
+            why="no order of this user has a date that can be read",
+        )
     if "user" in plan.fields:
         for record in draft.records:
             if record.type == "user":
@@ -1116,9 +1196,13 @@ def _full(type_name: str, values: dict[str, str]) -> dict[str, str]:
 
 
 def _group_problem(plan: Plan, members: list[Row], label: str) -> tuple[Row, RowError] | None:
+    """Why an order cannot be made: a row of it that cannot be read, a value of its own that cannot be
+    read, or rows that disagree on a value the order has once."""
     for row in members:
         if row.error is not None:
-            return row, row.error
+            return row, RowError("order", "", f"it cannot be read whole: {row.error.reason}")
+        if row.errors.get("order"):
+            return row, row.errors["order"][0]
     if "order" not in plan.fields or len(members) == 1:
         return None
     for name, spec in plan.fields["order"].items():
@@ -1156,21 +1240,6 @@ def _raw(spec: FieldSpec, row: Row) -> str:
     if spec.kind == "column" and len(spec.columns) == 1:
         return _shown(row.cells[spec.columns[0]])
     return _shown(row.values[spec.table_key or spec.type][spec.name])
-
-
-def _reject_group(draft: Draft, members: list[Row], label: str, culprit: Row, error: RowError) -> None:
-    for row in members:
-        if row is culprit:
-            draft.reject(row.origin, error.type, error.field, error.reason)
-        elif row.error is not None:
-            draft.reject(row.origin, row.error.type, row.error.field, row.error.reason)
-        else:
-            draft.reject(
-                row.origin,
-                "order",
-                error.field if error.type == "order" else "",
-                f"order {label!r} was rejected because of row {culprit.origin.row}: {error.reason}",
-            )
 
 
 def _magnitude(value: str) -> tuple[int, Any]:
@@ -1222,16 +1291,37 @@ def _user_key(plan: Plan, row: Row) -> str:
     return row.values["user-key"]["key"] if plan.user_key is not None else row.values["user"].get("customer_code", "")
 
 
-def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft, side: bool = False) -> None:
+def _fold_user(
+    plan: Plan, row: Row, users: dict[str, Record], draft: Draft, side: bool = False, mention: bool = True
+) -> Record:
+    """The user of a row: a new record, or folded into the one with the same key (counted as merged when
+    ``mention``: once per order in an orders export, once per row in a users file).
+
+    A value that cannot be read is the user's own problem in a users file (the user is rejected);
+    in an orders export the buyer columns repeat on every order, so the row's value is skipped with
+    a change line and the user keeps what its other rows give (a ``date_joined`` from the earliest
+    order date that can be read).
+    """
     values = row.values["user"]
     key = _user_key(plan, row)
+    errors = row.errors.get("user", [])
+    if side:
+        for error in errors:
+            message = f"{error.reason}; skipped for the user, who keeps what the other rows give"
+            draft.warn(row.origin, "user", error.field, "value-skipped", message, _raw_of(plan, row, error), "")
     folded = nz.email(key) or "" if key else ""  # keys are matched like emails: I and İ both as i
     user = users.get(folded) if folded else None
     if user is None:
         record = draft.add(Record("user", _full("user", values), row.origin, primary=not side))
+        if errors and not side:
+            draft.refuse(record, errors[0].field, errors[0].reason)
         if folded:
             users[folded] = record
-        return
+        return record
+    if errors and not side:
+        draft.refuse(user, errors[0].field, f"{row.origin.where()}: {errors[0].reason}")
+    if mention:
+        draft.folded["user"] += 1
     # Each row is folded once, so a repeat can only be the last one added: checking the list's tail
     # keeps a user of 100,000 rows linear (``in`` on the whole list made it quadratic).
     if not side and row.origin != user.origin and user.merged[-1:] != [row.origin]:
@@ -1253,16 +1343,12 @@ def _fold_user(plan: Plan, row: Row, users: dict[str, Record], draft: Draft, sid
                 )
         else:
             user.values[name] = _combine(spec.pick, [old, new])
+    return user
 
 
-def _fold_address(
-    row: Row, values: dict[str, str], addresses: dict[tuple[str, ...], Record], draft: Draft, side: bool = False
-) -> None:
-    """One address per identity (every field, case-folded), whichever address table of the mapping made it."""
-    values = _full("address", values)
-    key = tuple(nz.fold(v) for v in values.values())
-    seen = addresses.get(key)
-    if seen is None:
-        addresses[key] = draft.add(Record("address", values, row.origin, primary=not side))
-    elif not side and row.origin != seen.origin and seen.merged[-1:] != [row.origin]:
-        seen.merged.append(row.origin)
+def _raw_of(plan: Plan, row: Row, error: RowError) -> str:
+    """The cell an unreadable value was read from, for the change log's "before"."""
+    spec = plan.fields.get(error.type, {}).get(error.field)
+    if spec is None or not spec.columns:
+        return ""
+    return row.cells.get(spec.columns[0], "")

@@ -12,7 +12,6 @@ those are left empty (or filled from ``--default``) and the summary says so.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from omnimig.exceptions import ReadError
 from omnimig.io.safe_text import visible
+from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import flatten_address
 from omnimig.transforms.errors import debug_enabled, describe, reading
@@ -154,23 +154,13 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str:
-    """API values as text: null → empty, numbers as written, nested objects by their name."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return _text(value.get("name"))
-    return nz.text(str(value)) or ""
-
-
-def _email(value: Any) -> str:
-    return nz.email(_text(value)) or ""
+_text = core.text  # API values as text: null → empty, numbers as written, nested objects by their name
+_email = core.email
+_amount = core.amount
 
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
-    draft = Draft(cannot_fill=dict(CANNOT_FILL))
+    draft = Draft(cannot_fill=dict(CANNOT_FILL), explain=settings.explain)
     unknown = sorted(set(settings.source) - set(OPTIONS))
     if unknown:
         raise SettingsError(f"unknown option {unknown[0]!r} for omnitron-orders; its options are {', '.join(OPTIONS)}")
@@ -178,8 +168,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     if code_from not in ("email", "phone_number", "id"):
         raise SettingsError(f"customer_code_from {code_from!r}: use email, phone_number or id (of the customer)")
     users: dict[str, Record] = {}
-    addresses: dict[tuple[str, ...], None] = {}  # ordered, so a failed order's additions can be taken back
-    earliest: dict[str, str] = {}
+    addresses = core.AddressBook(draft)  # ordered, so a failed order's additions can be taken back
+    earliest = core.Joined()
     fallback = Counter[str]()
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -192,17 +182,19 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                 lines = order.get("orderitem_set") or []
                 if not isinstance(lines, list):
                     shown = type(lines).__name__
-                    draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines")
+                    number = {"number": _text(order.get("number"))}
+                    draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines", number)
                     continue
                 line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
                 draft.read += line_origins
                 _guarded(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
-    for code, user in users.items():
-        if not user.get("date_joined") and code in earliest:
-            user.values["date_joined"] = earliest[code]
-            draft.warn(
-                user.origin, "user", "date_joined", "date-joined-from-order", "date_joined is the first order's date"
-            )
+    earliest.apply(
+        draft,
+        users.items(),
+        has_default=("user", "date_joined") in settings.defaults,
+        migration_date=core.migration_date(),
+        why="the customer object has no date_joined",
+    )
     if fallback:
         draft.notes.append(
             f"cargo_company ids without a [values.shipping_company] entry: used the items' shipping_company for "
@@ -220,8 +212,8 @@ def _guarded(
     code_from: str,
     draft: Draft,
     users: dict[str, Record],
-    addresses: dict[tuple[str, ...], None],
-    earliest: dict[str, str],
+    addresses: core.AddressBook,
+    earliest: core.Joined,
     fallback: Counter[str],
 ) -> None:
     """One order, all or nothing: a record that trips anything unforeseen is rejected, never half-made.
@@ -230,7 +222,7 @@ def _guarded(
     and its lines are rejected with the reason, so the accounting still adds up.
     """
     marks = len(draft.records), len(draft.rejects), len(draft.warnings)
-    known_users, known_addresses = len(users), len(addresses)
+    known_users, known_addresses, folded = len(users), len(addresses.seen), draft.folded.copy()
     try:
         _order(order, origin, line_origins, settings, code_from, draft, users, addresses, earliest, fallback)
     except Exception as exc:  # a malformed record of a hostile file; the others go on
@@ -239,12 +231,14 @@ def _guarded(
         del draft.records[marks[0] :], draft.rejects[marks[1] :], draft.warnings[marks[2] :]
         for key in list(users)[known_users:]:
             del users[key]
-        for address in list(addresses)[known_addresses:]:
-            del addresses[address]
+        for address in list(addresses.seen)[known_addresses:]:
+            del addresses.seen[address]
+        draft.folded = folded
         reason = f"the order record could not be read ({describe(exc)})"
-        draft.reject(origin, "order", "", reason)
-        for line in line_origins:
-            draft.reject(line, "order_item", "", f"its order was rejected: {reason}")
+        number = {"number": _text(order.get("number"))}
+        core.reject_order(
+            draft, origin, "", reason, number, [(o, {"order_number": number["number"]}) for o in line_origins]
+        )
 
 
 def _order(
@@ -255,8 +249,8 @@ def _order(
     code_from: str,
     draft: Draft,
     users: dict[str, Record],
-    addresses: dict[tuple[str, ...], None],
-    earliest: dict[str, str],
+    addresses: core.AddressBook,
+    earliest: core.Joined,
     fallback: Counter[str],
 ) -> None:
     customer = _obj(order.get("customer"))
@@ -267,9 +261,12 @@ def _order(
         code = email
 
     def refuse(field: str, reason: str) -> None:
-        draft.reject(origin, "order", field, reason)
-        for line in line_origins:
-            draft.reject(line, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
+        lines = order.get("orderitem_set") or []
+        items = [
+            (o, {"order_number": number, "sku": _text(line.get("product_sku")) if isinstance(line, dict) else ""})
+            for o, line in zip(line_origins, lines, strict=False)
+        ]
+        core.reject_order(draft, origin, field, reason, {"number": number, "user_email": email}, items)
 
     try:
         json.dumps(order, ensure_ascii=False).encode("utf-8")
@@ -298,11 +295,7 @@ def _order(
     bill = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else None
     for address in (ship, bill):
         if address is not None:
-            record = _address(address, code, email, origin)
-            key = tuple(nz.fold(v) for v in record.values.values())
-            if key not in addresses:
-                addresses[key] = None
-                draft.add(record)
+            addresses.add(_address(address, code, email), origin)
     lines = order.get("orderitem_set") or []
     units = [x for x in lines if isinstance(x, dict)]
     record = draft.add(
@@ -332,22 +325,7 @@ def _order(
         )
     )
     _items(record, lines, line_origins, draft)
-    if created and (code not in earliest or _instant(created) < _instant(earliest[code])):
-        earliest[code] = created  # last: a record that fails above leaves no trace here
-
-
-def _instant(iso: str) -> dt.datetime:
-    """Compare dates written with different offsets by the moment they name (UTC); local times as given."""
-    moment = dt.datetime.fromisoformat(iso)
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _amount(value: Any) -> str:
-    text = _text(value)
-    if not text:
-        return ""
-    parsed = nz.decimal(text, decimal_separator=".")
-    return parsed.text if parsed is not None else ""
+    earliest.see(code, created)  # last: a record that fails above leaves no trace here
 
 
 def _currency(value: Any, settings: Settings) -> str:
@@ -396,28 +374,23 @@ def _user(
     return Record("user", values, origin, primary=False)
 
 
-def _address(address: dict[str, Any], code: str, email: str, origin: Origin) -> Record:
-    return Record(
-        "address",
-        {
-            "user": code,
-            "email": _email(address.get("email")) or email,
-            "phone_number": _text(address.get("phone_number")),
-            "first_name": _text(address.get("first_name")),
-            "last_name": _text(address.get("last_name")),
-            "title": _text(address.get("title")),
-            "line": _text(address.get("line")),
-            "tax_office": _text(address.get("tax_office")),
-            "tax_no": _text(address.get("tax_no")),
-            "country": _text(address.get("country")),
-            "city": _text(address.get("city")),
-            "township": _text(address.get("township")),
-            "district": _text(address.get("district")),
-            "company_name": _text(address.get("company_name")),
-        },
-        origin,
-        primary=False,
-    )
+def _address(address: dict[str, Any], code: str, email: str) -> dict[str, str]:
+    return {
+        "user": code,
+        "email": _email(address.get("email")) or email,
+        "phone_number": _text(address.get("phone_number")),
+        "first_name": _text(address.get("first_name")),
+        "last_name": _text(address.get("last_name")),
+        "title": _text(address.get("title")),
+        "line": _text(address.get("line")),
+        "tax_office": _text(address.get("tax_office")),
+        "tax_no": _text(address.get("tax_no")),
+        "country": _text(address.get("country")),
+        "city": _text(address.get("city")),
+        "township": _text(address.get("township")),
+        "district": _text(address.get("district")),
+        "company_name": _text(address.get("company_name")),
+    }
 
 
 # Order fields Akinon's migration has no column for; kept in extra_field so nothing is dropped.
@@ -458,7 +431,8 @@ def _items(order: Record, lines: list[Any], origins: list[Origin], draft: Draft)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
-            draft.reject(origins[i], "order_item", "", f"order line {i + 1} is {type(line).__name__}, not an object")
+            reason = f"order line {i + 1} is {type(line).__name__}, not an object"
+            draft.reject(origins[i], "order_item", "", reason, {"order_number": number}, parent=order)
             continue
         groups.setdefault((_text(line.get("product_sku")), _text(line.get("price"))), []).append(i)
     for (sku, price), members in groups.items():
@@ -475,8 +449,9 @@ def _items(order: Record, lines: list[Any], origins: list[Origin], draft: Draft)
         try:
             price_text = _amount(price)
         except nz.NormaliseError as exc:
-            for i in members:
-                draft.reject(origins[i], "order_item", "price", str(exc))
+            values = {"order_number": number, "sku": sku, "price": price}
+            refused = draft.reject_record(origins[members[0]], "order_item", "price", str(exc), values, parent=order)
+            refused.merged += [origins[i] for i in members[1:]]
             continue
         image = _text(first.get("image"))
         draft.add(

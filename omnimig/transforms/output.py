@@ -1,4 +1,4 @@
-"""Write a finished transform: the target files, ``rejects.csv`` and ``warnings.csv``.
+"""Write a finished transform: the target files, ``rejects.csv`` and ``changes.csv``.
 
 Records are written in the order the source produced them and nothing depends on the clock,
 so the same input and options give byte-identical files. Each writer writes to the path it is
@@ -21,10 +21,21 @@ from omnimig.io.safe_text import neutralise_formula
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
 from omnimig.schemas.rules import table_rules
-from omnimig.transforms.records import TARGETS, Origin, Record, Reject, Warning_
+from omnimig.transforms.records import TARGETS, Change, Origin, Record, Reject
 
-REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "reason"]
-WARNING_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "field", "code", "message"]
+REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "record", "field", "reason"]
+CHANGE_COLUMNS = [
+    "source_file",
+    "source_row",
+    "source_line",
+    "target_type",
+    "record",
+    "field",
+    "before",
+    "after",
+    "code",
+    "message",
+]
 
 
 def record_writers(fmt: str, records: dict[str, list[Record]]) -> dict[str, Callable[[Path], None]]:
@@ -65,9 +76,12 @@ def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[
 
 
 def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:
-    _write_log(path, REJECT_COLUMNS, [(r.origin, [r.type, r.field, r.reason]) for r in rejects], order)
+    """One line per record not written (and per row that made no record), with its own reason."""
+    entries = [(r.origin, [r.type, r.record, r.field, r.reason]) for r in rejects]
+    _write_log(path, REJECT_COLUMNS, entries, order)
 
 
-def write_warnings(path: Path, warnings: list[Warning_], order: dict[str, int]) -> None:
-    entries = [(w.origin, [w.type, w.field, w.code, w.message]) for w in warnings]
-    _write_log(path, WARNING_COLUMNS, entries, order)
+def write_changes(path: Path, changes: list[Change], order: dict[str, int]) -> None:
+    """One line per value changed on the way: where it was read, the record, before, after, what kind."""
+    entries = [(c.origin, [c.type, c.record, c.field, c.before, c.after, c.code, c.message]) for c in changes]
+    _write_log(path, CHANGE_COLUMNS, entries, order)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from omnimig.schemas.rules import migration_types
+
 #: The target types in the order Akinon imports them.
 TARGETS = ("user", "address", "order", "order_item")
 
@@ -48,30 +50,89 @@ class Record:
     # The record this one is part of (an item's order): a repeated order that is merged or refused
     # takes its own items with it, though they name the same order number as the first one's.
     parent: Record | None = field(default=None, repr=False, compare=False)
+    # (field, reason) when the source already knows the record cannot be written (a value it could
+    # not read): the record still counts as seen, and ``finish`` rejects it with its dependants.
+    refused: tuple[str, str] | None = None
 
     def get(self, name: str) -> str:
         return self.values.get(name) or ""
 
+    def label(self) -> str:
+        """How a person names this record: ``order 100236``, ``user 50052``, ``item of order 100236``.
+
+        The key fields come from ``datapackage.json`` (primary key, else the first reference), so a
+        record is named by what identifies it in Akinon, not by where it came from.
+        """
+        return record_label(self.type, self.values)
+
+
+NOUNS = {"user": "user", "address": "address", "order": "order", "order_item": "item"}
+PLURALS = {"user": "users", "address": "addresses", "order": "orders", "order_item": "order items"}
+
+
+def record_label(type_name: str, values: dict[str, str]) -> str:
+    """``order 100236``; ``item of order 100236``; ``address of user 50052``; ``order (no number)``."""
+    noun = NOUNS.get(type_name, type_name)
+    if not type_name:
+        return ""
+    mtype = next((m for m in migration_types() if m.name == type_name), None)
+    if mtype is None:
+        return noun
+    if mtype.primary_key:
+        key = ", ".join(values.get(f) or "" for f in mtype.primary_key)
+        return f"{noun} {key}" if key.strip(", ") else f"{noun} (no {', '.join(mtype.primary_key)})"
+    for fk in mtype.foreign_keys:
+        key = ", ".join(values.get(f) or "" for f in fk["fields"])
+        if key.strip(", "):
+            return f"{noun} of {NOUNS.get(fk['reference']['resource'], fk['reference']['resource'])} {key}"
+    named = [f for fk in mtype.foreign_keys for f in fk["fields"]]
+    return f"{noun} (no {', '.join(named)})" if named else noun
+
 
 @dataclass(frozen=True)
 class Reject:
-    """A target record (or a whole input row) that was not written, and why."""
+    """A target record (or a whole input row that made none) that was not written, and why.
+
+    One per record: ``rows`` are every input row the record was made of (its origin first), so
+    the row accounting can tell that each of them has a reason.
+    """
 
     origin: Origin
     type: str  # the target type, or "" when the row produced nothing at all
     field: str
     reason: str
+    record: str = ""  # the record's label (``order 100236``); "" for a row that made no record
+    rows: tuple[Origin, ...] = ()
+
+    def all_rows(self) -> tuple[Origin, ...]:
+        return self.rows or (self.origin,)
 
 
 @dataclass(frozen=True)
-class Warning_:
-    """A change made on the way (a value cut, a phone dropped, a user derived) that a person should know."""
+class Change:
+    """A value changed on the way that a person may need to know: before, after, and what kind.
+
+    ``code`` is short kebab-case, counted in the summary (``currency-alias``, ``unit-stripped``,
+    ``status-unconfirmed``, ``default-used``, ``date-joined-fallback``, ``truncated``...).
+    """
 
     origin: Origin
     type: str
     field: str
-    code: str  # short kebab-case kind, counted in the summary
+    code: str
     message: str
+    before: str = ""
+    after: str = ""
+    record: str = ""
+
+
+#: What omnimig called a change before there was a change log; sources may still say ``warn``.
+Warning_ = Change
+
+#: Changes made the same way to every record, as the mapping or the source documents them
+#: (whitespace, Unicode form, a value table's entry, date_joined from the first order): counted in
+#: the summary, listed only with ``--explain``, so a million-row run does not write millions of lines.
+MECHANICAL = frozenset({"trimmed", "unicode-normalised", "value-mapped", "date-joined-from-order"})
 
 
 @dataclass
@@ -81,7 +142,13 @@ class Draft:
     records: list[Record] = field(default_factory=list)
     read: list[Origin] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: list[Change] = field(default_factory=list)
+    # Mechanical changes per code (whitespace trimmed...): always counted; listed in ``warnings``
+    # too only when ``explain`` is set.
+    mechanical: Counter[str] = field(default_factory=Counter)
+    explain: bool = False
+    # Records a source met again and folded into the first (an address on every order): per type.
+    folded: Counter[str] = field(default_factory=Counter)
     # Target fields this source has no data for, with the reason shown in the summary.
     cannot_fill: dict[tuple[str, str], str] = field(default_factory=dict)
     # Summary lines a source wants a person to read (a fallback used, users derived).
@@ -91,11 +158,65 @@ class Draft:
         self.records.append(record)
         return record
 
-    def reject(self, origin: Origin, type_name: str, field_name: str, reason: str) -> None:
-        self.rejects.append(Reject(origin, type_name, field_name, reason))
+    def reject(
+        self,
+        origin: Origin,
+        type_name: str,
+        field_name: str,
+        reason: str,
+        values: dict[str, str] | None = None,
+        parent: Record | None = None,
+        primary: bool = True,
+    ) -> Record | None:
+        """Refuse a record the source could not make, or (``type_name`` "") a row that makes none.
 
-    def warn(self, origin: Origin, type_name: str, field_name: str, code: str, message: str) -> None:
-        self.warnings.append(Warning_(origin, type_name, field_name, code, message))
+        A refused record is still a record: it is counted as seen, named in ``rejects.csv`` by its
+        key (``values`` holds what is known of it) and takes its dependants with it in ``finish``.
+        """
+        if not type_name:
+            self.rejects.append(Reject(origin, "", field_name, reason))
+            return None
+        return self.reject_record(origin, type_name, field_name, reason, values, parent, primary)
+
+    def reject_record(
+        self,
+        origin: Origin,
+        type_name: str,
+        field_name: str,
+        reason: str,
+        values: dict[str, str] | None = None,
+        parent: Record | None = None,
+        primary: bool = True,
+    ) -> Record:
+        """``reject`` for a record type: the refused record, to hang merged rows or dependants on."""
+        record = Record(type_name, dict(values or {}), origin, parent=parent, primary=primary)
+        record.refused = (field_name, reason)
+        return self.add(record)
+
+    def refuse(self, record: Record, field_name: str, reason: str) -> None:
+        """Mark a record the source made as not writable (the first reason is kept)."""
+        if record.refused is None:
+            record.refused = (field_name, reason)
+
+    def warn(
+        self,
+        origin: Origin,
+        type_name: str,
+        field_name: str,
+        code: str,
+        message: str,
+        before: str = "",
+        after: str = "",
+        record: str = "",
+    ) -> None:
+        """Log a change; a mechanical one is only counted unless ``explain``."""
+        if code in MECHANICAL:
+            self.mechanical[code] += 1
+            if not self.explain:
+                return
+        self.warnings.append(Change(origin, type_name, field_name, code, message, before, after, record))
+
+    change = warn
 
 
 @dataclass
@@ -121,6 +242,32 @@ class Tally:
         )
 
 
+@dataclass
+class TypeTally:
+    """``seen = written + merged + rejected`` for the records of one target type.
+
+    Seen is every record a source made or refused, and every repeat it folded into one it had;
+    merged is a repeat folded into another record (by the source, or as an identical duplicate
+    key); rejected has exactly one line in ``rejects.csv`` each.
+    """
+
+    type: str
+    seen: int = 0
+    written: int = 0
+    merged: int = 0
+    rejected: int = 0
+
+    @property
+    def adds_up(self) -> bool:
+        return self.seen == self.written + self.merged + self.rejected
+
+    def line(self) -> str:
+        return (
+            f"{PLURALS.get(self.type, self.type)}: {self.seen:,} seen = {self.written:,} written"
+            f" + {self.merged:,} merged + {self.rejected:,} rejected"
+        )
+
+
 def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> tuple[list[Tally], list[Reject]]:
     """Give each row read exactly one fate and count them per input file and unit.
 
@@ -132,7 +279,7 @@ def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> t
     """
     owners = {r.origin for r in written if r.primary}
     folded = {o for r in written for o in r.merged}
-    with_reason = {r.origin for r in rejects}
+    with_reason = {o for r in rejects for o in r.all_rows()}
     extra: list[Reject] = []
     counts: dict[tuple[str, str], Tally] = {}
     seen: Counter[Origin] = Counter()

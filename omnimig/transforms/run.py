@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -25,8 +25,8 @@ from omnimig.io.write import SUFFIX
 from omnimig.transforms.errors import debug_enabled, unexpected
 from omnimig.transforms.finish import Options, finish
 from omnimig.transforms.outdir import OutFolder, prepare, write_bundle
-from omnimig.transforms.output import record_writers, write_rejects, write_warnings
-from omnimig.transforms.records import TARGETS, Reject, Tally, Warning_, tally
+from omnimig.transforms.output import record_writers, write_changes, write_rejects
+from omnimig.transforms.records import TARGETS, Change, Draft, Origin, Record, Reject, Tally, TypeTally, tally
 from omnimig.transforms.settings import Settings, SettingsError
 from omnimig.validation.problem import plural
 from omnimig.validation.run import validate_paths
@@ -59,7 +59,7 @@ class Result:
     written: dict[str, int]
     paths: dict[str, Path]
     rejects: list[Reject]
-    warnings: list[Warning_]
+    warnings: list[Change]
     cannot_fill: dict[tuple[str, str], str]
     defaulted: dict[tuple[str, str], int]
     notes: list[str]
@@ -68,10 +68,22 @@ class Result:
     validation: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # severity, type, field, rule
     validation_examples: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    types: list[TypeTally] = field(default_factory=list)  # per target type: seen = written + merged + rejected
+    mechanical: Counter[str] = field(default_factory=Counter)  # trimmed, unicode-normalised...: counted only
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change listed in ``changes.csv`` (``warnings`` is its older name)."""
+        return self.warnings
 
     @property
     def adds_up(self) -> bool:
-        return all(t.adds_up for t in self.tallies)
+        """Both accounts hold: every row read has one fate, every record seen has one fate."""
+        types_add_up = all(t.adds_up for t in self.types)
+        rejected = sum(t.rejected for t in self.types)
+        return (
+            all(t.adds_up for t in self.tallies) and types_add_up and rejected == sum(1 for r in self.rejects if r.type)
+        )
 
     @property
     def exit_code(self) -> int:
@@ -89,16 +101,22 @@ class Result:
     def lines(self) -> list[str]:
         """The summary a person reads: accounting first, then what was lost, changed and left empty."""
         out = [*(t.line() for t in self.tallies)]
+        out += [t.line() for t in self.types if t.seen]
         wrote = ", ".join(f"{n:,} {t}" for t, n in self.written.items() if n) or "nothing"
         out.append(f"wrote {wrote} to {self.out}")
         if self.rejects:
             kinds = Counter(r.type or "row" for r in self.rejects)
             detail = ", ".join(f"{n:,} {t}" for t, n in kinds.items())
-            out.append(f"rejected {detail}: reasons in {self.out / 'rejects.csv'}")
-        if self.warnings:
-            codes = Counter(w.code for w in self.warnings)
-            detail = ", ".join(f"{n:,} {c}" for c, n in codes.most_common())
-            out.append(f"changed on the way: {detail}; details in {self.out / 'warnings.csv'}")
+            out.append(f"rejected {detail}: one line each, with its reason, in {self.out / 'rejects.csv'}")
+        listed = Counter(w.code for w in self.warnings if w.code not in self.mechanical)
+        if listed:
+            detail = ", ".join(f"{n:,} {c}" for c, n in listed.most_common())
+            out.append(f"changed on the way: {detail}; before and after in {self.out / 'changes.csv'}")
+        if self.mechanical:
+            detail = ", ".join(f"{n:,} {c}" for c, n in self.mechanical.most_common())
+            explained = any(w.code in self.mechanical for w in self.warnings)
+            where = "listed in changes.csv (--explain)" if explained else "--explain lists them in changes.csv"
+            out.append(f"changes made the same way to every record, counted: {detail}; {where}")
         for (type_name, name), n in sorted(self.defaulted.items()):
             out.append(f"default used for {type_name}.{name} in {plural(n, 'row')}")
         out += self.notes
@@ -118,6 +136,24 @@ class Result:
             out.append("validate on the written files: no errors, no warnings")
         out += [f"could not validate: {u}" for u in self.unreadable]
         return out
+
+
+def _name_changed_records(draft: Draft) -> None:
+    """Give each change the label of the record it changed (``order 100236``), found by type and row.
+
+    Sources log a change where they read the value, often before the record exists; one pass here
+    names them all the same way, whichever source logged them.
+    """
+    owner: dict[tuple[str, Origin], Record] = {}
+    for record in draft.records:
+        for origin in (record.origin, *record.merged):
+            owner.setdefault((record.type, origin), record)
+    for i, change in enumerate(draft.warnings):
+        if change.record:
+            continue
+        found = owner.get((change.type, change.origin)) or owner.get((change.type, replace(change.origin, part=0)))
+        if found is not None:
+            draft.warnings[i] = replace(change, record=found.label())
 
 
 def transform(
@@ -188,6 +224,7 @@ def _run(
     if fmt == "xlsx":
         options.max_cell = XLSX_MAX_CELL
     done = finish(draft, options)
+    _name_changed_records(draft)
     position = {str(p): i for i, p in enumerate(inputs)}
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
@@ -198,7 +235,7 @@ def _run(
     order = {str(p): i for i, p in enumerate(inputs)}
     writers = record_writers(fmt, done.records)
     writers["rejects.csv"] = partial(write_rejects, rejects=rejects, order=order)
-    writers["warnings.csv"] = partial(write_warnings, warnings=draft.warnings, order=order)
+    writers["changes.csv"] = partial(write_changes, changes=draft.warnings, order=order)
     placed = write_bundle(folder, writers)
     paths = {t: placed[f"{t}{SUFFIX[fmt]}"] for t in TARGETS if f"{t}{SUFFIX[fmt]}" in placed}
     result = Result(
@@ -213,6 +250,8 @@ def _run(
         defaulted=done.defaulted,
         notes=draft.notes,
         empty={(t, f): sum(1 for r in done.records.get(t, []) if r.get(f) == "") for (t, f) in draft.cannot_fill},
+        types=done.types,
+        mechanical=draft.mechanical,
     )
     if paths:
         validation = validate_paths(list(paths.values()))

@@ -42,6 +42,7 @@ class Settings:
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)  # mapping source only
     path: Path | None = None
     text: str = ""
+    explain: bool = False  # list mechanical changes (whitespace, value tables) in changes.csv too
     _indexes: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, *keys: str) -> int | None:

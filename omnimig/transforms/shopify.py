@@ -32,11 +32,11 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 from omnimig.exceptions import ReadError
+from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading
@@ -313,8 +313,8 @@ class Context:
     strip_hash: bool
     customers: dict[str, Record] = field(default_factory=dict)  # email -> user from the customers export
     derived: dict[str, Record] = field(default_factory=dict)  # email -> user made from an order
-    addresses: set[tuple[str, ...]] = field(default_factory=set)
-    earliest: dict[str, tuple[datetime | str, str]] = field(default_factory=dict)  # email -> first order date
+    addresses: core.AddressBook | None = None
+    earliest: core.Joined = field(default_factory=core.Joined)  # email -> first valid order date
     numbers: dict[str, Origin] = field(default_factory=dict)  # order Name -> its first row
     countries: Counter[str] = field(default_factory=Counter)  # country codes left as codes
     provinces: Counter[str] = field(default_factory=Counter)  # province codes used as city
@@ -328,8 +328,12 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     if unknown:
         raise SettingsError(f"unknown option {unknown[0]!r} for the shopify source; options: {', '.join(OPTIONS)}")
     ctx = Context(
-        settings, Draft(cannot_fill=dict(CANNOT_FILL)), status_table(settings), _option_true(settings, "strip_hash")
+        settings,
+        Draft(cannot_fill=dict(CANNOT_FILL), explain=settings.explain),
+        status_table(settings),
+        _option_true(settings, "strip_hash"),
     )
+    ctx.addresses = core.AddressBook(ctx.draft)
     sheets = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -377,6 +381,7 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
                 "user",
                 "email",
                 "the customer has no Email; Akinon users need one (phone-only and POS customers cannot be migrated)",
+                {"customer_code": _marked(sheet.get(cells, "Customer ID"))},
             )
             continue
         code = _marked(sheet.get(cells, "Customer ID"))
@@ -407,6 +412,7 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
         else:
             user = first
             first.merged.append(origin)
+            draft.folded["user"] += 1
             for k, v in values.items():
                 if v and not first.values.get(k):
                     first.values[k] = v
@@ -513,15 +519,9 @@ def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Orig
 
 
 def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
-    """Each distinct address of a user once.
-
-    Compared Turkish-folded (``İSTANBUL`` = ``İstanbul``), phones by their digits only
-    (``'+90 532 123 45 67`` = ``'+905321234567``); the first spelling seen is kept.
-    """
-    key = tuple("".join(c for c in v if c.isdigit()) if k == "phone_number" else nz.fold(v) for k, v in values.items())
-    if key not in ctx.addresses:
-        ctx.addresses.add(key)
-        ctx.draft.add(Record("address", values, origin, primary=False))
+    """Each distinct address of a user once (the core's address identity)."""
+    assert ctx.addresses is not None
+    ctx.addresses.add(values, origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,16 +555,17 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     file = str(sheet.path)
     head_n, head = group.rows[0]
     origin = Origin(file, head_n)
-    others = [Origin(file, n) for n, _ in group.rows[1:]]
     number = group.name.lstrip("#") if ctx.strip_hash else group.name
 
     def get(name: str) -> str:
         return sheet.get(head, name)
 
     def refuse(name: str, reason: str) -> None:
-        draft.reject(origin, "order", name, reason)
-        for o in others:
-            draft.reject(o, "order_item", "order_number", f"its order {number!r} was rejected: {reason}")
+        lines = [
+            (Origin(file, n), {"order_number": number, "sku": _text(sheet.get(cells, "Lineitem sku"))})
+            for n, cells in group.rows
+        ]
+        core.reject_order(draft, origin, name, reason, {"number": number, "user_email": _email(get("Email"))}, lines)
 
     seen = ctx.numbers.get(number)
     if seen is not None:
@@ -607,10 +608,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx)
     user = _user_for(email, sheet, head, origin, ctx)
     code = user.get("customer_code")
-    if created:
-        moment = _moment(created)
-        if email not in ctx.earliest or _before(moment, ctx.earliest[email][0]):
-            ctx.earliest[email] = (moment, created)
+    ctx.earliest.see(email, created)
     texts = {}
     for side in ("Shipping", "Billing"):
         values, texts[side] = _order_address(sheet, head, side, user, ctx)
@@ -661,23 +659,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         _item(sheet, cells, Origin(file, n), order, ctx)
 
 
-def _amount(value: str) -> str:
-    parsed = nz.decimal(_text(value), decimal_separator=".")
-    return parsed.text if parsed is not None else ""
-
-
-def _moment(iso: str) -> datetime | str:
-    try:
-        return datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-
-
-def _before(a: datetime | str, b: datetime | str) -> bool:
-    try:
-        return a < b  # type: ignore[operator]
-    except TypeError:  # naive vs aware, or text: compare as written
-        return str(a) < str(b)
+_amount = core.amount
 
 
 def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str, refunded: str, ctx: Context) -> None:
@@ -806,7 +788,8 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
     try:
         price = _amount(sheet.get(cells, "Lineitem price"))
     except nz.NormaliseError as exc:
-        draft.reject(origin, "order_item", "price", f"Lineitem price: {exc}")
+        values = {"order_number": number, "sku": _text(sheet.get(cells, "Lineitem sku"))}
+        draft.reject(origin, "order_item", "price", f"Lineitem price: {exc}", values, parent=order)
         return
     sku = _text(sheet.get(cells, "Lineitem sku"))
     if not sku:
@@ -834,31 +817,14 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
 
 
 def _date_joined(ctx: Context) -> None:
-    """Shopify exports no sign-up date: a user joined no later than their first order."""
-    missing = 0
-    for email, user in [*ctx.customers.items(), *ctx.derived.items()]:
-        if email in ctx.earliest:
-            user.values["date_joined"] = ctx.earliest[email][1]
-        else:
-            missing += 1
-            ctx.draft.warn(
-                user.origin,
-                "user",
-                "date_joined",
-                "date-joined-unknown",
-                "Shopify exports no sign-up date and this customer has no order to take it from",
-            )
-    if ctx.earliest:
-        ctx.draft.notes.append(
-            "user.date_joined is each user's earliest order Created at (Shopify exports no sign-up date)"
-        )
-    if missing:
-        _lack(
-            ctx.draft,
-            "user",
-            "date_joined",
-            "Shopify exports no sign-up date; customers without orders have none (warning date-joined-unknown)",
-        )
+    """Shopify exports no sign-up date: a user joined no later than their first valid order."""
+    ctx.earliest.apply(
+        ctx.draft,
+        [*ctx.customers.items(), *ctx.derived.items()],
+        has_default=("user", "date_joined") in ctx.settings.defaults,
+        migration_date=core.migration_date(),
+        why="Shopify exports no sign-up date",
+    )
 
 
 def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
