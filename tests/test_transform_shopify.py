@@ -384,9 +384,36 @@ def test_files_that_are_not_shopify_exports_cannot_run(tmp_path: Path) -> None:
     other.write_text("a,b\n1,2\n", encoding="utf-8")
     assert "neither a Shopify orders export" in cannot_run(run(other, "--out", tmp_path / "o"))
     assert "no Shopify orders export" in cannot_run(run(CUSTOMERS, "--out", tmp_path / "o"))
+
+
+def _bundle_text(folder: Path) -> dict[str, str]:
+    return {t: (folder / f"{t}.csv").read_text(encoding="utf-8") for t in ("user", "address", "order", "order_item")}
+
+
+def test_an_export_saved_in_windows_1254_or_as_xlsx_gives_the_same_bundle(tmp_path: Path) -> None:
+    """Every source reads through omnimig.io: a Shopify export re-saved by Excel (XLSX) or in a Turkish
+    Windows code page is the same export."""
+    import xlsxwriter
+
+    reference = tmp_path / "utf8"
+    run(ORDERS, "--out", reference)
     latin = tmp_path / "latin.csv"
     latin.write_bytes(ORDERS.read_text(encoding="utf-8").encode("cp1254"))
-    assert "not UTF-8" in cannot_run(run(latin, "--out", tmp_path / "o"))
+    result = run(latin, "--out", tmp_path / "latin")
+    assert result.exit_code == 1, result.output  # the fixture has one rejected order
+    assert f"{latin}: not UTF-8; read as Windows-1254 (cp1254)" in result.stdout
+    book = tmp_path / "orders.xlsx"
+    with ORDERS.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    with xlsxwriter.Workbook(str(book)) as workbook:
+        sheet = workbook.add_worksheet()
+        for r, cells in enumerate(table):
+            for c, cell in enumerate(cells):
+                sheet.write_string(r, c, cell)
+    assert run(book, "--out", tmp_path / "xlsx").exit_code == 1
+    expected = _bundle_text(reference)
+    assert _bundle_text(tmp_path / "latin") == expected
+    assert _bundle_text(tmp_path / "xlsx") == expected
 
 
 # --------------------------------------------------------------------------- property

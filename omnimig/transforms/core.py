@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from omnimig.io.table import Notice
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.records import Draft, Origin, Record
@@ -23,6 +24,7 @@ __all__ = [
     "AddressBook",
     "Joined",
     "amount",
+    "broken_rows",
     "email",
     "full",
     "instant",
@@ -100,6 +102,22 @@ def unconfirmed_label(type_name: str, field_name: str, value: str) -> str | None
         return None
     label = _choices()[rule.choices].labels.get(value, "")
     return f"{value} ({label})" if "unconfirmed" in label else None
+
+
+def broken_rows(notices: Iterable[Notice], used: set[str] | None = None) -> dict[int, str]:
+    """Rows the reader could not read faithfully, with why: a malformed row, an error cell in a used column.
+
+    Such a row's values cannot be trusted (shifted by a stray delimiter, ``#N/A`` read as empty),
+    so a source rejects it with the reader's message rather than converting it. ``used`` limits
+    cell problems to the columns a source reads (None: every column).
+    """
+    broken: dict[int, str] = {}
+    for notice in notices:
+        if notice.severity != "error" or notice.row is None:
+            continue
+        if notice.column is None or used is None or notice.column in used:
+            broken.setdefault(int(notice.row), f"{notice.rule}: {notice.message}")
+    return broken
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.exceptions import ReadError, TransformError
 from omnimig.io import open_source
-from omnimig.io.table import Notice
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
@@ -696,7 +695,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             for chunk in source.chunks:
                 frame = chunk.data[wanted].fillna("") if wanted else chunk.data.iloc[:, :0]
                 numbers = chunk.rows.tolist()
-                broken = _broken_rows(chunk.notices, set(wanted))
+                broken = core.broken_rows(chunk.notices, set(wanted))
                 for n, record in zip(numbers, frame.to_dict("records"), strict=True):
                     origin = Origin(str(path), int(n))
                     draft.read.append(origin)
@@ -732,21 +731,6 @@ def _packed_columns(plan: Plan, path: Path, header: tuple[str, ...]) -> list[str
 
 def _natural(name: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
-
-
-def _broken_rows(notices: list[Notice], used: set[str]) -> dict[int, str]:
-    """Rows the reader could not read faithfully, with why: a malformed row, an error cell in a used column.
-
-    Such a row's values cannot be trusted (shifted by a stray delimiter, ``#N/A`` read as
-    empty), so it is rejected with the reader's message rather than converted.
-    """
-    broken: dict[int, str] = {}
-    for notice in notices:
-        if notice.severity != "error" or notice.row is None:
-            continue
-        if notice.column is None or notice.column in used:
-            broken.setdefault(int(notice.row), f"{notice.rule}: {notice.message}")
-    return broken
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ numbers, carriers) is left empty and listed in the summary (``Draft.cannot_fill`
 
 from __future__ import annotations
 
-import csv
 import json
 import tomllib
 from collections import Counter
@@ -36,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 
 from omnimig.exceptions import ReadError
+from omnimig.io import open_source
 from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
@@ -45,8 +45,6 @@ from omnimig.transforms.settings import Settings, SettingsError
 from omnimig.validation.problem import plural
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
-#: The longest cell read (32 MiB): longer ones still reach the rules, which reject them by max-length.
-MAX_CELL = 32 * 1024 * 1024
 
 ORDERS = "orders"
 CUSTOMERS = "customers"
@@ -194,6 +192,9 @@ class Sheet:
     rows: list[tuple[int, list[str]]]
     width: int
     unknown: list[str] = field(default_factory=list)
+    # Rows the reader could not read faithfully (a stray quote, an Excel error cell), with why.
+    broken: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def get(self, cells: list[str], name: str) -> str:
         i = self.columns.get(name)
@@ -208,22 +209,19 @@ def _key(name: str) -> str:
 
 
 def load_sheet(path: Path) -> Sheet:
-    """Read one export; ReadError (one line, naming the file) when it is not a usable Shopify CSV."""
-    limit = csv.field_size_limit(MAX_CELL)  # a long cell is judged by the rules (max-length), not a csv.Error
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            records = list(csv.reader(handle))
-    except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 text (byte {exc.start}); Shopify exports UTF-8 CSV") from None
-    except csv.Error as exc:
-        raise ReadError(f"{path}: not a readable CSV file: {exc}") from None
-    except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file ({exc.strerror})") from None
-    finally:
-        csv.field_size_limit(limit)
-    if not records or not any(c.strip() for c in records[0]):
+    """Read one export through ``omnimig.io`` (CSV in any encoding or delimiter the validator reads, XLSX,
+    XLS); ReadError (one line, naming the file) when it is not a usable Shopify export."""
+    source = open_source(path)
+    header = list(source.columns)
+    records = [header] if any(h.strip() for h in header) else []
+    numbered: list[tuple[int, list[str]]] = []
+    broken: dict[int, str] = {}
+    for chunk in source.chunks:
+        frame = chunk.data[header].fillna("") if header else chunk.data.iloc[:, :0]
+        numbered += zip((int(n) for n in chunk.rows), frame.astype(str).values.tolist(), strict=True)
+        broken.update(core.broken_rows(chunk.notices))
+    if not records:
         raise ReadError(f"{path}: the file is empty or has no header row")
-    header = records[0]
     found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
     if "lineitem name" in found:
         kind, aliases, needed, known = ORDERS, ORDER_ALIASES, ORDER_NEEDED, ORDER_KNOWN
@@ -248,8 +246,13 @@ def load_sheet(path: Path) -> Sheet:
         )
     used = set(columns.values())
     unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
-    rows = [(n, cells) for n, cells in enumerate(records[1:], start=2) if any(c.strip() for c in cells)]
-    return Sheet(path, kind, columns, rows, len(header), unknown)
+    rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
+    notes = (
+        [f"{path}: not UTF-8; read as Windows-1254 (cp1254)"]
+        if any(n.rule == "encoding" for n in source.notices)
+        else []
+    )
+    return Sheet(path, kind, columns, rows, len(header), unknown, broken, notes)
 
 
 def _text(value: str, keep_newlines: bool = False) -> str:
@@ -338,6 +341,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     for path in inputs:
         with reading(path, ReadError, SettingsError):
             sheets.append(load_sheet(path))
+    for sheet in sheets:
+        ctx.draft.notes += sheet.notes
     orders = [s for s in sheets if s.kind == ORDERS]
     if not orders:
         raise ReadError(
@@ -428,25 +433,14 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
 
 
 def _rows(sheet: Sheet, draft: Draft) -> Iterator[tuple[int, list[str], Origin]]:
-    """Each data row with its origin, declared read; a row wider than the header is refused here."""
+    """Each data row with its origin, declared read; a row the reader could not read whole is refused here."""
     for n, cells in sheet.rows:
         origin = Origin(str(sheet.path), n)
         draft.read.append(origin)
-        if not _wrong_width(sheet, n, cells, origin, draft):
-            yield n, cells, origin
-
-
-def _wrong_width(sheet: Sheet, n: int, cells: list[str], origin: Origin, draft: Draft) -> bool:
-    """A row with more filled cells than the header has columns: a broken quote, not data to guess at."""
-    if len(cells) > sheet.width and any(c.strip() for c in cells[sheet.width :]):
-        draft.reject(
-            origin,
-            "",
-            "",
-            f"row {n} has {len(cells)} cells but the header has {sheet.width} columns (an unclosed quote?)",
-        )
-        return True
-    return False
+        if n in sheet.broken:
+            draft.reject(origin, "", "", sheet.broken[n])
+            continue
+        yield n, cells, origin
 
 
 def _user_phone(candidates: list[str], origin: Origin, draft: Draft) -> str:
