@@ -361,6 +361,7 @@ reader = pc.open_csv(
 print(sum(batch.num_rows for batch in reader))
 """
 ACCOUNT = re.compile(r"([\d,]+) rows read = ([\d,]+) written \+ ([\d,]+) merged \+ ([\d,]+) rejected")
+RECORDS = re.compile(r"^([a-z ]+): ([\d,]+) seen = ([\d,]+) written \+ ([\d,]+) merged \+ ([\d,]+) rejected$", re.M)
 CODE = "import omnimig, sys; print(omnimig.__file__, file=sys.stderr); from omnimig.cli import app; app()"
 
 
@@ -378,6 +379,10 @@ def accounting(stdout: str) -> tuple[int, int, int, int]:
     read, written, merged, rejected = (int(g.replace(",", "")) for g in found.groups())
     if read != written + merged + rejected:
         raise SystemExit(f"the transform lost rows: {found.group(0)}")
+    for line in RECORDS.finditer(stdout):  # and each target type's records (orders: N seen = ...)
+        seen, *fates = (int(g.replace(",", "")) for g in line.groups()[1:])
+        if seen != sum(fates):
+            raise SystemExit(f"the transform lost records: {line.group(0)}")
     return read, written, merged, rejected
 
 

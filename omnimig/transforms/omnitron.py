@@ -279,13 +279,8 @@ def _order(
     if not code:
         refuse("user", f"the customer has no {code_from} to use as customer_code (customer_code_from = {code_from})")
         return
-    try:
-        created = nz.date(_text(order.get("date_placed"))) or ""
-        amount = _amount(order.get("amount"))
-        discount = _amount(order.get("discount_amount"))
-    except nz.NormaliseError as exc:
-        refuse("", str(exc))
-        return
+    # The buyer and their addresses first: a value of this order that cannot be read is the order's
+    # own problem (scoped rejection) and must not cost the customer.
     if code not in users:
         given = order.get("billing_address")
         billing: dict[str, Any] = given if isinstance(given, dict) else {}
@@ -296,6 +291,13 @@ def _order(
     for address in (ship, bill):
         if address is not None:
             addresses.add(_address(address, code, email), origin)
+    try:
+        created = nz.date(_text(order.get("date_placed"))) or ""
+        amount = _amount(order.get("amount"))
+        discount = _amount(order.get("discount_amount"))
+    except nz.NormaliseError as exc:
+        refuse("", str(exc))
+        return
     lines = order.get("orderitem_set") or []
     units = [x for x in lines if isinstance(x, dict)]
     record = draft.add(

@@ -581,6 +581,15 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     if not email:
         refuse("user_email", "the order has no Email; Akinon needs user_email (and a user) for every order")
         return
+    # The buyer and their addresses first: what is wrong with this order below is the order's own
+    # problem (scoped rejection) and must not cost the customer.
+    user = _user_for(email, sheet, head, origin, ctx)
+    code = user.get("customer_code")
+    texts = {}
+    for side in ("Shipping", "Billing"):
+        values, texts[side] = _order_address(sheet, head, side, user, ctx)
+        if values is not None:
+            _add_address(values, origin, ctx)
     cancelled = _text(get("Cancelled at"))
     financial, fulfillment = _text(get("Financial Status")), _text(get("Fulfillment Status"))
     keys = status_keys(cancelled, financial, fulfillment)
@@ -600,14 +609,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         refuse("", str(exc))
         return
     _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx)
-    user = _user_for(email, sheet, head, origin, ctx)
-    code = user.get("customer_code")
     ctx.earliest.see(email, created)
-    texts = {}
-    for side in ("Shipping", "Billing"):
-        values, texts[side] = _order_address(sheet, head, side, user, ctx)
-        if values is not None:
-            _add_address(values, origin, ctx)
     for side, other in (("Shipping", "Billing"), ("Billing", "Shipping")):
         if not texts[side] and texts[other]:
             texts[side] = texts[other]
