@@ -22,6 +22,7 @@ from functools import cache
 
 import numpy as np
 
+from omnimig.exceptions import Error
 from omnimig.schemas.rules import ChoiceList, FieldRule, default_choices, rules_for
 from omnimig.transforms import normalize as nz
 
@@ -69,8 +70,8 @@ class Fix:
     currency: str | None = None  # an amount's sign, checked against the row's currency field
 
 
-class NotFixed(Exception):  # noqa: N818 - control flow, like NormaliseError: a reason, not an error
-    """Why a cell is left for a person; ``str()`` is the one-line reason."""
+class NotFixed(Error):  # noqa: N818 - the name says what the run does with it
+    """Why a cell is left for a person; ``str()`` is the one-line reason (caught inside the run)."""
 
 
 def clean_text(value: str) -> str | None:
