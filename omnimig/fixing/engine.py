@@ -116,7 +116,7 @@ def _text_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     if cleaned is None:
         raise NotFixed("the value is empty or only spaces; omnimig never invents a value")
     if cleaned == value:
-        raise NotFixed("no safe, unambiguous correction: what it should be is for a person to decide")
+        raise NotFixed("")  # nothing to trim: the rule's own reason says why it is left
     return Fix(cleaned, "trim")
 
 

@@ -334,7 +334,8 @@ class _FileFixer:
                     if attempt.currency is not None and currency_column is not None:
                         self._same_currency(chunk, currency_column, i, attempt)
                 except NotFixed as exc:
-                    self.left[(self.result.path, row, name)] = str(exc)
+                    if str(exc):
+                        self.left[(self.result.path, row, name)] = str(exc)
                     continue
                 tried.append((i, attempt, value))
             if not tried:
