@@ -70,7 +70,7 @@ class Fix:
     currency: str | None = None  # an amount's sign, checked against the row's currency field
 
 
-class NotFixed(Error):  # noqa: N818 - the name says what the run does with it
+class NotFixed(Error):
     """Why a cell is left for a person; ``str()`` is the one-line reason (caught inside the run)."""
 
 
@@ -153,10 +153,8 @@ def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
         raise NotFixed(str(exc)) from None
     if flag is None:
         raise NotFixed("the value is empty; omnimig never invents a value")
-    if json:  # the JSON literal
-        text = "true" if flag else "false"
-    else:  # the rule's first spelling of it in a table ("true"/"false")
-        text = (rule.true_values if flag else rule.false_values)[0]
+    # JSON writes the literal; a table the rule's first spelling of it ("true"/"false")
+    text = ("true" if flag else "false") if json else (rule.true_values if flag else rule.false_values)[0]
     return Fix(text, "json-type" if json and text == value else "boolean", "boolean")
 
 
@@ -278,7 +276,8 @@ def failures(
     kind_arr = None if kinds is None else np.array(list(kinds), dtype=object)
     live = np.ones(n, dtype=bool)
     rows = np.arange(n)
-    check_column(arr, kind_arr, rule, live, rows, default_choices() if choices is None else choices, Emitter("", "", sink))
+    lists = default_choices() if choices is None else choices
+    check_column(arr, kind_arr, rule, live, rows, lists, Emitter("", "", sink))
     broken: list[list[str]] = [[] for _ in range(n)]
     for p in sink:
         if p.row is not None:
@@ -286,9 +285,7 @@ def failures(
     return broken
 
 
-def suggest(
-    type_name: str, field: str, value: str, fmt: str = "csv", kind: str = "string"
-) -> tuple[str, str] | None:
+def suggest(type_name: str, field: str, value: str, fmt: str = "csv", kind: str = "string") -> tuple[str, str] | None:
     """The corrected value and its fix code, or ``None`` when the value passes or has no safe correction.
 
     What ``validate`` can ask to mark a problem fixable; the same attempt and check ``fix`` uses.
@@ -305,4 +302,3 @@ def suggest(
     if failures(fixer.rule, [fix.value], None if kinds is None else [fix.kind])[0]:
         return None
     return fix.value, fix.code
-

@@ -19,12 +19,13 @@ write, each file moved into place whole, 0600 files in a 0700 folder.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.io.table import Chunk, ReadOptions, Source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, json_value
 from omnimig.schemas.rules import ChoiceList, load_choices, rules_for
+from omnimig.transforms.normalize import CURRENCY_SIGNS
 from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
 from omnimig.validation.fields import Emitter, map_columns
 from omnimig.validation.problem import FileResult, Problem, plural
@@ -99,7 +101,7 @@ class FileFix:
     changed: int = 0
     header_row: int | None = 1
     out_header_row: int | None = 1
-    row_map: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_map: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -110,7 +112,7 @@ class Remaining:
     rule: str
     field: str | None
     count: int = 0
-    examples: list[tuple[Problem, str]] = field(default_factory=list)
+    examples: list[tuple[Problem, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -126,7 +128,7 @@ class FixResult:
     remaining: list[Remaining]
     errors_after: int
     dry_run: bool = False
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def need_person(self) -> int:
@@ -156,9 +158,7 @@ class FixResult:
                 at = "file" if problem.row is None else f"row {problem.row}"
                 out.append(f"      {problem.file} {at}: {problem.message}")
                 out.append(f"        not fixed: {reason}")
-        out.append(
-            f"{plural(self.before, 'problem')}: {self.fixed:,} fixed, {self.need_person:,} need a person"
-        )
+        out.append(f"{plural(self.before, 'problem')}: {self.fixed:,} fixed, {self.need_person:,} need a person")
         if self.new:
             out.append(
                 f"{plural(self.new, 'more problem')} found in the corrected files (values that could not be "
@@ -227,7 +227,7 @@ def _out_folder(out: Path, inputs: list[Path], names: list[str], force: bool) ->
 class _Cells:
     """The failing cells of one file: field -> {row: rules}."""
 
-    by_field: dict[str, dict[int, list[str]]] = field(default_factory=lambda: defaultdict(dict))
+    by_field: dict[str, dict[int, list[str]]] = dataclasses.field(default_factory=lambda: defaultdict(dict))
 
 
 class _FileFixer:
@@ -256,6 +256,7 @@ class _FileFixer:
         source = open_source(Path(result.path), self.chunk_rows, result.read_options or ReadOptions())
         fmt = source.format
         is_json = fmt == "json"
+        assert result.type is not None  # a file that was read has a type
         rules = rules_for(result.type, fmt)
         layout = map_columns(rules, source.columns, is_json, Emitter("", "", []), source.header_row)
         fix.header_row = None if is_json else source.header_row
@@ -363,9 +364,7 @@ class _FileFixer:
                 shown_before = json_value(value, old_kind) if is_json else value
                 shown_after = json_value(attempt.value, attempt.kind) if is_json else attempt.value
                 rules = ";".join(dict.fromkeys(self.cells.by_field[name][row]))
-                self.changes.append(
-                    Change(self.result.path, row, name, shown_before, shown_after, rules, attempt.code)
-                )
+                self.changes.append(Change(self.result.path, row, name, shown_before, shown_after, rules, attempt.code))
             if not positions:
                 continue
             values[positions] = new_values
@@ -384,8 +383,6 @@ class _FileFixer:
         text = clean_text(raw) if isinstance(raw, str) else None
         if text is None:
             return
-        from omnimig.transforms.normalize import CURRENCY_SIGNS
-
         code = CURRENCY_SIGNS.get(text.upper(), text.upper())
         if code != attempt.currency:
             raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
@@ -437,7 +434,6 @@ def fix_paths(
     choices: Path | None = None,
     force: bool = False,
     chunk_rows: int = 200_000,
-    progress: Callable[[str], None] | None = None,
 ) -> FixResult:
     """Fix the files and folders in ``paths`` into ``out``; see the module docstring."""
     codes = check_codes(only)
@@ -469,7 +465,7 @@ def fix_paths(
     folder = _out_folder(out, inputs, [CHANGES] if dry_run else [*names, CHANGES], force)
     changes: list[Change] = []
     left: dict[tuple[str, int, str], str] = {}
-    fixes = [FileFix(r.path, r.type, str(out / n)) for r, n in zip(results, names, strict=True)]
+    fixes = [FileFix(r.path, r.type or "", str(out / n)) for r, n in zip(results, names, strict=True)]
     writers: dict[str, Callable[[Path], None]] = {}
     for r, n, f in zip(results, names, fixes, strict=True):
         job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows)
