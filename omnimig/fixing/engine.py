@@ -15,6 +15,7 @@ field rule is not made, and the reason says which rule.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ CODES: dict[str, str] = {
 #: byte-order mark, soft hyphen. ``normalize.text`` keeps them (they are not whitespace), so the
 #: text fixer removes them first.
 INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+#: Distinct values per field whose attempt is remembered (bounded: a file of unique values).
+MEMO_SIZE = 50_000
 
 #: A currency sign more than one currency uses: never read as one of them.
 AMBIGUOUS_SIGNS = frozenset({"$"})
@@ -103,9 +107,21 @@ class FieldFixer:
     json: bool
     steps: tuple[str, ...]  # the fix codes this field can make, for --only and docs
     attempt_cell: Callable[[FieldRule, str, str, bool], Fix]
+    _memo: dict[tuple[str, str], Fix | NotFixed] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def attempt(self, value: str, kind: str = "string") -> Fix:
-        return self.attempt_cell(self.rule, value, kind, self.json)
+        """The correction of one cell; raises ``NotFixed`` with the reason when there is none."""
+        found = self._memo.get((value, kind))
+        if found is None:
+            try:
+                found = self.attempt_cell(self.rule, value, kind, self.json)
+            except NotFixed as exc:
+                found = exc
+            if len(self._memo) < MEMO_SIZE:  # exports repeat their spellings: "3.0", "TL", "evet"
+                self._memo[(value, kind)] = found
+        if isinstance(found, NotFixed):
+            raise NotFixed(str(found))
+        return found
 
 
 # ---------------------------------------------------------------------------------------- per kind

@@ -323,6 +323,7 @@ class _FileFixer:
             values = chunk.data[column].to_numpy(dtype=object, na_value=None)
             kinds = None if chunk.kinds is None else chunk.kinds[column].astype(str).to_numpy(dtype=object)
             tried: list[tuple[int, Fix, str]] = []  # (position, fix, value before)
+            currencies = None
             for i in hit.tolist():
                 value, row = values[i], int(rows[i])
                 if value is None:
@@ -333,7 +334,9 @@ class _FileFixer:
                     if attempt.code not in self.codes:
                         raise NotFixed(f"the fix {attempt.code!r} was not chosen (--only)")
                     if attempt.currency is not None and currency_column is not None:
-                        self._same_currency(chunk, currency_column, i, attempt)
+                        if currencies is None:
+                            currencies = chunk.data[currency_column].to_numpy(dtype=object, na_value=None)
+                        _same_currency(currencies[i], attempt)
                 except NotFixed as exc:
                     if str(exc):
                         self.left[(self.result.path, row, name)] = str(exc)
@@ -376,16 +379,15 @@ class _FileFixer:
             changed += len(positions)
         return changed
 
-    @staticmethod
-    def _same_currency(chunk: Chunk, column: str, i: int, attempt: Fix) -> None:
-        """An amount's sign must name the row's currency; a sign that disagrees is for a person."""
-        raw = chunk.data[column].iloc[i]
-        text = clean_text(raw) if isinstance(raw, str) else None
-        if text is None:
-            return
-        code = CURRENCY_SIGNS.get(text.upper(), text.upper())
-        if code != attempt.currency:
-            raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
+
+def _same_currency(raw: object, attempt: Fix) -> None:
+    """An amount's sign must name the row's currency; a sign that disagrees is for a person."""
+    text = clean_text(raw) if isinstance(raw, str) else None
+    if text is None:
+        return
+    code = CURRENCY_SIGNS.get(text.upper(), text.upper())
+    if code != attempt.currency:
+        raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
 
 
 def _csv_shape(path: Path) -> tuple[str, str] | None:
