@@ -362,3 +362,23 @@ def test_changes_csv_neutralises_formulas_for_the_people_who_open_it(tmp_path: P
     (line,) = changes(tmp_path / "out")
     assert line["before"] == "'=1+2@example.com " and line["after"] == "'=1+2@example.com"
     assert "=1+2@example.com," in (tmp_path / "out" / "users.csv").read_text(encoding="utf-8")  # data unchanged
+
+
+def test_a_reference_broken_only_by_spaces_is_trimmed_when_the_key_exists(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "users.csv", [USER, user("C1"), user("C2")])
+    base = {n: "x" for n in ORDER} | {
+        "user_email": "c1@example.com", "status": "550", "created_date": "2023-11-14", "amount": "1.00",
+        "discount_amount": "", "currency": "TRY", "installment_count": "", "shipping_company": "aras",
+        "extra_field": "{}",
+    }  # fmt: skip
+    rows = [base | {"number": "O1", "user": "C1 "}, base | {"number": "O2", "user": "C9 "}]
+    write_csv(folder / "orders.csv", [ORDER, *[[r[n] for n in ORDER] for r in rows]])
+    result = omnimig.fix(folder, tmp_path / "out")
+    assert [(c["row"], c["before"], c["after"], c["rule"]) for c in changes(tmp_path / "out")] == [
+        ("2", "C1 ", "C1", "foreign-key")
+    ]
+    (group,) = result.remaining
+    assert (group.rule, group.examples[0][0].value) == ("foreign-key", "C9 ")
+    assert "dangling reference" in group.examples[0][1]

@@ -39,7 +39,7 @@ from omnimig.io.private import open_private
 from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.io.table import Chunk, ReadOptions, Source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, json_value
-from omnimig.schemas.rules import ChoiceList, load_choices, rules_for
+from omnimig.schemas.rules import ChoiceList, load_choices, migration_type, rules_for
 from omnimig.transforms.normalize import CURRENCY_SIGNS
 from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
 from omnimig.validation.fields import Emitter, map_columns
@@ -54,6 +54,8 @@ CHANGES_HEADER = ("file", "row", "field", "before", "after", "rule", "code")
 FIELD_RULES = frozenset(
     {"type", "pattern", "max-length", "enum", "min-value", "decimal-places", "max-digits", "json-object", "choices"}
 )
+#: Bundle rules a cell's whitespace can break: a reference is fixed when its trimmed value is a key.
+REFERENCE_RULES = frozenset({"foreign-key"})
 #: Reader notices about the whole file that writing it plainly resolves.
 REWRITTEN = frozenset({"encoding", "sep-line", "json-wrapper", "file-format", "header-row", "sheet", "hidden-sheets"})
 #: Row problems whose row cannot be written back whole: such a file is refused (nothing is lost).
@@ -242,7 +244,9 @@ class _FileFixer:
         changes: list[Change],
         left: dict[tuple[str, int, str], str],
         chunk_rows: int,
+        references: dict[str, frozenset[str]],
     ) -> None:
+        self.references = references
         self.result = result
         self.cells = cells
         self.codes = codes
@@ -331,6 +335,7 @@ class _FileFixer:
                 kind = "string" if kinds is None else str(kinds[i])
                 try:
                     attempt = fixer.attempt(value, kind)
+                    self._resolves(name, row, attempt)
                     if attempt.code not in self.codes:
                         raise NotFixed(f"the fix {attempt.code!r} was not chosen (--only)")
                     if attempt.currency is not None and currency_column is not None:
@@ -379,6 +384,14 @@ class _FileFixer:
             changed += len(positions)
         return changed
 
+    def _resolves(self, name: str, row: int, attempt: Fix) -> None:
+        """A corrected reference must name a key the bundle holds; else the reference stays a problem."""
+        if REFERENCE_RULES.isdisjoint(self.cells.by_field[name][row]):
+            return
+        keys = self.references.get(name)
+        if keys is None or attempt.value not in keys:
+            raise NotFixed("")  # the rule's own reason: a dangling reference
+
 
 def _same_currency(raw: object, attempt: Fix) -> None:
     """An amount's sign must name the row's currency; a sign that disagrees is for a person."""
@@ -422,6 +435,26 @@ def _write_changes(path: Path, changes: list[Change]) -> None:
 # ------------------------------------------------------------------------------------------- the run
 
 
+def references(results: list[FileResult], type_name: str | None) -> dict[str, frozenset[str]]:
+    """For each single-field foreign key of ``type_name`` (``datapackage.json``), the keys the bundle holds."""
+    found: dict[str, frozenset[str]] = {}
+    if type_name is None:
+        return found
+    for fk in migration_type(type_name).foreign_keys:
+        fields, target = fk["fields"], fk["reference"]
+        if isinstance(fields, str):
+            fields = [fields]
+        ref_fields = target["fields"] if isinstance(target["fields"], list) else [target["fields"]]
+        if len(fields) != 1 or len(ref_fields) != 1:
+            continue
+        keys: set[str] = set()
+        for r in results:
+            if r.type == target["resource"] and r.keys is not None and ref_fields[0] in r.keys:
+                keys.update(v for v in r.keys[ref_fields[0]].dropna().tolist() if v)
+        found[fields[0]] = frozenset(keys)
+    return found
+
+
 def _key(p: Problem, file: str, row: int | None) -> tuple[str, int | None, str | None, str]:
     return (file, row, p.field, p.rule)
 
@@ -455,7 +488,7 @@ def fix_paths(
                 "columns, so it does not rewrite this file: correct the row first"
             )
         counted[_key(p, p.file, p.row)] += 1
-        if p.rule in FIELD_RULES and p.row is not None and p.field is not None:
+        if p.rule in FIELD_RULES | REFERENCE_RULES and p.row is not None and p.field is not None:
             cells[p.file].by_field[p.field].setdefault(p.row, []).append(p.rule)
     names = [_out_name(r) for r in results]
     repeated = [n for n, k in Counter(names).items() if k > 1]
@@ -470,7 +503,7 @@ def fix_paths(
     fixes = [FileFix(r.path, r.type or "", str(out / n)) for r, n in zip(results, names, strict=True)]
     writers: dict[str, Callable[[Path], None]] = {}
     for r, n, f in zip(results, names, fixes, strict=True):
-        job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows)
+        job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type))
         writers[n] = lambda path, job=job, f=f: job.write(path, f)  # type: ignore[misc]
     scratch = Path(tempfile.mkdtemp(prefix="omnimig-fix-"))  # 0700: corrected copies of a dry run
     try:
