@@ -382,3 +382,14 @@ def test_a_reference_broken_only_by_spaces_is_trimmed_when_the_key_exists(tmp_pa
     (group,) = result.remaining
     assert (group.rule, group.examples[0][0].value) == ("foreign-key", "C9 ")
     assert "dangling reference" in group.examples[0][1]
+
+
+def test_json_lines_are_written_as_one_array_and_the_change_is_listed(tmp_path: Path) -> None:
+    record = dict(zip(USER, user("C1", sms_allowed="evet"), strict=True)) | {"email_allowed": False}
+    (tmp_path / "users.jsonl").write_text(json.dumps(record) + "\n\n" + json.dumps(record | {"customer_code": "C2"}))
+    result = omnimig.fix(tmp_path / "users.jsonl", tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "users.json").read_text(encoding="utf-8"))
+    assert [r["sms_allowed"] for r in written] == [True, True]
+    lines = changes(tmp_path / "out")
+    assert [(c["row"], c["code"]) for c in lines] == [("", "rewrite"), ("1", "boolean"), ("3", "boolean")]
+    assert (result.fixed, result.need_person) == (2, 1)  # the email C2 shares with C1 is a duplicate

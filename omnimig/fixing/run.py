@@ -301,6 +301,8 @@ class _FileFixer:
             if shape is not None and shape != ("utf-8", ","):
                 codec, delimiter = shape
                 before.insert(0, f"{codec} text with {delimiter!r} between cells")
+        if source.format == "json" and not said and _json_lines(Path(self.result.path)):
+            before.append("JSON Lines: one object a line")
         if not before:
             return
         out_fmt = WRITE_FORMAT.get(source.format, "csv")
@@ -401,6 +403,17 @@ def _same_currency(raw: object, attempt: Fix) -> None:
     code = CURRENCY_SIGNS.get(text.upper(), text.upper())
     if code != attempt.currency:
         raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
+
+
+def _json_lines(path: Path) -> bool:
+    """Whether a JSON file is JSON Lines (its first value is not an array), which is written as one array."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return bool(head) and not head.startswith(b"[")
 
 
 def _csv_shape(path: Path) -> tuple[str, str] | None:
