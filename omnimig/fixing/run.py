@@ -241,7 +241,7 @@ class _FileFixer:
         cells: _Cells,
         codes: frozenset[str],
         lists: dict[str, ChoiceList],
-        changes: list[Change],
+        changes: ChangeLog,
         left: dict[tuple[str, int, str], str],
         chunk_rows: int,
         references: dict[str, frozenset[str]],
@@ -435,14 +435,28 @@ def _csv_shape(path: Path) -> tuple[str, str] | None:
     return codec, sniff_delimiter(line)
 
 
-def _write_changes(path: Path, changes: list[Change]) -> None:
-    """``changes.csv``: opened by people, so cells that look like formulas are neutralised."""
-    with open_private(path, "w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle, lineterminator="\r\n")
-        out.writerow(CHANGES_HEADER)
-        for c in changes:
-            cells = [c.file, "" if c.row is None else str(c.row), c.field, c.before, c.after, c.rule, c.code]
-            out.writerow([neutralise_formula(v) for v in cells])
+class ChangeLog:
+    """``changes.csv`` as it is made: each line goes to a private file at once, so a million changes
+    cost no memory. People open it, so cells that look like formulas are neutralised."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+        self._handle = open_private(path, "w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._handle, lineterminator="\r\n")
+        self._csv.writerow(CHANGES_HEADER)
+
+    def append(self, c: Change) -> None:
+        cells = [c.file, "" if c.row is None else str(c.row), c.field, c.before, c.after, c.rule, c.code]
+        self._csv.writerow([neutralise_formula(v) for v in cells])
+        self.lines += 1
+
+    def copy_to(self, path: Path) -> None:
+        self._handle.close()
+        shutil.copyfile(self.path, path)
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -511,27 +525,28 @@ def fix_paths(
         raise UsageError(f"an input named {CHANGES} would be written over by the change log; rename it")
     inputs = [Path(r.path) for r in results]
     folder = _out_folder(out, inputs, [CHANGES] if dry_run else [*names, CHANGES], force)
-    changes: list[Change] = []
     left: dict[tuple[str, int, str], str] = {}
     fixes = [FileFix(r.path, r.type or "", str(out / n)) for r, n in zip(results, names, strict=True)]
+    scratch = Path(tempfile.mkdtemp(prefix="omnimig-fix-"))  # 0700: the change log, a dry run's copies
+    changes = ChangeLog(scratch / CHANGES)
     writers: dict[str, Callable[[Path], None]] = {}
     for r, n, f in zip(results, names, fixes, strict=True):
         job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type))
         writers[n] = lambda path, job=job, f=f: job.write(path, f)  # type: ignore[misc]
-    scratch = Path(tempfile.mkdtemp(prefix="omnimig-fix-"))  # 0700: corrected copies of a dry run
     try:
         if dry_run:
             for n, write in writers.items():
                 write(scratch / n)
             placed = {n: scratch / n for n in writers}
-            write_bundle(folder, {CHANGES: lambda path: _write_changes(path, changes)})
+            write_bundle(folder, {CHANGES: changes.copy_to})
         else:
-            all_writers = {**writers, CHANGES: lambda path: _write_changes(path, changes)}
+            all_writers = {**writers, CHANGES: changes.copy_to}
             placed = write_bundle(folder, all_writers)
         outputs = [placed[n] for n in names]
         after = validate_paths(outputs, type_name, choices, chunk_rows=chunk_rows, examples=0)
         return _compare(fixes, outputs, after, counted, left, changes, out / CHANGES, dry_run, before.skipped)
     finally:
+        changes.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -541,7 +556,7 @@ def _compare(
     after: object,
     counted: Counter[tuple[str, int | None, str | None, str]],
     left: dict[tuple[str, int, str], str],
-    changes: list[Change],
+    changes: ChangeLog,
     changes_path: Path,
     dry_run: bool,
     skipped: list[str],
@@ -575,7 +590,7 @@ def _compare(
     ordered = sorted(groups.values(), key=lambda g: (g.severity != "error", g.rule, g.field or ""))
     return FixResult(
         files=fixes,
-        changes=len(changes),
+        changes=changes.lines,
         changes_path=changes_path,
         before=sum(counted.values()),
         fixed=fixed,
