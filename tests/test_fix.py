@@ -393,3 +393,15 @@ def test_json_lines_are_written_as_one_array_and_the_change_is_listed(tmp_path: 
     lines = changes(tmp_path / "out")
     assert [(c["row"], c["code"]) for c in lines] == [("", "rewrite"), ("1", "boolean"), ("3", "boolean")]
     assert (result.fixed, result.need_person) == (2, 1)  # the email C2 shares with C1 is a duplicate
+
+
+def test_the_run_in_docs_fix_md_is_what_the_command_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "fix.md").read_text(encoding="utf-8")
+    console = page.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    log = page.split("`fixed/changes.csv`", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    assert console[0] == "$ omnimig fix tests/data/fix --out fixed"
+    shutil.copytree(DIRTY, tmp_path / "tests" / "data" / "fix")
+    monkeypatch.chdir(tmp_path)
+    result = run("tests/data/fix", "--out", "fixed")
+    assert result.output.splitlines() == console[1:]
+    assert (tmp_path / "fixed" / "changes.csv").read_text(encoding="utf-8").replace("\r\n", "\n") == log
