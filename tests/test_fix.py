@@ -405,3 +405,15 @@ def test_the_run_in_docs_fix_md_is_what_the_command_prints(tmp_path: Path, monke
     result = run("tests/data/fix", "--out", "fixed")
     assert result.output.splitlines() == console[1:]
     assert (tmp_path / "fixed" / "changes.csv").read_text(encoding="utf-8").replace("\r\n", "\n") == log
+
+
+def test_suggestions_answer_many_values_of_a_field_at_once() -> None:
+    from omnimig.fixing.engine import suggestions
+
+    assert suggestions("order", "amount", ["129,90", "1.234", "649,90 TL", "12.5"]) == [
+        ("129.90", "number"),
+        None,
+        ("649.90", "currency-sign"),
+        None,  # passes: a value that passes is never "fixed"
+    ]
+    assert suggestions("order", "amount", ["12.50"], "json", ["string"]) == [("12.50", "json-type")]

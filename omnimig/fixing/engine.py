@@ -301,20 +301,41 @@ def failures(
     return broken
 
 
+def suggestions(
+    type_name: str,
+    field: str,
+    values: Sequence[str],
+    fmt: str = "csv",
+    kinds: Sequence[str] | None = None,
+    choices: dict[str, ChoiceList] | None = None,
+) -> list[tuple[str, str] | None]:
+    """``suggest`` for many values of one field at once (one column check for all of them): what
+    ``validate`` can call per file and field on the cells it found failing."""
+    fixer = field_fixer(type_name, field, fmt)
+    kind_of = (lambda i: "string") if fmt != "json" or kinds is None else (lambda i: kinds[i])
+    judged = failures(fixer.rule, values, None if fmt != "json" else [kind_of(i) for i in range(len(values))], choices)
+    tried: list[tuple[int, Fix]] = []
+    for i, value in enumerate(values):
+        if not judged[i]:
+            continue  # it passes: nothing to suggest
+        try:
+            tried.append((i, fixer.attempt(value, kind_of(i))))
+        except NotFixed:
+            continue
+    still = failures(
+        fixer.rule, [f.value for _, f in tried], None if fmt != "json" else [f.kind for _, f in tried], choices
+    )
+    out: list[tuple[str, str] | None] = [None] * len(values)
+    for (i, f), broken in zip(tried, still, strict=True):
+        if not broken:
+            out[i] = (f.value, f.code)
+    return out
+
+
 def suggest(type_name: str, field: str, value: str, fmt: str = "csv", kind: str = "string") -> tuple[str, str] | None:
     """The corrected value and its fix code, or ``None`` when the value passes or has no safe correction.
 
     What ``validate`` can ask to mark a problem fixable; the same attempt and check ``fix`` uses.
     (Bundle rules are not considered: a corrected key may still be a duplicate.)
     """
-    fixer = field_fixer(type_name, field, fmt)
-    kinds = None if fmt != "json" else [kind]
-    if not failures(fixer.rule, [value], kinds)[0]:
-        return None
-    try:
-        fix = fixer.attempt(value, kind)
-    except NotFixed:
-        return None
-    if failures(fixer.rule, [fix.value], None if kinds is None else [fix.kind])[0]:
-        return None
-    return fix.value, fix.code
+    return suggestions(type_name, field, [value], fmt, [kind])[0]
