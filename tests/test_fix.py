@@ -417,3 +417,20 @@ def test_suggestions_answer_many_values_of_a_field_at_once() -> None:
         None,  # passes: a value that passes is never "fixed"
     ]
     assert suggestions("order", "amount", ["12.50"], "json", ["string"]) == [("12.50", "json-type")]
+
+
+def test_an_excel_error_cell_stays_a_problem_though_the_copy_holds_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "users.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    for r, row in enumerate([USER, user("C1", phone="0532 123 45 67"), user("C2")]):
+        for c, value in enumerate(row):
+            sheet.write_string(r, c, value)
+    sheet.write_formula(2, USER.index("last_name"), "=NA()", None, "#N/A")
+    book.close()
+    result = omnimig.fix(path, tmp_path / "out")
+    assert omnimig.validate(tmp_path / "out" / "users.xlsx").valid  # "#N/A" is text now: only fix knows
+    (group,) = result.remaining
+    assert (group.rule, group.field, group.examples[0][0].row) == ("excel-error", "last_name", 3)
+    assert "correct the cell in the workbook" in group.examples[0][1]
+    assert (result.before, result.fixed, result.need_person, result.exit_code) == (2, 1, 1, 1)

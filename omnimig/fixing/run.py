@@ -60,6 +60,9 @@ REFERENCE_RULES = frozenset({"foreign-key"})
 REWRITTEN = frozenset({"encoding", "sep-line", "json-wrapper", "file-format", "header-row", "sheet", "hidden-sheets"})
 #: Row problems whose row cannot be written back whole: such a file is refused (nothing is lost).
 LOSSY = frozenset({"row-width", "unterminated-quote", "duplicate-key"})
+#: Cell problems only the input workbook shows (the copy holds the cell's text, which may pass):
+#: they are carried over as left for a person, never counted as fixed.
+CARRIED = frozenset({"excel-error", "formula-not-calculated", "excel-date", "excel-precision", "merged-cell"})
 
 #: Why a problem of a rule no fixer answers is left for a person.
 REASONS = {
@@ -74,6 +77,9 @@ REASONS = {
     "min-value": "below the minimum; the right value is for a person to decide",
     "missing-column": "a column is missing; omnimig never invents its values",
     "blank-row": "an empty row; deleting it is for a person to decide",
+    **dict.fromkeys(
+        CARRIED, "the copy holds the cell's text as the workbook showed it; correct the cell in the workbook"
+    ),
 }
 DEFAULT_REASON = "no safe, unambiguous correction: what it should be is for a person to decide"
 
@@ -506,6 +512,7 @@ def fix_paths(
     results = before.results
     cells: dict[str, _Cells] = defaultdict(_Cells)
     counted: Counter[tuple[str, int | None, str | None, str]] = Counter()
+    carried: list[Problem] = []
     for p in Report(before).problems():
         if p.severity not in ("error", "warning"):
             continue
@@ -515,6 +522,8 @@ def fix_paths(
                 "columns, so it does not rewrite this file: correct the row first"
             )
         counted[_key(p, p.file, p.row)] += 1
+        if p.rule in CARRIED:
+            carried.append(p)
         if p.rule in FIELD_RULES | REFERENCE_RULES and p.row is not None and p.field is not None:
             cells[p.file].by_field[p.field].setdefault(p.row, []).append(p.rule)
     names = [_out_name(r) for r in results]
@@ -544,7 +553,9 @@ def fix_paths(
             placed = write_bundle(folder, all_writers)
         outputs = [placed[n] for n in names]
         after = validate_paths(outputs, type_name, choices, chunk_rows=chunk_rows, examples=0)
-        return _compare(fixes, outputs, after, counted, left, changes, out / CHANGES, dry_run, before.skipped)
+        outcome = _compare(fixes, outputs, after, counted, carried, left, changes, out / CHANGES, dry_run)
+        outcome.skipped = before.skipped
+        return outcome
     finally:
         changes.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -555,11 +566,11 @@ def _compare(
     outputs: list[Path],
     after: object,
     counted: Counter[tuple[str, int | None, str | None, str]],
+    carried: list[Problem],
     left: dict[tuple[str, int, str], str],
     changes: ChangeLog,
     changes_path: Path,
     dry_run: bool,
-    skipped: list[str],
 ) -> FixResult:
     """Match the corrected files' problems to the inputs' and group what is left."""
     from omnimig.validation.run import Validation
@@ -570,10 +581,22 @@ def _compare(
     groups: dict[tuple[str, str, str | None], Remaining] = {}
     new = 0
     errors = 0
+
+    def keep(p: Problem, file: str, row: int | None) -> None:
+        nonlocal errors
+        errors += p.severity == "error"
+        group = groups.setdefault((p.severity, p.rule, p.field), Remaining(p.severity, p.rule, p.field))
+        group.count += 1
+        if len(group.examples) < 5:
+            reason = left.get((file, row, p.field or ""), "") if row is not None else ""
+            group.examples.append((p, reason or REASONS.get(p.rule, DEFAULT_REASON)))
+
+    for p in carried:  # the input's own problem: the copy cannot show it
+        remaining_before[_key(p, p.file, p.row)] -= 1
+        keep(p, p.file, p.row)
     for p in Report(after).problems():
         if p.severity not in ("error", "warning"):
             continue
-        errors += p.severity == "error"
         f = by_out.get(p.file)
         file, row = (p.file, p.row) if f is None else (f.path, _input_row(f, p.row))
         key = _key(p, file, row)
@@ -581,11 +604,7 @@ def _compare(
             remaining_before[key] -= 1
         else:
             new += 1
-        group = groups.setdefault((p.severity, p.rule, p.field), Remaining(p.severity, p.rule, p.field))
-        group.count += 1
-        if len(group.examples) < 5:
-            reason = left.get((file, row, p.field or ""), "") if row is not None else ""
-            group.examples.append((p, reason or REASONS.get(p.rule, DEFAULT_REASON)))
+        keep(p, file, row)
     fixed = sum(remaining_before.values())
     ordered = sorted(groups.values(), key=lambda g: (g.severity != "error", g.rule, g.field or ""))
     return FixResult(
@@ -598,7 +617,6 @@ def _compare(
         remaining=ordered,
         errors_after=errors,
         dry_run=dry_run,
-        skipped=skipped,
     )
 
 
