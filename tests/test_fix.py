@@ -299,6 +299,9 @@ def test_a_windows_1254_file_with_semicolons_is_written_as_utf8_with_commas(tmp_
         ("user", "phone", "+44 20 7946 0958", None),
         ("user", "date_of_birth", "31/12/1990", ("1990-12-31", "date")),
         ("user", "date_of_birth", "1990-12-31 10:00", None),  # a date field: dropping the time is a choice
+        ("user", "date_of_birth", "1990-12-31 00:00:00", ("1990-12-31", "date")),  # Excel's midnight
+        ("user", "date_of_birth", "1990-12-31T00:00:00+03:00", None),  # the offset may move the day
+        ("order_item", "quantity", "3 TL", None),
         ("order", "created_date", "2023-12-31T14:05:00Z", None),  # passes as it is
         ("order", "created_date", "2023-12-31 14:05:00 +0300", ("2023-12-31T14:05:00+03:00", "date")),
         ("order", "currency", "₺", ("TRY", "currency-code")),

@@ -4,11 +4,11 @@ Nothing here restates a rule. A field's fixer follows from what its ``FieldRule`
 (``number``/``integer`` -> ``normalize.decimal``, ``boolean`` -> ``normalize.boolean``), ``temporal``
 (-> ``normalize.date``), ``enum`` (-> the one listed value equal but for case), a ``pattern`` a
 normaliser's canonical output matches and its raw input does not (the phone pattern ->
-``normalize.phone``; a three-letter-code pattern -> ``normalize.CURRENCY_SIGNS``), and text
+``normalize.phone``; a pattern that takes ``TRY`` and refuses ``₺`` -> ``normalize.CURRENCY_SIGNS``), and text
 (-> whitespace and invisible characters). A rule added to a schema file therefore gets its
 fixer without new code, unless it needs a normaliser that does not exist yet.
 
-An attempt never decides that a value is good: ``passing`` runs the validator's own column check
+An attempt never decides that a value is good: ``failures`` runs the validator's own column check
 (``validation.fields.check_column``) on the corrected values, so a "fix" that still breaks any
 field rule is not made, and the reason says which rule.
 """
@@ -56,10 +56,12 @@ MEMO_SIZE = 50_000
 #: A currency sign more than one currency uses: never read as one of them.
 AMBIGUOUS_SIGNS = frozenset({"$"})
 
+#: What ``normalize.date`` reads as an Excel serial number (so the change is coded ``excel-date``).
+_BARE_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+
 # The canonical input and output of each pattern normaliser: a normaliser applies to a string
 # field whose pattern accepts the output and refuses the input (a property of the normaliser,
 # not of any field).
-_BARE_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
 _PHONE_PROBE = ("+90 (532) 123 45 67", "5321234567")
 _CURRENCY_PROBE = ("₺", "TRY")
 
@@ -153,6 +155,8 @@ def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
             code = "integral-float"
         text = whole
     if amount.currency is not None:
+        if rule.kind == "integer":
+            raise NotFixed(f"a currency in a whole-number field ({amount.currency}); what it counts is for a person")
         sign = next((s for s, c in nz.CURRENCY_SIGNS.items() if s in value and c == amount.currency), None)
         if sign in AMBIGUOUS_SIGNS:
             raise NotFixed(f'"{sign}" is the sign of several currencies; write the amount without it')
@@ -182,12 +186,14 @@ def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
         raise NotFixed(str(exc)) from None
     if iso is None:
         raise NotFixed("the value is empty; omnimig never invents a value")
+    if rule.temporal == "date" and iso.endswith("T00:00:00"):
+        iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
     if rule.temporal == "date" and has_time:
         raise NotFixed(f"{rule.name} takes a date without a time; dropping the time is for a person to decide")
     if rule.temporal == "datetime" and not has_time:
         raise NotFixed(f"{rule.name} needs a date and a time; omnimig never invents the time of day")
-    serial = _BARE_NUMBER.fullmatch(cleaned or "") is not None  # what normalize.date reads as a serial
+    serial = _BARE_NUMBER.fullmatch(cleaned or "") is not None
     return Fix(iso, "excel-date" if serial else "date")
 
 
