@@ -39,7 +39,7 @@ from omnimig.io.private import open_private
 from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.io.table import Chunk, ReadOptions, Source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, json_value
-from omnimig.schemas.rules import ChoiceList, load_choices, migration_type, rules_for
+from omnimig.schemas.rules import ChoiceList, load_choices, migration_type, migration_types, rules_for
 from omnimig.transforms.normalize import CURRENCY_SIGNS
 from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
 from omnimig.validation.fields import Emitter, map_columns
@@ -82,6 +82,16 @@ REASONS = {
     ),
 }
 DEFAULT_REASON = "no safe, unambiguous correction: what it should be is for a person to decide"
+#: Why a cross-file consistency problem (``consistency`` in ``datapackage.json``) is left.
+CONSISTENCY_REASON = "the rows disagree with each other; which one is right is for a person to decide"
+
+
+def reason_for(rule: str) -> str:
+    """The reason a problem of ``rule`` no fixer answered is left for a person."""
+    if rule in REASONS:
+        return REASONS[rule]
+    consistency = {check.get("rule") for t in migration_types() for check in t.consistency}
+    return CONSISTENCY_REASON if rule in consistency else DEFAULT_REASON
 
 
 @dataclass(frozen=True)
@@ -589,7 +599,7 @@ def _compare(
         group.count += 1
         if len(group.examples) < 5:
             reason = left.get((file, row, p.field or ""), "") if row is not None else ""
-            group.examples.append((p, reason or REASONS.get(p.rule, DEFAULT_REASON)))
+            group.examples.append((p, reason or reason_for(p.rule)))
 
     for p in carried:  # the input's own problem: the copy cannot show it
         remaining_before[_key(p, p.file, p.row)] -= 1
