@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 # name -> the module that defines it; loaded when first asked for.
 _LAZY = {
     "validate": "omnimig.api",
+    "fix": "omnimig.api",
     "transform": "omnimig.api",
     "samples": "omnimig.api",
     "test_set": "omnimig.api",
@@ -60,6 +61,7 @@ __all__ = [
     "UsageError",
     "WriteError",
     "__version__",
+    "fix",
     "samples",
     "schemas",
     "test_set",
@@ -70,7 +72,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from omnimig import schemas
-    from omnimig.api import samples, test_set, transform, upload, validate
+    from omnimig.api import fix, samples, test_set, transform, upload, validate
     from omnimig.uploader.client import Token
     from omnimig.validation.problem import FileResult, Problem
     from omnimig.validation.result import Report

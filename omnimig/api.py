@@ -17,6 +17,7 @@ from omnimig.exceptions import TransformError, UsageError
 from omnimig.io.private import writing
 
 if TYPE_CHECKING:
+    from omnimig.fixing.run import FixResult
     from omnimig.sampling.generate import Written
     from omnimig.sampling.testset import TestSet
     from omnimig.transforms.run import Result as TransformResult
@@ -210,3 +211,47 @@ def upload(bundle: PathArg, **options: Any) -> UploadResult:
     from omnimig.uploader.api import upload_bundle
 
     return upload_bundle(bundle, **options)
+
+
+def fix(
+    paths: Paths,
+    out: PathArg,
+    *,
+    type: str | None = None,
+    dry_run: bool = False,
+    only: str | Iterable[str] | None = None,
+    choices: PathArg | None = None,
+    force: bool = False,
+    chunk_rows: int = 200_000,
+) -> FixResult:
+    """Correct what is mechanical in Akinon-shaped files, list every change, leave the rest to a person.
+
+    ``paths`` (files or a bundle folder, any format ``validate`` reads) are validated; each failing
+    cell with one safe reading (a decimal comma, a phone's prefix, ``TL`` for ``TRY``, ``evet``,
+    ``14.11.1998``, a trailing space, ...) is corrected by the transform normalisers its field's rule
+    calls for, and only when the validator then passes it. The corrected copies go to ``out`` in
+    the inputs' formats (CSV as UTF-8 with ``,``), every row kept, with ``out/changes.csv`` (file,
+    row, field, before, after, rule, code); then the copies are validated. ``dry_run`` writes only
+    ``changes.csv``; ``only`` limits the fix codes (``"number,phone"`` or a list); ``force`` writes
+    into a non-empty folder omnimig did not create (never over an input or a file it did not write).
+    The result's ``lines()`` is what the command prints, ``exit_code`` 1 while errors remain.
+    """
+    from omnimig.fixing.run import fix_paths
+    from omnimig.schemas import type_named
+
+    if type is not None and not isinstance(type, str):
+        raise UsageError(f"type {type!r}: give a type name such as order")
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise UsageError(f"chunk_rows {chunk_rows!r}: a whole number of at least 1")
+    codes = only.split(",") if isinstance(only, str) else only
+    with writing(out):
+        return fix_paths(
+            as_paths(paths, "the files or the bundle folder to fix"),
+            Path(out),
+            type_name=None if type is None else type_named(type),
+            dry_run=dry_run,
+            only=codes,
+            choices=None if choices is None else Path(choices),
+            force=force,
+            chunk_rows=chunk_rows,
+        )

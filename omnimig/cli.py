@@ -470,6 +470,40 @@ def transform(
 
 
 @app.command(cls=_Command)
+def fix(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Files or a bundle folder in Akinon's shape.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the corrected copies and changes.csv.")],
+    type_: Annotated[
+        str | None, typer.Option("--type", "-t", help="Migration type when file names do not say it.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write only changes.csv: what would be changed, nothing else.")
+    ] = False,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Apply only these fix codes, comma-separated (see docs/fix.md).")
+    ] = None,
+    choices: Annotated[
+        Path | None, typer.Option("--choices", help="JSON file replacing the default value lists.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a non-empty folder omnimig did not create (never over an input)."),
+    ] = False,
+) -> None:
+    """Correct what is mechanical (decimal commas, phones, dates, TL, evet, spaces), list every change, validate."""
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        result = api.fix(paths, out, type=type_, dry_run=dry_run, only=only, choices=choices, force=force)
+    except Exception:  # one line, never a traceback
+        raise _guarded("fix the files", out) from None
+    for note in result.skipped:
+        _stderr().print(f"omnimig: {visible(note)}", markup=False)
+    for line in result.lines():
+        console.print(visible(line), markup=False)  # cells and file names may hold terminal escapes
+    raise typer.Exit(result.exit_code)
+
+
+@app.command(cls=_Command)
 def upload(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="The bundle folder to upload.", show_default=False)],
     url: Annotated[str, typer.Option("--url", help="Omnitron base URL, e.g. https://omnitron.example.com.")],

@@ -22,7 +22,7 @@ from omnimig.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 DOCS = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-FUNCTIONS = ("validate", "transform", "samples", "test_set", "upload")
+FUNCTIONS = ("validate", "transform", "samples", "test_set", "upload", "fix")
 
 
 def every_module() -> list[str]:
@@ -231,6 +231,7 @@ def test_split_accounts_for_every_row(broken: Path, tmp_path: Path) -> None:
             "transform",
             ["transform", "shopify", str(ROOT / "tests/data/transform/shopify/orders_export.csv"), "--out", "{tmp}/b"],
         ),
+        ("fix", ["fix", str(ROOT / "tests/data/fix"), "--out", "{tmp}/f"]),
     ],
 )
 def test_each_command_calls_its_api_function(

@@ -1,0 +1,645 @@
+"""``omnimig fix``: validate, correct the failing cells that have one safe reading, write, validate again.
+
+The run, per bundle:
+
+1. validate the inputs (the same engine as ``omnimig validate``): the failing cells are the ones
+   to look at, so a value that already passes is never touched;
+2. read each file again, try each failing cell's fixer (``engine``), keep a correction only when
+   the validator's own column check passes it, and write the file to ``--out`` in its format
+   (CSV as UTF-8 with ``,``; XLS as XLSX; JSON as one array), every row, every column;
+3. write ``changes.csv``: one line per changed cell, one per renamed column, one per file whose
+   encoding, delimiter or shape was normalised;
+4. validate the corrected files and match their problems to the inputs' (rows are mapped back),
+   so the counts say how many were fixed and what is left, each with the reason it was not fixed.
+
+The output folder follows ``transforms.outdir``: never an input, never a file omnimig did not
+write, each file moved into place whole, 0600 files in a 0700 folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from omnimig.exceptions import ReadError, TransformError, UsageError
+from omnimig.fixing.engine import CODES, Fix, NotFixed, clean_text, currency_field, failures, field_fixer
+from omnimig.io import open_source
+from omnimig.io.paths import same_file
+from omnimig.io.private import open_private
+from omnimig.io.safe_text import neutralise_formula, visible
+from omnimig.io.table import Chunk, ReadOptions, Source
+from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, json_value
+from omnimig.schemas.rules import ChoiceList, load_choices, migration_type, migration_types, rules_for
+from omnimig.transforms.normalize import CURRENCY_SIGNS
+from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
+from omnimig.validation.fields import Emitter, map_columns
+from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.result import Report
+from omnimig.validation.run import validate_paths
+
+CHANGES = "changes.csv"
+CHANGES_HEADER = ("file", "row", "field", "before", "after", "rule", "code")
+
+#: The field rules a cell's fixer may answer; bundle rules (unique, foreign-key, ...) are left alone.
+FIELD_RULES = frozenset(
+    {"type", "pattern", "max-length", "enum", "min-value", "decimal-places", "max-digits", "json-object", "choices"}
+)
+#: Bundle rules a cell's whitespace can break: a reference is fixed when its trimmed value is a key.
+REFERENCE_RULES = frozenset({"foreign-key"})
+#: Reader notices about the whole file that writing it plainly resolves.
+REWRITTEN = frozenset({"encoding", "sep-line", "json-wrapper", "file-format", "header-row", "sheet", "hidden-sheets"})
+#: Row problems whose row cannot be written back whole: such a file is refused (nothing is lost).
+LOSSY = frozenset({"row-width", "unterminated-quote", "duplicate-key"})
+#: Cell problems only the input workbook shows (the copy holds the cell's text, which may pass):
+#: they are carried over as left for a person, never counted as fixed.
+CARRIED = frozenset({"excel-error", "formula-not-calculated", "excel-date", "excel-precision", "merged-cell"})
+
+#: Why a problem of a rule no fixer answers is left for a person.
+REASONS = {
+    "required": "a required value is empty; omnimig never invents one",
+    "unique": "a duplicate key: which row is right is for a person to decide",
+    "foreign-key": "a dangling reference: the row it points to is not in the bundle",
+    "max-length": "over its maximum length: cutting it would lose text",
+    "choices": "not in the known list; omnimig does not guess which listed value was meant",
+    "enum": "not one of the allowed values, even ignoring case",
+    "decimal-places": "rounding would change the amount",
+    "max-digits": "too many digits; omnimig does not drop any",
+    "min-value": "below the minimum; the right value is for a person to decide",
+    "missing-column": "a column is missing; omnimig never invents its values",
+    "blank-row": "an empty row; deleting it is for a person to decide",
+    **dict.fromkeys(
+        CARRIED, "the copy holds the cell's text as the workbook showed it; correct the cell in the workbook"
+    ),
+}
+DEFAULT_REASON = "no safe, unambiguous correction: what it should be is for a person to decide"
+#: Why a cross-file consistency problem (``consistency`` in ``datapackage.json``) is left.
+CONSISTENCY_REASON = "the rows disagree with each other; which one is right is for a person to decide"
+
+
+def reason_for(rule: str) -> str:
+    """The reason a problem of ``rule`` no fixer answered is left for a person."""
+    if rule in REASONS:
+        return REASONS[rule]
+    consistency = {check.get("rule") for t in migration_types() for check in t.consistency}
+    return CONSISTENCY_REASON if rule in consistency else DEFAULT_REASON
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of ``changes.csv``."""
+
+    file: str
+    row: int | None
+    field: str
+    before: str
+    after: str
+    rule: str
+    code: str
+
+
+@dataclass
+class FileFix:
+    """One input file: where its corrected copy went, and how many rows and cells."""
+
+    path: str
+    type: str
+    out: str
+    rows: int = 0
+    rows_out: int = 0
+    changed: int = 0
+    header_row: int | None = 1
+    out_header_row: int | None = 1
+    row_map: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+@dataclass
+class Remaining:
+    """The problems left of one (severity, rule, field), with a few examples and their reasons."""
+
+    severity: str
+    rule: str
+    field: str | None
+    count: int = 0
+    examples: list[tuple[Problem, str]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class FixResult:
+    """What ``omnimig fix`` did: files, changes, and the problems before and after."""
+
+    files: list[FileFix]
+    changes: int
+    changes_path: Path
+    before: int  # problems (errors and warnings) of the inputs
+    fixed: int  # of those, gone from the corrected files
+    new: int  # problems of the corrected files the inputs did not have (values now checkable)
+    remaining: list[Remaining]
+    errors_after: int
+    dry_run: bool = False
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def need_person(self) -> int:
+        return self.before - self.fixed
+
+    @property
+    def exit_code(self) -> int:
+        """0 the corrected files have no errors, 1 errors remain (warnings allowed)."""
+        return 1 if self.errors_after else 0
+
+    def lines(self, examples: int = 3) -> list[str]:
+        """The summary the command prints."""
+        out = []
+        for f in self.files:
+            where = "(dry run: not written)" if self.dry_run else f"-> {f.out}"
+            out.append(
+                f"{f.path} {where}: {f.rows:,} rows in = {f.rows_out:,} rows out, {plural(f.changed, 'cell')} changed"
+            )
+        out.append(f"changes: {self.changes_path} ({plural(self.changes, 'line')})")
+        if self.remaining:
+            out.append("left for a person, by rule:")
+        for group in self.remaining:
+            mark = "✗" if group.severity == "error" else "!"
+            name = group.rule if group.field is None else f"{group.rule} · {group.field}"
+            out.append(f"  {mark} {group.severity} {name} — {plural(group.count, 'problem')}")
+            for problem, reason in group.examples[:examples]:
+                at = "file" if problem.row is None else f"row {problem.row}"
+                out.append(f"      {problem.file} {at}: {problem.message}")
+                out.append(f"        not fixed: {reason}")
+        out.append(f"{plural(self.before, 'problem')}: {self.fixed:,} fixed, {self.need_person:,} need a person")
+        if self.new:
+            out.append(
+                f"{plural(self.new, 'more problem')} found in the corrected files (values that could not be "
+                "checked before they were fixed): they need a person too"
+            )
+        return out
+
+
+# ------------------------------------------------------------------------------------------- plan
+
+
+def check_codes(only: Iterable[str] | None) -> frozenset[str]:
+    """The fix codes to apply (all by default); ``UsageError`` naming the known ones for any other."""
+    if only is None:
+        return frozenset(CODES)
+    chosen = {c.strip() for c in only if c.strip()}
+    unknown = sorted(chosen - set(CODES))
+    if unknown:
+        raise UsageError(f"unknown fix code {unknown[0]!r}; use one of: {', '.join(CODES)}")
+    if not chosen:
+        raise UsageError(f"--only names no fix code; use one or more of: {', '.join(CODES)}")
+    return frozenset(chosen | {"rewrite"})  # a file is always written plainly
+
+
+def _out_name(result: FileResult) -> str:
+    fmt = WRITE_FORMAT.get(result.format or "csv", "csv")
+    return Path(result.path).stem + SUFFIX[fmt]
+
+
+def _manifest_names(out: Path) -> set[str]:
+    """Every name the manifest of an earlier run lists (``read_manifest`` keeps only transform names)."""
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return set()
+    if not isinstance(data, dict) or data.get("written_by") != WRITTEN_BY or not isinstance(data.get("files"), list):
+        return set()
+    return {n for n in data["files"] if isinstance(n, str)}
+
+
+def _out_folder(out: Path, inputs: list[Path], names: list[str], force: bool) -> OutFolder:
+    """``prepare`` plus the same rules for the names a fix writes (the inputs' own names, changes.csv)."""
+    for name in names:
+        for source in inputs:
+            if same_file(source, out / name):
+                raise TransformError(
+                    f"{visible(str(out / name))} would overwrite the input {visible(str(source))}; choose another "
+                    "--out folder (omnimig never writes over an input, even with --force)"
+                )
+    folder = prepare(out, inputs, force)
+    listed = _manifest_names(out) if out.exists() else set()
+    for name in names:
+        target = out / name
+        if name not in folder.owned and name not in listed and (target.exists() or target.is_symlink()):
+            raise TransformError(
+                f"{visible(str(target))}: exists and omnimig did not write it; move it away or choose another --out "
+                "folder (omnimig never replaces a file it did not write, even with --force)"
+            )
+    return OutFolder(folder.path, folder.owned | (listed & set(names)))
+
+
+# ------------------------------------------------------------------------------------------- one file
+
+
+@dataclass
+class _Cells:
+    """The failing cells of one file: field -> {row: rules}."""
+
+    by_field: dict[str, dict[int, list[str]]] = dataclasses.field(default_factory=lambda: defaultdict(dict))
+
+
+class _FileFixer:
+    """Corrects one file's failing cells chunk by chunk and writes every row."""
+
+    def __init__(
+        self,
+        result: FileResult,
+        cells: _Cells,
+        codes: frozenset[str],
+        lists: dict[str, ChoiceList],
+        changes: ChangeLog,
+        left: dict[tuple[str, int, str], str],
+        chunk_rows: int,
+        references: dict[str, frozenset[str]],
+    ) -> None:
+        self.references = references
+        self.result = result
+        self.cells = cells
+        self.codes = codes
+        self.lists = lists
+        self.changes = changes
+        self.left = left
+        self.chunk_rows = chunk_rows
+
+    def write(self, out: Path, fix: FileFix) -> None:
+        result = self.result
+        source = open_source(Path(result.path), self.chunk_rows, result.read_options or ReadOptions())
+        fmt = source.format
+        is_json = fmt == "json"
+        assert result.type is not None  # a file that was read has a type
+        rules = rules_for(result.type, fmt)
+        layout = map_columns(rules, source.columns, is_json, Emitter("", "", []), source.header_row)
+        fix.header_row = None if is_json else source.header_row
+        fix.out_header_row = None if is_json else 1
+        keys = column_keys(source)
+        rename: dict[str, str] = {}
+        if "column-alias" in self.codes:
+            for name, column in layout.columns.items():
+                if column != name and name not in keys and column in keys:
+                    rename[column] = name
+                    self.changes.append(
+                        Change(result.path, fix.header_row, name, column, name, "column-alias", "column-alias")
+                    )
+        self._rewrite_line(source, fix)
+        currency = currency_field(result.type, fmt)
+        currency_column = None if currency is None else layout.columns.get(currency)
+        mapped: list[np.ndarray] = []
+        out_fmt = WRITE_FORMAT.get(fmt, "csv")
+        with TableWriter(out, out_fmt, [rename.get(k, k) for k in keys], shown_as=Path(fix.out)) as writer:
+            for chunk in source.chunks:
+                fix.changed += self._fix_chunk(chunk, layout.columns, fmt, currency_column)
+                if rename:
+                    chunk.data = chunk.data.rename(columns=rename)
+                    if chunk.kinds is not None:
+                        chunk.kinds = chunk.kinds.rename(columns=rename)
+                writer.write(chunk, pd.Series(np.ones(len(chunk.data), dtype=bool)))
+                mapped.append(chunk.rows.to_numpy(dtype=np.int64))
+                fix.rows += len(chunk.data)
+            fix.rows_out = writer.rows
+        fix.row_map = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
+
+    def _rewrite_line(self, source: Source, fix: FileFix) -> None:
+        """One ``rewrite`` line when the copy differs from the input in encoding, delimiter or shape."""
+        said = [n for n in source.notices if n.rule in REWRITTEN]
+        before = [n.message for n in said]
+        if source.format == "csv":
+            shape = _csv_shape(Path(self.result.path))
+            if shape is not None and shape != ("utf-8", ","):
+                codec, delimiter = shape
+                before.insert(0, f"{codec} text with {delimiter!r} between cells")
+        if source.format == "json" and not said and _json_lines(Path(self.result.path)):
+            before.append("JSON Lines: one object a line")
+        if not before:
+            return
+        out_fmt = WRITE_FORMAT.get(source.format, "csv")
+        after = {
+            "csv": "UTF-8 text with ',' between cells, header on row 1",
+            "xlsx": "one sheet, header on row 1",
+            "json": "one JSON array of objects",
+        }[out_fmt]
+        rule = ";".join(dict.fromkeys(n.rule for n in said)) or "encoding"
+        self.changes.append(Change(self.result.path, None, "", "; ".join(before), after, rule, "rewrite"))
+
+    def _fix_chunk(self, chunk: Chunk, columns: dict[str, str], fmt: str, currency_column: str | None) -> int:
+        rows = chunk.rows.to_numpy(dtype=np.int64)
+        changed = 0
+        is_json = fmt == "json"
+        for name, column in columns.items():
+            wanted = self.cells.by_field.get(name)
+            if not wanted:
+                continue
+            hit = np.flatnonzero(np.isin(rows, np.fromiter(wanted, dtype=np.int64, count=len(wanted))))
+            if not hit.size:
+                continue
+            fixer = field_fixer(self.result.type, name, fmt)
+            values = chunk.data[column].to_numpy(dtype=object, na_value=None)
+            kinds = None if chunk.kinds is None else chunk.kinds[column].astype(str).to_numpy(dtype=object)
+            tried: list[tuple[int, Fix, str]] = []  # (position, fix, value before)
+            currencies = None
+            for i in hit.tolist():
+                value, row = values[i], int(rows[i])
+                if value is None:
+                    continue
+                kind = "string" if kinds is None else str(kinds[i])
+                try:
+                    attempt = fixer.attempt(value, kind)
+                    self._resolves(name, row, attempt)
+                    if attempt.code not in self.codes:
+                        raise NotFixed(f"the fix {attempt.code!r} was not chosen (--only)")
+                    if attempt.currency is not None and currency_column is not None:
+                        if currencies is None:
+                            currencies = chunk.data[currency_column].to_numpy(dtype=object, na_value=None)
+                        _same_currency(currencies[i], attempt)
+                except NotFixed as exc:
+                    if str(exc):
+                        self.left[(self.result.path, row, name)] = str(exc)
+                    continue
+                tried.append((i, attempt, value))
+            if not tried:
+                continue
+            still = failures(
+                fixer.rule,
+                [t[1].value for t in tried],
+                None if kinds is None else [t[1].kind for t in tried],
+                self.lists,
+            )
+            good = [(t, broken) for t, broken in zip(tried, still, strict=True)]
+            positions, new_values, new_kinds = [], [], []
+            for (i, attempt, value), broken in good:
+                row = int(rows[i])
+                if broken:
+                    self.left[(self.result.path, row, name)] = (
+                        f"the corrected value {json.dumps(attempt.value, ensure_ascii=False)} would still break "
+                        f"{', '.join(dict.fromkeys(broken))}"
+                    )
+                    continue
+                positions.append(i)
+                new_values.append(attempt.value)
+                new_kinds.append(attempt.kind)
+                old_kind = "string" if kinds is None else str(kinds[i])
+                shown_before = json_value(value, old_kind) if is_json else value
+                shown_after = json_value(attempt.value, attempt.kind) if is_json else attempt.value
+                rules = ";".join(dict.fromkeys(self.cells.by_field[name][row]))
+                self.changes.append(Change(self.result.path, row, name, shown_before, shown_after, rules, attempt.code))
+            if not positions:
+                continue
+            values[positions] = new_values
+            chunk.data[column] = pd.array(values, dtype=chunk.data[column].dtype)
+            if chunk.kinds is not None:
+                kind_column = chunk.kinds[column].astype(object).to_numpy(copy=True)
+                kind_column[positions] = new_kinds
+                chunk.kinds[column] = kind_column
+            changed += len(positions)
+        return changed
+
+    def _resolves(self, name: str, row: int, attempt: Fix) -> None:
+        """A corrected reference must name a key the bundle holds; else the reference stays a problem."""
+        if REFERENCE_RULES.isdisjoint(self.cells.by_field[name][row]):
+            return
+        keys = self.references.get(name)
+        if keys is None or attempt.value not in keys:
+            raise NotFixed("")  # the rule's own reason: a dangling reference
+
+
+def _same_currency(raw: object, attempt: Fix) -> None:
+    """An amount's sign must name the row's currency; a sign that disagrees is for a person."""
+    text = clean_text(raw) if isinstance(raw, str) else None
+    if text is None:
+        return
+    code = CURRENCY_SIGNS.get(text.upper(), text.upper())
+    if code != attempt.currency:
+        raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
+
+
+def _json_lines(path: Path) -> bool:
+    """Whether a JSON file is JSON Lines (its first value is not an array), which is written as one array."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return bool(head) and not head.startswith(b"[")
+
+
+def _csv_shape(path: Path) -> tuple[str, str] | None:
+    """(codec, delimiter) of a CSV file, as the reader found them; ``None`` when it cannot tell."""
+    from omnimig.io.read_csv import sniff_delimiter, sniff_encoding
+
+    try:
+        encoding = sniff_encoding(path)
+        with path.open(encoding=encoding.codec, newline="") as handle:
+            line = handle.readline(1 << 20).rstrip("\r\n")
+    except (OSError, UnicodeDecodeError, ReadError):
+        return None
+    codec = encoding.codec
+    if codec == "utf-8-sig":  # the reader's name for UTF-8 whether or not a BOM starts it
+        with path.open("rb") as raw:
+            codec = "UTF-8 with a byte-order mark" if raw.read(3) == b"\xef\xbb\xbf" else "utf-8"
+    if line.lower().startswith("sep=") and len(line) == 5:
+        return codec, line[4]
+    return codec, sniff_delimiter(line)
+
+
+class ChangeLog:
+    """``changes.csv`` as it is made: each line goes to a private file at once, so a million changes
+    cost no memory. People open it, so cells that look like formulas are neutralised."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+        self._handle = open_private(path, "w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._handle, lineterminator="\r\n")
+        self._csv.writerow(CHANGES_HEADER)
+
+    def append(self, c: Change) -> None:
+        cells = [c.file, "" if c.row is None else str(c.row), c.field, c.before, c.after, c.rule, c.code]
+        self._csv.writerow([neutralise_formula(v) for v in cells])
+        self.lines += 1
+
+    def copy_to(self, path: Path) -> None:
+        self._handle.close()
+        shutil.copyfile(self.path, path)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+def references(results: list[FileResult], type_name: str | None) -> dict[str, frozenset[str]]:
+    """For each single-field foreign key of ``type_name`` (``datapackage.json``), the keys the bundle holds."""
+    found: dict[str, frozenset[str]] = {}
+    if type_name is None:
+        return found
+    for fk in migration_type(type_name).foreign_keys:
+        fields, target = fk["fields"], fk["reference"]
+        if isinstance(fields, str):
+            fields = [fields]
+        ref_fields = target["fields"] if isinstance(target["fields"], list) else [target["fields"]]
+        if len(fields) != 1 or len(ref_fields) != 1:
+            continue
+        keys: set[str] = set()
+        for r in results:
+            if r.type == target["resource"] and r.keys is not None and ref_fields[0] in r.keys:
+                keys.update(v for v in r.keys[ref_fields[0]].dropna().tolist() if v)
+        found[fields[0]] = frozenset(keys)
+    return found
+
+
+def _key(p: Problem, file: str, row: int | None) -> tuple[str, int | None, str | None, str]:
+    return (file, row, p.field, p.rule)
+
+
+def fix_paths(
+    paths: list[Path],
+    out: Path,
+    *,
+    type_name: str | None = None,
+    dry_run: bool = False,
+    only: Iterable[str] | None = None,
+    choices: Path | None = None,
+    force: bool = False,
+    chunk_rows: int = 200_000,
+) -> FixResult:
+    """Fix the files and folders in ``paths`` into ``out``; see the module docstring."""
+    codes = check_codes(only)
+    lists = load_choices(choices)
+    before = validate_paths(paths, type_name, choices, chunk_rows=chunk_rows, examples=0)
+    if before.unreadable:
+        raise ReadError(f"{before.unreadable[0]}; omnimig fixes only files it can read")
+    results = before.results
+    cells: dict[str, _Cells] = defaultdict(_Cells)
+    counted: Counter[tuple[str, int | None, str | None, str]] = Counter()
+    carried: list[Problem] = []
+    for p in Report(before).problems():
+        if p.severity not in ("error", "warning"):
+            continue
+        if p.rule in LOSSY:
+            raise UsageError(
+                f"{p.file}: row {p.row}: {p.message}; omnimig fix would lose what the row holds beyond its "
+                "columns, so it does not rewrite this file: correct the row first"
+            )
+        counted[_key(p, p.file, p.row)] += 1
+        if p.rule in CARRIED:
+            carried.append(p)
+        if p.rule in FIELD_RULES | REFERENCE_RULES and p.row is not None and p.field is not None:
+            cells[p.file].by_field[p.field].setdefault(p.row, []).append(p.rule)
+    names = [_out_name(r) for r in results]
+    repeated = [n for n, k in Counter(names).items() if k > 1]
+    if repeated:
+        raise UsageError(f"two inputs would both be written as {repeated[0]}; fix them in separate runs")
+    if CHANGES in names:
+        raise UsageError(f"an input named {CHANGES} would be written over by the change log; rename it")
+    inputs = [Path(r.path) for r in results]
+    folder = _out_folder(out, inputs, [CHANGES] if dry_run else [*names, CHANGES], force)
+    left: dict[tuple[str, int, str], str] = {}
+    fixes = [FileFix(r.path, r.type or "", str(out / n)) for r, n in zip(results, names, strict=True)]
+    scratch = Path(tempfile.mkdtemp(prefix="omnimig-fix-"))  # 0700: the change log, a dry run's copies
+    changes = ChangeLog(scratch / CHANGES)
+    writers: dict[str, Callable[[Path], None]] = {}
+    for r, n, f in zip(results, names, fixes, strict=True):
+        job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type))
+        writers[n] = lambda path, job=job, f=f: job.write(path, f)  # type: ignore[misc]
+    try:
+        if dry_run:
+            for n, write in writers.items():
+                write(scratch / n)
+            placed = {n: scratch / n for n in writers}
+            write_bundle(folder, {CHANGES: changes.copy_to})
+        else:
+            all_writers = {**writers, CHANGES: changes.copy_to}
+            placed = write_bundle(folder, all_writers)
+        outputs = [placed[n] for n in names]
+        after = validate_paths(outputs, type_name, choices, chunk_rows=chunk_rows, examples=0)
+        outcome = _compare(fixes, outputs, after, counted, carried, left, changes, out / CHANGES, dry_run)
+        outcome.skipped = before.skipped
+        return outcome
+    finally:
+        changes.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compare(
+    fixes: list[FileFix],
+    outputs: list[Path],
+    after: object,
+    counted: Counter[tuple[str, int | None, str | None, str]],
+    carried: list[Problem],
+    left: dict[tuple[str, int, str], str],
+    changes: ChangeLog,
+    changes_path: Path,
+    dry_run: bool,
+) -> FixResult:
+    """Match the corrected files' problems to the inputs' and group what is left."""
+    from omnimig.validation.run import Validation
+
+    assert isinstance(after, Validation)
+    by_out = {str(o): f for o, f in zip(outputs, fixes, strict=True)}
+    remaining_before = Counter(counted)
+    groups: dict[tuple[str, str, str | None], Remaining] = {}
+    new = 0
+    errors = 0
+
+    def keep(p: Problem, file: str, row: int | None) -> None:
+        nonlocal errors
+        errors += p.severity == "error"
+        group = groups.setdefault((p.severity, p.rule, p.field), Remaining(p.severity, p.rule, p.field))
+        group.count += 1
+        if len(group.examples) < 5:
+            reason = left.get((file, row, p.field or ""), "") if row is not None else ""
+            group.examples.append((p, reason or reason_for(p.rule)))
+
+    for p in carried:  # the input's own problem: the copy cannot show it
+        remaining_before[_key(p, p.file, p.row)] -= 1
+        keep(p, p.file, p.row)
+    for p in Report(after).problems():
+        if p.severity not in ("error", "warning"):
+            continue
+        f = by_out.get(p.file)
+        file, row = (p.file, p.row) if f is None else (f.path, _input_row(f, p.row))
+        key = _key(p, file, row)
+        if remaining_before[key] > 0:
+            remaining_before[key] -= 1
+        else:
+            new += 1
+        keep(p, file, row)
+    fixed = sum(remaining_before.values())
+    ordered = sorted(groups.values(), key=lambda g: (g.severity != "error", g.rule, g.field or ""))
+    return FixResult(
+        files=fixes,
+        changes=changes.lines,
+        changes_path=changes_path,
+        before=sum(counted.values()),
+        fixed=fixed,
+        new=new,
+        remaining=ordered,
+        errors_after=errors,
+        dry_run=dry_run,
+    )
+
+
+def _input_row(f: FileFix, row: int | None) -> int | None:
+    """The input row a row of the corrected file came from (rows are written in input order)."""
+    if row is None:
+        return None
+    if f.out_header_row is not None:
+        if row == f.out_header_row:
+            return f.header_row
+        index = row - f.out_header_row - 1
+    else:
+        index = row - 1
+    if 0 <= index < len(f.row_map):
+        return int(f.row_map[index])
+    return row
