@@ -79,7 +79,7 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 def test_the_readme_has_console_examples() -> None:
     found = [e for page in PAGES for e in examples(page)]
     assert len(found) >= 10
-    assert all(e.command.startswith(("omnimig ", "cat ", "cut ", "ls ", "head ", "tail ")) for e in found)
+    assert all(e.command.startswith(("omnimig ", "cat ", "cut ", "ls ", "head ", "tail ", "grep ")) for e in found)
 
 
 @pytest.fixture(scope="module")
