@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 
 from omnimig.exceptions import UsageError
 
@@ -64,7 +65,7 @@ def serve(
     *,
     open_browser: bool = True,
     max_upload: int | str = DEFAULT_MAX_UPLOAD,
-    announce: object = print,
+    announce: Callable[[str], object] = print,
 ) -> None:
     """Serve the page on 127.0.0.1:``port`` until Ctrl-C; the uploads are deleted when it stops.
 
@@ -77,5 +78,10 @@ def serve(
         raise ServeError(f"port {port!r}: a number from 1 to 65535 (0 takes a free one)")
     from omnimig.serve.server import LocalServer
 
-    with LocalServer(port=port, max_upload=parse_size(max_upload)) as server:
-        server.run(open_browser=open_browser, announce=announce)  # type: ignore[arg-type]
+    say = announce
+    try:
+        with LocalServer(port=port, max_upload=parse_size(max_upload)) as server:
+            server.run(open_browser=open_browser, announce=say)
+    except KeyboardInterrupt:  # Ctrl-C is how the page is stopped: not an error
+        pass
+    say("omnimig serve: stopped; the uploaded files were deleted")
