@@ -126,9 +126,9 @@ class Session:
     def received(self, n: int) -> None:
         """Count ``n`` more bytes; ``UploadRefused`` (413) past ``max_upload``."""
         with self.lock:
+            if self.uploaded + n > self.max_upload:
+                raise UploadRefused(self.too_large(), 413)  # not counted: the caller forgets the part
             self.uploaded += n
-            if self.uploaded > self.max_upload:
-                raise UploadRefused(self.too_large(), 413)
 
     def forget(self, path: Path, size: int) -> None:
         """A refused or broken upload: its part is deleted and not counted."""
