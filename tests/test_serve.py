@@ -37,9 +37,9 @@ with warnings.catch_warnings():  # starlette's note that httpx will be replaced 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from omnimig.serve import ServeError, parse_size  # noqa: E402
-from omnimig.serve.server import COOKIE, LocalServer, create_app  # noqa: E402
-from omnimig.serve.sessions import Sessions, safe_name  # noqa: E402
+from omnimig.serve import ServeError, parse_size
+from omnimig.serve.server import COOKIE, LocalServer, create_app
+from omnimig.serve.sessions import Sessions, safe_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
