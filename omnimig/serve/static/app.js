@@ -149,11 +149,30 @@
   const grid = document.getElementById("grid");
   if (grid) {
     const cells = Array.from(grid.querySelectorAll(".cell[tabindex]"));
+    const panel = document.getElementById("cell-problem");
+    const columns = Array.from(grid.querySelectorAll("thead th")).map((th) => th.firstChild ? th.firstChild.textContent : "");
+    function show(cell) {
+      if (!panel || !cell) return;
+      panel.textContent = "";
+      const tr = cell.closest("tr");
+      const where = document.createElement("span");
+      where.className = "where";
+      const column = cell.cellIndex > 0 ? columns[cell.cellIndex] : "";
+      where.textContent = (tr.dataset.row ? "row " + tr.dataset.row : "header") + (column ? ", " + column : "") + ":";
+      panel.appendChild(where);
+      for (const line of cell.querySelectorAll(".tip-line")) {
+        const div = document.createElement("div");
+        div.textContent = line.textContent;
+        panel.appendChild(div);
+      }
+    }
+    grid.addEventListener("focusin", (e) => show(e.target.closest(".cell")));
+    grid.addEventListener("mouseover", (e) => { const c = e.target.closest(".cell"); if (c) show(c); });
     const focusRow = grid.querySelector("tr.focus");
     if (focusRow) {
       const first = focusRow.querySelector(".cell[tabindex]") || focusRow;
-      first.focus();
-      first.scrollIntoView({ block: "center" });
+      first.focus({ preventScroll: true });
+      first.scrollIntoView({ block: "nearest", inline: "nearest" });
     }
     document.addEventListener("keydown", (e) => {
       if (e.altKey || e.ctrlKey || e.metaKey) return;
