@@ -19,13 +19,13 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra (pip install 'omnimig[serve]') is not installed")
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
-from omnimig.serve.server import LocalServer  # noqa: E402
+from omnimig.serve.server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
