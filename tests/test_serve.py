@@ -577,3 +577,24 @@ def test_the_command_prints_the_address_and_stops_on_ctrl_c(tmp_path: Path) -> N
     assert "stopped; the uploaded files were deleted" in out
     assert "Traceback" not in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("omnimig-serve-")]
+
+
+def test_header_problems_mark_the_header_and_json_records_are_rows(sessions: Sessions, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "user.csv").write_text("customer_code,email,bogus\nC1,a@example.com,x\n", encoding="utf-8")
+    (folder / "users.json").write_text('[{"customer_code": "C2", "email": "nope"}]', encoding="utf-8")
+    c = client(sessions)
+    sid = upload(c, folder)
+    finished(c, sid)
+    csv_page = c.get(f"/api/sessions/{sid}/files/{file_number(c, sid, 'user.csv')}/rows").json()
+    header = dict(zip(csv_page["columns"], csv_page["header"], strict=True))
+    assert header["bogus"]["severity"] == "warning" and header["bogus"]["problems"][0][1] == "unknown-column"
+    assert header["email"]["severity"] is None
+    assert [r["severity"] for r in csv_page["rows"]] == [None]
+    json_page = c.get(f"/api/sessions/{sid}/files/{file_number(c, sid, 'users.json')}/rows").json()
+    assert json_page["columns"] == ["customer_code", "email"]
+    (record,) = json_page["rows"]
+    assert record["row"] == 1 and record["cells"][1]["severity"] == "error"  # JSON: the record number
+    html = c.get(f"/s/{sid}").text
+    assert "<code>missing-column</code> in <code>first_name</code>" in html  # a problem with no cell is still listed
