@@ -598,3 +598,18 @@ def test_header_problems_mark_the_header_and_json_records_are_rows(sessions: Ses
     assert record["row"] == 1 and record["cells"][1]["severity"] == "error"  # JSON: the record number
     html = c.get(f"/s/{sid}").text
     assert "<code>missing-column</code> in <code>first_name</code>" in html  # a problem with no cell is still listed
+
+
+def test_a_bundle_that_cannot_be_checked_says_why_in_one_line(sessions: Sessions, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a migration file\n", encoding="utf-8")
+    c = client(sessions)
+    sid = upload(c, folder)
+    status = finished(c, sid)
+    assert status["phase"] == "failed"
+    assert status["text"].startswith("the files: no migration files found; expected names such as user.csv")
+    html = c.get(f"/s/{sid}").text
+    assert "could not be checked" in html and "data-status-url" not in html  # no endless polling
+    assert str(sessions.root) not in html
+    assert c.get(f"/s/{sid}/download/report.json").status_code == 404

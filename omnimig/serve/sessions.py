@@ -104,7 +104,7 @@ class Session:
 
     def shown(self, text: str) -> str:
         """``text`` with this session's folder left out of paths: ``users.csv``, as the person named it."""
-        return text.replace(f"{self.inputs}{os.sep}", "")
+        return text.replace(f"{self.inputs}{os.sep}", "").replace(str(self.inputs), "the files")
 
     # -- upload ---------------------------------------------------------------------------------
     def reserve(self, raw_name: str, length: int | None) -> Path:
