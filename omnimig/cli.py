@@ -576,7 +576,9 @@ def upload(
 
 @app.command(cls=_Command)
 def serve(
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port on 127.0.0.1 (0: any free one).")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port on 127.0.0.1 (0: any free one).")
+    ] = 8765,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")] = False,
     max_upload: Annotated[
         str, typer.Option("--max-upload", metavar="SIZE", help="Largest bundle the page takes: 500MB, 2GB, ...")

@@ -116,7 +116,7 @@ def _cookie(header: str) -> str | None:
     return None
 
 
-def create_app(sessions: Sessions, token: str, port: int, hosts: set[str] | None = None) -> Starlette:
+def create_app(sessions: Sessions, token: str, port: int, hosts: set[str] | None = None) -> Guard:
     """The page's ASGI app: ``sessions`` hold the uploads, ``token`` opens it, ``hosts`` may name it.
 
     ``hosts`` defaults to ``127.0.0.1:PORT`` and ``localhost:PORT``.
@@ -125,7 +125,7 @@ def create_app(sessions: Sessions, token: str, port: int, hosts: set[str] | None
     app = Starlette(routes=routes())
     app.state.sessions = sessions
     app.state.token = token
-    return Guard(app, token, {h.lower() for h in allowed})  # type: ignore[return-value]
+    return Guard(app, token, {h.lower() for h in allowed})
 
 
 class LocalServer:
