@@ -467,6 +467,11 @@ def test_the_four_downloads_are_the_clis_reports(sessions: Sessions, broken: Pat
     assert "pattern" in csv_text and str(sessions.root) not in csv_text
     with zipfile.ZipFile(io.BytesIO(got["report.xlsx"])) as book:
         assert "xl/workbook.xml" in book.namelist()
+        parts = b"".join(book.read(n) for n in book.namelist())
+    assert str(sessions.root).encode() not in parts and b"user.csv" in parts
+    openpyxl = pytest.importorskip("openpyxl")
+    sheets = openpyxl.load_workbook(io.BytesIO(got["report.xlsx"])).sheetnames
+    assert sheets == ["Summary", "user", "address", "order", "order_item"]
     with zipfile.ZipFile(io.BytesIO(got["split.zip"])) as split:
         names = split.namelist()
         assert "held/user.csv" in names and "ready/user.csv" in names

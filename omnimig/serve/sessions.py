@@ -190,7 +190,9 @@ class Session:
                         archive.write(part, part.relative_to(folder).as_posix(), zipfile.ZIP_DEFLATED)
                 os.replace(target.with_suffix(".part"), target)
             elif name == "report.xlsx":
-                report.write(target)
+                written = report.write(out / f"raw-{name}")
+                self._shown_in_workbook(written, target)
+                written.unlink()
             else:
                 written = report.write(out / f"raw-{name}")
                 # The reports name the files as the person uploaded them, not by this temporary folder.
@@ -199,6 +201,23 @@ class Session:
                     f.write(self.shown(text))
                 written.unlink()
             return target
+
+
+    def _shown_in_workbook(self, source: Path, target: Path) -> None:
+        """The workbook with the session's folder left out of every path in it, as ``shown`` does for text.
+
+        A workbook is a zip of XML parts; the folder's name is plain ASCII (no character XML escapes),
+        so the parts' text is edited as bytes and every other byte is kept.
+        """
+        prefix = f"{self.inputs}{os.sep}".encode()
+        with zipfile.ZipFile(source) as book, open_private(target.with_suffix(".part"), "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as copy:
+                for item in book.infolist():
+                    data = book.read(item)
+                    if item.filename.endswith((".xml", ".vml")):
+                        data = data.replace(prefix, b"")
+                    copy.writestr(item, data, zipfile.ZIP_DEFLATED)
+        os.replace(target.with_suffix(".part"), target)
 
 
 class Sessions:
