@@ -69,7 +69,10 @@ def _problem(message: str, status: int) -> JSONResponse:
 
 
 async def index(request: Request) -> Response:
-    return templates.TemplateResponse(request, "index.html", {"max_upload": request.app.state.sessions.max_upload})
+    from omnimig.serve.sessions import size_text
+
+    limit = request.app.state.sessions.max_upload
+    return templates.TemplateResponse(request, "index.html", {"max_upload": limit, "max_upload_text": size_text(limit)})
 
 
 async def new_session(request: Request) -> Response:

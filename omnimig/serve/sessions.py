@@ -121,7 +121,9 @@ class Session:
             return self.inputs / name
 
     def too_large(self) -> str:
-        return f"the bundle is larger than the {_size(self.max_upload)} this page takes (omnimig serve --max-upload)"
+        return (
+            f"the bundle is larger than the {size_text(self.max_upload)} this page takes (omnimig serve --max-upload)"
+        )
 
     def received(self, n: int) -> None:
         """Count ``n`` more bytes; ``UploadRefused`` (413) past ``max_upload``."""
@@ -202,7 +204,6 @@ class Session:
                 written.unlink()
             return target
 
-
     def _shown_in_workbook(self, source: Path, target: Path) -> None:
         """The workbook with the session's folder left out of every path in it, as ``shown`` does for text.
 
@@ -210,13 +211,16 @@ class Session:
         so the parts' text is edited as bytes and every other byte is kept.
         """
         prefix = f"{self.inputs}{os.sep}".encode()
-        with zipfile.ZipFile(source) as book, open_private(target.with_suffix(".part"), "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as copy:
-                for item in book.infolist():
-                    data = book.read(item)
-                    if item.filename.endswith((".xml", ".vml")):
-                        data = data.replace(prefix, b"")
-                    copy.writestr(item, data, zipfile.ZIP_DEFLATED)
+        with (
+            zipfile.ZipFile(source) as book,
+            open_private(target.with_suffix(".part"), "wb") as raw,
+            zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as copy,
+        ):
+            for item in book.infolist():
+                data = book.read(item)
+                if item.filename.endswith((".xml", ".vml")):
+                    data = data.replace(prefix, b"")
+                copy.writestr(item, data, zipfile.ZIP_DEFLATED)
         os.replace(target.with_suffix(".part"), target)
 
 
@@ -275,7 +279,8 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """``2 GB``, ``500 MB``: a size as the page and its messages show it (powers of 1024, as --max-upload reads it)."""
     for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
         if n >= factor:
             return f"{n / factor:.3g} {unit}"
