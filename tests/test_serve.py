@@ -380,6 +380,36 @@ def test_problem_cells_are_where_the_report_says(sessions: Sessions, broken: Pat
         assert marked == wanted, result.path
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_planted_defects_are_marked_on_their_cells_in_every_format(
+    sessions: Sessions, tmp_path: Path, fmt: str
+) -> None:
+    folder = tmp_path / fmt
+    omnimig.samples(folder, orders=15, seed=7, format=fmt, invalid_rate=0.2)
+    (folder / "expected_problems.json").unlink()
+    c = client(sessions)
+    sid = upload(c, folder)
+    finished(c, sid)
+    expected = omnimig.validate(folder)
+    assert expected.errors > 0
+    for n, result in enumerate(expected.files):
+        page = c.get(f"/api/sessions/{sid}/files/{n}/rows", params={"size": 500}).json()
+        assert page["total"] == result.rows
+        marked = {
+            (r["row"], page["columns"][i], rule)
+            for r in page["rows"]
+            for i, cell in enumerate(r["cells"])
+            for _, rule, _ in cell["problems"]
+        }
+        header = {
+            (result.header_row, page["columns"][i], rule)
+            for i, cell in enumerate(page["header"])
+            for _, rule, _ in cell["problems"]
+        }
+        wanted = {(p.row, p.field, p.rule) for p in result.problems if p.row and p.field in page["columns"]}
+        assert marked | header == wanted, result.path
+
+
 def test_only_rows_with_problems_and_by_rule(sessions: Sessions, broken: Path) -> None:
     c = client(sessions)
     sid = upload(c, broken)
