@@ -94,6 +94,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[W
     options.binary_location = str(BROWSER)
     for flag in FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations and script errors
     options.add_experimental_option(
         "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
     )
@@ -163,3 +164,6 @@ def test_a_dropped_bundle_shows_its_counts_its_problem_cell_and_downloads_the_wo
                 break
             time.sleep(0.05)
         assert target.read_bytes()[:2] == b"PK"
+        # Nothing on any page was blocked by the Content-Security-Policy, and no script failed.
+        problems = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+        assert problems == []
