@@ -70,7 +70,7 @@ def serve(
     """Serve the page on 127.0.0.1:``port`` until Ctrl-C; the uploads are deleted when it stops.
 
     ``port`` 0 takes a free port. ``max_upload`` bounds the bytes one bundle may upload (``2GB``).
-    ``announce(line)`` is given the address to open (with its one-time token) and is ``print`` by
+    ``announce(line)`` is given the address to open (with the token made for this run) and is ``print`` by
     default. ``ServeError`` when the extra is missing or the port cannot be bound.
     """
     require_extra()
@@ -78,10 +78,9 @@ def serve(
         raise ServeError(f"port {port!r}: a number from 1 to 65535 (0 takes a free one)")
     from omnimig.serve.server import LocalServer
 
-    say = announce
     try:
         with LocalServer(port=port, max_upload=parse_size(max_upload)) as server:
-            server.run(open_browser=open_browser, announce=say)
+            server.run(open_browser=open_browser, announce=announce)
     except KeyboardInterrupt:  # Ctrl-C is how the page is stopped: not an error
         pass
-    say("omnimig serve: stopped; the uploaded files were deleted")
+    announce("omnimig serve: stopped; the uploaded files were deleted")
