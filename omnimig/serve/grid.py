@@ -160,6 +160,8 @@ class Grid:
                 self._db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", batch)
             pos += len(batch)
             f.copied = pos
+        with self._lock:
+            self._db.commit()  # one transaction per file: its rows are on disk, not held by the connection
 
     def _copy_problems(self, f: FileGrid) -> None:
         batch: list[tuple[Any, ...]] = []
