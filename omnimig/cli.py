@@ -618,6 +618,25 @@ def upload(
 
 
 @app.command(cls=_Command)
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port on 127.0.0.1 (0: any free one).")
+    ] = 8765,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")] = False,
+    max_upload: Annotated[
+        str, typer.Option("--max-upload", metavar="SIZE", help="Largest bundle the page takes: 500MB, 2GB, ...")
+    ] = "2GB",
+) -> None:
+    """A local page: drop a bundle, see every problem and download the reports (127.0.0.1 only; Ctrl-C stops it)."""
+    from omnimig.serve import serve as serve_page
+
+    try:
+        serve_page(port, open_browser=not no_browser, max_upload=max_upload)
+    except Error as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command(cls=_Command)
 def schemas(
     type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,
     choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
