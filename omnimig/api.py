@@ -94,7 +94,9 @@ def validate(
         options=options,
         examples=examples,
     )
-    return Report(run, show_order=len(run.reported) > 1 or any(p.is_dir() for p in given))
+    from omnimig.fixing.marks import fixable
+
+    return Report(run, show_order=len(run.reported) > 1 or any(p.is_dir() for p in given), fixes=fixable)
 
 
 def transform(

@@ -29,7 +29,8 @@ from omnimig.schemas.rules import default_choices, table_rules
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "bundle"
 DATA = Path(__file__).resolve().parent / "data" / "cli"
-PROBLEM_KEYS = {"file", "type", "row", "field", "rule", "severity", "value", "message"}
+# "suggestion" too when omnimig fix corrects the cell ("fixable": true)
+PROBLEM_KEYS = {"file", "type", "row", "field", "rule", "severity", "value", "message", "fixable"}
 UPLOAD_ORDER = ["user", "address", "order", "order_item"]
 
 
@@ -173,6 +174,7 @@ def test_json_format_follows_the_contract(order_csv: Path) -> None:
         "severity": "error",
         "value": "12.345",
         "message": problem["message"],
+        "fixable": False,  # 12.345 has no one reading: omnimig fix leaves it to a person
     }
     assert '"12.345"' in problem["message"] and "3 decimal places" in problem["message"]
     assert "at most 2" in problem["message"]
@@ -197,7 +199,8 @@ def test_json_format_summary_counts_every_file(bundle: Path) -> None:
     ]
     for f in doc["files"]:
         for p in f["problems"]:
-            assert set(p) == PROBLEM_KEYS
+            assert set(p) - {"suggestion"} == PROBLEM_KEYS
+            assert ("suggestion" in p) <= p["fixable"]
             assert p["file"] == f["path"]
 
 
@@ -216,7 +219,7 @@ def test_csv_format_is_one_problem_per_line(order_csv: Path) -> None:
     assert_no_traceback(result)
     assert result.exit_code == 1
     lines = list(csv.reader(io.StringIO(result.stdout)))
-    assert lines[0] == ["file", "type", "row", "field", "rule", "severity", "value", "message"]
+    assert lines[0] == ["file", "type", "row", "field", "rule", "severity", "value", "message", "suggestion"]
     body = [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
     assert [(b["row"], b["field"], b["rule"], b["severity"], b["value"]) for b in body] == [
         ("2", "amount", "type", "error", "12,50"),
@@ -230,7 +233,7 @@ def test_csv_format_is_one_problem_per_line(order_csv: Path) -> None:
 def test_csv_format_of_a_clean_file_is_only_the_header() -> None:
     result = run("validate", "--format", "csv", SAMPLES / "user.csv")
     assert result.exit_code == 0
-    assert result.stdout.strip().splitlines() == ["file,type,row,field,rule,severity,value,message"]
+    assert result.stdout.strip().splitlines() == ["file,type,row,field,rule,severity,value,message,suggestion"]
 
 
 def test_text_format_groups_by_rule_with_row_and_value(order_csv: Path) -> None:

@@ -208,6 +208,7 @@ def test_unreadable_file_in_json_csv_and_text(broken_order: Path) -> None:
             "severity": "error",
             "value": None,
             "message": line.removeprefix("omnimig: error: "),
+            "fixable": False,
         }
     ]
 

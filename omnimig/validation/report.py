@@ -26,9 +26,10 @@ from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.result import Fixes
 from omnimig.validation.stats import BundleStats
 
-CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message")
+CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message", "suggestion")
 #: The rule of the last CSV row, when some cells were written with a leading apostrophe.
 FORMULA_RULE = "formula-neutralised"
 
@@ -88,11 +89,15 @@ def write_json(
     outcome: BundleOutcome | None,
     out: IO[str],
     progress: Callable[[int, int], None] | None = None,
+    fixes: Fixes | None = None,
 ) -> None:
     """The JSON report, streamed: one problem per line (compact, by orjson), in report order.
 
-    ``progress(problems written, problems)`` is called as batches are written.
+    ``progress(problems written, problems)`` is called as batches are written. Every problem says
+    whether ``omnimig fix`` corrects it (``fixable``), and a fixable one carries the value it
+    writes (``suggestion``) when it is a cell's.
     """
+    fixes = fixes or Fixes()
     total = sum(len(r.problems) for r in results)
     written = 0
     out.write('{\n  "files": [')
@@ -110,8 +115,9 @@ def write_json(
         first = True
         file, type_name = r.path, r.type
         parts: list[str] = []
+        fmt = r.format
         for row, field, rule, severity, value, message in r.problems.entries():
-            item = {
+            item: dict[str, object] = {
                 "file": file,
                 "type": type_name,
                 "row": row,
@@ -120,7 +126,11 @@ def write_json(
                 "severity": severity,
                 "value": value,
                 "message": message,
+                "fixable": fixes.fixable(type_name, field, fmt, rule, value),
             }
+            suggestion = fixes.get(type_name, field, fmt, value)
+            if suggestion is not None:
+                item["suggestion"] = suggestion
             parts.append(_dumps(item))
             if len(parts) >= 4_096:
                 out.write(("\n      " if first else ",\n      ") + ",\n      ".join(parts))
@@ -148,16 +158,17 @@ def write_json(
     out.write("\n}\n")
 
 
-def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None) -> Iterator[tuple[object, ...]]:
+def _csv_rows(results: list[FileResult], outcome: BundleOutcome | None, fixes: Fixes) -> Iterator[tuple[object, ...]]:
     for r in results:
-        file, type_name = r.path, r.type
+        file, type_name, fmt = r.path, r.type, r.format
         for row, field, rule, severity, value, message in r.problems.entries():
-            yield (file, type_name, row, field, rule, severity, value, message)
+            suggestion = fixes.get(type_name, field, fmt, value)
+            yield (file, type_name, row, field, rule, severity, value, message, suggestion)
     for p in bundle_problems(outcome):
         # One line per problem to fix: a note (a rule not checked) is no such thing, and a
         # single-file run would otherwise always end with one; text, JSON and workbook show notes.
         if p.severity != "note":
-            yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message)
+            yield (p.file, p.type, p.row, p.field, p.rule, p.severity, p.value, p.message, None)
 
 
 def write_csv(
@@ -165,17 +176,19 @@ def write_csv(
     outcome: BundleOutcome | None,
     out: IO[str],
     progress: Callable[[int, int], None] | None = None,
+    fixes: Fixes | None = None,
 ) -> int:
     """One problem per line, formula-like cells neutralised; returns how many cells were.
 
     Bundle problems (a type missing under --require-all, a rule not checked) have no file. ``progress(problems
-    written, problems)`` is called every few thousand lines.
+    written, problems)`` is called every few thousand lines. ``suggestion`` is the value ``omnimig fix``
+    writes for a problem it corrects (empty otherwise).
     """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     neutralised = 0
     total = sum(len(r.problems) for r in results)
-    for n, values in enumerate(_csv_rows(results, outcome), start=1):
+    for n, values in enumerate(_csv_rows(results, outcome, fixes or Fixes()), start=1):
         if progress is not None and not n % 4_096:
             progress(n, total)
         cells = []
@@ -190,7 +203,7 @@ def write_csv(
             cells.append(safe)
         writer.writerow(cells)
     if neutralised:
-        writer.writerow(("", "", "", "", FORMULA_RULE, "warning", "", formula_note(neutralised)))
+        writer.writerow(("", "", "", "", FORMULA_RULE, "warning", "", formula_note(neutralised), ""))
     return neutralised
 
 
@@ -209,8 +222,11 @@ def render_text(
     outcome: BundleOutcome | None = None,
     show_order: bool = False,
     show_summary: bool = False,
+    fixable: int = 0,
 ) -> None:
     """Problems grouped by file, then by rule and column, errors first, with bounded examples.
+
+    ``fixable`` problems (of all counted) are ones ``omnimig fix`` corrects; the last line says so.
 
     ``show_summary`` (the CLI's ``--summary``) adds the bundle summary after the files and the
     upload order; it is off by default so that the usual report stays short.
@@ -248,6 +264,10 @@ def render_text(
         f"\n{files}, {plural(total['rows'], 'row')}: {plural(total['errors'], 'error')}, "
         f"{plural(total['warnings'], 'warning')} — {verdict}"
     )
+    if fixable:
+        console.print(
+            f"{fixable:,} of them can be fixed with omnimig fix (each has one reading; --format json shows it)"
+        )
 
 
 def render_summary(stats: BundleStats, console: Console) -> None:

@@ -10,7 +10,8 @@ alike), and the same writers as the CLI (``write``, ``render``, ``split``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -40,6 +41,37 @@ def report_format(path: str | Path) -> str:
     return REPORT_FORMATS[suffix]
 
 
+#: A problem value ``omnimig fix`` would correct: (type, field, file format, value as reported).
+FixKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """What ``omnimig fix`` would correct in a validation: cell values, and whole-file problems.
+
+    ``values`` maps a failing cell's (type, field, format, value) to the value ``fix`` writes;
+    ``rules`` are the problems of a whole file that writing it plainly resolves (``encoding``,
+    ``column-alias``...), fixable without a value to suggest.
+    """
+
+    values: Mapping[FixKey, str] = field(default_factory=dict)
+    rules: frozenset[str] = frozenset()
+
+    def get(self, type_name: str | None, field_name: str | None, fmt: str | None, value: str | None) -> str | None:
+        if field_name is None or value is None:
+            return None
+        return self.values.get((type_name or "", field_name, fmt or "", value))
+
+    def fixable(
+        self, type_name: str | None, field_name: str | None, fmt: str | None, rule: str, value: str | None
+    ) -> bool:
+        return rule in self.rules or self.get(type_name, field_name, fmt, value) is not None
+
+
+#: What finds them for a validation (``omnimig.fixing.marks.fixable``, handed in by the API).
+FixFinder = Callable[[list["FileResult"]], Fixes]
+
+
 class Report:
     """The result of ``omnimig.validate``: counts, problems, and the writers of every report format.
 
@@ -47,10 +79,38 @@ class Report:
     result whose only problem is its ``unreadable`` error), so no count ever leaves a file out.
     """
 
-    def __init__(self, validation: Validation, show_order: bool = False) -> None:
+    def __init__(self, validation: Validation, show_order: bool = False, fixes: FixFinder | None = None) -> None:
         self._validation = validation
         #: Print the upload order in the text report (a folder or several files were given).
         self.show_order = show_order
+        self._find_fixes = fixes
+        self._fixes: Fixes | None = None
+
+    # -- what omnimig fix would correct -----------------------------------------------------------
+    @property
+    def fixes(self) -> Fixes:
+        """What ``omnimig fix`` would correct (values to write, whole-file rules); found once, when asked."""
+        if self._fixes is None:
+            self._fixes = Fixes() if self._find_fixes is None else self._find_fixes(self.files)
+        return self._fixes
+
+    def suggestion(self, problem: Problem) -> str | None:
+        """The corrected value ``omnimig fix`` would write for this problem's cell, or None."""
+        fmt = next((r.format for r in self.files if r.path == problem.file), None)
+        return self.fixes.get(problem.type, problem.field, fmt, problem.value)
+
+    @property
+    def fixable(self) -> int:
+        """How many problems ``omnimig fix`` would correct (each marked in every report format)."""
+        fixes = self.fixes
+        if not fixes.values and not fixes.rules:
+            return 0
+        return sum(
+            1
+            for r in self.files
+            for _row, field_name, rule, _severity, value, _message in r.problems.entries()
+            if fixes.fixable(r.type, field_name, r.format, rule, value)
+        )
 
     # -- counts ---------------------------------------------------------------------------------
     @property
@@ -170,13 +230,13 @@ class Report:
             if kind == "xlsx":
                 from omnimig.validation.workbook import write_workbook
 
-                write_workbook(self.files, temp, report_rows=rows, outcome=outcome, progress=progress)
+                write_workbook(self.files, temp, report_rows=rows, outcome=outcome, progress=progress, fixes=self.fixes)
             elif kind == "json":
                 with open_private(temp, "w", encoding="utf-8", errors="backslashreplace") as f:
-                    write_json(self.files, outcome, f, progress)
+                    write_json(self.files, outcome, f, progress, fixes=self.fixes)
             else:
                 with open_private(temp, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
-                    write_csv(self.files, outcome, f, progress)
+                    write_csv(self.files, outcome, f, progress, fixes=self.fixes)
         return path
 
     def render(
@@ -190,9 +250,9 @@ class Report:
 
         stream = sys.stdout if file is None else file
         if format == "json":
-            write_json(self.files, self.outcome, stream)
+            write_json(self.files, self.outcome, stream, fixes=self.fixes)
         elif format == "csv":
-            write_csv(self.files, self.outcome, stream)
+            write_csv(self.files, self.outcome, stream, fixes=self.fixes)
         elif format == "text":
             if self.files:
                 from rich.console import Console
@@ -205,6 +265,7 @@ class Report:
                     outcome=self.outcome,
                     show_order=self.show_order,
                     show_summary=summary,
+                    fixable=self.fixable,
                 )
         else:
             raise UsageError(f"unknown report format {format!r}; use one of: {', '.join(RENDER_FORMATS)}")

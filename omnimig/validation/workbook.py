@@ -32,6 +32,7 @@ from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.fields import Emitter, map_columns
 from omnimig.validation.problem import FileResult, Problem, plural
 from omnimig.validation.report import bundle_problems
+from omnimig.validation.result import Fixes
 from omnimig.validation.stats import BundleStats
 
 SUMMARY_SHEET = "Summary"
@@ -95,13 +96,19 @@ def sheet_link(sheet: str, row: int, col: int) -> str:
     return f"internal:'{quoted}'!{xl_rowcol_to_cell(row, col)}"
 
 
-def comment_text(problems: Iterable[Problem]) -> str:
-    """One line per distinct problem: severity, rule, message; errors first."""
+def comment_text(problems: Iterable[Problem], suggestion: str | None = None) -> str:
+    """One line per distinct problem: severity, rule, message; errors first; then what to write instead.
+
+    ``suggestion`` is the value ``omnimig fix`` writes in this cell: a person correcting the
+    workbook by hand reads it as "write 129.90".
+    """
     lines: list[str] = []
     for p in sorted(problems, key=lambda p: p.severity != "error"):
         line = f"{p.severity} [{p.rule}] {p.message}"
         if line not in lines:
             lines.append(line)
+    if suggestion is not None:
+        lines.insert(0, f"→ write {suggestion!r} here (omnimig fix does it for you)")
     if len(lines) > MAX_COMMENT_LINES:
         more = len(lines) - MAX_COMMENT_LINES
         lines = [*lines[:MAX_COMMENT_LINES], f"… and {more} more"]
@@ -285,6 +292,7 @@ class _SheetWriter:
         self.widths = [len(FILE_ROW_COLUMN)] * plan.col_offset + [len(c) for c in plan.columns]
         self.ncols = min(len(self.widths), EXCEL_COLUMNS)
         self.progress: Callable[[int], None] | None = None  # called with the rows written so far
+        self.fixes = Fixes()  # what omnimig fix writes, by (type, field, format, value)
 
     def header(self) -> None:
         names = [FILE_ROW_COLUMN] * self.plan.col_offset + list(self.plan.columns)
@@ -321,7 +329,14 @@ class _SheetWriter:
         self.written += 1
 
     def _comment(self, row: int, col: int, problems: list[Problem]) -> None:
-        text = comment_text(problems)
+        suggestion = None
+        if self.fixes:
+            result = self.plan.result
+            for p in problems:
+                suggestion = self.fixes.get(result.type, p.field, result.format, p.value)
+                if suggestion is not None:
+                    break
+        text = comment_text(problems, suggestion)
         self.ws.write_comment(row, col, visible(text), _comment_options(text))
 
     def copy(self, source: Source, rows: list[int] | None, at: Callable[[int], int]) -> None:
@@ -368,12 +383,14 @@ def _write_file_sheet(
     source: Source,
     report: SheetReport,
     progress: Callable[[int], None] | None = None,
+    fixes: Fixes | None = None,
 ) -> None:
     """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
     assert ws is not None
     writer = _SheetWriter(ws, plan, fmt)
     writer.progress = progress
+    writer.fixes = fixes or Fixes()
     writer.header()
     try:
         if not plan.truncated:
@@ -572,8 +589,12 @@ def write_workbook(
     bundle_lines: Iterable[str] = (),
     progress: Callable[[int, int], None] | None = None,
     outcome: BundleOutcome | None = None,
+    fixes: Fixes | None = None,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
+
+    ``fixes`` (what ``omnimig fix`` writes, by type, field, format and value) adds "write …" to the
+    note of each cell it corrects.
 
     ``outcome`` (the bundle checks' result) puts the bundle's own problems on the Summary sheet,
     in its heading and its list of problems without a cell, and the bundle summary under
@@ -621,7 +642,7 @@ def write_workbook(
             book.add_worksheet(name)
             report.sheet = name
             hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
-            _write_file_sheet(book, fmt, plan, source, report, hook)
+            _write_file_sheet(book, fmt, plan, source, report, hook, fixes)
             done_before += report.written
         bundle = None if outcome is None else bundle_problems(outcome)
         stats = None if outcome is None else outcome.stats
