@@ -765,3 +765,50 @@ def test_a_currency_written_in_the_amount_fills_or_must_match_the_currency(tmp_p
     [reject] = rows(tmp_path / "out/rejects.csv")
     assert reject["source_row"] == "4" and "is in EUR, but the order's currency is TRY" in reject["reason"]
     assert result.exit_code == 1
+
+
+# --------------------------------------------------------------------------- scoped rejection, found in review
+
+
+def test_the_same_order_in_two_exports_is_merged_not_doubled(tmp_path: Path) -> None:
+    """Overlapping date-range exports: an order in both files is one order with its lines once."""
+    rows_ = [small_row("1", Toplam="20,00"), small_row("1", SKU="S2", Toplam="20,00")]
+    first = write_csv(tmp_path / "jan.csv", SMALL_HEADER, rows_)
+    second = write_csv(tmp_path / "feb.csv", SMALL_HEADER, rows_)
+    result = transform(
+        [first, second], write_mapping(tmp_path, SMALL), tmp_path / "out", "--password-policy", "unusable"
+    )
+    assert "orders: 2 seen = 1 written + 1 merged + 0 rejected" in result.stdout
+    assert "order items: 4 seen = 2 written + 2 merged + 0 rejected" in result.stdout
+    assert [i["sku"] for i in rows(tmp_path / "out" / "order_item.csv")] == ["S1", "S2"]
+
+
+def test_an_item_in_another_currency_costs_that_line_not_the_order(tmp_path: Path) -> None:
+    result = run_small(
+        tmp_path, [small_row("1", Toplam="20,00"), small_row("1", SKU="S2", Fiyat="10,00 USD", Toplam="20,00")]
+    )
+    assert "orders: 1 seen = 1 written + 0 merged + 0 rejected" in result.stdout
+    [reject] = rows(tmp_path / "out" / "rejects.csv")
+    assert (reject["record"], reject["field"]) == ("item of order 1", "price")
+    assert "is in USD, but the order's currency is TRY" in reject["reason"]
+
+
+def test_an_order_names_its_buyer_as_the_user_record_spells_it(tmp_path: Path) -> None:
+    """Users match like emails (Ada@ = ada@): the second order must point at the written user, not dangle."""
+    raw = SMALL.replace('customer_code = { column = "E-posta", normalise = "email" }', 'customer_code = "E-posta"')
+    result = run_small(tmp_path, [small_row("1"), small_row("2", **{"E-posta": "Ada@example.com"})], raw)
+    assert result.exit_code == 0, result.stdout
+    [user] = rows(tmp_path / "out" / "user.csv")
+    assert {o["user"] for o in rows(tmp_path / "out" / "order.csv")} == {user["customer_code"]}
+    assert "validate on the written files: no errors" in result.stdout
+
+
+def test_a_mapping_default_for_date_joined_is_the_fallback(tmp_path: Path) -> None:
+    with_default = SMALL.replace(
+        'date_joined = { column = "Tarih", normalise = "date", pick = "min" }',
+        'date_joined = { column = "Tarih", normalise = "date", pick = "min", default = "2020-01-01T00:00:00+03:00" }',
+    )
+    run_small(tmp_path, [small_row("1", Tarih="30.02.2024")], with_default)
+    [user] = rows(tmp_path / "out" / "user.csv")
+    assert user["date_joined"] == "2020-01-01T00:00:00+03:00"
+    assert "date-joined-fallback" not in {c["code"] for c in rows(tmp_path / "out" / "changes.csv")}

@@ -432,7 +432,7 @@ def test_a_packed_item_the_rules_refuse_names_its_line_and_keeps_the_order(tmp_p
     )
 
 
-def test_an_unreadable_packed_cell_rejects_its_order(tmp_path: Path) -> None:
+def test_an_unreadable_packed_cell_costs_its_line_only(tmp_path: Path) -> None:
     data = write_csv(
         tmp_path / "o.csv",
         ["No", "Toplam", "item_1", "item_2"],
@@ -445,15 +445,14 @@ def test_an_unreadable_packed_cell_rejects_its_order(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     result = transform(data, write_mapping(tmp_path, PACKED), out)
-    # A cell that cannot be unpacked breaks its row (and so its order); an unreadable part of a line
-    # that can be unpacked costs that line only.
-    assert tally(result) == (4, 2, 0, 2)
-    reasons = {(r["source_row"], r["target_type"]): r["reason"] for r in rows(out / "rejects.csv")}
-    assert '"Çay x1" is not KEY:VALUE' in reasons[("2", "")]
-    assert '"Çay x1" is not KEY:VALUE' in reasons[("2", "order")]
-    assert 'part "sku" appears twice' in reasons[("3", "")]
-    assert 'column "item_1" part "total"' in reasons[("4", "order_item")]
-    assert [o["number"] for o in rows(out / "order.csv")] == ["3", "4"]  # order 4 without its unreadable line
+    # A cell that cannot be unpacked, or a part of it that cannot be read, costs that line only:
+    # the order and its buyer are written (scoped rejection), the line has its own reason.
+    assert tally(result) == (4, 4, 0, 0)
+    reasons = {(r["source_row"], r["record"]): r["reason"] for r in rows(out / "rejects.csv")}
+    assert '"Çay x1" is not KEY:VALUE' in reasons[("2", "item of order 1")]
+    assert 'part "sku" appears twice' in reasons[("3", "item of order 2")]
+    assert 'column "item_1" part "total"' in reasons[("4", "item of order 3")]
+    assert [o["number"] for o in rows(out / "order.csv")] == ["1", "2", "3", "4"]
 
 
 def test_packed_mistakes_name_the_line(tmp_path: Path) -> None:

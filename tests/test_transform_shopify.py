@@ -361,9 +361,13 @@ def test_a_row_wider_than_the_header_is_rejected_not_guessed(tmp_path: Path) -> 
 
     path = _rewrite(ORDERS, tmp_path / "orders.csv", change)
     result = run(path, "--out", tmp_path / "o")
-    assert tallies(result)["orders.csv"] == (14, 11, 0, 3)
-    reasons = {r["source_row"]: r["reason"] for r in rows(tmp_path / "o" / "rejects.csv")}
-    assert "has 80 cells but the header has 79 columns" in reasons["15"]
+    # The broken line makes nothing, and its order cannot be made whole, so #1001 goes with it.
+    assert tallies(result)["orders.csv"] == (14, 10, 0, 4)
+    rejects = rows(tmp_path / "o" / "rejects.csv")
+    [broken] = [r for r in rejects if r["source_row"] == "15" and not r["target_type"]]
+    assert "has 80 cells but the header has 79 columns" in broken["reason"]
+    [order] = [r for r in rejects if r["record"] == "order #1001"]
+    assert order["reason"].startswith(f"{tmp_path / 'orders.csv'} row 15 of the order cannot be read whole")
 
 
 # --------------------------------------------------------------------------- cannot run
@@ -510,3 +514,29 @@ def test_generated_exports_account_for_every_row(tmp_path: Path, orders: list[di
         assert result.written["order"] == len(orders)
         left = {(k[1], k[2]) for k in result.validation if k[0] == "error"}
         assert left <= set(result.cannot_fill), left
+
+
+def test_an_excel_error_cell_costs_only_where_the_source_reads_it(tmp_path: Path) -> None:
+    """#N/A in a column the source does not carry over costs nothing; in a line's price it costs the
+    line's order (it cannot be made whole), never silently one line of it."""
+    import xlsxwriter
+
+    with ORDERS.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    risk, price = table[0].index("Risk Level"), table[0].index("Lineitem price")
+    book = tmp_path / "orders.xlsx"
+    with xlsxwriter.Workbook(str(book)) as workbook:
+        sheet = workbook.add_worksheet()
+        for r, cells in enumerate(table):
+            for c, cell in enumerate(cells):
+                if (r == 2 and c == risk) or (r == len(table) - 1 and c == price):
+                    sheet.write_formula(r, c, "=NA()", None, "#N/A")
+                else:
+                    sheet.write_string(r, c, cell)
+    reference = tmp_path / "csv"
+    run(ORDERS, "--out", reference)
+    result = run(book, "--out", tmp_path / "x")
+    written = {o["number"] for o in rows(tmp_path / "x" / "order.csv")}
+    assert written == {o["number"] for o in rows(reference / "order.csv")} - {"#1001"}, result.stdout
+    [order] = [r for r in rows(tmp_path / "x" / "rejects.csv") if r["record"] == "order #1001"]
+    assert "of the order cannot be read whole" in order["reason"] and "#N/A" in order["reason"]

@@ -172,7 +172,8 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
             value = record.get(rule.name)
             if DATE_ONLY.fullmatch(value):
                 record.values[rule.name] = f"{value}T00:00:00"
-                draft.warn(record.origin, type_name, rule.name, "time-added", f"{rule.name} {value} had no time: 00:00")
+                message = f"{rule.name} {value} had no time: 00:00"
+                draft.warn(record.origin, type_name, rule.name, "time-added", message, value, record.values[rule.name])
 
 
 def _apply_rules(
@@ -206,11 +207,11 @@ def _apply_rules(
         if p.rule == "max-length" and options.truncate:
             record.values[p.field] = before[: rule.max_length]
             message = f"{p.field} cut from {len(before)} to {rule.max_length} characters (--truncate)"
-            draft.warn(record.origin, type_name, p.field, "truncated", message)
+            draft.warn(record.origin, type_name, p.field, "truncated", message, before, record.values[p.field])
             repaired = True
         elif p.rule != "max-length" and not rule.required and before != "":
             record.values[p.field] = ""
-            draft.warn(record.origin, type_name, p.field, "value-dropped", f"{p.field} left empty: {p.message}")
+            draft.warn(record.origin, type_name, p.field, "value-dropped", f"{p.field} left empty: {p.message}", before)
             repaired = True
     if repaired:
         problems = _check(type_name, records, choices)

@@ -176,7 +176,8 @@ class Row:
         default_factory=list
     )  # type, field, code, message, before, after
     # Currencies written into amounts (``€389,50``, ``1.234,56 TL``): field, column, code.
-    currencies: list[tuple[str, str, str]] = field(default_factory=list)
+    currencies: list[tuple[str, str, str, str]] = field(default_factory=list)  # + the table key it was read for
+    table: str = ""  # the table key being read (``_fill`` sets it), so a currency is filed under its record
     packed: list[tuple[str, str]] = field(default_factory=list)  # (column, cell) of packed item columns
     items: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (line, item values)
 
@@ -773,7 +774,7 @@ def _cell(spec: FieldSpec, column: str, raw: str, plan: Plan, row: Row | None = 
             break
         value = _step(step, value, plan, found)
     if row is not None:
-        row.currencies += [(spec.name, column, code) for code in found]
+        row.currencies += [(spec.name, column, code, row.table) for code in found]
     return value or ""
 
 
@@ -838,7 +839,7 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
             failed.append((str(exc), raw))
             continue
         if value:
-            row.currencies += [(spec.name, column, code) for code in found]
+            row.currencies += [(spec.name, column, code, row.table) for code in found]
             kind = core.tidied(raw, nz.text(raw) or "")
             if kind is not None:
                 row.warnings.append((spec.type, spec.name, kind, f"{spec.name}: {kind}", raw, value))
@@ -945,6 +946,7 @@ def _fill(
 ) -> dict[str, str]:
     """The values of one table of one row; a value that cannot be read is left empty and noted for its table."""
     values: dict[str, str] = {}
+    row.table = key
     for name, spec in specs.items():
         if spec.kind == "field":
             continue
@@ -983,38 +985,45 @@ def _evaluate(plan: Plan, settings: Settings, row: Row) -> Row:
             for line, (column, cell) in enumerate(row.packed, 1):
                 if not nz.text(cell):
                     continue
-                parts = (column, _unpack(column, cell, plan.packed))  # type: ignore[arg-type]
-                values = _fill(f"order_item#{line}", items, row, plan, settings, parts)
+                try:
+                    parts = (column, _unpack(column, cell, plan.packed))  # type: ignore[arg-type]
+                    values = _fill(f"order_item#{line}", items, row, plan, settings, parts)
+                except RowError as exc:  # a cell that cannot be unpacked costs its line, not the row
+                    row.errors.setdefault(f"order_item#{line}", []).append(exc)
+                    values = {}
                 for name, spec in items.items():
                     if spec.kind == "field":
                         ref_key, ref_name = spec.ref  # type: ignore[misc]
                         source = values if ref_key == "order_item" else row.values[ref_key]
                         values[name] = _copied(plan, source, ref_key, ref_name)
                 row.items.append((line, values))
-        try:
-            _currency_of_amounts(row)
-        except RowError as exc:
-            row.errors.setdefault("order", []).append(exc)
+        _currency_of_amounts(row)
     except RowError as exc:  # a cell the row cannot do without (an unpackable line cell)
         row.error = exc
     return row
 
 
 def _currency_of_amounts(row: Row) -> None:
-    """An order amount that names its currency (``€389,50``) fills an empty currency or must agree with it."""
+    """An amount that names its currency (``€389,50``) fills an empty order currency or must agree with it.
+
+    A disagreeing amount costs the record that holds it: the order for an order amount, the line
+    for an item's price (scoped rejection), never the order for one line's price.
+    """
     order = row.values.get("order")
     if order is None:
         return
-    for name, column, code in row.currencies:
+    for name, column, code, table in sorted(row.currencies, key=lambda c: c[3] != "order"):
         if not order.get("currency"):
             order["currency"] = code
         elif order["currency"] != code:
-            raise RowError(
-                "order",
-                "currency",
+            type_name = table.partition("#")[0].partition(".")[0] or "order"
+            error = RowError(
+                type_name,
+                name if type_name != "order" else "currency",
                 f'column "{column}" ({name}) is in {code}, but the order\'s currency is {order["currency"]}; '
                 "an amount in another currency is not converted",
             )
+            row.errors.setdefault(table or "order", []).append(error)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1034,7 +1043,9 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
             singles += 1
             key = ("", str(singles))  # a row of its own
         else:
-            key = ("=", *key)
+            # One order per key and file: the same order in two exports (overlapping date ranges) is
+            # two records, merged by finish when identical (with their lines), else rejected.
+            key = ("=", row.origin.file, *key)
         groups.setdefault(key, []).append(row)
     users: dict[str, Record] = {}
     addresses = core.AddressBook(draft)
@@ -1042,7 +1053,7 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
     address_tables = [k for k in plan.fields if k.partition(".")[0] == "address"]
     side = "order" in plan.fields or "order_item" in plan.fields
     for key, members in groups.items():
-        label = " / ".join(key[1:]) if key[0] == "=" else ""
+        label = " / ".join(key[2:]) if key[0] == "=" else ""
         readable = [r for r in members if r.error is None]
         made: dict[tuple[int, str], Record] = {}  # (id(row), type) -> the record the row's changes belong to
         for row in members:
@@ -1072,13 +1083,17 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
                         row.origin, "address", errors[0].field, reason, _full("address", values)
                     )
                     continue
+                _same_user(values, made.get((id(row), "user")))
                 made[(id(row), "address")] = addresses.add(values, row.origin, primary=not side)
         order = None
         if "order" in plan.fields:
             own_items = "order_item" in plan.fields and plan.packed is None
             merged = [] if own_items else [r.origin for r in members[1:]]
-            values = _defaults(plan.fields["order"], _order_values(plan, readable), used, draft, members[0].origin)
+            # A broken row's values name the order in rejects.csv; they never reach a written record.
+            given = _order_values(plan, readable or members)
+            values = _defaults(plan.fields["order"], given, used, draft, members[0].origin)
             order = Record("order", _full("order", values), members[0].origin, merged)
+            _same_user(order.values, made.get((id(readable[0]), "user")) if readable else None)
             problem = _group_problem(plan, members, label)
             if problem is not None:
                 culprit, error = problem
@@ -1108,7 +1123,8 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
         core.Joined().apply(
             draft,
             users.items(),
-            has_default=("user", "date_joined") in settings_defaults,
+            has_default=("user", "date_joined") in settings_defaults
+            or plan.fields["user"]["date_joined"].default is not None,
             migration_date=core.migration_date(),
             why="no order of this user has a date that can be read",
         )
@@ -1328,6 +1344,20 @@ def _fold_user(
         else:
             user.values[name] = _combine(spec.pick, [old, new])
     return user
+
+
+def _same_user(values: dict[str, str], buyer: Record | None) -> None:
+    """Point ``user`` at the buyer's customer_code as written on the user record.
+
+    Users are matched like emails (``Mono@…`` = ``mono@…``), so a row can name its buyer in
+    another spelling than the first row did; the reference must use the record's own, or the
+    written order would point at no user.
+    """
+    if buyer is None or not values.get("user"):
+        return
+    code = buyer.get("customer_code")
+    if code and values["user"] != code and nz.email(values["user"]) == nz.email(code):
+        values["user"] = code
 
 
 def _raw_of(plan: Plan, row: Row, error: RowError) -> str:

@@ -293,9 +293,14 @@ def _order(
             addresses.add(_address(address, code, email), origin)
     try:
         created = nz.date(_text(order.get("date_placed"))) or ""
+    except nz.NormaliseError as exc:
+        refuse("created_date", str(exc))
+        return
+    try:
         amount = _amount(order.get("amount"))
         discount = _amount(order.get("discount_amount"))
     except nz.NormaliseError as exc:
+        earliest.see(code, created)  # a readable order date counts for date_joined, whatever else fails
         refuse("", str(exc))
         return
     lines = order.get("orderitem_set") or []
@@ -357,7 +362,7 @@ def _user(
         try:
             phone = nz.phone(raw) or ""
         except nz.NormaliseError as exc:
-            draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}")
+            draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}", raw)
     gender = _text(customer.get("gender")).lower()  # the rules judge it; a bad one is dropped with a warning
     values = {
         "customer_code": code,

@@ -130,9 +130,10 @@ class Change:
 Warning_ = Change
 
 #: Changes made the same way to every record, as the mapping or the source documents them
-#: (whitespace, Unicode form, a value table's entry, date_joined from the first order): counted in
+#: (whitespace, Unicode form, a value table's entry, date_joined from the first order, midnight added
+#: to a date-only value of a date-time field): counted in
 #: the summary, listed only with ``--explain``, so a million-row run does not write millions of lines.
-MECHANICAL = frozenset({"trimmed", "unicode-normalised", "value-mapped", "date-joined-from-order"})
+MECHANICAL = frozenset({"trimmed", "unicode-normalised", "value-mapped", "date-joined-from-order", "time-added"})
 
 
 @dataclass

@@ -215,11 +215,11 @@ def load_sheet(path: Path) -> Sheet:
     header = list(source.columns)
     records = [header] if any(h.strip() for h in header) else []
     numbered: list[tuple[int, list[str]]] = []
-    broken: dict[int, str] = {}
+    notices = []
     for chunk in source.chunks:
         frame = chunk.data[header].fillna("") if header else chunk.data.iloc[:, :0]
         numbered += zip((int(n) for n in chunk.rows), frame.astype(str).values.tolist(), strict=True)
-        broken.update(core.broken_rows(chunk.notices))
+        notices += chunk.notices
     if not records:
         raise ReadError(f"{path}: the file is empty or has no header row")
     found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
@@ -246,6 +246,9 @@ def load_sheet(path: Path) -> Sheet:
         )
     used = set(columns.values())
     unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
+    # An error cell (#N/A) in a column the source does not read costs nothing; a malformed row does.
+    dropped = ORDER_DROPPED if kind == ORDERS else CUSTOMER_DROPPED
+    broken = core.broken_rows(notices, {header[i] for name, i in columns.items() if name not in dropped})
     rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
     notes = (
         [f"{path}: not UTF-8; read as Windows-1254 (cp1254)"]
@@ -450,7 +453,7 @@ def _user_phone(candidates: list[str], origin: Origin, draft: Draft) -> str:
     try:
         return nz.phone(raw) or ""
     except nz.NormaliseError as exc:
-        draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}")
+        draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}", raw)
         return ""
 
 
@@ -526,14 +529,26 @@ def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
 class Group:
     name: str
     rows: list[tuple[int, list[str]]]
+    broken: list[Origin] = field(default_factory=list)  # rows of the order the reader could not read whole
 
 
 def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
     """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here."""
     groups: list[Group] = []
     draft = ctx.draft
-    for n, cells, origin in _rows(sheet, draft):
+    for n, cells in sheet.rows:
+        origin = Origin(str(sheet.path), n)
+        draft.read.append(origin)
         name = _text(sheet.get(cells, "Name"))
+        if n in sheet.broken:
+            # The row makes nothing; the order it belongs to cannot be made whole, so it goes too.
+            draft.reject(origin, "", "", sheet.broken[n])
+            if not name:
+                continue
+            if not groups or groups[-1].name != name:
+                groups.append(Group(name, []))
+            groups[-1].broken.append(origin)
+            continue
         if not name:
             draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
             continue
@@ -547,9 +562,15 @@ def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
 def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     draft, settings = ctx.draft, ctx.settings
     file = str(sheet.path)
+    number = group.name.lstrip("#") if ctx.strip_hash else group.name
+    if not group.rows:  # every row of the order is broken: the order is counted, and rejected
+        first = group.broken[0]
+        draft.reject(
+            first, "order", "", f"its rows cannot be read whole: {sheet.broken[first.row]}", {"number": number}
+        )
+        return
     head_n, head = group.rows[0]
     origin = Origin(file, head_n)
-    number = group.name.lstrip("#") if ctx.strip_hash else group.name
 
     def get(name: str) -> str:
         return sheet.get(head, name)
@@ -561,6 +582,10 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         ]
         core.reject_order(draft, origin, name, reason, {"number": number, "user_email": _email(get("Email"))}, lines)
 
+    if group.broken:
+        first = group.broken[0]
+        refuse("", f"{first.where()} of the order cannot be read whole: {sheet.broken[first.row]}")
+        return
     seen = ctx.numbers.get(number)
     if seen is not None:
         refuse(
@@ -590,6 +615,12 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         values, texts[side] = _order_address(sheet, head, side, user, ctx)
         if values is not None:
             _add_address(values, origin, ctx)
+    try:
+        created = nz.date(get("Created at")) or ""
+    except nz.NormaliseError as exc:
+        refuse("created_date", str(exc))
+        return
+    ctx.earliest.see(email, created)  # a readable order date counts for date_joined, whatever else fails
     cancelled = _text(get("Cancelled at"))
     financial, fulfillment = _text(get("Financial Status")), _text(get("Fulfillment Status"))
     keys = status_keys(cancelled, financial, fulfillment)
@@ -602,14 +633,12 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         )
         return
     try:
-        created = nz.date(get("Created at")) or ""
         amount = _amount(get("Total"))
         discount = _amount(get("Discount Amount"))
     except nz.NormaliseError as exc:
         refuse("", str(exc))
         return
     _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx)
-    ctx.earliest.see(email, created)
     for side, other in (("Shipping", "Billing"), ("Billing", "Shipping")):
         if not texts[side] and texts[other]:
             texts[side] = texts[other]
@@ -659,28 +688,23 @@ _amount = core.amount
 
 
 def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str, refunded: str, ctx: Context) -> None:
+    """A status the export does not say in Akinon's terms: what it said (before) and the code written (after)."""
     f = financial.casefold()
     if cancelled:
-        ctx.draft.warn(origin, "order", "status", "status-cancelled", f"cancelled at {cancelled}: status {status}")
+        message = f"cancelled at {cancelled}: status {status}"
+        ctx.draft.warn(origin, "order", "status", "status-cancelled", message, f"Cancelled at {cancelled}", status)
     elif f == "refunded":
         if status == "600":
             ctx.refunded_600 += 1
-        ctx.draft.warn(
-            origin,
-            "order",
-            "status",
-            "status-refunded",
-            f"refunded: status {status}" + (" (600 is not confirmed by Akinon's docs)" if status == "600" else ""),
-        )
+        label = core.unconfirmed_label("order", "status", status)
+        message = f"refunded: status {status}" + (f" ({label}: Akinon's docs do not confirm it)" if label else "")
+        ctx.draft.warn(origin, "order", "status", "status-refunded", message, financial, status)
     elif f == "partially_refunded":
-        ctx.draft.warn(
-            origin,
-            "order",
-            "status",
-            "status-partially-refunded",
+        message = (
             f"partially refunded ({_text(refunded) or 'amount not given'}): status {status} from the fulfillment; "
-            "the Refunded Amount is kept in extra_field",
+            "the Refunded Amount is kept in extra_field"
         )
+        ctx.draft.warn(origin, "order", "status", "status-partially-refunded", message, financial, status)
 
 
 def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Context) -> Record:
