@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -14,8 +15,10 @@ import pyarrow as pa
 from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.exceptions import ReadError, UsageError
 from omnimig.io import FORMATS, file_format, open_source, type_from_name
+from omnimig.io.ahead import Ahead, ahead, started
+from omnimig.io.ahead import threads as resolve_threads
 from omnimig.io.paths import OWN_FILES
-from omnimig.io.table import TEXT, Chunk, ReadOptions
+from omnimig.io.table import TEXT, Chunk, ReadOptions, Source
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
@@ -88,14 +91,20 @@ def validate_file(
     progress: Callable[[int, int], None] | None = None,
     options: ReadOptions | None = None,
     examples: int | None = None,
+    n_threads: int = 1,
+    source: Source | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
     ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
-    ``bytes read == file size`` once the file is done.
+    ``bytes read == file size`` once the file is done. With ``n_threads > 1`` the next chunk is
+    read on a worker thread while this one is checked (``omnimig.io.ahead``); the checks, and so
+    the problems and their order, are the same for any number of threads. ``source`` is the
+    file opened already (``validate_paths`` opens the next file while this one is checked).
     """
     options = options or ReadOptions()
-    source = open_source(target.path, chunk_rows, options)
+    if source is None:
+        source = open_source(target.path, chunk_rows, options)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     # Enough examples kept in memory for the text report: more would mean a pass over every problem.
@@ -131,25 +140,30 @@ def validate_file(
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
     kept_rows: list[np.ndarray] = []
     field_of = {column: name for name, column in layout.columns.items()}
-    for chunk in source.chunks:
-        rows += len(chunk.data)
-        for notice in chunk.notices:
-            column = None if notice.column is None else field_of.get(notice.column, notice.column)
-            emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
-        check_chunk(chunk, rules, layout, choices, emit)
-        problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
-        tally.add(
-            len(chunk.data),
-            {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
-            {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
-        )
-        for f in kept_fields:
-            column = text_array(chunk.data[layout.columns[f]])
-            column = column if column.type == TEXT else column.cast(TEXT)
-            kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
-        kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
-        if progress is not None:
-            progress(min(source.bytes_read() or 0, size), size)
+    chunks = ahead(source.chunks, n_threads)
+    try:
+        for chunk in chunks:
+            rows += len(chunk.data)
+            for notice in chunk.notices:
+                column = None if notice.column is None else field_of.get(notice.column, notice.column)
+                emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
+            check_chunk(chunk, rules, layout, choices, emit)
+            problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
+            tally.add(
+                len(chunk.data),
+                {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
+                {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
+            )
+            for f in kept_fields:
+                column = text_array(chunk.data[layout.columns[f]])
+                column = column if column.type == TEXT else column.cast(TEXT)
+                kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+            kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
+            if progress is not None:
+                progress(min(source.bytes_read() or 0, size), size)
+    finally:
+        if isinstance(chunks, Ahead):
+            chunks.close()
     if progress is not None:
         progress(size, size)
     if rows == 0:
@@ -166,6 +180,25 @@ def validate_file(
     result.header_row = header_row
     result.tally = tally
     return result
+
+
+def _open_ahead(target: Target, chunk_rows: int, options: ReadOptions | None, n_threads: int) -> Future[Source]:
+    """``open_source`` for ``target``, started on a worker thread when there are threads to spare.
+
+    Opening a CSV file reads it once to check its encoding; done ahead, that read and the parse
+    of the file's first chunk overlap the previous file's checks, so the reader thread does not
+    wait for a file to be finished before starting the next. With one thread it runs when asked,
+    exactly where it ran before.
+    """
+    if n_threads <= 1 or target.path.suffix.lower() != ".csv":  # other readers may load much when opened
+        return started(lambda: open_source(target.path, chunk_rows, options or ReadOptions()), 1)
+
+    def open_and_read() -> Source:
+        source = open_source(target.path, chunk_rows, options or ReadOptions())
+        source.chunks = Ahead(source.chunks)  # its first chunk is parsed while the last file's last is checked
+        return source
+
+    return started(open_and_read, n_threads)
 
 
 def _kinds(chunk: Chunk, column: str) -> np.ndarray | None:
@@ -216,6 +249,7 @@ def validate_paths(
     steps: Callable[[str, int, int], None] | None = None,
     options: ReadOptions | None = None,
     examples: int | None = None,
+    threads: int | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
@@ -225,18 +259,33 @@ def validate_paths(
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
-    the bundle rules run.
+    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the number of CPUs) lets
+    reading overlap checking: the next file is opened (its encoding checked) and the next chunk
+    read while the current one is checked. Results are the same for any number of threads.
     """
+    n_threads = resolve_threads(threads)
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
     results: list[FileResult] = []
     reported: list[FileResult] = []
     unreadable: list[str] = []
-    for target in targets:
+    opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
+    for i, target in enumerate(targets):
         hook = None if progress is None else partial(progress, target.path)
+        opened, opening = opening, None
         try:
+            source = opened.result() if opened is not None else None
+            if i + 1 < len(targets):  # its encoding is checked while this file is read and checked
+                opening = _open_ahead(targets[i + 1], chunk_rows, options, n_threads)
             result = validate_file(
-                target, lists, chunk_rows=chunk_rows, progress=hook, options=options, examples=examples
+                target,
+                lists,
+                chunk_rows=chunk_rows,
+                progress=hook,
+                options=options,
+                examples=examples,
+                n_threads=n_threads,
+                source=source,
             )
         except ReadError as exc:
             line = str(exc)

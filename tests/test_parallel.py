@@ -1,0 +1,156 @@
+"""Threads are an implementation detail: the report is the same, byte for byte, for 1 and N.
+
+With ``OMNIMIG_THREADS`` above 1 the next chunk is read (and the next file opened) on a worker
+thread while the current chunk is checked (``omnimig.io.ahead``). A thread boundary must never
+hide or invent a problem, move a row number, or change the order of the output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import omnimig
+from omnimig.exceptions import UsageError
+from omnimig.io.ahead import THREADS_ENV, Ahead, ahead, started, threads
+from omnimig.io.read_csv import read_csv
+from omnimig.io.table import Chunk
+from omnimig.sampling.generate import generate
+
+
+def report_json(paths: Path | list[Path], chunk_rows: int = 200_000) -> str:
+    out = io.StringIO()
+    omnimig.validate(paths, chunk_rows=chunk_rows).render("json", file=out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30-order CSV bundle with defects of every kind and its answer key."""
+    out = tmp_path_factory.mktemp("planted-par")
+    generate(out, orders=30, fmt="csv", seed=7, invalid_rate=0.05)
+    return out
+
+
+def answer_key(folder: Path) -> Counter[tuple[object, ...]]:
+    answer = json.loads((folder / "expected_problems.json").read_text(encoding="utf-8"))
+    return Counter((e["file"], e["row"], e["field"], e["rule"], e["severity"]) for e in answer)
+
+
+def found_key(text: str) -> Counter[tuple[object, ...]]:
+    files = json.loads(text)["files"]
+    return Counter(
+        (Path(f["path"]).name, p["row"], p["field"], p["rule"], p["severity"]) for f in files for p in f["problems"]
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 50, 200_000])
+def test_json_report_is_byte_identical_for_any_thread_count(
+    planted: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = {}
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        reports[n] = report_json(planted, chunk_rows)
+    assert reports[2] == reports[1]
+    assert reports[4] == reports[1]
+    assert found_key(reports[1]) == answer_key(planted)  # and it is the planted set, exactly
+
+
+def test_the_threads_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert threads() == 3
+    assert threads(1) == 1
+    monkeypatch.delenv(THREADS_ENV)
+    assert threads() >= 1
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(UsageError, match="whole number"):
+            threads()
+
+
+def _numbers(n: int, fail_at: int | None = None) -> Iterator[int]:
+    for i in range(n):
+        if i == fail_at:
+            raise ValueError(f"broken at {i}")
+        yield i
+
+
+def test_ahead_keeps_order_and_raises_where_the_items_fail() -> None:
+    assert list(ahead(_numbers(50), 2)) == list(range(50))
+    got = []
+    with pytest.raises(ValueError, match="broken at 5"):
+        for i in ahead(_numbers(50, fail_at=5), 2):
+            got.append(i)
+    assert got == [0, 1, 2, 3, 4]
+    assert list(ahead(_numbers(5), 1)) == list(range(5))  # one thread: no worker at all
+
+
+def test_ahead_closed_early_stops_its_worker_and_closes_the_items() -> None:
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    items = Ahead(endless())
+    assert next(items) == 0
+    items.close()
+    assert closed.is_set()
+    assert not items._thread.is_alive()
+    with pytest.raises(StopIteration):
+        next(items)
+
+
+def test_started_gives_the_result_or_the_exception_for_1_and_n_threads() -> None:
+    for n in (1, 2):
+        assert started(lambda: 42, n).result() == 42
+        with pytest.raises(KeyError):
+            started(lambda: {}["x"], n).result()
+
+
+# Hostile CSV: short and long rows, blank lines, quoted cells holding newlines and delimiters.
+_cell = st.one_of(
+    st.sampled_from(["", "a", "x y", "1", "12.5", "ş"]),
+    st.sampled_from(['"a,b"', '"line\nbreak"', '"two\n\nlines"', '"q""uote"', '"\r\n"']),
+)
+_line = st.one_of(
+    st.lists(_cell, min_size=3, max_size=3).map(",".join),  # a good row
+    st.lists(_cell, min_size=1, max_size=5).map(",".join),  # short or long
+    st.just(""),  # blank line
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_line, min_size=1, max_size=40), chunk_rows=st.sampled_from([1, 2, 5, 1000]))
+def test_threads_never_move_a_row_number_in_hostile_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk_rows: int
+) -> None:
+    path = tmp_path / "order_item.csv"
+    path.write_text("order_number,sku,quantity\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    reports = []
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        reports.append(report_json(path, chunk_rows))
+    assert reports[1] == reports[0]
+    assert reports[2] == reports[0]
+    # and the reader's own row numbers (chunk by chunk) are those of one whole reading
+    assert _cells(ahead(read_csv(path, chunk_rows).chunks, 2)) == _cells(read_csv(path).chunks)
+
+
+def _cells(chunks: Iterator[Chunk]) -> list[tuple[int, tuple[object, ...]]]:
+    """Every record as (row number, cells)."""
+    return [(r, tuple(c)) for ch in chunks for r, c in zip(ch.rows, ch.data.itertuples(index=False), strict=True)]
