@@ -55,6 +55,8 @@ _ITEM, _END, _ERROR = range(3)
 class Ahead(Generic[T]):
     """An iterator over ``items`` that a daemon thread runs up to ``depth`` items ahead.
 
+    The worker makes at most ``depth`` items beyond the one the consumer holds (asking for the
+    next item says the last one is finished), so reading ahead costs ``depth`` chunks of memory.
     Exceptions raised by ``items`` are raised by ``__next__`` at the same point of the sequence.
     ``close()`` (or leaving the ``with`` block) stops the worker and closes ``items`` on the
     worker's thread, which is the thread a generator is running on: a generator cannot be closed
@@ -63,33 +65,37 @@ class Ahead(Generic[T]):
     """
 
     def __init__(self, items: Iterable[T], depth: int = 1, name: str = "omnimig-ahead") -> None:
-        self._queue: queue.Queue[tuple[int, object]] = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.SimpleQueue[tuple[int, object]] = queue.SimpleQueue()
+        # One slot per item made and not yet finished with: the one the consumer holds, plus ``depth``.
+        self._slots = threading.Semaphore(max(1, depth) + 1)
         self._stop = threading.Event()
         self._done = False
+        self._started = False
         self._thread = threading.Thread(target=self._run, args=(iter(items),), name=name, daemon=True)
         self._thread.start()
 
     def _run(self, items: Iterator[T]) -> None:
         try:
-            for item in items:
-                if not self._put(_ITEM, item):
+            while self._slot():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    self._queue.put((_END, None))
                     return
-            self._put(_END, None)
+                self._queue.put((_ITEM, item))
         except BaseException as exc:  # handed to the consumer, raised there
-            self._put(_ERROR, exc)
+            self._queue.put((_ERROR, exc))
         finally:
             close = getattr(items, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):  # the consumer has what it needs already
                     close()
 
-    def _put(self, kind: int, value: object) -> bool:
+    def _slot(self) -> bool:
+        """Wait until the consumer has room for one more item; False once it has stopped."""
         while not self._stop.is_set():
-            try:
-                self._queue.put((kind, value), timeout=0.05)
-                return True
-            except queue.Full:
-                continue
+            if self._slots.acquire(timeout=0.05):
+                return not self._stop.is_set()
         return False
 
     def __iter__(self) -> Ahead[T]:
@@ -98,6 +104,9 @@ class Ahead(Generic[T]):
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
+        if self._started:
+            self._slots.release()  # the consumer is done with the item it had: make one more
+        self._started = True
         kind, value = self._queue.get()
         if kind == _ITEM:
             return value  # type: ignore[return-value]
@@ -112,12 +121,9 @@ class Ahead(Generic[T]):
         """Stop the worker and wait for it (it finishes the item in hand first)."""
         self._done = True
         self._stop.set()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
         self._thread.join()
+        while not self._queue.empty():  # drop what was made and not taken
+            self._queue.get_nowait()
 
     def __enter__(self) -> Ahead[T]:
         return self
