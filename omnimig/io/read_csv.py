@@ -462,6 +462,9 @@ class _Parsed:
         text = sum(_text_bytes(chunk) for column in table.columns for chunk in column.chunks)
         self.done += text + table.num_rows * self.width
 
+    def __call__(self) -> int | None:
+        return self.done
+
 
 def _text_bytes(array: pa.Array) -> int:
     """The bytes of text in a ``large_string`` array, from its first and last offsets (no pass over
@@ -473,9 +476,6 @@ def _text_bytes(array: pa.Array) -> int:
     offsets = array.buffers()[1]
     ends = np.frombuffer(offsets, dtype=np.int64, count=array.offset + len(array) + 1)
     return int(ends[-1] - ends[array.offset])
-
-    def __call__(self) -> int | None:
-        return self.done
 
 
 def _chunks(plan: _Plan, chunk_rows: int, parsed: _Parsed) -> Iterator[Chunk]:
