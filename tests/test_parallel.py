@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -154,3 +155,22 @@ def test_threads_never_move_a_row_number_in_hostile_csv(
 def _cells(chunks: Iterator[Chunk]) -> list[tuple[int, tuple[object, ...]]]:
     """Every record as (row number, cells)."""
     return [(r, tuple(c)) for ch in chunks for r, c in zip(ch.rows, ch.data.itertuples(index=False), strict=True)]
+
+
+def test_bundle_notes_and_problems_are_the_same_with_threads(
+    planted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle rules run side by side with threads: their problems and notes (a rule that could
+    not run because its other file is absent) still come out in rule order."""
+    shutil.copy(planted / "order.csv", tmp_path / "order.csv")
+    shutil.copy(planted / "order_item.csv", tmp_path / "order_item.csv")
+    texts = []
+    for n in (1, 2):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        out = io.StringIO()
+        report = omnimig.validate(tmp_path)
+        report.render("text", file=out, max_examples=1000)
+        report.render("json", file=out)
+        texts.append(out.getvalue())
+    assert "not-checked" in texts[0] or "not checked" in texts[0]  # the user file is absent
+    assert texts[1] == texts[0]

@@ -304,7 +304,7 @@ def validate_paths(
         unreadable.append(line)
         reported.append(unreadable_result(target, line))
     broken = {r.type for r in reported if not r.readable and r.type}
-    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken)
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken, threads=n_threads)
     if strict:
         for r in results:
             r.problems.escalate()
