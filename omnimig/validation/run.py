@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -93,6 +93,7 @@ def validate_file(
     examples: int | None = None,
     n_threads: int = 1,
     source: Source | None = None,
+    pool: Executor | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
@@ -100,11 +101,12 @@ def validate_file(
     ``bytes read == file size`` once the file is done. With ``n_threads > 1`` the next chunk is
     read on a worker thread while this one is checked (``omnimig.io.ahead``); the checks, and so
     the problems and their order, are the same for any number of threads. ``source`` is the
-    file opened already (``validate_paths`` opens the next file while this one is checked).
+    file opened already (``validate_paths`` opens the next file while this one is checked);
+    ``pool``, when given, checks a chunk's columns side by side (``check_chunk``).
     """
     options = options or ReadOptions()
     if source is None:
-        source = open_source(target.path, chunk_rows, options)
+        source = open_source(target.path, reading_rows(chunk_rows, n_threads), options)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     # Enough examples kept in memory for the text report: more would mean a pass over every problem.
@@ -147,7 +149,7 @@ def validate_file(
             for notice in chunk.notices:
                 column = None if notice.column is None else field_of.get(notice.column, notice.column)
                 emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
-            check_chunk(chunk, rules, layout, choices, emit)
+            check_chunk(chunk, rules, layout, choices, emit, pool)
             problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
             tally.add(
                 len(chunk.data),
@@ -182,6 +184,16 @@ def validate_file(
     return result
 
 
+def reading_rows(chunk_rows: int, n_threads: int) -> int:
+    """The rows per chunk the reader makes: ``chunk_rows``, halved when a worker thread reads ahead.
+
+    ``chunk_rows`` bounds the memory of the chunk in hand; reading ahead holds a second chunk
+    while the first is checked, so two half chunks keep that bound. The problems do not depend on
+    the chunk size (``tests/test_chunking.py``).
+    """
+    return chunk_rows if n_threads <= 1 else max(1, chunk_rows // 2)
+
+
 def _open_ahead(target: Target, chunk_rows: int, options: ReadOptions | None, n_threads: int) -> Future[Source]:
     """``open_source`` for ``target``, started on a worker thread when there are threads to spare.
 
@@ -191,10 +203,10 @@ def _open_ahead(target: Target, chunk_rows: int, options: ReadOptions | None, n_
     exactly where it ran before.
     """
     if n_threads <= 1 or target.path.suffix.lower() != ".csv":  # other readers may load much when opened
-        return started(lambda: open_source(target.path, chunk_rows, options or ReadOptions()), 1)
+        return started(lambda: open_source(target.path, reading_rows(chunk_rows, 1), options or ReadOptions()), 1)
 
     def open_and_read() -> Source:
-        source = open_source(target.path, chunk_rows, options or ReadOptions())
+        source = open_source(target.path, reading_rows(chunk_rows, n_threads), options or ReadOptions())
         source.chunks = Ahead(source.chunks)  # its first chunk is parsed while the last file's last is checked
         return source
 
@@ -266,10 +278,38 @@ def validate_paths(
     n_threads = resolve_threads(threads)
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
+    opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
+    pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="omnimig-check") if n_threads > 1 else None
+    try:
+        reported, results, unreadable = _validate_targets(
+            targets, lists, chunk_rows, progress, options, examples, n_threads, opening, pool
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    broken = {r.type for r in reported if not r.readable and r.type}
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken, threads=n_threads)
+    if strict:
+        for r in results:
+            r.problems.escalate()
+    return Validation(results, outcome, skipped, unreadable, reported)
+
+
+def _validate_targets(
+    targets: list[Target],
+    lists: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[Path, int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+    opening: Future[Source] | None,
+    pool: Executor | None,
+) -> tuple[list[FileResult], list[FileResult], list[str]]:
+    """Each file's field rules, in target order: (reported, read results, unreadable lines)."""
     results: list[FileResult] = []
     reported: list[FileResult] = []
     unreadable: list[str] = []
-    opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
     for i, target in enumerate(targets):
         hook = None if progress is None else partial(progress, target.path)
         opened, opening = opening, None
@@ -286,6 +326,7 @@ def validate_paths(
                 examples=examples,
                 n_threads=n_threads,
                 source=source,
+                pool=pool,
             )
         except ReadError as exc:
             line = str(exc)
@@ -303,9 +344,4 @@ def validate_paths(
         pa.default_memory_pool().release_unused()
         unreadable.append(line)
         reported.append(unreadable_result(target, line))
-    broken = {r.type for r in reported if not r.readable and r.type}
-    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken, threads=n_threads)
-    if strict:
-        for r in results:
-            r.problems.escalate()
-    return Validation(results, outcome, skipped, unreadable, reported)
+    return reported, results, unreadable
