@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import omnimig
 from omnimig.exceptions import UsageError
+from omnimig.io import ahead as ahead_module
 from omnimig.io.ahead import THREADS_ENV, Ahead, ahead, started, threads
 from omnimig.io.read_csv import read_csv
 from omnimig.io.table import Chunk
@@ -95,6 +96,18 @@ def test_the_threads_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(THREADS_ENV, bad)
         with pytest.raises(UsageError, match="whole number"):
             threads()
+
+
+def test_by_default_only_idle_cpus_get_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the setting is the usable CPUs less those busy with other work (at least one)."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(ahead_module, "usable_cpus", lambda: 4)
+    for others, expected in ((0, 4), (1, 3), (3, 1), (9, 1), (None, 4)):
+        monkeypatch.setattr(ahead_module, "_others_running", lambda n=others: n)
+        assert threads() == expected
+    monkeypatch.setattr(ahead_module, "usable_cpus", lambda: 1)
+    assert threads() == 1
+    assert ahead_module._others_running() is None or ahead_module._others_running() >= 0  # reads this machine
 
 
 def _numbers(n: int, fail_at: int | None = None) -> Iterator[int]:

@@ -6,8 +6,9 @@ what the main thread does or in what order: the chunks arrive in the order the r
 and every problem is still emitted by the one consumer. That is why the reports do not depend on
 the number of threads (``tests/test_parallel.py`` checks them byte for byte).
 
-``threads()`` is the knob: ``OMNIMIG_THREADS`` (a positive integer), else ``os.cpu_count()``.
-``1`` is the single-threaded behaviour: nothing runs on another thread.
+``threads()`` is the knob: ``OMNIMIG_THREADS`` (a positive integer), else the CPUs this process
+may use that are not busy with other work when it starts (``auto_threads``). ``1`` is the
+single-threaded behaviour: nothing runs on another thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -32,14 +34,14 @@ ALLOWED = "use a whole number from 1 (no worker threads) up"
 
 
 def threads(value: int | None = None) -> int:
-    """The number of threads to use: ``value``, else ``OMNIMIG_THREADS``, else ``os.cpu_count()``.
+    """The number of threads to use: ``value``, else ``OMNIMIG_THREADS``, else ``auto_threads()``.
 
     Raises ``UsageError`` naming what is allowed when the setting is not a positive integer.
     """
     if value is None:
         text = os.environ.get(THREADS_ENV, "").strip()
         if not text:
-            return max(1, min(os.cpu_count() or 1, MAX_THREADS))
+            return auto_threads()
         try:
             value = int(text)
         except ValueError:
@@ -47,6 +49,46 @@ def threads(value: int | None = None) -> int:
     if value < 1:
         raise UsageError(f"threads = {value} is not allowed; {ALLOWED}")
     return min(value, MAX_THREADS)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under ``taskset``), else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_threads() -> int:
+    """The usable CPUs less those busy with other work right now (at least 1).
+
+    Threads pay off on idle CPUs only. Where the kernel shares CPU time fairly between sessions
+    (Linux's autogroup, on by default), a process gets no more time for having more threads, and
+    handing chunks between threads costs some 10% more CPU: on a machine busy with other work the
+    threaded run was slower than the single-threaded one (bench/RESULTS.md, issue 16). The busy
+    CPUs are the tasks running now other than this one, from ``/proc/loadavg`` (the least of a
+    few samples, 2 ms apart); where that cannot be read, every usable CPU is used.
+    """
+    cpus = min(usable_cpus(), MAX_THREADS)
+    if cpus == 1:
+        return 1
+    others = _others_running()
+    return cpus if others is None else max(1, cpus - others)
+
+
+def _others_running(samples: int = 5) -> int | None:
+    """Tasks running or ready to run on the machine, other than the calling thread; None if unknown."""
+    least: int | None = None
+    try:
+        for i in range(samples):
+            if i:
+                time.sleep(0.002)
+            with open("/proc/loadavg", encoding="ascii") as f:
+                running = int(f.read().split()[3].split("/")[0])
+            least = running if least is None else min(least, running)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if least is None else max(0, least - 1)
 
 
 _ITEM, _END, _ERROR = range(3)

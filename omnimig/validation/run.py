@@ -271,7 +271,7 @@ def validate_paths(
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
-    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the number of CPUs) lets
+    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``) lets
     reading overlap checking: the next file is opened (its encoding checked) and the next chunk
     read while the current one is checked. Results are the same for any number of threads.
     """
