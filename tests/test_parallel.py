@@ -22,10 +22,14 @@ from hypothesis import strategies as st
 import omnimig
 from omnimig.exceptions import UsageError
 from omnimig.io import ahead as ahead_module
+from omnimig.io import read_csv as read_csv_module
 from omnimig.io.ahead import THREADS_ENV, Ahead, ahead, started, threads
 from omnimig.io.read_csv import read_csv
 from omnimig.io.table import Chunk
 from omnimig.sampling.generate import generate
+from omnimig.schemas.rules import load_choices
+from omnimig.validation.problem import FileResult
+from omnimig.validation.run import Target, validate_file, validate_paths
 
 
 def report_json(paths: Path | list[Path], chunk_rows: int = 200_000) -> str:
@@ -206,3 +210,31 @@ def test_bundle_notes_and_problems_are_the_same_with_threads(
         texts.append(out.getvalue())
     assert "not-checked" in texts[0] or "not checked" in texts[0]  # the user file is absent
     assert texts[1] == texts[0]
+
+
+def _problems(result: FileResult) -> list[tuple[object, ...]]:
+    return [(p.row, p.field, p.rule, p.severity, p.value, p.message) for p in result.problems]
+
+
+@pytest.mark.parametrize("tail", ["cell", "short-row", "none"])
+def test_a_large_file_taken_as_utf8_from_its_start_is_judged_as_when_checked_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str
+) -> None:
+    """validate_paths does not read a large UTF-8 file once more to check its encoding (the parse
+    checks every cell); a Windows-1254 byte after the first block must still give the report the
+    whole-file check gives: the file validated again from the start, read as Windows-1254."""
+    monkeypatch.setattr(read_csv_module, "CHECK_BLOCK", 4096)  # "large" = over 4 KB here
+    path = tmp_path / "address.csv"
+    head = "user,title,city\n" + "".join(f"U{i},Ev {i} çiçek,İstanbul\n" for i in range(3000))
+    last = {"cell": "U9,Şişli,İzmir\n", "short-row": "Şişli\n", "none": ""}[tail]
+    path.write_bytes(head.encode("utf-8") + last.encode("cp1254") + b"U10,ok,Ankara\n")
+    assert read_csv_module._utf8_head(path, path.read_bytes()[:65536])  # the lazy path is taken
+    whole = validate_file(Target(path, "address"), load_choices(None))  # checked whole, as before
+    for n in (1, 2):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        run = validate_paths([path])
+        assert not run.unreadable
+        assert _problems(run.results[0]) == _problems(whole)
+        assert run.results[0].rows == whole.rows
+    encoding = [p.rule for p in whole.problems if p.rule == "encoding"]
+    assert encoding == ([] if tail == "none" else ["encoding"])

@@ -14,6 +14,7 @@ single-threaded behaviour: nothing runs on another thread.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import queue
 import threading
@@ -190,12 +191,13 @@ def started(call: Callable[[], T], n_threads: int, name: str = "omnimig-start") 
     if n_threads <= 1:
         return _Lazy(call)
     future: Future[T] = Future()
+    context = contextvars.copy_context()  # the caller's settings (e.g. ``read_csv.LAZY_UTF8``) hold there too
 
     def run() -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
-            future.set_result(call())
+            future.set_result(context.run(call))
         except BaseException as exc:
             future.set_exception(exc)
 

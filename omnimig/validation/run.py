@@ -18,6 +18,7 @@ from omnimig.io import FORMATS, file_format, open_source, type_from_name
 from omnimig.io.ahead import Ahead, ahead, started
 from omnimig.io.ahead import threads as resolve_threads
 from omnimig.io.paths import OWN_FILES
+from omnimig.io.read_csv import LAZY_UTF8, Reencode
 from omnimig.io.table import TEXT, Chunk, ReadOptions, Source
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
@@ -103,7 +104,31 @@ def validate_file(
     the problems and their order, are the same for any number of threads. ``source`` is the
     file opened already (``validate_paths`` opens the next file while this one is checked);
     ``pool``, when given, checks a chunk's columns side by side (``check_chunk``).
+
+    A CSV file opened with ``LAZY_UTF8`` (``validate_paths`` does) that turns out not to be UTF-8
+    is validated again from the start, opened the ordinary way (checked whole, its encoding chosen).
     """
+    try:
+        return _validate_file(target, choices, chunk_rows, progress, options, examples, n_threads, source, pool)
+    except Reencode:
+        token = LAZY_UTF8.set(False)
+        try:
+            return _validate_file(target, choices, chunk_rows, progress, options, examples, n_threads, None, pool)
+        finally:
+            LAZY_UTF8.reset(token)
+
+
+def _validate_file(
+    target: Target,
+    choices: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+    source: Source | None,
+    pool: Executor | None,
+) -> FileResult:
     options = options or ReadOptions()
     if source is None:
         source = open_source(target.path, reading_rows(chunk_rows, n_threads), options)
@@ -278,13 +303,16 @@ def validate_paths(
     n_threads = resolve_threads(threads)
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
-    opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
+    # Large UTF-8 files are not read once more to check their encoding: the parse checks it.
+    lazy = LAZY_UTF8.set(True)
     pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="omnimig-check") if n_threads > 1 else None
     try:
+        opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
         reported, results, unreadable = _validate_targets(
             targets, lists, chunk_rows, progress, options, examples, n_threads, opening, pool
         )
     finally:
+        LAZY_UTF8.reset(lazy)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     broken = {r.type for r in reported if not r.readable and r.type}
