@@ -1,8 +1,9 @@
-"""Validation benchmark (issue 7): omnimig vs a pyarrow parse vs frictionless, in one run.
+"""Validation benchmark (issues 7 and 16): omnimig vs a pyarrow parse vs the Polars baseline vs
+frictionless, in one run.
 
-    python bench/validate_bench.py [--orders N] [--scale K] [--quick] [--out DIR]
+    python bench/validate_bench.py [--orders N] [--scale K] [--quick] [--out DIR] [--repeat R]
                                    [--frictionless-fraction F] [--write-results]
-                                   [--frictionless-keys-only]
+                                   [--frictionless-keys-only] [--no-polars] [--no-one-thread]
 
 1. Generates a CSV bundle with the installed ``omnimig samples --invalid-rate 0.001`` (reused when
    DIR already holds one generated with the same arguments: see the stamp file ``.bench-stamp.json``).
@@ -17,9 +18,14 @@
    d. frictionless with the keys: the slice made consistent (the first F of the users, their
       addresses and orders, the items of those orders) and validated as one data package with our
       Table Schemas, ``AkinonCheck`` and the primaryKey/foreignKeys of ``datapackage.json`` (the
-      email uniqueKey as a case-sensitive field ``unique`` constraint), also extrapolated.
-3. Prints a Markdown table and the ratios; ``--write-results`` writes them into the
-   "## Validation" section of ``bench/RESULTS.md``.
+      email uniqueKey as a case-sensitive field ``unique`` constraint), also extrapolated;
+   e. the Polars baseline ``bench/polars_baseline.py`` (every field and cross-file rule, generated
+      from the rule files), its problems compared with the answer key like omnimig's;
+   f. ``omnimig validate`` with ``OMNIMIG_THREADS=1`` (a, b, e and f interleaved round by round,
+      ``--repeat`` rounds, so machine noise hits them alike; the medians are reported).
+3. Prints a Markdown table and the ratios with the issue 7 and issue 16 targets marked met or not;
+   ``--write-results`` writes them into the "## Validation with threads, against Polars (issue 16)"
+   section at the end of ``bench/RESULTS.md``.
 
 ``--quick`` runs a tiny bundle (2,000 orders): it asserts nothing about time, only that every step
 runs and the planted problems are found exactly. Any run exits 1 when found != planted.
@@ -40,8 +46,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -50,11 +58,18 @@ INVALID_RATE = 0.001
 SEED = 1
 STAMP = ".bench-stamp.json"
 GIB = 1024**3
+T = TypeVar("T")
 
 # Issue 7 targets (for 1,000,000 orders; the memory bound doubles for the 5x bundle).
 TARGET_PARSE_RATIO = 3.0
 TARGET_FRICTIONLESS_RATIO = 40.0
 TARGET_RSS = {1: 1.5 * GIB, 5: 3 * GIB}
+# Issue 16 targets: at least this much faster than the Polars baseline, at most this many times
+# the pyarrow parse, and the memory bound (1 GB; 3 GB for the 5x bundle).
+TARGET_POLARS_RATIO = 1.25
+TARGET_PARSE_RATIO_16 = 2.5
+TARGET_RSS_16 = {1: 1 * GIB, 5: 3 * GIB}
+SECTION_16 = "## Validation with threads, against Polars (issue 16)"
 
 PYARROW_SCRIPT = r"""
 import csv, json, sys, time
@@ -144,6 +159,7 @@ class Timed:
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system seconds
 
 
 @dataclass
@@ -155,6 +171,7 @@ class Step:
     problems: str = ""
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    cpu: float = 0.0  # user + system seconds; 0 when not measured (extrapolated steps)
 
     @property
     def rate(self) -> float:
@@ -175,10 +192,14 @@ def _seconds(text: str) -> float:
     return total
 
 
-def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> Timed:
+def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,), env: dict[str, str] | None = None) -> Timed:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as log:
         proc = subprocess.run(
-            ["/usr/bin/time", "-v", "-o", log.name, *cmd], capture_output=True, text=True, check=False
+            ["/usr/bin/time", "-v", "-o", log.name, *cmd],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=None if env is None else {**os.environ, **env},
         )
         report = Path(log.name).read_text()
     if proc.returncode not in ok_codes:
@@ -188,7 +209,8 @@ def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> Timed:
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
     if wall is None or rss is None:
         raise SystemExit(f"bench: cannot read /usr/bin/time output:\n{report}")
-    return Timed(_seconds(wall.group(1)), int(rss.group(1)) * 1024, proc.returncode, proc.stdout, proc.stderr)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): (\S+)", report))
+    return Timed(_seconds(wall.group(1)), int(rss.group(1)) * 1024, proc.returncode, proc.stdout, proc.stderr, cpu)
 
 
 def omnimig_exe() -> str:
@@ -246,8 +268,10 @@ def problem_key(p: dict[str, object]) -> tuple[str, object, object, object, obje
 # --------------------------------------------------------------------------------------------- steps
 
 
-def run_omnimig(out: Path) -> tuple[Step, dict[str, int], bool, list[str]]:
-    run = timed([omnimig_exe(), "validate", "--format", "json", str(out)], ok_codes=(0, 1))
+def run_omnimig(out: Path, threads: int | None = None) -> tuple[Step, dict[str, int], bool, list[str]]:
+    """``omnimig validate --format json`` (with ``OMNIMIG_THREADS=threads`` when given)."""
+    env = None if threads is None else {"OMNIMIG_THREADS": str(threads)}
+    run = timed([omnimig_exe(), "validate", "--format", "json", str(out)], ok_codes=(0, 1), env=env)
     doc = json.loads(run.stdout)
     found = [problem_key(p) for f in doc["files"] for p in f["problems"]]
     planted = [problem_key(p) for p in json.loads((out / "expected_problems.json").read_text())]
@@ -256,20 +280,46 @@ def run_omnimig(out: Path) -> tuple[Step, dict[str, int], bool, list[str]]:
     notes = []
     if len(found) != len(found_set):
         notes.append(f"omnimig reported {len(found) - len(found_set)} problems twice")
-    missing = sorted(planted_set - found_set, key=repr)
-    extra = sorted(found_set - planted_set, key=repr)
-    for label, items in (("missed", missing), ("not planted", extra)):
-        if items:
-            shown = "; ".join(map(str, items[:5]))
-            notes.append(f"{len(items)} {label}: {shown}{' …' if len(items) > 5 else ''}")
+    notes += _differences(planted_set, found_set)
     bundle_errors = doc.get("bundle", {}).get("errors", [])
     if bundle_errors:
         notes.append(f"bundle errors: {bundle_errors}")
     rows = {Path(f["path"]).stem: f["rows"] for f in doc["files"]}
     verdict = "= planted" if same else "≠ planted"
     problems = f"{len(found_set):,} found / {len(planted_set):,} planted ({verdict})"
-    step = Step("omnimig validate", sum(rows.values()), run.wall, run.rss, problems)
+    name = "omnimig validate" if threads is None else f"omnimig validate, OMNIMIG_THREADS={threads}"
+    step = Step(name, sum(rows.values()), run.wall, run.rss, problems, cpu=run.cpu)
     return step, rows, same, notes
+
+
+def _differences(planted: set[tuple[object, ...]], found: set[tuple[object, ...]]) -> list[str]:
+    notes = []
+    missing = sorted(planted - found, key=repr)
+    extra = sorted(found - planted, key=repr)
+    for label, items in (("missed", missing), ("not planted", extra)):
+        if items:
+            shown = "; ".join(map(str, items[:5]))
+            notes.append(f"{len(items)} {label}: {shown}{' …' if len(items) > 5 else ''}")
+    return notes
+
+
+def run_polars(out: Path) -> tuple[Step, bool, list[str]]:
+    """The Polars baseline on the bundle; its (file, row, field, rule, severity) set vs the answer key."""
+    run = timed([sys.executable, str(HERE / "polars_baseline.py"), str(out)], ok_codes=(0, 1))
+    doc = json.loads(run.stdout)
+    found = {tuple(p) for p in doc["problems"]}
+    planted = {problem_key(p) for p in json.loads((out / "expected_problems.json").read_text())}
+    same = found == planted
+    problems = f"{len(found):,} found / {len(planted):,} planted ({'= planted' if same else '≠ planted'})"
+    step = Step(
+        "Polars baseline (bench/polars_baseline.py)",
+        sum(doc["rows"].values()),
+        run.wall,
+        run.rss,
+        problems,
+        cpu=run.cpu,
+    )
+    return step, same, [f"Polars baseline: {n}" for n in _differences(planted, found)]
 
 
 def run_pyarrow(paths: list[Path]) -> tuple[Step, dict[str, int]]:
@@ -277,7 +327,7 @@ def run_pyarrow(paths: list[Path]) -> tuple[Step, dict[str, int]]:
     doc = json.loads(run.stdout)
     rows = {Path(p).stem: n for p, n in doc["rows"].items()}
     note = f"The pyarrow process spent {doc['import_s']:.2f} s importing, {doc['parse_s']:.2f} s parsing"
-    step = Step("pyarrow parse (text columns)", sum(rows.values()), run.wall, run.rss, "—", note)
+    step = Step("pyarrow parse (text columns)", sum(rows.values()), run.wall, run.rss, "—", note, cpu=run.cpu)
     step.extra = {"parse_s": doc["parse_s"]}
     return step, rows
 
@@ -479,11 +529,12 @@ def mb(n: int) -> str:
 
 def table(steps: list[Step]) -> str:
     lines = [
-        "| step | rows | wall s | rows/s | max RSS | problems found vs planted |",
-        "|---|---:|---:|---:|---:|---|",
+        "| step | rows | wall s | rows/s | CPU s | max RSS | problems found vs planted |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for s in steps:
-        lines.append(f"| {s.name} | {s.rows:,} | {s.wall:.2f} | {s.rate:,.0f} | {mb(s.rss)} | {s.problems} |")
+        cpu = f"{s.cpu:.2f}" if s.cpu else "—"
+        lines.append(f"| {s.name} | {s.rows:,} | {s.wall:.2f} | {s.rate:,.0f} | {cpu} | {mb(s.rss)} | {s.problems} |")
     return "\n".join(lines)
 
 
@@ -563,6 +614,45 @@ def targets(
     return lines
 
 
+def targets_16(omnimig: Step, parse: Step, polars: Step | None, one: Step | None, same: bool, scale: int) -> list[str]:
+    """The issue 16 targets, each marked met or not, from the medians of the interleaved rounds."""
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    limit = TARGET_RSS_16[5] if scale >= 5 else TARGET_RSS_16[1]
+    decimal = limit / GIB * 1e9
+    parse_ratio = omnimig.wall / parse.wall
+    lines = ["| issue 16 target | this run (medians) | |", "|---|---|---|"]
+    if polars is not None:
+        speed = polars.wall / omnimig.wall
+        lines.append(
+            f"| ≥ {TARGET_POLARS_RATIO:g}× faster than the Polars baseline | Polars / omnimig = {polars.wall:.2f} s / "
+            f"{omnimig.wall:.2f} s = **{speed:.2f}×** (CPU: {polars.cpu:.2f} s / {omnimig.cpu:.2f} s = "
+            f"{polars.cpu / omnimig.cpu:.2f}×) | {verdict(speed >= TARGET_POLARS_RATIO)} |"
+        )
+    lines.append(
+        f"| ≤ {TARGET_PARSE_RATIO_16:g}× the pyarrow parse | omnimig / pyarrow = {omnimig.wall:.2f} s / "
+        f"{parse.wall:.2f} s = **{parse_ratio:.2f}×** | {verdict(parse_ratio <= TARGET_PARSE_RATIO_16)} |"
+    )
+    rss_ok = "**met**" if omnimig.rss <= decimal else "**met only reading GB as GiB**" if omnimig.rss <= limit else ""
+    lines.append(
+        f"| max RSS ≤ {limit / GIB:g} GB | {mb(omnimig.rss)} (the limit is {mb(int(limit))} reading GB as GiB, "
+        f"{mb(int(decimal))} as 10⁹ bytes) | {rss_ok or verdict(False)} |"
+    )
+    lines.append(
+        f"| exactly the planted problems, any thread count | {omnimig.problems} | {verdict(same)} (every round, "
+        "default threads and 1; `tests/test_parallel.py` and `tests/test_chunking.py` check byte-identical "
+        "reports for 1/2/4 threads and many chunk sizes) |"
+    )
+    if one is not None:
+        lines.append(
+            f"| (not a target) threads vs one thread | OMNIMIG_THREADS=1 / default = {one.wall:.2f} s / "
+            f"{omnimig.wall:.2f} s = {one.wall / omnimig.wall:.2f}× | — |"
+        )
+    return lines
+
+
 def report(
     command: str,
     orders: int,
@@ -573,16 +663,21 @@ def report(
     notes: list[str],
     gen_wall: float | None,
     load: tuple[float, float],
+    polars: Step | None = None,
+    one: Step | None = None,
 ) -> str:
     omnimig, parse, _, friction = steps[:4]
     keyed = steps[5] if len(steps) > 5 else None
     rows = omnimig.rows
+    shown = [omnimig, *([one] if one is not None else []), parse, *([polars] if polars is not None else []), *steps[2:]]
     out = [
         f"### {orders:,} orders (scale {scale}), {rows:,} rows in four CSV files",
         "",
         f"`{command}` — measured {dt.date.today().isoformat()} on {machine()}; omnimig at {git_commit()}.",
         "",
-        table(steps),
+        table(shown),
+        "",
+        *targets_16(omnimig, parse, polars, one, same, scale),
         "",
         *targets(omnimig, parse, friction, same, scale, orders, keyed),
         "",
@@ -602,10 +697,14 @@ def report(
         "file or slice alone, so it leaves out frictionless' import time and the unique/foreign-key checks omnimig "
         "does; both favour frictionless. The planted defects follow the valid rows, so a small leading slice holds "
         "none of them (frictionless' error count above is a sanity check only).",
-        *(f"  - {n}" for n in notes if not n.startswith(("omnimig", "Frictionless with keys", "Keys", "Its whole"))),
+        *(
+            f"  - {n}"
+            for n in notes
+            if not n.startswith(("omnimig", "Polars", "Frictionless with keys", "Keys", "Its whole"))
+        ),
     ]
     out += [f"- {n}" for n in notes if n.startswith(("Frictionless with keys", "Keys", "Its whole"))]
-    out += [f"- {n}" for n in notes if n.startswith("omnimig")]
+    out += [f"- {n}" for n in notes if n.startswith(("omnimig", "Polars"))]
     if gen_wall is not None:
         out.append(f"- Generating the bundle (`omnimig samples`, not part of the figures) took {gen_wall:.0f} s.")
     return "\n".join(out) + "\n"
@@ -656,6 +755,31 @@ def write_results(subsection: str) -> None:
     RESULTS.write_text("".join(lines[:start]) + section + "".join(tail), encoding="utf-8")
 
 
+def _median(items: list[T], step: Callable[[T], Step]) -> T:
+    """The item whose step has the median wall time (the lower middle for an even count)."""
+    return sorted(items, key=lambda x: step(x).wall)[(len(items) - 1) // 2]
+
+
+def write_section_16(subsection: str) -> None:
+    """Replace (or append at the end) the issue 16 section with this run; leave the rest of the file."""
+    intro = (
+        f"{SECTION_16}\n\n"
+        "`bench/validate_bench.py` runs `omnimig validate --format json` (threads as configured, and with\n"
+        "`OMNIMIG_THREADS=1`), the pyarrow parse and the Polars baseline (`bench/polars_baseline.py`) in\n"
+        "interleaved rounds on one CSV bundle, then frictionless on a slice as in the issue 7 section, and\n"
+        "writes the medians, the ratios and the targets of issues 16 and 7 here.\n\n"
+    )
+    old = RESULTS.read_text(encoding="utf-8")
+    start = old.find(SECTION_16)
+    text = intro + subsection.rstrip("\n") + "\n"
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        after = old.find("\n## ", start + len(SECTION_16))
+        new = old[:start] + text + ("\n" + old[after + 1 :] if after >= 0 else "")
+    RESULTS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
 # --------------------------------------------------------------------------------------------- main
 
 
@@ -668,6 +792,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frictionless-fraction", type=float, default=0.1, help="slice for frictionless (0.1)")
     parser.add_argument("--write-results", action="store_true", help="write the figures into bench/RESULTS.md")
     parser.add_argument("--repeat", type=int, default=1, help="run omnimig and pyarrow N times; report the median")
+    parser.add_argument("--no-polars", action="store_true", help="leave out the Polars baseline")
+    parser.add_argument("--no-one-thread", action="store_true", help="leave out omnimig with OMNIMIG_THREADS=1")
     parser.add_argument(
         "--frictionless-keys-only",
         action="store_true",
@@ -695,24 +821,46 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     parses: list[Step] = []
     runs: list[tuple[Step, dict[str, int], bool, list[str]]] = []
+    ones: list[tuple[Step, dict[str, int], bool, list[str]]] = []
+    polars_runs: list[tuple[Step, bool, list[str]]] = []
     for i in range(args.repeat):
-        print(f"bench: pyarrow parse ({i + 1}/{args.repeat}) …", file=sys.stderr)
+        # One round: every contender once, in the same order each round (noise hits them alike).
+        print(f"bench: round {i + 1}/{args.repeat}: pyarrow parse …", file=sys.stderr)
         parse, parsed_rows = run_pyarrow(paths)
         parses.append(parse)
-        print(f"bench: {parse.wall:.2f} s; omnimig validate ({i + 1}/{args.repeat}) …", file=sys.stderr)
+        if not args.no_polars:
+            print(f"bench: {parse.wall:.2f} s; Polars baseline …", file=sys.stderr)
+            polars_runs.append(run_polars(out))
+            print(f"bench: {polars_runs[-1][0].wall:.2f} s", file=sys.stderr)
+        print("bench: omnimig validate …", file=sys.stderr)
         runs.append(run_omnimig(out))
         print(f"bench: {runs[-1][0].wall:.2f} s", file=sys.stderr)
+        if not args.no_one_thread:
+            print("bench: omnimig validate, OMNIMIG_THREADS=1 …", file=sys.stderr)
+            ones.append(run_omnimig(out, threads=1))
+            print(f"bench: {ones[-1][0].wall:.2f} s", file=sys.stderr)
     # The median run of each (by wall time) goes into the tables; every run must find the planted set.
-    parse = sorted(parses, key=lambda s: s.wall)[len(parses) // 2]
-    omnimig, rows, _, notes = sorted(runs, key=lambda r: r[0].wall)[len(runs) // 2]
-    same = all(r[2] for r in runs)
+    parse = _median(parses, lambda x: x)
+    omnimig, rows, _, notes = _median(runs, lambda r: r[0])
+    one = _median(ones, lambda r: r[0])[0] if ones else None
+    polars = _median(polars_runs, lambda r: r[0])[0] if polars_runs else None
+    same = all(r[2] for r in runs + ones) and all(r[1] for r in polars_runs)
+    for r in ones:
+        notes += [f"omnimig with OMNIMIG_THREADS=1: {n}" for n in r[3] if not r[2]]
+    for r in polars_runs:
+        notes += r[2]
     if args.repeat > 1:
-        walls = ", ".join(f"{r[0].wall:.2f}" for r in runs)
-        parse_walls = ", ".join(f"{p.wall:.2f}" for p in parses)
+
+        def walls(steps: list[Step]) -> str:
+            return ", ".join(f"{x.wall:.2f}" for x in steps)
+
+        extra = f"; one-thread walls: {walls([r[0] for r in ones])} s" if ones else ""
+        extra += f"; Polars walls: {walls([r[0] for r in polars_runs])} s" if polars_runs else ""
         notes.append(
-            f"omnimig validate and the pyarrow parse ran {args.repeat} times, alternating; the tables show the "
-            f"median run of each. omnimig walls: {walls} s (max RSS up to {mb(max(r[0].rss for r in runs))}); "
-            f"pyarrow walls: {parse_walls} s; found = planted in {sum(r[2] for r in runs)} of {args.repeat} runs"
+            f"omnimig validate, the pyarrow parse{', the Polars baseline' if polars_runs else ''} ran {args.repeat} "
+            f"times, interleaved; the tables show the median run of each. omnimig walls: "
+            f"{walls([r[0] for r in runs])} s (max RSS up to {mb(max(r[0].rss for r in runs))}); pyarrow walls: "
+            f"{walls(parses)} s{extra}; found = planted in {sum(r[2] for r in runs)} of {args.repeat} runs"
         )
     load_after = os.getloadavg()[0]
     print("bench: frictionless on a slice …", file=sys.stderr)
@@ -733,10 +881,12 @@ def main(argv: list[str] | None = None) -> int:
         fnotes + notes,
         gen_wall,
         (load, load_after),
+        polars,
+        one,
     )
     print(text)
     if args.write_results:
-        write_results(text)
+        write_section_16(text)
         print(f"bench: wrote {RESULTS}", file=sys.stderr)
     if not same:
         print("bench: FAILED — the problems found are not exactly the planted ones", file=sys.stderr)

@@ -27,11 +27,14 @@ import codecs
 import csv
 import io
 import re
+import sys
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +83,20 @@ class Encoding:
     codec: str  # for Python's open() and pyarrow's ReadOptions
     raw: str  # the same without a BOM, to compare text with the file's bytes
     notices: list[Notice] = field(default_factory=list)
+    # UTF-8 judged from the file's first block only; the parse checks the rest (see ``LAZY_UTF8``).
+    unchecked: bool = False
+
+
+#: Set (a ``ContextVar``, so only the caller that asks gets it) by a reader that can start a file
+#: again: a large file whose first block is UTF-8 with non-ASCII text is then not read once more to
+#: check the rest; pyarrow checks every cell while converting it, and if a cell is not UTF-8 after
+#: all the reading raises ``Reencode`` and the caller reads the file again, checked whole.
+LAZY_UTF8: ContextVar[bool] = ContextVar("omnimig_lazy_utf8", default=False)
+
+
+class Reencode(ReadError):
+    """A file read as UTF-8 on the strength of its first block is not UTF-8 after all: read it
+    again from the start (``LAZY_UTF8`` unset), which checks it whole and picks its encoding."""
 
 
 def detect_encoding(path: Path) -> tuple[str, list[Notice]]:
@@ -88,11 +105,13 @@ def detect_encoding(path: Path) -> tuple[str, list[Notice]]:
     return found.codec, found.notices
 
 
-def sniff_encoding(path: Path) -> Encoding:
+def sniff_encoding(path: Path, lazy: bool = False) -> Encoding:
     """UTF-8 (BOM or not) first; UTF-16 with a BOM and Windows-1254 with a warning; else a ReadError.
 
     The whole file is checked once in blocks, so a bad byte on the last line is found without
-    holding the file in memory.
+    holding the file in memory. With ``lazy`` a file over ``CHECK_BLOCK`` whose first block is
+    valid UTF-8 holding non-ASCII text (Windows-1254 Turkish would not be) is taken as UTF-8
+    unchecked: the parse checks the rest (``LAZY_UTF8``).
     """
     with path.open("rb") as handle:
         head = handle.read(65536)
@@ -111,6 +130,8 @@ def sniff_encoding(path: Path) -> Encoding:
         if _looks_utf16(head):
             raise ReadError(f"{path}: this looks like UTF-16 text without a byte-order mark; {RESAVE}")
         raise ReadError(f"{path}: this looks like a binary file, not CSV text")
+    if lazy and _utf8_head(path, head):
+        return Encoding("utf-8-sig", "utf-8", unchecked=True)
     if _is_utf8(path):
         return Encoding("utf-8-sig", "utf-8")
     bad_line = _first_undecodable_line(path, "utf-8-sig")
@@ -125,6 +146,15 @@ def sniff_encoding(path: Path) -> Encoding:
         "Save it as UTF-8 before uploading",
     )
     return Encoding(FALLBACK_ENCODING, FALLBACK_ENCODING, [notice])
+
+
+def _utf8_head(path: Path, head: bytes) -> bool:
+    """A large file whose first block, up to its last line end, is UTF-8 with non-ASCII text."""
+    if path.stat().st_size <= CHECK_BLOCK:
+        return False  # checked whole: it is cheap
+    cut = head.rfind(b"\n") + 1
+    # Three line ends at least: the header (after a sep= line) is inside the checked block.
+    return head.count(b"\n", 0, cut) >= 3 and not head[:cut].isascii() and _valid_utf8(memoryview(head[:cut]))
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -281,7 +311,7 @@ class _Plan:
 
 def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
     try:
-        encoding = sniff_encoding(path)
+        encoding = sniff_encoding(path, lazy=LAZY_UTF8.get())
         with path.open(encoding=encoding.codec, newline="") as handle:
             first_line = _header_line(path, handle)
             skip = 1
@@ -459,11 +489,23 @@ class _Parsed:
         self.done = 0
 
     def add(self, table: pa.Table) -> None:
-        text = sum(pc.sum(pc.binary_length(column)).as_py() or 0 for column in table.columns)
+        text = sum(_text_bytes(chunk) for column in table.columns for chunk in column.chunks)
         self.done += text + table.num_rows * self.width
 
     def __call__(self) -> int | None:
         return self.done
+
+
+def _text_bytes(array: pa.Array) -> int:
+    """The bytes of text in a ``large_string`` array, from its first and last offsets (no pass over
+    the cells: the progress count is taken on every piece, on the reader thread)."""
+    if not len(array):
+        return 0
+    if not pa.types.is_large_string(array.type):  # never for TEXT columns: count the cells
+        return pc.sum(pc.binary_length(array)).as_py() or 0
+    offsets = array.buffers()[1]
+    ends = np.frombuffer(offsets, dtype=np.int64, count=array.offset + len(array) + 1)
+    return int(ends[-1] - ends[array.offset])
 
 
 def _chunks(plan: _Plan, chunk_rows: int, parsed: _Parsed) -> Iterator[Chunk]:
@@ -472,23 +514,65 @@ def _chunks(plan: _Plan, chunk_rows: int, parsed: _Parsed) -> Iterator[Chunk]:
     notices: deque[Notice] = deque()
     next_row = 2  # the header is spreadsheet row 1
     try:
-        for table in _regroup(_records(plan, parsed, notices), chunk_rows):
-            n = table.num_rows
-            frame = pd.DataFrame(
-                {name: pd.arrays.ArrowStringArray(column) for name, column in zip(names, table.columns, strict=True)},
-                index=pd.RangeIndex(next_row - 2, next_row - 2 + n),
-            )
-            rows = pd.Series(np.arange(next_row, next_row + n), index=frame.index)
-            next_row += n
-            mine = []
-            while notices and notices[0].row is not None and notices[0].row < next_row:
-                mine.append(notices.popleft())
-            yield Chunk(data=frame, rows=rows, notices=mine)
+        with _quiet_odd_text(plan.encoding.unchecked):
+            for table in _regroup(_records(plan, parsed, notices), chunk_rows):
+                n = table.num_rows
+                frame = pd.DataFrame(
+                    {
+                        name: pd.arrays.ArrowStringArray(column)
+                        for name, column in zip(names, table.columns, strict=True)
+                    },
+                    index=pd.RangeIndex(next_row - 2, next_row - 2 + n),
+                )
+                rows = pd.Series(np.arange(next_row, next_row + n), index=frame.index)
+                next_row += n
+                mine = []
+                while notices and notices[0].row is not None and notices[0].row < next_row:
+                    mine.append(notices.popleft())
+                yield Chunk(data=frame, rows=rows, notices=mine)
+    except Reencode:
+        raise
     except ReadError:
+        _recheck(plan)
         raise
     except (pa.ArrowException, UnicodeError, csv.Error, OSError, MemoryError, ValueError) as exc:
+        _recheck(plan)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReadError(f"{plan.path}: cannot read the file after row {next_row - 1}: {text}") from None
+
+
+@contextmanager
+def _quiet_odd_text(unchecked: bool) -> Iterator[None]:
+    """While a file taken as UTF-8 unchecked is read: pyarrow decodes an odd row's text before
+    calling ``_Odd.handle``; a byte that is not UTF-8 makes that decoding fail inside pyarrow, which
+    prints it as an "Exception ignored" traceback and then fails the parse (and the file is read
+    again, checked whole). That one kind of report is dropped; anything else goes to the hook that
+    was there. Another thread may have put its own hook on top meanwhile: then this one is left
+    in place (it only filters) rather than pulling the other's out."""
+    if not unchecked:
+        yield
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        method = getattr(unraisable, "object", None)
+        if isinstance(unraisable.exc_value, UnicodeDecodeError) and isinstance(getattr(method, "__self__", None), _Odd):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        if sys.unraisablehook is hook:
+            sys.unraisablehook = previous
+
+
+def _recheck(plan: _Plan) -> None:
+    """After a failure reading a file taken as UTF-8 unchecked: ``Reencode`` if it is not UTF-8 (the
+    failure may be pyarrow's check of a cell), else the failure stands as it is."""
+    if plan.encoding.unchecked and not _is_utf8(plan.path):
+        raise Reencode(f"{plan.path}: not UTF-8 after its first block; read it again, checked whole")
 
 
 def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[pa.Table]:

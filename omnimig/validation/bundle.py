@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -149,6 +150,24 @@ class _Domains:
     def _usable(self, node: Node) -> bool:
         table = self.tables.get(node[0])
         return table is not None and all(f in table.frame for f in node[1])
+
+    def groups(self) -> list[list[Node]]:
+        """Every group of usable keys that ``codes`` would encode together, in the order it would."""
+        found: dict[Node, list[Node]] = {}
+        for node in list(self.parent):
+            if self._usable(node):
+                found.setdefault(self._root(node), []).append(node)
+        return list(found.values())
+
+    def warm(self, threads: int) -> None:
+        """Encode every group now, the groups side by side on ``threads`` threads (the codes are the
+        ones ``codes`` would make on demand: the same keys in the same order)."""
+        todo = [g for g in self.groups() if any(n not in self.cache for n in g)]
+        if len(todo) < 2 or threads < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(threads, len(todo)), thread_name_prefix="omnimig-encode") as pool:
+            for done in pool.map(self._encode, todo):
+                del done
 
     def codes(self, type_name: str, fields: list[str]) -> tuple[np.ndarray, int]:
         node = (type_name, tuple(fields))
@@ -285,15 +304,71 @@ class _Sink:
         self.by_path[file].problems.add(row, fld, rule, severity, shorten(value), message)
 
 
+class _Recorded(_Sink):
+    """A rule's problems and outcome notes, kept in the order the rule made them, to be handed to
+    the real sink and outcome later: rules run side by side, their results go out in rule order,
+    so the reports are the same as when the rules run one after another."""
+
+    def __init__(self, sink: _Sink, outcome: BundleOutcome) -> None:
+        self.by_path = sink.by_path
+        self.touched = set()
+        self.outcome = outcome
+        self.problems: list[tuple[Any, ...]] = []
+        self.notes: list[tuple[Any, ...]] = []
+
+    def add(self, *problem: Any) -> None:
+        self.problems.append(problem)
+
+    # The part of ``BundleOutcome`` the rules use: notes are recorded, the rest is read.
+    def absent(self, name: str) -> str:
+        return self.outcome.absent(name)
+
+    def note(self, *args: Any, **kw: Any) -> None:
+        self.notes.append((args, kw))
+
+    def replay(self, sink: _Sink, outcome: BundleOutcome) -> None:
+        for problem in self.problems:
+            sink.add(*problem)
+        for args, kw in self.notes:
+            outcome.add(*args, **kw)
+
+
+class _NoteTaker:
+    """What a rule sees as the outcome when it runs beside others: ``add`` goes to the record."""
+
+    def __init__(self, record: _Recorded) -> None:
+        self.record = record
+
+    def add(self, *args: Any, **kw: Any) -> None:
+        self.record.note(*args, **kw)
+
+    def absent(self, name: str) -> str:
+        return self.record.absent(name)
+
+
+Rule = Callable[[_Sink, BundleOutcome], None]
+
+
+def _recorded(rule: Rule, sink: _Sink, outcome: BundleOutcome) -> _Recorded:
+    record = _Recorded(sink, outcome)
+    rule(record, _NoteTaker(record))  # type: ignore[arg-type]
+    _release()
+    return record
+
+
 def check_bundle(
     results: list[FileResult],
     require_all: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     unreadable_types: Iterable[str] = (),
+    threads: int = 1,
 ) -> BundleOutcome:
     """Apply every cross-file rule to ``results`` in place (problems are appended and re-sorted).
 
     ``progress``, when given, is called as ``progress(step, steps done, steps)`` before each rule.
+    With ``threads > 1`` the key groups are dictionary-encoded side by side and the rules run on a
+    pool of that many threads (Arrow kernels and numpy release the GIL); each rule's problems are
+    recorded and handed out in rule order, so the outcome does not depend on the thread count.
     """
     tables = _tables(results)
     sink = _Sink(results)
@@ -313,20 +388,27 @@ def check_bundle(
             progress(what, done, steps)
         done += 1
 
+    rules: list[tuple[str, Rule]] = []
     for mtype in types:
         table = tables.get(mtype.name)
         if table is None:
             continue
-        step(f"{mtype.name}: unique keys")
-        _unique(mtype, table, sink)
-        _release()
+        rules.append((f"{mtype.name}: unique keys", _as_rule(_unique, mtype, table)))
         for fk in mtype.foreign_keys:
-            step(f"{mtype.name}: references")
-            _foreign_key(mtype, fk, table, tables, sink, outcome)
-            _release()
+            rules.append((f"{mtype.name}: references", partial(_foreign_key, mtype, fk, table, tables)))
         for check in mtype.consistency:
-            step(f"{mtype.name}: consistency")
-            _consistency(mtype, check, table, tables, sink)
+            rules.append((f"{mtype.name}: consistency", _as_rule(_consistency, mtype, check, table, tables)))
+    if threads > 1 and len(rules) > 1 and tables:
+        next(iter(tables.values())).domains.warm(threads)  # type: ignore[union-attr]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="omnimig-bundle") as pool:
+            running = [pool.submit(_recorded, rule, sink, outcome) for _, rule in rules]
+            for (what, _), future in zip(rules, running, strict=True):
+                step(what)
+                future.result().replay(sink, outcome)
+    else:
+        for what, rule in rules:
+            step(what)
+            rule(sink, outcome)
             _release()
     if progress is not None:
         progress("bundle rules", steps, steps)
@@ -348,6 +430,15 @@ def check_bundle(
         else:
             r.sort((*table_rules(r.type).names, *r.columns) if r.type else r.columns)
     return outcome
+
+
+def _as_rule(check: Callable[..., None], *args: Any) -> Rule:
+    """A rule that takes the sink but not the outcome, as a ``Rule``."""
+
+    def rule(sink: _Sink, _outcome: BundleOutcome) -> None:
+        check(*args, sink)
+
+    return rule
 
 
 def _codes(tables: dict[str, _Table], type_name: str, fields: list[str]) -> tuple[np.ndarray, int] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TypeAlias
@@ -179,18 +180,78 @@ def check_chunk(
     layout: Layout,
     choices: dict[str, ChoiceList],
     emit: Emitter,
+    pool: Executor | None = None,
 ) -> None:
+    """Every field rule on one chunk. With a ``pool`` the columns are checked side by side (the
+    kernels release the GIL); each column's problems are recorded and handed to ``emit`` in rule
+    order, so what ``emit`` receives is the same, call for call, as without a pool."""
     blank = blank_rows(chunk)
     rows = chunk.rows.to_numpy()
     if blank.any():
         for row in rows[blank].tolist():
             emit.one(int(row), None, "blank-row", "error", "the row is empty; delete it or fill it in")
     live = ~blank
+    work = []
     for rule in rules.fields:
         column = layout.columns.get(rule.name)
         if column is None:
             continue
-        check_column(text_array(chunk.data[column]), _kinds(chunk, column), rule, live, rows, choices, emit)
+        work.append((text_array(chunk.data[column]), _kinds(chunk, column), rule))
+    if pool is None or len(work) < 2:
+        for arr, kinds, rule in work:
+            check_column(arr, kinds, rule, live, rows, choices, emit)
+        return
+    running = [pool.submit(_recorded_column, arr, kinds, rule, live, rows, choices, emit) for arr, kinds, rule in work]
+    for future in running:
+        future.result().replay(emit.sink)
+
+
+class _Recording(ProblemStore):
+    """What one column's check gives a ``ProblemStore``, call by call, to be replayed into the real
+    store in rule order. It looks like the real store to ``Emitter`` (same class, same budget), so
+    the emitter takes the same path and makes the same calls."""
+
+    def __init__(self, memory_budget: int) -> None:
+        super().__init__(memory_budget=memory_budget)
+        self.calls: list[tuple[bool, tuple[object, ...]]] = []
+
+    def add(self, *args: object) -> None:
+        self.calls.append((False, args))
+
+    def add_many(self, *args: object) -> None:
+        self.calls.append((True, args))
+
+    def replay(self, sink: list[Problem] | ProblemStore) -> None:
+        if not isinstance(sink, ProblemStore):
+            raise TypeError("a recorded column replays into a ProblemStore only")
+        for many, args in self.calls:
+            if many:
+                sink.add_many(*args)  # type: ignore[arg-type]
+            else:
+                sink.add(*args)  # type: ignore[arg-type]
+
+
+class _Listed(list[Problem]):
+    """The same for an emitter whose sink is a plain list of problems."""
+
+    def replay(self, sink: list[Problem] | ProblemStore) -> None:
+        sink.extend(self)
+
+
+def _recorded_column(
+    arr: Text,
+    kinds: np.ndarray | None,
+    f: FieldRule,
+    live: np.ndarray,
+    rows: np.ndarray,
+    choices: dict[str, ChoiceList],
+    emit: Emitter,
+) -> _Recording | _Listed:
+    """``check_column`` on a pool thread, into a recording of what it emits."""
+    sink = emit.sink
+    record: _Recording | _Listed = _Recording(sink.memory_budget) if isinstance(sink, ProblemStore) else _Listed()
+    check_column(arr, kinds, f, live, rows, choices, Emitter(emit.file, emit.type, record))
+    return record
 
 
 def check_column(

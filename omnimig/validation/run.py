@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -14,8 +15,11 @@ import pyarrow as pa
 from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.exceptions import ReadError, UsageError
 from omnimig.io import FORMATS, file_format, open_source, type_from_name
+from omnimig.io.ahead import Ahead, ahead, started
+from omnimig.io.ahead import threads as resolve_threads
 from omnimig.io.paths import OWN_FILES
-from omnimig.io.table import TEXT, Chunk, ReadOptions
+from omnimig.io.read_csv import LAZY_UTF8, Reencode
+from omnimig.io.table import TEXT, Chunk, ReadOptions, Source
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
 from omnimig.validation.bundle import BundleOutcome, check_bundle
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
@@ -88,14 +92,46 @@ def validate_file(
     progress: Callable[[int, int], None] | None = None,
     options: ReadOptions | None = None,
     examples: int | None = None,
+    n_threads: int = 1,
+    source: Source | None = None,
+    pool: Executor | None = None,
 ) -> FileResult:
     """Every field rule for one file. Raises ``ReadError`` when the file cannot be read.
 
     ``progress`` is called as ``progress(bytes read, file size)`` after each chunk, and with
-    ``bytes read == file size`` once the file is done.
+    ``bytes read == file size`` once the file is done. With ``n_threads > 1`` the next chunk is
+    read on a worker thread while this one is checked (``omnimig.io.ahead``); the checks, and so
+    the problems and their order, are the same for any number of threads. ``source`` is the
+    file opened already (``validate_paths`` opens the next file while this one is checked);
+    ``pool``, when given, checks a chunk's columns side by side (``check_chunk``).
+
+    A CSV file opened with ``LAZY_UTF8`` (``validate_paths`` does) that turns out not to be UTF-8
+    is validated again from the start, opened the ordinary way (checked whole, its encoding chosen).
     """
+    try:
+        return _validate_file(target, choices, chunk_rows, progress, options, examples, n_threads, source, pool)
+    except Reencode:
+        token = LAZY_UTF8.set(False)
+        try:
+            return _validate_file(target, choices, chunk_rows, progress, options, examples, n_threads, None, pool)
+        finally:
+            LAZY_UTF8.reset(token)
+
+
+def _validate_file(
+    target: Target,
+    choices: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+    source: Source | None,
+    pool: Executor | None,
+) -> FileResult:
     options = options or ReadOptions()
-    source = open_source(target.path, chunk_rows, options)
+    if source is None:
+        source = open_source(target.path, reading_rows(chunk_rows, n_threads), options)
     size = target.path.stat().st_size
     rules = rules_for(target.type, source.format)
     # Enough examples kept in memory for the text report: more would mean a pass over every problem.
@@ -131,25 +167,30 @@ def validate_file(
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
     kept_rows: list[np.ndarray] = []
     field_of = {column: name for name, column in layout.columns.items()}
-    for chunk in source.chunks:
-        rows += len(chunk.data)
-        for notice in chunk.notices:
-            column = None if notice.column is None else field_of.get(notice.column, notice.column)
-            emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
-        check_chunk(chunk, rules, layout, choices, emit)
-        problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
-        tally.add(
-            len(chunk.data),
-            {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
-            {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
-        )
-        for f in kept_fields:
-            column = text_array(chunk.data[layout.columns[f]])
-            column = column if column.type == TEXT else column.cast(TEXT)
-            kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
-        kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
-        if progress is not None:
-            progress(min(source.bytes_read() or 0, size), size)
+    chunks = ahead(source.chunks, n_threads)
+    try:
+        for chunk in chunks:
+            rows += len(chunk.data)
+            for notice in chunk.notices:
+                column = None if notice.column is None else field_of.get(notice.column, notice.column)
+                emit.one(notice.row, column, notice.rule, notice.severity, notice.message, notice.value)  # type: ignore[arg-type]
+            check_chunk(chunk, rules, layout, choices, emit, pool)
+            problems.flush()  # rows ascend from chunk to chunk: the sorted chunk continues the run
+            tally.add(
+                len(chunk.data),
+                {f: text_array(chunk.data[layout.columns[f]]) for f in tallied},
+                {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
+            )
+            for f in kept_fields:
+                column = text_array(chunk.data[layout.columns[f]])
+                column = column if column.type == TEXT else column.cast(TEXT)
+                kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+            kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
+            if progress is not None:
+                progress(min(source.bytes_read() or 0, size), size)
+    finally:
+        if isinstance(chunks, Ahead):
+            chunks.close()
     if progress is not None:
         progress(size, size)
     if rows == 0:
@@ -166,6 +207,35 @@ def validate_file(
     result.header_row = header_row
     result.tally = tally
     return result
+
+
+def reading_rows(chunk_rows: int, n_threads: int) -> int:
+    """The rows per chunk the reader makes: ``chunk_rows``, halved when a worker thread reads ahead.
+
+    ``chunk_rows`` bounds the memory of the chunk in hand; reading ahead holds a second chunk
+    while the first is checked, so two half chunks keep that bound. The problems do not depend on
+    the chunk size (``tests/test_chunking.py``).
+    """
+    return chunk_rows if n_threads <= 1 else max(1, chunk_rows // 2)
+
+
+def _open_ahead(target: Target, chunk_rows: int, options: ReadOptions | None, n_threads: int) -> Future[Source]:
+    """``open_source`` for ``target``, started on a worker thread when there are threads to spare.
+
+    Opening a CSV file reads it once to check its encoding; done ahead, that read and the parse
+    of the file's first chunk overlap the previous file's checks, so the reader thread does not
+    wait for a file to be finished before starting the next. With one thread it runs when asked,
+    exactly where it ran before.
+    """
+    if n_threads <= 1 or target.path.suffix.lower() != ".csv":  # other readers may load much when opened
+        return started(lambda: open_source(target.path, reading_rows(chunk_rows, 1), options or ReadOptions()), 1)
+
+    def open_and_read() -> Source:
+        source = open_source(target.path, reading_rows(chunk_rows, n_threads), options or ReadOptions())
+        source.chunks = Ahead(source.chunks)  # its first chunk is parsed while the last file's last is checked
+        return source
+
+    return started(open_and_read, n_threads)
 
 
 def _kinds(chunk: Chunk, column: str) -> np.ndarray | None:
@@ -216,6 +286,7 @@ def validate_paths(
     steps: Callable[[str, int, int], None] | None = None,
     options: ReadOptions | None = None,
     examples: int | None = None,
+    threads: int | None = None,
 ) -> Validation:
     """Validate files and folders as one bundle.
 
@@ -225,18 +296,65 @@ def validate_paths(
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
-    the bundle rules run.
+    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``) lets
+    reading overlap checking: the next file is opened (its encoding checked) and the next chunk
+    read while the current one is checked. Results are the same for any number of threads.
     """
+    n_threads = resolve_threads(threads)
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
+    # Large UTF-8 files are not read once more to check their encoding: the parse checks it.
+    lazy = LAZY_UTF8.set(True)
+    pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="omnimig-check") if n_threads > 1 else None
+    try:
+        opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
+        reported, results, unreadable = _validate_targets(
+            targets, lists, chunk_rows, progress, options, examples, n_threads, opening, pool
+        )
+    finally:
+        LAZY_UTF8.reset(lazy)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    broken = {r.type for r in reported if not r.readable and r.type}
+    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken, threads=n_threads)
+    if strict:
+        for r in results:
+            r.problems.escalate()
+    return Validation(results, outcome, skipped, unreadable, reported)
+
+
+def _validate_targets(
+    targets: list[Target],
+    lists: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[Path, int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+    opening: Future[Source] | None,
+    pool: Executor | None,
+) -> tuple[list[FileResult], list[FileResult], list[str]]:
+    """Each file's field rules, in target order: (reported, read results, unreadable lines)."""
     results: list[FileResult] = []
     reported: list[FileResult] = []
     unreadable: list[str] = []
-    for target in targets:
+    for i, target in enumerate(targets):
         hook = None if progress is None else partial(progress, target.path)
+        opened, opening = opening, None
         try:
+            source = opened.result() if opened is not None else None
+            if i + 1 < len(targets):  # its encoding is checked while this file is read and checked
+                opening = _open_ahead(targets[i + 1], chunk_rows, options, n_threads)
             result = validate_file(
-                target, lists, chunk_rows=chunk_rows, progress=hook, options=options, examples=examples
+                target,
+                lists,
+                chunk_rows=chunk_rows,
+                progress=hook,
+                options=options,
+                examples=examples,
+                n_threads=n_threads,
+                source=source,
+                pool=pool,
             )
         except ReadError as exc:
             line = str(exc)
@@ -254,9 +372,4 @@ def validate_paths(
         pa.default_memory_pool().release_unused()
         unreadable.append(line)
         reported.append(unreadable_result(target, line))
-    broken = {r.type for r in reported if not r.readable and r.type}
-    outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken)
-    if strict:
-        for r in results:
-            r.problems.escalate()
-    return Validation(results, outcome, skipped, unreadable, reported)
+    return reported, results, unreadable

@@ -1,0 +1,240 @@
+"""Threads are an implementation detail: the report is the same, byte for byte, for 1 and N.
+
+With ``OMNIMIG_THREADS`` above 1 the next chunk is read (and the next file opened) on a worker
+thread while the current chunk is checked (``omnimig.io.ahead``). A thread boundary must never
+hide or invent a problem, move a row number, or change the order of the output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import omnimig
+from omnimig.exceptions import UsageError
+from omnimig.io import ahead as ahead_module
+from omnimig.io import read_csv as read_csv_module
+from omnimig.io.ahead import THREADS_ENV, Ahead, ahead, started, threads
+from omnimig.io.read_csv import read_csv
+from omnimig.io.table import Chunk
+from omnimig.sampling.generate import generate
+from omnimig.schemas.rules import load_choices
+from omnimig.validation.problem import FileResult
+from omnimig.validation.run import Target, validate_file, validate_paths
+
+
+def report_json(paths: Path | list[Path], chunk_rows: int = 200_000) -> str:
+    out = io.StringIO()
+    omnimig.validate(paths, chunk_rows=chunk_rows).render("json", file=out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30-order CSV bundle with defects of every kind and its answer key."""
+    out = tmp_path_factory.mktemp("planted-par")
+    generate(out, orders=30, fmt="csv", seed=7, invalid_rate=0.05)
+    return out
+
+
+def answer_key(folder: Path) -> Counter[tuple[object, ...]]:
+    answer = json.loads((folder / "expected_problems.json").read_text(encoding="utf-8"))
+    return Counter((e["file"], e["row"], e["field"], e["rule"], e["severity"]) for e in answer)
+
+
+def found_key(text: str) -> Counter[tuple[object, ...]]:
+    files = json.loads(text)["files"]
+    return Counter(
+        (Path(f["path"]).name, p["row"], p["field"], p["rule"], p["severity"]) for f in files for p in f["problems"]
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [10, 200_000])
+def test_json_report_is_byte_identical_for_any_thread_count(
+    planted: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = {}
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        reports[n] = report_json(planted, chunk_rows)
+    assert reports[2] == reports[1]
+    assert reports[4] == reports[1]
+    assert found_key(reports[1]) == answer_key(planted)  # and it is the planted set, exactly
+
+
+@pytest.fixture(scope="module")
+def planted_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("planted-par-json")
+    generate(out, orders=30, fmt="json", seed=7, invalid_rate=0.05)
+    return out
+
+
+@pytest.mark.parametrize("chunk_rows", [10, 200_000])
+def test_json_files_give_the_same_report_for_any_thread_count(
+    planted_json: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = {}
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        reports[n] = report_json(planted_json, chunk_rows)
+    assert reports[2] == reports[1] == reports[4]
+    assert found_key(reports[1]) == answer_key(planted_json)
+
+
+def test_the_threads_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert threads() == 3
+    assert threads(1) == 1
+    monkeypatch.delenv(THREADS_ENV)
+    assert threads() >= 1
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(UsageError, match="whole number"):
+            threads()
+
+
+def test_by_default_only_idle_cpus_get_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the setting is the usable CPUs less those busy with other work (at least one)."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(ahead_module, "usable_cpus", lambda: 4)
+    for others, expected in ((0, 4), (1, 3), (3, 1), (9, 1), (None, 4)):
+        monkeypatch.setattr(ahead_module, "_others_running", lambda n=others: n)
+        assert threads() == expected
+    monkeypatch.setattr(ahead_module, "usable_cpus", lambda: 1)
+    assert threads() == 1
+    assert ahead_module._others_running() is None or ahead_module._others_running() >= 0  # reads this machine
+
+
+def _numbers(n: int, fail_at: int | None = None) -> Iterator[int]:
+    for i in range(n):
+        if i == fail_at:
+            raise ValueError(f"broken at {i}")
+        yield i
+
+
+def test_ahead_keeps_order_and_raises_where_the_items_fail() -> None:
+    assert list(ahead(_numbers(50), 2)) == list(range(50))
+    got = []
+    with pytest.raises(ValueError, match="broken at 5"):
+        for i in ahead(_numbers(50, fail_at=5), 2):
+            got.append(i)
+    assert got == [0, 1, 2, 3, 4]
+    assert list(ahead(_numbers(5), 1)) == list(range(5))  # one thread: no worker at all
+
+
+def test_ahead_closed_early_stops_its_worker_and_closes_the_items() -> None:
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    items = Ahead(endless())
+    assert next(items) == 0
+    items.close()
+    assert closed.is_set()
+    assert not items._thread.is_alive()
+    with pytest.raises(StopIteration):
+        next(items)
+
+
+def test_started_gives_the_result_or_the_exception_for_1_and_n_threads() -> None:
+    for n in (1, 2):
+        assert started(lambda: 42, n).result() == 42
+        with pytest.raises(KeyError):
+            started(lambda: {}["x"], n).result()
+
+
+# Hostile CSV: short and long rows, blank lines, quoted cells holding newlines and delimiters.
+_cell = st.one_of(
+    st.sampled_from(["", "a", "x y", "1", "12.5", "ş"]),
+    st.sampled_from(['"a,b"', '"line\nbreak"', '"two\n\nlines"', '"q""uote"', '"\r\n"']),
+)
+_line = st.one_of(
+    st.lists(_cell, min_size=3, max_size=3).map(",".join),  # a good row
+    st.lists(_cell, min_size=1, max_size=5).map(",".join),  # short or long
+    st.just(""),  # blank line
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_line, min_size=1, max_size=40), chunk_rows=st.sampled_from([1, 2, 5, 1000]))
+def test_threads_never_move_a_row_number_in_hostile_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk_rows: int
+) -> None:
+    path = tmp_path / "order_item.csv"
+    path.write_text("order_number,sku,quantity\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    reports = []
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        reports.append(report_json(path, chunk_rows))
+    assert reports[1] == reports[0]
+    assert reports[2] == reports[0]
+    # and the reader's own row numbers (chunk by chunk) are those of one whole reading
+    assert _cells(ahead(read_csv(path, chunk_rows).chunks, 2)) == _cells(read_csv(path).chunks)
+
+
+def _cells(chunks: Iterator[Chunk]) -> list[tuple[int, tuple[object, ...]]]:
+    """Every record as (row number, cells)."""
+    return [(r, tuple(c)) for ch in chunks for r, c in zip(ch.rows, ch.data.itertuples(index=False), strict=True)]
+
+
+def test_bundle_notes_and_problems_are_the_same_with_threads(
+    planted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle rules run side by side with threads: their problems and notes (a rule that could
+    not run because its other file is absent) still come out in rule order."""
+    shutil.copy(planted / "order.csv", tmp_path / "order.csv")
+    shutil.copy(planted / "order_item.csv", tmp_path / "order_item.csv")
+    texts = []
+    for n in (1, 2):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        out = io.StringIO()
+        report = omnimig.validate(tmp_path)
+        report.render("text", file=out, max_examples=1000)
+        report.render("json", file=out)
+        texts.append(out.getvalue())
+    assert "not-checked" in texts[0] or "not checked" in texts[0]  # the user file is absent
+    assert texts[1] == texts[0]
+
+
+def _problems(result: FileResult) -> list[tuple[object, ...]]:
+    return [(p.row, p.field, p.rule, p.severity, p.value, p.message) for p in result.problems]
+
+
+@pytest.mark.parametrize("tail", ["cell", "short-row", "none"])
+def test_a_large_file_taken_as_utf8_from_its_start_is_judged_as_when_checked_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str
+) -> None:
+    """validate_paths does not read a large UTF-8 file once more to check its encoding (the parse
+    checks every cell); a Windows-1254 byte after the first block must still give the report the
+    whole-file check gives: the file validated again from the start, read as Windows-1254."""
+    monkeypatch.setattr(read_csv_module, "CHECK_BLOCK", 4096)  # "large" = over 4 KB here
+    path = tmp_path / "address.csv"
+    head = "user,title,city\n" + "".join(f"U{i},Ev {i} çiçek,İstanbul\n" for i in range(3000))
+    last = {"cell": "U9,Şişli,İzmir\n", "short-row": "Şişli\n", "none": ""}[tail]
+    path.write_bytes(head.encode("utf-8") + last.encode("cp1254") + b"U10,ok,Ankara\n")
+    assert read_csv_module._utf8_head(path, path.read_bytes()[:65536])  # the lazy path is taken
+    whole = validate_file(Target(path, "address"), load_choices(None))  # checked whole, as before
+    for n in (1, 2):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        run = validate_paths([path])
+        assert not run.unreadable
+        assert _problems(run.results[0]) == _problems(whole)
+        assert run.results[0].rows == whole.rows
+    encoding = [p.rule for p in whole.problems if p.rule == "encoding"]
+    assert encoding == ([] if tail == "none" else ["encoding"])
