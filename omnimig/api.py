@@ -55,6 +55,7 @@ def validate(
     chunk_rows: int = 200_000,
     progress: Callable[[Path, int, int], None] | None = None,
     steps: Callable[[str, int, int], None] | None = None,
+    threads: int | None = None,
 ) -> Report:
     """Validate files and folders as one bundle: every field rule, then every cross-file rule.
 
@@ -65,7 +66,9 @@ def validate(
     error; ``require_all`` makes a missing type an error; ``sheet`` and ``header_row`` choose where a
     workbook's table is (default: found); ``examples`` bounds the examples kept per rule for the text
     report (counts are always exact). ``progress(path, done, total)`` and ``steps(rule, done, total)``
-    are called as files are read and bundle rules run.
+    are called as files are read and bundle rules run. ``threads`` lets reading overlap checking
+    (default: ``OMNIMIG_THREADS``, else the CPUs idle at the start); the report is the same for any
+    number, and 1 runs everything on one thread.
 
     A file that cannot be read does not raise: it is an ``unreadable`` error in the report (and
     ``Report.exit_code`` is 2). ``UsageError`` or ``SchemaError`` when nothing can run at all.
@@ -77,7 +80,13 @@ def validate(
 
     if type is not None and not isinstance(type, str):
         raise UsageError(f"type {type!r}: give a type name such as order")
-    for name, value, least in (("chunk_rows", chunk_rows, 1), ("examples", examples, 0), ("header_row", header_row, 1)):
+    limits = (
+        ("chunk_rows", chunk_rows, 1),
+        ("examples", examples, 0),
+        ("header_row", header_row, 1),
+        ("threads", threads, 1),
+    )
+    for name, value, least in limits:
         if value is not None and (not isinstance(value, int) or value < least):
             raise UsageError(f"{name} {value!r}: a whole number of at least {least}")
     given = as_paths(paths)
@@ -93,6 +102,7 @@ def validate(
         steps=steps,
         options=options,
         examples=examples,
+        threads=threads,
     )
     from omnimig.fixing.marks import fixable
 

@@ -163,6 +163,15 @@ def validate(
             "shipping company, created_date range, amount per currency, orders per user (JSON always has it).",
         ),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Threads that read ahead while checking (default: OMNIMIG_THREADS, else the idle CPUs); "
+            "the report is the same for any number.",
+        ),
+    ] = None,
 ) -> None:
     """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
     try:
@@ -181,6 +190,7 @@ def validate(
             sheet,
             header_row,
             summary,
+            threads,
         )
     except KeyboardInterrupt:
         if debug_enabled():
@@ -222,6 +232,7 @@ def _validate(
     sheet: str | None,
     header_row: int | None,
     summary: bool,
+    threads: int | None = None,
 ) -> None:
     from omnimig.validation.progress import FileProgress, StepProgress
     from omnimig.validation.result import report_format
@@ -243,6 +254,7 @@ def _validate(
                 chunk_rows=chunk_rows,
                 progress=progress,
                 steps=steps.bundle_hook(),
+                threads=threads,
             )
     except Exception:  # one line, never a traceback (files already fail one by one)
         raise _guarded("check the bundle") from None
