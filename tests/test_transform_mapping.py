@@ -288,6 +288,8 @@ def test_customers_spreadsheet(tmp_path: Path) -> None:
     result = transform(CUSTOMERS, CUSTOMERS_TOML, tmp_path, "--password-policy", "unusable")
     assert result.exit_code == 1
     assert tally(result) == (8, 5, 1, 2)  # row 4 repeats row 2's customer; rows 6 and 7 rejected
+    [merged] = [c for c in rows(tmp_path / "changes.csv") if c["code"] == "customer-merged"]
+    assert (merged["source_row"], merged["record"]) == ("4", "user ayse.yilmaz@example.com")
     users = by(rows(tmp_path / "user.csv"), "email")
     ayse = users["ayse.yilmaz@example.com"]
     assert (ayse["sms_allowed"], ayse["email_allowed"], ayse["phone"]) == ("true", "false", "5321112233")

@@ -114,6 +114,8 @@ def test_warnings_flag_statuses_phones_merges_and_empty_skus(bundle: tuple[Path,
     assert ("customers_export.csv", "3", "phone-dropped") in codes  # a landline is not a TR mobile
     assert ("customers_export.csv", "8", "customer-merged") in codes
     assert ("customers_export.csv", "6", "name-from-order") in codes
+    splits = [w for w in rows(out / "changes.csv") if w["code"] == "name-split"]  # the buyer derived from #1004
+    assert len(splits) == 1 and " | " in splits[0]["after"] and splits[0]["record"].startswith("user ")
     assert ("customers_export.csv", "9", "date-joined-fallback") in codes
     assert "1 buyer missing from the customers export" in result.stdout
     assert "1 refunded order got status 600, which Akinon's docs do not confirm" in result.stdout

@@ -1322,6 +1322,9 @@ def _fold_user(
         draft.refuse(user, errors[0].field, f"{row.origin.where()}: {errors[0].reason}")
     if mention:
         draft.folded["user"] += 1
+        if not side:  # a users file with a customer twice: say which row went into which
+            message = f"the same customer as {user.origin.where()} (keys match ignoring case): merged into that user"
+            draft.warn(row.origin, "user", "customer_code", "customer-merged", message, key, user.get("customer_code"))
     # Each row is folded once, so a repeat can only be the last one added: checking the list's tail
     # keeps a user of 100,000 rows linear (``in`` on the whole list made it quadratic).
     if not side and row.origin != user.origin and user.merged[-1:] != [row.origin]:

@@ -722,7 +722,9 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
                 "first_name",
                 "name-from-order",
                 f"the customer has no name; used the Billing Name {billing!r} of order "
-                f"{_text(sheet.get(head, 'Name'))}",
+                f"{_text(sheet.get(head, 'Name'))}, split at its last space",
+                billing,
+                f"{first} | {last}",
             )
         return user
     user = ctx.derived.get(email)
@@ -751,6 +753,9 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
         "password_algorithm": "",
     }
     user = ctx.derived[email] = draft.add(Record("user", values, origin, primary=False))
+    if billing:
+        message = f"first and last name split from the Billing Name {billing!r} at its last space"
+        draft.warn(origin, "user", "first_name", "name-split", message, billing, f"{first} | {last}", user.label())
     return user
 
 
