@@ -214,6 +214,9 @@ class TableWriter:
             ]
             kind_rows = list(zip(*kind_columns, strict=True)) if kind_columns else [()] * n
         where = {c: i for i, c in enumerate(present)}
+        if self.fmt == "csv" and not self.for_people:
+            self._write_csv_rows(columns, where, extra, rows, n)
+            return
         for i, row in enumerate(values):
             cells: list[str | None] = []
             cell_kinds: list[str] = []
@@ -241,6 +244,35 @@ class TableWriter:
             self.rows += 1
 
     # ------------------------------------------------------------------ per format
+
+    def _write_csv_rows(
+        self,
+        columns: list[Any],
+        where: dict[str, int],
+        extra: dict[str, list[str]],
+        rows: list[Any],
+        n: int,
+    ) -> None:
+        """A whole chunk of upload data to CSV in one ``writerows`` call (C), not a Python loop per row.
+
+        The csv module writes ``None`` as an empty cell, as the row-by-row path does. A lone
+        surrogate (which UTF-8 cannot encode) is looked for only when writing fails, to name its row
+        and column; the file is then removed by the ``with`` block, so no half row survives.
+        """
+        empty = [None] * n
+        ordered = [extra[c] if c in extra else columns[where[c]] if c in where else empty for c in self.columns]
+        try:
+            self._csv.writerows(zip(*ordered, strict=True) if ordered else [()] * n)
+        except UnicodeEncodeError:
+            for j, column in enumerate(ordered):
+                for i, value in enumerate(column):
+                    if isinstance(value, str) and _SURROGATE.search(value):
+                        raise WriteError(
+                            f"{self.shown}: {_where(rows[i], self.labels[j])} holds a lone surrogate that UTF-8 "
+                            "cannot encode; fix the text in the input"
+                        ) from None
+            raise
+        self.rows += n
 
     def _write_csv_row(self, row: object, cells: list[str]) -> None:
         if self.for_people:
