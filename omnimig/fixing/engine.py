@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "phone": "a Turkish mobile number written as 5XXXXXXXXX (+90 532 123 45 67 -> 5321234567)",
     "currency-code": "a currency sign written as its code (TL -> TRY)",
     "case": "a listed value written in the listed case",
+    "synonym": "a spelling the rule file names as one reading of a value (Kadın -> female, Erkek -> male)",
     "json-type": "a JSON string holding a number, boolean or object written as that JSON type",
     "empty-object": "an empty extra_field string written as the empty object {}",
     "column-alias": "a column named by its alias renamed to the documented name (customer_code -> user)",
@@ -116,7 +117,7 @@ class FieldFixer:
         found = self._memo.get((value, kind))
         if found is None:
             try:
-                found = self.attempt_cell(self.rule, value, kind, self.json)
+                found = _synonym(self.rule, value) or self.attempt_cell(self.rule, value, kind, self.json)
             except NotFixed as exc:
                 found = exc
             if len(self._memo) < MEMO_SIZE:  # exports repeat their spellings: "3.0", "TL", "evet"
@@ -127,6 +128,21 @@ class FieldFixer:
 
 
 # ---------------------------------------------------------------------------------------- per kind
+
+
+def _synonym(rule: FieldRule, value: str) -> Fix | None:
+    """A spelling the rule file names as one reading of a valid value (``Kadın`` → ``female``), or None.
+
+    Which spellings is data (``"synonyms"`` in the schema files), matched Turkish-folded and trimmed;
+    the written value is still checked against the rule before it counts as a fix.
+    """
+    if not rule.synonyms:
+        return None
+    key = nz.fold(clean_text(value) or "")
+    for spelling, meant in rule.synonyms:
+        if nz.fold(spelling) == key:
+            return Fix(meant, "synonym")
+    return None
 
 
 def _text_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
@@ -269,6 +285,8 @@ def field_fixer(type_name: str, field: str, fmt: str = "csv") -> FieldFixer:
     """The fixer of ``type_name.field`` for a file of ``fmt`` (``json`` reads the JSON Schema)."""
     rule = rules_for(type_name, fmt).field(field)
     attempt, codes = _attempt_for(rule)
+    if rule.synonyms:
+        codes = ("synonym", *codes)
     return FieldFixer(rule, fmt == "json", codes, attempt)
 
 

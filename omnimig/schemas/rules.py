@@ -24,7 +24,7 @@ Kind = Literal["string", "number", "integer", "boolean", "object"]
 Temporal = Literal["date", "datetime", "date-or-datetime"]
 
 #: Field properties outside Frictionless' and JSON Schema's vocabularies, spelled the same in both.
-SHARED_PROPERTIES = ("maxDigits", "decimalPlaces", "temporal", "hint", "choices", "aliases")
+SHARED_PROPERTIES = ("maxDigits", "decimalPlaces", "temporal", "hint", "choices", "aliases", "synonyms")
 
 # How a number or an integer must be written in a text cell. This is the syntax of the types
 # themselves (like Frictionless' own number grammar), not a field rule: plain decimal notation,
@@ -53,6 +53,9 @@ class FieldRule:
     choices: str | None = None
     hint: str | None = None
     aliases: tuple[str, ...] = ()
+    # Other spellings with one reading (``"synonyms": {"kadın": "female"}``), matched Turkish-folded:
+    # not valid values, but what ``omnimig fix`` may write instead of them.
+    synonyms: tuple[tuple[str, str], ...] = ()
     # Text spellings of booleans in tables (Table Schema trueValues/falseValues).
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
@@ -205,6 +208,11 @@ def _shared(spec: dict[str, Any], where: str) -> dict[str, Any]:
             out[key] = str(spec[key])
     if "aliases" in spec:
         out["aliases"] = tuple(spec["aliases"])
+    if "synonyms" in spec:
+        given = spec["synonyms"]
+        if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+            raise SchemaError(f"{where}: synonyms must be an object of spelling -> the value to write")
+        out["synonyms"] = tuple(sorted((str(k), v) for k, v in given.items()))
     return out
 
 
