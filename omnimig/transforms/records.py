@@ -220,8 +220,22 @@ class Draft:
     change = warn
 
 
+class _Fates:
+    """``written + merged + rejected``, said the same way for the rows of a file and the records of a type."""
+
+    written: int
+    merged: int
+    rejected: int
+
+    def adds_up_to(self, total: int) -> bool:
+        return total == self.written + self.merged + self.rejected
+
+    def fates(self) -> str:
+        return f"{self.written:,} written + {self.merged:,} merged + {self.rejected:,} rejected"
+
+
 @dataclass
-class Tally:
+class Tally(_Fates):
     """``read = written + merged + rejected`` for the rows of one unit of one input file."""
 
     file: str
@@ -233,18 +247,15 @@ class Tally:
 
     @property
     def adds_up(self) -> bool:
-        return self.read == self.written + self.merged + self.rejected
+        return self.adds_up_to(self.read)
 
     def line(self) -> str:
         unit = "rows" if self.unit == "row" else f"{self.unit}s"
-        return (
-            f"{self.file}: {self.read:,} {unit} read = {self.written:,} written + {self.merged:,} merged"
-            f" + {self.rejected:,} rejected"
-        )
+        return f"{self.file}: {self.read:,} {unit} read = {self.fates()}"
 
 
 @dataclass
-class TypeTally:
+class TypeTally(_Fates):
     """``seen = written + merged + rejected`` for the records of one target type.
 
     Seen is every record a source made or refused, and every repeat it folded into one it had;
@@ -260,13 +271,10 @@ class TypeTally:
 
     @property
     def adds_up(self) -> bool:
-        return self.seen == self.written + self.merged + self.rejected
+        return self.adds_up_to(self.seen)
 
     def line(self) -> str:
-        return (
-            f"{PLURALS.get(self.type, self.type)}: {self.seen:,} seen = {self.written:,} written"
-            f" + {self.merged:,} merged + {self.rejected:,} rejected"
-        )
+        return f"{PLURALS.get(self.type, self.type)}: {self.seen:,} seen = {self.fates()}"
 
 
 def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> tuple[list[Tally], list[Reject]]:
