@@ -814,3 +814,11 @@ def test_a_mapping_default_for_date_joined_is_the_fallback(tmp_path: Path) -> No
     [user] = rows(tmp_path / "out" / "user.csv")
     assert user["date_joined"] == "2020-01-01T00:00:00+03:00"
     assert "date-joined-fallback" not in {c["code"] for c in rows(tmp_path / "out" / "changes.csv")}
+
+
+def test_a_date_only_value_is_local_to_the_source_timezone_when_picking_the_earliest(tmp_path: Path) -> None:
+    """01.01.2022 (midnight Istanbul) is earlier than 01.01.2022 01:00 (+03:00): not compared as UTC."""
+    zoned = SMALL.replace("[source]\n", '[source]\ntimezone = "Europe/Istanbul"\ndate_order = "dmy"\n')
+    run_small(tmp_path, [small_row("1", Tarih="01.01.2022 01:00"), small_row("2", Tarih="01.01.2022")], zoned)
+    [user] = rows(tmp_path / "out" / "user.csv")
+    assert user["date_joined"].startswith("2022-01-01T00:00:00"), user["date_joined"]

@@ -1242,7 +1242,7 @@ def _raw(spec: FieldSpec, row: Row) -> str:
     return _shown(row.values[spec.table_key or spec.type][spec.name])
 
 
-def _magnitude(value: str) -> tuple[int, Any]:
+def _magnitude(value: str, zone: str | None = None) -> tuple[int, Any]:
     """Order values by what they mean: amounts as numbers, date-times as UTC instants, else as text.
 
     ``9.50`` is less than ``10.00`` and ``10:00+03:00`` is earlier than ``08:30+01:00``, which
@@ -1256,12 +1256,16 @@ def _magnitude(value: str) -> tuple[int, Any]:
         moment = _dt.datetime.fromisoformat(value)
     except ValueError:
         return (2, value)
+    if moment.tzinfo is None and zone is not None:
+        # A date or time without an offset is local to the export's [source] timezone: midnight
+        # Istanbul (a date-only value) is earlier than 01:00+03:00 the same day, not later.
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
     if moment.tzinfo is not None:
         moment = moment.astimezone(_dt.UTC).replace(tzinfo=None)
     return (1, moment)
 
 
-def _combine(pick: str, values: list[str]) -> str:
+def _combine(pick: str, values: list[str], zone: str | None = None) -> str:
     present = [v for v in values if v]
     if not present:
         return ""
@@ -1270,9 +1274,9 @@ def _combine(pick: str, values: list[str]) -> str:
     if pick == "last":
         return present[-1]
     if pick == "min":
-        return min(present, key=_magnitude)
+        return min(present, key=lambda v: _magnitude(v, zone))
     if pick == "max":
-        return max(present, key=_magnitude)
+        return max(present, key=lambda v: _magnitude(v, zone))
     try:
         total = sum((Decimal(v) for v in present), Decimal(0))
     except InvalidOperation:
@@ -1282,7 +1286,7 @@ def _combine(pick: str, values: list[str]) -> str:
 
 def _order_values(plan: Plan, members: list[Row]) -> dict[str, str]:
     return {
-        name: _combine(spec.pick, [r.values["order"][name] for r in members])
+        name: _combine(spec.pick, [r.values["order"][name] for r in members], plan.timezone)
         for name, spec in plan.fields["order"].items()
     }
 
@@ -1345,7 +1349,7 @@ def _fold_user(
                     f"user {key!r}: {name} {_shown(new)} differs from {_shown(old)} kept from {user.origin.where()}",
                 )
         else:
-            user.values[name] = _combine(spec.pick, [old, new])
+            user.values[name] = _combine(spec.pick, [old, new], plan.timezone)
     return user
 
 
