@@ -13,7 +13,7 @@ from rich.console import Console
 from typer import _click as click  # the click typer vendors: its Context is what commands are given
 from typer.core import TyperArgument, TyperCommand
 
-from omnimig import api
+from omnimig import api, i18n
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.exceptions import Error
 from omnimig.io.safe_text import visible
@@ -73,6 +73,11 @@ app = _App(
 )
 
 
+class Language(StrEnum):
+    tr = "tr"
+    en = "en"
+
+
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
@@ -110,8 +115,17 @@ def main(
             help="Show the Python traceback of an internal error (to report it); same as OMNIMIG_DEBUG=1.",
         ),
     ] = False,
+    lang: Annotated[
+        Language | None,
+        typer.Option(
+            "--lang",
+            help="Language of the messages (codes, keys and exit codes stay the same): tr or en; "
+            "default: OMNIMIG_LANG, else the locale (LANG=tr_TR.UTF-8 is Turkish), else English.",
+        ),
+    ] = None,
 ) -> None:
     """omnimig: know which row breaks which rule before Akinon's importer counts it."""
+    i18n.use(None if lang is None else lang.value)  # every run chooses again (None: from the environment)
     if debug:
         os.environ[DEBUG_ENV] = "1"  # the transform and upload commands read only the variable
 

@@ -31,3 +31,12 @@ def no_debug_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--debug`` sets OMNIMIG_DEBUG in the process; in-process CLI tests must not leak it to the next test."""
     monkeypatch.setenv("OMNIMIG_DEBUG", "")  # recorded, so the teardown removes whatever a test set
     monkeypatch.delenv("OMNIMIG_DEBUG")
+
+
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English messages whatever the machine's locale (LANG=tr_TR.UTF-8 would choose Turkish)."""
+    from omnimig import i18n
+
+    monkeypatch.setenv("OMNIMIG_LANG", "en")
+    i18n.use(None)

@@ -22,6 +22,8 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
+from omnimig.i18n import N_, _, current, ngettext
+from omnimig.i18n import number as figure
 from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import BundleOutcome
@@ -32,6 +34,8 @@ from omnimig.validation.stats import BundleStats
 CSV_COLUMNS = ("file", "type", "row", "field", "rule", "severity", "value", "message", "suggestion")
 #: The rule of the last CSV row, when some cells were written with a leading apostrophe.
 FORMULA_RULE = "formula-neutralised"
+#: A bundle problem's severity as the text report names it (the code stays in JSON and CSV).
+SEVERITY_NAMES = {"error": N_("error"), "warning": N_("warning"), "note": N_("note")}
 
 
 def shown(text: object) -> str:
@@ -100,7 +104,8 @@ def write_json(
     fixes = fixes or Fixes()
     total = sum(len(r.problems) for r in results)
     written = 0
-    out.write('{\n  "files": [')
+    # The language of every "message" below; codes, keys and values are the same in every language.
+    out.write('{\n  "language": ' + json.dumps(current()) + ',\n  "files": [')
     for i, r in enumerate(results):
         head = {
             "path": r.path,
@@ -232,42 +237,67 @@ def render_text(
     upload order; it is off by default so that the usual report stays short.
     """
     for r in results:
-        status = "[red]unreadable[/]" if not r.readable else "[red]errors[/]" if r.errors else "[green]ok[/]"
+        if not r.readable:
+            status = "[red]" + _("unreadable") + "[/]"
+        else:
+            status = "[red]" + _("errors") + "[/]" if r.errors else "[green]" + _("ok") + "[/]"
         console.print(
-            f"[bold]{shown(r.path)}[/]  ({shown(r.type)}, {shown(r.format)}, {plural(r.rows, 'row')}): "
-            f"{plural(r.errors, 'error')}, {plural(r.warnings, 'warning')}  {status}"
+            f"[bold]{shown(r.path)}[/]  ({shown(r.type)}, {shown(r.format)}, {_rows(r.rows)}): "
+            f"{_errors(r.errors)}, {_warnings(r.warnings)}  {status}"
         )
         counts = r.counts()
         order = sorted(counts, key=lambda k: (k[2] != "error", k[0], k[1] or ""))
         for rule, field, severity in order:
             n = counts[(rule, field, severity)]
-            mark = "[red]✗ error[/]" if severity == "error" else "[yellow]! warning[/]"
+            mark = "[red]✗ " + _("error") + "[/]" if severity == "error" else "[yellow]! " + _("warning") + "[/]"
             where = f" · {shown(field)}" if field else ""
-            console.print(f"  {mark} [bold]{shown(rule)}[/]{where} — {plural(n, 'problem')}")
+            problems = ngettext("{n} problem", "{n} problems", n).format(n=figure(n))
+            console.print(f"  {mark} [bold]{shown(rule)}[/]{where} — {problems}")
             for p in r.problems.examples((rule, field, severity), max_examples):
-                at = f"row {p.row}" if p.row is not None else "file"
+                at = _("row {row}").format(row=p.row) if p.row is not None else _("file")
                 console.print(f"      {at}: {shown(p.message)}")
             if n > max_examples:
-                console.print(f"      … and {n - max_examples:,} more (see --format csv for all)")
+                more = figure(n - max_examples)
+                console.print("      " + _("… and {n} more (see --format csv for all)").format(n=more))
     if outcome is not None:
         for p in sorted(outcome.problems, key=lambda p: p.severity == "error"):  # notes, then errors
-            mark = "[red]✗ error:[/]" if p.severity == "error" else f"[yellow]{p.severity}:[/]"
+            severity = _(SEVERITY_NAMES.get(p.severity, p.severity))
+            mark = "[red]✗ " + severity + ":[/]" if p.severity == "error" else "[yellow]" + severity + ":[/]"
             console.print(f"{mark} {shown(p.message)}")
         if show_order:
             render_upload_order(results, console)
         if show_summary and outcome.stats is not None:
             render_summary(outcome.stats, console)
     total = summary(results, outcome)
-    files = plural(len(results), "file")
-    verdict = "[red]fix the errors before uploading[/]" if total["errors"] else "[green]no errors[/]"
+    files = ngettext("{n} file", "{n} files", len(results)).format(n=figure(len(results)))
+    verdict = (
+        "[red]" + _("fix the errors before uploading") + "[/]"
+        if total["errors"]
+        else "[green]" + _("no errors") + "[/]"
+    )
     console.print(
-        f"\n{files}, {plural(total['rows'], 'row')}: {plural(total['errors'], 'error')}, "
-        f"{plural(total['warnings'], 'warning')} — {verdict}"
+        f"\n{files}, {_rows(total['rows'])}: {_errors(total['errors'])}, {_warnings(total['warnings'])} — {verdict}"
     )
     if fixable:
         console.print(
-            f"{fixable:,} of them can be fixed with omnimig fix (each has one reading; --format json shows it)"
+            ngettext(
+                "{n} of them can be fixed with omnimig fix (each has one reading; --format json shows it)",
+                "{n} of them can be fixed with omnimig fix (each has one reading; --format json shows it)",
+                fixable,
+            ).format(n=figure(fixable))
         )
+
+
+def _rows(n: int) -> str:
+    return ngettext("{n} row", "{n} rows", n).format(n=figure(n))
+
+
+def _errors(n: int) -> str:
+    return ngettext("{n} error", "{n} errors", n).format(n=figure(n))
+
+
+def _warnings(n: int) -> str:
+    return ngettext("{n} warning", "{n} warnings", n).format(n=figure(n))
 
 
 def render_summary(stats: BundleStats, console: Console) -> None:
