@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "docs" / "mapping.md"]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "mapping.md", ROOT / "docs" / "i18n.md"]
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.S | re.M)
 
 
