@@ -156,6 +156,21 @@ def _name_changed_records(draft: Draft) -> None:
             draft.warnings[i] = replace(change, record=found.label())
 
 
+def _empty(records: dict[str, list[Record]], fields: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """Per cannot-fill field, how many written records still have it empty: one pass over each type."""
+    empty: dict[tuple[str, str], int] = {}
+    for type_name in dict.fromkeys(t for t, _ in fields):
+        names = [f for t, f in fields if t == type_name]
+        counts = dict.fromkeys(names, 0)
+        for record in records.get(type_name, []):
+            get = record.values.get
+            for name in names:
+                if not get(name):
+                    counts[name] += 1
+        empty.update({(type_name, name): n for name, n in counts.items()})
+    return {key: empty[key] for key in fields}
+
+
 def transform(
     source: str,
     inputs: list[Path],
@@ -249,7 +264,7 @@ def _run(
         cannot_fill=draft.cannot_fill,
         defaulted=done.defaulted,
         notes=draft.notes,
-        empty={(t, f): sum(1 for r in done.records.get(t, []) if r.get(f) == "") for (t, f) in draft.cannot_fill},
+        empty=_empty(done.records, draft.cannot_fill),
         types=done.types,
         mechanical=draft.mechanical,
     )
