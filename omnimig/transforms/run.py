@@ -144,10 +144,23 @@ def _name_changed_records(draft: Draft) -> None:
     Sources log a change where they read the value, often before the record exists; one pass here
     names them all the same way, whichever source logged them.
     """
+    # Only the (type, row) pairs some change names: a million-row run has far fewer changes than records.
+    wanted: set[tuple[str, Origin]] = set()
+    for change in draft.warnings:
+        if not change.record:
+            wanted.add((change.type, change.origin))
+            wanted.add((change.type, replace(change.origin, part=0)))
+    if not wanted:
+        return
     owner: dict[tuple[str, Origin], Record] = {}
     for record in draft.records:
-        for origin in (record.origin, *record.merged):
-            owner.setdefault((record.type, origin), record)
+        key = (record.type, record.origin)
+        if key in wanted and key not in owner:
+            owner[key] = record
+        for origin in record.merged:
+            key = (record.type, origin)
+            if key in wanted and key not in owner:
+                owner[key] = record
     for i, change in enumerate(draft.warnings):
         if change.record:
             continue

@@ -594,6 +594,22 @@ def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
     return groups
 
 
+#: The order-level columns ``_order`` reads from an order's first row, fetched in one call.
+ORDER_HEAD = (
+    "Email",
+    "Financial Status",
+    "Fulfillment Status",
+    "Cancelled at",
+    "Currency",
+    "Total",
+    "Created at",
+    "Discount Amount",
+    "Refunded Amount",
+    "Shipping Method",
+    "Payment Method",
+)
+
+
 def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     draft, settings = ctx.draft, ctx.settings
     file = str(sheet.path)
@@ -606,9 +622,14 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         return
     head_n, head = group.rows[0]
     origin = Origin(file, head_n)
+    picker = sheet.pickers.get("order")
+    if picker is None:
+        picker = sheet.pickers["order"] = sheet.pick(ORDER_HEAD)
+    found = dict(zip(ORDER_HEAD, picker(head), strict=True))
 
     def get(name: str) -> str:
-        return sheet.get(head, name)
+        value = found.get(name)
+        return sheet.get(head, name) if value is None else value
 
     def refuse(name: str, reason: str) -> None:
         lines = [
