@@ -212,14 +212,14 @@ class Sheet:
         The hot loops read a dozen columns per row; one C-level ``itemgetter`` call instead of a
         ``get`` per cell is most of the cost of reading them.
         """
-        where = [self.columns.get(n) for n in names]
-        if all(i is not None for i in where) and len(where) > 1:
-            getter = itemgetter(*where)  # type: ignore[arg-type]
-            width = max(where)  # type: ignore[type-var]
+        where = [self.columns[n] for n in names if n in self.columns]
+        if len(where) == len(names) > 1:
+            getter = itemgetter(*where)
+            width = max(where)
 
             def picked(cells: list[str]) -> tuple[str, ...]:
-                if len(cells) > width:  # type: ignore[operator]
-                    return getter(cells)  # type: ignore[no-any-return]
+                if len(cells) > width:
+                    return getter(cells)
                 return tuple(self.get(cells, n) for n in names)
 
             return picked
