@@ -884,13 +884,20 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _extra(sheet: Sheet, cells: list[str], columns: tuple[str, ...], keep_newlines: tuple[str, ...] = ()) -> str:
-    kept = {}
+    """The kept columns of a row as ``{"shopify": {column: value}}``, for ``extra_field``."""
     picker = sheet.pickers.get(columns)
     if picker is None:
         picker = sheet.pickers[columns] = sheet.pick(columns)
-    for column, raw in zip(columns, picker(cells), strict=True):
-        if raw:
-            value = _text(raw, column in keep_newlines)
+    return _encoded(columns, picker(cells), keep_newlines)
+
+
+@lru_cache(maxsize=1 << 12)
+def _encoded(columns: tuple[str, ...], raw: tuple[str, ...], keep_newlines: tuple[str, ...]) -> str:
+    """``_extra`` for cells already picked; cached, as a line item's kept columns repeat across the export."""
+    kept = {}
+    for column, cell in zip(columns, raw, strict=True):
+        if cell:
+            value = _text(cell, column in keep_newlines)
             if value:
                 kept[column] = value
     return _JSON.encode({"shopify": kept}) if kept else ""
