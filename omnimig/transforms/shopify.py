@@ -36,6 +36,9 @@ from importlib import resources
 from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from omnimig.exceptions import ReadError
 from omnimig.io import open_source
 from omnimig.transforms import core
@@ -240,7 +243,7 @@ def load_sheet(path: Path) -> Sheet:
     notices = []
     for chunk in source.chunks:
         frame = chunk.data[header].fillna("") if header else chunk.data.iloc[:, :0]
-        numbered += zip((int(n) for n in chunk.rows), frame.astype(str).values.tolist(), strict=True)
+        numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
         notices += chunk.notices
     if not records:
         raise ReadError(f"{path}: the file is empty or has no header row")
@@ -284,6 +287,22 @@ def load_sheet(path: Path) -> Sheet:
 #: (cities, countries, statuses, a buyer's email and address on every order), so a bounded cache
 #: turns millions of normaliser calls into dict lookups without growing with the export.
 CACHED = 1 << 16
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    """A chunk's rows as lists of text, each distinct value of a column one shared string.
+
+    Exports repeat most values (statuses, currencies, cities, a buyer's email on every row), and
+    the rows are kept until the orders are built: sharing the strings (through a categorical per
+    column, in C) roughly halves the memory of the rows read, and is faster than ``tolist``.
+    """
+    if frame.shape[1] == 0:
+        return frame.astype(str).values.tolist()
+    columns = []
+    for j in range(frame.shape[1]):
+        found = pd.Categorical(frame.iloc[:, j].astype(str))
+        columns.append(np.asarray(found.categories, dtype=object).take(found.codes).tolist())
+    return list(map(list, zip(*columns, strict=True)))
 
 
 @lru_cache(maxsize=CACHED)
