@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omnimig.transforms import shopify
+from omnimig.transforms import core, shopify
 from omnimig.transforms.finish import Options
 from omnimig.transforms.run import transform
 from omnimig.transforms.settings import Settings
@@ -85,3 +85,12 @@ def test_pick_reads_what_get_reads(present: list[str], cells: list[str], wanted:
     sheet = shopify.Sheet(Path("x.csv"), shopify.ORDERS, {n: i for i, n in enumerate(present)}, [], len(present))
     picked = sheet.pick(tuple(wanted))(cells)
     assert picked == tuple(sheet.get(cells, n) for n in wanted)
+
+
+def test_caches_are_emptied_after_a_run(tmp_path: Path) -> None:
+    """The cleaning caches hold customer data (emails, addresses): a run leaves none of it behind."""
+    header, rows = _rows(ORDERS)
+    path = _write(tmp_path / "orders_export.csv", header, rows)
+    transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
+    for cached in (shopify._text, shopify._email, shopify._amount, shopify._encoded, core._identity, core._folded):
+        assert cached.cache_info().currsize == 0, cached

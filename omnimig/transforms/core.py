@@ -146,6 +146,12 @@ def _identity(names: tuple[str, ...], values: tuple[str, ...]) -> tuple[str, ...
     return tuple(_digits(v) if "phone" in k else _folded(v) for k, v in zip(names, values, strict=True))
 
 
+def forget() -> None:
+    """Empty the identity caches (see ``shopify._forget``): no customer data kept between runs."""
+    for cached in (_identity, _digits, _folded):
+        cached.cache_clear()
+
+
 @lru_cache(maxsize=1 << 16)
 def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())

@@ -289,6 +289,13 @@ def load_sheet(path: Path) -> Sheet:
 CACHED = 1 << 16
 
 
+def _forget() -> None:
+    """Empty the cleaning caches after a run: a library in a long-lived process keeps no customer data."""
+    for cached in (_text, _marked, _email, _boolean, _amount, _encoded):
+        cached.cache_clear()
+    core.forget()
+
+
 def _cells(frame: pd.DataFrame) -> list[list[str]]:
     """A chunk's rows as lists of text, each distinct value of a column one shared string.
 
@@ -420,6 +427,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                 _order(sheet, group, ctx)
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
+    _forget()
     position = {str(p): i for i, p in enumerate(inputs)}
     draft.read.sort(key=lambda o: position.get(o.file, 0))  # the summary lists inputs as given
     return draft
