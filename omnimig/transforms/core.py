@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from omnimig.io.table import Notice
@@ -41,7 +41,13 @@ def full(type_name: str, values: dict[str, str]) -> dict[str, str]:
     Field lists come from the rule files, so a field added to a schema reaches every source's
     output without a source listing it.
     """
-    return {name: values.get(name) or "" for name in table_rules(type_name).names}
+    get = values.get
+    return {name: get(name) or "" for name in _names(type_name)}
+
+
+@cache
+def _names(type_name: str) -> tuple[str, ...]:
+    return tuple(table_rules(type_name).names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,10 +136,31 @@ def address_identity(values: dict[str, str]) -> tuple[str, ...]:
     ``İSTANBUL`` = ``İstanbul``; ``'+90 532 123 45 67`` = ``+905321234567``. The first spelling
     seen is the one written.
     """
-    return tuple(
-        "".join(c for c in v if c.isdigit()) if "phone" in k else " ".join(nz.fold(v).split())
-        for k, v in sorted(values.items())
-    )
+    names = tuple(sorted(values))
+    return _identity(names, tuple(values[k] for k in names))
+
+
+@lru_cache(maxsize=1 << 16)
+def _identity(names: tuple[str, ...], values: tuple[str, ...]) -> tuple[str, ...]:
+    """``address_identity`` of values already in name order; cached, as a buyer's address repeats per order."""
+    return tuple(_digits(v) if "phone" in k else _folded(v) for k, v in zip(names, values, strict=True))
+
+
+def forget() -> None:
+    """Empty the identity caches (see ``shopify._forget``): no customer data kept between runs."""
+    for cached in (_identity, _digits, _folded):
+        cached.cache_clear()
+
+
+@lru_cache(maxsize=1 << 16)
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+@lru_cache(maxsize=1 << 16)
+def _folded(value: str) -> str:
+    """One field of an address identity: Turkish-folded, whitespace collapsed (cities repeat: cached)."""
+    return " ".join(nz.fold(value).split())
 
 
 @dataclass

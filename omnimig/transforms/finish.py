@@ -90,15 +90,21 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
     choices = choices if choices is not None else default_choices()
     rejects = list(draft.rejects)
     filled: dict[int, list[tuple[str, str]]] = defaultdict(list)  # id(record) -> fields given their default
-    for record in draft.records:
-        for name in table_rules(record.type).names:
-            if record.get(name) == "" and (record.type, name) in options.defaults:
-                record.values[name] = options.defaults[(record.type, name)]
-                filled[id(record)].append((record.type, name))
-        if record.type == "user" and options.password_policy == "unusable" and record.get("password") == "":
-            record.values["password"] = unusable_password(record.get("customer_code"))
+    # Per type, the defaults that apply, in schema order: the loop below touches only those fields.
+    given: dict[str, list[tuple[str, str]]] = {}
+    for type_name in {r.type for r in draft.records}:
+        names = table_rules(type_name).names
+        given[type_name] = [(n, options.defaults[(type_name, n)]) for n in names if (type_name, n) in options.defaults]
+    unusable = options.password_policy == "unusable"
     by_type: dict[str, list[Record]] = {t: [] for t in TARGETS}
     for record in draft.records:
+        values = record.values
+        for name, value in given[record.type]:
+            if not values.get(name):
+                values[name] = value
+                filled[id(record)].append((record.type, name))
+        if unusable and record.type == "user" and not values.get("password"):
+            values["password"] = unusable_password(record.get("customer_code"))
         by_type[record.type].append(record)
     losses = Losses(rejects)
     kept: dict[str, list[Record]] = {}
@@ -135,7 +141,7 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
     rules = table_rules(type_name)
     frame = pd.DataFrame(
-        {name: [r.get(name) for r in records] for name in rules.names}, dtype="string[pyarrow]"
+        {name: [r.values.get(name) or "" for r in records] for name in rules.names}, dtype="string[pyarrow]"
     ).reset_index(drop=True)
     chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
     problems: list[Problem] = []

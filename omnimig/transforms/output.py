@@ -50,7 +50,10 @@ def record_writers(fmt: str, records: dict[str, list[Record]]) -> dict[str, Call
 def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> None:
     """One target file: every schema column in schema order."""
     columns = list(table_rules(type_name).names)
-    frame = pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype="string[pyarrow]")
+    # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
+    frame = pd.DataFrame(
+        {c: [r.values.get(c) or "" for r in rows] for c in columns}, columns=columns, dtype="string[pyarrow]"
+    )
     kinds = json_kinds(type_name, frame) if fmt == "json" else None
     with TableWriter(path, fmt, columns) as writer:
         writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))

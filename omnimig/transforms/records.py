@@ -17,7 +17,7 @@ from omnimig.schemas.rules import migration_types
 TARGETS = ("user", "address", "order", "order_item")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Origin:
     """One input row: the spreadsheet row (header = 1) of a table, or the 1-based record of JSON.
 
@@ -36,7 +36,7 @@ class Origin:
         return f"{self.file} {'record' if self.unit != 'row' else 'row'} {self.row}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One row of a target file, as text; ``""`` is empty."""
 

@@ -1,0 +1,96 @@
+"""The shortcuts the shopify source takes for speed give what the plain code gave.
+
+``bench/transform_bench.py`` measures the speed; these tests pin the behaviour the speed-ups
+could break: an order address remembered per buyer (the same address cells typed by two buyers
+are two addresses, each the buyer's own), the one-call column reader (a missing column reads
+as empty, as ``Sheet.get`` does), and the bounded caches.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omnimig.transforms import core, shopify
+from omnimig.transforms.finish import Options
+from omnimig.transforms.run import transform
+from omnimig.transforms.settings import Settings
+
+ORDERS = Path(__file__).parent / "data" / "transform" / "shopify" / "orders_export.csv"
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_same_address_cells_of_two_buyers_are_two_addresses(tmp_path: Path) -> None:
+    """The remembered order address is keyed by the buyer too: a copy of order #1002 by another buyer,
+    with the same shipping cells and no Shipping Name (so each buyer's own names fill it), gets its own."""
+    header, rows = _rows(ORDERS)
+    group = [dict(r, **{"Shipping Name": ""}) for r in rows if r["Name"] == "#1002"]
+    copy = [dict(r, Name="#2002", Email="other.buyer@example.com") for r in group]
+    copy[0]["Billing Name"] = "Başka Alıcı"
+    path = _write(tmp_path / "orders_export.csv", header, [*group, *copy])
+    result = transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
+    with result.paths["user"].open(encoding="utf-8", newline="") as handle:
+        users = {u["email"]: (u["first_name"], u["last_name"]) for u in csv.DictReader(handle)}
+    with result.paths["address"].open(encoding="utf-8", newline="") as handle:
+        addresses = list(csv.DictReader(handle))
+    street = group[0]["Shipping Address1"]
+    shipping = {a["email"]: (a["first_name"], a["last_name"]) for a in addresses if a["line"].startswith(street)}
+    assert set(users) == {"mehmet@example.com", "other.buyer@example.com"}
+    assert shipping == users  # each buyer's copy of the same cells, with that buyer's names
+    with result.paths["order"].open(encoding="utf-8", newline="") as handle:
+        orders = {o["number"]: o for o in csv.DictReader(handle)}
+    assert orders["#2002"]["shipping_address"] == orders["#1002"]["shipping_address"]
+
+
+def test_memo_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its bound the address memo starts again, and the bundle and summary are the same."""
+    header, rows = _rows(ORDERS)
+    path = _write(tmp_path / "orders_export.csv", header, rows)
+    full = transform("shopify", [path], tmp_path / "a", "csv", Settings(), Options())
+    monkeypatch.setattr(shopify, "MEMO_LIMIT", 1)
+    tiny = transform("shopify", [path], tmp_path / "b", "csv", Settings(), Options())
+    assert full.paths.keys() == tiny.paths.keys()
+    for name, written in full.paths.items():
+        assert written.read_bytes() == tiny.paths[name].read_bytes(), name
+    assert [line.replace(str(tmp_path / "a"), str(tmp_path / "b")) for line in full.lines()] == tiny.lines()
+
+
+COLUMNS = ("Name", "Email", "Total", "Shipping City")
+
+
+@given(
+    present=st.lists(st.sampled_from(COLUMNS), unique=True),
+    cells=st.lists(st.text(max_size=4), max_size=6),
+    wanted=st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=4),
+)
+def test_pick_reads_what_get_reads(present: list[str], cells: list[str], wanted: list[str]) -> None:
+    """``Sheet.pick`` gives, for any row (short ones too) and any columns (missing ones too), ``Sheet.get``'s cells."""
+    sheet = shopify.Sheet(Path("x.csv"), shopify.ORDERS, {n: i for i, n in enumerate(present)}, [], len(present))
+    picked = sheet.pick(tuple(wanted))(cells)
+    assert picked == tuple(sheet.get(cells, n) for n in wanted)
+
+
+def test_caches_are_emptied_after_a_run(tmp_path: Path) -> None:
+    """The cleaning caches hold customer data (emails, addresses): a run leaves none of it behind."""
+    header, rows = _rows(ORDERS)
+    path = _write(tmp_path / "orders_export.csv", header, rows)
+    transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
+    for cached in (shopify._text, shopify._email, shopify._amount, shopify._encoded, core._identity, core._folded):
+        assert cached.cache_info().currsize == 0, cached
