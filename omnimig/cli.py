@@ -47,8 +47,36 @@ class _App(typer.Typer):
             sys.exit(2)
 
 
+class Language(StrEnum):
+    tr = "tr"
+    en = "en"
+
+
 class _Command(TyperCommand):
-    """Usage lines as Unix tools write them (``PATH...``, ``[TYPE]``), not typer's ``{PATH}...``."""
+    """Usage lines as Unix tools write them (``PATH...``, ``[TYPE]``), not typer's ``{PATH}...``.
+
+    ``--lang`` is also taken after the command (``omnimig validate --lang tr samples/``), where
+    people put it, as well as before it (the global option); before ``--`` only, so a file named
+    ``--lang`` can still be given after ``--``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest: list[str] = []
+        it = iter(args)
+        for arg in it:
+            if arg == "--":
+                rest += [arg, *it]
+                break
+            if arg == "--lang" or arg.startswith("--lang="):
+                value = arg.partition("=")[2] if "=" in arg else next(it, "")
+                if value not in {lang.value for lang in Language}:
+                    raise typer.BadParameter(
+                        f"{value!r} is not one of {', '.join(lang.value for lang in Language)}", param_hint="'--lang'"
+                    )
+                i18n.use(value)
+                continue
+            rest.append(arg)
+        return super().parse_args(ctx, rest)
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -71,11 +99,6 @@ app = _App(
     # doubled the start-up time of `omnimig --help`.
     rich_markup_mode=None,
 )
-
-
-class Language(StrEnum):
-    tr = "tr"
-    en = "en"
 
 
 class OutputFormat(StrEnum):

@@ -263,3 +263,18 @@ def test_an_unknown_lang_is_a_usage_error_that_names_the_choices() -> None:
 def test_a_turkish_run_does_not_leave_turkish_to_the_next_english_run() -> None:
     run("--lang", "tr", "validate", str(ORDERS))
     assert "fix the errors before uploading" in run("validate", str(ORDERS)).stdout
+
+
+def test_lang_may_follow_the_command_as_the_issue_writes_it() -> None:
+    """``omnimig validate --lang tr samples/``: where people put it, as well as before the command."""
+    runner = CliRunner()
+    after = runner.invoke(app, ["validate", "--lang", "tr", "examples/orders.csv"])
+    before = runner.invoke(app, ["--lang", "tr", "validate", "examples/orders.csv"])
+    assert after.exit_code == before.exit_code == 1
+    assert after.stdout == before.stdout and "satır" in after.stdout
+    assert runner.invoke(app, ["validate", "--lang=tr", "examples/orders.csv"]).stdout == before.stdout
+    wrong = runner.invoke(app, ["validate", "--lang", "de", "examples/orders.csv"])
+    assert wrong.exit_code == 2 and "'de' is not one of tr, en" in wrong.output
+    # after "--" it is a file name like any other
+    named = runner.invoke(app, ["validate", "--", "--lang"])
+    assert named.exit_code == 2 and "--lang: no such file" in named.output
