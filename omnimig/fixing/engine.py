@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -154,13 +155,23 @@ def _text_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     return Fix(cleaned, "trim")
 
 
-def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+NEVER_INVENTS = "the value is empty; omnimig never invents a value"
+_T = TypeVar("_T")
+
+
+def _reading(normalise: Callable[[str], _T | None], text: str | None, empty: str = NEVER_INVENTS) -> _T:
+    """The one reading a normaliser finds in a cell, or ``NotFixed`` with the normaliser's reason (or ``empty``)."""
     try:
-        amount = nz.decimal(INVISIBLE.sub("", value))
+        found = normalise(text or "")
     except nz.NormaliseError as exc:
         raise NotFixed(str(exc)) from None
-    if amount is None:
-        raise NotFixed("the value is empty; omnimig never invents a value")
+    if found is None:
+        raise NotFixed(empty)
+    return found
+
+
+def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+    amount = _reading(nz.decimal, INVISIBLE.sub("", value))
     text = amount.text
     code = "number"
     if rule.kind == "integer":
@@ -183,12 +194,7 @@ def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
 
 
 def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
-    try:
-        flag = nz.boolean(INVISIBLE.sub("", value))
-    except nz.NormaliseError as exc:
-        raise NotFixed(str(exc)) from None
-    if flag is None:
-        raise NotFixed("the value is empty; omnimig never invents a value")
+    flag = _reading(nz.boolean, INVISIBLE.sub("", value))
     # JSON writes the literal; a table the rule's first spelling of it ("true"/"false")
     text = ("true" if flag else "false") if json else (rule.true_values if flag else rule.false_values)[0]
     return Fix(text, "json-type" if json and text == value else "boolean", "boolean")
@@ -196,12 +202,7 @@ def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
 
 def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     cleaned = clean_text(value)
-    try:
-        iso = nz.date(cleaned)
-    except nz.NormaliseError as exc:
-        raise NotFixed(str(exc)) from None
-    if iso is None:
-        raise NotFixed("the value is empty; omnimig never invents a value")
+    iso = _reading(nz.date, cleaned)
     if rule.temporal == "date" and iso.endswith("T00:00:00"):
         iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
@@ -214,13 +215,7 @@ def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
 
 
 def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
-    try:
-        number = nz.phone(INVISIBLE.sub("", value))
-    except nz.NormaliseError as exc:
-        raise NotFixed(str(exc)) from None
-    if number is None:
-        raise NotFixed("the value is empty or only spaces")
-    return Fix(number, "phone")
+    return Fix(_reading(nz.phone, INVISIBLE.sub("", value), "the value is empty or only spaces"), "phone")
 
 
 def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:

@@ -20,6 +20,7 @@ from typing import Any
 
 from omnimig.exceptions import ReadError
 from omnimig.io.safe_text import visible
+from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import flatten_address
@@ -382,22 +383,9 @@ def _user(
 
 
 def _address(address: dict[str, Any], code: str, email: str) -> dict[str, str]:
-    return {
-        "user": code,
-        "email": _email(address.get("email")) or email,
-        "phone_number": _text(address.get("phone_number")),
-        "first_name": _text(address.get("first_name")),
-        "last_name": _text(address.get("last_name")),
-        "title": _text(address.get("title")),
-        "line": _text(address.get("line")),
-        "tax_office": _text(address.get("tax_office")),
-        "tax_no": _text(address.get("tax_no")),
-        "country": _text(address.get("country")),
-        "city": _text(address.get("city")),
-        "township": _text(address.get("township")),
-        "district": _text(address.get("district")),
-        "company_name": _text(address.get("company_name")),
-    }
+    """An API address object as an address record: its fields are the schema's, named as the API names them."""
+    values = {name: _text(address.get(name)) for name in table_rules("address").names}
+    return {**values, "user": code, "email": _email(address.get("email")) or email}
 
 
 # Order fields Akinon's migration has no column for; kept in extra_field so nothing is dropped.
