@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +13,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from typer import _click as click  # the click typer vendors: its Context is what commands are given
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from omnimig import api, i18n
 from omnimig.errors import DEBUG_ENV, debug_enabled, internal_error_line
 from omnimig.exceptions import Error
+from omnimig.i18n import N_, _
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import load_choices, type_names
 
@@ -52,7 +55,165 @@ class Language(StrEnum):
     en = "en"
 
 
-class _Command(TyperCommand):
+#: Help texts built with values (``{types}``): the English text shown -> its message id and values,
+#: so that the help can be translated when it is shown (``_help``).
+_FORMATTED_HELP: dict[str, tuple[str, dict[str, str]]] = {}
+
+#: The framework's own words in a help page that a command class can render itself (the rest of
+#: click's words, such as "Error:" and its usage-error sentences, come from click's gettext domain,
+#: which omnimig's catalogue cannot reach without changing the process's gettext state).
+_FRAMEWORK_WORDS = (
+    N_("Usage: "),
+    N_("Arguments"),
+    N_("Options"),
+    N_("Commands"),
+    N_("Show this message and exit."),
+    N_("Install completion for the current shell."),
+    N_("Show completion for the current shell, to copy it or customize the installation."),
+    N_("default: {default}"),
+    N_("required"),
+)
+
+
+def _help(msgid: str, **values: str) -> str:
+    """A help text with values filled in, remembered so that ``_translated`` can translate it later.
+
+    Typer reads ``help=`` once, when a command is defined, before ``--lang`` is known: the English
+    text is stored and each help page translates it through the catalogue when it is rendered.
+    """
+    text = msgid.format(**values)
+    _FORMATTED_HELP[text] = (msgid, values)
+    return text
+
+
+def _translated(text: str | None) -> str | None:
+    """A help text (marked with ``N_`` or made by ``_help``) in the current language."""
+    if not text:
+        return text
+    msgid, values = _FORMATTED_HELP.get(text, (text, {}))
+    return _(msgid).format(**values) if values else _(msgid)
+
+
+def _framework_extras(text: str) -> str:
+    """Click's ``[default: …; required]`` note after a parameter's help, in the current language."""
+    if i18n.current() == i18n.DEFAULT or not text.endswith("]"):
+        return text
+    head, bracket, note = text.rpartition("[")
+    if not bracket:
+        return text
+    words = []
+    for word in note[:-1].split("; "):
+        if word.startswith("default: "):
+            word = _("default: {default}").format(default=word.removeprefix("default: "))
+        elif word == "required":
+            word = _("required")
+        words.append(word)
+    return f"{head}[{'; '.join(words)}]"
+
+
+@contextlib.contextmanager
+def _in_language(command: click.Command, ctx: click.Context) -> Iterator[None]:
+    """The command's and its parameters' help texts in the current language while a help page is written."""
+    params = command.get_params(ctx)
+    saved = (command.help, [getattr(p, "help", None) for p in params])
+    command.help = _translated(command.help)
+    for p in params:
+        if getattr(p, "help", None):
+            p.help = _translated(p.help)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        command.help = saved[0]
+        for p, text in zip(params, saved[1], strict=True):
+            if text is not None:
+                p.help = text  # type: ignore[attr-defined]
+
+
+class _Translated:
+    """Help pages written in the language of the run (``--lang``, ``OMNIMIG_LANG``, the locale).
+
+    The help texts stay English where they are defined (the message ids, marked with ``N_``) and
+    are translated while a page is rendered, whether by click's formatter or by rich.
+    """
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        assert isinstance(self, click.Command)
+        with _in_language(self, ctx):
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        assert isinstance(self, click.Command)
+        saved = self.help
+        self.help = _translated(self.help)
+        try:
+            return super().get_short_help_str(limit)  # type: ignore[misc,no-any-return]
+        finally:
+            self.help = saved
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        assert isinstance(self, click.Command)
+        pieces = self.collect_usage_pieces(ctx)
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        assert isinstance(self, click.Command)
+        sections: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.param_type_name in sections:
+                sections[param.param_type_name].append((record[0], _framework_extras(record[1])))
+        for kind, title in (("argument", _("Arguments")), ("option", _("Options"))):
+            if sections[kind]:
+                with formatter.section(title):
+                    formatter.write_dl(sections[kind])
+        if isinstance(self, TyperGroup):
+            self._format_commands(ctx, formatter)
+
+    def _format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        assert isinstance(self, TyperGroup)
+        commands = [(name, cmd) for name in self.list_commands(ctx) if (cmd := self.get_command(ctx, name))]
+        commands = [(name, cmd) for name, cmd in commands if not cmd.hidden]
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _cmd in commands)
+            with formatter.section(_("Commands")):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
+
+
+def _lang_value(value: str) -> str:
+    """``value`` as a ``--lang`` value, or a usage error (exit 2) that says which ones there are."""
+    if value not in {lang.value for lang in Language}:
+        raise typer.BadParameter(
+            _("{value} is not one of {choices}").format(
+                value=repr(value), choices=", ".join(lang.value for lang in Language)
+            ),
+            param_hint="'--lang'",
+        )
+    return value
+
+
+class _Group(_Translated, TyperGroup):
+    """The ``omnimig`` group: ``--lang`` before the command decides the language of ``omnimig --help`` too.
+
+    ``--help`` is eager: click writes the page while it parses, before the callback that reads
+    ``--lang`` runs. So the language is chosen here, from the arguments before the command's name.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        chosen: str | None = None
+        it = iter(args)
+        for arg in it:
+            if arg == "--lang":
+                chosen = next(it, None)
+            elif arg.startswith("--lang="):
+                chosen = arg.partition("=")[2]
+            elif not arg.startswith("-") or arg == "--":
+                break  # the command's name: its own arguments are its own
+        known = {lang.value for lang in Language}
+        i18n.use(chosen if chosen in known else None)  # a bad value: click's parsing says so
+        return super().parse_args(ctx, args)
+
+
+class _Command(_Translated, TyperCommand):
     """Usage lines as Unix tools write them (``PATH...``, ``[TYPE]``), not typer's ``{PATH}...``.
 
     ``--lang`` is also taken after the command (``omnimig validate --lang tr samples/``), where
@@ -69,11 +230,7 @@ class _Command(TyperCommand):
                 break
             if arg == "--lang" or arg.startswith("--lang="):
                 value = arg.partition("=")[2] if "=" in arg else next(it, "")
-                if value not in {lang.value for lang in Language}:
-                    raise typer.BadParameter(
-                        f"{value!r} is not one of {', '.join(lang.value for lang in Language)}", param_hint="'--lang'"
-                    )
-                i18n.use(value)
+                i18n.use(_lang_value(value))
                 continue
             rest.append(arg)
         return super().parse_args(ctx, rest)
@@ -89,7 +246,8 @@ class _Command(TyperCommand):
 
 
 app = _App(
-    help="Lint, convert, sample and upload Akinon (Omnitron) data-migration files.",
+    cls=_Group,
+    help=N_("Lint, convert, sample and upload Akinon (Omnitron) data-migration files."),
     no_args_is_help=True,
     # `omnimig --install-completion` installs shell completion (bash, zsh, fish, PowerShell).
     add_completion=True,
@@ -129,21 +287,23 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help=N_("Print the version and exit.")),
     ] = False,
     debug: Annotated[
         bool,
         typer.Option(
             "--debug",
-            help="Show the Python traceback of an internal error (to report it); same as OMNIMIG_DEBUG=1.",
+            help=N_("Show the Python traceback of an internal error (to report it); same as OMNIMIG_DEBUG=1."),
         ),
     ] = False,
     lang: Annotated[
         Language | None,
         typer.Option(
             "--lang",
-            help="Language of the messages (codes, keys and exit codes stay the same): tr or en; "
-            "default: OMNIMIG_LANG, else the locale (LANG=tr_TR.UTF-8 is Turkish), else English.",
+            help=N_(
+                "Language of the messages (codes, keys and exit codes stay the same): tr or en; "
+                "default: OMNIMIG_LANG, else the locale (LANG=tr_TR.UTF-8 is Turkish), else English."
+            ),
         ),
     ] = None,
 ) -> None:
@@ -153,51 +313,64 @@ def main(
         os.environ[DEBUG_ENV] = "1"  # the transform and upload commands read only the variable
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_("Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."),
+)
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH", help="Files or folders to validate.", show_default=False)
+        list[Path], typer.Argument(metavar="PATH", help=N_("Files or folders to validate."), show_default=False)
     ],
     type_: Annotated[
         str | None,
-        typer.Option("--type", "-t", help=f"Migration type when file names do not say it: {', '.join(type_names())}."),
+        typer.Option(
+            "--type",
+            "-t",
+            help=_help(N_("Migration type when file names do not say it: {types}."), types=", ".join(type_names())),
+        ),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.text,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat every warning as an error.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help=N_("Report format."))] = OutputFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help=N_("Treat every warning as an error."))] = False,
     choices: Annotated[
         Path | None,
-        typer.Option("--choices", help="JSON file replacing value lists (currencies, shipping-companies, …)."),
+        typer.Option("--choices", help=N_("JSON file replacing value lists (currencies, shipping-companies, …).")),
     ] = None,
-    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Examples per rule in text output.")] = 5,
+    max_examples: Annotated[
+        int, typer.Option("--max-examples", min=0, help=N_("Examples per rule in text output."))
+    ] = 5,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Also write the problems to FILE: .xlsx (annotated workbook), .json or .csv."),
+        typer.Option(
+            "--report", help=N_("Also write the problems to FILE: .xlsx (annotated workbook), .json or .csv.")
+        ),
     ] = None,
     report_rows: Annotated[
-        int, typer.Option("--report-rows", min=1, help="At most N data rows per sheet of an .xlsx report.")
+        int, typer.Option("--report-rows", min=1, help=N_("At most N data rows per sheet of an .xlsx report."))
     ] = 100_000,
     split: Annotated[
         Path | None,
-        typer.Option("--split", help="Write OUT/ready/ (rows to migrate now) and OUT/held/ (the rest, with why)."),
+        typer.Option("--split", help=N_("Write OUT/ready/ (rows to migrate now) and OUT/held/ (the rest, with why).")),
     ] = None,
     require_all: Annotated[
-        bool, typer.Option("--require-all", help="A bundle missing any of the four types is an error.")
+        bool, typer.Option("--require-all", help=N_("A bundle missing any of the four types is an error."))
     ] = False,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, hidden=True)] = 200_000,
     sheet: Annotated[
         str | None,
-        typer.Option("--sheet", help="Workbooks: the sheet to read, by name or 1-based number (default: found)."),
+        typer.Option("--sheet", help=N_("Workbooks: the sheet to read, by name or 1-based number (default: found).")),
     ] = None,
     header_row: Annotated[
         int | None,
-        typer.Option("--header-row", min=1, help="Workbooks: the row holding the column names (default: found)."),
+        typer.Option("--header-row", min=1, help=N_("Workbooks: the row holding the column names (default: found).")),
     ] = None,
     summary: Annotated[
         bool,
         typer.Option(
             "--summary",
-            help="Also print the bundle summary: rows per type, orders per status, currency, payment type and "
-            "shipping company, created_date range, amount per currency, orders per user (JSON always has it).",
+            help=N_(
+                "Also print the bundle summary: rows per type, orders per status, currency, payment type and "
+                "shipping company, created_date range, amount per currency, orders per user (JSON always has it)."
+            ),
         ),
     ] = False,
     threads: Annotated[
@@ -205,12 +378,13 @@ def validate(
         typer.Option(
             "--threads",
             min=1,
-            help="Threads that read ahead while checking (default: OMNIMIG_THREADS, else the idle CPUs); "
-            "the report is the same for any number.",
+            help=N_(
+                "Threads that read ahead while checking (default: OMNIMIG_THREADS, else the idle CPUs); "
+                "the report is the same for any number."
+            ),
         ),
     ] = None,
 ) -> None:
-    """Check migration files against every field rule; exit 1 when there are errors, 2 when it cannot run."""
     try:
         _validate(
             paths,
@@ -340,31 +514,37 @@ class SampleFormat(StrEnum):
     json = "json"
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_(
+        "Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."
+    ),
+)
 def samples(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the bundle to.")],
-    orders: Annotated[int, typer.Option("--orders", min=1, help="Number of orders (users: about a third).")] = 20,
-    output: Annotated[SampleFormat, typer.Option("--format", "-f", help="File format.")] = SampleFormat.csv,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed and options, byte-identical files.")] = 1,
-    locale: Annotated[str, typer.Option("--locale", help="faker locale for names.")] = "tr_TR",
+    out: Annotated[Path, typer.Option("--out", "-o", help=N_("Folder to write the bundle to."))],
+    orders: Annotated[int, typer.Option("--orders", min=1, help=N_("Number of orders (users: about a third)."))] = 20,
+    output: Annotated[SampleFormat, typer.Option("--format", "-f", help=N_("File format."))] = SampleFormat.csv,
+    seed: Annotated[int, typer.Option("--seed", help=N_("Same seed and options, byte-identical files."))] = 1,
+    locale: Annotated[str, typer.Option("--locale", help=N_("faker locale for names."))] = "tr_TR",
     invalid_rate: Annotated[
         float,
         typer.Option(
             "--invalid-rate",
             min=0.0,
             max=1.0,
-            help="Plant defects of every kind (about R x rows) and write DIR/expected_problems.json.",
+            help=N_("Plant defects of every kind (about R x rows) and write DIR/expected_problems.json."),
         ),
     ] = 0.0,
     test_set: Annotated[
         Path | None,
-        typer.Option("--test-set", help="Instead: pick one user with an address and an order with items from BUNDLE."),
+        typer.Option(
+            "--test-set", help=N_("Instead: pick one user with an address and an order with items from BUNDLE.")
+        ),
     ] = None,
     customer: Annotated[
-        str | None, typer.Option("--customer", help="With --test-set: the customer_code to pick.")
+        str | None, typer.Option("--customer", help=N_("With --test-set: the customer_code to pick."))
     ] = None,
 ) -> None:
-    """Write a consistent, valid sample bundle (or, with --test-set, a one-of-each test bundle from real files)."""
     err = _stderr()
     if test_set is not None:
         try:
@@ -416,17 +596,20 @@ class PasswordPolicy(StrEnum):
     unusable = "unusable"
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_("Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."),
+)
 def transform(
     source: Annotated[
         TransformSource,
-        typer.Argument(metavar="SOURCE", help="What the input is: omnitron-orders, shopify or mapping."),
+        typer.Argument(metavar="SOURCE", help=N_("What the input is: omnitron-orders, shopify or mapping.")),
     ],
-    inputs: Annotated[list[Path], typer.Argument(metavar="INPUT", help="Export file(s) to convert.")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="INPUT", help=N_("Export file(s) to convert."))],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder to write the bundle, rejects.csv and changes.csv to.")
+        Path, typer.Option("--out", "-o", help=N_("Folder to write the bundle, rejects.csv and changes.csv to."))
     ],
-    output: Annotated[SampleFormat, typer.Option("--format", "-f", help="Format of the written files.")] = (
+    output: Annotated[SampleFormat, typer.Option("--format", "-f", help=N_("Format of the written files."))] = (
         SampleFormat.csv
     ),
     mapping: Annotated[
@@ -434,52 +617,63 @@ def transform(
         typer.Option(
             "--mapping",
             "-m",
-            help="TOML mapping file: the export's layout (mapping source) and, for any source, "
-            "[source] options, [defaults] and [values.*] tables.",
+            help=N_(
+                "TOML mapping file: the export's layout (mapping source) and, for any source, "
+                "[source] options, [defaults] and [values.*] tables."
+            ),
         ),
     ] = None,
     default: Annotated[
         list[str] | None,
-        typer.Option("--default", help="TYPE.FIELD=VALUE used where a value is empty (repeatable)."),
+        typer.Option("--default", help=N_("TYPE.FIELD=VALUE used where a value is empty (repeatable).")),
     ] = None,
     value_map: Annotated[
         list[str] | None,
-        typer.Option("--map", help="TABLE:FROM=TO value-table entry, e.g. shipping_company:1=yurtici (repeatable)."),
+        typer.Option(
+            "--map", help=N_("TABLE:FROM=TO value-table entry, e.g. shipping_company:1=yurtici (repeatable).")
+        ),
     ] = None,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", help="KEY=VALUE reading option, as in the mapping file's [source] (repeatable)."),
+        typer.Option("--option", help=N_("KEY=VALUE reading option, as in the mapping file's [source] (repeatable).")),
     ] = None,
     password_policy: Annotated[
         PasswordPolicy,
         typer.Option(
             "--password-policy",
-            help="empty: leave passwords empty (validate reports them); unusable: a value no login matches, "
-            "so users set a new password on first login.",
+            help=N_(
+                "empty: leave passwords empty (validate reports them); unusable: a value no login matches, "
+                "so users set a new password on first login."
+            ),
         ),
     ] = PasswordPolicy.empty,
     truncate: Annotated[
         bool,
-        typer.Option("--truncate", help="Cut values over a maximum length (each cut is a warning); default: reject."),
+        typer.Option(
+            "--truncate", help=N_("Cut values over a maximum length (each cut is a warning); default: reject.")
+        ),
     ] = False,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
-            help="Write into a non-empty folder omnimig did not create (its files stay; never an input or a "
-            "file with a bundle name omnimig did not write).",
+            help=N_(
+                "Write into a non-empty folder omnimig did not create (its files stay; never an input or a "
+                "file with a bundle name omnimig did not write)."
+            ),
         ),
     ] = False,
     explain: Annotated[
         bool,
         typer.Option(
             "--explain",
-            help="Also list in changes.csv the changes made the same way to every record (trimming, value "
-            "tables, date_joined from the first order); without it they are only counted.",
+            help=N_(
+                "Also list in changes.csv the changes made the same way to every record (trimming, value "
+                "tables, date_joined from the first order); without it they are only counted."
+            ),
         ),
     ] = False,
 ) -> None:
-    """Convert a legacy export into a clean upload bundle; every input row is written, merged or rejected."""
     from omnimig.transforms.errors import unexpected
     from omnimig.transforms.settings import apply_flags, load
 
@@ -518,28 +712,34 @@ def transform(
     raise typer.Exit(result.exit_code)
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_(
+        "Correct what is mechanical (decimal commas, phones, dates, TL, evet, spaces), list every change, validate."
+    ),
+)
 def fix(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Files or a bundle folder in Akinon's shape.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the corrected copies and changes.csv.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help=N_("Files or a bundle folder in Akinon's shape."))
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help=N_("Folder for the corrected copies and changes.csv."))],
     type_: Annotated[
-        str | None, typer.Option("--type", "-t", help="Migration type when file names do not say it.")
+        str | None, typer.Option("--type", "-t", help=N_("Migration type when file names do not say it."))
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Write only changes.csv: what would be changed, nothing else.")
+        bool, typer.Option("--dry-run", help=N_("Write only changes.csv: what would be changed, nothing else."))
     ] = False,
     only: Annotated[
-        str | None, typer.Option("--only", help="Apply only these fix codes, comma-separated (see docs/fix.md).")
+        str | None, typer.Option("--only", help=N_("Apply only these fix codes, comma-separated (see docs/fix.md)."))
     ] = None,
     choices: Annotated[
-        Path | None, typer.Option("--choices", help="JSON file replacing the default value lists.")
+        Path | None, typer.Option("--choices", help=N_("JSON file replacing the default value lists."))
     ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Write into a non-empty folder omnimig did not create (never over an input)."),
+        typer.Option("--force", help=N_("Write into a non-empty folder omnimig did not create (never over an input).")),
     ] = False,
 ) -> None:
-    """Correct what is mechanical (decimal commas, phones, dates, TL, evet, spaces), list every change, validate."""
     console = Console(highlight=False, soft_wrap=True)
     try:
         result = api.fix(paths, out, type=type_, dry_run=dry_run, only=only, choices=choices, force=force)
@@ -552,42 +752,50 @@ def fix(
     raise typer.Exit(result.exit_code)
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_("Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."),
+)
 def upload(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The bundle folder to upload.", show_default=False)],
-    url: Annotated[str, typer.Option("--url", help="Omnitron base URL, e.g. https://omnitron.example.com.")],
-    channel: Annotated[str, typer.Option("--channel", help="Sales channel id.")],
-    token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the API token.")] = (
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help=N_("The bundle folder to upload."), show_default=False)
+    ],
+    url: Annotated[str, typer.Option("--url", help=N_("Omnitron base URL, e.g. https://omnitron.example.com."))],
+    channel: Annotated[str, typer.Option("--channel", help=N_("Sales channel id."))],
+    token_env: Annotated[str, typer.Option("--token-env", help=N_("Environment variable holding the API token."))] = (
         "OMNIMIG_TOKEN"
     ),
-    only: Annotated[list[str] | None, typer.Option("--only", help="Upload only this type (repeatable).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the plan; send nothing.")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help=N_("Upload only this type (repeatable)."))] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=N_("Validate and print the plan; send nothing."))] = False,
     chunk_rows: Annotated[
-        int | None, typer.Option("--chunk-rows", min=1, help="Split files into parts of N rows, one migration each.")
+        int | None,
+        typer.Option("--chunk-rows", min=1, help=N_("Split files into parts of N rows, one migration each.")),
     ] = None,
     test_set: Annotated[
-        bool, typer.Option("--test-set", help="Upload only a one-of-each test bundle picked from DIR.")
+        bool, typer.Option("--test-set", help=N_("Upload only a one-of-each test bundle picked from DIR."))
     ] = False,
-    customer: Annotated[str | None, typer.Option("--customer", help="With --test-set: the customer to pick.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Upload even when validation finds errors.")] = False,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help=N_("With --test-set: the customer to pick."))
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=N_("Upload even when validation finds errors."))] = False,
     restart: Annotated[
-        list[str] | None, typer.Option("--restart", help="Send this type again despite the journal (repeatable).")
+        list[str] | None, typer.Option("--restart", help=N_("Send this type again despite the journal (repeatable)."))
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one migration.")] = 3600.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help=N_("Seconds to wait for one migration."))] = 3600.0,
     http_timeout: Annotated[
-        float, typer.Option("--http-timeout", min=1, help="Seconds one request may take, all its retries included.")
+        float, typer.Option("--http-timeout", min=1, help=N_("Seconds one request may take, all its retries included."))
     ] = 300.0,
-    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help="Seconds between polls.")] = 5.0,
+    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help=N_("Seconds between polls."))] = 5.0,
     state_dir: Annotated[
-        Path | None, typer.Option("--state-dir", help="Where the journal and audit log live (default DIR/.omnimig).")
+        Path | None,
+        typer.Option("--state-dir", help=N_("Where the journal and audit log live (default DIR/.omnimig).")),
     ] = None,
-    choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat every warning as an error.")] = False,
+    choices: Annotated[Path | None, typer.Option("--choices", help=N_("JSON file replacing value lists."))] = None,
+    strict: Annotated[bool, typer.Option("--strict", help=N_("Treat every warning as an error."))] = False,
     insecure_http: Annotated[
-        bool, typer.Option("--insecure-http", help="Allow plain http to a host other than localhost.")
+        bool, typer.Option("--insecure-http", help=N_("Allow plain http to a host other than localhost."))
     ] = False,
 ) -> None:
-    """Validate, then upload the bundle to Omnitron in order (user, address, order, order_item), resumably."""
     import contextlib
     import getpass
 
@@ -666,17 +874,23 @@ def upload(
     raise typer.Exit(result.exit_code)
 
 
-@app.command(cls=_Command)
+@app.command(
+    cls=_Command,
+    help=N_(
+        "A local page: drop a bundle, see every problem and download the reports (127.0.0.1 only; Ctrl-C stops it)."
+    ),
+)
 def serve(
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port on 127.0.0.1 (0: any free one).")
+        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help=N_("Port on 127.0.0.1 (0: any free one)."))
     ] = 8765,
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help=N_("Print the address; do not open a browser."))
+    ] = False,
     max_upload: Annotated[
-        str, typer.Option("--max-upload", metavar="SIZE", help="Largest bundle the page takes: 500MB, 2GB, ...")
+        str, typer.Option("--max-upload", metavar="SIZE", help=N_("Largest bundle the page takes: 500MB, 2GB, ..."))
     ] = "2GB",
 ) -> None:
-    """A local page: drop a bundle, see every problem and download the reports (127.0.0.1 only; Ctrl-C stops it)."""
     from omnimig.serve import serve as serve_page
 
     try:
@@ -685,12 +899,13 @@ def serve(
         raise fail(str(exc)) from None
 
 
-@app.command(cls=_Command)
+@app.command(cls=_Command, help=N_("Show the rules of one migration type (or all four) as a readable table."))
 def schemas(
-    type_: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="user, address, order or order_item.")] = None,
-    choices: Annotated[Path | None, typer.Option("--choices", help="JSON file replacing value lists.")] = None,
+    type_: Annotated[
+        str | None, typer.Argument(metavar="[TYPE]", help=N_("user, address, order or order_item."))
+    ] = None,
+    choices: Annotated[Path | None, typer.Option("--choices", help=N_("JSON file replacing value lists."))] = None,
 ) -> None:
-    """Show the rules of one migration type (or all four) as a readable table."""
     from omnimig.schemas import load, type_named
     from omnimig.validation.describe import render_type
 
