@@ -129,7 +129,7 @@ def _in_language(command: click.Command, ctx: click.Context) -> Iterator[None]:
                 p.help = text  # type: ignore[attr-defined]
 
 
-class _Translated:
+class _Translated(click.Command):
     """Help pages written in the language of the run (``--lang``, ``OMNIMIG_LANG``, the locale).
 
     The help texts stay English where they are defined (the message ids, marked with ``N_``) and
@@ -137,26 +137,22 @@ class _Translated:
     """
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        assert isinstance(self, click.Command)
         with _in_language(self, ctx):
-            super().format_help(ctx, formatter)  # type: ignore[misc]
+            super().format_help(ctx, formatter)
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        assert isinstance(self, click.Command)
         saved = self.help
         self.help = _translated(self.help)
         try:
-            return super().get_short_help_str(limit)  # type: ignore[misc,no-any-return]
+            return super().get_short_help_str(limit)
         finally:
             self.help = saved
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        assert isinstance(self, click.Command)
         pieces = self.collect_usage_pieces(ctx)
         formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        assert isinstance(self, click.Command)
         sections: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
@@ -166,17 +162,6 @@ class _Translated:
             if sections[kind]:
                 with formatter.section(title):
                     formatter.write_dl(sections[kind])
-        if isinstance(self, TyperGroup):
-            self._format_commands(ctx, formatter)
-
-    def _format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        assert isinstance(self, TyperGroup)
-        commands = [(name, cmd) for name in self.list_commands(ctx) if (cmd := self.get_command(ctx, name))]
-        commands = [(name, cmd) for name, cmd in commands if not cmd.hidden]
-        if commands:
-            limit = formatter.width - 6 - max(len(name) for name, _cmd in commands)
-            with formatter.section(_("Commands")):
-                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
 
 
 def _lang_value(value: str) -> str:
@@ -211,6 +196,19 @@ class _Group(_Translated, TyperGroup):
         known = {lang.value for lang in Language}
         i18n.use(chosen if chosen in known else None)  # a bad value: click's parsing says so
         return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their one-line help, as TyperGroup lists them, under a translated title."""
+        commands = [(name, cmd) for name in self.list_commands(ctx) if (cmd := self.get_command(ctx, name))]
+        commands = [(name, cmd) for name, cmd in commands if not cmd.hidden]
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _cmd in commands)
+            with formatter.section(_("Commands")):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
 
 
 class _Command(_Translated, TyperCommand):
