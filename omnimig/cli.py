@@ -41,12 +41,13 @@ class _App(typer.Typer):
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
-            _stderr().print("omnimig: interrupted", markup=False)
+            _stderr().print(_("omnimig: interrupted"), markup=False)
             sys.exit(130)
         except Exception as exc:  # the net under every command
             if debug_enabled():
                 raise
-            _stderr().print(f"omnimig: error: {_internal_error(exc, 'running the command')}", markup=False)
+            line = _internal_error(exc, _("running the command"))
+            _stderr().print(_("omnimig: error: {message}").format(message=line), markup=False)
             sys.exit(2)
 
 
@@ -269,8 +270,13 @@ def _stderr() -> Console:
 
 def fail(message: str) -> typer.Exit:
     """One line on stderr and exit code 2: the command could not run. Control characters are shown escaped."""
-    _stderr().print(f"omnimig: error: {visible(message)}", markup=False)
+    _stderr().print(_("omnimig: error: {message}").format(message=visible(message)), markup=False)
     return typer.Exit(2)
+
+
+def _n(n: int) -> str:
+    """A count in a line of text: as it always was in English (``1204``), ``1.204`` in Turkish."""
+    return i18n.number(n) if i18n.current() != i18n.DEFAULT else str(n)
 
 
 def _version(value: bool) -> None:
@@ -404,15 +410,16 @@ def validate(
     except KeyboardInterrupt:
         if debug_enabled():
             raise
-        _stderr().print("omnimig: interrupted", markup=False)
+        _stderr().print(_("omnimig: interrupted"), markup=False)
         raise typer.Exit(130) from None
 
 
 def _guarded(action: str, where: Path | None = None) -> typer.Exit:
     """The exception being handled as one line (exit 2), or re-raised under --debug.
 
-    ``action`` is what was being done ("write the report"); an ``omnimig.Error`` is its own line,
-    an ``OSError`` says what the system refused, anything else is an internal error to report.
+    ``action`` is what was being done (``N_("write the report")``, translated here); an
+    ``omnimig.Error`` is its own line, an ``OSError`` says what the system refused, anything else
+    is an internal error to report.
     """
     exc = sys.exc_info()[1]
     assert exc is not None
@@ -422,8 +429,8 @@ def _guarded(action: str, where: Path | None = None) -> typer.Exit:
         raise exc
     prefix = f"{where}: " if where is not None else ""
     if isinstance(exc, OSError):
-        return fail(f"{prefix}cannot {action}: {exc.strerror or exc}")
-    return fail(prefix + _internal_error(exc, f"trying to {action}"))
+        return fail(prefix + _("cannot {action}: {reason}").format(action=_(action), reason=exc.strerror or exc))
+    return fail(prefix + _internal_error(exc, _("trying to {action}").format(action=_(action))))
 
 
 def _validate(
@@ -466,21 +473,23 @@ def _validate(
                 threads=threads,
             )
     except Exception:  # one line, never a traceback (files already fail one by one)
-        raise _guarded("check the bundle") from None
+        raise _guarded(N_("check the bundle")) from None
     if report is not None:
         try:
             with StepProgress() as steps:
-                result.write(report, rows=report_rows, progress=steps.hook(f"writing {report.name}"))
+                result.write(
+                    report, rows=report_rows, progress=steps.hook(_("writing {name}").format(name=report.name))
+                )
         except Exception:
-            raise _guarded("write the report", report) from None
+            raise _guarded(N_("write the report"), report) from None
     counts = []
     if split is not None:
         try:
             with StepProgress() as steps:
-                advance = steps.hook(f"writing {split.name}/ready and held")
+                advance = steps.hook(_("writing {name}/ready and held").format(name=split.name))
                 counts = result.split(split, progress=lambda path, done, total: advance(done, total))
         except Exception:
-            raise _guarded("write the split files", split) from None
+            raise _guarded(N_("write the split files"), split) from None
     # A value the reader kept as a lone surrogate cannot be encoded: print its escape, never crash.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -496,13 +505,14 @@ def _validate(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except Exception:
-        raise _guarded("print the report") from None
+        raise _guarded(N_("print the report")) from None
     for c in counts:
-        ready = f"{c.ready} ready ({c.ready_path})" if c.ready else "0 ready"
-        held = f"{c.held} held ({c.held_path})" if c.held else "0 held"
-        err.print(visible(f"split {c.path}: {c.rows} rows = {ready} + {held}"), markup=False)
+        ready = _("{n} ready ({path})").format(n=_n(c.ready), path=c.ready_path) if c.ready else _("0 ready")
+        held = _("{n} held ({path})").format(n=_n(c.held), path=c.held_path) if c.held else _("0 held")
+        line = _("split {path}: {rows} rows = {ready} + {held}")
+        err.print(visible(line.format(path=c.path, rows=_n(c.rows), ready=ready, held=held)), markup=False)
     for line in result.unreadable:
-        err.print(f"omnimig: error: {visible(line)}", markup=False)
+        err.print(_("omnimig: error: {message}").format(message=visible(line)), markup=False)
     raise typer.Exit(result.exit_code)
 
 
@@ -551,21 +561,20 @@ def samples(
             raise fail(str(exc)) from None
         for pick in picked.picks:
             rows = ", ".join(str(r) for r in pick.rows)
-            err.print(f"{pick.type}: {pick.source} row {rows} -> {pick.written}", markup=False)
-        err.print(
-            visible(f"test set: customer {picked.customer}, order {picked.order}. Upload it first, then check:"),
-            markup=False,
-        )
+            line = _("{type}: {source} row {rows} -> {written}")
+            err.print(line.format(type=pick.type, source=pick.source, rows=rows, written=pick.written), markup=False)
+        line = _("test set: customer {customer}, order {order}. Upload it first, then check:")
+        err.print(visible(line.format(customer=picked.customer, order=picked.order)), markup=False)
         for check in picked.checks():  # how to log in comes from what the user's password cell holds
             err.print(f"  - {visible(check)}", markup=False)
         return
     if customer is not None:
-        raise fail("--customer goes with --test-set")
+        raise fail(_("--customer goes with --test-set"))
     from rich.progress import Progress
 
     show = orders >= 50_000 and sys.stderr.isatty()
     with Progress(console=err, disable=not show, transient=True) as bar:
-        task = bar.add_task("orders", total=orders)
+        task = bar.add_task(_("orders"), total=orders)
         try:
             written = api.samples(
                 out,
@@ -579,7 +588,7 @@ def samples(
         except Error as exc:
             raise fail(str(exc)) from None
         except OSError as exc:
-            raise fail(f"{out}: cannot write: {exc.strerror or exc}") from None
+            raise fail(_("{path}: cannot write: {reason}").format(path=out, reason=exc.strerror or exc)) from None
     err.print(written.summary(), markup=False)
 
 
@@ -701,7 +710,10 @@ def transform(
         raise fail(str(unexpected(", ".join(str(p) for p in inputs), exc))) from None
     except KeyboardInterrupt:
         _stderr().print(
-            "omnimig: interrupted; each file in the output folder is whole (this run's or the last), none half-written",
+            _(
+                "omnimig: interrupted; each file in the output folder is whole (this run's or the last), "
+                "none half-written"
+            ),
             markup=False,
         )
         raise typer.Exit(130) from None
@@ -742,7 +754,7 @@ def fix(
     try:
         result = api.fix(paths, out, type=type_, dry_run=dry_run, only=only, choices=choices, force=force)
     except Exception:  # one line, never a traceback
-        raise _guarded("fix the files", out) from None
+        raise _guarded(N_("fix the files"), out) from None
     for note in result.skipped:
         _stderr().print(f"omnimig: {visible(note)}", markup=False)
     for line in result.lines():
@@ -815,13 +827,12 @@ def upload(
         """Before anything is sent: the test set picked, the validation report, the warnings."""
         if result.test_set is not None:
             picked = result.test_set
-            err.print(
-                visible(f"test set: customer {picked.customer}, order {picked.order} -> {result.plan.directory}"),
-                markup=False,
-            )
+            line = _("test set: customer {customer}, order {order} -> {directory}")
+            shown = line.format(customer=picked.customer, order=picked.order, directory=result.plan.directory)
+            err.print(visible(shown), markup=False)
         render_text(result.plan.results, out, outcome=result.plan.outcome, show_order=True)
         for warning in result.warnings:
-            err.print(f"omnimig: WARNING: {visible(warning)}", markup=False)
+            err.print(_("omnimig: WARNING: {warning}").format(warning=visible(warning)), markup=False)
         if not result.dry_run:
             bars.enter_context(reporter)  # the progress bars start once the report is printed
 
@@ -853,7 +864,8 @@ def upload(
     except UploadRefused as exc:  # refused before anything was sent: token, URL, option, lock, test set
         raise fail(str(exc)) from None
     except UploadError as exc:
-        err.print(f"omnimig: error: {visible(str(exc))}", markup=False)  # a server's text may hold escapes
+        # a server's text may hold escapes
+        err.print(_("omnimig: error: {message}").format(message=visible(str(exc))), markup=False)
         raise typer.Exit(1) from None
     except PromptInterrupted as exc:
         if sys.stderr.isatty():  # getpass leaves the cursor after the prompt
@@ -861,12 +873,12 @@ def upload(
         err.print(f"omnimig: {exc}", markup=False)
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err.print("omnimig: interrupted; run the same command again to resume", markup=False)
+        err.print(_("omnimig: interrupted; run the same command again to resume"), markup=False)
         raise typer.Exit(130) from None
     for line in result.lines():
         out.print(visible(line), markup=False)  # plan and notes name files, which may hold escapes
     if result.checks:
-        out.print("Before the real migration, check:", markup=False)
+        out.print(_("Before the real migration, check:"), markup=False)
         for check in result.checks:
             out.print(f"  - {visible(check)}", markup=False)
     raise typer.Exit(result.exit_code)

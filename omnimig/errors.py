@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from omnimig.i18n import _
 from omnimig.io.safe_text import cut, visible
 
 DEBUG_ENV = "OMNIMIG_DEBUG"
@@ -30,20 +31,23 @@ def clip(text: str, limit: int = SHOWN) -> str:
 def describe(exc: BaseException) -> str:
     """An exception as one short visible phrase: its kind and its text (what Python said went wrong)."""
     if isinstance(exc, RecursionError):
-        return "it is nested too deeply to be read"
+        return _("it is nested too deeply to be read")
     if isinstance(exc, MemoryError):
-        return "it is too large to be read in memory"
+        return _("it is too large to be read in memory")
     text = clip(str(exc))
     return visible(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-def internal_error_line(where: str | None, exc: BaseException, doing: str = "reading") -> str:
-    """The one line an unexpected exception becomes: where, what failed, and how to get the traceback."""
+def internal_error_line(where: str | None, exc: BaseException, doing: str | None = None) -> str:
+    """The one line an unexpected exception becomes: where, what failed, and how to get the traceback.
+
+    ``doing`` is what was being done, already in the language of the run (default: reading).
+    """
     prefix = "" if where is None else f"{visible(where)}: "
+    doing = _("reading") if doing is None else doing
     if isinstance(exc, MemoryError):
-        return f"{prefix}ran out of memory while {doing}"
+        return prefix + _("ran out of memory while {doing}").format(doing=doing)
     detail = visible(clip(str(exc)))
-    return (
-        f"{prefix}internal error while {doing} ({type(exc).__name__}{': ' + detail if detail else ''}); "
-        "run with --debug for the traceback and please report it"
-    )
+    error = f"{type(exc).__name__}{': ' + detail if detail else ''}"
+    line = _("internal error while {doing} ({error}); run with --debug for the traceback and please report it")
+    return prefix + line.format(doing=doing, error=error)

@@ -75,7 +75,7 @@ def imports_of(path: Path) -> set[str]:
 @pytest.mark.parametrize(
     ("layer", "allowed"),
     [
-        ("schemas", ("omnimig.exceptions", "omnimig.schemas")),
+        ("schemas", ("omnimig.exceptions", "omnimig.i18n", "omnimig.schemas")),
         ("io", ("omnimig.exceptions", "omnimig.schemas", "omnimig.io", "omnimig.errors")),
     ],
 )

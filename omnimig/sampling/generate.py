@@ -25,6 +25,7 @@ import pandas as pd
 from faker import Faker
 
 from omnimig.exceptions import SampleError, UsageError
+from omnimig.i18n import _, number
 from omnimig.io.kinds import json_kinds
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
@@ -57,9 +58,13 @@ class Written:
     defects: int = 0
 
     def summary(self) -> str:
-        parts = ", ".join(f"{n:,} {t}" for t, n in self.rows.items())
-        planted = f" with {self.defects:,} planted defects (answer key: expected_problems.json)" if self.defects else ""
-        return f"wrote {parts} to {next(iter(self.paths.values())).parent}{planted}"
+        """One line for a person: rows per type, the folder, and the planted defects if any."""
+        parts = ", ".join(f"{number(n)} {t}" for t, n in self.rows.items())
+        folder = next(iter(self.paths.values())).parent
+        if self.defects:
+            line = _("wrote {parts} to {folder} with {defects} planted defects (answer key: expected_problems.json)")
+            return line.format(parts=parts, folder=folder, defects=number(self.defects))
+        return _("wrote {parts} to {folder}").format(parts=parts, folder=folder)
 
 
 class Money:
@@ -348,15 +353,17 @@ def _refuse_leftovers(out: Path, fmt: str, keyed: bool) -> None:
     other = [f"{t}{x}" for t in type_names() for x in suffixes if x != SUFFIX[fmt] and (out / f"{t}{x}").exists()]
     if other:
         listed = ", ".join(str(out / n) for n in other)
-        raise SampleError(
-            f"{listed}: already there in another format than this run's {fmt}; validate would read both bundles "
+        line = _(
+            "{files}: already there in another format than this run's {format}; validate would read both bundles "
             "as one. Remove them, or write to another folder"
         )
+        raise SampleError(line.format(files=listed, format=fmt))
     if not keyed and (out / ANSWER_KEY).exists():
-        raise SampleError(
-            f"{out / ANSWER_KEY}: the answer key of an earlier run with planted defects; this run plants none, so "
+        line = _(
+            "{path}: the answer key of an earlier run with planted defects; this run plants none, so "
             "it would describe other files. Remove it, or write to another folder"
         )
+        raise SampleError(line.format(path=out / ANSWER_KEY))
 
 
 def generate(
@@ -376,13 +383,14 @@ def generate(
     from faker.config import AVAILABLE_LOCALES
 
     if orders < 1:
-        raise UsageError(f"orders {orders}: at least 1")
+        raise UsageError(_("orders {orders}: at least 1").format(orders=orders))
     if not 0.0 <= invalid_rate <= 1.0:
-        raise UsageError(f"invalid_rate {invalid_rate}: between 0 and 1")
+        raise UsageError(_("invalid_rate {rate}: between 0 and 1").format(rate=invalid_rate))
     if fmt not in SUFFIX:
-        raise UsageError(f"format {fmt!r}: use one of {', '.join(SUFFIX)}")
+        raise UsageError(_("format {format}: use one of {formats}").format(format=repr(fmt), formats=", ".join(SUFFIX)))
     if locale not in AVAILABLE_LOCALES:
-        raise UsageError(f"unknown locale {locale!r}; use a faker locale such as tr_TR or en_US")
+        line = _("unknown locale {locale}; use a faker locale such as tr_TR or en_US")
+        raise UsageError(line.format(locale=repr(locale)))
     _refuse_leftovers(out, fmt, invalid_rate > 0)
     gen = Generator(orders, seed, locale)
     outs = {t: _Out(out, t, fmt, list(r.names)) for t, r in gen.rules.items()}

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from omnimig.exceptions import SampleError, SchemaError, UsageError, WriteError
+from omnimig.i18n import N_, _, number
 from omnimig.io import open_source, type_from_name
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys
 from omnimig.schemas.rules import MigrationType, load_choices, migration_types
@@ -48,11 +49,12 @@ class Picked:
 
 
 #: What Akinon's getting-started checklist asks a person to check in the shop after a test
-#: migration (spec section 9), after logging in as the test user (``TestSet.login``).
+#: migration (spec section 9), after logging in as the test user (``TestSet.login``). The texts
+#: are message ids: ``TestSet.checks()`` gives them in the language of the run.
 SHOP_CHECKS = (
-    "the address appears at /account/address/ (My Addresses)",
-    "the order appears at /users/old-orders/",
-    "the items appear at /users/old-orders/{pk}",
+    N_("the address appears at /account/address/ (My Addresses)"),
+    N_("the order appears at /users/old-orders/"),
+    N_("the items appear at /users/old-orders/{pk}"),
 )
 
 #: What the test user's ``password`` cell holds, read from the data (``password_kind``):
@@ -83,23 +85,34 @@ def login_check(customer: str, kind: PasswordKind, algorithm: str = "") -> str:
     Akinon's checklist says to log in "with the test user's plain-text password"; that is only
     possible as written when the person knows it. A hash in the file does not give it.
     """
-    who = f"log in to the shop as the migrated test user (customer {customer})"
-    reset = 'use "Forgot password" on the shop first, or set a known password on the user in Omnitron'
+    reset = _('use "Forgot password" on the shop first, or set a known password on the user in Omnitron')
     if kind == "plain":
-        return f"{who} with the password in the user file (it holds the password itself, not a hash)"
-    if kind == "unusable":
-        return f"{who}: the user file holds no usable password (one no login matches), so {reset}"
-    if kind == "foreign-hash":
-        what = (
-            f'a password hash of password_algorithm "{algorithm}"'
-            if algorithm
-            else "what looks like a password hash, with no password_algorithm"
+        line = _(
+            "log in to the shop as the migrated test user (customer {customer}) with the password in the user file "
+            "(it holds the password itself, not a hash)"
         )
-        return f"{who}: the user file holds {what}, which the shop may not be able to check; {reset}"
-    return (
-        f"{who} with the password they had on the old shop: the user file holds only its {algorithm} hash, "
-        f"so you need to know it (e.g. the test user is an account of yours); if you do not, {reset}"
-    )
+    elif kind == "unusable":
+        line = _(
+            "log in to the shop as the migrated test user (customer {customer}): the user file holds no usable "
+            "password (one no login matches), so {reset}"
+        )
+    elif kind == "foreign-hash" and algorithm:
+        line = _(
+            "log in to the shop as the migrated test user (customer {customer}): the user file holds a password "
+            'hash of password_algorithm "{algorithm}", which the shop may not be able to check; {reset}'
+        )
+    elif kind == "foreign-hash":
+        line = _(
+            "log in to the shop as the migrated test user (customer {customer}): the user file holds what looks "
+            "like a password hash, with no password_algorithm, which the shop may not be able to check; {reset}"
+        )
+    else:
+        line = _(
+            "log in to the shop as the migrated test user (customer {customer}) with the password they had on the "
+            "old shop: the user file holds only its {algorithm} hash, so you need to know it (e.g. the test user is "
+            "an account of yours); if you do not, {reset}"
+        )
+    return line.format(customer=customer, algorithm=algorithm, reset=reset)
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ class TestSet:
 
     def checks(self) -> list[str]:
         """What to check in the shop once the test set is uploaded: how to log in, then each page."""
-        return [self.login, *SHOP_CHECKS]
+        return [self.login, *(_(check) for check in SHOP_CHECKS)]
 
 
 @dataclass
@@ -183,11 +196,11 @@ def pick_test_set(paths: list[Path], out: Path, customer: str | None = None) -> 
         matches = root.frame.index[(codes == customer).fillna(False).to_numpy(dtype=bool)]
         label = f'{root.name} {"+".join(pk)} "{customer}"'
         if not len(matches):
-            files = " or ".join(dict.fromkeys(root.frame["_file"].astype(str)))
-            raise TestSetError(f"{label} not found in {files}")
+            files = _(" or ").join(dict.fromkeys(root.frame["_file"].astype(str)))
+            raise TestSetError(_("{label} not found in {files}").format(label=label, files=files))
         usable = [i for i in matches if root.frame.at[i, "_ok"]]
         if not usable:
-            raise TestSetError(f"{label} {_unfit(root, matches[0], held)}")
+            raise TestSetError(_("{label} {reason}").format(label=label, reason=_unfit(root, matches[0], held)))
         at = usable[0]
     taken: dict[str, list[object]] = {}
     _take(root, at, taken)
@@ -233,7 +246,8 @@ def _validate(paths: list[Path]) -> list[FileResult]:
     missing = [t.name for t in migration_types() if t.name not in {r.type for r in results}]
     if missing:
         needed = ", ".join(t.name for t in migration_types())
-        raise TestSetError(f"the bundle has no {' or '.join(missing)} file; a test set needs one of each: {needed}")
+        line = _("the bundle has no {missing} file; a test set needs one of each: {needed}")
+        raise TestSetError(line.format(missing=_(" or ").join(missing), needed=needed))
     rank = {t.name: i for i, t in enumerate(migration_types())}
     return sorted(results, key=lambda r: rank[r.type or ""])
 
@@ -292,44 +306,54 @@ def _take(node: _Node, at: object, taken: dict[str, list[object]]) -> None:
 
 
 def _a(word: str) -> str:
-    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
+    return _("an {word}").format(word=word) if word[:1].lower() in "aeiou" else _("a {word}").format(word=word)
 
 
 def _nobody(root: _Node, results: list[FileResult]) -> str:
     """Why no customer qualifies, as one line: what a test customer needs, and where to look."""
     needs = []
     for child in root.children:
-        below = "".join(f" with {g.name} rows" for g in child.children)
-        needs.append(_a(child.name) + below)
+        need = _a(child.name)
+        for g in child.children:
+            need = _("{need} with {child} rows").format(need=need, child=g.name)
+        needs.append(need)
     errors = sum(r.errors for r in results)
-    hint = f" ({errors:,} errors in the bundle; omnimig validate lists them)" if errors else ""
-    return f"no {root.name} has {' and '.join(needs)}, all without errors{hint}"
+    values = {"root": root.name, "needs": _(" and ").join(needs), "errors": number(errors)}
+    if errors:
+        line = _(
+            "no {root} has {needs}, all without errors ({errors} errors in the bundle; omnimig validate lists them)"
+        )
+        return line.format(**values)
+    return _("no {root} has {needs}, all without errors").format(**values)
 
 
 def _first_reason(node: _Node, at: object, held: dict[str, dict[int, list[str]]]) -> str:
     path, row = str(node.frame.at[at, "_file"]), int(node.frame.at[at, "row"])
     why = held.get(path, {}).get(row) or ["error"]
-    return f"{path} row {row}: {why[0]}"
+    return _("{path} row {row}: {why}").format(path=path, row=row, why=why[0])
 
 
 def _unfit(root: _Node, at: object, held: dict[str, dict[int, list[str]]]) -> str:
     """Why the given customer's row ``at`` cannot be a test set (the first thing missing)."""
     if not root.frame.at[at, "_good"]:
-        return f"has errors ({_first_reason(root, at, held)})"
+        return _("has errors ({reason})").format(reason=_first_reason(root, at, held))
     for child in root.children:
         rows = child.under(root, at)
         if not len(rows):
-            return f"has no {child.name}"
+            return _("has no {child}").format(child=child.name)
         good = [i for i in rows if child.frame.at[i, "_good"]]
         if not good:
-            return f"has no {child.name} without errors ({_first_reason(child, rows[0], held)})"
+            line = _("has no {child} without errors ({reason})")
+            return line.format(child=child.name, reason=_first_reason(child, rows[0], held))
         if any(child.frame.at[i, "_ok"] for i in good):
             continue
         for grand in child.children:
             if not any(len(grand.under(child, i)) for i in good):
-                return f"has no {child.name} with {grand.name} rows"
-            return f"has no {child.name} whose {grand.name} rows are all without errors"
-    return "cannot be a test set"  # not reached: every way to fail is named above
+                return _("has no {child} with {grand} rows").format(child=child.name, grand=grand.name)
+            return _("has no {child} whose {grand} rows are all without errors").format(
+                child=child.name, grand=grand.name
+            )
+    return _("cannot be a test set")  # not reached: every way to fail is named above
 
 
 def _write(results: list[FileResult], wanted: dict[str, set[int]], out: Path) -> tuple[Picked, ...]:
@@ -349,14 +373,15 @@ def _write(results: list[FileResult], wanted: dict[str, set[int]], out: Path) ->
     inputs = {Path(r.path).resolve() for r in results}
     for _r, _fmt, target in plan:
         if target.resolve() in inputs:
-            raise TestSetError(f"{target} is an input file; write the test set to another folder")
+            raise TestSetError(_("{path} is an input file; write the test set to another folder").format(path=target))
     if out.exists() and not out.is_dir():
-        raise TestSetError(f"{out} is a file; --out needs a folder")
+        raise TestSetError(_("{path} is a file; --out needs a folder").format(path=out))
     if out.is_dir():
         # A leftover migration file would join the mini-bundle when it is validated or uploaded.
         for child in sorted(out.iterdir()):
             if child.is_file() and child.name.lower() not in used and type_from_name(child) is not None:
-                raise TestSetError(f"{child} is already in {out}; write the test set to an empty folder")
+                line = _("{path} is already in {folder}; write the test set to an empty folder")
+                raise TestSetError(line.format(path=child, folder=out))
     picks = []
     for r, fmt, target in plan:
         rows = sorted(wanted[r.path])

@@ -14,6 +14,7 @@ in-memory form every layer reads::
 from __future__ import annotations
 
 from omnimig.exceptions import UsageError
+from omnimig.i18n import _
 from omnimig.schemas.rules import (
     ChoiceList,
     FieldRule,
@@ -52,7 +53,9 @@ def type_named(name: str) -> str:
     for mtype in migration_types():
         if wanted == mtype.name or wanted in (stem.lower() for stem in mtype.stems):
             return mtype.name
-    raise UsageError(f"unknown type {name!r}; use one of: {', '.join(type_names())}")
+    raise UsageError(
+        _("unknown type {name}; use one of: {names}").format(name=repr(name), names=", ".join(type_names()))
+    )
 
 
 def load(type_name: str, format: str = "csv") -> TypeRules:

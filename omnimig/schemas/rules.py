@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from omnimig.exceptions import SchemaError
+from omnimig.i18n import _
 
 Kind = Literal["string", "number", "integer", "boolean", "object"]
 Temporal = Literal["date", "datetime", "date-or-datetime"]
@@ -380,11 +381,12 @@ def load_choices(override: Path | None) -> dict[str, ChoiceList]:
     try:
         data = json.loads(override.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{override}: cannot read choices file: {exc}") from exc
+        raise SchemaError(_("{path}: cannot read choices file: {reason}").format(path=override, reason=exc)) from exc
     if not isinstance(data, dict):
-        raise SchemaError(f"{override}: a choices file is a JSON object of list name -> values")
+        raise SchemaError(_("{path}: a choices file is a JSON object of list name -> values").format(path=override))
     for name, spec in data.items():
         if name not in lists:
-            raise SchemaError(f"{override}: unknown list {name!r}; known lists: {', '.join(sorted(lists))}")
+            line = _("{path}: unknown list {name}; known lists: {lists}")
+            raise SchemaError(line.format(path=override, name=repr(name), lists=", ".join(sorted(lists))))
         lists[name] = _choice_list(name, spec, str(override))
     return lists

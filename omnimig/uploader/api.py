@@ -26,6 +26,7 @@ from os import PathLike
 from pathlib import Path
 
 from omnimig.exceptions import UsageError
+from omnimig.i18n import _, ngettext, number
 from omnimig.io.private import private_dir
 from omnimig.sampling.testset import TestSet
 from omnimig.schemas.rules import MigrationType, migration_types
@@ -42,7 +43,6 @@ from omnimig.uploader.run import (
     plan_upload,
     run_upload,
 )
-from omnimig.validation.problem import plural
 
 #: Where the API token is read from when none is passed.
 TOKEN_ENV = "OMNIMIG_TOKEN"
@@ -52,7 +52,7 @@ class PromptInterrupted(KeyboardInterrupt):
     """Ctrl-C at the token prompt: nothing was validated or sent. ``str()`` says so in one line."""
 
     def __str__(self) -> str:
-        return "interrupted at the API token prompt; nothing was sent"
+        return _("interrupted at the API token prompt; nothing was sent")
 
 
 def read_token(env_name: str = TOKEN_ENV, ask: Callable[[str], str] | None = None) -> Token:
@@ -66,19 +66,21 @@ def read_token(env_name: str = TOKEN_ENV, ask: Callable[[str], str] | None = Non
     if os.environ.get(env_name, "").strip():
         return Token.from_env(env_name)
     if ask is None:
-        raise BadToken(f"no API token: set the environment variable {env_name} (or run in a terminal to be asked)")
+        line = _("no API token: set the environment variable {name} (or run in a terminal to be asked)")
+        raise BadToken(line.format(name=env_name))
     try:
-        token = ask(f"Omnitron API token ({env_name} is not set): ").strip()
+        token = ask(_("Omnitron API token ({name} is not set): ").format(name=env_name)).strip()
     except KeyboardInterrupt:
         raise PromptInterrupted from None
     except EOFError:
-        raise BadToken(f"no API token given (the input ended at the prompt); set {env_name} instead") from None
+        line = _("no API token given (the input ended at the prompt); set {name} instead")
+        raise BadToken(line.format(name=env_name)) from None
     if not token:
-        raise BadToken("no API token given")
+        raise BadToken(_("no API token given"))
     try:
         return Token(token)
     except BadToken as exc:
-        raise BadToken(f"the token given: {exc}") from None
+        raise BadToken(_("the token given: {reason}").format(reason=exc)) from None
 
 
 @dataclass(frozen=True)
@@ -141,19 +143,21 @@ class UploadResult:
         planned = {str(s.path) for s in self.plan.steps}
         for r in self.plan.results:
             if r.type is not None and r.path not in planned:
-                out.append(Skipped(r.path, f"not asked for (only {', '.join(self._only)})", r.type))
+                out.append(
+                    Skipped(r.path, _("not asked for (only {types})").format(types=", ".join(self._only)), r.type)
+                )
         if self.summary is None:
             return out
         for p in self.summary.parts:
             if p.how == "skipped":
-                reason = f"already finished (migration {p.migration_id}, per the journal)"
+                reason = _("already finished (migration {id}, per the journal)").format(id=p.migration_id)
                 out.append(Skipped(p.file, reason, p.type, p.part if p.parts > 1 else None))
         if self.summary.stopped is not None:
             reached = {(p.type, p.file, p.part) for p in self.summary.parts}
             for s in self.plan.steps:
                 for part in range(1, s.parts + 1):
                     if (s.type, s.path.name, part) not in reached:
-                        why = "not sent: the run stopped after a migration reported errors"
+                        why = _("not sent: the run stopped after a migration reported errors")
                         out.append(Skipped(s.path.name, why, s.type, part if s.parts > 1 else None))
         return out
 
@@ -254,7 +258,7 @@ def upload_bundle(
     state = Path(state_dir) if state_dir is not None else None
     choices_path = Path(choices) if choices is not None else None
     if customer is not None and not test_set:
-        raise PlanError("--customer goes with --test-set")
+        raise PlanError(_("--customer goes with --test-set"))
     only = None if only is None else _types(only, "--only")
     restart = _types(restart, "--restart")
     check_options(
@@ -279,7 +283,10 @@ def upload_bundle(
         result.missing_prerequisites = missing_prerequisites(plan)
         result.warnings.extend(prerequisite_warning(plan, t, m) for t, m in result.missing_prerequisites.items())
         if plan.errors and force and not dry_run:
-            result.warnings.append(f"uploading despite {plural(plan.errors, 'validation error')} (--force)")
+            errors = ngettext("{n} validation error", "{n} validation errors", plan.errors).format(
+                n=number(plan.errors)
+            )
+            result.warnings.append(_("uploading despite {errors} (--force)").format(errors=errors))
         if on_plan is not None:
             on_plan(result)
         if dry_run:
@@ -314,7 +321,7 @@ def _pick_test_set(directory: Path, state_dir: Path | None, customer: str | None
     except RunLocked:
         raise
     except OSError as exc:
-        raise PlanError(f"{base}: cannot hold the upload lock ({exc})") from None
+        raise PlanError(_("{path}: cannot hold the upload lock ({reason})").format(path=base, reason=exc)) from None
     try:
         return pick_test_set([directory], source, customer=customer), source, lock
     except TestSetError as exc:
@@ -352,13 +359,24 @@ def prerequisite_warning(plan: UploadPlan, type_name: str, missing: tuple[str, .
     types = {t.name: t for t in migration_types()}
     refers = _refers_to(type_name, types)
     linked = [t for t in missing if t in refers]
-    why = f"its rows refer to {' and '.join(linked)} rows, which Omnitron must already have; " if linked else ""
-    order = " → ".join(types)
-    return (
-        f"{type_name}: no {' or '.join(missing)} upload from this bundle is recorded as finished "
-        f"(journal {plan.state_dir / 'journal.json'}); {why}Akinon migrates {order} in that order. "
-        f"Upload {' and '.join(missing)} first, or go on if they reached Omnitron another way"
-    )
+    both, either = _(" and "), _(" or ")
+    values = {
+        "type": type_name, "missing": either.join(missing), "journal": plan.state_dir / "journal.json",
+        "linked": both.join(linked), "order": " → ".join(types), "first": both.join(missing),
+    }  # fmt: skip
+    if linked:
+        line = _(
+            "{type}: no {missing} upload from this bundle is recorded as finished (journal {journal}); "
+            "its rows refer to {linked} rows, which Omnitron must already have; Akinon migrates {order} in that "
+            "order. Upload {first} first, or go on if they reached Omnitron another way"
+        )
+    else:
+        line = _(
+            "{type}: no {missing} upload from this bundle is recorded as finished (journal {journal}); "
+            "Akinon migrates {order} in that order. Upload {first} first, or go on if they reached Omnitron "
+            "another way"
+        )
+    return line.format(**values)
 
 
 def _refers_to(type_name: str, types: dict[str, MigrationType]) -> set[str]:

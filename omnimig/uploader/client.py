@@ -25,6 +25,7 @@ import httpx
 
 from omnimig.errors import clip
 from omnimig.exceptions import UploadError, UploadRefused
+from omnimig.i18n import _
 from omnimig.io.safe_text import visible
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ class HttpError(UploadError):
         self.status = status
         # A server's body may hold terminal escapes: the message shows them, never sends them.
         self.body = visible(clip(body, BODY_CHARS))
-        super().__init__(f"{visible(method)} {visible(url)} answered HTTP {status}: {self.body or '(empty body)'}")
+        line = _("{method} {url} answered HTTP {status}: {body}")
+        body = self.body or _("(empty body)")
+        super().__init__(line.format(method=visible(method), url=visible(url), status=status, body=body))
 
 
 class Unreachable(UploadError):
@@ -196,22 +199,24 @@ class Token:
     def __init__(self, value: str) -> None:
         value = (value or "").strip()
         if not value:
-            raise BadToken("the API token is empty")
+            raise BadToken(_("the API token is empty"))
         for i, char in enumerate(value, 1):
             if not "!" <= char <= "~":
                 name = unicodedata.name(char, "")
                 what = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
-                raise BadToken(
-                    f"the API token has {what} at character {i} of {len(value)}; a token is printable "
+                line = _(
+                    "the API token has {what} at character {i} of {n}; a token is printable "
                     "ASCII without spaces (was an invisible character pasted with it?). Nothing was sent"
                 )
+                raise BadToken(line.format(what=what, i=i, n=len(value)))
         if len(value) < MIN_TOKEN_CHARS:
             # Redaction removes every occurrence of the token from every message and file; a token
             # this short (a pasted fragment, a placeholder) would also blank ordinary words.
-            raise BadToken(
-                f"the API token has {len(value)} characters; an Omnitron API token has at least "
-                f"{MIN_TOKEN_CHARS} (was only part of it pasted?). Nothing was sent"
+            line = _(
+                "the API token has {n} characters; an Omnitron API token has at least "
+                "{least} (was only part of it pasted?). Nothing was sent"
             )
+            raise BadToken(line.format(n=len(value), least=MIN_TOKEN_CHARS))
         self._value = value
 
     @classmethod
@@ -222,7 +227,7 @@ class Token:
         """
         value = os.environ.get(name, "").strip()
         if not value:
-            raise BadToken(f"no API token: set the environment variable {name}")
+            raise BadToken(_("no API token: set the environment variable {name}").format(name=name))
         try:
             return cls(value)
         except BadToken as exc:
@@ -264,30 +269,35 @@ def check_url(url: str, insecure: bool = False) -> str:
     """
     text = url.strip()
     if re.match(r"^[^:/?#]*:?//[^/?#]*@", text):
-        raise InsecureUrl(
-            f"{shown_url(text)}: the URL holds a user name or password; give the base URL without them "
+        line = _(
+            "{url}: the URL holds a user name or password; give the base URL without them "
             "(the API token comes from --token-env or the prompt)"
         )
+        raise InsecureUrl(line.format(url=shown_url(text)))
     if any(not c.isprintable() or c.isspace() for c in text):
-        raise InsecureUrl(f"{shown_url(text)}: the URL holds spaces or control characters")
+        raise InsecureUrl(_("{url}: the URL holds spaces or control characters").format(url=shown_url(text)))
+    unusable = _("{url}: not a usable URL ({reason})")
     try:
         parts = urlsplit(text)
     except ValueError as exc:
-        raise InsecureUrl(f"{shown_url(text)}: not a usable URL ({exc})") from None
+        raise InsecureUrl(unusable.format(url=shown_url(text), reason=exc)) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InsecureUrl(f"{shown_url(text)!r} is not an http(s) URL such as https://omnitron.example.com")
+        line = _("{url} is not an http(s) URL such as https://omnitron.example.com")
+        raise InsecureUrl(line.format(url=repr(shown_url(text))))
     try:
         parts.port  # noqa: B018 - a bad port raises here, not in the middle of the run
         httpx.URL(text)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise InsecureUrl(f"{shown_url(text)}: not a usable URL ({exc})") from None
+        raise InsecureUrl(unusable.format(url=shown_url(text), reason=exc)) from None
     if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS and not insecure:
-        raise InsecureUrl(
-            f"{shown_url(text)} uses plain HTTP, which would send the API token unencrypted; "
+        line = _(
+            "{url} uses plain HTTP, which would send the API token unencrypted; "
             "use https:// (or --insecure-http if you really mean it)"
         )
+        raise InsecureUrl(line.format(url=shown_url(text)))
     if parts.query or parts.fragment:
-        raise InsecureUrl(f"{shown_url(text)}: give the base URL only, without ?query or #fragment")
+        line = _("{url}: give the base URL only, without ?query or #fragment")
+        raise InsecureUrl(line.format(url=shown_url(text)))
     return text.rstrip("/")
 
 
@@ -296,9 +306,8 @@ def check_migration_id(value: object, where: str) -> str:
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
     if text is None or not MIGRATION_ID.fullmatch(text):
         shown = visible(clip(str(value), 80))
-        raise BadAnswer(
-            f"{where}: migration id {shown!r} is not 1 to 64 letters, digits, '-' or '_'; it is not used in a URL"
-        )
+        line = _("{where}: migration id {id} is not 1 to 64 letters, digits, '-' or '_'; it is not used in a URL")
+        raise BadAnswer(line.format(where=where, id=repr(shown)))
     return text
 
 
@@ -327,7 +336,8 @@ class Progress:
 def parse_progress(body: Any) -> Progress:
     """Read the counts case-insensitively (the docs show ``error_count`` and ``Error_count``)."""
     if not isinstance(body, dict):
-        raise BadAnswer(f"the progress answer is not a JSON object: {clip(json.dumps(body), BODY_CHARS)}")
+        line = _("the progress answer is not a JSON object: {body}")
+        raise BadAnswer(line.format(body=clip(json.dumps(body), BODY_CHARS)))
     lowered = {str(k).lower(): v for k, v in body.items()}
     counts = []
     for key in ("total_count", "processed_count", "error_count"):
@@ -335,7 +345,8 @@ def parse_progress(body: Any) -> Progress:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadAnswer(f"the progress answer has no usable {key}: {clip(json.dumps(body), BODY_CHARS)}")
+            line = _("the progress answer has no usable {key}: {body}")
+            raise BadAnswer(line.format(key=key, body=clip(json.dumps(body), BODY_CHARS)))
         counts.append(value)
     return Progress(*counts)
 
@@ -530,28 +541,36 @@ class OmnitronClient:
                 self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
                 delay = self.retry.delay(attempt)
                 if self._out_of_budget(attempt, delay, deadline):
+                    line = _(
+                        "POST {url}: cannot connect after {attempts} attempts within {budget} s ({reason}); "
+                        "nothing was sent"
+                    )
+                    reason = self._redacted(_describe(exc))
                     raise Unreachable(
-                        f"POST {url}: cannot connect after {attempt} attempts within {self.budget:g} s "
-                        f"({self._redacted(_describe(exc))}); nothing was sent"
+                        line.format(url=url, attempts=attempt, budget=f"{self.budget:g}", reason=reason)
                     ) from None
                 self.sleep(delay)
                 continue
             except (httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError) as exc:
                 self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
                 reason = self._redacted(_describe(exc))
-                raise Unreachable(f"POST {url}: cannot be sent ({reason}); nothing was sent") from None
+                line = _("POST {url}: cannot be sent ({reason}); nothing was sent")
+                raise Unreachable(line.format(url=url, reason=reason)) from None
             except _TooBig:
                 self._log("POST", url, headers, upload=upload, attempt=attempt, error="answer over the size cap")
-                raise UncertainStart(
-                    f"POST {url} for {name}: the answer is bigger than {MAX_BODY_BYTES // 1024} KiB, so it is not "
+                line = _(
+                    "POST {url} for {name}: the answer is bigger than {size} KiB, so it is not "
                     "Omnitron's; Omnitron may have started a migration"
-                ) from None
+                )
+                raise UncertainStart(line.format(url=url, name=name, size=MAX_BODY_BYTES // 1024)) from None
             except httpx.TransportError as exc:
                 self._log("POST", url, headers, upload=upload, attempt=attempt, error=_describe(exc))
-                raise UncertainStart(
-                    f"POST {url} for {name} failed after the request was sent ({self._redacted(_describe(exc))}); "
+                line = _(
+                    "POST {url} for {name} failed after the request was sent ({reason}); "
                     "Omnitron may have started a migration"
-                ) from None
+                )
+                reason = self._redacted(_describe(exc))
+                raise UncertainStart(line.format(url=url, name=name, reason=reason)) from None
             self._log("POST", url, headers, upload=upload, attempt=attempt, response=response)
             if not response.is_success:
                 raise self._http_error("POST", url, response)
@@ -562,14 +581,13 @@ class OmnitronClient:
             lowered = {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
             migration_id = lowered.get("migration_id")
             if migration_id is None or migration_id == "":
-                raise UncertainStart(
-                    f"POST {url} answered HTTP {response.status_code} without a migration_id: "
-                    f"{visible(clip(self._redacted(response.text), BODY_CHARS)) or '(empty body)'}"
-                )
+                line = _("POST {url} answered HTTP {status} without a migration_id: {body}")
+                body = visible(clip(self._redacted(response.text), BODY_CHARS)) or _("(empty body)")
+                raise UncertainStart(line.format(url=url, status=response.status_code, body=body))
             try:
                 return check_migration_id(migration_id, f"POST {url}")
             except BadAnswer as exc:
-                raise UncertainStart(f"{exc}; Omnitron may have started a migration") from None
+                raise UncertainStart(_("{error}; Omnitron may have started a migration").format(error=exc)) from None
 
     def progress(self, migration_id: str) -> Progress:
         """GET the counts; connect errors, timeouts, dropped connections, 429 and 5xx are retried within the budget."""
@@ -583,16 +601,19 @@ class OmnitronClient:
                 response = self._exchange(self._http, "GET", url, deadline, headers=headers)
             except _TooBig:
                 self._log("GET", url, headers, attempt=attempt, error="answer over the size cap")
-                raise BadAnswer(
-                    f"GET {url}: the answer is bigger than {MAX_BODY_BYTES // 1024} KiB, so it is not Omnitron's"
-                ) from None
+                line = _("GET {url}: the answer is bigger than {size} KiB, so it is not Omnitron's")
+                raise BadAnswer(line.format(url=url, size=MAX_BODY_BYTES // 1024)) from None
             except httpx.TransportError as exc:
                 self._log("GET", url, headers, attempt=attempt, error=_describe(exc))
                 delay = self.retry.delay(attempt)
                 if self._out_of_budget(attempt, delay, deadline):
+                    line = _(
+                        "GET {url}: failed {attempts} times within {budget} s, last: "
+                        "{reason} (--http-timeout sets how long a request may take)"
+                    )
+                    reason = self._redacted(_describe(exc))
                     raise Unreachable(
-                        f"GET {url}: failed {attempt} times within {self.budget:g} s, last: "
-                        f"{self._redacted(_describe(exc))} (--http-timeout sets how long a request may take)"
+                        line.format(url=url, attempts=attempt, budget=f"{self.budget:g}", reason=reason)
                     ) from None
                 self.sleep(delay)
                 continue
@@ -610,9 +631,9 @@ class OmnitronClient:
             try:
                 body = response.json()
             except (ValueError, RecursionError):
-                raise BadAnswer(
-                    f"GET {url}: the answer is not JSON: {visible(clip(self._redacted(response.text), BODY_CHARS))}"
-                ) from None
+                line = _("GET {url}: the answer is not JSON: {body}")
+                body = visible(clip(self._redacted(response.text), BODY_CHARS))
+                raise BadAnswer(line.format(url=url, body=body)) from None
             try:
                 return parse_progress(body)
             except BadAnswer as exc:

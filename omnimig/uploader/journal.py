@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from omnimig.exceptions import UploadError
+from omnimig.i18n import _
 from omnimig.io.private import write_privately
 from omnimig.io.safe_text import visible
 from omnimig.uploader.audit import now_iso
@@ -62,14 +63,21 @@ class Journal:
                 self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
                 _check_shape(self.data)
             except (OSError, ValueError, RecursionError) as exc:
-                raise JournalError(
-                    f"{path}: cannot read the journal ({visible(str(exc))[:200]}); move it away to start over"
-                ) from None
+                line = _("{path}: cannot read the journal ({reason}); move it away to start over")
+                raise JournalError(line.format(path=path, reason=visible(str(exc))[:200])) from None
             if self.data.get("url") != url or str(self.data.get("channel")) != channel:
-                raise JournalError(
-                    f"{path} records uploads to {visible(str(self.data.get('url')))[:200]} channel "
-                    f"{visible(str(self.data.get('channel')))[:40]}, not {url} channel {channel}; "
+                line = _(
+                    "{path} records uploads to {was_url} channel {was_channel}, not {url} channel {channel}; "
                     "use another --state-dir for another shop"
+                )
+                raise JournalError(
+                    line.format(
+                        path=path,
+                        was_url=visible(str(self.data.get("url")))[:200],
+                        was_channel=visible(str(self.data.get("channel")))[:40],
+                        url=url,
+                        channel=channel,
+                    )
                 )
         else:
             self.data = {"version": VERSION, "url": url, "channel": channel, "files": {}, "history": []}
@@ -88,10 +96,11 @@ class Journal:
     def save(self) -> None:
         """Check nobody wrote since we read, then write temp (0600), fsync, rename: atomic on POSIX."""
         if self._on_disk_generation() != self.generation:
-            raise JournalError(
-                f"{self.path} was changed by another run while this one was using it; this run stops "
+            line = _(
+                "{path} was changed by another run while this one was using it; this run stops "
                 "without writing over it. Check that only one omnimig upload runs on this bundle, then run again"
             )
+            raise JournalError(line.format(path=self.path))
         generation = (self.generation or 0) + 1
         self.data["generation"] = generation
         text = json.dumps(map_strings(self.data, self._redact), indent=2, ensure_ascii=False) + "\n"
@@ -121,11 +130,16 @@ class Journal:
         if entry is not None:
             same = entry["source_sha256"] == plan.source_sha256 and entry.get("chunk_rows") == plan.chunk_rows
             if not same and any(p["state"] != "failed" for p in entry["parts"].values()):
-                what = "changed" if entry["source_sha256"] != plan.source_sha256 else "is chunked differently"
-                raise JournalError(
-                    f"{plan.file} {what} since it was uploaded ({_ids(entry)}); "
-                    f"to send it again, re-run with --restart {plan.type}"
-                )
+                if entry["source_sha256"] != plan.source_sha256:
+                    line = _(
+                        "{file} changed since it was uploaded ({ids}); to send it again, re-run with --restart {type}"
+                    )
+                else:
+                    line = _(
+                        "{file} is chunked differently since it was uploaded ({ids}); "
+                        "to send it again, re-run with --restart {type}"
+                    )
+                raise JournalError(line.format(file=plan.file, ids=_ids(entry), type=plan.type))
             if same:
                 return
         self.files[plan.key] = {
@@ -151,18 +165,28 @@ class Journal:
         migration_id = record.get("migration_id")
         if record["state"] == "started" and migration_id:
             if not isinstance(migration_id, str) or not MIGRATION_ID.fullmatch(migration_id):
+                line = _(
+                    "{path} records migration id {id} for {name}, which is not 1 to 64 letters, digits, '-' or '_' "
+                    "and is never put in a URL. Check the {type} migrations in Omnitron, then re-run "
+                    "with --restart {type} if it must be sent again"
+                )
                 raise JournalError(
-                    f"{self.path} records migration id {visible(str(migration_id))[:80]!r} for "
-                    f"{visible(str(record.get('name')))[:100]}, which is not 1 to 64 letters, digits, '-' or '_' "
-                    f"and is never put in a URL. Check the {type_name} migrations in Omnitron, then re-run "
-                    f"with --restart {type_name} if it must be sent again"
+                    line.format(
+                        path=self.path,
+                        id=repr(visible(str(migration_id))[:80]),
+                        name=visible(str(record.get("name")))[:100],
+                        type=type_name,
+                    )
                 )
             return "poll"
+        line = _(
+            "{name} was being sent at {when} but no migration id came back ({why}). "
+            "Check the {type} migrations in Omnitron: "
+            "if it did not arrive, re-run with --restart {type}; if it did, do not send it again"
+        )
+        why = record.get("note") or _("the run was interrupted")
         raise JournalError(
-            f"{visible(str(record.get('name')))} was being sent at {record.get('updated')} "
-            "but no migration id came back "
-            f"({record.get('note') or 'the run was interrupted'}). Check the {type_name} migrations in Omnitron: "
-            f"if it did not arrive, re-run with --restart {type_name}; if it did, do not send it again"
+            line.format(name=visible(str(record.get("name"))), when=record.get("updated"), why=why, type=type_name)
         )
 
     def mark(self, key: str, part: int, **fields: Any) -> dict[str, Any]:
@@ -225,4 +249,4 @@ def _check_shape(data: Any) -> None:
 
 def _ids(entry: dict[str, Any]) -> str:
     ids = [p["migration_id"] for p in entry["parts"].values() if p.get("migration_id")]
-    return "migration " + ", ".join(ids) if ids else "no migration id recorded"
+    return _("migration {ids}").format(ids=", ".join(ids)) if ids else _("no migration id recorded")

@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from omnimig.i18n import _
 from omnimig.io.private import FILE_MODE
 from omnimig.uploader.audit import now_iso
 from omnimig.uploader.client import UploadRefused
@@ -38,10 +39,11 @@ class StateLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RunLocked(
-                    f"another omnimig upload ({_holder(fd)}) is running on {self.path.parent}; "
+                line = _(
+                    "another omnimig upload ({holder}) is running on {folder}; "
                     "wait for it to end (or stop it), then run again. Nothing was sent"
-                ) from None
+                )
+                raise RunLocked(line.format(holder=_holder(fd), folder=self.path.parent)) from None
             holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
@@ -71,6 +73,7 @@ def _holder(fd: int) -> str:
     """Who holds the lock, from what it wrote in the file: ``pid 123 on host, started …``."""
     try:
         data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
-        return f"pid {int(data['pid'])} on {str(data['host'])[:100]}, started {str(data['started'])[:40]}"
+        line = _("pid {pid} on {host}, started {started}")
+        return line.format(pid=int(data["pid"]), host=str(data["host"])[:100], started=str(data["started"])[:40])
     except (OSError, ValueError, KeyError, TypeError):
-        return "holder unknown"
+        return _("holder unknown")

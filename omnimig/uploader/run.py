@@ -27,6 +27,7 @@ import pandas as pd
 from rich.markup import escape
 
 from omnimig.exceptions import SchemaError, UsageError, WriteError
+from omnimig.i18n import N_, _, ngettext, number
 from omnimig.io import open_source
 from omnimig.io.private import DIR_MODE, make_private, private_dir
 from omnimig.io.safe_text import visible
@@ -56,7 +57,7 @@ from omnimig.uploader.client import (
 from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
 from omnimig.validation.bundle import BundleOutcome
-from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.problem import FileResult, Problem
 from omnimig.validation.run import Target, validate_file, validate_paths
 
 #: What writing a part can raise for a value its format cannot hold (the writers' ``WriteError``
@@ -66,9 +67,12 @@ WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, WriteError
 #: What Akinon's getting-started checklist asks a person to check after a test migration (spec section 9),
 #: without reading the data. ``TestSet.checks()`` (``UploadResult.checks``) says how to log in from
 #: what the test user's password cell holds; prefer it.
+#: The texts are message ids (English): ``_()`` gives them in the language of the run.
 TEST_SET_CHECKS = (
-    'log in to the shop as the migrated test user (with its old-shop password if you know it, else after "Forgot '
-    'password" or a password set on the user in Omnitron)',
+    N_(
+        'log in to the shop as the migrated test user (with its old-shop password if you know it, else after "Forgot '
+        'password" or a password set on the user in Omnitron)'
+    ),
     *SHOP_CHECKS,
 )
 
@@ -78,18 +82,29 @@ TEST_SET_CHECKS = (
 #: a copy in the format Akinon expects is written and validated like ``--chunk-rows`` parts
 #: (issue 12: what is sent is what was validated). ``json-lines`` is no reader notice: the JSON
 #: reader reads JSON Lines silently, so ``_conversion`` asks it whether a file is JSON Lines.
+#: The texts are message ids, translated when a plan is made.
 NOT_PLAIN = {
-    "file-format": "it is named {suffix} but is really {content}, and Akinon goes by the extension",
-    "encoding": "its text is {encoding}, not UTF-8",
-    "sep-line": 'its first line is Excel\'s "sep=" line, which Akinon would read as the header',
-    "json-wrapper": "its records are an array inside a wrapper object; Akinon expects the array itself",
-    "json-lines": "it is JSON Lines (one object a line); Akinon expects one JSON array",
-    "header-row": "its header is not row 1 of the sheet, and Akinon reads row 1 as the header",
-    "sheet": "the records were read from one of several sheets (or tables); the copy holds only that one",
-    "hidden-sheets": "it has hidden sheets, which Akinon may read; the copy holds only the sheet that was read",
+    "file-format": N_("it is named {suffix} but is really {content}, and Akinon goes by the extension"),
+    "encoding": N_("its text is {encoding}, not UTF-8"),
+    "sep-line": N_('its first line is Excel\'s "sep=" line, which Akinon would read as the header'),
+    "json-wrapper": N_("its records are an array inside a wrapper object; Akinon expects the array itself"),
+    "json-lines": N_("it is JSON Lines (one object a line); Akinon expects one JSON array"),
+    "header-row": N_("its header is not row 1 of the sheet, and Akinon reads row 1 as the header"),
+    "sheet": N_("the records were read from one of several sheets (or tables); the copy holds only that one"),
+    "hidden-sheets": N_("it has hidden sheets, which Akinon may read; the copy holds only the sheet that was read"),
 }
-#: How a converted copy is written, per output format, for ``--dry-run``.
-SENT_AS = {"csv": 'CSV UTF-8, ","-separated', "xlsx": "XLSX", "json": "a JSON array"}
+#: How a converted copy is written, per output format, for ``--dry-run`` (message ids).
+SENT_AS = {"csv": N_('CSV UTF-8, ","-separated'), "xlsx": N_("XLSX"), "json": N_("a JSON array")}
+#: How each migration of a run went, as the summary line says it (message ids).
+HOW = {"uploaded": N_("uploaded"), "resumed": N_("resumed"), "skipped": N_("skipped")}
+
+
+def _rows(n: int) -> str:
+    return ngettext("{n} row", "{n} rows", n).format(n=number(n))
+
+
+def _errors(n: int) -> str:
+    return ngettext("{n} error", "{n} errors", n).format(n=number(n))
 
 
 class PlanError(UploadRefused):
@@ -173,23 +188,41 @@ class UploadPlan:
 
     def describe(self) -> list[str]:
         """The plan as lines of text: what ``--dry-run`` prints."""
-        lines = [f"Upload plan: {self.url} channel {self.channel} (journal and audit log in {self.state_dir})"]
+        head = _("Upload plan: {url} channel {channel} (journal and audit log in {state_dir})")
+        lines = [head.format(url=self.url, channel=self.channel, state_dir=self.state_dir)]
         width = max((len(s.type) for s in self.steps), default=4)
         for i, s in enumerate(self.steps, 1):
-            rows = plural(s.rows, "row")
+            rows = _rows(s.rows)
             if s.parts > 1:
-                rows += f" in {s.parts} parts of at most {s.chunk_rows:,}"
+                assert s.chunk_rows is not None
+                rows = _("{rows} in {parts} parts of at most {size}").format(
+                    rows=rows, parts=s.parts, size=number(s.chunk_rows)
+                )
             lines.append(f"  {i}. {s.type:<{width}}  {s.path.name}  {rows}  POST {s.endpoint}")
             if s.convert:
-                shape = SENT_AS[s.sent_format]
-                copy = f"parts in {shape}" if s.parts > 1 else f"{s.sent_name} ({shape})"
-                lines.append(f"     converted, sent as {copy}: {'; '.join(s.convert)}")
-        lines.append(f"  then each migration: GET {self.progress_endpoint}")
+                shape = _(SENT_AS[s.sent_format])
+                copy = (
+                    _("parts in {shape}").format(shape=shape)
+                    if s.parts > 1
+                    else _("{name} ({shape})").format(name=s.sent_name, shape=shape)
+                )
+                lines.append(
+                    "     " + _("converted, sent as {copy}: {why}").format(copy=copy, why="; ".join(s.convert))
+                )
+        lines.append("  " + _("then each migration: GET {endpoint}").format(endpoint=self.progress_endpoint))
         migrations = sum(s.parts for s in self.steps)
+        files = ngettext("{n} file", "{n} files", len(self.steps)).format(n=number(len(self.steps)))
+        sent = ngettext("{n} migration", "{n} migrations", migrations).format(n=number(migrations))
+        warnings = ngettext("{n} warning", "{n} warnings", self.warnings).format(n=number(self.warnings))
+        total = _("{files}, {rows}, {migrations}; validation: {errors}, {warnings}")
         lines.append(
-            f"{plural(len(self.steps), 'file')}, {plural(sum(s.rows for s in self.steps), 'row')}, "
-            f"{plural(migrations, 'migration')}; validation: {plural(self.errors, 'error')}, "
-            f"{plural(self.warnings, 'warning')}"
+            total.format(
+                files=files,
+                rows=_rows(sum(s.rows for s in self.steps)),
+                migrations=sent,
+                errors=_errors(self.errors),
+                warnings=warnings,
+            )
         )
         return lines
 
@@ -212,17 +245,19 @@ def check_options(
     base = check_url(url, insecure)
     channel = str(channel).strip()
     if not channel or not channel.replace("-", "").replace("_", "").isalnum():
-        raise PlanError(f"channel {channel!r} is not a channel id such as 5")
+        raise PlanError(_("channel {channel} is not a channel id such as 5").format(channel=repr(channel)))
     if chunk_rows is not None and chunk_rows < 1:
-        raise PlanError("--chunk-rows must be at least 1")
+        raise PlanError(_("--chunk-rows must be at least 1"))
+    names = ", ".join(type_names())
     unknown = sorted(set(only or ()) - set(type_names()))
     if unknown:
-        raise PlanError(f"unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+        raise PlanError(_("unknown type {types}; use one of: {names}").format(types=", ".join(unknown), names=names))
     unknown = sorted(set(restart) - set(type_names()))
     if unknown:
-        raise PlanError(f"--restart: unknown type {', '.join(unknown)}; use one of: {', '.join(type_names())}")
+        line = _("--restart: unknown type {types}; use one of: {names}")
+        raise PlanError(line.format(types=", ".join(unknown), names=names))
     if not http_timeout > 0:
-        raise PlanError("--http-timeout must be more than 0 seconds")
+        raise PlanError(_("--http-timeout must be more than 0 seconds"))
     return base, channel
 
 
@@ -272,8 +307,8 @@ def plan_upload(
             )
         )
     if not steps:
-        wanted = ", ".join(only) if only else "any type"
-        raise PlanError(f"{directory}: no file of {wanted} to upload")
+        wanted = ", ".join(only) if only else _("any type")
+        raise PlanError(_("{directory}: no file of {wanted} to upload").format(directory=directory, wanted=wanted))
     default_state = directory if directory.is_dir() else directory.parent
     return UploadPlan(
         directory=directory,
@@ -309,10 +344,10 @@ def _conversion(path: Path, result: FileResult) -> tuple[str, ...]:
             head = handle.read(HEAD)
     except OSError:
         head = b""
-    content = WHAT.get(content_format(head) or "", "another kind of file")
+    content = WHAT.get(content_format(head) or "", _("another kind of file"))
     utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     encoding = "UTF-16" if utf16 else "Windows-1254"
-    return tuple(NOT_PLAIN[r].format(suffix=path.suffix, content=content, encoding=encoding) for r in rules)
+    return tuple(_(NOT_PLAIN[r]).format(suffix=path.suffix, content=content, encoding=encoding) for r in rules)
 
 
 def _is_json_lines(path: Path) -> bool:
@@ -388,16 +423,17 @@ class UploadSummary:
         out = []
         for p in self.parts:
             if p.parts > 1:
-                label = visible(f"{p.file} part {p.part}/{p.parts}")
+                label = visible(_("{file} part {part}/{parts}").format(file=p.file, part=p.part, parts=p.parts))
             else:  # a converted copy may go out under another name: both are shown
-                label = visible(p.name if p.name == p.file else f"{p.file} as {p.name}")
+                label = visible(p.name if p.name == p.file else _("{file} as {name}").format(file=p.file, name=p.name))
             c = p.progress
-            out.append(
-                f"{p.type:<10}  {label}  migration {visible(str(p.migration_id))}: {c.processed:,} processed, "
-                f"{plural(c.errors, 'error')} of {c.total:,}  ({p.how})"
-            )
+            counts = _("migration {id}: {processed} processed, {errors} of {total}").format(
+                id=visible(str(p.migration_id)), processed=number(c.processed), errors=_errors(c.errors),
+                total=number(c.total),
+            )  # fmt: skip
+            out.append(f"{p.type:<10}  {label}  {counts}  ({_(HOW[p.how])})")
         out.extend(self.notes)
-        out.append(f"audit log: {self.audit_path}; journal: {self.journal_path}")
+        out.append(_("audit log: {audit}; journal: {journal}").format(audit=self.audit_path, journal=self.journal_path))
         if self.stopped:
             out.append(self.stopped)
         return out
@@ -431,16 +467,18 @@ def run_upload(
     # The token is checked first: a token no header can carry must not leave a "starting" record.
     secret = token if isinstance(token, Token) else Token(token)
     if plan.errors and not force:
-        raise ValidationRefused(
-            f"validation found {plural(plan.errors, 'error')}; nothing was sent. "
-            f"See them with `omnimig validate {plan.directory}`, fix them, or pass --force to upload anyway"
+        line = _(
+            "validation found {errors}; nothing was sent. "
+            "See them with `omnimig validate {directory}`, fix them, or pass --force to upload anyway"
         )
+        raise ValidationRefused(line.format(errors=_errors(plan.errors), directory=plan.directory))
     check_options(plan.url, plan.channel, insecure=plan.insecure, restart=restart, http_timeout=http_timeout)
     try:
         _private_state(plan.state_dir)
         lock = StateLock(plan.state_dir).acquire()
     except OSError as exc:  # nothing was sent: the run is refused
-        raise PlanError(f"{plan.state_dir}: cannot write the upload state ({visible(str(exc))})") from None
+        line = _("{state_dir}: cannot write the upload state ({reason})")
+        raise PlanError(line.format(state_dir=plan.state_dir, reason=visible(str(exc)))) from None
     try:
         return _run_locked(
             plan, secret, force, restart, timeout, poll_interval, on_event, sleep, clock, retry,
@@ -450,10 +488,11 @@ def run_upload(
         _redact_error(exc, secret)
         raise
     except OSError as exc:  # mid-run (a full disk): the journal holds what was sent so far
-        raise UploadError(
-            f"{plan.state_dir}: the upload stopped because a file could not be read or written "
-            f"({secret.redact(visible(str(exc)))}); the journal and audit log say what was sent. Run again to resume"
-        ) from None
+        line = _(
+            "{state_dir}: the upload stopped because a file could not be read or written "
+            "({reason}); the journal and audit log say what was sent. Run again to resume"
+        )
+        raise UploadError(line.format(state_dir=plan.state_dir, reason=secret.redact(visible(str(exc))))) from None
     finally:
         lock.release()
 
@@ -605,9 +644,9 @@ def _upload_step(
                                   progress, how)  # fmt: skip
             notify(UploadEvent("finished", step, part, rows, path.name, migration_id, progress))
             if progress.total != rows:
+                note = _("note: {name} sent {rows}, but migration {id} counted {total}")
                 summary.notes.append(
-                    f"note: {path.name} sent {plural(rows, 'row')}, "
-                    f"but migration {migration_id} counted {progress.total:,}"
+                    note.format(name=path.name, rows=_rows(rows), id=migration_id, total=number(progress.total))
                 )
         summary.parts.append(outcome)
         if outcome.progress.errors:
@@ -641,16 +680,18 @@ def _start(
             journal.mark(step.key, part, state="failed", note=str(exc))
             raise
         journal.mark(step.key, part, note=str(exc))
-        raise UncertainStart(
-            f"{exc}. A server error on start may still have queued the migration: check the {step.type} "
-            f"migrations in Omnitron before re-running (then --restart {step.type} if it did not arrive)"
-        ) from None
+        line = _(
+            "{error}. A server error on start may still have queued the migration: check the {type} "
+            "migrations in Omnitron before re-running (then --restart {type} if it did not arrive)"
+        )
+        raise UncertainStart(line.format(error=exc, type=step.type)) from None
     except UncertainStart as exc:
         journal.mark(step.key, part, note=str(exc))
-        raise UncertainStart(
-            f"{exc}. Check the {step.type} migrations in Omnitron before re-running; "
-            f"if it did not arrive, re-run with --restart {step.type}"
-        ) from None
+        line = _(
+            "{error}. Check the {type} migrations in Omnitron before re-running; "
+            "if it did not arrive, re-run with --restart {type}"
+        )
+        raise UncertainStart(line.format(error=exc, type=step.type)) from None
     journal.mark(step.key, part, state="started", migration_id=migration_id)
     notify(UploadEvent("started", step, part, rows, path.name, migration_id))
     return migration_id
@@ -676,23 +717,36 @@ def _poll(
         if progress.done(rows):
             return progress
         if clock() >= deadline:
-            raise PollTimeout(
-                f"migration {migration_id} ({name}) is still running after {timeout:g} s: "
-                f"{progress.processed:,} processed, {plural(progress.errors, 'error')} of {progress.total:,}. "
+            line = _(
+                "migration {id} ({name}) is still running after {timeout} s: "
+                "{processed} processed, {errors} of {total}. "
                 "Re-run the same command to keep watching it; it will not be sent again"
+            )
+            raise PollTimeout(
+                line.format(
+                    id=migration_id,
+                    name=name,
+                    timeout=f"{timeout:g}",
+                    processed=number(progress.processed),
+                    errors=_errors(progress.errors),
+                    total=number(progress.total),
+                )
             )
         sleep(poll_interval)
 
 
 def _stop_message(failed: PartOutcome, step: PlanStep, plan: UploadPlan, later: list[str]) -> str:
     c = failed.progress
-    rest = f"; not sent: {', '.join(later)}" if later else ""
-    return (
-        f"stopped: {failed.type} file {failed.name} (migration {failed.migration_id}) reported "
-        f"{plural(c.errors, 'error')} of {c.total:,} rows{rest}. Akinon does not say which rows failed; "
-        f"the exact request and bytes sent are in {plan.state_dir / 'audit.jsonl'} and {plan.state_dir / 'sent'}. "
-        f"Check the file with `omnimig validate {step.path}`, fix it, then re-run with --restart {failed.type}"
+    rest = _("; not sent: {files}").format(files=", ".join(later)) if later else ""
+    line = _(
+        "stopped: {type} file {name} (migration {id}) reported {errors} of {total} rows{rest}. "
+        "Akinon does not say which rows failed; the exact request and bytes sent are in {audit} and {sent}. "
+        "Check the file with `omnimig validate {path}`, fix it, then re-run with --restart {type}"
     )
+    return line.format(
+        type=failed.type, name=failed.name, id=failed.migration_id, errors=_errors(c.errors), total=number(c.total),
+        rest=rest, audit=plan.state_dir / "audit.jsonl", sent=plan.state_dir / "sent", path=step.path,
+    )  # fmt: skip
 
 
 def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
@@ -713,8 +767,13 @@ def _part_files(step: PlanStep, plan: UploadPlan) -> list[tuple[Path, int]]:
         parts = _split(step.path, step.chunk_rows if chunked else None, out_dir)
     except WRITE_ERRORS as exc:
         reason = visible(str(exc))
-        how = f"in parts of {step.chunk_rows:,} rows" if chunked else f"as {step.sent_name} for Akinon"
-        raise PlanError(f"{step.path}: cannot write it {how}: {reason}") from None
+        if chunked:
+            assert step.chunk_rows is not None
+            line = _("{path}: cannot write it in parts of {size} rows: {reason}")
+        else:
+            line = _("{path}: cannot write it as {name} for Akinon: {reason}")
+        size = number(step.chunk_rows or 0)
+        raise PlanError(line.format(path=step.path, size=size, name=step.sent_name, reason=reason)) from None
     for part in parts:
         make_private(part.path)
     _check_parts(step, parts, plan)
@@ -801,9 +860,10 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
         try:
             return validate_file(Target(path, step.type), lists)
         except Exception as exc:  # any failure to read a file back refuses the run
-            raise PlanError(f"{path.name}: {what} cannot be read back ({visible(str(exc))})") from None
+            line = _("{name}: {what} cannot be read back ({reason})")
+            raise PlanError(line.format(name=path.name, what=what, reason=visible(str(exc)))) from None
 
-    source = validated(step.path, "the file")
+    source = validated(step.path, _("the file"))
     want_file = Counter(
         _problem_key(p)
         for p in source.problems
@@ -813,7 +873,7 @@ def _check_parts(step: PlanStep, parts: list[_Part], plan: UploadPlan) -> None:
 
     def got() -> Iterator[tuple[int | None, tuple[str | None, str, str]]]:
         for part in parts:
-            result = validated(part.path, f"the part written from {step.path.name}")
+            result = validated(part.path, _("the part written from {name}").format(name=step.path.name))
             problems = result.problems
             got_file = Counter(
                 _problem_key(p) for p in problems if _is_file_level(p, result.format) and p.rule != "no-rows"
@@ -881,18 +941,24 @@ def _first_difference(want: Iterable[_Keyed], got: Iterable[_Keyed]) -> _Keyed |
 
 def _part_mismatch(step: PlanStep, where: Path, row: int | None, problem: tuple) -> str:
     field_name, rule, severity = problem
-    at = f"row {row}" if row is not None else "the header"
+    at = _("row {row}").format(row=row) if row is not None else _("the header")
+    values = {
+        "path": step.path, "name": step.path.name, "sent": step.sent_name, "why": "; ".join(step.convert),
+        "at": at, "column": field_name or "-", "severity": severity, "rule": rule, "part": where.name,
+    }  # fmt: skip
     if step.parts == 1:
-        return (
-            f"{step.path}: the copy written for Akinon ({step.sent_name}: {'; '.join(step.convert)}) does not "
-            f"validate like the file itself ({at}, column {field_name or '-'}: {severity} {rule} differs); "
-            f"nothing of {step.path.name} was sent. Save it as CSV UTF-8 yourself and upload that"
+        line = _(
+            "{path}: the copy written for Akinon ({sent}: {why}) does not validate like the file itself "
+            "({at}, column {column}: {severity} {rule} differs); nothing of {name} was sent. "
+            "Save it as CSV UTF-8 yourself and upload that"
         )
-    return (
-        f"{step.path}: the parts written for --chunk-rows do not validate like the file itself "
-        f"({at}, column {field_name or '-'}: {severity} {rule} differs in {where.name}); nothing of "
-        f"{step.path.name} was sent. Upload it without --chunk-rows, or write it as CSV or JSON"
+        return line.format(**values)
+    line = _(
+        "{path}: the parts written for --chunk-rows do not validate like the file itself "
+        "({at}, column {column}: {severity} {rule} differs in {part}); nothing of {name} was sent. "
+        "Upload it without --chunk-rows, or write it as CSV or JSON"
     )
+    return line.format(**values)
 
 
 def _slice(chunk: Chunk, start: int, end: int) -> Chunk:
@@ -929,18 +995,15 @@ class RichReporter(AbstractContextManager["RichReporter"]):
         label = event.name if event.step.parts == 1 else f"{event.step.path.name} {event.part}/{event.step.parts}"
         label = visible(label)
         if event.kind == "skip":
-            self._bar.console.print(
-                f"{event.step.type}: {label} already finished (migration {visible(str(event.migration_id))})",
-                markup=False,
-            )
+            line = _("{type}: {label} already finished (migration {id})")
+            shown = line.format(type=event.step.type, label=label, id=visible(str(event.migration_id)))
+            self._bar.console.print(shown, markup=False)
             return
         if key not in self._tasks:
             description = escape(f"{event.step.type}: {label}")
-            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=plural(0, "error"))
+            self._tasks[key] = self._bar.add_task(description, total=event.rows or None, errors=_errors(0))
         task = self._tasks[key]
         if event.progress is not None:
             p = event.progress
             done = p.processed + p.errors
-            self._bar.update(
-                task, total=p.total or event.rows or None, completed=done, errors=plural(p.errors, "error")
-            )
+            self._bar.update(task, total=p.total or event.rows or None, completed=done, errors=_errors(p.errors))
