@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
 from typer import _click as click  # the click typer vendors: its Context is what commands are given
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from omnimig import api, i18n
@@ -177,6 +179,76 @@ def _lang_value(value: str) -> str:
     return value
 
 
+#: Click's usage-error sentences as the click typer vendors writes them (in English, with no
+#: catalogue to hook), each as a pattern of the English line and the message id of its Turkish:
+#: ``_click_error`` rewrites a line that matches and leaves any other line as click wrote it.
+_CLICK_ERRORS = (
+    (r"Missing (?P<kind>option|argument|parameter) (?P<hint>.+?)\.(?P<rest>.*)", N_("Missing {kind} {hint}.")),
+    (r"Missing (?P<kind>option|argument|parameter)\.(?P<rest>.*)", N_("Missing {kind}.")),
+    (r"Invalid value for (?P<hint>.+?): (?P<message>.*)", N_("Invalid value for {hint}: {message}")),
+    (r"Invalid value: (?P<message>.*)", N_("Invalid value: {message}")),
+    (r"No such option: (?P<name>\S+) \(Possible options: (?P<options>.*)\)", N_("No such option: {name} ({options})")),
+    (r"No such option: (?P<name>.*)", N_("No such option: {name}")),
+    (r"No such command (?P<name>.*)\.", N_("No such command {name}.")),
+    (r"Got unexpected extra argument\(s\) \((?P<args>.*)\)", N_("Got unexpected extra argument(s) ({args})")),
+    (r"Missing command\.", N_("Missing command.")),
+    # what a bad value is told (the message of "Invalid value for ...": typer's types and pydantic's)
+    (r"(?:Value error, )?(?P<value>.+?) is not one of (?P<choices>.+?)\.?", N_("{value} is not one of {choices}")),
+    (r"Input should be a valid integer.*", N_("Input should be a valid integer")),
+    (r"Input should be a valid number.*", N_("Input should be a valid number")),
+    (r"Input should be greater than or equal to (?P<n>\S+)", N_("Input should be greater than or equal to {n}")),
+    (r"Input should be less than or equal to (?P<n>\S+)", N_("Input should be less than or equal to {n}")),
+)
+#: The kinds of parameter a "Missing ..." line names.
+_PARAMETER_KINDS = {"option": N_("option"), "argument": N_("argument"), "parameter": N_("parameter")}
+
+
+def _click_error(message: str) -> str:
+    """One of click's usage-error lines in the current language (as it is when no pattern knows it)."""
+    for pattern, msgid in _CLICK_ERRORS:
+        found = re.fullmatch(pattern, message, re.DOTALL)
+        if found is not None:
+            values = found.groupdict()
+            if "kind" in values:
+                values["kind"] = _(_PARAMETER_KINDS[values["kind"]])
+            if "message" in values:
+                values["message"] = _click_error(values["message"])
+            if "options" in values:
+                values["options"] = _("Possible options: {options}").format(options=values["options"])
+            return _(msgid).format(**values) + values.get("rest", "")
+    return message
+
+
+class _TranslatedUsageError(UsageError):
+    """A usage error of click's, shown in the language of the run: same exit code, same usage line."""
+
+    def __init__(self, original: UsageError) -> None:
+        super().__init__(_click_error(original.format_message()), original.ctx)
+        self.exit_code = original.exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        out = file if file is not None else sys.stderr
+        color = self.ctx.color if self.ctx is not None else None
+        if self.ctx is not None:
+            hint = ""
+            if self.ctx.command.get_help_option(self.ctx) is not None:
+                command, option = self.ctx.command_path, self.ctx.help_option_names[0]
+                hint = _("Try '{command} {option}' for help.").format(command=command, option=option) + "\n"
+            typer.echo(f"{self.ctx.get_usage()}\n{hint}", file=out, color=color)
+        typer.echo(_("Error: {message}").format(message=self.format_message()), file=out, color=color)
+
+
+@contextlib.contextmanager
+def _usage_errors_in_language() -> Iterator[None]:
+    """Click's usage errors (unknown option, missing argument, bad value) in the language of the run."""
+    try:
+        yield
+    except UsageError as exc:
+        if i18n.current() == i18n.DEFAULT or isinstance(exc, NoArgsIsHelpError | _TranslatedUsageError):
+            raise
+        raise _TranslatedUsageError(exc) from None
+
+
 class _Group(_Translated, TyperGroup):
     """The ``omnimig`` group: ``--lang`` before the command decides the language of ``omnimig --help`` too.
 
@@ -196,7 +268,12 @@ class _Group(_Translated, TyperGroup):
                 break  # the command's name: its own arguments are its own
         known = {lang.value for lang in Language}
         i18n.use(chosen if chosen in known else None)  # a bad value: click's parsing says so
-        return super().parse_args(ctx, args)
+        with _usage_errors_in_language():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_errors_in_language():  # the command's own parsing happens here
+            return super().invoke(ctx)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_options(ctx, formatter)

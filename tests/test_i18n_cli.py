@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from omnimig import i18n
@@ -102,6 +103,35 @@ def test_an_unknown_language_after_the_command_is_exit_2_in_the_language_of_the_
     code, output = invoke(["validate", "--lang", "de", str(tmp_path)], OMNIMIG_LANG="tr")
     assert code == 2
     assert "'de' geçerli bir seçenek değil; kullanılabilenler: tr, en" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "turkish", "english"),
+    [
+        (["validate", "--fromat", "json", "x"],
+         "Hata: Böyle bir seçenek yok: --fromat (olası seçenekler: --format, --report)",
+         "Error: No such option: --fromat (Possible options: --format, --report)"),
+        (["upload", "x", "--url", "https://o.example.com"], "Hata: Eksik seçenek: '--channel'.",
+         "Error: Missing option '--channel'."),
+        (["validate", "-f", "xml", "x"],
+         "Hata: '--format' / '-f' için geçersiz değer: 'xml' geçerli bir seçenek değil; "
+         "kullanılabilenler: 'text', 'json', 'csv'",
+         "Error: Invalid value for '--format' / '-f': Value error, 'xml' is not one of 'text', 'json', 'csv'."),
+        (["validate", "--max-examples", "-1", "x"], "Hata: '--max-examples' için geçersiz değer: en az 0 olmalı",
+         "Error: Invalid value for '--max-examples': Input should be greater than or equal to 0"),
+        (["nope"], "Hata: Böyle bir komut yok: 'nope'.", "Error: No such command 'nope'."),
+    ],
+)  # fmt: skip
+def test_click_usage_errors_in_turkish_keep_exit_2_and_the_usage_line(
+    args: list[str], turkish: str, english: str
+) -> None:
+    code_tr, output_tr = invoke(["--lang", "tr", *args])
+    code_en, output_en = invoke(args)
+    assert code_tr == code_en == 2
+    assert output_tr.splitlines()[-1] == turkish
+    assert output_en.splitlines()[-1] == english
+    assert output_tr.startswith("Kullanım: omnimig ") and "Yardım için şunu çalıştırın: omnimig " in output_tr
+    assert output_en.startswith("Usage: omnimig ") and "for help." in output_en
 
 
 # --------------------------------------------------------------------------- upload
