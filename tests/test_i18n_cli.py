@@ -273,3 +273,35 @@ def test_counts_in_turkish_text_use_the_turkish_thousands_separator() -> None:
     finally:
         i18n.use("en")
     assert written.summary() == "wrote 1,204 user to out"
+
+
+def test_validation_errors_refuse_the_upload_in_turkish_unless_forced(tmp_path: Path) -> None:
+    with FakeOmnitron(TOKEN, polls_to_finish=1) as server:
+        bundle = tmp_path / "b"
+        shutil.copytree(BUNDLE, bundle)
+        order = bundle / "order.csv"
+        order.write_text(order.read_text(encoding="utf-8").replace(",TRY,", ",TL,", 1), encoding="utf-8")
+        base = ["--lang", "tr", "upload", str(bundle), "--url", server.url, "--channel", "5", "--poll-interval", "0.1"]
+        code, output = invoke(base, OMNIMIG_TOKEN=TOKEN)
+        assert code == 1
+        assert server.starts() == []
+        assert "omnimig: hata: denetimde 1 hata bulundu; hiçbir şey gönderilmedi." in flat(output)
+        code, output = invoke([*base, "--force"], OMNIMIG_TOKEN=TOKEN)
+        assert code == 0
+        assert "omnimig: UYARI: 1 denetim hatası olmasına rağmen yükleniyor (--force)" in output
+        assert len(server.starts()) == 4
+
+
+def test_an_internal_error_is_one_turkish_line_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnimig import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(api, "validate", broken)
+    code, output = invoke(["--lang", "tr", "validate", str(tmp_path)])
+    assert code == 2
+    assert output.strip() == (
+        "omnimig: hata: paketin denetlenmesi işlemi sırasında iç hata oluştu (ValueError: boom); "
+        "hata izini görmek için --debug ile yeniden çalıştırın ve lütfen bildirin"
+    )
