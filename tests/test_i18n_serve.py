@@ -324,3 +324,66 @@ def test_omnimig_lang_tr_serve_says_where_to_go_and_that_it_stopped_in_turkish(t
     assert proc.returncode == 0, err
     assert "omnimig serve: durduruldu; yüklenen dosyalar silindi" in out
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- a real browser
+
+
+def test_a_real_browser_shows_the_page_in_turkish_and_the_scripts_texts_too(
+    tmp_path: Path, turkish: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless Chromium (the setup of tests/test_serve_browser.py): the script reads its Turkish texts.
+
+    The texts reach the script as JSON in the page, which the Content-Security-Policy allows (it
+    is data, not script): no console error. ``OMNIMIG_SCREENSHOTS=1`` rewrites docs/serve-tr.png.
+    """
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+    import test_serve_browser as real  # the browser flags and the drop helpers, shared
+
+    if real.BROWSER is None or real.DRIVER is None:
+        pytest.skip("no chromium and chromedriver binaries (Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from omnimig.serve.server import LocalServer
+
+    broken = tmp_path / "bundle"  # one error, as a person types it (the screenshot shows it)
+    shutil.copytree(SAMPLES, broken)
+    user = broken / "user.csv"
+    text = user.read_text(encoding="utf-8")
+    user.write_text(text.replace("birsan.sensoy.2@yandex.com", "birsan.sensoy.2-at-yandex", 1), encoding="utf-8")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium-manager must not fetch a driver or a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(real.BROWSER)
+    for flag in real.FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(real.DRIVER)))
+    wait = WebDriverWait(driver, 30)
+    try:
+        with LocalServer(port=0, root=tmp_path) as server:
+            server.start()
+            driver.get(server.url)
+            assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "tr"
+            driver.execute_script(real.DROP)
+            driver.find_element(By.ID, "test-drop-source").send_keys("\n".join(sorted(map(str, broken.iterdir()))))
+            driver.execute_script(real.FIRE_DROP)
+            status = driver.find_element(By.ID, "status").text
+            assert status.startswith("4 dosya, ") and status.endswith(" kB")  # written by the script, in Turkish
+            driver.find_element(By.ID, "check").click()
+            wait.until(ec.presence_of_element_located((By.ID, "verdict")))
+            assert driver.find_element(By.TAG_NAME, "h1").text == "Sonuçlar"
+            assert driver.find_element(By.ID, "total-errors").text == "1"
+            driver.find_element(By.CSS_SELECTOR, 'a[href*="rule=pattern&row=3"]').click()
+            cell = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "td.c-error")))
+            assert driver.switch_to.active_element == cell
+            panel = driver.find_element(By.ID, "cell-problem").text
+            assert panel.startswith("satır 3, email:") and "hata [pattern] email (e-posta) alanındaki" in panel
+            if os.environ.get("OMNIMIG_SCREENSHOTS"):
+                driver.save_screenshot(str(ROOT / "docs" / "serve-tr.png"))
+            problems = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+            assert problems == []
+    finally:
+        driver.quit()
