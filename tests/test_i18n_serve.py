@@ -286,7 +286,7 @@ def test_refusals_are_turkish_with_the_same_status(sessions: Sessions, turkish: 
 
 def test_sizes_and_option_errors_in_turkish(turkish: None) -> None:
     assert size_text(3 * 1024**3 // 2) == "1,5 GB" and size_text(2 * 1024**3) == "2 GB"
-    assert size_text(1000) == "1.000 bayt"
+    assert size_text(1000) == "1.000 bayt" and size_text(1000 * 1024**2) == "1000 MB"
     with pytest.raises(ServeError, match=r"^'lots' boyutu geçerli değil: bir bayt sayısı"):
         parse_size("lots")
     i18n.use("en")

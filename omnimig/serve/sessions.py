@@ -290,7 +290,7 @@ def size_text(n: int) -> str:
     """
     for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
         if n >= factor:
-            figure = f"{n / factor:.3g}"
+            figure = format(float(f"{n / factor:.3g}"), "g")  # 3 significant digits, never 1e+03
             return f"{figure.replace('.', ',') if i18n.current() == 'tr' else figure} {unit}"
     return _("{n} bytes").format(n=i18n.number(n))
 

@@ -31,7 +31,7 @@
 
   function size(n) {
     const units = [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["kB", 1024]];
-    for (const [unit, f] of units) if (n >= f) return (n / f).toPrecision(3).replace(".", T.decimal) + " " + unit;
+    for (const [unit, f] of units) if (n >= f) return String(Number((n / f).toPrecision(3))).replace(".", T.decimal) + " " + unit;
     return fmt(T.bytes, { n: num(n) });
   }
 
