@@ -87,7 +87,6 @@ def _templates() -> Jinja2Templates:
         newstyle=False,
     )
     env.filters["num"] = i18n.number
-    env.filters["size"] = size_text
     env.globals["lang"] = i18n.current
     env.globals["Markup"] = Markup
     env.globals["page_texts"] = page_texts
