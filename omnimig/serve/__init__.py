@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 
 from omnimig.exceptions import UsageError
+from omnimig.i18n import _
 
 __all__ = ["DEFAULT_MAX_UPLOAD", "DEFAULT_PORT", "ServeError", "parse_size", "require_extra", "serve"]
 
@@ -43,7 +44,11 @@ def require_extra() -> None:
     """
     missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
     if missing:
-        raise ServeError(f"omnimig serve needs {', '.join(missing)}: install them with {INSTALL_LINE}")
+        raise ServeError(
+            _("omnimig serve needs {packages}: install them with {install}").format(
+                packages=", ".join(missing), install=INSTALL_LINE
+            )
+        )
 
 
 def parse_size(text: str | int) -> int:
@@ -53,10 +58,12 @@ def parse_size(text: str | int) -> int:
     else:
         match = _SIZE.fullmatch(str(text))
         if match is None:
-            raise ServeError(f"size {text!r}: give a number of bytes or a size such as 500MB or 2GB")
+            raise ServeError(
+                _("size {size}: give a number of bytes or a size such as 500MB or 2GB").format(size=repr(text))
+            )
         value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
     if value < 1:
-        raise ServeError(f"size {text!r}: give at least 1 byte")
+        raise ServeError(_("size {size}: give at least 1 byte").format(size=repr(text)))
     return value
 
 
@@ -75,7 +82,7 @@ def serve(
     """
     require_extra()
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ServeError(f"port {port!r}: a number from 1 to 65535 (0 takes a free one)")
+        raise ServeError(_("port {port}: a number from 1 to 65535 (0 takes a free one)").format(port=repr(port)))
     from omnimig.serve.server import LocalServer
 
     try:
@@ -83,4 +90,4 @@ def serve(
             server.run(open_browser=open_browser, announce=announce)
     except KeyboardInterrupt:  # Ctrl-C is how the page is stopped: not an error
         pass
-    announce("omnimig serve: stopped; the uploaded files were deleted")
+    announce(_("omnimig serve: stopped; the uploaded files were deleted"))

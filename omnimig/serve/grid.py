@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omnimig.i18n import _
 from omnimig.io.private import open_private
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Grid:
             except sqlite3.ProgrammingError:  # the session was deleted meanwhile
                 return
             except Exception as exc:  # one file that cannot be read again: its grid says why
-                f.note = f"the rows cannot be shown: {exc}"
+                f.note = _("the rows cannot be shown: {reason}").format(reason=exc)
             f.ready = True
 
     def _build_file(self, f: FileGrid) -> None:
@@ -134,12 +135,12 @@ class Grid:
 
         r = f.result
         if not r.readable or r.format is None:
-            f.note = "the file could not be read, so it has no rows to show"
+            f.note = _("the file could not be read, so it has no rows to show")
             return
         try:
             source = open_source(Path(r.path), READ_CHUNK_ROWS, r.read_options)
         except ReadError as exc:
-            f.note = f"the file could not be read again: {exc}"
+            f.note = _("the file could not be read again: {reason}").format(reason=exc)
             return
         f.columns = column_keys(source)
         f.positions = _column_positions(r, tuple(f.columns))
@@ -276,7 +277,7 @@ class Grid:
             marks_ = [p for c in shown for p in c.problems] + whole
             out.append(Row(row, shown, _worst(marks_), whole))
         header_marks: dict[int, list[tuple[str, str, str]]] = {}
-        for _, col, severity, rule_, message in head:
+        for _row, col, severity, rule_, message in head:
             header_marks.setdefault(col, []).append((severity, rule_, visible(message)))
         header = [_cell(visible(header_label(c)), header_marks.get(i, [])) for i, c in enumerate(f.columns)]
         return Page([visible(header_label(c)) for c in f.columns], header, out, total, page, pages, size)

@@ -19,6 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -26,15 +28,96 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from omnimig.serve.sessions import DOWNLOADS, Session, UploadRefused
+from omnimig import i18n
+from omnimig.i18n import _
+from omnimig.serve.sessions import DOWNLOADS, Session, UploadRefused, size_text
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 #: Rows per grid page: the default and the most a request may ask for.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 #: Examples listed under each rule of each file on the results page.
 EXAMPLES = 5
+
+
+def _markup(text: str) -> Markup:
+    """A translated text as template markup: escaped once here, so that ``.format`` escapes each value.
+
+    ``{{ _("{n} of {total}").format(n=..., total=...) }}`` then works as in Python: the
+    translation is the format string, a value is text (a file name with ``<`` stays text), and a
+    value the template marks as markup (``<kbd>n</kbd>``) is kept.
+    """
+    return Markup(escape(text))
+
+
+def _template_gettext(message: str) -> Markup:
+    return _markup(i18n._(message))
+
+
+def _template_ngettext(singular: str, plural: str, n: int) -> Markup:
+    return _markup(i18n.ngettext(singular, plural, n))
+
+
+def _template_pgettext(context: str, message: str) -> Markup:
+    return _markup(i18n.pgettext(context, message))
+
+
+def _template_npgettext(context: str, singular: str, plural: str, n: int) -> Markup:
+    return _markup(i18n.catalogue().npgettext(context, singular, plural, n))
+
+
+def _templates() -> Jinja2Templates:
+    """The page's templates, their text through omnimig's catalogue (``jinja2.ext.i18n``).
+
+    The language is the process's (``omnimig --lang tr serve``, ``OMNIMIG_LANG``, the locale):
+    the problem messages are written in it when a bundle is validated, so the page around them
+    speaks it too. ``pybabel extract`` reads the templates' ``_()`` and ``ngettext()`` calls
+    (``babel.cfg``); their ``{named}`` placeholders are filled by ``.format`` after translation.
+    """
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=_template_gettext,
+        ngettext=_template_ngettext,
+        pgettext=_template_pgettext,
+        npgettext=_template_npgettext,
+        newstyle=False,
+    )
+    env.filters["num"] = i18n.number
+    env.globals["lang"] = i18n.current
+    env.globals["Markup"] = Markup
+    env.globals["page_texts"] = page_texts
+    return Jinja2Templates(env=env)
+
+
+def page_texts() -> dict[str, str]:
+    """The texts the page's script writes (``static/app.js``), translated here and sent as JSON in the page.
+
+    The script is a static file (CSP ``default-src 'self'``: no inline script), so it reads these
+    from ``<script type="application/json" id="texts">`` and fills the ``{named}`` placeholders.
+    """
+    return {
+        "lang": i18n.current(),
+        "thousands": "." if i18n.current() == "tr" else ",",
+        "decimal": "," if i18n.current() == "tr" else ".",
+        "bytes": _("{n} bytes"),
+        "file_one": i18n.ngettext("{n} file", "{n} files", 1),
+        "file_other": i18n.ngettext("{n} file", "{n} files", 2),
+        "chosen": _("{files}, {size}"),
+        "too_large": _("{chosen} — more than this page takes ({limit})"),
+        "sending": _("sending {file} ({n} of {total}) to omnimig on this computer"),
+        "checking": _("checking…"),
+        "cannot_start": _("cannot start: {status}"),
+        "upload_failed": _("the upload failed"),
+        "row": _("row {row}"),
+        "header": _("header"),
+    }
+
+
+templates = _templates()
 
 
 def routes() -> list[BaseRoute]:
@@ -56,7 +139,7 @@ def routes() -> list[BaseRoute]:
 def _session(request: Request) -> Session:
     session = request.app.state.sessions.get(request.path_params["sid"])
     if session is None:
-        raise _NotFound("no such bundle (it was deleted, or the server was restarted): drop the files again")
+        raise _NotFound(_("no such bundle (it was deleted, or the server was restarted): drop the files again"))
     return session
 
 
@@ -69,8 +152,6 @@ def _problem(message: str, status: int) -> JSONResponse:
 
 
 async def index(request: Request) -> Response:
-    from omnimig.serve.sessions import size_text
-
     limit = request.app.state.sessions.max_upload
     return templates.TemplateResponse(request, "index.html", {"max_upload": limit, "max_upload_text": size_text(limit)})
 
@@ -171,7 +252,7 @@ def _grid_args(request: Request) -> dict[str, Any]:
 def _file_grid(session: Session, number: int) -> Any:
     grid = session.grid
     if grid is None or not 0 <= number < len(grid.files):
-        raise _NotFound("no such file in this bundle")
+        raise _NotFound(_("no such file in this bundle"))
     return grid, grid.files[number]
 
 
@@ -293,7 +374,7 @@ async def download(request: Request) -> Response:
     except _NotFound as exc:
         return PlainTextResponse(str(exc), 404)
     if name not in DOWNLOADS or session.report is None:
-        return PlainTextResponse("no such download (the bundle may still be validating)", 404)
+        return PlainTextResponse(_("no such download (the bundle may still be validating)"), 404)
     from omnimig.exceptions import Error
 
     try:

@@ -32,11 +32,13 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from omnimig.i18n import N_, _
 from omnimig.serve import DEFAULT_MAX_UPLOAD, ServeError
 from omnimig.serve.routes import routes
 from omnimig.serve.sessions import Sessions
 
 COOKIE = "omnimig_token"
+NO_TOKEN = N_("omnimig: open the address omnimig serve printed in the terminal (it holds the page's token)")
 CSRF_HEADER = "x-omnimig"
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -67,7 +69,7 @@ class Guard:
         headers = Headers(scope=scope)
         response: Any = None
         if headers.get("host", "").lower() not in self.hosts:
-            response = PlainTextResponse("omnimig: this page answers only at its own address (127.0.0.1)", 421)
+            response = PlainTextResponse(_("omnimig: this page answers only at its own address (127.0.0.1)"), 421)
         else:
             query = _query(scope)
             given = query.get("token")
@@ -77,11 +79,9 @@ class Guard:
                     response = RedirectResponse("/", 303)  # the token leaves the address bar
                     response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
             elif cookie is None or not secrets.compare_digest(cookie.encode(), self.token.encode()):
-                response = PlainTextResponse(
-                    "omnimig: open the address omnimig serve printed in the terminal (it holds the page's token)", 403
-                )
+                response = PlainTextResponse(_(NO_TOKEN), 403)
             if response is None and scope["method"] not in ("GET", "HEAD") and headers.get(CSRF_HEADER) != "1":
-                response = PlainTextResponse("omnimig: this request must come from the page itself", 403)
+                response = PlainTextResponse(_("omnimig: this request must come from the page itself"), 403)
         if response is not None:
             await response(scope, receive, _secured(send))
             return
@@ -142,7 +142,9 @@ class LocalServer:
         except OSError as exc:
             self.sock.close()
             raise ServeError(
-                f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; choose another with --port"
+                _("cannot listen on 127.0.0.1:{port}: {reason}; choose another with --port").format(
+                    port=port, reason=exc.strerror or exc
+                )
             ) from None
         self.port = self.sock.getsockname()[1]
         self.token = secrets.token_urlsafe(24)
@@ -160,8 +162,8 @@ class LocalServer:
 
     def run(self, open_browser: bool = True, announce: Callable[[str], object] = print) -> None:
         """Serve until Ctrl-C (uvicorn re-raises it after shutting down)."""
-        announce(f"omnimig serve: open {self.url}")
-        announce("omnimig serve: the files you drop stay on this machine and are deleted when you stop it (Ctrl-C)")
+        announce(_("omnimig serve: open {url}").format(url=self.url))
+        announce(_("omnimig serve: the files you drop stay on this machine and are deleted when you stop it (Ctrl-C)"))
         if open_browser:
             threading.Timer(0.5, webbrowser.open, (self.url,)).start()
         self.server.run(sockets=[self.sock])
@@ -171,11 +173,11 @@ class LocalServer:
         # uvicorn listens for Ctrl-C only in the main thread: a background server is stopped by ``stop``.
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self._thread.start()
-        for _ in range(500):
+        for _attempt in range(500):
             if self.server.started:
                 return
             threading.Event().wait(0.01)
-        raise ServeError("the server did not start")
+        raise ServeError(_("the server did not start"))
 
     def stop(self) -> None:
         self.server.should_exit = True

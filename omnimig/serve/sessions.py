@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omnimig import i18n
+from omnimig.i18n import _
 from omnimig.io.private import open_private, private_dir
 from omnimig.serve import ServeError
 
@@ -59,9 +61,11 @@ def safe_name(raw: str) -> str:
     name = unicodedata.normalize("NFC", str(raw)).replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".").strip()
     if not name:
-        raise UploadRefused(f"file name {raw!r}: give the file's own name, such as users.csv")
+        raise UploadRefused(_("file name {name}: give the file's own name, such as users.csv").format(name=repr(raw)))
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise UploadRefused(f"file name {name[:40]!r}…: at most {MAX_NAME_BYTES} bytes")
+        raise UploadRefused(
+            _("file name {name}…: at most {n} bytes").format(name=repr(name[:40]), n=i18n.number(MAX_NAME_BYTES))
+        )
     return name
 
 
@@ -104,16 +108,16 @@ class Session:
 
     def shown(self, text: str) -> str:
         """``text`` with this session's folder left out of paths: ``users.csv``, as the person named it."""
-        return text.replace(f"{self.inputs}{os.sep}", "").replace(str(self.inputs), "the files")
+        return text.replace(f"{self.inputs}{os.sep}", "").replace(str(self.inputs), _("the files"))
 
     # -- upload ---------------------------------------------------------------------------------
     def reserve(self, raw_name: str, length: int | None) -> Path:
         """The private path for the next uploaded file; refuses what would break a limit."""
         with self.lock:
             if self.progress.phase != "uploading":
-                raise UploadRefused("this bundle has already been validated; start a new one to add files", 409)
+                raise UploadRefused(_("this bundle has already been validated; start a new one to add files"), 409)
             if len(self.names) >= MAX_FILES:
-                raise UploadRefused(f"at most {MAX_FILES} files in one bundle", 413)
+                raise UploadRefused(_("at most {n} files in one bundle").format(n=i18n.number(MAX_FILES)), 413)
             if length is not None and self.uploaded + length > self.max_upload:
                 raise UploadRefused(self.too_large(), 413)
             name = _unique(safe_name(raw_name), {n.lower() for n in self.names})
@@ -121,8 +125,8 @@ class Session:
             return self.inputs / name
 
     def too_large(self) -> str:
-        return (
-            f"the bundle is larger than the {size_text(self.max_upload)} this page takes (omnimig serve --max-upload)"
+        return _("the bundle is larger than the {size} this page takes (omnimig serve --max-upload)").format(
+            size=size_text(self.max_upload)
         )
 
     def received(self, n: int) -> None:
@@ -147,8 +151,8 @@ class Session:
             if self.progress.phase != "uploading":
                 return
             if not self.names:
-                raise UploadRefused("no file uploaded yet: drop the bundle's files or folder first", 400)
-            self.progress = Progress("validating", "reading the files")
+                raise UploadRefused(_("no file uploaded yet: drop the bundle's files or folder first"), 400)
+            self.progress = Progress("validating", _("reading the files"))
         threading.Thread(target=self._validate, name=f"omnimig-serve-{self.id[:6]}", daemon=True).start()
 
     def _validate(self) -> None:
@@ -156,10 +160,10 @@ class Session:
         from omnimig.serve.grid import Grid
 
         def read(path: Path, done: int, total: int) -> None:
-            self.progress = Progress("validating", f"reading {path.name}", done, total)
+            self.progress = Progress("validating", _("reading {file}").format(file=path.name), done, total)
 
         def step(rule: str, done: int, total: int) -> None:
-            self.progress = Progress("validating", f"checking {rule}", done, total)
+            self.progress = Progress("validating", _("checking {rule}").format(rule=rule), done, total)
 
         try:
             report = omnimig.validate(self.inputs, progress=read, steps=step)
@@ -169,7 +173,7 @@ class Session:
             self.progress = Progress("failed", self.error)
             return
         self.report, self.grid = report, grid
-        self.progress = Progress("done", "validated")
+        self.progress = Progress("done", _("validated"))
         # The grid's rows are copied in the background: the summary is on screen meanwhile.
         grid.build()
 
@@ -178,7 +182,7 @@ class Session:
         """The file ``name`` (one of ``DOWNLOADS``), made on first request and kept for the next."""
         report = self.report
         if report is None or name not in DOWNLOADS:
-            raise ServeError(f"no download {name!r} for this bundle")
+            raise ServeError(_("no download {name} for this bundle").format(name=repr(name)))
         with self.download_lock:
             out = private_dir(self.outputs)
             target = out / name
@@ -280,11 +284,15 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def size_text(n: int) -> str:
-    """``2 GB``, ``500 MB``: a size as the page and its messages show it (powers of 1024, as --max-upload reads it)."""
+    """``2 GB``, ``500 MB``: a size as the page and its messages show it (powers of 1024, as --max-upload reads it).
+
+    In Turkish the decimal mark is a comma (``1,5 GB``) and ``bytes`` is ``bayt``.
+    """
     for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
         if n >= factor:
-            return f"{n / factor:.3g} {unit}"
-    return f"{n} bytes"
+            figure = format(float(f"{n / factor:.3g}"), "g")  # 3 significant digits, never 1e+03
+            return f"{figure.replace('.', ',') if i18n.current() == 'tr' else figure} {unit}"
+    return _("{n} bytes").format(n=i18n.number(n))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -293,5 +301,5 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, Error):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, OSError):
-        return f"cannot read the files: {exc.strerror or exc}"
-    return f"internal error ({type(exc).__name__}); please report it with the files"
+        return _("cannot read the files: {reason}").format(reason=exc.strerror or exc)
+    return _("internal error ({kind}); please report it with the files").format(kind=type(exc).__name__)

@@ -5,12 +5,34 @@
 (function () {
   const HEADERS = { "X-Omnimig": "1" };
 
+  // The texts this script writes, translated by the server into the page's language (the page
+  // carries them as JSON: the CSP allows no inline script). English is the fallback.
+  const T = Object.assign({
+    thousands: ",", decimal: ".", bytes: "{n} bytes", file_one: "{n} file", file_other: "{n} files",
+    chosen: "{files}, {size}", too_large: "{chosen} — more than this page takes ({limit})",
+    sending: "sending {file} ({n} of {total}) to omnimig on this computer", checking: "checking…",
+    cannot_start: "cannot start: {status}", upload_failed: "the upload failed", row: "row {row}", header: "header",
+  }, (() => {
+    const el = document.getElementById("texts");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (_) { return {}; }
+  })());
+
+  // A translated text with its {named} places filled, as Python's str.format fills the same text.
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
+  }
+
+  // A count as the page's language writes it: 1,204 in English, 1.204 in Turkish.
+  function num(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, T.thousands); }
+
+  function count(n) { return fmt(n === 1 ? T.file_one : T.file_other, { n: num(n) }); }
+
   function text(el, value) { if (el) el.textContent = value; }
 
   function size(n) {
     const units = [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["kB", 1024]];
-    for (const [unit, f] of units) if (n >= f) return (n / f).toPrecision(3) + " " + unit;
-    return n + " bytes";
+    for (const [unit, f] of units) if (n >= f) return String(Number((n / f).toPrecision(3))).replace(".", T.decimal) + " " + unit;
+    return fmt(T.bytes, { n: num(n) });
   }
 
   // ---- the drop zone ------------------------------------------------------------------------
@@ -30,7 +52,8 @@
       list.appendChild(li);
       check.disabled = false;
       const total = chosen.reduce((s, c) => s + c.file.size, 0);
-      text(status, chosen.length + " file(s), " + size(total) + (maxUpload && total > maxUpload ? " — more than this page takes (" + size(maxUpload) + ")" : ""));
+      const line = fmt(T.chosen, { files: count(chosen.length), size: size(total) });
+      text(status, maxUpload && total > maxUpload ? fmt(T.too_large, { chosen: line, limit: size(maxUpload) }) : line);
     }
 
     for (const id of ["pick-files", "pick-folder"]) {
@@ -82,7 +105,7 @@
           if (xhr.status === 201) resolve();
           else { let msg = xhr.statusText; try { msg = JSON.parse(xhr.responseText).error; } catch (_) { /* plain text */ } reject(new Error(item.path + ": " + msg)); }
         };
-        xhr.onerror = () => reject(new Error(item.path + ": the upload failed"));
+        xhr.onerror = () => reject(new Error(item.path + ": " + T.upload_failed));
         xhr.send(item.file);
       });
     }
@@ -94,17 +117,17 @@
       bar.hidden = false;
       try {
         const made = await fetch("/api/sessions", { method: "POST", headers: HEADERS });
-        if (!made.ok) throw new Error("cannot start: " + made.status);
+        if (!made.ok) throw new Error(fmt(T.cannot_start, { status: made.status }));
         const session = await made.json();
         const url = "/api/sessions/" + session.id;
         const total = chosen.reduce((s, c) => s + c.file.size, 0);
         let done = 0;
         for (const [i, item] of chosen.entries()) {
-          text(status, "sending " + item.path + " (" + (i + 1) + " of " + chosen.length + ") to omnimig on this computer");
+          text(status, fmt(T.sending, { file: item.path, n: num(i + 1), total: num(chosen.length) }));
           await send(url, item, done, total);
           done += item.file.size;
         }
-        text(status, "checking…");
+        text(status, T.checking);
         const started = await fetch(url + "/validate", { method: "POST", headers: HEADERS });
         const body = await started.json();
         if (!started.ok) throw new Error(body.error || started.statusText);
@@ -158,7 +181,7 @@
       const where = document.createElement("span");
       where.className = "where";
       const column = cell.cellIndex > 0 ? columns[cell.cellIndex] : "";
-      where.textContent = (tr.dataset.row ? "row " + tr.dataset.row : "header") + (column ? ", " + column : "") + ":";
+      where.textContent = (tr.dataset.row ? fmt(T.row, { row: tr.dataset.row }) : T.header) + (column ? ", " + column : "") + ":";
       panel.appendChild(where);
       for (const line of cell.querySelectorAll(".tip-line")) {
         const div = document.createElement("div");
