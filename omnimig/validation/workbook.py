@@ -126,11 +126,14 @@ def severity_name(severity: str) -> str:
     return _(SEVERITY_NAMES[severity]) if severity in SEVERITY_NAMES else severity
 
 
-def _comment_options(text: str) -> dict[str, object]:
+def _comment_options(text: str, visible: bool = False) -> dict[str, object]:
     width = 360
     per_line = 55  # characters that fit one line of a 360-pixel note
     lines = sum(max(1, -(-len(line) // per_line)) for line in text.split("\n"))
-    return {"author": "omnimig", "width": width, "height": min(600, max(60, 16 + 15 * lines))}
+    options: dict[str, object] = {"author": "omnimig", "width": width, "height": min(600, max(60, 16 + 15 * lines))}
+    if visible:
+        options["visible"] = True
+    return options
 
 
 def _severity(problems: list[Problem]) -> str:
@@ -303,6 +306,7 @@ class _SheetWriter:
         self.ncols = min(len(self.widths), EXCEL_COLUMNS)
         self.progress: Callable[[int], None] | None = None  # called with the rows written so far
         self.fixes = Fixes()  # what omnimig fix writes, by (type, field, format, value)
+        self.show_notes = False  # notes shown open, not only on hover (screenshots, printing)
 
     def header(self) -> None:
         names = [_(FILE_ROW_COLUMN)] * self.plan.col_offset + list(self.plan.columns)
@@ -347,7 +351,7 @@ class _SheetWriter:
                 if suggestion is not None:
                     break
         text = comment_text(problems, suggestion)
-        self.ws.write_comment(row, col, visible(text), _comment_options(text))
+        self.ws.write_comment(row, col, visible(text), _comment_options(text, self.show_notes))
 
     def copy(self, source: Source, rows: list[int] | None, at: Callable[[int], int]) -> None:
         """Write the file's rows (all of them, or the sorted ``rows``) at the sheet rows ``at`` gives."""
@@ -394,6 +398,7 @@ def _write_file_sheet(
     report: SheetReport,
     progress: Callable[[int], None] | None = None,
     fixes: Fixes | None = None,
+    show_notes: bool = False,
 ) -> None:
     """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
@@ -401,6 +406,7 @@ def _write_file_sheet(
     writer = _SheetWriter(ws, plan, fmt)
     writer.progress = progress
     writer.fixes = fixes or Fixes()
+    writer.show_notes = show_notes
     writer.header()
     try:
         if not plan.truncated:
@@ -665,6 +671,7 @@ def write_workbook(
     progress: Callable[[int, int], None] | None = None,
     outcome: BundleOutcome | None = None,
     fixes: Fixes | None = None,
+    show_notes: bool = False,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
 
@@ -674,6 +681,9 @@ def write_workbook(
     ``outcome`` (the bundle checks' result) puts the bundle's own problems on the Summary sheet,
     in its heading and its list of problems without a cell, and the bundle summary under
     "Bundle summary"; ``bundle_lines`` is the former way of passing the problems' messages only.
+
+    ``show_notes`` writes every cell note open on the sheet rather than shown on hover (as Excel's
+    "Show All Notes" does); the default leaves them hidden, which a sheet with many marks needs.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
     1,048,575). Every value is written as text: nothing becomes a formula, a number or a link.
@@ -718,7 +728,7 @@ def write_workbook(
             book.add_worksheet(name)
             report.sheet = name
             hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
-            _write_file_sheet(book, fmt, plan, source, report, hook, fixes)
+            _write_file_sheet(book, fmt, plan, source, report, hook, fixes, show_notes)
             done_before += report.written
         bundle = None if outcome is None else bundle_problems(outcome)
         stats = None if outcome is None else outcome.stats
