@@ -318,7 +318,7 @@ def test_the_split_line_and_the_held_reason_are_turkish(tmp_path: Path) -> None:
     turkish = run("--lang", "tr", "validate", str(BUNDLE), "--split", str(tmp_path / "out"))
     assert turkish.exit_code == 1
     held = (tmp_path / "out" / "held" / "address.csv").read_text(encoding="utf-8")
-    assert "bekletildi: user C0099" not in held  # a dangling reference is the row's own error
+    assert "bekletildi: user C0002 kaydında hata var" in held  # held because its user has errors
     assert "[foreign-key] user (müşteri kodu) alanındaki" in held
 
 

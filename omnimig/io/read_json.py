@@ -505,7 +505,7 @@ def _exact_error(path: Path, data: bytes) -> ReadError:
 def _placed_error(path: Path, fail: _Fail) -> ReadError:
     """The reason a file too large to parse whole is not a JSON array of objects, at the line and
     column where the streaming reader stopped (counted by reading the file up to there, in blocks)."""
-    reason = fail.reason or "not a JSON array of objects"
+    reason = fail.reason or _("not a JSON array of objects")
     if fail.at is None:
         return ReadError(_("{path}: invalid JSON: {reason}").format(path=path, reason=reason))
     line, column = 1, 1
@@ -798,7 +798,7 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
         text = window.decode("utf-8")
     except UnicodeDecodeError as exc:
         if at_end or exc.start < len(window) - 4:
-            raise _Fail(exc.start, "JSON must be UTF-8; this byte is not") from None
+            raise _Fail(exc.start, _("JSON must be UTF-8; this byte is not")) from None
         text = window[: exc.start].decode("utf-8")
     decoder = _Decoder(repeats)
     decode = decoder.decoder.raw_decode
@@ -812,13 +812,13 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
             record, end = decode(text, i)
         except (json.JSONDecodeError, RecursionError, _Constant) as exc:
             if at_end or not records:
-                at, reason = i, "not a JSON object"
+                at, reason = i, _("not a JSON object")
                 if isinstance(exc, json.JSONDecodeError):
                     at, reason = exc.pos, exc.msg
                 elif isinstance(exc, RecursionError):
-                    reason = "nested too deeply"
+                    reason = _("nested too deeply")
                 else:
-                    reason = f"{exc} is not a JSON number; write a number, or null"
+                    reason = _("{name} is not a JSON number; write a number, or null").format(name=exc)
                 raise _Fail(len(text[:at].encode("utf-8")), reason) from None
             break
         if surrogates or decoder.repeats:
@@ -879,12 +879,12 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
         if i >= len(buf):
             raise _Fail(base + i, "Expecting value")
         if buf[i] != ord("["):
-            raise _Fail(base + i, "a migration JSON file is an array of objects [{...}, ...]")
+            raise _Fail(base + i, _("a migration JSON file is an array of objects [{...}, ...]"))
         buf, i = fill(i + 1)
         first = True
         while True:
             if i >= len(buf):
-                raise _Fail(base + i, "the array never closes: expecting ']'")
+                raise _Fail(base + i, _("the array never closes: expecting ']'"))
             if not first or buf[i] == ord("]"):
                 if buf[i] == ord("]"):
                     base += i + 1
@@ -893,11 +893,11 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                         # The rest of a wrapper object (its other members) is judged whole, up to a bound.
                         rest += f.read(max(EXACT_ERROR_BYTES + 1 - len(rest), 0))
                         if len(rest) > EXACT_ERROR_BYTES:
-                            raise _Fail(base, "the text after the array of records is too long to end the object")
+                            raise _Fail(base, _("the text after the array of records is too long to end the object"))
                         try:
                             tail(rest)
                         except _Fail:
-                            raise _Fail(base, "the text after the array is not the end of the object") from None
+                            raise _Fail(base, _("the text after the array is not the end of the object")) from None
                         return
                     while rest:  # only whitespace may follow the array: read on a window at a time
                         if rest.strip(_WS):
@@ -911,7 +911,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 if i >= len(buf):
                     raise _Fail(base + i, "Expecting value")
             if buf[i] != ord("{"):
-                raise _Fail(base + i, "every record must be an object {...}")
+                raise _Fail(base + i, _("every record must be an object {...}"))
             buf = buf[i:]
             base += i
             while True:
@@ -923,7 +923,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 if parsed is not None:
                     records, used, body = parsed
                     if not all(type(r) is dict for r in records):
-                        raise _Fail(base, "every record must be an object {...}")
+                        raise _Fail(base, _("every record must be an object {...}"))
                     yield records, body, [], None, body
                     break
                 try:
@@ -934,7 +934,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                     size *= 2  # a record longer than the window: read more
                     continue
                 if not all(type(r) is dict for r in exact):
-                    raise _Fail(base, "every record must be an object {...}")
+                    raise _Fail(base, _("every record must be an object {...}"))
                 yield exact, None, issues, None, buf[:used]  # type: ignore[misc]
                 break
             first = False
