@@ -288,7 +288,7 @@ def test_a_truncated_turkish_sheet_names_its_extra_column_and_says_what_was_left
     assert "Sayfaya alınmayan satırlar" in shown
     assert any('3 satır "orders" sayfasına alınmadı (sayfa başına en fazla 1 satır)' in t for t in shown)
     assert any("A sütunu (dosya satırı)" in t for t in shown)
-    assert "satırı sayfaya alınmadı" in shown  # the first-example cell of a rule whose rows were all left out
+    assert "satırları sayfaya alınmadı" in shown  # the first-example cell of a rule whose rows were all left out
     assert english_left("\n".join(shown), WORKBOOK_ENGLISH) == []
 
 
@@ -300,7 +300,7 @@ def test_schemas_in_turkish_explains_the_rules_and_keeps_akinon_names() -> None:
     assert turkish.exit_code == english.exit_code == 0
     out = " ".join(turkish.output.split())  # the table and the lines are wrapped to the terminal
     assert "benzersiz anahtar: number" in out and "dosya adları: order, orders" in out
-    assert "user değeri user.customer_code olarak bulunmalı" in out
+    assert "user değeri user.customer_code içinde bulunmalı" in out
     assert "en fazla 512 karakter" in out and "ondalık sayı" in out and "zorunlu" in out and "tutar" in out
     assert "amount" in out and "installment_count" in out  # field names stay as Akinon names them
     assert english_left(out, ("unique key", "file names", "must exist as", "decimal places", "rules from")) == []
