@@ -186,6 +186,19 @@ def test_an_unreadable_file_alone_is_one_turkish_line_and_exit_code_2(tmp_path: 
     assert "Traceback" not in turkish.output
 
 
+def test_a_damaged_workbook_is_refused_in_one_turkish_line(tmp_path: Path) -> None:
+    path = tmp_path / "user.xlsx"
+    path.write_bytes(b"PK\x03\x04 not a zip archive \x00\x01")
+    english, turkish = both("validate", "--format", "json", str(path))
+    assert turkish.exit_code == english.exit_code == 2
+    en, tr = json.loads(english.stdout), json.loads(turkish.stdout)
+    assert without_messages_of_files(tr) == without_messages_of_files(en)
+    (problem,) = tr["files"][0]["problems"]
+    assert problem["rule"] == "unreadable"
+    assert problem["message"].startswith(f"{path}: okunabilir bir XLSX çalışma kitabı değil (")
+    assert "not a readable" not in turkish.output and "Traceback" not in turkish.output
+
+
 # --------------------------------------------------------------------------- the annotated workbook
 
 
