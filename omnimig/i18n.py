@@ -167,7 +167,8 @@ def extract_schema(
     """Babel extractor for the schema files: the human text that is kept there as data.
 
     A Table Schema gives each field's name (as ``pgettext("field", name)``: its gloss) and its
-    ``hint``; a JSON Schema its properties' ``hint``; a value list (``choices/*.json``) its ``title``.
+    ``hint``; a JSON Schema its properties' ``hint``; a value list (``choices/*.json``) its ``title``;
+    ``datapackage.json`` the ``message`` of each consistency check.
     Registered in ``babel.cfg``, so ``pybabel extract`` needs no list kept by hand.
     """
     text = fileobj.read().decode("utf-8")
@@ -182,6 +183,10 @@ def extract_schema(
     for spec in doc.get("properties", {}).values():
         if isinstance(spec, dict) and "hint" in spec:
             found.append((_line_of(text, spec["hint"]), "_", spec["hint"], ["what to write in a field"]))
+    for resource in doc.get("resources", ()):  # datapackage.json: what a consistency warning says
+        for check in resource.get("consistency", ()):
+            if isinstance(check.get("message"), str):
+                found.append((_line_of(text, check["message"]), "_", check["message"], ["a cross-file warning"]))
     yield from sorted(found, key=lambda item: item[0])
 
 

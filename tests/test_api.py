@@ -76,7 +76,8 @@ def imports_of(path: Path) -> set[str]:
     ("layer", "allowed"),
     [
         ("schemas", ("omnimig.exceptions", "omnimig.i18n", "omnimig.schemas")),
-        ("io", ("omnimig.exceptions", "omnimig.schemas", "omnimig.io", "omnimig.errors")),
+        # omnimig.i18n imports nothing of omnimig (a bottom layer): the readers' messages go through it
+        ("io", ("omnimig.exceptions", "omnimig.schemas", "omnimig.io", "omnimig.errors", "omnimig.i18n")),
     ],
 )
 def test_no_upward_import_from_the_bottom_layers(layer: str, allowed: tuple[str, ...]) -> None:

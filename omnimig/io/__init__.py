@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import N_, _
 from omnimig.io.sniff import sniff_format
 from omnimig.io.table import Chunk, Notice, ReadOptions, Source
 from omnimig.schemas.rules import migration_types
@@ -44,7 +45,11 @@ def file_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         allowed = ", ".join(sorted(FORMATS))
-        raise ReadError(f"{path}: unsupported file extension {path.suffix or '(none)'!r}; use one of {allowed}")
+        raise ReadError(
+            _("{path}: unsupported file extension {extension}; use one of {allowed}").format(
+                path=path, extension=repr(path.suffix) if path.suffix else repr(_("(none)")), allowed=allowed
+            )
+        )
     return fmt
 
 
@@ -71,11 +76,19 @@ def type_from_name(path: Path) -> str | None:
 
 
 _KINDS = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISFIFO, N_("a named pipe (FIFO)")),
+    (stat.S_ISCHR, N_("a character device")),
+    (stat.S_ISBLK, N_("a block device")),
+    (stat.S_ISSOCK, N_("a socket")),
 )
+
+
+def cannot_read(path: Path | str, exc: OSError) -> str:
+    """``orders.csv: cannot read the file: Permission denied``: an operating system's refusal, in one line.
+
+    The system's own reason (``strerror``) stays as the system gives it.
+    """
+    return _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
 
 
 def regular_file(path: Path) -> os.stat_result:
@@ -86,14 +99,16 @@ def regular_file(path: Path) -> os.stat_result:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise ReadError(f"{path}: no such file or directory") from None
+        raise ReadError(_("{path}: no such file or directory").format(path=path)) from None
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(cannot_read(path, exc)) from None
     if stat.S_ISDIR(info.st_mode):
-        raise ReadError(f"{path}: is a directory")
+        raise ReadError(_("{path}: is a directory").format(path=path))
     if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
-        raise ReadError(f"{path}: is {kind}, not a regular file; give the path of a saved file")
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), N_("not a regular file"))
+        raise ReadError(
+            _("{path}: is {kind}, not a regular file; give the path of a saved file").format(path=path, kind=_(kind))
+        )
     return info
 
 

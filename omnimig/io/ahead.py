@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from omnimig.exceptions import UsageError
+from omnimig.i18n import N_, _
 
 T = TypeVar("T")
 
@@ -31,7 +32,7 @@ T = TypeVar("T")
 THREADS_ENV = "OMNIMIG_THREADS"
 # The most threads worth asking for: omnimig overlaps a few stages, it does not split work N ways.
 MAX_THREADS = 64
-ALLOWED = "use a whole number from 1 (no worker threads) up"
+ALLOWED = N_("use a whole number from 1 (no worker threads) up")
 
 
 def threads(value: int | None = None) -> int:
@@ -46,9 +47,11 @@ def threads(value: int | None = None) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise UsageError(f"{THREADS_ENV}={text!r} is not a number; {ALLOWED}") from None
+            raise UsageError(
+                _("{setting} is not a number; {allowed}").format(setting=f"{THREADS_ENV}={text!r}", allowed=_(ALLOWED))
+            ) from None
     if value < 1:
-        raise UsageError(f"threads = {value} is not allowed; {ALLOWED}")
+        raise UsageError(_("threads = {value} is not allowed; {allowed}").format(value=value, allowed=_(ALLOWED)))
     return min(value, MAX_THREADS)
 
 

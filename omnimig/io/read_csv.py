@@ -43,13 +43,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import N_, _, ngettext, number
 from omnimig.io.safe_text import cut
 from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
 
 DELIMITERS = (",", ";", "\t", "|")
 # Turkish legacy exports are often Windows-1254; anything else that is not UTF-8 is refused.
 FALLBACK_ENCODING = "cp1254"
-RESAVE = 'open it in Excel and use "Save as" > "CSV UTF-8 (Comma delimited)"'
+RESAVE = N_('open it in Excel and use "Save as" > "CSV UTF-8 (Comma delimited)"')
 
 BLOCK = 1 << 20
 # Bytes pyarrow parses at a time. Larger blocks parse a little faster but every block is held
@@ -118,18 +119,32 @@ def sniff_encoding(path: Path, lazy: bool = False) -> Encoding:
     for bom, raw, name in _BOMS:
         if head.startswith(bom):
             if raw is None:
-                raise ReadError(f"{path}: this is {name} text, which omnimig does not read; {RESAVE}")
+                raise ReadError(
+                    _("{path}: this is {name} text, which omnimig does not read; {advice}").format(
+                        path=path, name=name, advice=_(RESAVE)
+                    )
+                )
             return _utf16(path, head, raw)
     if not head.strip():
-        raise ReadError(f"{path}: the file is empty")
+        raise ReadError(_("{path}: the file is empty").format(path=path))
     if head.startswith(b"PK\x03\x04"):
-        raise ReadError(f"{path}: this is a ZIP/XLSX file, not CSV text; give it an .xlsx extension")
+        raise ReadError(
+            _("{path}: this is a ZIP/XLSX file, not CSV text; give it an .xlsx extension").format(path=path)
+        )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ReadError(f"{path}: this is a legacy Excel (XLS) workbook, not CSV text; give it an .xls extension")
+        raise ReadError(
+            _("{path}: this is a legacy Excel (XLS) workbook, not CSV text; give it an .xls extension").format(
+                path=path
+            )
+        )
     if b"\x00" in head:
         if _looks_utf16(head):
-            raise ReadError(f"{path}: this looks like UTF-16 text without a byte-order mark; {RESAVE}")
-        raise ReadError(f"{path}: this looks like a binary file, not CSV text")
+            raise ReadError(
+                _("{path}: this looks like UTF-16 text without a byte-order mark; {advice}").format(
+                    path=path, advice=_(RESAVE)
+                )
+            )
+        raise ReadError(_("{path}: this looks like a binary file, not CSV text").format(path=path))
     if lazy and _utf8_head(path, head):
         return Encoding("utf-8-sig", "utf-8", unchecked=True)
     if _is_utf8(path):
@@ -138,12 +153,18 @@ def sniff_encoding(path: Path, lazy: bool = False) -> Encoding:
     if bad_line is None:  # Arrow and Python disagree about some byte sequence: trust Python
         return Encoding("utf-8-sig", "utf-8")
     if _first_undecodable_line(path, FALLBACK_ENCODING) is not None:
-        raise ReadError(f"{path}: line {bad_line} is neither UTF-8 nor Windows-1254 text; {RESAVE}")
+        raise ReadError(
+            _("{path}: line {line} is neither UTF-8 nor Windows-1254 text; {advice}").format(
+                path=path, line=bad_line, advice=_(RESAVE)
+            )
+        )
     notice = Notice(
         rule="encoding",
         row=None,
-        message=f"the file is not UTF-8 (first bad byte on line {bad_line}); read it as Windows-1254. "
-        "Save it as UTF-8 before uploading",
+        message=_(
+            "the file is not UTF-8 (first bad byte on line {line}); read it as Windows-1254. "
+            "Save it as UTF-8 before uploading"
+        ).format(line=bad_line),
     )
     return Encoding(FALLBACK_ENCODING, FALLBACK_ENCODING, [notice])
 
@@ -175,7 +196,9 @@ def _utf16(path: Path, head: bytes, raw: str) -> Encoding:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
                 raise ReadError(
-                    f"{path}: starts as UTF-16 text but byte {offset + max(exc.start, 0)} is not UTF-16; {RESAVE}"
+                    _("{path}: starts as UTF-16 text but byte {byte} is not UTF-16; {advice}").format(
+                        path=path, byte=offset + max(exc.start, 0), advice=_(RESAVE)
+                    )
                 ) from None
             if len(seen) < 64:
                 seen += text[:64]
@@ -183,12 +206,13 @@ def _utf16(path: Path, head: bytes, raw: str) -> Encoding:
                 break
             offset += len(block)
     if not seen.strip():
-        raise ReadError(f"{path}: the file is empty")
+        raise ReadError(_("{path}: the file is empty").format(path=path))
     notice = Notice(
         rule="encoding",
         row=None,
-        message='the file is UTF-16 text (Excel\'s "Unicode text"); read it as such. '
-        "Save it as CSV UTF-8 before uploading",
+        message=_(
+            'the file is UTF-16 text (Excel\'s "Unicode text"); read it as such. Save it as CSV UTF-8 before uploading'
+        ),
     )
     return Encoding("utf-16", raw, [notice])
 
@@ -321,26 +345,34 @@ def read_csv(path: Path, chunk_rows: int = 200_000) -> Source:
                 skip = 2
         size = path.stat().st_size
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(
+            _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: cannot decode the header as {encoding.codec}: {exc.reason}; {RESAVE}") from None
+        raise ReadError(
+            _("{path}: cannot decode the header as {codec}: {reason}; {advice}").format(
+                path=path, codec=encoding.codec, reason=exc.reason, advice=_(RESAVE)
+            )
+        ) from None
     try:
         delimiter = sep.group(1) if sep is not None else sniff_delimiter(first_line)
         header, closed = split_record(first_line, delimiter)
     except csv.Error as exc:
-        raise ReadError(f"{path}: cannot read the header row: {exc}") from None
-    row = "row 1 (after the sep= line)" if sep is not None else "row 1"
+        raise ReadError(_("{path}: cannot read the header row: {error}").format(path=path, error=exc)) from None
+    row = _("row 1 (after the sep= line)") if sep is not None else _("row {row}").format(row=1)
     if not closed:
-        raise ReadError(f"{path}: the header ({row}) has a quote that is never closed")
+        raise ReadError(_("{path}: the header ({row}) has a quote that is never closed").format(path=path, row=row))
     _check_header(path, header, row)
     notices = list(encoding.notices)
     if sep is not None:
         notices.append(
             Notice(
                 "sep-line",
-                f'the first line "{sep.group(0)}" is Excel\'s delimiter line: it chose the delimiter and the '
-                "header is the line after it (row 1, as Excel shows it). Akinon's importer reads it as the "
-                "header: remove the line before uploading",
+                _(
+                    'the first line "{line}" is Excel\'s delimiter line: it chose the delimiter and the header is '
+                    "the line after it (row 1, as Excel shows it). Akinon's importer reads it as the header: "
+                    "remove the line before uploading"
+                ).format(line=sep.group(0)),
             )
         )
     columns, duplicates = _unique_header(header)
@@ -365,28 +397,39 @@ def _header_line(path: Path, handle: io.TextIOBase) -> str:
         cells = max(len(line.split(d)) for d in DELIMITERS)
         if cells > MAX_COLUMNS:
             raise ReadError(
-                f"{path}: the header line is over {MAX_HEADER_LINE:,} characters long with more than "
-                f"{cells:,} columns; a header has at most {MAX_COLUMNS:,}"
+                _(
+                    "{path}: the header line is over {length} characters long with more than {cells} columns; "
+                    "a header has at most {limit}"
+                ).format(path=path, length=f"{MAX_HEADER_LINE:,}", cells=f"{cells:,}", limit=f"{MAX_COLUMNS:,}")
             )
         raise ReadError(
-            f"{path}: the header line is over {MAX_HEADER_LINE:,} characters long; "
-            f"a header holds column names of at most {MAX_HEADER_CELL:,} characters"
+            _(
+                "{path}: the header line is over {length} characters long; "
+                "a header holds column names of at most {limit} characters"
+            ).format(path=path, length=f"{MAX_HEADER_LINE:,}", limit=f"{MAX_HEADER_CELL:,}")
         )
     return line.rstrip("\r\n")
 
 
 def _check_header(path: Path, header: list[str], row: str) -> None:
     if not any(h.strip() for h in header):
-        raise ReadError(f"{path}: the header row ({row}) is empty; {row} must hold the column names")
+        raise ReadError(
+            _("{path}: the header row ({row}) is empty; {row} must hold the column names").format(path=path, row=row)
+        )
     if len(header) > MAX_COLUMNS:
         raise ReadError(
-            f"{path}: the header ({row}) has {len(header):,} columns; a migration file has at most {MAX_COLUMNS:,}"
+            _("{path}: the header ({row}) has {columns} columns; a migration file has at most {limit}").format(
+                path=path, row=row, columns=f"{len(header):,}", limit=f"{MAX_COLUMNS:,}"
+            )
         )
     longest = max(range(len(header)), key=lambda i: len(header[i]))
     if len(header[longest]) > MAX_HEADER_CELL:
         raise ReadError(
-            f"{path}: header cell {longest + 1} ({row}) is {len(header[longest]):,} characters long; "
-            f"a column name has at most {MAX_HEADER_CELL:,}"
+            _(
+                "{path}: header cell {cell} ({row}) is {length} characters long; a column name has at most {limit}"
+            ).format(
+                path=path, cell=longest + 1, row=row, length=f"{len(header[longest]):,}", limit=f"{MAX_HEADER_CELL:,}"
+            )
         )
 
 
@@ -423,14 +466,16 @@ class _Odd:
         """
         try:
             if row.number is None or row.number < 0:
-                self.failure = f"a row has {row.actual_columns} cells but the header has {row.expected_columns} columns"
+                self.failure = _("a row has {cells} cells but the header has {columns} columns").format(
+                    cells=row.actual_columns, columns=row.expected_columns
+                )
                 return "error"
             number = row.number - (self.plan.skip - 1)
             # Kept even when an earlier pass handed the row out: it keeps the rows after it counted right.
             self.rows.append((number, *self._cells(number, row.text)))
             return "skip"
         except Exception as exc:  # nothing may escape into pyarrow's C++ loop
-            self.failure = f"cannot read a row: {type(exc).__name__}: {exc}"
+            self.failure = _("cannot read a row: {error}").format(error=f"{type(exc).__name__}: {exc}")
             return "error"
 
     def _cells(self, number: int, text: str) -> tuple[list[str], Notice | None]:
@@ -445,15 +490,17 @@ class _Odd:
         if len(cells) > width:
             extra = self.plan.delimiter.join(cells[width:])
             extra = cut(extra, 200)
-            fix = (
-                f'the cells after the last column are "{extra}"; check the quoting and the delimiter: '
+            fix = _(
+                'the cells after the last column are "{extra}"; check the quoting and the delimiter: '
                 "a cell holding the delimiter must be quoted"
-            )
+            ).format(extra=extra)
         else:
-            fix = "add the missing cells (empty ones too)"
+            fix = _("add the missing cells (empty ones too)")
         return kept, Notice(
             "row-width",
-            f"the row has {len(cells)} cells but the header has {width} columns; {fix}",
+            _("the row has {cells} cells but the header has {columns} columns; {fix}").format(
+                cells=len(cells), columns=width, fix=fix
+            ),
             row=number,
             severity="error",
             value=joined,
@@ -463,11 +510,13 @@ class _Odd:
 def unterminated(header: list[str], row: int, index: int, cell: str) -> Notice:
     """The problem of a quote opened in ``header[index]`` of ``row`` and never closed."""
     lines = cell.rstrip("\r\n").count("\n")
-    more = f" ({lines:,} more line{'s' if lines > 1 else ''})" if lines else ""
+    more = " (" + ngettext("{n} more line", "{n} more lines", lines).format(n=number(lines)) + ")" if lines else ""
     return Notice(
         "unterminated-quote",
-        f"a quote opened in this cell is never closed, so everything after it to the end of the file{more} "
-        "was read as this one cell; close the quote or remove it",
+        _(
+            "a quote opened in this cell is never closed, so everything after it to the end of the file{more} "
+            "was read as this one cell; close the quote or remove it"
+        ).format(more=more),
         row=row,
         severity="error",
         column=header[index] if index < len(header) else None,
@@ -538,7 +587,11 @@ def _chunks(plan: _Plan, chunk_rows: int, parsed: _Parsed) -> Iterator[Chunk]:
     except (pa.ArrowException, UnicodeError, csv.Error, OSError, MemoryError, ValueError) as exc:
         _recheck(plan)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReadError(f"{plan.path}: cannot read the file after row {next_row - 1}: {text}") from None
+        raise ReadError(
+            _("{path}: cannot read the file after row {row}: {error}").format(
+                path=plan.path, row=next_row - 1, error=text
+            )
+        ) from None
 
 
 @contextmanager
@@ -606,8 +659,10 @@ def _records(plan: _Plan, parsed: _Parsed, notices: deque[Notice]) -> Iterator[p
                 raise ReadError(f"{plan.path}: {_parser_message(odd, exc, done)}") from None
             if block >= limit:
                 raise ReadError(
-                    f"{plan.path}: row {done} is longer than {_size(limit)}, the most omnimig reads as one row; "
-                    "check for a quote that is never closed, or split the cell"
+                    _(
+                        "{path}: row {row} is longer than {size}, the most omnimig reads as one row; "
+                        "check for a quote that is never closed, or split the cell"
+                    ).format(path=plan.path, row=done, size=_size(limit))
                 ) from None
             block = min(block * 4, limit)
             continue
@@ -780,5 +835,5 @@ def _joined(tables: list[pa.Table]) -> pa.Table:
 def _parser_message(odd: _Odd, exc: Exception, row: int) -> str:
     if odd.failure is not None:
         return odd.failure
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot parse the file"
-    return f"cannot parse the file after row {row - 1}: {text}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else _("cannot parse the file")
+    return _("cannot parse the file after row {row}: {error}").format(row=row - 1, error=text)

@@ -32,6 +32,7 @@ import pyarrow as pa
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import _, ngettext
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.safe_text import cut, visible
 from omnimig.io.table import MAX_COLUMNS, TEXT, Chunk, Notice, Source, repeat_key
@@ -114,7 +115,7 @@ def read_excel(
     except ReadError:
         raise
     except FileNotFoundError:
-        raise ReadError(f"{path}: no such file") from None
+        raise ReadError(_("{path}: no such file").format(path=path)) from None
     except ScanError as exc:
         raise ReadError(f"{path}: {exc}") from None
     except _PASS_THROUGH:
@@ -127,7 +128,9 @@ def _unreadable(path: Path, file_format: str, exc: BaseException) -> str:
     text = str(exc).strip()
     reason = visible(text.splitlines()[0] if text else type(exc).__name__)
     reason = cut(reason, 201)  # a damaged zip header can put kilobytes of binary into the message
-    return f"{path}: not a readable {file_format.upper()} workbook ({reason})"
+    return _("{path}: not a readable {format} workbook ({reason})").format(
+        path=path, format=file_format.upper(), reason=reason
+    )
 
 
 # Run in a child process on a legacy XLS before this process opens it: a damaged XLS can make
@@ -191,20 +194,25 @@ def _probe(path: Path, file_format: str) -> dict[str, list[tuple[int, int, str, 
         )
     except subprocess.TimeoutExpired:
         raise ReadError(
-            f"{path}: opening the {file_format.upper()} workbook took over {PROBE_SECONDS} s; refused"
+            _("{path}: opening the {format} workbook took over {seconds} s; refused").format(
+                path=path, format=file_format.upper(), seconds=PROBE_SECONDS
+            )
         ) from None
     if child.returncode and b"panicked at" in child.stderr:  # caught here too, but Rust prints the panic on stderr
         lines = child.stderr.decode("utf-8", "replace").splitlines()
         at = next(i for i, line in enumerate(lines) if "panicked at" in line)
-        reason = lines[at + 1].strip() if at + 1 < len(lines) else "the reader failed"
+        reason = lines[at + 1].strip() if at + 1 < len(lines) else _("the reader failed")
         raise ReadError(
-            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: {visible(reason)[:200]}); "
-            "save it again from Excel"
+            _("{path}: not a readable {format} workbook (it is damaged: {reason}); save it again from Excel").format(
+                path=path, format=file_format.upper(), reason=visible(reason)[:200]
+            )
         )
     if child.returncode < 0 or b"memory allocation of" in child.stderr:
         raise ReadError(
-            f"{path}: not a readable {file_format.upper()} workbook (it is damaged: reading it crashed the "
-            f"reader or needed over {PROBE_MEMORY // 1024**3} GB); save it again from Excel as .xlsx"
+            _(
+                "{path}: not a readable {format} workbook (it is damaged: reading it crashed the reader or needed "
+                "over {memory} GB); save it again from Excel as .xlsx"
+            ).format(path=path, format=file_format.upper(), memory=PROBE_MEMORY // 1024**3)
         )
     try:
         found = json.loads(child.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
@@ -238,7 +246,7 @@ class _Sheet:
 
     def head(self) -> list[tuple[int, list[str]]]:
         found = []
-        for number, row, _ in self.rows():
+        for number, row, _marks in self.rows():
             if number > HEADER_SEARCH_ROWS:
                 break
             found.append((number, [cell_text(c).strip() for c in row]))
@@ -362,7 +370,7 @@ def _open(
     book = _Book(path, file_format)
     meta = book.meta
     if not meta:
-        raise ReadError(f"{path}: the workbook has no sheets")
+        raise ReadError(_("{path}: the workbook has no sheets").format(path=path))
     notices: list[Notice] = []
     if choice is not None:
         name = _named_sheet(path, meta, choice)
@@ -371,7 +379,11 @@ def _open(
     else:
         shown = [m.name for m in meta if m.visible and m.worksheet]
         if not shown:
-            raise ReadError(f"{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME")
+            raise ReadError(
+                _("{path}: the workbook has no visible worksheet; choose a hidden one with --sheet NAME").format(
+                    path=path
+                )
+            )
         chosen = book.sheet(shown[0])
         guess = header_row or _find_header(chosen, known)
         if guess is None and header_row is None:
@@ -382,8 +394,10 @@ def _open(
                     notices.append(
                         Notice(
                             "sheet",
-                            f'read sheet "{name}": the first sheet "{shown[0]}" has no documented columns '
-                            f"(choose another with --sheet NAME)",
+                            _(
+                                'read sheet "{sheet}": the first sheet "{first}" has no documented columns '
+                                "(choose another with --sheet NAME)"
+                            ).format(sheet=name, first=shown[0]),
                         )
                     )
                     chosen, guess = other, other_header
@@ -396,21 +410,26 @@ def _open(
             notices.append(
                 Notice(
                     "hidden-sheets",
-                    f'read sheet "{chosen.name}"; the hidden sheet{"s" if len(hidden) > 1 else ""} {names} '
-                    f"{'were' if len(hidden) > 1 else 'was'} not read (choose one with --sheet NAME)",
+                    ngettext(
+                        'read sheet "{sheet}"; the hidden sheet {names} was not read (choose one with --sheet NAME)',
+                        'read sheet "{sheet}"; the hidden sheets {names} were not read (choose one with --sheet NAME)',
+                        len(hidden),
+                    ).format(sheet=chosen.name, names=names),
                 )
             )
     if found != 1 and header_row is None:
         notices.append(
             Notice(
                 "header-row",
-                f'the header is row {found} of sheet "{chosen.name}" (the rows above it are not read; '
-                "choose another with --header-row N)",
+                _(
+                    'the header is row {row} of sheet "{sheet}" (the rows above it are not read; '
+                    "choose another with --header-row N)"
+                ).format(row=found, sheet=chosen.name),
             )
         )
     grid = chosen.rows()
     first: list[Any] | None = None
-    for number, row, _ in grid:
+    for number, row, _marks in grid:
         if number == found:
             first = row
             break
@@ -418,8 +437,10 @@ def _open(
             break
     if first is None or not any(cell_text(c).strip() for c in first):
         raise ReadError(
-            f'{path}: row {found} of sheet "{chosen.name}" is empty; it must hold the column names '
-            "(choose the header with --header-row N)"
+            _(
+                '{path}: row {row} of sheet "{sheet}" is empty; it must hold the column names '
+                "(choose the header with --header-row N)"
+            ).format(path=path, row=found, sheet=chosen.name)
         )
     header = [cell_text(c) for c in first]
     while header and header[-1] == "":
@@ -428,8 +449,10 @@ def _open(
     header = header[lead:]
     if len(header) > MAX_COLUMNS:
         raise ReadError(
-            f'{path}: the header (row {found} of sheet "{chosen.name}") has {len(header):,} columns; '
-            f"a migration file has at most {MAX_COLUMNS:,}"
+            _(
+                '{path}: the header (row {row} of sheet "{sheet}") has {columns} columns; '
+                "a migration file has at most {limit}"
+            ).format(path=path, row=found, sheet=chosen.name, columns=f"{len(header):,}", limit=f"{MAX_COLUMNS:,}")
         )
     columns, duplicates = _unique_header(header)
     return Source(
@@ -453,7 +476,9 @@ def _named_sheet(path: Path, meta: list[SheetMeta], choice: str | int) -> str:
     if text.isdigit() and 1 <= int(text) <= len(names):
         return names[int(text) - 1]
     listed = ", ".join(f"{i}: {n!r}" for i, n in enumerate(names, 1))
-    raise ReadError(f"{path}: no sheet {choice!r}; the sheets are {listed}")
+    raise ReadError(
+        _("{path}: no sheet {sheet}; the sheets are {sheets}").format(path=path, sheet=repr(choice), sheets=listed)
+    )
 
 
 def _guarded(chunks: Iterator[Chunk], path: Path, file_format: str) -> Iterator[Chunk]:
@@ -485,7 +510,9 @@ def _merged_cover(
             too_big.append(
                 Notice(
                     "merged-cell",
-                    f"the merged cells {area} cover {cells:,} cells, which read empty: unmerge them",
+                    _("the merged cells {area} cover {cells} cells, which read empty: unmerge them").format(
+                        area=area, cells=f"{cells:,}"
+                    ),
                     severity="error",
                 )
             )
@@ -496,12 +523,14 @@ def _merged_cover(
             for c in range(first, last + 1):
                 if (r, c) == (top, left):
                     continue
-                side = "above" if c == left else "to the left" if r == top else "above and to the left"
+                side = _("above") if c == left else _("to the left") if r == top else _("above and to the left")
                 by_row.setdefault(r, []).append(
                     Notice(
                         "merged-cell",
-                        f"{cell_ref(r, c)} is merged with {anchor} {side} ({area}), so it reads empty; "
-                        "unmerge the cells and fill in each one",
+                        _(
+                            "{cell} is merged with {anchor} {side} ({area}), so it reads empty; "
+                            "unmerge the cells and fill in each one"
+                        ).format(cell=cell_ref(r, c), anchor=anchor, side=side, area=area),
                         row=r,
                         severity="error",
                         column=str(c),  # replaced by the header name when the row is read
@@ -613,24 +642,26 @@ def _fix_row(
         column = header[c - 1 - lead]
         if kind == "error":
             row[c - 1] = text
-            message = f"{ref} holds the Excel error {text}: correct the formula or its inputs, or type the value"
+            message = _(
+                "{cell} holds the Excel error {error}: correct the formula or its inputs, or type the value"
+            ).format(cell=ref, error=text)
             found.append(Notice("excel-error", message, row=number, severity="error", column=column, value=text))
         elif kind == "formula":
             row[c - 1] = text
-            message = (
-                f"{ref} holds the formula {text} but no calculated value (the file was written by a program): "
+            message = _(
+                "{cell} holds the formula {formula} but no calculated value (the file was written by a program): "
                 "formula not calculated: open and save the file in Excel"
-            )
+            ).format(cell=ref, formula=text)
             found.append(
                 Notice("formula-not-calculated", message, row=number, severity="error", column=column, value=text)
             )
         elif isinstance(row[c - 1], (dt.date, dt.datetime)):
             shown = "1900-02-29" + cell_text(row[c - 1])[10:]
             row[c - 1] = shown
-            message = (
-                f"{ref} holds the date 1900-02-29, which does not exist (Excel's 1900 leap-year bug, serial 60); "
+            message = _(
+                "{cell} holds the date 1900-02-29, which does not exist (Excel's 1900 leap-year bug, serial 60); "
                 "type the real date"
-            )
+            ).format(cell=ref)
             found.append(Notice("excel-date", message, row=number, severity="error", column=column, value=shown))
     return found
 
@@ -649,9 +680,11 @@ def _column_text(values: tuple[Any, ...], first: int, index: int, name: str, not
         notices.append(
             Notice(
                 "excel-precision",
-                f'{cell_ref(row, index + 1)} in column "{name}" holds the number {texts[offset]}: Excel keeps only '
-                "15 digits, so the digits after the 15th may have been changed to 0. Format the column as Text "
-                "and type the values again",
+                _(
+                    '{cell} in column "{column}" holds the number {number}: Excel keeps only 15 digits, so the '
+                    "digits after the 15th may have been changed to 0. Format the column as Text and type the "
+                    "values again"
+                ).format(cell=cell_ref(row, index + 1), column=name, number=texts[offset]),
                 row=row,
                 severity="error",
                 column=name,

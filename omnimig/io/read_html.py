@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import _, ngettext
 from omnimig.io.read_csv import _unique_header
 from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source, repeat_key
 
@@ -125,7 +126,9 @@ def _decode(path: Path, data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise ReadError(
-        f"{path}: the HTML table is neither UTF-8 nor Windows-1254 text; open it in Excel and save it as .xlsx"
+        _(
+            "{path}: the HTML table is neither UTF-8 nor Windows-1254 text; open it in Excel and save it as .xlsx"
+        ).format(path=path)
     )
 
 
@@ -135,34 +138,53 @@ def read_html(path: Path, chunk_rows: int = 200_000, file_format: str = "xls") -
         size = path.stat().st_size
         if size > MAX_HTML:
             raise ReadError(
-                f"{path}: the HTML table is {size >> 20} MB; omnimig reads HTML exports up to {MAX_HTML >> 20} MB: "
-                'open it in Excel and save it as .xlsx or "CSV UTF-8"'
+                _(
+                    "{path}: the HTML table is {size} MB; omnimig reads HTML exports up to {limit} MB: "
+                    'open it in Excel and save it as .xlsx or "CSV UTF-8"'
+                ).format(path=path, size=size >> 20, limit=MAX_HTML >> 20)
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(
+            _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
     parser = _Tables()
     try:
         parser.feed(_decode(path, data))
         parser.close()
     except (ValueError, AssertionError) as exc:
-        raise ReadError(f"{path}: cannot read the HTML table: {exc}") from None
+        raise ReadError(_("{path}: cannot read the HTML table: {error}").format(path=path, error=exc)) from None
     tables = [t for t in parser.tables if any(any(c for c in r) for r in t)]
     if not tables:
-        raise ReadError(f"{path}: the HTML file holds no table with any text")
+        raise ReadError(_("{path}: the HTML file holds no table with any text").format(path=path))
     rows = tables[0]
     header = list(rows[0])
     while header and header[-1] == "":
         header.pop()
     if not header:
-        raise ReadError(f"{path}: row 1 of the HTML table is empty; row 1 must hold the column names")
+        raise ReadError(
+            _("{path}: row 1 of the HTML table is empty; row 1 must hold the column names").format(path=path)
+        )
     if len(header) > MAX_COLUMNS or rows[0].lost:
-        wide = f"more than {MAX_COLUMNS:,}" if len(rows[0]) > MAX_COLUMNS else f"{len(header):,}"
-        raise ReadError(f"{path}: the HTML table has {wide} columns; a migration file has at most {MAX_COLUMNS:,}")
+        wide = _("more than {n}").format(n=f"{MAX_COLUMNS:,}") if len(rows[0]) > MAX_COLUMNS else f"{len(header):,}"
+        raise ReadError(
+            _("{path}: the HTML table has {columns} columns; a migration file has at most {limit}").format(
+                path=path, columns=wide, limit=f"{MAX_COLUMNS:,}"
+            )
+        )
     columns, duplicates = _unique_header(header)
     notices = []
     if len(tables) > 1:
-        notices.append(Notice("sheet", f"the HTML file holds {len(tables)} tables; read the first one"))
+        notices.append(
+            Notice(
+                "sheet",
+                ngettext(
+                    "the HTML file holds {n} table; read the first one",
+                    "the HTML file holds {n} tables; read the first one",
+                    len(tables),
+                ).format(n=len(tables)),
+            )
+        )
     return Source(
         path=str(path),
         format=file_format,
@@ -190,8 +212,10 @@ def _chunks(header: list[str], body: list[_Row], chunk_rows: int) -> Iterator[Ch
                 notices.append(
                     Notice(
                         "row-width",
-                        f"the row has {row.width} cells but the header has {width} columns; "
-                        "the cells after the last column are not read",
+                        _(
+                            "the row has {cells} cells but the header has {columns} columns; "
+                            "the cells after the last column are not read"
+                        ).format(cells=row.width, columns=width),
                         row=start + i + 2,
                         severity="error",
                         value="\t".join(row),

@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import _
 from omnimig.io.safe_text import cut
 from omnimig.io.table import MAX_COLUMNS, Chunk, Notice, Source
 
@@ -92,16 +93,16 @@ _ABSENT = _Absent()
 
 def _describe(value: object) -> str:
     if isinstance(value, list):
-        return "an array"
+        return _("an array")
     if isinstance(value, dict):
-        return "an object"
+        return _("an object")
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, JsonNumber | int | float):
-        return "a number"
+        return _("a number")
     if value is None:
         return "null"
-    return "a string"
+    return _("a string")
 
 
 def _plain_size(number: str) -> int:
@@ -239,10 +240,12 @@ def _shown(text: str, limit: int = 60) -> str:
 
 
 def _deep_notice(column: str, depth: int) -> Notice:
-    levels = f"{depth}" if depth <= MAX_DEPTH + 1 else f"more than {MAX_DEPTH}"
+    levels = f"{depth}" if depth <= MAX_DEPTH + 1 else _("more than {n}").format(n=MAX_DEPTH)
     return Notice(
         "json-object",
-        f"{column} is nested {levels} levels deep; at most {MAX_DEPTH} levels of objects and arrays are allowed",
+        _("{column} is nested {levels} levels deep; at most {limit} levels of objects and arrays are allowed").format(
+            column=column, levels=levels, limit=MAX_DEPTH
+        ),
         severity="error",
         column=column,
     )
@@ -250,11 +253,17 @@ def _deep_notice(column: str, depth: int) -> Notice:
 
 def _long_notice(column: str, number: str) -> Notice:
     size = _plain_size(number)
-    what = f"a number of {size:,} digits" if size < 10**9 else "a number of more than a billion digits"
+    what = (
+        _("a number of {n} digits").format(n=f"{size:,}")
+        if size < 10**9
+        else _("a number of more than a billion digits")
+    )
     return Notice(
         "max-digits",
-        f"{column} holds {what}; a number may have at most {MAX_NUMBER_DIGITS:,} digits "
-        "(no field allows that many, and JSON readers such as Python's cannot read it back)",
+        _(
+            "{column} holds {what}; a number may have at most {limit} digits "
+            "(no field allows that many, and JSON readers such as Python's cannot read it back)"
+        ).format(column=column, what=what, limit=f"{MAX_NUMBER_DIGITS:,}"),
         severity="error",
         column=column,
         value=_shown(number),
@@ -288,8 +297,10 @@ def _scrub(record: dict[str, object]) -> tuple[dict[str, object], list[Notice]]:
         notices.append(
             Notice(
                 "encoding",
-                f'{column} holds "{_shown(_escape_lone(text))}", which has a lone UTF-16 surrogate '
-                "(half a character pair, not a character); it is read as U+FFFD (�): write the character itself",
+                _(
+                    '{column} holds "{value}", which has a lone UTF-16 surrogate (half a character pair, not a '
+                    "character); it is read as U+FFFD (�): write the character itself"
+                ).format(column=column, value=_shown(_escape_lone(text))),
                 severity="error",
                 column=column,
                 value=_shown(_escape_lone(text)),
@@ -381,15 +392,15 @@ class _Decoder:
             column = key if obj is original else _holder(original, obj)
             shown = _fix_lone(", ".join(_shown(_dump_deep(v), 40) for v in values))
             if obj is original:
-                message = (
-                    f"{column} is given {len(values)} times in this record ({shown}); a JSON reader keeps only "
-                    f"the last, so write {column} once"
-                )
+                message = _(
+                    "{column} is given {n} times in this record ({values}); a JSON reader keeps only "
+                    "the last, so write {column} once"
+                ).format(column=column, n=len(values), values=shown)
             else:
-                message = (
-                    f'{column} has the key "{_fix_lone(key)}" {len(values)} times in one object ({shown}); '
+                message = _(
+                    '{column} has the key "{key}" {n} times in one object ({values}); '
                     "a JSON reader keeps only the last, so write each key once"
-                )
+                ).format(column=column, key=_fix_lone(key), n=len(values), values=shown)
             notices.append(Notice("duplicate-key", message, severity="error", column=_fix_lone(column), value=shown))
         self.repeats.clear()
         return record, notices
@@ -427,8 +438,12 @@ def _constant_error(path: Path, text: str, name: str, line_offset: int = 0) -> R
     where = ""
     if at is not None:
         line, col = _line_col(text, at)
-        where = f" at line {line + line_offset} column {col}"
-    return ReadError(f"{path}: invalid JSON{where}: {name} is not a JSON number; write a number, or null")
+        where = " " + _("at line {line} column {column}").format(line=line + line_offset, column=col)
+    return ReadError(
+        _("{path}: invalid JSON{where}: {name} is not a JSON number; write a number, or null").format(
+            path=path, where=where, name=name
+        )
+    )
 
 
 def _wrapped(records: dict[str, object]) -> list[tuple[str, list[object]]]:
@@ -439,48 +454,60 @@ def _wrapped(records: dict[str, object]) -> list[tuple[str, list[object]]]:
 def _exact_error(path: Path, data: bytes) -> ReadError:
     """The one-line reason a file is not a JSON array of objects (the standard library's reading)."""
     if not data.strip():
-        return ReadError(f"{path}: the file is empty")
+        return ReadError(_("{path}: the file is empty").format(path=path))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return ReadError(f"{path}: JSON must be UTF-8; byte {exc.start} is not")
+        return ReadError(_("{path}: JSON must be UTF-8; byte {byte} is not").format(path=path, byte=exc.start))
     try:
         records = json.loads(text, parse_float=JsonNumber, parse_int=JsonNumber, parse_constant=_constant)
     except json.JSONDecodeError as exc:
-        return ReadError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        return ReadError(
+            _("{path}: invalid JSON at line {line} column {column}: {reason}").format(
+                path=path, line=exc.lineno, column=exc.colno, reason=exc.msg
+            )
+        )
     except _Constant as exc:
         return _constant_error(path, text, str(exc))
     except RecursionError:
-        return ReadError(f"{path}: invalid JSON: nested too deeply")
+        return ReadError(_("{path}: invalid JSON: nested too deeply").format(path=path))
     where = ""
     if isinstance(records, dict):
         arrays = _wrapped(records)
         if len(arrays) > 1:
             names = ", ".join(f'"{k}"' for k, _ in arrays)
             return ReadError(
-                f"{path}: the top-level object holds {len(arrays)} arrays of records ({names}); "
-                "a migration JSON file is one array of objects [{...}, ...]"
+                _(
+                    "{path}: the top-level object holds {n} arrays of records ({names}); "
+                    "a migration JSON file is one array of objects [{{...}}, ...]"
+                ).format(path=path, n=len(arrays), names=names)
             )
         if len(arrays) == 1:
             where = f'"{arrays[0][0]}" '
             records = arrays[0][1]
     if not isinstance(records, list):
         return ReadError(
-            f"{path}: the top level is {_describe(records)}; "
-            "a migration JSON file is an array of objects [{...}, ...] (or JSON Lines, one object a line)"
+            _(
+                "{path}: the top level is {what}; "
+                "a migration JSON file is an array of objects [{{...}}, ...] (or JSON Lines, one object a line)"
+            ).format(path=path, what=_describe(records))
         )
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            return ReadError(f"{path}: {where}record {number} is {_describe(record)}; every record must be an object")
-    return ReadError(f"{path}: cannot read the file as a JSON array of objects")
+            return ReadError(
+                _("{path}: {where}record {number} is {what}; every record must be an object").format(
+                    path=path, where=where, number=number, what=_describe(record)
+                )
+            )
+    return ReadError(_("{path}: cannot read the file as a JSON array of objects").format(path=path))
 
 
 def _placed_error(path: Path, fail: _Fail) -> ReadError:
     """The reason a file too large to parse whole is not a JSON array of objects, at the line and
     column where the streaming reader stopped (counted by reading the file up to there, in blocks)."""
-    reason = fail.reason or "not a JSON array of objects"
+    reason = fail.reason or _("not a JSON array of objects")
     if fail.at is None:
-        return ReadError(f"{path}: invalid JSON: {reason}")
+        return ReadError(_("{path}: invalid JSON: {reason}").format(path=path, reason=reason))
     line, column = 1, 1
     try:
         with open(path, "rb") as f:
@@ -502,8 +529,12 @@ def _placed_error(path: Path, fail: _Fail) -> ReadError:
                 # characters, not bytes: every byte but a UTF-8 continuation byte starts one
                 column += len(block) - int(np.count_nonzero((np.frombuffer(block, np.uint8) & 0xC0) == 0x80))
     except OSError as exc:
-        return ReadError(f"{path}: cannot read the file: {exc.strerror or exc}")
-    return ReadError(f"{path}: invalid JSON at line {line} column {column}: {reason}")
+        return ReadError(_("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc))
+    return ReadError(
+        _("{path}: invalid JSON at line {line} column {column}: {reason}").format(
+            path=path, line=line, column=column, reason=reason
+        )
+    )
 
 
 class _Fail(Exception):
@@ -767,7 +798,7 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
         text = window.decode("utf-8")
     except UnicodeDecodeError as exc:
         if at_end or exc.start < len(window) - 4:
-            raise _Fail(exc.start, "JSON must be UTF-8; this byte is not") from None
+            raise _Fail(exc.start, _("JSON must be UTF-8; this byte is not")) from None
         text = window[: exc.start].decode("utf-8")
     decoder = _Decoder(repeats)
     decode = decoder.decoder.raw_decode
@@ -781,13 +812,13 @@ def _exact(window: bytes, at_end: bool, repeats: bool = False) -> tuple[list[obj
             record, end = decode(text, i)
         except (json.JSONDecodeError, RecursionError, _Constant) as exc:
             if at_end or not records:
-                at, reason = i, "not a JSON object"
+                at, reason = i, _("not a JSON object")
                 if isinstance(exc, json.JSONDecodeError):
                     at, reason = exc.pos, exc.msg
                 elif isinstance(exc, RecursionError):
-                    reason = "nested too deeply"
+                    reason = _("nested too deeply")
                 else:
-                    reason = f"{exc} is not a JSON number; write a number, or null"
+                    reason = _("{name} is not a JSON number; write a number, or null").format(name=exc)
                 raise _Fail(len(text[:at].encode("utf-8")), reason) from None
             break
         if surrogates or decoder.repeats:
@@ -848,12 +879,12 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
         if i >= len(buf):
             raise _Fail(base + i, "Expecting value")
         if buf[i] != ord("["):
-            raise _Fail(base + i, "a migration JSON file is an array of objects [{...}, ...]")
+            raise _Fail(base + i, _("a migration JSON file is an array of objects [{...}, ...]"))
         buf, i = fill(i + 1)
         first = True
         while True:
             if i >= len(buf):
-                raise _Fail(base + i, "the array never closes: expecting ']'")
+                raise _Fail(base + i, _("the array never closes: expecting ']'"))
             if not first or buf[i] == ord("]"):
                 if buf[i] == ord("]"):
                     base += i + 1
@@ -862,11 +893,11 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                         # The rest of a wrapper object (its other members) is judged whole, up to a bound.
                         rest += f.read(max(EXACT_ERROR_BYTES + 1 - len(rest), 0))
                         if len(rest) > EXACT_ERROR_BYTES:
-                            raise _Fail(base, "the text after the array of records is too long to end the object")
+                            raise _Fail(base, _("the text after the array of records is too long to end the object"))
                         try:
                             tail(rest)
                         except _Fail:
-                            raise _Fail(base, "the text after the array is not the end of the object") from None
+                            raise _Fail(base, _("the text after the array is not the end of the object")) from None
                         return
                     while rest:  # only whitespace may follow the array: read on a window at a time
                         if rest.strip(_WS):
@@ -880,7 +911,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 if i >= len(buf):
                     raise _Fail(base + i, "Expecting value")
             if buf[i] != ord("{"):
-                raise _Fail(base + i, "every record must be an object {...}")
+                raise _Fail(base + i, _("every record must be an object {...}"))
             buf = buf[i:]
             base += i
             while True:
@@ -892,7 +923,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                 if parsed is not None:
                     records, used, body = parsed
                     if not all(type(r) is dict for r in records):
-                        raise _Fail(base, "every record must be an object {...}")
+                        raise _Fail(base, _("every record must be an object {...}"))
                     yield records, body, [], None, body
                     break
                 try:
@@ -903,7 +934,7 @@ def _windows(path: Path, start: int = 0, tail: Callable[[bytes], None] | None = 
                     size *= 2  # a record longer than the window: read more
                     continue
                 if not all(type(r) is dict for r in exact):
-                    raise _Fail(base, "every record must be an object {...}")
+                    raise _Fail(base, _("every record must be an object {...}"))
                 yield exact, None, issues, None, buf[:used]  # type: ignore[misc]
                 break
             first = False
@@ -918,23 +949,37 @@ def _line_error(path: Path, number: int, line: bytes) -> ReadError:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return ReadError(f"{path}: line {number}: JSON must be UTF-8; byte {exc.start + 1} of the line is not")
+        return ReadError(
+            _("{path}: line {line}: JSON must be UTF-8; byte {byte} of the line is not").format(
+                path=path, line=number, byte=exc.start + 1
+            )
+        )
     try:
         value, end = _Decoder().raw_decode(text, 0)
     except json.JSONDecodeError as exc:
-        return ReadError(f"{path}: invalid JSON at line {number} column {exc.colno}: {exc.msg}")
+        return ReadError(
+            _("{path}: invalid JSON at line {line} column {column}: {reason}").format(
+                path=path, line=number, column=exc.colno, reason=exc.msg
+            )
+        )
     except _Constant as exc:
         return _constant_error(path, text, str(exc), number - 1)
     except RecursionError:
-        return ReadError(f"{path}: invalid JSON at line {number}: nested too deeply")
+        return ReadError(_("{path}: invalid JSON at line {line}: nested too deeply").format(path=path, line=number))
     if text[end:].strip(" \t\r\n"):
         return ReadError(
-            f"{path}: line {number} holds more than one JSON value (column {end + 1}); "
-            "JSON Lines has one object on each line"
+            _(
+                "{path}: line {line} holds more than one JSON value (column {column}); "
+                "JSON Lines has one object on each line"
+            ).format(path=path, line=number, column=end + 1)
         )
     if type(value) is not dict:
-        return ReadError(f"{path}: line {number} is {_describe(value)}; every line must be an object")
-    return ReadError(f"{path}: cannot read line {number} as a JSON object")
+        return ReadError(
+            _("{path}: line {line} is {what}; every line must be an object").format(
+                path=path, line=number, what=_describe(value)
+            )
+        )
+    return ReadError(_("{path}: cannot read line {line} as a JSON object").format(path=path, line=number))
 
 
 def _lines(path: Path) -> Iterator[_Window]:
@@ -963,9 +1008,10 @@ def _lines(path: Path) -> Iterator[_Window]:
                 if cut == 0:
                     if len(pending) > MAX_LINE_BYTES:
                         raise ReadError(
-                            f"{path}: line {line + 1} is longer than {MAX_LINE_BYTES >> 20} MB; "
-                            "JSON Lines holds one record a line, and a record is at most "
-                            f"{MAX_LINE_BYTES >> 20} MB"
+                            _(
+                                "{path}: line {line} is longer than {limit} MB; "
+                                "JSON Lines holds one record a line, and a record is at most {limit} MB"
+                            ).format(path=path, line=line + 1, limit=MAX_LINE_BYTES >> 20)
                         )
                     continue  # a line longer than the window: read on
                 with memoryview(pending) as view:
@@ -1096,8 +1142,10 @@ def _wrapper_tail(path: Path, key: str) -> Callable[[bytes], None]:
                 raise _Fail from None
             if type(value) is list and value and type(value[0]) is dict:
                 raise ReadError(
-                    f'{path}: the top-level object holds 2 arrays of records ("{key}", "{other}"); '
-                    "a migration JSON file is one array of objects [{...}, ...]"
+                    _(
+                        "{path}: the top-level object holds {n} arrays of records ({names}); "
+                        "a migration JSON file is one array of objects [{{...}}, ...]"
+                    ).format(path=path, n=2, names=f'"{key}", "{other}"')
                 )
             i = _skip_text_ws(text, i)
         if text[i : i + 1] != "}" or text[i + 1 :].strip(" \t\r\n"):
@@ -1178,7 +1226,9 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
             if head.lstrip(_BOM + _WS)[:1] == b"{":
                 head += f.read(max(WINDOW_BYTES - len(head), 0))  # enough to tell lines from a wrapper
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(
+            _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
     if not head.strip() and size <= len(head):
         raise _exact_error(path, head)
     notices: list[Notice] = []
@@ -1189,8 +1239,10 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
         notices.append(
             Notice(
                 "json-wrapper",
-                f'the records are read from "{wrapper.key}", the array inside the top-level object; '
-                "Akinon's importer expects that array itself as the whole file",
+                _(
+                    'the records are read from "{key}", the array inside the top-level object; '
+                    "Akinon's importer expects that array itself as the whole file"
+                ).format(key=wrapper.key),
             )
         )
         windows = _windows(path, wrapper.start, _wrapper_tail(path, wrapper.key))
@@ -1210,18 +1262,20 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
                     # orjson's floats and the literals found do not line up, or a key repeats: read
                     # exactly, and where a key repeats, once more noting which.
                     assert raw is not None
-                    exact, _, issues = _exact(raw, True)
+                    exact, _found, issues = _exact(raw, True)
                     try:
                         block = _block(exact, None, issues, raw, columns)  # type: ignore[arg-type]
                     except _Mismatch:
-                        exact, _, issues = _exact(raw, True, repeats=True)
+                        exact, _found, issues = _exact(raw, True, repeats=True)
                         block = _block(exact, None, issues, known=columns)  # type: ignore[arg-type]
             except _TooWide as wide:
                 number = int(lines[wide.index]) if lines is not None else rows + wide.index + 1
-                where = f"line {number}" if lines is not None else f"record {number}"
+                where = _("line {line}").format(line=number) if lines is not None else _("record {n}").format(n=number)
                 raise ReadError(
-                    f"{path}: the records hold more than {MAX_COLUMNS:,} different keys ({where} brings key "
-                    f"{MAX_COLUMNS + 1:,}); every key is a column, and a migration file has at most {MAX_COLUMNS:,}"
+                    _(
+                        "{path}: the records hold more than {limit} different keys ({where} brings key {key}); "
+                        "every key is a column, and a migration file has at most {limit}"
+                    ).format(path=path, limit=f"{MAX_COLUMNS:,}", where=where, key=f"{MAX_COLUMNS + 1:,}")
                 ) from None
             block.lines = lines
             del records
@@ -1236,7 +1290,9 @@ def read_json(path: Path, chunk_rows: int = 200_000) -> Source:
         raise _placed_error(path, fail) from None
     except OSError as exc:
         store.close()
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(
+            _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
     except BaseException:
         store.close()
         raise
@@ -1265,7 +1321,7 @@ def _chunks(store: _Store, columns: tuple[str, ...], total: int, chunk_rows: int
         for c in columns:
             pieces = []
             codes = []
-            for (block, _, a, b), place in zip(parts, places, strict=True):
+            for (block, _piece, a, b), place in zip(parts, places, strict=True):
                 j = place.get(c)
                 if j is None:
                     pieces.append(pa.nulls(b - a, pa.string()))

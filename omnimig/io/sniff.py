@@ -12,6 +12,7 @@ import codecs
 from pathlib import Path
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import N_, _
 from omnimig.io.table import Notice
 
 ZIP = b"PK\x03\x04"  # XLSX is a ZIP container
@@ -19,16 +20,16 @@ OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy XLS is an OLE2 compound file
 HEAD = 4096
 
 WHAT = {
-    "xlsx": "an XLSX workbook",
-    "xls": "a legacy XLS workbook",
-    "html": 'an HTML table (what many web panels\' "Excel export" writes)',
-    "csv": "CSV text",
+    "xlsx": N_("an XLSX workbook"),
+    "xls": N_("a legacy XLS workbook"),
+    "html": N_('an HTML table (what many web panels\' "Excel export" writes)'),
+    "csv": N_("CSV text"),
 }
 ADVICE = {
-    "xlsx": "rename it to .xlsx",
-    "xls": "rename it to .xls, or save it as .xlsx in Excel",
-    "html": 'open it in Excel and save it as .xlsx or "CSV UTF-8"',
-    "csv": "rename it to .csv",
+    "xlsx": N_("rename it to .xlsx"),
+    "xls": N_("rename it to .xls, or save it as .xlsx in Excel"),
+    "html": N_('open it in Excel and save it as .xlsx or "CSV UTF-8"'),
+    "csv": N_("rename it to .csv"),
 }
 
 
@@ -72,13 +73,17 @@ def sniff_format(path: Path, named: str) -> tuple[str, Notice | None]:
         with path.open("rb") as handle:
             head = handle.read(HEAD)
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        raise ReadError(
+            _("{path}: cannot read the file: {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
     found = content_format(head)
     if found is None or found == named:
         return named, None
     notice = Notice(
         "file-format",
-        f"the file is named {path.suffix} but is really {WHAT[found]}; read it as such. "
-        f"Akinon goes by the extension: {ADVICE[found]} before uploading",
+        _(
+            "the file is named {extension} but is really {what}; read it as such. "
+            "Akinon goes by the extension: {advice} before uploading"
+        ).format(extension=path.suffix, what=_(WHAT[found]), advice=_(ADVICE[found])),
     )
     return found, notice

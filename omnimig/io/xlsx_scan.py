@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 from xml.etree import ElementTree
 
+from omnimig.i18n import _
 from omnimig.io.table import MAX_COLUMNS as MAX_TABLE_COLUMNS
 
 # A sheet whose used range (rows x columns, from A1) exceeds this is refused: 40 full-height
@@ -120,7 +121,11 @@ class Book:
     def _count(self, n: int) -> None:
         self.inflated += n
         if self.inflated > MAX_INFLATED:
-            raise ScanError(f"the workbook inflates to more than {MAX_INFLATED // 1024**3} GB; refused as a zip bomb")
+            raise ScanError(
+                _("the workbook inflates to more than {limit} GB; refused as a zip bomb").format(
+                    limit=MAX_INFLATED // 1024**3
+                )
+            )
 
     def verify(self, name: str) -> None:
         """Inflate a member calamine will read (shared strings, styles) to prove its declared size true."""
@@ -138,24 +143,32 @@ def open_book(path: str | BinaryIO) -> Book:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise ScanError(f"not a readable XLSX workbook (not a zip archive: {exc})") from None
+        raise ScanError(_("not a readable XLSX workbook (not a zip archive: {error})").format(error=exc)) from None
     infos = archive.infolist()
     total = sum(i.file_size for i in infos)
     if total > MAX_INFLATED:
         raise ScanError(
-            f"the workbook declares {total / 1024**3:.1f} GB of content; at most {MAX_INFLATED // 1024**3} GB is read"
+            _("the workbook declares {size} GB of content; at most {limit} GB is read").format(
+                size=f"{total / 1024**3:.1f}", limit=MAX_INFLATED // 1024**3
+            )
         )
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
             raise ScanError(
-                f"part {info.filename} inflates {ratio:.0f} times ({info.file_size / 1024**2:.0f} MB); "
-                f"at most {MAX_RATIO} times is read, so this looks like a zip bomb"
+                _(
+                    "part {part} inflates {ratio} times ({size} MB); at most {limit} times is read, "
+                    "so this looks like a zip bomb"
+                ).format(
+                    part=info.filename, ratio=f"{ratio:.0f}", size=f"{info.file_size / 1024**2:.0f}", limit=MAX_RATIO
+                )
             )
     names = {i.filename for i in infos}
     if len(names) != len(infos):
         twice = sorted(name for name, n in Counter(i.filename for i in infos).items() if n > 1)
-        raise ScanError(f"the archive holds the part {twice[0]} twice; a workbook never does, so it is refused")
+        raise ScanError(
+            _("the archive holds the part {part} twice; a workbook never does, so it is refused").format(part=twice[0])
+        )
     book = Book(archive, {}, False)
     if "xl/workbook.xml" not in names:
         return book  # calamine says what is wrong with it
@@ -198,8 +211,14 @@ def _check_string_count(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None
     m = _UNIQUE_COUNT.search(head)
     if m and int(m.group(1)) > max(1024, info.file_size // 5):  # ``<si/>`` is 5 bytes
         raise ScanError(
-            f"part {info.filename} declares {int(m.group(1)):,} strings but its {info.file_size:,} bytes "
-            f"hold at most {info.file_size // 5:,}; the workbook is damaged"
+            _(
+                "part {part} declares {count} strings but its {size} bytes hold at most {most}; the workbook is damaged"
+            ).format(
+                part=info.filename,
+                count=f"{int(m.group(1)):,}",
+                size=f"{info.file_size:,}",
+                most=f"{info.file_size // 5:,}",
+            )
         )
 
 
@@ -217,32 +236,52 @@ def _normalise(path: str) -> str:
 def _parse(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
     info = archive.getinfo(name)
     if info.file_size > MAX_PART:
-        raise ScanError(f"part {name} is {info.file_size / 1024**2:.0f} MB; at most {MAX_PART // 1024**2} MB is read")
+        raise ScanError(
+            _("part {part} is {size} MB; at most {limit} MB is read").format(
+                part=name, size=f"{info.file_size / 1024**2:.0f}", limit=MAX_PART // 1024**2
+            )
+        )
     with archive.open(name) as stream:
         data = stream.read(MAX_PART + 1)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise ScanError(f"part {name} declares a DTD or entities; a workbook has none")
+        raise ScanError(_("part {part} declares a DTD or entities; a workbook has none").format(part=name))
     try:
         return ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
-        raise ScanError(f"part {name} is not well-formed XML ({exc})") from None
+        raise ScanError(_("part {part} is not well-formed XML ({error})").format(part=name, error=exc)) from None
 
 
 def _check_range(scan: SheetScan, sheet: str) -> None:
     if scan.rows > MAX_ROWS or scan.columns > MAX_COLUMNS:
         raise ScanError(
-            f'sheet "{sheet}" has a cell at {cell_ref(scan.rows, scan.columns)}, beyond Excel\'s last cell XFD1048576'
+            _('sheet "{sheet}" has a cell at {cell}, beyond Excel\'s last cell XFD1048576').format(
+                sheet=sheet, cell=cell_ref(scan.rows, scan.columns)
+            )
         )
     if scan.rows * scan.columns > MAX_CELLS:
         raise ScanError(
-            f'sheet "{sheet}" uses the range A1:{cell_ref(scan.rows, scan.columns)} '
-            f"({scan.rows:,} rows x {scan.columns:,} columns = {scan.rows * scan.columns:,} cells); "
-            f"at most {MAX_CELLS:,} cells are read (40 columns of 1,048,576 rows): "
-            "delete the stray cells far below or to the right of the data"
+            _(
+                'sheet "{sheet}" uses the range A1:{cell} ({rows} rows x {columns} columns = {cells} cells); '
+                "at most {limit} cells are read (40 columns of 1,048,576 rows): "
+                "delete the stray cells far below or to the right of the data"
+            ).format(
+                sheet=sheet,
+                cell=cell_ref(scan.rows, scan.columns),
+                rows=f"{scan.rows:,}",
+                columns=f"{scan.columns:,}",
+                cells=f"{scan.rows * scan.columns:,}",
+                limit=f"{MAX_CELLS:,}",
+            )
         )
     if scan.columns > MAX_TABLE_COLUMNS:
         raise ScanError(
-            f'sheet "{sheet}" uses {scan.columns:,} columns (cells up to column {column_letters(scan.columns)}); '
-            f"a migration file has at most {MAX_TABLE_COLUMNS:,}: "
-            "delete the stray cells to the right of the data"
+            _(
+                'sheet "{sheet}" uses {columns} columns (cells up to column {letters}); '
+                "a migration file has at most {limit}: delete the stray cells to the right of the data"
+            ).format(
+                sheet=sheet,
+                columns=f"{scan.columns:,}",
+                letters=column_letters(scan.columns),
+                limit=f"{MAX_TABLE_COLUMNS:,}",
+            )
         )

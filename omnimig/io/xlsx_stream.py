@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, BinaryIO
 
+from omnimig.i18n import _
 from omnimig.io.xlsx_scan import (
     MAIN_NS,
     Book,
@@ -223,7 +224,11 @@ def _blocks(book: Book, member: str) -> Iterator[str]:
                 cut = _after_last_row(buf)
                 if cut < 0:
                     if len(buf) > MAX_ROW_BYTES:
-                        raise ScanError(f"part {member} has a row larger than {MAX_ROW_BYTES // 1024**2} MB")
+                        raise ScanError(
+                            _("part {part} has a row larger than {limit} MB").format(
+                                part=member, limit=MAX_ROW_BYTES // 1024**2
+                            )
+                        )
                     carry = buf
                     continue
             else:
@@ -538,7 +543,7 @@ class XlsxWorkbook:
     def __init__(self, source: str | BinaryIO) -> None:
         self.book = open_book(source)
         if not self.book.sheets:
-            raise ScanError("not a readable XLSX workbook (it lists no sheets in xl/workbook.xml)")
+            raise ScanError(_("not a readable XLSX workbook (it lists no sheets in xl/workbook.xml)"))
         self.styles = read_styles(self.book)
         self._strings: list[str] | None = None
 

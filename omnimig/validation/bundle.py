@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.exceptions import SchemaError
+from omnimig.i18n import _
+from omnimig.i18n import field as named
 from omnimig.io.table import TEXT
 from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
 from omnimig.validation.fields import Text, as_mask, text_array
@@ -75,8 +77,8 @@ class BundleOutcome:
     def absent(self, name: str) -> str:
         """Why a type's rows are not there: no file, or a file that could not be read."""
         if name in self.unreadable_types:
-            return f"the {name} file could not be read"
-        return f"the bundle has no {name} file"
+            return _("the {type} file could not be read").format(type=name)
+        return _("the bundle has no {type} file").format(type=name)
 
     def missing_problems(self) -> list[Problem]:
         """The --require-all errors (kept for callers of the former API; ``problems`` has them all)."""
@@ -179,9 +181,9 @@ class _Domains:
 
     def _encode(self, nodes: list[Node]) -> None:
         keys = [raw_key(self.tables[t].frame, list(fields)) for t, fields in nodes]
-        codes, size = encode([k for k, _ in keys], [f for _, f in keys])
+        codes, size = encode([k for k, _f in keys], [f for _k, f in keys])
         start = 0
-        for node, (key, _) in zip(nodes, keys, strict=True):
+        for node, (key, _filled) in zip(nodes, keys, strict=True):
             self.cache[node] = (codes[start : start + len(key)], size)
             start += len(key)
 
@@ -220,7 +222,7 @@ def _release() -> None:
 def _first_rows(codes: np.ndarray, size: int) -> np.ndarray:
     """For each code, the position of its first row (-1 when no row has it)."""
     where = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[where], return_index=True)
+    _values, first = np.unique(codes[where], return_index=True)
     first_row = np.full(size, -1, dtype=np.int64)
     first_row[codes[where[first]]] = where[first]
     return first_row
@@ -267,7 +269,16 @@ def _tables(results: list[FileResult]) -> dict[str, _Table]:
 
 
 def _where(files: list[str]) -> str:
-    return " or ".join(files)
+    """``a.csv or b.csv``: the files of one type, as a message names them."""
+    shown = files[0] if files else ""
+    for other in files[1:]:
+        shown = _("{first} or {second}").format(first=shown, second=other)
+    return shown
+
+
+def _key_label(fields: list[str]) -> str:
+    """The fields of a key as a message names them: ``number``, ``number (sipariş numarası)``, ``a + b``."""
+    return " + ".join(named(f) for f in fields)
 
 
 class _Sink:
@@ -393,16 +404,20 @@ def check_bundle(
         table = tables.get(mtype.name)
         if table is None:
             continue
-        rules.append((f"{mtype.name}: unique keys", _as_rule(_unique, mtype, table)))
+        rules.append((_("{type}: unique keys").format(type=mtype.name), _as_rule(_unique, mtype, table)))
         for fk in mtype.foreign_keys:
-            rules.append((f"{mtype.name}: references", partial(_foreign_key, mtype, fk, table, tables)))
+            rules.append(
+                (_("{type}: references").format(type=mtype.name), partial(_foreign_key, mtype, fk, table, tables))
+            )
         for check in mtype.consistency:
-            rules.append((f"{mtype.name}: consistency", _as_rule(_consistency, mtype, check, table, tables)))
+            rules.append(
+                (_("{type}: consistency").format(type=mtype.name), _as_rule(_consistency, mtype, check, table, tables))
+            )
     if threads > 1 and len(rules) > 1 and tables:
         next(iter(tables.values())).domains.warm(threads)  # type: ignore[union-attr]
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="omnimig-bundle") as pool:
-            running = [pool.submit(_recorded, rule, sink, outcome) for _, rule in rules]
-            for (what, _), future in zip(rules, running, strict=True):
+            running = [pool.submit(_recorded, rule, sink, outcome) for _what, rule in rules]
+            for (what, _rule), future in zip(rules, running, strict=True):
                 step(what)
                 future.result().replay(sink, outcome)
     else:
@@ -411,7 +426,7 @@ def check_bundle(
             rule(sink, outcome)
             _release()
     if progress is not None:
-        progress("bundle rules", steps, steps)
+        progress(_("bundle rules"), steps, steps)
     if require_all:
         for name in outcome.missing_types:
             if name in outcome.unreadable_types:
@@ -420,7 +435,9 @@ def check_bundle(
                 name,
                 MISSING_FILE,
                 "error",
-                f"the bundle has no {name} file; --require-all needs all of {', '.join(t.name for t in types)}",
+                _("the bundle has no {type} file; --require-all needs all of {types}").format(
+                    type=name, types=", ".join(t.name for t in types)
+                ),
             )
     outcome.stats = build((r.tally for r in results if r.tally is not None), partial(_codes, tables))
     for path in sink.touched:
@@ -468,8 +485,12 @@ def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
         first_row = _first_rows(codes, size)
         repeats = np.flatnonzero(_lookup(first_row, codes, -1) != np.arange(len(codes)))
         repeats = repeats[codes[repeats] >= 0]
-        label = " + ".join(fields)
-        case = " (ignoring case)" if key.get("caseInsensitive") else ""
+        label = _key_label(fields)
+        duplicate = (
+            _('{key} "{value}" is a duplicate (ignoring case); it first appears in row {row} of {file}')
+            if key.get("caseInsensitive")
+            else _('{key} "{value}" is a duplicate; it first appears in row {row} of {file}')
+        )
         for idx in repeats.tolist():
             first = int(first_row[codes[idx]])
             shown = " + ".join(str(frame.at[idx, f]) for f in fields)
@@ -481,8 +502,9 @@ def _unique(mtype: MigrationType, table: _Table, sink: _Sink) -> None:
                 "unique",
                 "error",
                 shown,
-                f'{label} "{shorten(shown)}" is a duplicate{case}; it first appears in row '
-                f"{int(frame.at[first, 'row'])} of {frame.at[first, '_file']}",
+                duplicate.format(
+                    key=label, value=shorten(shown), row=int(frame.at[first, "row"]), file=frame.at[first, "_file"]
+                ),
             )
 
 
@@ -498,12 +520,19 @@ def _foreign_key(
     parent = tables.get(ref["resource"])
     label = f"{mtype.name}.{'+'.join(fields)} -> {ref['resource']}.{'+'.join(ref['fields'])}"
     if parent is None:
-        note = f"{label} was not checked: {outcome.absent(ref['resource'])}"
+        note = _("{rule} was not checked: {reason}").format(rule=label, reason=outcome.absent(ref["resource"]))
         outcome.add(mtype.name, NOT_CHECKED, "note", note, fields[0])
         return
     frame = table.frame
     if any(f not in frame for f in fields) or any(f not in parent.frame for f in ref["fields"]):
-        outcome.add(mtype.name, NOT_CHECKED, "note", f"{label} was not checked: a key column is missing", fields[0])
+        reason = _("a key column is missing")
+        outcome.add(
+            mtype.name,
+            NOT_CHECKED,
+            "note",
+            _("{rule} was not checked: {reason}").format(rule=label, reason=reason),
+            fields[0],
+        )
         return
     child, size = table.codes(fields)
     known = _holds(parent.codes(ref["fields"])[0], size)
@@ -521,8 +550,13 @@ def _foreign_key(
             "foreign-key",
             "error",
             value,
-            f'{fields[0]} "{shorten(value)}" matches no {ref["resource"]} {"+".join(ref["fields"])} '
-            f"in {_where(parent.files)}",
+            _('{field} "{value}" matches no {type} {key} in {files}').format(
+                field=named(fields[0]),
+                value=shorten(value),
+                type=ref["resource"],
+                key="+".join(ref["fields"]),
+                files=_where(parent.files),
+            ),
         )
 
 
@@ -628,8 +662,14 @@ def _same_value(
                 check["rule"],
                 "warning",
                 mine_value,
-                f'{check["message"]}: "{shorten(mine_value)}" here, "{shorten(their_value)}" for '
-                f"{ref['resource']} {ckey[idx].as_py()} in {_where(parent.files)}",
+                _('{message}: "{mine}" here, "{theirs}" for {type} {key} in {files}').format(
+                    message=_(check["message"]),
+                    mine=shorten(mine_value),
+                    theirs=shorten(their_value),
+                    type=ref["resource"],
+                    key=ckey[idx].as_py(),
+                    files=_where(parent.files),
+                ),
             )
 
 
@@ -659,8 +699,12 @@ def _has_children(
             check["rule"],
             "warning",
             value,
-            f'{check["message"]} ({check["fields"][0]} "{shorten(value)}" is not referred to by '
-            f"any row of {_where(children.files)})",
+            _('{message} ({field} "{value}" is not referred to by any row of {files})').format(
+                message=_(check["message"]),
+                field=named(check["fields"][0]),
+                value=shorten(value),
+                files=_where(children.files),
+            ),
         )
 
 
@@ -726,6 +770,11 @@ def _covers_children(
             check["rule"],
             "warning",
             str(frame.at[idx, check["amount"]]),
-            f"{check['message']}: amount {amount[idx] / 100:.2f} < items {items:.2f} - discount {disc:.2f} "
-            f"= {items - disc:.2f}",
+            _("{message}: amount {amount} < items {items} - discount {discount} = {expected}").format(
+                message=_(check["message"]),
+                amount=f"{amount[idx] / 100:.2f}",
+                items=f"{items:.2f}",
+                discount=f"{disc:.2f}",
+                expected=f"{items - disc:.2f}",
+            ),
         )

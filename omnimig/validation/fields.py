@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnimig.i18n import _
 from omnimig.io.read_json import plain_numbers
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import INTEGER_TEXT, NUMBER_TEXT, ChoiceList, FieldRule, TypeRules
@@ -189,7 +190,7 @@ def check_chunk(
     rows = chunk.rows.to_numpy()
     if blank.any():
         for row in rows[blank].tolist():
-            emit.one(int(row), None, "blank-row", "error", "the row is empty; delete it or fill it in")
+            emit.one(int(row), None, "blank-row", "error", _("the row is empty; delete it or fill it in"))
     live = ~blank
     work = []
     for rule in rules.fields:
@@ -474,17 +475,22 @@ def map_columns(
                 f.name,
                 "column-alias",
                 "warning",
-                f'column "{alias}" should be named "{f.name}" (the documented column); '
-                f"its values are checked as {f.name}",
+                _(
+                    'column "{alias}" should be named "{name}" (the documented column); '
+                    "its values are checked as {name}"
+                ).format(alias=alias, name=f.name),
             )
             continue
         if not expect_columns or (is_json and not f.required):
             continue  # a JSON record may leave out an optional key: that is null
         near = next((c for c in present if c.strip().casefold() == f.name.casefold()), None)
-        hint = f'; the file has "{near}": rename it to "{f.name}"' if near else ""
-        where = "key" if is_json else "column"
-        need = "required " if f.required else ""
-        emit.one(header_row, f.name, "missing-column", "error", f'{need}{where} "{f.name}" is missing{hint}')
+        if is_json:
+            missing = _('required key "{name}" is missing') if f.required else _('key "{name}" is missing')
+        else:
+            missing = _('required column "{name}" is missing') if f.required else _('column "{name}" is missing')
+        if near:
+            missing += _('; the file has "{near}": rename it to "{name}"')
+        emit.one(header_row, f.name, "missing-column", "error", missing.format(name=f.name, near=near))
     for c in present:
         if c in used:
             continue
@@ -493,7 +499,8 @@ def map_columns(
             c,
             "unknown-column",
             "warning",
-            f'column "{shorten(c, 40)}" is not a {rules.type} field and is not checked; '
-            f"{rules.type} fields are: {', '.join(rules.names)}",
+            _('column "{column}" is not a {type} field and is not checked; {type} fields are: {fields}').format(
+                column=shorten(c, 40), type=rules.type, fields=", ".join(rules.names)
+            ),
         )
     return Layout(columns=mapping)

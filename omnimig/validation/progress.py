@@ -28,6 +28,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from omnimig.i18n import _
+
 THRESHOLD = 50 * 1024 * 1024  # bytes
 
 
@@ -103,7 +105,9 @@ class FileProgress(_Bars):
             return
         task = self.tasks.get(path)
         if task is None:
-            task = self.tasks[path] = self.bar.add_task(f"validating {path.name}", total=total, unit="bytes")
+            task = self.tasks[path] = self.bar.add_task(
+                _("validating {file}").format(file=path.name), total=total, unit="bytes"
+            )
         self.bar.update(task, completed=min(done, total))
 
 
@@ -137,11 +141,12 @@ class StepProgress(_Bars):
 
     def bundle_hook(self) -> Callable[[str, int, int], None]:
         """The ``steps`` hook of ``validate_paths``: one bar over the bundle rules, named after the rule running."""
-        advance = self.hook("bundle rules")
+        name = _("bundle rules")
+        advance = self.hook(name)
 
         def step(what: str, done: int, total: int) -> None:
             advance(done, total)
             if self.bar is not None:
-                self.bar.update(self.tasks["bundle rules"], description=f"bundle rules ({what})")
+                self.bar.update(self.tasks[name], description=_("bundle rules ({step})").format(step=what))
 
         return step

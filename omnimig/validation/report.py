@@ -27,7 +27,7 @@ from omnimig.i18n import number as figure
 from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.schemas.rules import migration_types
 from omnimig.validation.bundle import BundleOutcome
-from omnimig.validation.problem import FileResult, Problem, plural
+from omnimig.validation.problem import FileResult, Problem
 from omnimig.validation.result import Fixes
 from omnimig.validation.stats import BundleStats
 
@@ -213,11 +213,15 @@ def write_csv(
 
 
 def formula_note(n: int) -> str:
-    return (
-        f"{plural(n, 'cell')} of this report began with =, +, -, @, a tab or a carriage return and "
-        "were written with a leading apostrophe (') so that a spreadsheet shows them as text, not "
-        "as a formula; the input files are unchanged"
-    )
+    return ngettext(
+        "{n} cell of this report began with =, +, -, @, a tab or a carriage return and were written with a "
+        "leading apostrophe (') so that a spreadsheet shows them as text, not as a formula; the input files "
+        "are unchanged",
+        "{n} cells of this report began with =, +, -, @, a tab or a carriage return and were written with a "
+        "leading apostrophe (') so that a spreadsheet shows them as text, not as a formula; the input files "
+        "are unchanged",
+        n,
+    ).format(n=figure(n))
 
 
 def render_text(
@@ -288,6 +292,12 @@ def render_text(
         )
 
 
+def counts_line(files: int, rows: int, errors: int, warnings: int) -> str:
+    """``2 files, 1,204 rows: 3 errors, 1 warning``: the totals as the text report and the workbook say them."""
+    shown_files = ngettext("{n} file", "{n} files", files).format(n=figure(files))
+    return f"{shown_files}, {_rows(rows)}: {_errors(errors)}, {_warnings(warnings)}"
+
+
 def _rows(n: int) -> str:
     return ngettext("{n} row", "{n} rows", n).format(n=figure(n))
 
@@ -302,7 +312,7 @@ def _warnings(n: int) -> str:
 
 def render_summary(stats: BundleStats, console: Console) -> None:
     """The bundle summary as a short section: one line per figure."""
-    console.print("\nSummary:")
+    console.print("\n" + _("Summary:"))
     lines = stats.lines()
     width = max(len(label) for label, _ in lines)
     for label, text in lines:
@@ -310,19 +320,19 @@ def render_summary(stats: BundleStats, console: Console) -> None:
 
 
 def render_upload_order(results: list[FileResult], console: Console) -> None:
-    console.print("\nUpload order:")
+    console.print("\n" + _("Upload order:"))
     for number, step in enumerate(upload_order(results), start=1):
         files = cast(list[dict[str, Any]], step["files"])
         if not files:
-            console.print(f"  {number}. {step['type']:<11} [dim]no file[/]")
+            console.print(f"  {number}. {step['type']:<11} [dim]" + _("no file") + "[/]")
             continue
         for i, f in enumerate(files):
             if f.get("unreadable"):
-                state = "[red]unreadable[/]"
+                state = "[red]" + _("unreadable") + "[/]"
             else:
-                state = "[green]ready[/]" if not f["errors"] else f"[red]{plural(f['errors'], 'error')}[/]"
+                state = "[green]" + _("ready") + "[/]" if not f["errors"] else f"[red]{_errors(f['errors'])}[/]"
             head = f"{number}. {step['type']:<11}" if i == 0 else " " * (len(str(number)) + 13)
-            rows = "" if f.get("unreadable") else f"  {plural(f['rows'], 'row')}"
+            rows = "" if f.get("unreadable") else f"  {_rows(f['rows'])}"
             console.print(f"  {head} {shown(f['path'])}{rows}  {state}")
 
 

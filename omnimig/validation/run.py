@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from omnimig.errors import debug_enabled, internal_error_line
 from omnimig.exceptions import ReadError, UsageError
+from omnimig.i18n import _
 from omnimig.io import FORMATS, file_format, open_source, type_from_name
 from omnimig.io.ahead import Ahead, ahead, started
 from omnimig.io.ahead import threads as resolve_threads
@@ -40,7 +41,9 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
     the command line whose type cannot be told is an error, not a skip.
     """
     if type_name is not None and type_name not in type_names():
-        raise UsageError(f"unknown type {type_name!r}; use one of: {', '.join(type_names())}")
+        raise UsageError(
+            _("unknown type {type}; use one of: {types}").format(type=repr(type_name), types=", ".join(type_names()))
+        )
     targets: list[Target] = []
     skipped: list[str] = []
     for path in paths:
@@ -59,18 +62,20 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
                     continue
                 t = type_name or type_from_name(child)
                 if t is None:
-                    skipped.append(f"{child}: skipped, the name does not say its type (use --type)")
+                    skipped.append(_("{path}: skipped, the name does not say its type (use --type)").format(path=child))
                     continue
                 targets.append(Target(child, t))
                 found += 1
             if not found:
                 names = ", ".join(f"{s}.csv" for s in type_names())
                 raise UsageError(
-                    f"{path}: no migration files found; expected names such as {names} (.csv, .xlsx, .xls, .json)"
+                    _(
+                        "{path}: no migration files found; expected names such as {names} (.csv, .xlsx, .xls, .json)"
+                    ).format(path=path, names=names)
                 )
             continue
         if not path.exists():
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(_("{path}: no such file or directory").format(path=path))
         try:
             file_format(path)
         except ReadError as exc:
@@ -78,8 +83,9 @@ def collect_targets(paths: Iterable[Path], type_name: str | None) -> tuple[list[
         t = type_name or type_from_name(path)
         if t is None:
             raise UsageError(
-                f"{path}: cannot tell the migration type from the file name; "
-                f"pass --type with one of: {', '.join(type_names())}"
+                _("{path}: cannot tell the migration type from the file name; pass --type with one of: {types}").format(
+                    path=path, types=", ".join(type_names())
+                )
             )
         targets.append(Target(path, t))
     return targets, skipped
@@ -150,7 +156,7 @@ def _validate_file(
             name,
             "duplicate-column",
             "error",
-            f'column "{name}" appears more than once in the header; only the first is checked',
+            _('column "{name}" appears more than once in the header; only the first is checked').format(name=name),
         )
     # An empty JSON array has no keys to judge, like a CSV with only a header: no-rows says it.
     expect_columns = source.known_rows != 0
@@ -194,7 +200,7 @@ def _validate_file(
     if progress is not None:
         progress(size, size)
     if rows == 0:
-        emit.one(None, None, "no-rows", "warning", "the file has no data rows")
+        emit.one(None, None, "no-rows", "warning", _("the file has no data rows"))
     keys = pd.DataFrame(
         {
             "row": np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=np.int32),

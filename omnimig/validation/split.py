@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import _
+from omnimig.i18n import number as figure
 from omnimig.io import Chunk, open_source
 from omnimig.io.private import private_dir, write_privately
 from omnimig.io.write import (
@@ -54,6 +56,16 @@ class SplitCount:
     held: int
     ready_path: str
     held_path: str
+
+    def line(self) -> str:
+        """``split orders.csv: 4 rows = 3 ready (out/ready/orders.csv) + 1 held (out/held/orders.csv)``."""
+        ready = (
+            _("{n} ready ({path})").format(n=figure(self.ready), path=self.ready_path) if self.ready else _("0 ready")
+        )
+        held = _("{n} held ({path})").format(n=figure(self.held), path=self.held_path) if self.held else _("0 held")
+        return _("split {file}: {rows} rows = {ready} + {held}").format(
+            file=self.path, rows=figure(self.rows), ready=ready, held=held
+        )
 
 
 def _file_level(result: FileResult) -> list[str]:
@@ -101,7 +113,9 @@ def held_reasons(results: list[FileResult]) -> dict[str, dict[int, list[str]]]:
                 values = key_series(keys, fk["fields"])
                 blocked = member(values, held_keys) & ~member(values, ready_keys)
                 for row, value in zip(keys["row"][blocked].tolist(), values[blocked].tolist(), strict=True):
-                    held[child.path][int(row)].append(f"held: {parent_type} {value} has errors")
+                    held[child.path][int(row)].append(
+                        _("held: {type} {key} has errors").format(type=parent_type, key=value)
+                    )
     return held
 
 
@@ -189,7 +203,7 @@ def _write_all(
         try:
             source = open_source(Path(r.path), options=r.read_options)
         except ReadError as exc:  # changed or gone since it was validated
-            raise WriteError(f"cannot split: {exc}; nothing was written") from None
+            raise WriteError(_("cannot split: {error}; nothing was written").format(error=exc)) from None
         # A held file split again gets its problems column replaced, not doubled.
         columns = [c for c in column_keys(source) if header_label(c) != PROBLEMS_COLUMN]
         ready_path, held_path = out / "ready" / name, out / "held" / name
@@ -212,24 +226,37 @@ def _write_all(
                     if progress is not None:
                         progress(Path(r.path), done, r.rows)
         except CellTooLong as exc:
-            where = "the header" if exc.row is None else f"row {exc.row}"
+            where = _("the header") if exc.row is None else _("row {row}").format(row=exc.row)
             raise CellTooLong(
-                f"{r.path}: cannot split: {where}, column {exc.column!r}, holds {exc.length:,} characters and "
-                f"{exc.path} would cut it (an XLSX cell holds at most {XLSX_MAX_CELL:,}); nothing was written: "
-                "save the file as CSV or JSON and split that",
+                _(
+                    "{file}: cannot split: {where}, column {column}, holds {length} characters and {path} would cut "
+                    "it (an XLSX cell holds at most {limit}); nothing was written: save the file as CSV or JSON and "
+                    "split that"
+                ).format(
+                    file=r.path,
+                    where=where,
+                    column=repr(exc.column),
+                    length=figure(exc.length),
+                    path=exc.path,
+                    limit=figure(XLSX_MAX_CELL),
+                ),
                 path=exc.path,
                 row=exc.row,
                 column=exc.column,
                 length=exc.length,
             ) from None
         except WriteError as exc:
-            raise WriteError(f"{r.path}: cannot split: {exc}; nothing was written") from None
+            raise WriteError(
+                _("{file}: cannot split: {error}; nothing was written").format(file=r.path, error=exc)
+            ) from None
         except ReadError as exc:
-            raise WriteError(f"cannot split: {exc}; nothing was written") from None
+            raise WriteError(_("cannot split: {error}; nothing was written").format(error=exc)) from None
         if done != r.rows:
             raise WriteError(
-                f"{r.path}: cannot split: the file has {done} rows now but {r.rows} when it was validated; "
-                "nothing was written: validate and split it again"
+                _(
+                    "{file}: cannot split: the file has {rows} rows now but {before} when it was validated; "
+                    "nothing was written: validate and split it again"
+                ).format(file=r.path, rows=done, before=r.rows)
             )
         if ready.rows:
             moves.append((staged_ready, ready_path))
@@ -257,7 +284,7 @@ def _problems_text(reasons: list[str], fmt: str) -> str:
     kept: list[str] = []
     size = 0
     for n, reason in enumerate(reasons):
-        tail = f"; … and {len(reasons) - n} more problems (see the validation report)"
+        tail = "; " + _("… and {n} more problems (see the validation report)").format(n=figure(len(reasons) - n))
         if size + len(reason) + 2 + len(tail) > XLSX_MAX_CELL:
             return "; ".join(kept) + tail
         kept.append(reason)

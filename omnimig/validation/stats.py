@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.exceptions import SchemaError
+from omnimig.i18n import _, current
+from omnimig.i18n import number as figure
 from omnimig.schemas.rules import NUMBER_TEXT, schema_dir, table_rules, type_names
 from omnimig.validation.fields import Text, as_mask
 
@@ -447,36 +449,54 @@ class BundleStats:
         out: list[tuple[str, str]] = []
         last: list[tuple[str, str]] = []  # the per-parent figures close the section
         present = [t for t in self.types.values() if t.files]
-        out.append(("rows", " · ".join(f"{t.type} {t.rows:,}" for t in present) or "no files"))
+        rows = " · ".join(f"{t.type} {figure(t.rows)}" for t in present)
+        out.append((_("rows"), rows or _("no files")))
         for t in present:
             for name, counts in t.counts.items():
                 ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                shown = [f"{_label(v)} {n:,}" for v, n in ranked[:SHOWN_VALUES]]
+                shown = [f"{_label(v)} {figure(n)}" for v, n in ranked[:SHOWN_VALUES]]
                 rest = len(ranked) - SHOWN_VALUES + (1 if t.other.get(name) else 0)
                 if rest > 0:
-                    shown.append(f"… {rest:,} more")
-                out.append((f"{t.type} {name}", ", ".join(shown) or "none"))
+                    shown.append(_("… {n} more").format(n=figure(rest)))
+                out.append((f"{t.type} {name}", ", ".join(shown) or _("none")))
             for name, r in t.ranges.items():
-                text = f"{r.low} to {r.high}" if r.low is not None else "no valid value"
+                text = _("no valid value") if r.low is None else _("{low} to {high}").format(low=r.low, high=r.high)
                 out.append((f"{t.type} {name}", text))
             for name, (by, s) in t.sums.items():
-                parts = [f"{_label(g)} {s.shown(g):,}" for g in sorted(s.totals)]
+                parts = [f"{_label(g)} {_decimal(s.shown(g))}" for g in sorted(s.totals)]
                 if s.not_numbers:
-                    parts.append(f"({s.not_numbers:,} not a number, not summed)")
-                out.append((f"{t.type} {name}" + (f" by {by}" if by else ""), ", ".join(parts) or "none"))
+                    parts.append(_("({n} not a number, not summed)").format(n=figure(s.not_numbers)))
+                label = f"{t.type} {name}"
+                if by:
+                    label = _("{type} {field} by {by}").format(type=t.type, field=name, by=by)
+                out.append((label, ", ".join(parts) or _("none")))
             for child, p in t.children.items():
                 last.append(
                     (
-                        f"{child}s per {t.type}",
-                        f"min {p.minimum:,}, median {p.median:g}, max {p.maximum:,}; "
-                        f"{p.without:,} of {p.parents:,} {t.type}s have none",
+                        _("{child}s per {type}").format(child=child, type=t.type),
+                        _(
+                            "min {minimum}, median {median}, max {maximum}; {without} of {parents} {type}s have none"
+                        ).format(
+                            minimum=figure(p.minimum),
+                            median=_decimal(f"{p.median:g}"),
+                            maximum=figure(p.maximum),
+                            without=figure(p.without),
+                            parents=figure(p.parents),
+                            type=t.type,
+                        ),
                     )
                 )
         return out + last
 
 
 def _label(value: str) -> str:
-    return value if value else "(empty)"
+    return value if value else _("(empty)")
+
+
+def _decimal(value: Decimal | str) -> str:
+    """A total or a median as a person reads it: ``12,345.67``; in Turkish ``12.345,67``."""
+    text = f"{value:,}" if isinstance(value, Decimal) else value
+    return text.translate(str.maketrans(",.", ".,")) if current() == "tr" else text
 
 
 Codes = Callable[[str, list[str]], "tuple[np.ndarray, int] | None"]

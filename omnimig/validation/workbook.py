@@ -25,18 +25,23 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import N_, _, ngettext, pgettext
+from omnimig.i18n import number as figure
 from omnimig.io import Source, open_source
 from omnimig.io.safe_text import cut, visible
 from omnimig.schemas.rules import rules_for
 from omnimig.validation.bundle import BundleOutcome
 from omnimig.validation.fields import Emitter, map_columns
-from omnimig.validation.problem import FileResult, Problem, plural
-from omnimig.validation.report import bundle_problems
+from omnimig.validation.problem import FileResult, Problem
+from omnimig.validation.report import SEVERITY_NAMES, bundle_problems, counts_line
 from omnimig.validation.result import Fixes
 from omnimig.validation.stats import BundleStats
 
-SUMMARY_SHEET = "Summary"
-FILE_ROW_COLUMN = "file row"
+#: The Summary sheet's title and the extra column's heading, in English; a workbook shows them in
+#: the language of the run (``_(SUMMARY_SHEET)``). No program reads them back: the file sheets
+#: are named after the files and the Summary is the first sheet in every language.
+SUMMARY_SHEET = N_("Summary")
+FILE_ROW_COLUMN = N_("file row")
 ERROR_FILL = "#FFC7CE"
 ERROR_FONT = "#9C0006"
 WARNING_FILL = "#FFEB9C"
@@ -104,23 +109,31 @@ def comment_text(problems: Iterable[Problem], suggestion: str | None = None) -> 
     """
     lines: list[str] = []
     for p in sorted(problems, key=lambda p: p.severity != "error"):
-        line = f"{p.severity} [{p.rule}] {p.message}"
+        line = f"{severity_name(p.severity)} [{p.rule}] {p.message}"
         if line not in lines:
             lines.append(line)
     if suggestion is not None:
-        lines.insert(0, f"→ write {suggestion!r} here (omnimig fix does it for you)")
+        lines.insert(0, _("→ write {value} here (omnimig fix does it for you)").format(value=repr(suggestion)))
     if len(lines) > MAX_COMMENT_LINES:
         more = len(lines) - MAX_COMMENT_LINES
-        lines = [*lines[:MAX_COMMENT_LINES], f"… and {more} more"]
+        lines = [*lines[:MAX_COMMENT_LINES], _("… and {n} more").format(n=figure(more))]
     text = "\n".join(lines)
     return cut(text, MAX_COMMENT_CHARS)
 
 
-def _comment_options(text: str) -> dict[str, object]:
+def severity_name(severity: str) -> str:
+    """A severity as a person reads it (``error``, ``hata``); the rule code beside it never changes."""
+    return _(SEVERITY_NAMES[severity]) if severity in SEVERITY_NAMES else severity
+
+
+def _comment_options(text: str, visible: bool = False) -> dict[str, object]:
     width = 360
     per_line = 55  # characters that fit one line of a 360-pixel note
     lines = sum(max(1, -(-len(line) // per_line)) for line in text.split("\n"))
-    return {"author": "omnimig", "width": width, "height": min(600, max(60, 16 + 15 * lines))}
+    options: dict[str, object] = {"author": "omnimig", "width": width, "height": min(600, max(60, 16 + 15 * lines))}
+    if visible:
+        options["visible"] = True
+    return options
 
 
 def _severity(problems: list[Problem]) -> str:
@@ -289,13 +302,14 @@ class _SheetWriter:
         self.plan = plan
         self.fmt = fmt
         self.written = 0
-        self.widths = [len(FILE_ROW_COLUMN)] * plan.col_offset + [len(c) for c in plan.columns]
+        self.widths = [len(_(FILE_ROW_COLUMN))] * plan.col_offset + [len(c) for c in plan.columns]
         self.ncols = min(len(self.widths), EXCEL_COLUMNS)
         self.progress: Callable[[int], None] | None = None  # called with the rows written so far
         self.fixes = Fixes()  # what omnimig fix writes, by (type, field, format, value)
+        self.show_notes = False  # notes shown open, not only on hover (screenshots, printing)
 
     def header(self) -> None:
-        names = [FILE_ROW_COLUMN] * self.plan.col_offset + list(self.plan.columns)
+        names = [_(FILE_ROW_COLUMN)] * self.plan.col_offset + list(self.plan.columns)
         marks = self.plan.cells.get(self.plan.header_row, {}) if self.plan.header_row is not None else {}
         for col, name in enumerate(names[: self.ncols]):
             problems = marks.get(col)
@@ -337,7 +351,7 @@ class _SheetWriter:
                 if suggestion is not None:
                     break
         text = comment_text(problems, suggestion)
-        self.ws.write_comment(row, col, visible(text), _comment_options(text))
+        self.ws.write_comment(row, col, visible(text), _comment_options(text, self.show_notes))
 
     def copy(self, source: Source, rows: list[int] | None, at: Callable[[int], int]) -> None:
         """Write the file's rows (all of them, or the sorted ``rows``) at the sheet rows ``at`` gives."""
@@ -384,6 +398,7 @@ def _write_file_sheet(
     report: SheetReport,
     progress: Callable[[int], None] | None = None,
     fixes: Fixes | None = None,
+    show_notes: bool = False,
 ) -> None:
     """Write one file's sheet from ``source`` (opened once; a truncated sheet reads the file a second time)."""
     ws = book.get_worksheet_by_name(plan.sheet)
@@ -391,6 +406,7 @@ def _write_file_sheet(
     writer = _SheetWriter(ws, plan, fmt)
     writer.progress = progress
     writer.fixes = fixes or Fixes()
+    writer.show_notes = show_notes
     writer.header()
     try:
         if not plan.truncated:
@@ -400,7 +416,7 @@ def _write_file_sheet(
             again = open_source(Path(source.path), READ_CHUNK_ROWS, source.options) if plan.other_rows else source
             writer.copy(again, plan.other_rows, plan.index.__getitem__)
     except ReadError as exc:
-        report.note = f"reading the file again failed: {exc}"
+        report.note = _("reading the file again failed: {error}").format(error=exc)
     writer.finish()
     report.written = writer.written
     report.left_out = max(plan.result.rows - writer.written, 0)
@@ -439,37 +455,40 @@ def _write_summary(
     errors = sum(r.errors for r in results) + sum(p.severity == "error" for p in bundle)
     warnings = sum(r.warnings for r in results)
     total_rows = sum(r.rows for r in results)
-    ws.write_string(rows.take(), 0, "omnimig validation report", fmt.title)
+    ws.write_string(rows.take(), 0, _("omnimig validation report"), fmt.title)
     ws.write_string(
         rows.take(),
         0,
-        f"{plural(len(results), 'file')}, {plural(total_rows, 'row')}: "
-        f"{plural(errors, 'error')}, {plural(warnings, 'warning')}",
+        counts_line(len(results), total_rows, errors, warnings),
         fmt.bold,
     )
     for line in [p.message for p in bundle] or bundle_lines:
-        ws.write_string(rows.take(), 0, visible(f"Bundle: {line}"), fmt.bold)
+        ws.write_string(rows.take(), 0, visible(_("Bundle: {line}").format(line=line)), fmt.bold)
     r = rows.take()
-    ws.write_string(r, 0, "red cell: error", fmt.cell["error"])
-    ws.write_string(r, 1, "amber cell: warning", fmt.cell["warning"])
-    ws.write_string(r, 2, "each marked cell has a note with its problems", fmt.note)
+    ws.write_string(r, 0, _("red cell: error"), fmt.cell["error"])
+    ws.write_string(r, 1, _("amber cell: warning"), fmt.cell["warning"])
+    ws.write_string(r, 2, _("each marked cell has a note with its problems"), fmt.note)
     ws.write_string(
         rows.take(),
         0,
-        "Rows: row N of a CSV or Excel file is row N of its sheet (row 1 is the header). "
-        "For JSON files, record N is row N+1 of its sheet (row 1 holds the keys).",
+        _(
+            "Rows: row N of a CSV or Excel file is row N of its sheet (row 1 is the header). "
+            "For JSON files, record N is row N+1 of its sheet (row 1 holds the keys)."
+        ),
         fmt.note,
     )
     ws.write_string(
         rows.take(),
         0,
-        "A problem of a whole row marks the row's first cell. Problems without a cell "
-        "(a whole file, a missing column) are listed at the end of this sheet.",
+        _(
+            "A problem of a whole row marks the row's first cell. Problems without a cell "
+            "(a whole file, a missing column) are listed at the end of this sheet."
+        ),
         fmt.note,
     )
 
     r = rows.take(skip=1)
-    for col, name in enumerate(("file", "type", "format", "rows", "errors", "warnings", "sheet", "note")):
+    for col, name in enumerate(_files_table()):
         ws.write_string(r, col, name, fmt.table_header)
     for result, report in zip(results, reports, strict=True):
         r = rows.take()
@@ -483,9 +502,13 @@ def _write_summary(
             ws.write_url(r, 6, sheet_link(report.sheet, 0, 0), fmt.link, report.sheet)
         notes = []
         if result.format is None or not result.readable:
-            notes.append("could not be read; no sheet")
+            notes.append(_("could not be read; no sheet"))
         if report.left_out:
-            notes.append(f"{report.written:,} of {result.rows:,} rows on the sheet")
+            notes.append(
+                _("{written} of {rows} rows on the sheet").format(
+                    written=figure(report.written), rows=figure(result.rows)
+                )
+            )
         if report.note:
             notes.append(report.note)
         if notes:
@@ -493,28 +516,42 @@ def _write_summary(
 
     truncated = [(res, rep) for res, rep in zip(results, reports, strict=True) if rep.left_out]
     if truncated:
-        ws.write_string(rows.take(skip=1), 0, "Rows left out", fmt.bold)
+        ws.write_string(rows.take(skip=1), 0, _("Rows left out"), fmt.bold)
         for result, report in truncated:
             plan = plans[id(result)]
             text = (
-                f"{visible(result.path)}: {plural(report.left_out, 'row')} left out of sheet '{report.sheet}' "
-                f"(at most {report_rows:,} rows per sheet): it shows the rows with problems first, then the "
-                f"others in file order, and column A ({FILE_ROW_COLUMN}) gives each row's number in the file."
+                visible(result.path)
+                + ": "
+                + ngettext(
+                    "{n} row left out of sheet '{sheet}' (at most {limit} rows per sheet): it shows the rows with "
+                    "problems first, then the others in file order, and column A ({column}) gives each row's "
+                    "number in the file.",
+                    "{n} rows left out of sheet '{sheet}' (at most {limit} rows per sheet): it shows the rows with "
+                    "problems first, then the others in file order, and column A ({column}) gives each row's "
+                    "number in the file.",
+                    report.left_out,
+                ).format(
+                    n=figure(report.left_out), sheet=report.sheet, limit=figure(report_rows), column=_(FILE_ROW_COLUMN)
+                )
             )
             if plan.problem_rows_left_out:
                 n = plan.problem_rows_left_out
-                text += f" {plural(n, 'row')} with problems {'is' if n == 1 else 'are'} among those left out."
+                text += " " + ngettext(
+                    "{n} row with problems is among those left out.",
+                    "{n} rows with problems are among those left out.",
+                    n,
+                ).format(n=figure(n))
             ws.write_string(rows.take(), 0, visible(text))
 
     if stats is not None:
-        ws.write_string(rows.take(skip=1), 0, "Bundle summary", fmt.bold)
+        ws.write_string(rows.take(skip=1), 0, _("Bundle summary"), fmt.bold)
         for label, text in stats.lines():
             r = rows.take()
             ws.write_string(r, 0, visible(label))
             ws.write_string(r, 1, visible(text))
 
     r = rows.take(skip=1)
-    for col, name in enumerate(("file", "rule", "field", "severity", "count", "first example")):
+    for col, name in enumerate(_problems_table()):
         ws.write_string(r, col, name, fmt.table_header)
     for result in results:
         sheet_plan = plans.get(id(result))
@@ -530,14 +567,16 @@ def _write_summary(
             ws.write_string(r, 0, visible(result.path))
             ws.write_string(r, 1, rule)
             _text(ws, r, 2, column)
-            ws.write_string(r, 3, severity, fmt.cell[severity])
+            ws.write_string(r, 3, severity_name(severity), fmt.cell[severity])
             ws.write_number(r, 4, counts[group], fmt.count)
             cell = first.get(group)
             if sheet_plan is not None and cell is not None:
                 label = f"{sheet_plan.sheet}!{xl_rowcol_to_cell(*cell)}"
                 ws.write_url(r, 5, sheet_link(sheet_plan.sheet, *cell), fmt.link, label)
             else:
-                ws.write_string(r, 5, "no cell; listed below" if _listed(result, plans, group) else "rows left out")
+                ws.write_string(
+                    r, 5, _("no cell; listed below") if _listed(result, plans, group) else _("rows left out")
+                )
 
     unplaced: list[tuple[FileResult, list[Problem], int]] = []
     for result in results:
@@ -550,9 +589,9 @@ def _write_summary(
     if bundle:  # the bundle's own problems (missing-file, not-checked): no file, no cell
         unplaced.append((FileResult("(bundle)", None, None), bundle, len(bundle)))
     if unplaced:
-        ws.write_string(rows.take(skip=1), 0, "Problems without a cell on a sheet", fmt.bold)
+        ws.write_string(rows.take(skip=1), 0, _("Problems without a cell on a sheet"), fmt.bold)
         r = rows.take()
-        for col, name in enumerate(("file", "row", "field", "rule", "severity", "message")):
+        for col, name in enumerate(_unplaced_table()):
             ws.write_string(r, col, name, fmt.table_header)
         for result, items, total in unplaced:
             for p in items[:MAX_LISTED]:
@@ -562,12 +601,54 @@ def _write_summary(
                     ws.write_number(r, 1, p.row, fmt.count)
                 _text(ws, r, 2, p.field)
                 ws.write_string(r, 3, p.rule)
-                ws.write_string(r, 4, p.severity, fmt.cell[p.severity])
+                ws.write_string(r, 4, severity_name(p.severity), fmt.cell[p.severity])
                 ws.write_string(r, 5, visible(p.message))
             if total > MAX_LISTED:
                 more = total - MAX_LISTED
-                text = f"… and {plural(more, 'more problem')}; omnimig validate --format csv lists them all"
+                text = ngettext(
+                    "… and {n} more problem; omnimig validate --format csv lists them all",
+                    "… and {n} more problems; omnimig validate --format csv lists them all",
+                    more,
+                ).format(n=figure(more))
                 ws.write_string(rows.take(), 0, f"{visible(result.path)}: {text}", fmt.note)
+
+
+# The Summary sheet's column headings, in the language of the run: words for a person (the rule
+# codes under them never change). The context keeps "errors" (a count here) apart from the
+# report's "errors" (a file's status).
+def _files_table() -> tuple[str, ...]:
+    return (
+        pgettext("column", "file"),
+        pgettext("column", "type"),
+        pgettext("column", "format"),
+        pgettext("column", "rows"),
+        pgettext("column", "errors"),
+        pgettext("column", "warnings"),
+        pgettext("column", "sheet"),
+        pgettext("column", "note"),
+    )
+
+
+def _problems_table() -> tuple[str, ...]:
+    return (
+        pgettext("column", "file"),
+        pgettext("column", "rule"),
+        pgettext("column", "field"),
+        pgettext("column", "severity"),
+        pgettext("column", "count"),
+        pgettext("column", "first example"),
+    )
+
+
+def _unplaced_table() -> tuple[str, ...]:
+    return (
+        pgettext("column", "file"),
+        pgettext("column", "row"),
+        pgettext("column", "field"),
+        pgettext("column", "rule"),
+        pgettext("column", "severity"),
+        pgettext("column", "message"),
+    )
 
 
 def _text(ws: Worksheet, row: int, col: int, value: str | None) -> None:
@@ -590,6 +671,7 @@ def write_workbook(
     progress: Callable[[int, int], None] | None = None,
     outcome: BundleOutcome | None = None,
     fixes: Fixes | None = None,
+    show_notes: bool = False,
 ) -> list[SheetReport]:
     """Write the annotated workbook to ``out``; one ``SheetReport`` per result, in order.
 
@@ -599,6 +681,9 @@ def write_workbook(
     ``outcome`` (the bundle checks' result) puts the bundle's own problems on the Summary sheet,
     in its heading and its list of problems without a cell, and the bundle summary under
     "Bundle summary"; ``bundle_lines`` is the former way of passing the problems' messages only.
+
+    ``show_notes`` writes every cell note open on the sheet rather than shown on hover (as Excel's
+    "Show All Notes" does); the default leaves them hidden, which a sheet with many marks needs.
 
     ``report_rows`` caps the data rows on each file's sheet (and is itself capped at Excel's
     1,048,575). Every value is written as text: nothing becomes a formula, a number or a link.
@@ -618,8 +703,9 @@ def write_workbook(
     )
     try:
         fmt = _Formats(book)
-        summary = book.add_worksheet(SUMMARY_SHEET)
-        taken = {SUMMARY_SHEET.lower()}
+        summary_name = _(SUMMARY_SHEET)
+        summary = book.add_worksheet(summary_name)
+        taken = {summary_name.lower()}
         plans: dict[int, _Plan] = {}
         reports: list[SheetReport] = []
         for result in results:
@@ -633,7 +719,7 @@ def write_workbook(
                 source = open_source(path, READ_CHUNK_ROWS, result.read_options)
                 columns = source.columns
             except ReadError as exc:
-                report.note = f"could not read the file again: {exc}"
+                report.note = _("could not read the file again: {error}").format(error=exc)
                 report.left_out = result.rows
                 continue
             name = safe_sheet_name(path.stem, taken)
@@ -642,7 +728,7 @@ def write_workbook(
             book.add_worksheet(name)
             report.sheet = name
             hook = None if progress is None else (lambda n, base=done_before: progress(base + n, total))
-            _write_file_sheet(book, fmt, plan, source, report, hook, fixes)
+            _write_file_sheet(book, fmt, plan, source, report, hook, fixes, show_notes)
             done_before += report.written
         bundle = None if outcome is None else bundle_problems(outcome)
         stats = None if outcome is None else outcome.stats
