@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.exceptions import ReadError, TransformError
+from omnimig.i18n import _, ngettext, number
 from omnimig.io import open_source
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
@@ -113,6 +114,9 @@ class FieldSpec:
     when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, accepted values): all must hold
     entries: dict[str, FieldSpec] | None = None  # json = { KEY = field }: each entry read like a field
     divide_by: str | None = None  # another field of the record: a line total over its quantity
+    # The change line of a value-table lookup, translated once when the mapping is compiled: it is
+    # made for every mapped value of every row (counted; listed with --explain).
+    mapped_note: str = ""
 
     @property
     def label(self) -> str:
@@ -491,7 +495,7 @@ def _field(
     elif spec.kind == "field":
         if not isinstance(source, str) or "." not in source:
             raise SettingsError(f'{where}: {type_name}.{name}: field must be "TYPE.FIELD", e.g. "user.customer_code"')
-        ref_table, _, ref_name = source.rpartition(".")
+        ref_table, _dot, ref_name = source.rpartition(".")
         spec.ref = (ref_table, ref_name)
     if spec.kind in ("value", "field", "default"):
         for key in ("normalise", "values", "join"):
@@ -517,6 +521,7 @@ def _field(
                 f"{where}: {type_name}.{name}: no value table {table!r} in the mapping file (value tables: {known})"
             )
         spec.table = table
+        spec.mapped_note = _("{field} mapped by [values.{table}]").format(field=spec.name, table=table)
     if spec.entries is not None:
         for key in ("normalise", "values"):
             if key in raw:
@@ -662,7 +667,7 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
             "(it reads as Windows-1254); remove the encoding line or save the file as UTF-8"
         )
     if fell_back and plan.encoding is None:
-        draft.notes.append(f"{path}: not UTF-8; read as Windows-1254 (cp1254)")
+        draft.notes.append(_("{file}: not UTF-8; read as Windows-1254 (cp1254)").format(file=path))
     if plan.delimiter is not None:
         with path.open(encoding="cp1254" if fell_back else "utf-8-sig", newline="") as handle:
             first_line = handle.readline()
@@ -684,7 +689,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             if spec is not None and spec.leave_empty:
                 draft.cannot_fill[(type_name, name)] = spec.leave_empty
             elif spec is None and table_rules(type_name).field(name).required:
-                draft.cannot_fill[(type_name, name)] = f"not mapped in {plan.name}"
+                draft.cannot_fill[(type_name, name)] = _("not mapped in {file}").format(file=plan.name)
     rows: list[Row] = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -786,7 +791,8 @@ class Unreadable(TransformError):
     """One source value a normaliser or value table cannot read; the message names the source."""
 
 
-def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Settings) -> str:
+def _lookup(spec: FieldSpec, value: str, plan: Plan, settings: Settings) -> str:
+    """The value table's entry for ``value``; ``Unreadable`` (without the source: the caller names it) when none."""
     if spec.table is None or not value:
         return value
     mapped = settings.value(spec.table, value)
@@ -794,16 +800,29 @@ def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Sett
         known = settings.values[spec.table]
         listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
         raise Unreadable(
-            f"{source}: {_shown(value)} is not in [values.{spec.table}] of {plan.name} "
-            f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
+            _(
+                "{value} is not in [values.{table}] of {file} (it has {listed}); add it there or with "
+                "--map {table}:FROM=TO"
+            ).format(value=_shown(value), table=spec.table, file=plan.name, listed=listed)
         )
     return mapped
+
+
+def _source(column: str, part: str | None = None) -> str:
+    """How a message names where a value was read: ``column "Tutar"``, ``column "order_item_1" part "sku"``.
+
+    Made only when a message needs it, not for every cell read.
+    """
+    if part is None:
+        return _('column "{column}"').format(column=column)
+    return _('column "{column}" part "{part}"').format(column=column, part=part)
 
 
 def _unreadable(spec: FieldSpec, row: Row, reason: str, before: str = "") -> str:
     """``on_error``: reject the record that holds the value, or leave the field empty and say so."""
     if spec.on_error == "empty":
-        row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}", before, ""))
+        message = _("{field} left empty: {reason}").format(field=spec.name, reason=reason)
+        row.warnings.append((spec.type, spec.name, "value-dropped", message, before, ""))
         return ""
     raise RowError(spec.type, spec.name, reason)
 
@@ -815,15 +834,15 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
     ``fallback-used`` warning naming it; when no source gives a value, the first unreadable one
     is the field's error (``on_error`` decides), so a value is never lost in silence.
     """
-    sources: list[tuple[str, str, str]] = []  # (column, what to call it, raw text)
+    sources: list[tuple[str, str | None, str]] = []  # (column, part of a packed cell, raw text)
     if spec.kind == "part":
         assert parts is not None
         column, cell = parts
-        sources = [(column, f'column "{column}" part "{p}"', cell.get(p, "")) for p in spec.parts]
+        sources = [(column, p, cell.get(p, "")) for p in spec.parts]
     else:
-        sources = [(c, f'column "{c}"', row.cells[c]) for c in spec.columns]
+        sources = [(c, None, row.cells[c]) for c in spec.columns]
     failed: list[tuple[str, str]] = []  # (why, raw value)
-    for column, source, raw in sources:
+    for column, part, raw in sources:
         try:
             found: list[str] = []
             value: str | None = nz.text(raw)
@@ -831,12 +850,9 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
                 if value is None:
                     break
                 value = _step(step, value, plan, found)
-            value = _lookup(spec, source, value or "", plan, settings)
-        except nz.NormaliseError as exc:
-            failed.append((f"{source}: {exc}", raw))
-            continue
-        except Unreadable as exc:
-            failed.append((str(exc), raw))
+            value = _lookup(spec, value or "", plan, settings)
+        except (nz.NormaliseError, Unreadable) as exc:
+            failed.append((f"{_source(column, part)}: {exc}", raw))
             continue
         if value:
             row.currencies += [(spec.name, column, code, row.table) for code in found]
@@ -844,7 +860,9 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
             if kind is not None:
                 row.warnings.append((spec.type, spec.name, kind, f"{spec.name}: {kind}", raw, value))
             for reason, before in failed:
-                message = f"{spec.name} taken from {source}, not {reason}"
+                message = _("{field} taken from {source}, not {reason}").format(
+                    field=spec.name, source=_source(column, part), reason=reason
+                )
                 row.warnings.append((spec.type, spec.name, "fallback-used", message, before, value))
             _log_meaning(spec, row, raw, value, found, settings)
             return value
@@ -855,16 +873,19 @@ def _log_meaning(spec: FieldSpec, row: Row, raw: str, value: str, found: list[st
     """A change of meaning a person may need to know: a currency sign or unit stripped, a value mapped to a
     code the rule files mark unconfirmed. Reformatting (``1.049,00`` → ``1049.00``) is not listed."""
     if found:
-        message = f"{spec.name}: currency {', '.join(found)} taken out of the amount"
+        message = _("{field}: currency {currency} taken out of the amount").format(
+            field=spec.name, currency=", ".join(found)
+        )
         row.warnings.append((spec.type, spec.name, "unit-stripped", message, raw, value))
     if spec.table is not None:
         label = core.unconfirmed_label(spec.type, spec.name, value)
         if label is not None:
-            message = f"{spec.name} {_shown(nz.text(raw) or '')} is mapped to {label}; Akinon's docs do not confirm it"
+            message = _("{field} {value} is mapped to {code}; Akinon's docs do not confirm it").format(
+                field=spec.name, value=_shown(nz.text(raw) or ""), code=label
+            )
             row.warnings.append((spec.type, spec.name, "code-unconfirmed", message, raw, value))
         elif nz.text(raw) != value:  # the mapping's own value table (TL -> TRY): counted, listed with --explain
-            message = f"{spec.name} mapped by [values.{spec.table}]"
-            row.warnings.append((spec.type, spec.name, "value-mapped", message, raw, value))
+            row.warnings.append((spec.type, spec.name, "value-mapped", spec.mapped_note, raw, value))
 
 
 #: A packed item cell as read: its column and its parts (key -> value).
@@ -891,11 +912,11 @@ def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, parts: Pac
             value = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if obj else ""
     except nz.NormaliseError as exc:
         where = " / ".join(f'"{c}"' for c in spec.columns)
-        return _unreadable(spec, row, f"column {where}: {exc}")
+        return _unreadable(spec, row, _("column {columns}: {reason}").format(columns=where, reason=exc))
     try:
-        value = _lookup(spec, f'column "{spec.columns[0]}"', value, plan, settings)
+        value = _lookup(spec, value, plan, settings)
     except Unreadable as exc:
-        return _unreadable(spec, row, str(exc))
+        return _unreadable(spec, row, f"{_source(spec.columns[0])}: {exc}")
     return value
 
 
@@ -916,14 +937,24 @@ def _unpack(column: str, cell: str, packed: Packed) -> dict[str, str]:
                 raise RowError(
                     "order_item",
                     "",
-                    f'column "{column}": {_shown(piece)} is not KEY{packed.key_separator}VALUE; packed items are '
-                    f"written like name{packed.key_separator}…{packed.separator}sku{packed.key_separator}…",
+                    _("{source}: {value} is not {pattern}; packed items are written like {example}").format(
+                        source=_source(column),
+                        value=_shown(piece),
+                        pattern=f"KEY{packed.key_separator}VALUE",
+                        example=f"name{packed.key_separator}…{packed.separator}sku{packed.key_separator}…",
+                    ),
                 )
             parts[last] += packed.separator + piece
             continue
         last = key.strip()
         if last in parts:
-            raise RowError("order_item", "", f'column "{column}": part "{last}" appears twice in {_shown(cell)}')
+            raise RowError(
+                "order_item",
+                "",
+                _('{source}: part "{part}" appears twice in {cell}').format(
+                    source=_source(column), part=last, cell=_shown(cell)
+                ),
+            )
         parts[last] = value
     return parts
 
@@ -1020,8 +1051,10 @@ def _currency_of_amounts(row: Row) -> None:
             error = RowError(
                 type_name,
                 name if type_name != "order" else "currency",
-                f'column "{column}" ({name}) is in {code}, but the order\'s currency is {order["currency"]}; '
-                "an amount in another currency is not converted",
+                _(
+                    "{source} ({field}) is in {code}, but the order's currency is {currency}; "
+                    "an amount in another currency is not converted"
+                ).format(source=_source(column), field=name, code=code, currency=order["currency"]),
             )
             row.errors.setdefault(table or "order", []).append(error)
 
@@ -1099,7 +1132,7 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
                 culprit, error = problem
                 reason = error.reason
                 if culprit is not members[0]:
-                    reason = f"row {culprit.origin.row} of the order: {reason}"
+                    reason = _("row {row} of the order: {reason}").format(row=culprit.origin.row, reason=reason)
                 order.refused = (error.field if error.type in ("order", "") else "", reason)
             draft.add(order)
             for row in readable:
@@ -1126,20 +1159,23 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
             has_default=("user", "date_joined") in settings_defaults
             or plan.fields["user"]["date_joined"].default is not None,
             migration_date=core.migration_date(),
-            why="no order of this user has a date that can be read",
+            why=_("no order of this user has a date that can be read"),
         )
     if "user" in plan.fields:
         for record in draft.records:
             if record.type == "user":
                 _defaults(plan.fields["user"], record.values, used, draft, record.origin)
     for label, count in used.items():
-        table_key, _, name = label.rpartition(".")
+        table_key, _dot, name = label.rpartition(".")
         spec = plan.fields[table_key][name]
-        condition = " and ".join(f"{n} is {' or '.join(_shown(v) for v in vs)}" for n, vs in spec.when)
-        draft.notes.append(
-            f"{label}: default {_shown(spec.default or '')} used for {count:,} "
-            f"{'record' if count == 1 else 'records'}{f' (where {condition})' if condition else ''}"
+        condition = _(" and ").join(
+            _("{field} is {values}").format(field=n, values=_(" or ").join(_shown(v) for v in vs))
+            for n, vs in spec.when
         )
+        used_for = ngettext(
+            "{field}: default {value} used for {n} record", "{field}: default {value} used for {n} records", count
+        ).format(field=label, value=_shown(spec.default or ""), n=number(count))
+        draft.notes.append(used_for + (_(" (where {condition})").format(condition=condition) if condition else ""))
 
 
 def _defaults(
@@ -1184,9 +1220,18 @@ def _divide(values: dict[str, str], name: str, by: str) -> str | None:
         return None
     values[name] = str(rounded)
     if not exact:
-        return (
-            f"{name} {values[name]} is {total} / {by} {divisor} rounded to {places} decimal places "
-            f"({rounded} x {divisor} = {rounded * divisor})"
+        return _(
+            "{field} {value} is {total} / {by} {divisor} rounded to {places} decimal places "
+            "({rounded} x {divisor} = {product})"
+        ).format(
+            field=name,
+            value=values[name],
+            total=total,
+            by=by,
+            divisor=divisor,
+            places=places,
+            rounded=rounded,
+            product=rounded * divisor,
         )
     return None
 
@@ -1200,7 +1245,7 @@ def _group_problem(plan: Plan, members: list[Row], label: str) -> tuple[Row, Row
     read, or rows that disagree on a value the order has once."""
     for row in members:
         if row.error is not None:
-            return row, RowError("order", "", f"it cannot be read whole: {row.error.reason}")
+            return row, RowError("order", "", _("it cannot be read whole: {reason}").format(reason=row.error.reason))
         if row.errors.get("order"):
             return row, row.errors["order"][0]
     if "order" not in plan.fields or len(members) == 1:
@@ -1220,9 +1265,19 @@ def _group_problem(plan: Plan, members: list[Row], label: str) -> tuple[Row, Row
                 return row, RowError(
                     "order",
                     name,
-                    f"{source} is {_raw(spec, row)} on row {row.origin.row} but {_raw(spec, first)} on row "
-                    f"{first.origin.row}; the columns of order {label!r} must agree on all its rows "
-                    f"(or set pick for order.{name} in {plan.name})",
+                    _(
+                        "{source} is {value} on row {row} but {first} on row {first_row}; the columns of order "
+                        "{order} must agree on all its rows (or set pick for order.{field} in {file})"
+                    ).format(
+                        source=source,
+                        value=_raw(spec, row),
+                        row=row.origin.row,
+                        first=_raw(spec, first),
+                        first_row=first.origin.row,
+                        order=repr(label),
+                        field=name,
+                        file=plan.name,
+                    ),
                 )
     return None
 
@@ -1232,8 +1287,8 @@ def _source_text(spec: FieldSpec, plan: Plan) -> str:
         ref = plan.fields[spec.ref[0]][spec.ref[1]]  # type: ignore[index]
         return _source_text(ref, plan)
     if len(spec.columns) == 1:
-        return f'column "{spec.columns[0]}"'
-    return "columns " + ", ".join(f'"{c}"' for c in spec.columns)
+        return _source(spec.columns[0])
+    return _("columns {columns}").format(columns=", ".join(f'"{c}"' for c in spec.columns))
 
 
 def _raw(spec: FieldSpec, row: Row) -> str:
@@ -1311,7 +1366,9 @@ def _fold_user(
     errors = row.errors.get("user", [])
     if side:
         for error in errors:
-            message = f"{error.reason}; skipped for the user, who keeps what the other rows give"
+            message = _("{reason}; skipped for the user, who keeps what the other rows give").format(
+                reason=error.reason
+            )
             draft.warn(row.origin, "user", error.field, "value-skipped", message, _raw_of(plan, row, error), "")
     folded = nz.email(key) or "" if key else ""  # keys are matched like emails: I and İ both as i
     user = users.get(folded) if folded else None
@@ -1327,7 +1384,9 @@ def _fold_user(
     if mention:
         draft.folded["user"] += 1
         if not side:  # a users file with a customer twice: say which row went into which
-            message = f"the same customer as {user.origin.where()} (keys match ignoring case): merged into that user"
+            message = _("the same customer as {where} (keys match ignoring case): merged into that user").format(
+                where=user.origin.where()
+            )
             draft.warn(row.origin, "user", "customer_code", "customer-merged", message, key, user.get("customer_code"))
     # Each row is folded once, so a repeat can only be the last one added: checking the list's tail
     # keeps a user of 100,000 rows linear (``in`` on the whole list made it quadratic).
@@ -1346,7 +1405,9 @@ def _fold_user(
                     "user",
                     name,
                     "user-values-differ",
-                    f"user {key!r}: {name} {_shown(new)} differs from {_shown(old)} kept from {user.origin.where()}",
+                    _("user {key}: {field} {value} differs from {kept} kept from {where}").format(
+                        key=repr(key), field=name, value=_shown(new), kept=_shown(old), where=user.origin.where()
+                    ),
                 )
         else:
             user.values[name] = _combine(spec.pick, [old, new], plan.timezone)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import _
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
@@ -194,7 +195,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         users.items(),
         has_default=("user", "date_joined") in settings.defaults,
         migration_date=core.migration_date(),
-        why="the customer object has no date_joined",
+        why=_("the customer object has no date_joined"),
     )
     if fallback:
         draft.notes.append(

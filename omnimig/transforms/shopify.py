@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omnimig import i18n  # i18n._(): this module uses _ as a loop variable
 from omnimig.exceptions import ReadError
 from omnimig.io import open_source
 from omnimig.transforms import core
@@ -978,7 +979,7 @@ def _date_joined(ctx: Context) -> None:
         [*ctx.customers.items(), *ctx.derived.items()],
         has_default=("user", "date_joined") in ctx.settings.defaults,
         migration_date=core.migration_date(),
-        why="Shopify exports no sign-up date",
+        why=i18n._("Shopify exports no sign-up date"),
     )
 
 
