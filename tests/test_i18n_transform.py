@@ -195,3 +195,28 @@ def test_a_value_a_normaliser_cannot_read_is_explained_in_turkish(call: object, 
     with pytest.raises(nz.NormaliseError) as caught:
         call()  # type: ignore[operator]
     assert turkish in str(caught.value)
+
+
+def test_a_mapping_mistake_is_refused_in_turkish_with_the_same_exit_code(tmp_path: Path) -> None:
+    broken = tmp_path / "m.toml"
+    text = TURKISH_MAPPING.read_text(encoding="utf-8").replace("[order]\n", '[order]\nnumbr = "Sipariş No"\n', 1)
+    broken.write_text(text, encoding="utf-8")
+    english = transform("en", tmp_path / "en", "mapping", TURKISH, "--mapping", broken)
+    turkish = transform("tr", tmp_path / "tr", "mapping", TURKISH, "--mapping", broken)
+    assert english.exit_code == turkish.exit_code == 2
+    assert "[order] has no field 'numbr' (did you mean \"number\"?)" in english.output
+    assert "[order] tablosunda 'numbr' diye bir alan yok (bunu mu demek istediniz: \"number\"); alanları:" in (
+        turkish.output.replace("\n", " ")
+    )
+    assert f"{broken}, satır " in turkish.output  # the file and line, in Turkish words
+    assert not (tmp_path / "tr").exists()  # refused before anything was written
+
+
+def test_a_folder_omnimig_did_not_make_is_refused_in_turkish(tmp_path: Path) -> None:
+    out = tmp_path / "Downloads"
+    out.mkdir()
+    (out / "thesis.docx").write_text("mine", encoding="utf-8")
+    result = transform("tr", out, "mapping", WOO, "--mapping", WOO_MAPPING)
+    assert result.exit_code == 2
+    assert "klasör boş değil ve omnimig tarafından oluşturulmamış" in " ".join(result.output.split())
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
