@@ -220,3 +220,25 @@ def test_a_folder_omnimig_did_not_make_is_refused_in_turkish(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "klasör boş değil ve omnimig tarafından oluşturulmamış" in " ".join(result.output.split())
     assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+
+
+def test_the_omnitron_and_shopify_sources_speak_turkish_too(tmp_path: Path) -> None:
+    """The JSON source counts orders and order lines; Shopify's notes are counted messages."""
+    data = ROOT / "tests" / "data" / "transform"
+    omnitron = transform("tr", tmp_path / "om", "omnitron-orders", data / "omnitron" / "orders.json")
+    assert omnitron.exit_code == 1
+    assert ": 4 sipariş okundu = 3 yazıldı + 0 birleştirildi + 1 reddedildi" in omnitron.stdout
+    assert ": 7 sipariş satırı okundu = 4 yazıldı + 2 birleştirildi + 1 reddedildi" in omnitron.stdout
+    header, rows = table(tmp_path / "om" / "rejects.csv")
+    assert header[-1] == "reason" and [r[3] for r in rows] == ["order", "order_item"]
+    assert rows[1][-1] == f"bağlı olduğu kayıt (order 1057000000000004) reddedildi: {rows[0][-1]}"
+    assert rows[0][-1].startswith("siparişin müşterisinin e-postası yok")
+    shop = data / "shopify"
+    shopify = transform("tr", tmp_path / "sh", "shopify", shop / "orders_export.csv", shop / "customers_export.csv")
+    assert shopify.exit_code == 1
+    assert "müşteri dışa aktarımında olmayan 1 alıcı: müşteri kayıtları siparişlerinden oluşturuldu" in shopify.stdout
+    assert "iade edilen 1 sipariş 600 durum kodunu aldı" in shopify.stdout
+    _, changes = table(tmp_path / "sh" / "changes.csv")
+    codes = {r[-2]: r[-1] for r in changes}
+    assert codes["sku-empty"] == "sipariş kaleminin SKU değeri yok (özel bir ürün mü?)"
+    assert codes["status-cancelled"].startswith("iptal tarihi ")
