@@ -85,7 +85,10 @@ def test_the_turkish_summary_keeps_the_numbers_shape_and_exit_code(woo: dict[str
     # types and codes stay as a program reads them; the words around them are Turkish
     assert "klasörüne yazıldı: 11 user, 12 address, 11 order, 14 order_item" in out
     assert "reddedildi: 1 order, 1 order_item; her biri gerekçesiyle" in out
-    assert "dönüştürürken değişti: 1 code-unconfirmed, 1 value-dropped, 1 value-skipped, 1 date-joined-fallback" in out
+    assert (
+        "dönüştürme sırasında değiştirildi: "
+        "1 code-unconfirmed, 1 value-dropped, 1 value-skipped, 1 date-joined-fallback" in out
+    )
     assert "71 value-mapped; --explain bunları changes.csv dosyasında listeler" in out
     assert "order.currency için varsayılan değer kullanıldı (11 satır)" in out
     assert (
@@ -159,7 +162,7 @@ def test_a_row_of_an_order_that_disagrees_names_its_row_in_turkish(tmp_path: Pat
     (en_header, en_rows), (tr_header, tr_rows) = (table(tmp_path / d / "rejects.csv") for d in ("en", "tr"))
     assert tr_header == en_header and [r[:-1] for r in tr_rows] == [r[:-1] for r in en_rows]
     reasons = {r[4]: r[-1] for r in tr_rows}
-    assert reasons["order 100004"].startswith("siparişin 7. satırı: ")
+    assert reasons["order 100004"].startswith("siparişin satırlarından biri (satır 7): ")
     assert reasons["item of order 100004"] == f"bağlı olduğu kayıt (order 100004) reddedildi: {reasons['order 100004']}"
     assert reasons["user (no customer_code)"] == "customer_code (müşteri kodu) zorunlu bir alan, ancak boş"
 
