@@ -367,7 +367,8 @@ CODE = "import omnimig, sys; print(omnimig.__file__, file=sys.stderr); from omni
 
 
 def transform_command(path: Path, out: Path) -> list[str]:
-    return [PY, "-c", CODE, "transform", "shopify", str(path), "--out", str(out), *DEFAULTS]
+    # --lang en: accounting() reads the English summary, whatever the machine's locale
+    return [PY, "-c", CODE, "--lang", "en", "transform", "shopify", str(path), "--out", str(out), *DEFAULTS]
 
 
 def accounting(stdout: str) -> tuple[int, int, int, int]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from omnimig.i18n import _
 from omnimig.io.table import Notice
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
 from omnimig.transforms import normalize as nz
@@ -235,6 +236,7 @@ class Joined:
         why: str,
     ) -> None:
         """Fill each user's empty ``date_joined``; ``why`` says in the change line where it came from."""
+        from_order = _("date_joined is the earliest valid order date ({why})").format(why=why)  # once per run
         for key, user in users:
             if user.get("date_joined"):
                 continue
@@ -246,7 +248,7 @@ class Joined:
                     "user",
                     "date_joined",
                     "date-joined-from-order",
-                    f"date_joined is the earliest valid order date ({why})",
+                    from_order,
                     "",
                     found[1],
                     user.label(),
@@ -258,8 +260,10 @@ class Joined:
                     "user",
                     "date_joined",
                     "date-joined-fallback",
-                    f"no valid order date to take date_joined from ({why}): the migration date is used; "
-                    "set another with --default user.date_joined=...",
+                    _(
+                        "no valid order date to take date_joined from ({why}): the migration date is used; "
+                        "set another with --default user.date_joined=..."
+                    ).format(why=why),
                     "",
                     migration_date,
                     user.label(),

@@ -15,16 +15,19 @@ from pathlib import Path
 
 from omnimig.errors import debug_enabled, describe
 from omnimig.exceptions import TransformError
+from omnimig.i18n import _
 from omnimig.io.safe_text import visible
 
 __all__ = ["TransformError", "debug_enabled", "describe", "reading", "unexpected"]
 
 
-def unexpected(where: str | Path, exc: BaseException, what: str = "cannot transform this file") -> TransformError:
+def unexpected(where: str | Path, exc: BaseException, what: str | None = None) -> TransformError:
     """The one line for an exception nobody planned for, naming the input and how to see more."""
     return TransformError(
-        f"{visible(str(where))}: {what} ({describe(exc)}); check that it is the export the source reads, "
-        "or run with --debug to see the traceback for a bug report"
+        _(
+            "{file}: {what} ({reason}); check that it is the export the source reads, "
+            "or run with --debug to see the traceback for a bug report"
+        ).format(file=visible(str(where)), what=what or _("cannot transform this file"), reason=describe(exc))
     )
 
 

@@ -18,6 +18,7 @@ from functools import cache
 
 import pandas as pd
 
+from omnimig.i18n import _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally
@@ -69,7 +70,8 @@ class Losses:
 
     def because_of(self, parent: Record) -> str:
         """``its user 50052 was rejected: <that user's reason>``."""
-        return f"its {parent.label()} was rejected: {self.why.get(id(parent), 'see its own line')}"
+        why = self.why[id(parent)] if id(parent) in self.why else _("see its own line")
+        return _("its {record} was rejected: {reason}").format(record=parent.label(), reason=why)
 
     def is_lost(self, record: Record) -> bool:
         return id(record) in self.why
@@ -171,6 +173,7 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
 
     Which fields need a time is read from the rules (``temporal: datetime``); the change is a warning.
     """
+    no_time = _("{field} {value} had no time: 00:00")  # once, not per record
     for rule in table_rules(type_name).fields:
         if rule.temporal != "datetime":
             continue
@@ -178,7 +181,7 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
             value = record.get(rule.name)
             if DATE_ONLY.fullmatch(value):
                 record.values[rule.name] = f"{value}T00:00:00"
-                message = f"{rule.name} {value} had no time: 00:00"
+                message = no_time.format(field=rule.name, value=value)
                 draft.warn(record.origin, type_name, rule.name, "time-added", message, value, record.values[rule.name])
 
 
@@ -212,12 +215,15 @@ def _apply_rules(
         rule = rules.field(p.field)
         if p.rule == "max-length" and options.truncate:
             record.values[p.field] = before[: rule.max_length]
-            message = f"{p.field} cut from {len(before)} to {rule.max_length} characters (--truncate)"
+            message = _("{field} cut from {length} to {limit} characters (--truncate)").format(
+                field=p.field, length=len(before), limit=rule.max_length
+            )
             draft.warn(record.origin, type_name, p.field, "truncated", message, before, record.values[p.field])
             repaired = True
         elif p.rule != "max-length" and not rule.required and before != "":
             record.values[p.field] = ""
-            draft.warn(record.origin, type_name, p.field, "value-dropped", f"{p.field} left empty: {p.message}", before)
+            message = _("{field} left empty: {reason}").format(field=p.field, reason=p.message)
+            draft.warn(record.origin, type_name, p.field, "value-dropped", message, before)
             repaired = True
     if repaired:
         problems = _check(type_name, records, choices)
@@ -226,10 +232,10 @@ def _apply_rules(
         for i, record in enumerate(records):
             name = next((n for n, v in record.values.items() if v and len(v) > options.max_cell), None)
             if name is not None:
-                message = (
-                    f"{name} has {len(record.values[name]):,} characters; an XLSX cell holds at most "
-                    f"{options.max_cell:,}: write the bundle with --format csv or json to keep it whole"
-                )
+                message = _(
+                    "{field} has {length} characters; an XLSX cell holds at most "
+                    "{limit}: write the bundle with --format csv or json to keep it whole"
+                ).format(field=name, length=number(len(record.values[name])), limit=number(options.max_cell))
                 refused[i] = Problem("", type_name, i, name, "max-length", "error", None, message)
     for p in problems:
         if p.severity != "error" or p.row is None or p.row in refused:
@@ -285,10 +291,9 @@ def _unique(kept: dict[str, list[Record]], losses: Losses) -> None:
                     losses.merged[mtype.name] += 1
                 else:
                     shown = ", ".join(record.get(f) for f in fields)
-                    reason = (
-                        f"{' and '.join(fields)} {shown!r} repeats the one from {seen.origin.where()} "
-                        "with different values; keys must be unique"
-                    )
+                    reason = _(
+                        "{fields} {value} repeats the one from {where} with different values; keys must be unique"
+                    ).format(fields=_(" and ").join(fields), value=repr(shown), where=seen.origin.where())
                     losses.lose(record, fields[0], reason)
             kept[mtype.name] = survivors
 
@@ -321,7 +326,9 @@ def _follow_parents(
             merged_into[id(record)] = twin
             losses.merged[type_name] += 1
             continue
-        reason = f"its {parent.label()} repeats the one from {host.origin.where()}, which has no such {type_name}"
+        reason = _("its {record} repeats the one from {where}, which has no such {type}").format(
+            record=parent.label(), where=host.origin.where(), type=type_name
+        )
         losses.lose(record, "", reason)
     kept[type_name] = survivors
 

@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimig.exceptions import ReadError, TransformError
+from omnimig.i18n import _, ngettext, number
 from omnimig.io import open_source
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
@@ -113,6 +114,9 @@ class FieldSpec:
     when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, accepted values): all must hold
     entries: dict[str, FieldSpec] | None = None  # json = { KEY = field }: each entry read like a field
     divide_by: str | None = None  # another field of the record: a line total over its quantity
+    # The change line of a value-table lookup, translated once when the mapping is compiled: it is
+    # made for every mapped value of every row (counted; listed with --explain).
+    mapped_note: str = ""
 
     @property
     def label(self) -> str:
@@ -190,15 +194,19 @@ def compile_plan(settings: Settings) -> Plan:
     """Check the mapping strictly and turn it into a plan; every error names the file and line."""
     if settings.path is None:
         raise SettingsError(
-            "the mapping source needs --mapping FILE: a TOML file saying which export column feeds which "
-            "target field (see docs/mapping.md and the examples in omnimig/transforms/mappings/)"
+            _(
+                "the mapping source needs --mapping FILE: a TOML file saying which export column "
+                "feeds which target field (see docs/mapping.md and the examples in "
+                "omnimig/transforms/mappings/)"
+            )
         )
     plan = Plan(fields={}, group_by=None, user_key=None, name=settings.path.name)
     _source_options(settings, plan)
     if not settings.targets:
         raise SettingsError(
-            f"{settings.path}: the mapping feeds no target type; add at least one of "
-            + ", ".join(f"[{t}]" for t in TARGETS)
+            _("{file}: the mapping feeds no target type; add at least one of {tables}").format(
+                file=settings.path, tables=", ".join(f"[{t}]" for t in TARGETS)
+            )
         )
     for type_name in TARGETS:
         table = settings.targets.get(type_name)
@@ -221,7 +229,9 @@ def compile_plan(settings: Settings) -> Plan:
     if user is not None and "key" in user:
         spec = _field(settings, "user", "key", user["key"], settings.where("user", "key"))
         if spec.kind not in ("column", "columns"):
-            raise SettingsError(f"{spec.where}: [user] key must name a column or columns of the export")
+            raise SettingsError(
+                _("{where}: [user] key must name a column or columns of the export").format(where=spec.where)
+            )
         plan.user_key = spec
     return plan
 
@@ -245,15 +255,22 @@ def _tables(settings: Settings, type_name: str, table: dict[str, Any]) -> list[t
     fields = [k for k in table if k not in named]
     if fields:
         raise SettingsError(
-            f"{settings.where(type_name, fields[0])}: [address] has the field {fields[0]!r} and the named address "
-            f"tables {', '.join(f'[address.{n}]' for n in named)}; with several addresses put every field in a "
-            "named table"
+            _(
+                "{where}: [address] has the field {field} and the named address tables {listed}; with "
+                "several addresses put every field in a named table"
+            ).format(
+                where=settings.where(type_name, fields[0]),
+                field=repr(fields[0]),
+                listed=", ".join(f"[address.{n}]" for n in named),
+            )
         )
     for name in named:
         if not name.isidentifier():
             raise SettingsError(
-                f"{settings.where(f'address.{name}')}: [address.{name}]: an address table is named with letters, "
-                "digits and _ (e.g. [address.billing], [address.shipping])"
+                _(
+                    "{where}: [address.{name}]: an address table is named with letters, digits and _ "
+                    "(e.g. [address.billing], [address.shipping])"
+                ).format(where=settings.where(f"address.{name}"), name=name)
             )
     return [(f"address.{name}", fields_) for name, fields_ in named.items()]
 
@@ -269,14 +286,18 @@ def _table(settings: Settings, type_name: str, table_key: str, table: dict[str, 
             extra = TABLE_KEYS.get(type_name, ()) if table_key == type_name else ()
             suggestion = _closest(key, [*names, *extra])
             raise SettingsError(
-                f"{where}: [{table_key}] has no field {key!r}{suggestion}; its fields are {', '.join(names)}"
-                + (f" (and {', '.join(extra)})" if extra else "")
+                _("{where}: [{table}] has no field {key}{suggestion}; its fields are {fields}").format(
+                    where=where, table=table_key, key=repr(key), suggestion=suggestion, fields=", ".join(names)
+                )
+                + (_(" (and {keys})").format(keys=", ".join(extra)) if extra else "")
             )
         spec = _field(settings, type_name, key, raw, where)
         spec.table_key = table_key
         specs[key] = spec
     if not specs:
-        raise SettingsError(f"{settings.where(table_key)}: [{table_key}] maps no field")
+        raise SettingsError(
+            _("{where}: [{table_key}] maps no field").format(where=settings.where(table_key), table_key=table_key)
+        )
     return specs
 
 
@@ -284,32 +305,48 @@ def _packed(settings: Settings, raw: Any) -> Packed:
     where = settings.where("order_item", "packed")
     example = '{ columns = "order_item_*", separator = "|", key_separator = ":" }'
     if not isinstance(raw, dict):
-        raise SettingsError(f"{where}: [order_item] packed must be a table such as {example}")
+        raise SettingsError(
+            _("{where}: [order_item] packed must be a table such as {example}").format(where=where, example=example)
+        )
     unknown = [k for k in raw if k not in PACKED_KEYS]
     if unknown:
         raise SettingsError(
-            f"{where}: [order_item] packed: unknown key {unknown[0]!r}{_closest(unknown[0], PACKED_KEYS)}; "
-            f"packed has {', '.join(PACKED_KEYS)}"
+            _("{where}: [order_item] packed: unknown key {unknown}{suggestion}; packed has {listed}").format(
+                where=where,
+                unknown=repr(unknown[0]),
+                suggestion=_closest(unknown[0], PACKED_KEYS),
+                listed=", ".join(PACKED_KEYS),
+            )
         )
     columns = raw.get("columns")
     if isinstance(columns, list):
         if not columns or not all(isinstance(c, str) and c for c in columns) or len(set(columns)) != len(columns):
-            raise SettingsError(f"{where}: [order_item] packed columns must name each column once")
+            raise SettingsError(
+                _("{where}: [order_item] packed columns must name each column once").format(where=where)
+            )
         packed = Packed(tuple(columns), where=where)
     elif isinstance(columns, str) and columns:
         packed = Packed(columns, where=where)
     else:
         raise SettingsError(
-            f'{where}: [order_item] packed needs columns: a list of columns or a pattern such as "order_item_*"'
+            _(
+                '{where}: [order_item] packed needs columns: a list of columns or a pattern such as "order_item_*"'
+            ).format(where=where)
         )
     for key in ("separator", "key_separator"):
         if key in raw:
             value = raw[key]
             if not isinstance(value, str) or not value or value.strip() != value:
-                raise SettingsError(f'{where}: [order_item] packed {key} must be text without outer spaces, e.g. "|"')
+                raise SettingsError(
+                    _('{where}: [order_item] packed {key} must be text without outer spaces, e.g. "|"').format(
+                        where=where, key=key
+                    )
+                )
             setattr(packed, key, value)
     if packed.separator == packed.key_separator:
-        raise SettingsError(f"{where}: [order_item] packed separator and key_separator must differ")
+        raise SettingsError(
+            _("{where}: [order_item] packed separator and key_separator must differ").format(where=where)
+        )
     return packed
 
 
@@ -320,21 +357,29 @@ def _check_parts(plan: Plan, settings: Settings) -> None:
     for spec in parts:
         if spec.type != "order_item":
             raise SettingsError(
-                f"{spec.where}: {spec.label}: part reads a packed item cell; only [order_item] has them"
+                _("{where}: {label}: part reads a packed item cell; only [order_item] has them").format(
+                    where=spec.where, label=spec.label
+                )
             )
         if plan.packed is None:
             raise SettingsError(
-                f"{spec.where}: {spec.label}: part needs packed in [order_item], e.g. packed = "
-                '{ columns = "order_item_*", separator = "|", key_separator = ":" }'
+                _(
+                    "{where}: {label}: part needs packed in [order_item], e.g. packed = {{ columns = "
+                    '"order_item_*", separator = "|", key_separator = ":" }}'
+                ).format(where=spec.where, label=spec.label)
             )
     if plan.packed is not None and not parts:
-        raise SettingsError(f"{plan.packed.where}: [order_item] packed is set but no field reads a part of it")
+        raise SettingsError(
+            _("{where}: [order_item] packed is set but no field reads a part of it").format(where=plan.packed.where)
+        )
     if plan.packed is not None:
         for specs in plan.fields.values():
             for spec in specs.values():
                 if spec.kind == "field" and spec.type != "order_item" and spec.ref and spec.ref[0] == "order_item":
                     raise SettingsError(
-                        f"{spec.where}: {spec.label} copies an [order_item] field, but packed items are many per row"
+                        _("{where}: {label} copies an [order_item] field, but packed items are many per row").format(
+                            where=spec.where, label=spec.label
+                        )
                     )
 
 
@@ -344,16 +389,22 @@ def _check_when(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
     if spec.divide_by is not None and (spec.divide_by == spec.name or spec.divide_by not in specs):
         mapped = ", ".join(n for n in specs if n != spec.name)
         raise SettingsError(
-            f"{spec.where}: {spec.label}: divide_by names {spec.divide_by!r}, which is not another mapped field of "
-            f"[{spec.table_key}] (it maps {mapped})"
+            _(
+                "{where}: {label}: divide_by names {divide_by}, which is not another mapped field of "
+                "[{table}] (it maps {mapped})"
+            ).format(
+                where=spec.where, label=spec.label, divide_by=repr(spec.divide_by), table=spec.table_key, mapped=mapped
+            )
         )
     for name, wanted in spec.when:
         other = specs.get(name)
         if other is None or name == spec.name:
             mapped = ", ".join(n for n in specs if n != spec.name)
             raise SettingsError(
-                f"{spec.where}: {spec.label}: when names {name!r}, which is not another mapped field of "
-                f"[{spec.table_key}] (it maps {mapped})"
+                _(
+                    "{where}: {label}: when names {name}, which is not another mapped field of [{table}] "
+                    "(it maps {mapped})"
+                ).format(where=spec.where, label=spec.label, name=repr(name), table=spec.table_key, mapped=mapped)
             )
         if other.table is not None:
             gives = list(dict.fromkeys(settings.values[other.table].values()))
@@ -361,8 +412,17 @@ def _check_when(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
             wrong = [w for w in wanted if w and nz.fold(w) not in folded]
             if wrong:
                 raise SettingsError(
-                    f"{spec.where}: {spec.label}: when {name} = {_shown(wrong[0])}, but [values.{other.table}] never "
-                    f"gives that value (it gives {', '.join(_shown(g) for g in gives[:12])})"
+                    _(
+                        "{where}: {label}: when {name} = {value}, but [values.{table}] never gives that value "
+                        "(it gives {listed})"
+                    ).format(
+                        where=spec.where,
+                        label=spec.label,
+                        name=name,
+                        value=_shown(wrong[0]),
+                        table=other.table,
+                        listed=", ".join(_shown(g) for g in gives[:12]),
+                    )
                 )
 
 
@@ -371,9 +431,17 @@ def _source_options(settings: Settings, plan: Plan) -> None:
         where = settings.where("source", key)
         if key not in SOURCE_KEYS:
             options = "; ".join(f"{k}: {v}" for k, v in SOURCE_KEYS.items())
-            raise SettingsError(f"{where}: [source] has no option {key!r}; the mapping source reads {options}")
+            raise SettingsError(
+                _("{where}: [source] has no option {key}; the mapping source reads {options}").format(
+                    where=where, key=repr(key), options=options
+                )
+            )
         if not isinstance(value, str):
-            raise SettingsError(f"{where}: [source] {key} must be text, e.g. {key} = {SOURCE_KEYS[key]}")
+            raise SettingsError(
+                _("{where}: [source] {key} must be text, e.g. {key} = {example}").format(
+                    where=where, key=key, example=SOURCE_KEYS[key]
+                )
+            )
     src = settings.source
     if "encoding" in src:
         try:
@@ -382,24 +450,32 @@ def _source_options(settings: Settings, plan: Plan) -> None:
             name = ""
         if name not in ENCODINGS:
             raise SettingsError(
-                f"{settings.where('source', 'encoding')}: encoding {src['encoding']!r} cannot be read; "
-                "the CSV reader reads UTF-8 and Windows-1254 (cp1254); save the file as UTF-8"
+                _(
+                    "{where}: encoding {encoding} cannot be read; the CSV reader reads UTF-8 and "
+                    "Windows-1254 (cp1254); save the file as UTF-8"
+                ).format(where=settings.where("source", "encoding"), encoding=repr(src["encoding"]))
             )
         plan.encoding = ENCODINGS[name]
     if "delimiter" in src:
         if len(src["delimiter"]) != 1:
-            raise SettingsError(f"{settings.where('source', 'delimiter')}: delimiter must be one character")
+            raise SettingsError(
+                _("{where}: delimiter must be one character").format(where=settings.where("source", "delimiter"))
+            )
         plan.delimiter = src["delimiter"]
     if "date_order" in src:
         if src["date_order"] not in ("dmy", "mdy"):
             raise SettingsError(
-                f"{settings.where('source', 'date_order')}: date_order must be dmy (31/12/2023) or mdy (12/31/2023)"
+                _("{where}: date_order must be dmy (31/12/2023) or mdy (12/31/2023)").format(
+                    where=settings.where("source", "date_order")
+                )
             )
         plan.date_order = src["date_order"]
     if "decimal_separator" in src:
         if src["decimal_separator"] not in (",", "."):
             raise SettingsError(
-                f'{settings.where("source", "decimal_separator")}: decimal_separator must be "," or "."'
+                _('{where}: decimal_separator must be "," or "."').format(
+                    where=settings.where("source", "decimal_separator")
+                )
             )
         plan.decimal_separator = src["decimal_separator"]
     if "timezone" in src:
@@ -407,15 +483,16 @@ def _source_options(settings: Settings, plan: Plan) -> None:
             ZoneInfo(src["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(
-                f"{settings.where('source', 'timezone')}: unknown timezone {src['timezone']!r}; "
-                "use an IANA name such as Europe/Istanbul"
+                _("{where}: unknown timezone {timezone}; use an IANA name such as Europe/Istanbul").format(
+                    where=settings.where("source", "timezone"), timezone=repr(src["timezone"])
+                )
             ) from None
         plan.timezone = src["timezone"]
 
 
 def _closest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
     found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f' (did you mean "{found[0]}"?)' if found else ""
+    return _(' (did you mean "{name}"?)').format(name=found[0]) if found else ""
 
 
 def _constant(value: Any) -> str | None:
@@ -435,155 +512,249 @@ def _field(
         return spec
     if not isinstance(raw, dict):
         raise SettingsError(
-            f'{where}: {type_name}.{name} must be a column name ("Sipariş No") or a table such as '
-            '{ column = "Sipariş No", normalise = "text" }'
+            _(
+                '{where}: {type}.{name} must be a column name ("Sipariş No") or a table such as {{ '
+                'column = "Sipariş No", normalise = "text" }}'
+            ).format(where=where, type=type_name, name=name)
         )
     unknown = [k for k in raw if k not in keys]
     if unknown:
         raise SettingsError(
-            f"{where}: {type_name}.{name}: unknown key {unknown[0]!r}{_closest(unknown[0], keys)}; "
-            f"a field table has {', '.join(keys)}"
+            _("{where}: {type}.{name}: unknown key {unknown}{suggestion}; a field table has {listed}").format(
+                where=where,
+                type=type_name,
+                name=name,
+                unknown=repr(unknown[0]),
+                suggestion=_closest(unknown[0], keys),
+                listed=", ".join(keys),
+            )
         )
     sources = [k for k in SOURCES_OF_A_FIELD if k in keys]
     given = [k for k in sources if k in raw]
     if len(given) > 1 or (not given and "default" not in raw):
-        what = "none" if not given else " and ".join(given)
+        what = _("none") if not given else _(" and ").join(given)
         raise SettingsError(
-            f"{where}: {type_name}.{name} needs exactly one of {', '.join(sources)} (or only a default); it has {what}"
+            _("{where}: {type}.{name} needs exactly one of {listed} (or only a default); it has {what}").format(
+                where=where, type=type_name, name=name, listed=", ".join(sources), what=what
+            )
         )
     spec.kind = given[0] if given else "default"
     source = raw.get(spec.kind)
     if spec.kind in ("column", "part"):
         listed = [source] if isinstance(source, str) else source
         if not isinstance(listed, list) or not listed or not all(isinstance(c, str) and c for c in listed):
-            what = "a column name" if spec.kind == "column" else 'the key of a packed item part, e.g. "sku"'
+            what = _("a column name") if spec.kind == "column" else _('the key of a packed item part, e.g. "sku"')
             raise SettingsError(
-                f"{where}: {type_name}.{name}: {spec.kind} must be {what}, or a list of them (the first non-empty wins)"
+                _("{where}: {type}.{name}: {kind} must be {what}, or a list of them (the first non-empty wins)").format(
+                    where=where, type=type_name, name=name, kind=spec.kind, what=what
+                )
             )
         if len(set(listed)) != len(listed):
-            raise SettingsError(f"{where}: {type_name}.{name}: {spec.kind} names {listed[0]!r} twice")
+            raise SettingsError(
+                _("{where}: {type}.{name}: {kind} names {listed} twice").format(
+                    where=where, type=type_name, name=name, kind=spec.kind, listed=repr(listed[0])
+                )
+            )
         if spec.kind == "column":
             spec.columns = tuple(listed)
         else:
             spec.parts = tuple(listed)
     elif spec.kind == "json" and isinstance(source, dict):
         if not source:
-            raise SettingsError(f"{where}: {type_name}.{name}: json must name at least one entry")
+            raise SettingsError(
+                _("{where}: {type}.{name}: json must name at least one entry").format(
+                    where=where, type=type_name, name=name
+                )
+            )
         spec.entries = {}
         for key, entry in source.items():
             line = settings.line_of(type_name, key) if settings.line_of(type_name, name) is None else None
-            entry_where = f"{settings.path} line {line}" if line else where
+            entry_where = _("{file} line {line}").format(file=settings.path, line=line) if line else where
             spec.entries[key] = _field(settings, type_name, f"{name}.{key}", entry, entry_where, ENTRY_KEYS)
     elif spec.kind in ("columns", "json"):
         if not isinstance(source, list) or not source or not all(isinstance(c, str) and c for c in source):
             raise SettingsError(
-                f"{where}: {type_name}.{name}: {spec.kind} must be a list of column names"
-                + (" or a table of KEY = field" if spec.kind == "json" else "")
+                (
+                    _("{where}: {type}.{name}: {kind} must be a list of column names or a table of KEY = field")
+                    if spec.kind == "json"
+                    else _("{where}: {type}.{name}: {kind} must be a list of column names")
+                ).format(where=where, type=type_name, name=name, kind=spec.kind)
             )
         if len(set(source)) != len(source):
-            raise SettingsError(f"{where}: {type_name}.{name}: {spec.kind} names a column twice")
+            raise SettingsError(
+                _("{where}: {type}.{name}: {kind} names a column twice").format(
+                    where=where, type=type_name, name=name, kind=spec.kind
+                )
+            )
         spec.columns = tuple(source)
     elif spec.kind == "value":
         constant = _constant(source)
         if constant is None:
-            raise SettingsError(f"{where}: {type_name}.{name}: value must be text, a number or true/false")
+            raise SettingsError(
+                _("{where}: {type}.{name}: value must be text, a number or true/false").format(
+                    where=where, type=type_name, name=name
+                )
+            )
         spec.value = constant
     elif spec.kind == "field":
         if not isinstance(source, str) or "." not in source:
-            raise SettingsError(f'{where}: {type_name}.{name}: field must be "TYPE.FIELD", e.g. "user.customer_code"')
-        ref_table, _, ref_name = source.rpartition(".")
+            raise SettingsError(
+                _('{where}: {type}.{name}: field must be "TYPE.FIELD", e.g. "user.customer_code"').format(
+                    where=where, type=type_name, name=name
+                )
+            )
+        ref_table, _dot, ref_name = source.rpartition(".")
         spec.ref = (ref_table, ref_name)
     if spec.kind in ("value", "field", "default"):
         for key in ("normalise", "values", "join"):
             if key in raw:
-                raise SettingsError(f"{where}: {type_name}.{name}: {key} does not apply to a {spec.kind}")
+                raise SettingsError(
+                    _("{where}: {type}.{name}: {key} does not apply to a {kind}").format(
+                        where=where, type=type_name, name=name, key=key, kind=spec.kind
+                    )
+                )
     steps = raw.get("normalise", [])
     if isinstance(steps, str):
         steps = [steps]
     if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
-        raise SettingsError(f"{where}: {type_name}.{name}: normalise must be a name or a list of names")
+        raise SettingsError(
+            _("{where}: {type}.{name}: normalise must be a name or a list of names").format(
+                where=where, type=type_name, name=name
+            )
+        )
     for step in steps:
         if step not in NORMALISERS:
             raise SettingsError(
-                f"{where}: {type_name}.{name}: unknown normaliser {step!r}{_closest(step, NORMALISERS)}; "
-                f"normalisers are {', '.join(NORMALISERS)}"
+                _("{where}: {type}.{name}: unknown normaliser {step}{suggestion}; normalisers are {listed}").format(
+                    where=where,
+                    type=type_name,
+                    name=name,
+                    step=repr(step),
+                    suggestion=_closest(step, NORMALISERS),
+                    listed=", ".join(NORMALISERS),
+                )
             )
     spec.steps = tuple(steps)
     if "values" in raw:
         table = raw["values"]
         if not isinstance(table, str) or table not in settings.values:
-            known = ", ".join(f"[values.{t}]" for t in settings.values) or "none"
+            known = ", ".join(f"[values.{t}]" for t in settings.values) or _("none")
             raise SettingsError(
-                f"{where}: {type_name}.{name}: no value table {table!r} in the mapping file (value tables: {known})"
+                _("{where}: {type}.{name}: no value table {table} in the mapping file (value tables: {known})").format(
+                    where=where, type=type_name, name=name, table=repr(table), known=known
+                )
             )
         spec.table = table
+        spec.mapped_note = _("{field} mapped by [values.{table}]").format(field=spec.name, table=table)
     if spec.entries is not None:
         for key in ("normalise", "values"):
             if key in raw:
                 raise SettingsError(
-                    f"{where}: {type_name}.{name}: with json = {{ KEY = ... }}, give {key} to each entry that needs it"
+                    _(
+                        "{where}: {type}.{name}: with json = {{ KEY = ... }}, give {key} to each entry that needs it"
+                    ).format(where=where, type=type_name, name=name, key=key)
                 )
     if "join" in raw:
         if spec.kind != "columns" or not isinstance(raw["join"], str):
-            raise SettingsError(f"{where}: {type_name}.{name}: join is the text between the parts of columns = [...]")
+            raise SettingsError(
+                _("{where}: {type}.{name}: join is the text between the parts of columns = [...]").format(
+                    where=where, type=type_name, name=name
+                )
+            )
         spec.join = raw["join"]
     if "on_error" in raw:
         if raw["on_error"] not in ("reject", "empty"):
             raise SettingsError(
-                f"{where}: {type_name}.{name}: on_error must be reject (the row is rejected) or empty "
-                "(the value is left empty with a warning)"
+                _(
+                    "{where}: {type}.{name}: on_error must be reject (the row is rejected) or empty (the "
+                    "value is left empty with a warning)"
+                ).format(where=where, type=type_name, name=name)
             )
         spec.on_error = raw["on_error"]
     if "default" in raw:
         default = _constant(raw["default"])
         if default is None or default == "":
-            raise SettingsError(f"{where}: {type_name}.{name}: default must be non-empty text, a number or true/false")
+            raise SettingsError(
+                _("{where}: {type}.{name}: default must be non-empty text, a number or true/false").format(
+                    where=where, type=type_name, name=name
+                )
+            )
         if spec.kind == "value":
-            raise SettingsError(f"{where}: {type_name}.{name}: a constant needs no default")
+            raise SettingsError(
+                _("{where}: {type}.{name}: a constant needs no default").format(where=where, type=type_name, name=name)
+            )
         spec.default = default
     if "when" in raw:
         spec.when = _when(raw["when"], f"{where}: {type_name}.{name}")
         if spec.default is None:
-            raise SettingsError(f"{where}: {type_name}.{name}: when says when the default applies; add default = ...")
+            raise SettingsError(
+                _("{where}: {type}.{name}: when says when the default applies; add default = ...").format(
+                    where=where, type=type_name, name=name
+                )
+            )
     if "divide_by" in raw:
         if not isinstance(raw["divide_by"], str) or "decimal" not in spec.steps:
             raise SettingsError(
-                f'{where}: {type_name}.{name}: divide_by names another field of the table (e.g. "quantity") and '
-                'needs normalise = "decimal"'
+                _(
+                    '{where}: {type}.{name}: divide_by names another field of the table (e.g. "quantity") '
+                    'and needs normalise = "decimal"'
+                ).format(where=where, type=type_name, name=name)
             )
         spec.divide_by = raw["divide_by"]
     if "leave_empty" in raw:
         reason = raw["leave_empty"]
         if reason is True:
-            reason = "empty in some rows of the export"
+            reason = _("empty in some rows of the export")
         if not isinstance(reason, str) or not reason:
             raise SettingsError(
-                f"{where}: {type_name}.{name}: leave_empty is the reason an empty value is expected "
-                '(e.g. "cancelled orders have no tracking number") or true'
+                _(
+                    "{where}: {type}.{name}: leave_empty is the reason an empty value is expected (e.g. "
+                    '"cancelled orders have no tracking number") or true'
+                ).format(where=where, type=type_name, name=name)
             )
         spec.leave_empty = reason
     if "pick" in raw:
         allowed = PICKS.get(type_name)
         if not allowed or raw["pick"] not in allowed:
             if not allowed:
-                raise SettingsError(f"{where}: {type_name}.{name}: pick applies to [order] and [user] fields only")
-            raise SettingsError(f"{where}: {type_name}.{name}: pick must be one of {', '.join(allowed)}")
+                raise SettingsError(
+                    _("{where}: {type}.{name}: pick applies to [order] and [user] fields only").format(
+                        where=where, type=type_name, name=name
+                    )
+                )
+            raise SettingsError(
+                _("{where}: {type}.{name}: pick must be one of {listed}").format(
+                    where=where, type=type_name, name=name, listed=", ".join(allowed)
+                )
+            )
         spec.pick = raw["pick"]
         if spec.pick == "sum" and "decimal" not in spec.steps:
-            raise SettingsError(f'{where}: {type_name}.{name}: pick = "sum" needs normalise = "decimal"')
+            raise SettingsError(
+                _('{where}: {type}.{name}: pick = "sum" needs normalise = "decimal"').format(
+                    where=where, type=type_name, name=name
+                )
+            )
     return spec
 
 
 def _when(raw: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     example = 'when = { payment_type = "pay_on_delivery" }'
     if not isinstance(raw, dict) or not raw:
-        raise SettingsError(f"{where}: when must be a table of FIELD = value (or a list of values), e.g. {example}")
+        raise SettingsError(
+            _("{where}: when must be a table of FIELD = value (or a list of values), e.g. {example}").format(
+                where=where, example=example
+            )
+        )
     out = []
     for name, wanted in raw.items():
         listed = wanted if isinstance(wanted, list) else [wanted]
         values = [_constant(v) for v in listed]
         if not values or any(v is None for v in values):
-            raise SettingsError(f"{where}: when {name} must be a value or a list of values, e.g. {example}")
+            raise SettingsError(
+                _("{where}: when {name} must be a value or a list of values, e.g. {example}").format(
+                    where=where, name=name, example=example
+                )
+            )
         out.append((name, tuple(v for v in values if v is not None)))
     return tuple(out)
 
@@ -596,15 +767,25 @@ def _resolve(plan: Plan, spec: FieldSpec, settings: Settings) -> None:
         ref_type, ref_name = target.ref  # type: ignore[misc]
         base = ref_type.partition(".")[0]
         if base not in TARGETS or ref_name not in table_rules(base).names:
-            raise SettingsError(f"{spec.where}: {spec.label}: field {ref_type}.{ref_name!r} is not a target field")
+            raise SettingsError(
+                _("{where}: {label}: field {ref_type}.{ref_name} is not a target field").format(
+                    where=spec.where, label=spec.label, ref_type=ref_type, ref_name=repr(ref_name)
+                )
+            )
         found = plan.fields.get(ref_type, {}).get(ref_name)
         if found is None:
             raise SettingsError(
-                f"{spec.where}: {spec.label} copies {ref_type}.{ref_name}, which the mapping does not map; "
-                f"map [{ref_type}] {ref_name} or give this field a column"
+                _(
+                    "{where}: {label} copies {ref_type}.{ref_name}, which the mapping does not map; map "
+                    "[{ref_type}] {ref_name} or give this field a column"
+                ).format(where=spec.where, label=spec.label, ref_type=ref_type, ref_name=ref_name)
             )
         if found.label in seen:
-            raise SettingsError(f"{spec.where}: {spec.label}: the field references go round in a circle")
+            raise SettingsError(
+                _("{where}: {label}: the field references go round in a circle").format(
+                    where=spec.where, label=spec.label
+                )
+            )
         seen.add(found.label)
         target = found
     spec.ref = (target.table_key, target.name)
@@ -616,7 +797,9 @@ def _group_by(settings: Settings, order: dict[str, Any], plan: Plan) -> tuple[st
         columns = [raw] if isinstance(raw, str) else raw
         if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c for c in columns):
             raise SettingsError(
-                f"{settings.where('order', 'group_by')}: group_by must be a column or a list of columns"
+                _("{where}: group_by must be a column or a list of columns").format(
+                    where=settings.where("order", "group_by")
+                )
             )
         return tuple(columns)
     number = plan.fields["order"].get("number")
@@ -645,9 +828,19 @@ def _header_map(plan: Plan, settings: Settings, path: Path, header: tuple[str, .
             continue
         folded = {nz.fold(h): h for h in header}
         close = difflib.get_close_matches(nz.fold(column), list(folded), n=1, cutoff=0.6)
-        listed = ", ".join(header[:20]) + (f", … ({len(header):,} columns)" if len(header) > 20 else "")
-        hint = f'; did you mean "{folded[close[0]]}"?' if close else f"; its columns are {listed}"
-        raise SettingsError(f'{where}: column "{column}" is not in the header of {path}{hint}')
+        listed = ", ".join(header[:20])
+        if len(header) > 20:
+            listed += _(", … ({n} columns)").format(n=number(len(header)))
+        hint = (
+            _('; did you mean "{column}"?').format(column=folded[close[0]])
+            if close
+            else _("; its columns are {listed}").format(listed=listed)
+        )
+        raise SettingsError(
+            _('{where}: column "{column}" is not in the header of {path}{hint}').format(
+                where=where, column=column, path=path, hint=hint
+            )
+        )
     return out
 
 
@@ -658,19 +851,23 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
     fell_back = any(n.rule == "encoding" for n in source.notices)
     if plan.encoding == "utf-8" and fell_back:
         raise ReadError(
-            f"{path}: [source] encoding = utf-8 in {plan.name}, but the file is not UTF-8 "
-            "(it reads as Windows-1254); remove the encoding line or save the file as UTF-8"
+            _(
+                "{file}: [source] encoding = utf-8 in {mapping}, but the file is not UTF-8 "
+                "(it reads as Windows-1254); remove the encoding line or save the file as UTF-8"
+            ).format(file=path, mapping=plan.name)
         )
     if fell_back and plan.encoding is None:
-        draft.notes.append(f"{path}: not UTF-8; read as Windows-1254 (cp1254)")
+        draft.notes.append(_("{file}: not UTF-8; read as Windows-1254 (cp1254)").format(file=path))
     if plan.delimiter is not None:
         with path.open(encoding="cp1254" if fell_back else "utf-8-sig", newline="") as handle:
             first_line = handle.readline()
         split_elsewhere = len(source.columns) > 1 and plan.delimiter not in first_line
         if split_elsewhere or any(plan.delimiter in c for c in source.columns):
             raise SettingsError(
-                f"{settings.where('source', 'delimiter')}: delimiter {plan.delimiter!r}, but the header of {path} "
-                "is not split on it (the CSV reader sniffs the delimiter from the header row; check the file)"
+                _(
+                    "{where}: delimiter {delimiter}, but the header of {path} is not split on it (the CSV "
+                    "reader sniffs the delimiter from the header row; check the file)"
+                ).format(where=settings.where("source", "delimiter"), delimiter=repr(plan.delimiter), path=path)
             )
 
 
@@ -684,7 +881,7 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
             if spec is not None and spec.leave_empty:
                 draft.cannot_fill[(type_name, name)] = spec.leave_empty
             elif spec is None and table_rules(type_name).field(name).required:
-                draft.cannot_fill[(type_name, name)] = f"not mapped in {plan.name}"
+                draft.cannot_fill[(type_name, name)] = _("not mapped in {file}").format(file=plan.name)
     rows: list[Row] = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -719,14 +916,20 @@ def _packed_columns(plan: Plan, path: Path, header: tuple[str, ...]) -> list[str
         found = [h for h in header if fnmatch.fnmatchcase(h, wanted)]
         if not found:
             raise SettingsError(
-                f"{plan.packed.where}: packed columns {wanted!r} match no column in the header of {path}"
+                _("{where}: packed columns {wanted} match no column in the header of {path}").format(
+                    where=plan.packed.where, wanted=repr(wanted), path=path
+                )
             )
         return sorted(found, key=_natural)
     missing = [c for c in wanted if c not in header]
     if missing:
         close = difflib.get_close_matches(missing[0], list(header), n=1, cutoff=0.6)
         hint = f'; did you mean "{close[0]}"?' if close else ""
-        raise SettingsError(f'{plan.packed.where}: column "{missing[0]}" is not in the header of {path}{hint}')
+        raise SettingsError(
+            _('{where}: column "{missing}" is not in the header of {path}{hint}').format(
+                where=plan.packed.where, missing=missing[0], path=path, hint=hint
+            )
+        )
     return list(wanted)
 
 
@@ -786,7 +989,8 @@ class Unreadable(TransformError):
     """One source value a normaliser or value table cannot read; the message names the source."""
 
 
-def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Settings) -> str:
+def _lookup(spec: FieldSpec, value: str, plan: Plan, settings: Settings) -> str:
+    """The value table's entry for ``value``; ``Unreadable`` (without the source: the caller names it) when none."""
     if spec.table is None or not value:
         return value
     mapped = settings.value(spec.table, value)
@@ -794,16 +998,29 @@ def _lookup(spec: FieldSpec, source: str, value: str, plan: Plan, settings: Sett
         known = settings.values[spec.table]
         listed = ", ".join(_shown(k) for k in islice(known, 12)) + (", …" if len(known) > 12 else "")
         raise Unreadable(
-            f"{source}: {_shown(value)} is not in [values.{spec.table}] of {plan.name} "
-            f"(it has {listed}); add it there or with --map {spec.table}:FROM=TO"
+            _(
+                "{value} is not in [values.{table}] of {file} (it has {listed}); add it there or with "
+                "--map {table}:FROM=TO"
+            ).format(value=_shown(value), table=spec.table, file=plan.name, listed=listed)
         )
     return mapped
+
+
+def _source(column: str, part: str | None = None) -> str:
+    """How a message names where a value was read: ``column "Tutar"``, ``column "order_item_1" part "sku"``.
+
+    Made only when a message needs it, not for every cell read.
+    """
+    if part is None:
+        return _('column "{column}"').format(column=column)
+    return _('column "{column}" part "{part}"').format(column=column, part=part)
 
 
 def _unreadable(spec: FieldSpec, row: Row, reason: str, before: str = "") -> str:
     """``on_error``: reject the record that holds the value, or leave the field empty and say so."""
     if spec.on_error == "empty":
-        row.warnings.append((spec.type, spec.name, "value-dropped", f"{spec.name} left empty: {reason}", before, ""))
+        message = _("{field} left empty: {reason}").format(field=spec.name, reason=reason)
+        row.warnings.append((spec.type, spec.name, "value-dropped", message, before, ""))
         return ""
     raise RowError(spec.type, spec.name, reason)
 
@@ -815,15 +1032,15 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
     ``fallback-used`` warning naming it; when no source gives a value, the first unreadable one
     is the field's error (``on_error`` decides), so a value is never lost in silence.
     """
-    sources: list[tuple[str, str, str]] = []  # (column, what to call it, raw text)
+    sources: list[tuple[str, str | None, str]] = []  # (column, part of a packed cell, raw text)
     if spec.kind == "part":
         assert parts is not None
         column, cell = parts
-        sources = [(column, f'column "{column}" part "{p}"', cell.get(p, "")) for p in spec.parts]
+        sources = [(column, p, cell.get(p, "")) for p in spec.parts]
     else:
-        sources = [(c, f'column "{c}"', row.cells[c]) for c in spec.columns]
+        sources = [(c, None, row.cells[c]) for c in spec.columns]
     failed: list[tuple[str, str]] = []  # (why, raw value)
-    for column, source, raw in sources:
+    for column, part, raw in sources:
         try:
             found: list[str] = []
             value: str | None = nz.text(raw)
@@ -831,12 +1048,9 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
                 if value is None:
                     break
                 value = _step(step, value, plan, found)
-            value = _lookup(spec, source, value or "", plan, settings)
-        except nz.NormaliseError as exc:
-            failed.append((f"{source}: {exc}", raw))
-            continue
-        except Unreadable as exc:
-            failed.append((str(exc), raw))
+            value = _lookup(spec, value or "", plan, settings)
+        except (nz.NormaliseError, Unreadable) as exc:
+            failed.append((f"{_source(column, part)}: {exc}", raw))
             continue
         if value:
             row.currencies += [(spec.name, column, code, row.table) for code in found]
@@ -844,7 +1058,9 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
             if kind is not None:
                 row.warnings.append((spec.type, spec.name, kind, f"{spec.name}: {kind}", raw, value))
             for reason, before in failed:
-                message = f"{spec.name} taken from {source}, not {reason}"
+                message = _("{field} taken from {source}, not {reason}").format(
+                    field=spec.name, source=_source(column, part), reason=reason
+                )
                 row.warnings.append((spec.type, spec.name, "fallback-used", message, before, value))
             _log_meaning(spec, row, raw, value, found, settings)
             return value
@@ -855,16 +1071,19 @@ def _log_meaning(spec: FieldSpec, row: Row, raw: str, value: str, found: list[st
     """A change of meaning a person may need to know: a currency sign or unit stripped, a value mapped to a
     code the rule files mark unconfirmed. Reformatting (``1.049,00`` → ``1049.00``) is not listed."""
     if found:
-        message = f"{spec.name}: currency {', '.join(found)} taken out of the amount"
+        message = _("{field}: currency {currency} taken out of the amount").format(
+            field=spec.name, currency=", ".join(found)
+        )
         row.warnings.append((spec.type, spec.name, "unit-stripped", message, raw, value))
     if spec.table is not None:
         label = core.unconfirmed_label(spec.type, spec.name, value)
         if label is not None:
-            message = f"{spec.name} {_shown(nz.text(raw) or '')} is mapped to {label}; Akinon's docs do not confirm it"
+            message = _("{field} {value} is mapped to {code}; Akinon's docs do not confirm it").format(
+                field=spec.name, value=_shown(nz.text(raw) or ""), code=label
+            )
             row.warnings.append((spec.type, spec.name, "code-unconfirmed", message, raw, value))
         elif nz.text(raw) != value:  # the mapping's own value table (TL -> TRY): counted, listed with --explain
-            message = f"{spec.name} mapped by [values.{spec.table}]"
-            row.warnings.append((spec.type, spec.name, "value-mapped", message, raw, value))
+            row.warnings.append((spec.type, spec.name, "value-mapped", spec.mapped_note, raw, value))
 
 
 #: A packed item cell as read: its column and its parts (key -> value).
@@ -891,11 +1110,11 @@ def _value(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, parts: Pac
             value = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if obj else ""
     except nz.NormaliseError as exc:
         where = " / ".join(f'"{c}"' for c in spec.columns)
-        return _unreadable(spec, row, f"column {where}: {exc}")
+        return _unreadable(spec, row, _("column {columns}: {reason}").format(columns=where, reason=exc))
     try:
-        value = _lookup(spec, f'column "{spec.columns[0]}"', value, plan, settings)
+        value = _lookup(spec, value, plan, settings)
     except Unreadable as exc:
-        return _unreadable(spec, row, str(exc))
+        return _unreadable(spec, row, f"{_source(spec.columns[0])}: {exc}")
     return value
 
 
@@ -916,14 +1135,24 @@ def _unpack(column: str, cell: str, packed: Packed) -> dict[str, str]:
                 raise RowError(
                     "order_item",
                     "",
-                    f'column "{column}": {_shown(piece)} is not KEY{packed.key_separator}VALUE; packed items are '
-                    f"written like name{packed.key_separator}…{packed.separator}sku{packed.key_separator}…",
+                    _("{source}: {value} is not {pattern}; packed items are written like {example}").format(
+                        source=_source(column),
+                        value=_shown(piece),
+                        pattern=f"KEY{packed.key_separator}VALUE",
+                        example=f"name{packed.key_separator}…{packed.separator}sku{packed.key_separator}…",
+                    ),
                 )
             parts[last] += packed.separator + piece
             continue
         last = key.strip()
         if last in parts:
-            raise RowError("order_item", "", f'column "{column}": part "{last}" appears twice in {_shown(cell)}')
+            raise RowError(
+                "order_item",
+                "",
+                _('{source}: part "{part}" appears twice in {cell}').format(
+                    source=_source(column), part=last, cell=_shown(cell)
+                ),
+            )
         parts[last] = value
     return parts
 
@@ -1020,8 +1249,10 @@ def _currency_of_amounts(row: Row) -> None:
             error = RowError(
                 type_name,
                 name if type_name != "order" else "currency",
-                f'column "{column}" ({name}) is in {code}, but the order\'s currency is {order["currency"]}; '
-                "an amount in another currency is not converted",
+                _(
+                    "{source} ({field}) is in {code}, but the order's currency is {currency}; "
+                    "an amount in another currency is not converted"
+                ).format(source=_source(column), field=name, code=code, currency=order["currency"]),
             )
             row.errors.setdefault(table or "order", []).append(error)
 
@@ -1099,7 +1330,7 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
                 culprit, error = problem
                 reason = error.reason
                 if culprit is not members[0]:
-                    reason = f"row {culprit.origin.row} of the order: {reason}"
+                    reason = _("row {row} of the order: {reason}").format(row=culprit.origin.row, reason=reason)
                 order.refused = (error.field if error.type in ("order", "") else "", reason)
             draft.add(order)
             for row in readable:
@@ -1126,20 +1357,23 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
             has_default=("user", "date_joined") in settings_defaults
             or plan.fields["user"]["date_joined"].default is not None,
             migration_date=core.migration_date(),
-            why="no order of this user has a date that can be read",
+            why=_("no order of this user has a date that can be read"),
         )
     if "user" in plan.fields:
         for record in draft.records:
             if record.type == "user":
                 _defaults(plan.fields["user"], record.values, used, draft, record.origin)
     for label, count in used.items():
-        table_key, _, name = label.rpartition(".")
+        table_key, _dot, name = label.rpartition(".")
         spec = plan.fields[table_key][name]
-        condition = " and ".join(f"{n} is {' or '.join(_shown(v) for v in vs)}" for n, vs in spec.when)
-        draft.notes.append(
-            f"{label}: default {_shown(spec.default or '')} used for {count:,} "
-            f"{'record' if count == 1 else 'records'}{f' (where {condition})' if condition else ''}"
+        condition = _(" and ").join(
+            _("{field} is {values}").format(field=n, values=_(" or ").join(_shown(v) for v in vs))
+            for n, vs in spec.when
         )
+        used_for = ngettext(
+            "{field}: default {value} used for {n} record", "{field}: default {value} used for {n} records", count
+        ).format(field=label, value=_shown(spec.default or ""), n=number(count))
+        draft.notes.append(used_for + (_(" (where {condition})").format(condition=condition) if condition else ""))
 
 
 def _defaults(
@@ -1184,9 +1418,18 @@ def _divide(values: dict[str, str], name: str, by: str) -> str | None:
         return None
     values[name] = str(rounded)
     if not exact:
-        return (
-            f"{name} {values[name]} is {total} / {by} {divisor} rounded to {places} decimal places "
-            f"({rounded} x {divisor} = {rounded * divisor})"
+        return _(
+            "{field} {value} is {total} / {by} {divisor} rounded to {places} decimal places "
+            "({rounded} x {divisor} = {product})"
+        ).format(
+            field=name,
+            value=values[name],
+            total=total,
+            by=by,
+            divisor=divisor,
+            places=places,
+            rounded=rounded,
+            product=rounded * divisor,
         )
     return None
 
@@ -1200,7 +1443,7 @@ def _group_problem(plan: Plan, members: list[Row], label: str) -> tuple[Row, Row
     read, or rows that disagree on a value the order has once."""
     for row in members:
         if row.error is not None:
-            return row, RowError("order", "", f"it cannot be read whole: {row.error.reason}")
+            return row, RowError("order", "", _("it cannot be read whole: {reason}").format(reason=row.error.reason))
         if row.errors.get("order"):
             return row, row.errors["order"][0]
     if "order" not in plan.fields or len(members) == 1:
@@ -1220,9 +1463,19 @@ def _group_problem(plan: Plan, members: list[Row], label: str) -> tuple[Row, Row
                 return row, RowError(
                     "order",
                     name,
-                    f"{source} is {_raw(spec, row)} on row {row.origin.row} but {_raw(spec, first)} on row "
-                    f"{first.origin.row}; the columns of order {label!r} must agree on all its rows "
-                    f"(or set pick for order.{name} in {plan.name})",
+                    _(
+                        "{source} is {value} on row {row} but {first} on row {first_row}; the columns of order "
+                        "{order} must agree on all its rows (or set pick for order.{field} in {file})"
+                    ).format(
+                        source=source,
+                        value=_raw(spec, row),
+                        row=row.origin.row,
+                        first=_raw(spec, first),
+                        first_row=first.origin.row,
+                        order=repr(label),
+                        field=name,
+                        file=plan.name,
+                    ),
                 )
     return None
 
@@ -1232,8 +1485,8 @@ def _source_text(spec: FieldSpec, plan: Plan) -> str:
         ref = plan.fields[spec.ref[0]][spec.ref[1]]  # type: ignore[index]
         return _source_text(ref, plan)
     if len(spec.columns) == 1:
-        return f'column "{spec.columns[0]}"'
-    return "columns " + ", ".join(f'"{c}"' for c in spec.columns)
+        return _source(spec.columns[0])
+    return _("columns {columns}").format(columns=", ".join(f'"{c}"' for c in spec.columns))
 
 
 def _raw(spec: FieldSpec, row: Row) -> str:
@@ -1311,7 +1564,9 @@ def _fold_user(
     errors = row.errors.get("user", [])
     if side:
         for error in errors:
-            message = f"{error.reason}; skipped for the user, who keeps what the other rows give"
+            message = _("{reason}; skipped for the user, who keeps what the other rows give").format(
+                reason=error.reason
+            )
             draft.warn(row.origin, "user", error.field, "value-skipped", message, _raw_of(plan, row, error), "")
     folded = nz.email(key) or "" if key else ""  # keys are matched like emails: I and İ both as i
     user = users.get(folded) if folded else None
@@ -1327,7 +1582,9 @@ def _fold_user(
     if mention:
         draft.folded["user"] += 1
         if not side:  # a users file with a customer twice: say which row went into which
-            message = f"the same customer as {user.origin.where()} (keys match ignoring case): merged into that user"
+            message = _("the same customer as {where} (keys match ignoring case): merged into that user").format(
+                where=user.origin.where()
+            )
             draft.warn(row.origin, "user", "customer_code", "customer-merged", message, key, user.get("customer_code"))
     # Each row is folded once, so a repeat can only be the last one added: checking the list's tail
     # keeps a user of 100,000 rows linear (``in`` on the whole list made it quadratic).
@@ -1346,7 +1603,9 @@ def _fold_user(
                     "user",
                     name,
                     "user-values-differ",
-                    f"user {key!r}: {name} {_shown(new)} differs from {_shown(old)} kept from {user.origin.where()}",
+                    _("user {key}: {field} {value} differs from {kept} kept from {where}").format(
+                        key=repr(key), field=name, value=_shown(new), kept=_shown(old), where=user.origin.where()
+                    ),
                 )
         else:
             user.values[name] = _combine(spec.pick, [old, new], plan.timezone)

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from omnimig.i18n import N_, _
 from omnimig.io.safe_text import cut
 
 __all__ = [
@@ -168,7 +169,7 @@ CURRENCY_SIGNS = {"₺": "TRY", "TL": "TRY", "$": "USD", "€": "EUR", "£": "GB
 
 _CUR = r"[₺$€£]|(?i:TL)|[A-Z]{3}"
 _AMOUNT = re.compile(rf"(?P<s1>[-+−])?\s?(?P<pre>{_CUR})?\s?(?P<s2>[-+−])?(?P<num>[0-9][0-9.,]*)\s?(?P<post>{_CUR})?")
-_AMOUNT_ALLOWED = (
+_AMOUNT_ALLOWED = N_(
     'expected digits with "," or "." as the decimal separator, optional thousands grouping, an optional sign '
     "and an optional currency (₺, TL, $, €, £ or an upper-case 3-letter code)"
 )
@@ -207,11 +208,13 @@ def decimal(value: str | None, *, decimal_separator: str | None = None) -> Amoun
         return None
     m = _AMOUNT.fullmatch(s)
     if m is None:
-        raise NormaliseError(f"{_q(s)} is not an amount: {_AMOUNT_ALLOWED}")
+        raise NormaliseError(_("{value} is not an amount: {allowed}").format(value=_q(s), allowed=_(_AMOUNT_ALLOWED)))
     if m["s1"] and m["s2"]:
-        raise NormaliseError(f"{_q(s)} has two signs: {_AMOUNT_ALLOWED}")
+        raise NormaliseError(_("{value} has two signs: {allowed}").format(value=_q(s), allowed=_(_AMOUNT_ALLOWED)))
     if m["pre"] and m["post"]:
-        raise NormaliseError(f"{_q(s)} has two currencies: give the currency once, before or after the number")
+        raise NormaliseError(
+            _("{value} has two currencies: give the currency once, before or after the number").format(value=_q(s))
+        )
     cur = m["pre"] or m["post"]
     currency = None if cur is None else CURRENCY_SIGNS.get(cur.upper(), cur)
     num = m["num"]
@@ -235,8 +238,10 @@ def _guess_separator(s: str, num: str) -> str:
         whole, frac = num.split(mark)
         if len(frac) == 3 and re.fullmatch(r"[1-9][0-9]{0,2}", whole):
             raise NormaliseError(
-                f'{_q(s)} is ambiguous: "{mark}" may be a decimal mark or a thousands separator; '
-                'give the decimal separator ("." or ",")'
+                _(
+                    '{value} is ambiguous: "{mark}" may be a decimal mark or a thousands separator; '
+                    'give the decimal separator ("." or ",")'
+                ).format(value=_q(s), mark=mark)
             )
         return mark
     return "," if dots else "."
@@ -247,20 +252,30 @@ def _plain_number(s: str, num: str, dec: str) -> str:
     thou = "," if dec == "." else "."
     parts = num.split(dec)
     if len(parts) > 2:
-        raise NormaliseError(f'{_q(s)} has more than one decimal separator "{dec}": {_AMOUNT_ALLOWED}')
+        raise NormaliseError(
+            _('{value} has more than one decimal separator "{mark}": {allowed}').format(
+                value=_q(s), mark=dec, allowed=_(_AMOUNT_ALLOWED)
+            )
+        )
     whole = parts[0]
     frac = parts[1] if len(parts) == 2 else None
     if frac is not None and not re.fullmatch(r"[0-9]+", frac):
-        raise NormaliseError(f'{_q(s)} has no digits or stray separators after the decimal separator "{dec}"')
+        raise NormaliseError(
+            _('{value} has no digits or stray separators after the decimal separator "{mark}"').format(
+                value=_q(s), mark=dec
+            )
+        )
     if thou in whole:
         if not re.fullmatch(rf"[1-9][0-9]{{0,2}}(?:{re.escape(thou)}[0-9]{{3}})+", whole):
             raise NormaliseError(
-                f'{_q(s)} has a bad thousands grouping: "{thou}" may only separate groups of 3 digits '
-                f'before the decimal separator "{dec}"'
+                _(
+                    '{value} has a bad thousands grouping: "{thousands}" may only separate groups of 3 digits '
+                    'before the decimal separator "{mark}"'
+                ).format(value=_q(s), thousands=thou, mark=dec)
             )
         whole = whole.replace(thou, "")
     elif not re.fullmatch(r"[0-9]+", whole):
-        raise NormaliseError(f"{_q(s)} is not an amount: {_AMOUNT_ALLOWED}")
+        raise NormaliseError(_("{value} is not an amount: {allowed}").format(value=_q(s), allowed=_(_AMOUNT_ALLOWED)))
     whole = whole.lstrip("0") or "0"
     return whole if frac is None else f"{whole}.{frac}"
 
@@ -284,7 +299,7 @@ _SERIAL = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
 #: than a date from Excel, so it is refused rather than read as a day in 1905.
 SERIAL_MIN, SERIAL_MAX = 18264, 73050
 
-_DATE_ALLOWED = (
+_DATE_ALLOWED = N_(
     "expected dd.MM.yyyy [HH:mm[:ss]], dd/MM/yyyy, MM/dd/yyyy, yyyy-MM-dd[THH:mm[:ss[.ffffff]]][±HH:MM] "
     "or an Excel serial number"
 )
@@ -335,13 +350,15 @@ def date(value: str | None, *, order: DateOrder | None = None, tz: str | None = 
         return _finish(s, int(m["Y"]), int(m["m"]), int(m["d"]), m, zone)
     if m := _XYZ.fullmatch(s):
         if len(m["Y"]) == 2:
-            raise NormaliseError(f"{_q(s)} has a two-digit year, which is ambiguous; write the year with 4 digits")
+            raise NormaliseError(
+                _("{value} has a two-digit year, which is ambiguous; write the year with 4 digits").format(value=_q(s))
+            )
         if len(m["Y"]) != 4:
-            raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}")
+            raise NormaliseError(_("{value} is not a date: {allowed}").format(value=_q(s), allowed=_(_DATE_ALLOWED)))
         a, b = int(m["a"]), int(m["b"])
         day, month = _day_month(s, a, b, m["sep"], order)
         return _finish(s, int(m["Y"]), month, day, m, zone)
-    raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}")
+    raise NormaliseError(_("{value} is not a date: {allowed}").format(value=_q(s), allowed=_(_DATE_ALLOWED)))
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -355,14 +372,18 @@ def _day_month(s: str, a: int, b: int, sep: str, order: DateOrder | None) -> tup
     """(day, month) from the first two numbers of a day/month-first date; raises when unknown."""
     if order is None:
         if a > 12 and b > 12:
-            raise NormaliseError(f"{_q(s)} is not a valid date: neither {a} nor {b} is a month (1-12)")
+            raise NormaliseError(
+                _("{value} is not a valid date: neither {a} nor {b} is a month (1-12)").format(value=_q(s), a=a, b=b)
+            )
         if sep == "." or a == b or a > 12:
             order = "dmy"
         elif b > 12:
             order = "mdy"
         else:
             raise NormaliseError(
-                f"{_q(s)} is ambiguous: day/month order unknown; give the date order (day-first or month-first)"
+                _(
+                    "{value} is ambiguous: day/month order unknown; give the date order (day-first or month-first)"
+                ).format(value=_q(s))
             )
     return (a, b) if order == "dmy" else (b, a)
 
@@ -372,25 +393,35 @@ def _finish(s: str, year: int, month: int, day: int, m: re.Match[str], zone: Zon
     try:
         d = _dt.date(year, month, day)
     except ValueError:
-        raise NormaliseError(f"{_q(s)} is not a valid calendar date (year {year}, month {month}, day {day})") from None
+        raise NormaliseError(
+            _("{value} is not a valid calendar date (year {year}, month {month}, day {day})").format(
+                value=_q(s), year=year, month=month, day=day
+            )
+        ) from None
     if m["H"] is None:
         return d.isoformat()
     hour, minute, second = int(m["H"]), int(m["M"]), int(m["S"] or 0)
     if m["ampm"]:
         if not 1 <= hour <= 12:
-            raise NormaliseError(f"{_q(s)} has an invalid time: with AM/PM the hour must be 1-12")
+            raise NormaliseError(_("{value} has an invalid time: with AM/PM the hour must be 1-12").format(value=_q(s)))
         hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise NormaliseError(f"{_q(s)} has an invalid time: hours must be 00-23, minutes and seconds 00-59")
+        raise NormaliseError(
+            _("{value} has an invalid time: hours must be 00-23, minutes and seconds 00-59").format(value=_q(s))
+        )
     frac = m["F"] or ""
     if len(frac) > 6:
-        raise NormaliseError(f"{_q(s)} has more than 6 digits of fractional seconds; at most 6 (microseconds)")
+        raise NormaliseError(
+            _("{value} has more than 6 digits of fractional seconds; at most 6 (microseconds)").format(value=_q(s))
+        )
     if m["Z"]:
         offset: int | None = 0
     elif m["osign"]:
         oh, om = int(m["oh"]), int(m["om"] or 0)
         if oh > 23 or om > 59:
-            raise NormaliseError(f"{_q(s)} has an invalid UTC offset: expected ±HH:MM with HH 00-23 and MM 00-59")
+            raise NormaliseError(
+                _("{value} has an invalid UTC offset: expected ±HH:MM with HH 00-23 and MM 00-59").format(value=_q(s))
+            )
         offset = (oh * 60 + om) * (1 if m["osign"] == "+" else -1)
     else:
         offset = None
@@ -421,11 +452,23 @@ def _zone_offset(s: str, naive: _dt.datetime, zone: ZoneInfo) -> int:
         except (OverflowError, ValueError):
             back = naive
         if back != naive:
-            raise NormaliseError(f"{_q(s)} does not exist in {zone.key} (the clocks skipped it); give the UTC offset")
-        raise NormaliseError(f"{_q(s)} happens twice in {zone.key} (the clocks went back); give the UTC offset")
+            raise NormaliseError(
+                _("{value} does not exist in {zone} (the clocks skipped it); give the UTC offset").format(
+                    value=_q(s), zone=zone.key
+                )
+            )
+        raise NormaliseError(
+            _("{value} happens twice in {zone} (the clocks went back); give the UTC offset").format(
+                value=_q(s), zone=zone.key
+            )
+        )
     seconds = int(off.total_seconds())
     if seconds % 60:
-        raise NormaliseError(f"{_q(s)} is in {zone.key}'s local mean time, an offset with seconds; give the offset")
+        raise NormaliseError(
+            _("{value} is in {zone}'s local mean time, an offset with seconds; give the offset").format(
+                value=_q(s), zone=zone.key
+            )
+        )
     return seconds // 60
 
 
@@ -434,12 +477,16 @@ def _from_serial(s: str, zone: ZoneInfo | None) -> str:
     try:
         number = Decimal(s.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the regex admits only digits
-        raise NormaliseError(f"{_q(s)} is not a date: {_DATE_ALLOWED}") from None
+        raise NormaliseError(
+            _("{value} is not a date: {allowed}").format(value=_q(s), allowed=_(_DATE_ALLOWED))
+        ) from None
     whole = int(number)
     if not SERIAL_MIN <= whole <= SERIAL_MAX:
         raise NormaliseError(
-            f"{_q(s)} is not a date: as an Excel serial date it would be outside {SERIAL_MIN} to {SERIAL_MAX} "
-            "(1950-01-01 to 2099-12-31); write dates as dd.MM.yyyy or yyyy-MM-dd"
+            _(
+                "{value} is not a date: as an Excel serial date it would be outside {low} to {high} "
+                "(1950-01-01 to 2099-12-31); write dates as dd.MM.yyyy or yyyy-MM-dd"
+            ).format(value=_q(s), low=SERIAL_MIN, high=SERIAL_MAX)
         )
     # Day 0 is 1899-12-30 for every serial in the window (Excel's fictitious 1900-02-29 lies before it).
     day = _dt.date(1899, 12, 30) + _dt.timedelta(days=whole)
@@ -449,7 +496,9 @@ def _from_serial(s: str, zone: ZoneInfo | None) -> str:
     try:
         moment = _dt.datetime.combine(day, _dt.time()) + _dt.timedelta(seconds=seconds)
     except OverflowError:
-        raise NormaliseError(f"{_q(s)} is after 9999-12-31 23:59:59 as an Excel serial date") from None
+        raise NormaliseError(
+            _("{value} is after 9999-12-31 23:59:59 as an Excel serial date").format(value=_q(s))
+        ) from None
     offset = _zone_offset(s, moment, zone) if zone is not None else None
     return _iso(moment, "", offset)
 
@@ -458,7 +507,7 @@ def _from_serial(s: str, zone: ZoneInfo | None) -> str:
 # Phones
 
 _PHONE_CHARS = re.compile(r"\+?[0-9 ()\-./]*")
-_PHONE_ALLOWED = "expected 10 digits starting with 5, optionally after +90, 90 or 0 (e.g. 0532 123 45 67)"
+_PHONE_ALLOWED = N_("expected 10 digits starting with 5, optionally after +90, 90 or 0 (e.g. 0532 123 45 67)")
 
 
 def phone(value: str | None) -> str | None:
@@ -478,12 +527,18 @@ def phone(value: str | None) -> str | None:
         return None
     if not _PHONE_CHARS.fullmatch(s):
         raise NormaliseError(
-            f'{_q(s)} is not a Turkish mobile number: only digits, spaces, "+", "(", ")", "-", "." and "/" '
-            f"may appear; {_PHONE_ALLOWED}"
+            _(
+                '{value} is not a Turkish mobile number: only digits, spaces, "+", "(", ")", "-", "." and "/" '
+                "may appear; {allowed}"
+            ).format(value=_q(s), allowed=_(_PHONE_ALLOWED))
         )
     digits = re.sub(r"[^0-9]", "", s)
     if not digits:
-        raise NormaliseError(f"{_q(s)} is not a Turkish mobile number: it has no digits; {_PHONE_ALLOWED}")
+        raise NormaliseError(
+            _("{value} is not a Turkish mobile number: it has no digits; {allowed}").format(
+                value=_q(s), allowed=_(_PHONE_ALLOWED)
+            )
+        )
     if not s.startswith("+") and digits.startswith("00") and len(digits) > 4:
         digits = digits[2:]  # 00 is the international prefix dialled from Türkiye, like +
         international = True
@@ -492,7 +547,9 @@ def phone(value: str | None) -> str | None:
     if international:
         if not digits.startswith("90"):
             raise NormaliseError(
-                f"{_q(s)} is not a Turkish mobile number: it is a foreign number (not +90); {_PHONE_ALLOWED}"
+                _("{value} is not a Turkish mobile number: it is a foreign number (not +90); {allowed}").format(
+                    value=_q(s), allowed=_(_PHONE_ALLOWED)
+                )
             )
         digits = digits[2:]
     elif len(digits) in (12, 13) and digits.startswith("90"):
@@ -503,10 +560,16 @@ def phone(value: str | None) -> str | None:
         return digits
     if len(digits) == 10 and digits[0] != "0":
         raise NormaliseError(
-            f"{_q(s)} is not a Turkish mobile number: 0{digits[:3]} is a landline or service prefix, "
-            f"mobile numbers start with 05; {_PHONE_ALLOWED}"
+            _(
+                "{value} is not a Turkish mobile number: 0{prefix} is a landline or service prefix, "
+                "mobile numbers start with 05; {allowed}"
+            ).format(value=_q(s), prefix=digits[:3], allowed=_(_PHONE_ALLOWED))
         )
-    raise NormaliseError(f"{_q(s)} is not a Turkish mobile number: wrong number of digits; {_PHONE_ALLOWED}")
+    raise NormaliseError(
+        _("{value} is not a Turkish mobile number: wrong number of digits; {allowed}").format(
+            value=_q(s), allowed=_(_PHONE_ALLOWED)
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -536,7 +599,8 @@ def boolean(value: str | None, *, empty: bool | None = None) -> bool | None:
     found = _BOOLEANS.get(fold(s))
     if found is None:
         raise NormaliseError(
-            f"{_q(s)} is not a yes/no value: expected {'/'.join(TRUE_WORDS)} for yes or "
-            f"{'/'.join(FALSE_WORDS)} for no (any case), or empty"
+            _("{value} is not a yes/no value: expected {yes} for yes or {no} for no (any case), or empty").format(
+                value=_q(s), yes="/".join(TRUE_WORDS), no="/".join(FALSE_WORDS)
+            )
         )
     return found

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from omnimig.exceptions import ReadError
+from omnimig.i18n import N_, _, ngettext
+from omnimig.i18n import number as figure
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms import core
@@ -35,13 +37,13 @@ LINE = "order line"
 OPTIONS = ("customer_code_from",)
 
 CANNOT_FILL = {
-    ("user", "password"): "the orders API carries no password hash",
-    ("user", "sms_allowed"): "the orders API carries no SMS consent",
-    ("user", "email_allowed"): "the orders API carries no email consent",
-    ("order", "bank"): "the orders API has a BIN number, not a bank name",
-    ("order", "tracking_number"): "orders not shipped yet (or cancelled) have no tracking number",
-    ("order", "shipping_company"): "orders not shipped yet (or cancelled) have no cargo company",
-    ("order_item", "product"): "order lines carry a SKU, not a product name",
+    ("user", "password"): N_("the orders API carries no password hash"),
+    ("user", "sms_allowed"): N_("the orders API carries no SMS consent"),
+    ("user", "email_allowed"): N_("the orders API carries no email consent"),
+    ("order", "bank"): N_("the orders API has a BIN number, not a bank name"),
+    ("order", "tracking_number"): N_("orders not shipped yet (or cancelled) have no tracking number"),
+    ("order", "shipping_company"): N_("orders not shipped yet (or cancelled) have no cargo company"),
+    ("order_item", "product"): N_("order lines carry a SKU, not a product name"),
 }
 
 
@@ -70,16 +72,24 @@ def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 text (byte {exc.start}); the orders API writes UTF-8 JSON") from None
+        raise ReadError(
+            _("{file}: not UTF-8 text (byte {byte}); the orders API writes UTF-8 JSON").format(
+                file=path, byte=exc.start
+            )
+        ) from None
     except OSError as exc:
-        raise ReadError(f"{path}: cannot read the file ({exc.strerror})") from None
+        raise ReadError(_("{file}: cannot read the file ({reason})").format(file=path, reason=exc.strerror)) from None
     if not text.strip():
-        raise ReadError(f"{path}: the file is empty")
+        raise ReadError(_("{file}: the file is empty").format(file=path))
     try:
         values = [json.loads(text, parse_constant=_refuse_constant)]
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
-            raise ReadError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            raise ReadError(
+                _("{file}: not valid JSON at line {line}, column {column}: {reason}").format(
+                    file=path, line=exc.lineno, column=exc.colno, reason=exc.msg
+                )
+            ) from None
         values = []
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -87,35 +97,45 @@ def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
             try:
                 values.append(json.loads(line, parse_constant=_refuse_constant))
             except json.JSONDecodeError as err:
-                raise ReadError(f"{path}: JSON Lines: line {n} is not valid JSON: {err.msg}") from None
+                raise ReadError(
+                    _("{file}: JSON Lines: line {line} is not valid JSON: {reason}").format(
+                        file=path, line=n, reason=err.msg
+                    )
+                ) from None
             except ValueError as err:
-                raise ReadError(f"{path}: JSON Lines: line {n}: {err}") from None
+                raise ReadError(
+                    _("{file}: JSON Lines: line {line}: {reason}").format(file=path, line=n, reason=err)
+                ) from None
     except RecursionError:
-        raise ReadError(f"{path}: the JSON is nested too deeply to be an orders export") from None
+        raise ReadError(_("{file}: the JSON is nested too deeply to be an orders export").format(file=path)) from None
     except ValueError as exc:  # NaN/Infinity, an integer of thousands of digits
-        raise ReadError(f"{path}: not valid JSON for the orders API: {exc}") from None
+        raise ReadError(
+            _("{file}: not valid JSON for the orders API: {reason}").format(file=path, reason=exc)
+        ) from None
     records: list[dict[str, Any] | Malformed] = []
     for value in values:
         records += _orders_in(value)
     if records and all(isinstance(r, Malformed) for r in records):
         first = records[0].reason  # type: ignore[union-attr]
         raise ReadError(
-            f"{path}: no Omnitron order or page of orders in the file ({len(records):,} records; the first: {first}); "
-            'expected the JSON of GET /api/i1/orders/: a page {"results": [orders]}, an array of pages or '
-            "orders, or JSON Lines, each order an object with a number"
+            _(
+                "{file}: no Omnitron order or page of orders in the file ({n} records; the first: {first}); "
+                'expected the JSON of GET /api/i1/orders/: a page {{"results": [orders]}}, an array of pages or '
+                "orders, or JSON Lines, each order an object with a number"
+            ).format(file=path, n=figure(len(records)), first=first)
         )
     return records
 
 
 def _keys(value: dict[str, Any]) -> str:
     names = [visible(str(k))[:40] for k in list(value)[:6]]
-    return ", ".join(names) + (", …" if len(value) > 6 else "") if names else "none"
+    return ", ".join(names) + (", …" if len(value) > 6 else "") if names else _("none")
 
 
 def _orders_in(value: Any, depth: int = 1) -> list[dict[str, Any] | Malformed]:
     if isinstance(value, list):
         if depth > MAX_ARRAY_DEPTH:
-            return [Malformed(f"an array nested {depth} deep, not an order or a page of orders")]
+            return [Malformed(_("an array nested {depth} deep, not an order or a page of orders").format(depth=depth))]
         out: list[dict[str, Any] | Malformed] = []
         for v in value:
             out += _orders_in(v, depth + 1)
@@ -124,15 +144,19 @@ def _orders_in(value: Any, depth: int = 1) -> list[dict[str, Any] | Malformed]:
         if "results" in value:
             results = value["results"]
             if not isinstance(results, list):
-                return [Malformed(f"a page whose results is {_kind(results)}, not a list of orders")]
+                return [
+                    Malformed(_("a page whose results is {kind}, not a list of orders").format(kind=_kind(results)))
+                ]
             return [
-                o if isinstance(o, dict) else Malformed(f"a page's result is {_kind(o)}, not an order object")
+                o
+                if isinstance(o, dict)
+                else Malformed(_("a page's result is {kind}, not an order object").format(kind=_kind(o)))
                 for o in results
             ]
         if "number" in value:
             return [value]
-        return [Malformed(f"an object with neither results nor number (its keys: {_keys(value)})")]
-    return [Malformed(f"found {type(value).__name__} where an order object was expected")]
+        return [Malformed(_("an object with neither results nor number (its keys: {keys})").format(keys=_keys(value)))]
+    return [Malformed(_("found {kind} where an order object was expected").format(kind=type(value).__name__))]
 
 
 def _kind(value: Any) -> str:
@@ -142,12 +166,12 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, (int, float)):
-        return "a number"
+        return _("a number")
     if isinstance(value, str):
-        return "text"
+        return _("text")
     if isinstance(value, list):
-        return "an array"
-    return "an object"
+        return _("an array")
+    return _("an object")
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -161,13 +185,21 @@ _amount = core.amount
 
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
-    draft = Draft(cannot_fill=dict(CANNOT_FILL), explain=settings.explain)
+    draft = Draft(cannot_fill={k: _(v) for k, v in CANNOT_FILL.items()}, explain=settings.explain)
     unknown = sorted(set(settings.source) - set(OPTIONS))
     if unknown:
-        raise SettingsError(f"unknown option {unknown[0]!r} for omnitron-orders; its options are {', '.join(OPTIONS)}")
+        raise SettingsError(
+            _("unknown option {option} for omnitron-orders; its options are {options}").format(
+                option=repr(unknown[0]), options=", ".join(OPTIONS)
+            )
+        )
     code_from = str(settings.source.get("customer_code_from", "email"))
     if code_from not in ("email", "phone_number", "id"):
-        raise SettingsError(f"customer_code_from {code_from!r}: use email, phone_number or id (of the customer)")
+        raise SettingsError(
+            _("customer_code_from {value}: use email, phone_number or id (of the customer)").format(
+                value=repr(code_from)
+            )
+        )
     users: dict[str, Record] = {}
     addresses = core.AddressBook(draft)  # ordered, so a failed order's additions can be taken back
     earliest = core.Joined()
@@ -178,13 +210,14 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
                 origin = Origin(str(path), n, ORDER)
                 draft.read.append(origin)
                 if isinstance(order, Malformed):
-                    draft.reject(origin, "", "", f"record {n}: {order.reason}")
+                    draft.reject(origin, "", "", _("record {n}: {reason}").format(n=n, reason=order.reason))
                     continue
                 lines = order.get("orderitem_set") or []
                 if not isinstance(lines, list):
                     shown = type(lines).__name__
                     number = {"number": _text(order.get("number"))}
-                    draft.reject(origin, "order", "", f"orderitem_set is {shown}, not a list of order lines", number)
+                    reason = _("orderitem_set is {kind}, not a list of order lines").format(kind=shown)
+                    draft.reject(origin, "order", "", reason, number)
                     continue
                 line_origins = [Origin(str(path), n, LINE, k) for k in range(1, len(lines) + 1)]
                 draft.read += line_origins
@@ -194,13 +227,18 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         users.items(),
         has_default=("user", "date_joined") in settings.defaults,
         migration_date=core.migration_date(),
-        why="the customer object has no date_joined",
+        why=_("the customer object has no date_joined"),
     )
     if fallback:
+        n = sum(fallback.values())
         draft.notes.append(
-            f"cargo_company ids without a [values.shipping_company] entry: used the items' shipping_company for "
-            f"{sum(fallback.values()):,} orders (ids {', '.join(sorted(fallback))}); map them with "
-            "--map shipping_company:ID=slug"
+            ngettext(
+                "cargo_company ids without a [values.shipping_company] entry: used the items' shipping_company for "
+                "{n} order (ids {ids}); map them with --map shipping_company:ID=slug",
+                "cargo_company ids without a [values.shipping_company] entry: used the items' shipping_company for "
+                "{n} orders (ids {ids}); map them with --map shipping_company:ID=slug",
+                n,
+            ).format(n=figure(n), ids=", ".join(sorted(fallback)))
         )
     return draft
 
@@ -235,7 +273,7 @@ def _guarded(
         for address in list(addresses.seen)[known_addresses:]:
             del addresses.seen[address]
         draft.folded = folded
-        reason = f"the order record could not be read ({describe(exc)})"
+        reason = _("the order record could not be read ({reason})").format(reason=describe(exc))
         number = {"number": _text(order.get("number"))}
         core.reject_order(
             draft, origin, "", reason, number, [(o, {"order_number": number["number"]}) for o in line_origins]
@@ -272,13 +310,23 @@ def _order(
     try:
         json.dumps(order, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        refuse("", f"the order holds a lone UTF-16 surrogate ({exc.object[exc.start : exc.end]!a}), which is not text")
+        refuse(
+            "",
+            _("the order holds a lone UTF-16 surrogate ({value}), which is not text").format(
+                value=ascii(exc.object[exc.start : exc.end])
+            ),
+        )
         return
     if not email:
-        refuse("user_email", "the order's customer has no email; Akinon needs user_email, so it cannot be migrated")
+        refuse("user_email", _("the order's customer has no email; Akinon needs user_email, so it cannot be migrated"))
         return
     if not code:
-        refuse("user", f"the customer has no {code_from} to use as customer_code (customer_code_from = {code_from})")
+        refuse(
+            "user",
+            _("the customer has no {field} to use as customer_code (customer_code_from = {field})").format(
+                field=code_from
+            ),
+        )
         return
     # The buyer and their addresses first: a value of this order that cannot be read is the order's
     # own problem (scoped rejection) and must not cost the customer.
@@ -363,7 +411,8 @@ def _user(
         try:
             phone = nz.phone(raw) or ""
         except nz.NormaliseError as exc:
-            draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}", raw)
+            message = _("{field} left empty: {reason}").format(field="phone", reason=exc)
+            draft.warn(origin, "user", "phone", "phone-dropped", message, raw)
     gender = _text(customer.get("gender")).lower()  # the rules judge it; a bad one is dropped with a warning
     values = {
         "customer_code": code,
@@ -426,7 +475,7 @@ def _items(order: Record, lines: list[Any], origins: list[Origin], draft: Draft)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
-            reason = f"order line {i + 1} is {type(line).__name__}, not an object"
+            reason = _("order line {n} is {kind}, not an object").format(n=i + 1, kind=type(line).__name__)
             draft.reject(origins[i], "order_item", "", reason, {"order_number": number}, parent=order)
             continue
         groups.setdefault((_text(line.get("product_sku")), _text(line.get("price"))), []).append(i)

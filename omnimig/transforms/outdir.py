@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omnimig.exceptions import TransformError
+from omnimig.i18n import _
 from omnimig.io.paths import TRANSFORM_LOGS, same_file
 from omnimig.io.private import make_private, private_dir, write_privately
 from omnimig.io.safe_text import visible
@@ -84,14 +85,18 @@ def prepare(out: Path, protected: Iterable[Path], force: bool = False) -> OutFol
     ``protected`` are the inputs and the mapping file: never written over, even with ``force``.
     """
     if out.exists() and not out.is_dir():
-        raise TransformError(f"{_shown(out)}: exists and is not a folder; --out names the folder for the bundle")
+        raise TransformError(
+            _("{folder}: exists and is not a folder; --out names the folder for the bundle").format(folder=_shown(out))
+        )
     targets = [out / n for n in (*bundle_names(), MANIFEST)]
     for source in protected:
         for target in targets:
             if same_file(source, target):
                 raise TransformError(
-                    f"{_shown(target)} would overwrite the input {_shown(source)}; choose another --out folder "
-                    "(omnimig never writes over an input, even with --force)"
+                    _(
+                        "{file} would overwrite the input {input}; choose another --out folder "
+                        "(omnimig never writes over an input, even with --force)"
+                    ).format(file=_shown(target), input=_shown(source))
                 )
     if not out.exists():
         return OutFolder(out, frozenset())
@@ -99,21 +104,27 @@ def prepare(out: Path, protected: Iterable[Path], force: bool = False) -> OutFol
     try:
         empty = next(out.iterdir(), None) is None
     except OSError as exc:
-        raise TransformError(f"{_shown(out)}: cannot list the folder ({exc.strerror or exc})") from None
+        raise TransformError(
+            _("{folder}: cannot list the folder ({reason})").format(folder=_shown(out), reason=exc.strerror or exc)
+        ) from None
     if owned is None:
         if not empty and not force:
             raise TransformError(
-                f"{_shown(out)}: the folder is not empty and omnimig did not create it (it has no {MANIFEST}); "
-                "choose a new or empty folder, or add --force to write beside the files in it "
-                "(omnimig never replaces or deletes a file it did not write)"
+                _(
+                    "{folder}: the folder is not empty and omnimig did not create it (it has no {manifest}); "
+                    "choose a new or empty folder, or add --force to write beside the files in it "
+                    "(omnimig never replaces or deletes a file it did not write)"
+                ).format(folder=_shown(out), manifest=MANIFEST)
             )
         owned = frozenset()
     for name in bundle_names():
         target = out / name
         if name not in owned and (target.exists() or target.is_symlink()):
             raise TransformError(
-                f"{_shown(target)}: exists and omnimig did not write it; move it away or choose another --out "
-                "folder (omnimig never replaces a file it did not write, even with --force)"
+                _(
+                    "{file}: exists and omnimig did not write it; move it away or choose another --out "
+                    "folder (omnimig never replaces a file it did not write, even with --force)"
+                ).format(file=_shown(target))
             )
     return OutFolder(out, owned)
 
@@ -144,8 +155,9 @@ def write_bundle(folder: OutFolder, writers: dict[str, Callable[[Path], None]]) 
             target = out / name
             if name not in folder.owned and (target.exists() or target.is_symlink()):  # appeared meanwhile
                 raise TransformError(
-                    f"{_shown(target)}: appeared while omnimig was writing and omnimig did not write it; "
-                    "it was left as it is"
+                    _(
+                        "{file}: appeared while omnimig was writing and omnimig did not write it; it was left as it is"
+                    ).format(file=_shown(target))
                 )
             os.replace(tmp, target)
             placed[name] = target

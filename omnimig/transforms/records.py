@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from omnimig.i18n import N_, _, number
 from omnimig.schemas.rules import migration_types
 
 #: The target types in the order Akinon imports them.
@@ -32,8 +33,9 @@ class Origin:
 
     def where(self) -> str:
         if self.part:
-            return f"{self.file} record {self.row}, line {self.part}"
-        return f"{self.file} {'record' if self.unit != 'row' else 'row'} {self.row}"
+            return _("{file} record {row}, line {part}").format(file=self.file, row=self.row, part=self.part)
+        shown = _("{file} record {row}") if self.unit != "row" else _("{file} row {row}")
+        return shown.format(file=self.file, row=self.row)
 
 
 @dataclass(slots=True)
@@ -67,7 +69,9 @@ class Record:
 
 
 NOUNS = {"user": "user", "address": "address", "order": "order", "order_item": "item"}
-PLURALS = {"user": "users", "address": "addresses", "order": "orders", "order_item": "order items"}
+PLURALS = {"user": N_("users"), "address": N_("addresses"), "order": N_("orders"), "order_item": N_("order items")}
+#: ``{n} rows read`` per unit of an input (a JSON orders export counts its orders and their lines).
+READ = {"row": N_("{n} rows read"), "order": N_("{n} orders read"), "order line": N_("{n} order lines read")}
 
 
 def record_label(type_name: str, values: dict[str, str]) -> str:
@@ -231,7 +235,9 @@ class _Fates:
         return total == self.written + self.merged + self.rejected
 
     def fates(self) -> str:
-        return f"{self.written:,} written + {self.merged:,} merged + {self.rejected:,} rejected"
+        return _("{written} written + {merged} merged + {rejected} rejected").format(
+            written=number(self.written), merged=number(self.merged), rejected=number(self.rejected)
+        )
 
 
 @dataclass
@@ -250,8 +256,8 @@ class Tally(_Fates):
         return self.adds_up_to(self.read)
 
     def line(self) -> str:
-        unit = "rows" if self.unit == "row" else f"{self.unit}s"
-        return f"{self.file}: {self.read:,} {unit} read = {self.fates()}"
+        read = _(READ[self.unit]) if self.unit in READ else f"{{n}} {self.unit}s read"
+        return f"{self.file}: {read.format(n=number(self.read))} = {self.fates()}"
 
 
 @dataclass
@@ -274,7 +280,8 @@ class TypeTally(_Fates):
         return self.adds_up_to(self.seen)
 
     def line(self) -> str:
-        return f"{PLURALS.get(self.type, self.type)}: {self.seen:,} seen = {self.fates()}"
+        seen = _("{n} seen").format(n=number(self.seen))
+        return f"{_(PLURALS[self.type]) if self.type in PLURALS else self.type}: {seen} = {self.fates()}"
 
 
 def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> tuple[list[Tally], list[Reject]]:
@@ -305,5 +312,5 @@ def tally(read: list[Origin], written: list[Record], rejects: list[Reject]) -> t
         else:
             t.rejected += 1
             if origin not in with_reason:
-                extra.append(Reject(origin, "", "", "no record was made from this row"))
+                extra.append(Reject(origin, "", "", _("no record was made from this row")))
     return list(counts.values()), extra

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from omnimig.exceptions import ReadError, TransformError
+from omnimig.i18n import N_, _, count, number
 from omnimig.io.lock import folder_lock
 from omnimig.io.private import private_dir
 from omnimig.io.safe_text import visible
@@ -30,7 +31,6 @@ from omnimig.transforms.outdir import OutFolder, prepare, write_bundle
 from omnimig.transforms.output import record_writers, write_changes, write_rejects
 from omnimig.transforms.records import TARGETS, Change, Draft, Origin, Record, Reject, Tally, TypeTally, tally
 from omnimig.transforms.settings import Settings, SettingsError
-from omnimig.validation.problem import plural
 from omnimig.validation.run import validate_paths
 
 #: source name -> module; each module has ``TITLE`` and ``read(inputs, settings) -> Draft``.
@@ -43,13 +43,17 @@ SOURCES = {
 
 #: Excel's limit on the characters of one cell; xlsxwriter cuts longer strings without an error.
 XLSX_MAX_CELL = 32_767
+#: The severity words of the validation lines (the validator's report uses the same ones).
+SEVERITY = {"error": N_("error"), "warning": N_("warning")}
 
 __all__ = ["SOURCES", "Result", "TransformError", "source_module", "transform"]
 
 
 def source_module(name: str) -> ModuleType:
     if name not in SOURCES:
-        raise TransformError(f"unknown source {name!r}; sources are {', '.join(SOURCES)}")
+        raise TransformError(
+            _("unknown source {name}; sources are {sources}").format(name=repr(name), sources=", ".join(SOURCES))
+        )
     return importlib.import_module(SOURCES[name])
 
 
@@ -104,39 +108,65 @@ class Result:
         """The summary a person reads: accounting first, then what was lost, changed and left empty."""
         out = [*(t.line() for t in self.tallies)]
         out += [t.line() for t in self.types if t.seen]
-        wrote = ", ".join(f"{n:,} {t}" for t, n in self.written.items() if n) or "nothing"
-        out.append(f"wrote {wrote} to {self.out}")
+        wrote = ", ".join(f"{number(n)} {t}" for t, n in self.written.items() if n)
+        out.append(
+            _("wrote {detail} to {out}").format(detail=wrote, out=self.out)
+            if wrote
+            else _("wrote nothing to {out}").format(out=self.out)
+        )
         if self.rejects:
-            kinds = Counter(r.type or "row" for r in self.rejects)
-            detail = ", ".join(f"{n:,} {t}" for t, n in kinds.items())
-            out.append(f"rejected {detail}: one line each, with its reason, in {self.out / 'rejects.csv'}")
+            kinds = Counter(r.type or _("row") for r in self.rejects)
+            detail = ", ".join(f"{number(n)} {t}" for t, n in kinds.items())
+            out.append(
+                _("rejected {detail}: one line each, with its reason, in {path}").format(
+                    detail=detail, path=self.out / "rejects.csv"
+                )
+            )
         listed = Counter(w.code for w in self.warnings if w.code not in self.mechanical)
         if listed:
-            detail = ", ".join(f"{n:,} {c}" for c, n in listed.most_common())
-            out.append(f"changed on the way: {detail}; before and after in {self.out / 'changes.csv'}")
+            detail = ", ".join(f"{number(n)} {c}" for c, n in listed.most_common())
+            out.append(
+                _("changed on the way: {detail}; before and after in {path}").format(
+                    detail=detail, path=self.out / "changes.csv"
+                )
+            )
         if self.mechanical:
-            detail = ", ".join(f"{n:,} {c}" for c, n in self.mechanical.most_common())
+            detail = ", ".join(f"{number(n)} {c}" for c, n in self.mechanical.most_common())
             explained = any(w.code in self.mechanical for w in self.warnings)
-            where = "listed in changes.csv (--explain)" if explained else "--explain lists them in changes.csv"
-            out.append(f"changes made the same way to every record, counted: {detail}; {where}")
+            where = _("listed in changes.csv (--explain)") if explained else _("--explain lists them in changes.csv")
+            out.append(
+                _("changes made the same way to every record, counted: {detail}; {where}").format(
+                    detail=detail, where=where
+                )
+            )
         for (type_name, name), n in sorted(self.defaulted.items()):
-            out.append(f"default used for {type_name}.{name} in {plural(n, 'row')}")
+            rows = count("{n} row", "{n} rows", n)
+            out.append(_("default used for {field} in {rows}").format(field=f"{type_name}.{name}", rows=rows))
         out += self.notes
         left = [(k, why, self.empty.get(k, 0)) for k, why in self.cannot_fill.items() if self.empty.get(k)]
         if left:
-            out.append("left empty where the export has no value (set with --default TYPE.FIELD=VALUE or [defaults]):")
-            out += [f"  {t}.{f}: {why} (empty in {n:,} of {self.written[t]:,})" for (t, f), why, n in left]
+            out.append(
+                _("left empty where the export has no value (set with --default TYPE.FIELD=VALUE or [defaults]):")
+            )
+            empty_in = _("  {field}: {why} (empty in {n} of {total})")
+            out += [
+                empty_in.format(field=f"{t}.{f}", why=why, n=number(n), total=number(self.written[t]))
+                for (t, f), why, n in left
+            ]
         if self.validation:
             out.append(
-                f"validate on the written files: {plural(self.validation_errors, 'error')}, "
-                f"{plural(self.validation_warnings, 'warning')}"
+                _("validate on the written files: {errors}, {warnings}").format(
+                    errors=count("{n} error", "{n} errors", self.validation_errors),
+                    warnings=count("{n} warning", "{n} warnings", self.validation_warnings),
+                )
             )
             for key, n in sorted(self.validation.items(), key=lambda kv: (kv[0][0] != "error", -kv[1])):
                 severity, type_name, name, rule = key
-                out.append(f"  {severity} {type_name}.{name} {rule} ×{n:,}: {self.validation_examples[key]}")
+                word = _(SEVERITY[severity]) if severity in SEVERITY else severity
+                out.append(f"  {word} {type_name}.{name} {rule} ×{number(n)}: {self.validation_examples[key]}")
         else:
-            out.append("validate on the written files: no errors, no warnings")
-        out += [f"could not validate: {u}" for u in self.unreadable]
+            out.append(_("validate on the written files: no errors, no warnings"))
+        out += [_("could not validate: {file}").format(file=u) for u in self.unreadable]
         return out
 
 
@@ -191,7 +221,7 @@ def few_collections() -> Iterator[None]:
 def _empty(records: dict[str, list[Record]], fields: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
     """Per cannot-fill field, how many written records still have it empty: one pass over each type."""
     empty: dict[tuple[str, str], int] = {}
-    for type_name in dict.fromkeys(t for t, _ in fields):
+    for type_name in dict.fromkeys(t for t, _name in fields):
         names = [f for t, f in fields if t == type_name]
         counts = dict.fromkeys(names, 0)
         for record in records.get(type_name, []):
@@ -221,9 +251,11 @@ def transform(
     module = source_module(source)
     for path in inputs:
         if not path.exists():
-            raise TransformError(f"{visible(str(path))}: no such file")
+            raise TransformError(_("{file}: no such file").format(file=visible(str(path))))
         if not path.is_file():  # a folder, a FIFO (which would block forever), a device
-            raise TransformError(f"{visible(str(path))}: not a regular file; give the export file itself")
+            raise TransformError(
+                _("{file}: not a regular file; give the export file itself").format(file=visible(str(path)))
+            )
     protected = [*inputs, *([settings.path] if settings.path is not None else [])]
     prepare(out, protected, force=force)  # refuse an unsafe folder before creating anything
     created = not out.exists()
@@ -231,8 +263,10 @@ def transform(
 
     def busy() -> TransformError:
         return TransformError(
-            f"{visible(str(out))}: another omnimig transform is writing into this folder; wait for it to end "
-            "(or stop it), then run again"
+            _(
+                "{folder}: another omnimig transform is writing into this folder; wait for it to end "
+                "(or stop it), then run again"
+            ).format(folder=visible(str(out)))
         )
 
     try:
@@ -266,7 +300,7 @@ def _run(
     for (type_name, name), value in settings.defaults.items():
         options.defaults.setdefault((type_name, name), value)
     if options.password_policy == "empty" and ("user", "password") in draft.cannot_fill:
-        draft.cannot_fill[("user", "password")] += (
+        draft.cannot_fill[("user", "password")] += _(
             "; --password-policy unusable writes a value no login matches, so users set a new password"
         )
     if fmt == "xlsx":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from omnimig.exceptions import TransformError
+from omnimig.i18n import _, number
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms.normalize import fold
 from omnimig.transforms.records import TARGETS
@@ -51,7 +52,7 @@ class Settings:
 
     def where(self, *keys: str) -> str:
         line = self.line_of(*keys)
-        return f"{self.path}{f' line {line}' if line else ''}"
+        return _("{file} line {line}").format(file=self.path, line=line) if line else str(self.path)
 
     def value(self, table: str, key: str) -> str | None:
         """Look ``key`` up in value table ``table``: exactly, then ignoring case and outer spaces.
@@ -111,12 +112,18 @@ def line_of(text: str, *keys: str) -> int | None:
 
 
 def _target_field(settings: Settings, spec: str, where: str) -> tuple[str, str]:
-    type_name, _, name = spec.partition(".")
+    type_name, _dot, name = spec.partition(".")
     if type_name not in TARGETS or not name:
-        raise SettingsError(f"{where}: {spec!r} is not TYPE.FIELD; TYPE is one of {', '.join(TARGETS)}")
+        raise SettingsError(
+            _("{where}: {spec} is not TYPE.FIELD; TYPE is one of {types}").format(
+                where=where, spec=repr(spec), types=", ".join(TARGETS)
+            )
+        )
     if name not in table_rules(type_name).names:
         raise SettingsError(
-            f"{where}: {type_name} has no field {name!r}; its fields are {', '.join(table_rules(type_name).names)}"
+            _("{where}: {type} has no field {name}; its fields are {fields}").format(
+                where=where, type=type_name, name=repr(name), fields=", ".join(table_rules(type_name).names)
+            )
         )
     return type_name, name
 
@@ -128,25 +135,32 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
         return settings
     try:
         if not path.is_file():
-            raise SettingsError(f"{path}: mapping file not found" if not path.exists() else f"{path}: not a file")
+            found = _("{file}: mapping file not found") if not path.exists() else _("{file}: not a file")
+            raise SettingsError(found.format(file=path))
         size = path.stat().st_size
         if size > MAX_MAPPING_BYTES:
             raise SettingsError(
-                f"{path}: the mapping file is {size / 2**20:,.0f} MB; a mapping file is at most "
-                f"{MAX_MAPPING_BYTES // 2**20} MB (put large value lists in the export itself)"
+                _(
+                    "{file}: the mapping file is {size} MB; a mapping file is at most "
+                    "{limit} MB (put large value lists in the export itself)"
+                ).format(file=path, size=f"{size / 2**20:,.0f}", limit=MAX_MAPPING_BYTES // 2**20)
             )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SettingsError(f"{path}: mapping file not found") from None
+        raise SettingsError(_("{file}: mapping file not found").format(file=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot read the mapping file ({exc.__class__.__name__})") from None
+        raise SettingsError(
+            _("{file}: cannot read the mapping file ({reason})").format(file=path, reason=exc.__class__.__name__)
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        raise SettingsError(_("{file}: not valid TOML: {reason}").format(file=path, reason=exc)) from None
     except RecursionError:
         raise SettingsError(
-            f"{path}: the TOML is nested too deeply; a mapping file nests at most {MAX_DEPTH} levels"
+            _("{file}: the TOML is nested too deeply; a mapping file nests at most {limit} levels").format(
+                file=path, limit=MAX_DEPTH
+            )
         ) from None
     _check_shape(path, data)
     settings.path = path
@@ -155,35 +169,53 @@ def load(path: Path | None, allow_targets: bool) -> Settings:
         if key in TARGETS:
             if not allow_targets:
                 raise SettingsError(
-                    f"{settings.where(key)}: [{key}] describes an export's columns, which only the mapping "
-                    "source reads; this source knows its layout (keep [source], [defaults] and [values.*])"
+                    _(
+                        "{where}: [{table}] describes an export's columns, which only the mapping "
+                        "source reads; this source knows its layout (keep [source], [defaults] and [values.*])"
+                    ).format(where=settings.where(key), table=key)
                 )
             if not isinstance(value, dict):
-                raise SettingsError(f"{settings.where(key)}: {key} must be a table of field = column")
+                raise SettingsError(
+                    _("{where}: {table} must be a table of field = column").format(where=settings.where(key), table=key)
+                )
             settings.targets[key] = value
         elif key == "source":
             if not isinstance(value, dict):
-                raise SettingsError(f"{settings.where(key)}: [source] must be a table")
+                raise SettingsError(_("{where}: [source] must be a table").format(where=settings.where(key)))
             settings.source = value
         elif key == "defaults":
             if not isinstance(value, dict):
-                raise SettingsError(f'{settings.where(key)}: [defaults] must be a table of "TYPE.FIELD" = value')
+                raise SettingsError(
+                    _('{where}: [defaults] must be a table of "TYPE.FIELD" = value').format(where=settings.where(key))
+                )
             for spec, default in _flatten(value):
                 line = settings.line_of("defaults", spec) or settings.line_of("defaults", spec.rsplit(".", 1)[-1])
-                where = f"{path}{f' line {line}' if line else ''}"
+                where = _("{file} line {line}").format(file=path, line=line) if line else str(path)
                 settings.defaults[_target_field(settings, spec, where)] = _text(default, where)
         elif key == "values":
             if not isinstance(value, dict):
-                raise SettingsError(f"{settings.where(key)}: [values.NAME] tables map source values to target values")
+                raise SettingsError(
+                    _("{where}: [values.NAME] tables map source values to target values").format(
+                        where=settings.where(key)
+                    )
+                )
             for table, entries in value.items():
                 if not isinstance(entries, dict):
-                    raise SettingsError(f"{settings.where('values', table)}: [values.{table}] must be a table")
+                    raise SettingsError(
+                        _("{where}: [values.{table}] must be a table").format(
+                            where=settings.where("values", table), table=table
+                        )
+                    )
                 settings.values[table] = {
                     str(k): _text(v, _where(settings, "values", str(k))) for k, v in entries.items()
                 }
         else:
             allowed = ", ".join([*SHARED_TABLES, *(TARGETS if allow_targets else ())])
-            raise SettingsError(f"{settings.where(key)}: unknown table [{key}]; a mapping file has {allowed}")
+            raise SettingsError(
+                _("{where}: unknown table [{table}]; a mapping file has {allowed}").format(
+                    where=settings.where(key), table=key, allowed=allowed
+                )
+            )
     return settings
 
 
@@ -210,15 +242,19 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise SettingsError(
-                f"{path}: the TOML is nested {depth} levels deep; a mapping file nests at most {MAX_DEPTH}"
+                _("{file}: the TOML is nested {depth} levels deep; a mapping file nests at most {limit}").format(
+                    file=path, depth=depth, limit=MAX_DEPTH
+                )
             )
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
         for child in children:
             count += 1
             if count > MAX_ENTRIES:
                 raise SettingsError(
-                    f"{path}: the mapping file holds more than {MAX_ENTRIES:,} entries; split the value tables or "
-                    "fix the values in the export"
+                    _(
+                        "{file}: the mapping file holds more than {limit} entries; split the value tables or "
+                        "fix the values in the export"
+                    ).format(file=path, limit=number(MAX_ENTRIES))
                 )
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
@@ -236,7 +272,9 @@ def _text(value: Any, where: str | Callable[[], str]) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     place = where() if callable(where) else where
-    raise SettingsError(f"{place}: expected text or a number, got {type(value).__name__}")
+    raise SettingsError(
+        _("{where}: expected text or a number, got {kind}").format(where=place, kind=type(value).__name__)
+    )
 
 
 def apply_flags(settings: Settings, defaults: Sequence[str], maps: Sequence[str], options: Sequence[str] = ()) -> None:
@@ -245,19 +283,25 @@ def apply_flags(settings: Settings, defaults: Sequence[str], maps: Sequence[str]
     for item in defaults:
         spec, sep, value = item.partition("=")
         if not sep:
-            raise SettingsError(f"--default {item!r}: write TYPE.FIELD=VALUE, e.g. order.bank=Garanti")
+            raise SettingsError(
+                _("--default {item}: write TYPE.FIELD=VALUE, e.g. order.bank=Garanti").format(item=repr(item))
+            )
         pairs.append((spec.strip(), value, f"--default {item!r}"))
     set_defaults(settings, pairs, label="--default")
     for item in maps:
         table, sep, rest = item.partition(":")
         source, eq, target = rest.partition("=")
         if not sep or not eq or not table:
-            raise SettingsError(f"--map {item!r}: write TABLE:FROM=TO, e.g. shipping_company:1=yurtici")
+            raise SettingsError(
+                _("--map {item}: write TABLE:FROM=TO, e.g. shipping_company:1=yurtici").format(item=repr(item))
+            )
         settings.values.setdefault(table.strip(), {})[source] = target
     for item in options:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SettingsError(f"--option {item!r}: write KEY=VALUE, e.g. customer_code_from=email")
+            raise SettingsError(
+                _("--option {item}: write KEY=VALUE, e.g. customer_code_from=email").format(item=repr(item))
+            )
         settings.source[key.strip()] = value
 
 
@@ -268,7 +312,11 @@ def set_defaults(settings: Settings, pairs: Iterable[tuple[str, str, str]], labe
     for spec, value, where in pairs:
         key = _target_field(settings, spec, where)
         if key in given and given[key] != value:
-            raise SettingsError(f"{label} {spec} is given twice ({given[key]!r} and {value!r}); give it once")
+            raise SettingsError(
+                _("{label} {spec} is given twice ({first} and {second}); give it once").format(
+                    label=label, spec=spec, first=repr(given[key]), second=repr(value)
+                )
+            )
         given[key] = settings.defaults[key] = value
 
 

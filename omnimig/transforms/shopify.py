@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omnimig import i18n  # i18n._(): this module uses _ as a loop variable
 from omnimig.exceptions import ReadError
 from omnimig.io import open_source
 from omnimig.transforms import core
@@ -47,7 +48,6 @@ from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading
 from omnimig.transforms.records import Draft, Origin, Record
 from omnimig.transforms.settings import Settings, SettingsError
-from omnimig.validation.problem import plural
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
 
@@ -169,18 +169,18 @@ CUSTOMER_KNOWN: tuple[str, ...] = (
 COUNTRY_NAMES = {"TR": "Türkiye"}
 
 CANNOT_FILL = {
-    ("user", "password"): "Shopify never exports password hashes",
-    ("user", "gender"): "Shopify exports no gender",
-    ("user", "date_of_birth"): "Shopify exports no date of birth",
-    ("order", "bank"): "not in the export (Payment Method is a gateway name, not a bank)",
-    ("order", "installment_count"): "not in the export (Payment Method carries no installments)",
-    ("order", "tracking_number"): "not in the export (Shopify does not export fulfillments)",
-    ("order_item", "image_url"): "not in the orders export (a products export has Image Src)",
-    ("address", "title"): "Shopify addresses have no title",
-    ("address", "tax_office"): "only as free text in Note Attributes, kept in the order's extra_field",
-    ("address", "tax_no"): "only as free text in Note Attributes, kept in the order's extra_field",
+    ("user", "password"): i18n.N_("Shopify never exports password hashes"),
+    ("user", "gender"): i18n.N_("Shopify exports no gender"),
+    ("user", "date_of_birth"): i18n.N_("Shopify exports no date of birth"),
+    ("order", "bank"): i18n.N_("not in the export (Payment Method is a gateway name, not a bank)"),
+    ("order", "installment_count"): i18n.N_("not in the export (Payment Method carries no installments)"),
+    ("order", "tracking_number"): i18n.N_("not in the export (Shopify does not export fulfillments)"),
+    ("order_item", "image_url"): i18n.N_("not in the orders export (a products export has Image Src)"),
+    ("address", "title"): i18n.N_("Shopify addresses have no title"),
+    ("address", "tax_office"): i18n.N_("only as free text in Note Attributes, kept in the order's extra_field"),
+    ("address", "tax_no"): i18n.N_("only as free text in Note Attributes, kept in the order's extra_field"),
 }
-SHIPPING_COMPANY_WHY = (
+SHIPPING_COMPANY_WHY = i18n.N_(
     "Shipping Method is a checkout rate name, not a carrier; map rate names with "
     "--map 'shipping_company:Standard Shipping=yurtici' or [values.shipping_company]"
 )
@@ -246,7 +246,7 @@ def load_sheet(path: Path) -> Sheet:
         numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
         notices += chunk.notices
     if not records:
-        raise ReadError(f"{path}: the file is empty or has no header row")
+        raise ReadError(i18n._("{file}: the file is empty or has no header row").format(file=path))
     found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
     if "lineitem name" in found:
         kind, aliases, needed, known = ORDERS, ORDER_ALIASES, ORDER_NEEDED, ORDER_KNOWN
@@ -254,8 +254,10 @@ def load_sheet(path: Path) -> Sheet:
         kind, aliases, needed, known = CUSTOMERS, CUSTOMER_ALIASES, CUSTOMER_NEEDED, CUSTOMER_KNOWN
     else:
         raise ReadError(
-            f"{path}: neither a Shopify orders export (no 'Lineitem name' column) nor a customers export "
-            "(no 'Email' with 'Customer ID' or 'First Name')"
+            i18n._(
+                "{file}: neither a Shopify orders export (no 'Lineitem name' column) nor a customers export "
+                "(no 'Email' with 'Customer ID' or 'First Name')"
+            ).format(file=path)
         )
     columns: dict[str, int] = {}
     for name in known:
@@ -266,8 +268,11 @@ def load_sheet(path: Path) -> Sheet:
     missing = [n for n in needed if n not in columns]
     if missing:
         raise ReadError(
-            f"{path}: the Shopify {kind} export lacks the column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)}"
+            i18n.ngettext(
+                "{file}: the Shopify {kind} export lacks the column {columns}",
+                "{file}: the Shopify {kind} export lacks the columns {columns}",
+                len(missing),
+            ).format(file=path, kind=kind, columns=", ".join(repr(m) for m in missing))
         )
     used = set(columns.values())
     unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
@@ -276,7 +281,7 @@ def load_sheet(path: Path) -> Sheet:
     broken = core.broken_rows(notices, {header[i] for name, i in columns.items() if name not in dropped})
     rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
     notes = (
-        [f"{path}: not UTF-8; read as Windows-1254 (cp1254)"]
+        [i18n._("{file}: not UTF-8; read as Windows-1254 (cp1254)").format(file=path)]
         if any(n.rule == "encoding" for n in source.notices)
         else []
     )
@@ -330,7 +335,8 @@ def _email(value: str) -> str:
 
 
 def _lack(draft: Draft, type_name: str, name: str, why: str) -> None:
-    draft.cannot_fill.setdefault((type_name, name), why)
+    if (type_name, name) not in draft.cannot_fill:  # translated once, not for every order that lacks it
+        draft.cannot_fill[(type_name, name)] = i18n._(why)
 
 
 @lru_cache(maxsize=CACHED)
@@ -349,7 +355,9 @@ def _option_true(settings: Settings, name: str) -> bool:
     try:
         return bool(nz.boolean(str(value), empty=False))
     except nz.NormaliseError:
-        raise SettingsError(f"option {name}={value!r}: use true or false") from None
+        raise SettingsError(
+            i18n._("option {name}={value}: use true or false").format(name=name, value=repr(value))
+        ) from None
 
 
 def status_table(settings: Settings) -> dict[str, str]:
@@ -393,10 +401,14 @@ class Context:
 def read(inputs: list[Path], settings: Settings) -> Draft:
     unknown = sorted(set(settings.source) - set(OPTIONS))
     if unknown:
-        raise SettingsError(f"unknown option {unknown[0]!r} for the shopify source; options: {', '.join(OPTIONS)}")
+        raise SettingsError(
+            i18n._("unknown option {option} for the shopify source; options: {options}").format(
+                option=repr(unknown[0]), options=", ".join(OPTIONS)
+            )
+        )
     ctx = Context(
         settings,
-        Draft(cannot_fill=dict(CANNOT_FILL), explain=settings.explain),
+        Draft(cannot_fill={k: i18n._(v) for k, v in CANNOT_FILL.items()}, explain=settings.explain),
         status_table(settings),
         _option_true(settings, "strip_hash"),
     )
@@ -410,8 +422,9 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
     orders = [s for s in sheets if s.kind == ORDERS]
     if not orders:
         raise ReadError(
-            f"{', '.join(str(p) for p in inputs)}: no Shopify orders export among the inputs "
-            "(the orders export has a 'Lineitem name' column)"
+            i18n._(
+                "{files}: no Shopify orders export among the inputs (the orders export has a 'Lineitem name' column)"
+            ).format(files=", ".join(str(p) for p in inputs))
         )
     draft = ctx.draft
     for sheet in orders:
@@ -440,9 +453,16 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
 def _customers(sheet: Sheet, ctx: Context) -> None:
     draft = ctx.draft
     if not sheet.has("Accepts SMS Marketing"):
-        _lack(draft, "user", "sms_allowed", f"{sheet.path} has no 'Accepts SMS Marketing' column")
+        _lack(
+            draft, "user", "sms_allowed", i18n._("{file} has no 'Accepts SMS Marketing' column").format(file=sheet.path)
+        )
     if not sheet.has("Accepts Email Marketing"):
-        _lack(draft, "user", "email_allowed", f"{sheet.path} has no 'Accepts Email Marketing' column")
+        _lack(
+            draft,
+            "user",
+            "email_allowed",
+            i18n._("{file} has no 'Accepts Email Marketing' column").format(file=sheet.path),
+        )
     for _, cells, origin in _rows(sheet, draft):
         email = _email(sheet.get(cells, "Email"))
         if not email:
@@ -450,7 +470,9 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
                 origin,
                 "user",
                 "email",
-                "the customer has no Email; Akinon users need one (phone-only and POS customers cannot be migrated)",
+                i18n._(
+                    "the customer has no Email; Akinon users need one (phone-only and POS customers cannot be migrated)"
+                ),
                 {"customer_code": _marked(sheet.get(cells, "Customer ID"))},
             )
             continue
@@ -475,7 +497,7 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
         }
         for name, column in (("sms_allowed", "Accepts SMS Marketing"), ("email_allowed", "Accepts Email Marketing")):
             if not values[name]:
-                _lack(draft, "user", name, f"some customers have no yes/no in '{column}'")
+                _lack(draft, "user", name, i18n._("some customers have no yes/no in '{column}'").format(column=column))
         first = ctx.customers.get(email)
         if first is None:
             user = ctx.customers[email] = draft.add(Record("user", values, origin))
@@ -486,13 +508,19 @@ def _customers(sheet: Sheet, ctx: Context) -> None:
             for k, v in values.items():
                 if v and not first.values.get(k):
                     first.values[k] = v
-            dropped = f"; its Customer ID {code!r} is dropped" if code != first.get("customer_code") else ""
+            dropped = (
+                i18n._("; its Customer ID {code} is dropped").format(code=repr(code))
+                if code != first.get("customer_code")
+                else ""
+            )
             draft.warn(
                 origin,
                 "user",
                 "email",
                 "customer-merged",
-                f"same email as {first.origin.where()}: merged into that user{dropped} (orders link by email)",
+                i18n._("same email as {where}: merged into that user{dropped} (orders link by email)").format(
+                    where=first.origin.where(), dropped=dropped
+                ),
             )
         _customer_address(sheet, cells, user, origin, ctx)
 
@@ -515,7 +543,14 @@ def _user_phone(candidates: list[str], origin: Origin, draft: Draft) -> str:
     try:
         return nz.phone(raw) or ""
     except nz.NormaliseError as exc:
-        draft.warn(origin, "user", "phone", "phone-dropped", f"phone left empty: {exc}", raw)
+        draft.warn(
+            origin,
+            "user",
+            "phone",
+            "phone-dropped",
+            i18n._("{field} left empty: {reason}").format(field="phone", reason=exc),
+            raw,
+        )
         return ""
 
 
@@ -612,7 +647,7 @@ def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
             groups[-1].broken.append(origin)
             continue
         if not name:
-            draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
+            draft.reject(origin, "", "", i18n._("the row has no Name (order number), so it belongs to no order"))
             continue
         if groups and groups[-1].name == name:
             groups[-1].rows.append((n, cells))
@@ -644,7 +679,11 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     if not group.rows:  # every row of the order is broken: the order is counted, and rejected
         first = group.broken[0]
         draft.reject(
-            first, "order", "", f"its rows cannot be read whole: {sheet.broken[first.row]}", {"number": number}
+            first,
+            "order",
+            "",
+            i18n._("its rows cannot be read whole: {reason}").format(reason=sheet.broken[first.row]),
+            {"number": number},
         )
         return
     head_n, head = group.rows[0]
@@ -667,27 +706,36 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
 
     if group.broken:
         first = group.broken[0]
-        refuse("", f"{first.where()} of the order cannot be read whole: {sheet.broken[first.row]}")
+        refuse(
+            "",
+            i18n._("{where} of the order cannot be read whole: {reason}").format(
+                where=first.where(), reason=sheet.broken[first.row]
+            ),
+        )
         return
     seen = ctx.numbers.get(number)
     if seen is not None:
         refuse(
             "number",
-            f"order {number!r} was already read from {seen.where()}; Shopify writes an order's rows "
-            "together, so this is a second export of the same order",
+            i18n._(
+                "order {number} was already read from {where}; Shopify writes an order's rows "
+                "together, so this is a second export of the same order"
+            ).format(number=repr(number), where=seen.where()),
         )
         return
     ctx.numbers[number] = origin
     if not _text(get("Financial Status")) and not _text(get("Total")):
         refuse(
             "",
-            "the order's first row has no Financial Status and no Total; Shopify writes the order-level "
-            "columns on an order's first row",
+            i18n._(
+                "the order's first row has no Financial Status and no Total; Shopify writes the order-level "
+                "columns on an order's first row"
+            ),
         )
         return
     email = _email(get("Email"))
     if not email:
-        refuse("user_email", "the order has no Email; Akinon needs user_email (and a user) for every order")
+        refuse("user_email", i18n._("the order has no Email; Akinon needs user_email (and a user) for every order"))
         return
     # The buyer and their addresses first: what is wrong with this order below is the order's own
     # problem (scoped rejection) and must not cost the customer.
@@ -711,8 +759,10 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     if status is None:
         refuse(
             "status",
-            f"no status for Financial Status {financial!r} and Fulfillment Status {fulfillment!r}: "
-            f"add --map 'shopify_status:{keys[-3]}=CODE'",
+            i18n._(
+                "no status for Financial Status {financial} and Fulfillment Status {fulfillment}: "
+                "add --map 'shopify_status:{key}=CODE'"
+            ).format(financial=repr(financial), fulfillment=repr(fulfillment), key=keys[-3]),
         )
         return
     try:
@@ -730,7 +780,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
                 "order",
                 f"{side.lower()}_address",
                 f"{side.lower()}-address-from-{other.lower()}",
-                f"the order has no {side} address; used its {other} address",
+                i18n._("the order has no {side} address; used its {other} address").format(side=side, other=other),
             )
     method = _text(get("Shipping Method"))
     carrier = (settings.value("shipping_company", method) if method else None) or ""
@@ -738,7 +788,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         _lack(draft, "order", "shipping_company", SHIPPING_COMPANY_WHY)
     payment = _text(get("Payment Method"))
     if not payment:
-        _lack(draft, "order", "payment_type", "some orders have no Payment Method (free or manual orders)")
+        _lack(draft, "order", "payment_type", i18n.N_("some orders have no Payment Method (free or manual orders)"))
     order = draft.add(
         Record(
             "order",
@@ -776,19 +826,21 @@ def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str
     """A status the export does not say in Akinon's terms: what it said (before) and the code written (after)."""
     f = financial.casefold()
     if cancelled:
-        message = f"cancelled at {cancelled}: status {status}"
+        message = i18n._("cancelled at {cancelled}: status {status}").format(cancelled=cancelled, status=status)
         ctx.draft.warn(origin, "order", "status", "status-cancelled", message, f"Cancelled at {cancelled}", status)
     elif f == "refunded":
         if status == "600":
             ctx.refunded_600 += 1
         label = core.unconfirmed_label("order", "status", status)
-        message = f"refunded: status {status}" + (f" ({label}: Akinon's docs do not confirm it)" if label else "")
+        message = i18n._("refunded: status {status}").format(status=status) + (
+            i18n._(" ({label}: Akinon's docs do not confirm it)").format(label=label) if label else ""
+        )
         ctx.draft.warn(origin, "order", "status", "status-refunded", message, financial, status)
     elif f == "partially_refunded":
-        message = (
-            f"partially refunded ({_text(refunded) or 'amount not given'}): status {status} from the fulfillment; "
+        message = i18n._(
+            "partially refunded ({amount}): status {status} from the fulfillment; "
             "the Refunded Amount is kept in extra_field"
-        )
+        ).format(amount=_text(refunded) or i18n._("amount not given"), status=status)
         ctx.draft.warn(origin, "order", "status", "status-partially-refunded", message, financial, status)
 
 
@@ -806,8 +858,10 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
                 "user",
                 "first_name",
                 "name-from-order",
-                f"the customer has no name; used the Billing Name {billing!r} of order "
-                f"{_text(sheet.get(head, 'Name'))}, split at its last space",
+                i18n._(
+                    "the customer has no name; used the Billing Name {billing} of order {order}, "
+                    "split at its last space"
+                ).format(billing=repr(billing), order=_text(sheet.get(head, "Name"))),
                 billing,
                 f"{first} | {last}",
             )
@@ -818,9 +872,12 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     first, last = split_name(billing)
     email_allowed = _boolean(sheet.get(head, "Accepts Marketing"))
     if not email_allowed:
-        _lack(draft, "user", "email_allowed", "some orders have no yes/no in 'Accepts Marketing'")
+        _lack(draft, "user", "email_allowed", i18n.N_("some orders have no yes/no in 'Accepts Marketing'"))
     _lack(
-        draft, "user", "sms_allowed", "buyers missing from the customers export: the orders export has no SMS consent"
+        draft,
+        "user",
+        "sms_allowed",
+        i18n.N_("buyers missing from the customers export: the orders export has no SMS consent"),
     )
     phone = _user_phone([sheet.get(head, "Phone"), sheet.get(head, "Billing Phone")], origin, draft)
     values = {
@@ -839,7 +896,9 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     }
     user = ctx.derived[email] = draft.add(Record("user", values, origin, primary=False))
     if billing:
-        message = f"first and last name split from the Billing Name {billing!r} at its last space"
+        message = i18n._("first and last name split from the Billing Name {billing} at its last space").format(
+            billing=repr(billing)
+        )
         draft.warn(origin, "user", "first_name", "name-split", message, billing, f"{first} | {last}", user.label())
     return user
 
@@ -948,7 +1007,7 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
         return
     sku = _text(raw_sku)
     if not sku:
-        draft.warn(origin, "order_item", "sku", "sku-empty", "the line item has no SKU (a custom item?)")
+        draft.warn(origin, "order_item", "sku", "sku-empty", i18n._("the line item has no SKU (a custom item?)"))
     draft.add(
         Record(
             "order_item",
@@ -978,43 +1037,74 @@ def _date_joined(ctx: Context) -> None:
         [*ctx.customers.items(), *ctx.derived.items()],
         has_default=("user", "date_joined") in ctx.settings.defaults,
         migration_date=core.migration_date(),
-        why="Shopify exports no sign-up date",
+        why=i18n._("Shopify exports no sign-up date"),
     )
 
 
 def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
     notes = ctx.draft.notes
     if ctx.derived:
-        where = "missing from the customers export" if have_customers else "(no customers export given)"
+        n = len(ctx.derived)
+        where = (
+            i18n.ngettext(
+                "{n} buyer missing from the customers export", "{n} buyers missing from the customers export", n
+            )
+            if have_customers
+            else i18n.ngettext("{n} buyer (no customers export given)", "{n} buyers (no customers export given)", n)
+        )
         notes.append(
-            f"{plural(len(ctx.derived), 'buyer')} {where}: users derived from their "
-            "orders (customer_code = the email, names from Billing Name)"
+            i18n._(
+                "{buyers}: users derived from their orders (customer_code = the email, names from Billing Name)"
+            ).format(buyers=where.format(n=i18n.number(n)))
         )
     if ctx.coded_by_email:
         notes.append(
-            f"{plural(ctx.coded_by_email, 'customer')} without a Customer ID: their email is the customer_code"
+            i18n.ngettext(
+                "{n} customer without a Customer ID: their email is the customer_code",
+                "{n} customers without a Customer ID: their email is the customer_code",
+                ctx.coded_by_email,
+            ).format(n=i18n.number(ctx.coded_by_email))
         )
     if ctx.refunded_600:
         notes.append(
-            f"{plural(ctx.refunded_600, 'refunded order')} got status 600, which Akinon's docs do not confirm; "
-            "--map shopify_status:refunded=100 files them as cancelled"
+            i18n.ngettext(
+                "{n} refunded order got status 600, which Akinon's docs do not confirm; "
+                "--map shopify_status:refunded=100 files them as cancelled",
+                "{n} refunded orders got status 600, which Akinon's docs do not confirm; "
+                "--map shopify_status:refunded=100 files them as cancelled",
+                ctx.refunded_600,
+            ).format(n=i18n.number(ctx.refunded_600))
         )
     if ctx.countries:
         codes = ", ".join(sorted(ctx.countries))
         notes.append(
-            f"country codes kept as written (Akinon expects its country names): {codes}; "
-            "map them with --map country:CODE=NAME"
+            i18n._(
+                "country codes kept as written (Akinon expects its country names): {codes}; "
+                "map them with --map country:CODE=NAME"
+            ).format(codes=codes)
         )
     if ctx.provinces:
         codes = ", ".join(sorted(ctx.provinces)[:10]) + (" …" if len(ctx.provinces) > 10 else "")
-        notes.append(f"province codes used as city for want of a name: {codes}; map them with --map province:CODE=NAME")
+        notes.append(
+            i18n._(
+                "province codes used as city for want of a name: {codes}; map them with --map province:CODE=NAME"
+            ).format(codes=codes)
+        )
     for sheet in sheets:
         dropped = ORDER_DROPPED if sheet.kind == ORDERS else CUSTOMER_DROPPED
         filled = [c for c in dropped if sheet.has(c) and _any_value(sheet, c)]
         if filled:
-            notes.append(f"{sheet.path}: not carried over (no Akinon field): {', '.join(filled)}")
+            notes.append(
+                i18n._("{file}: not carried over (no Akinon field): {columns}").format(
+                    file=sheet.path, columns=", ".join(filled)
+                )
+            )
         if sheet.unknown:
-            notes.append(f"{sheet.path}: unknown columns ignored: {', '.join(sheet.unknown)}")
+            notes.append(
+                i18n._("{file}: unknown columns ignored: {columns}").format(
+                    file=sheet.path, columns=", ".join(sheet.unknown)
+                )
+            )
 
 
 def _any_value(sheet: Sheet, column: str) -> bool:
