@@ -19,7 +19,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import TypeVar
 
 import numpy as np
@@ -69,6 +69,20 @@ _CURRENCY_PROBE = ("₺", "TRY")
 
 
 @dataclass(frozen=True)
+class Conventions:
+    """What a file's author declared with ``--locale``: the one reading of values that are
+    ambiguous without it (``1.234``, ``01/02/2023``), given to the normalisers as their options."""
+
+    decimal_separator: str | None = None  # ``normalize.decimal``'s option
+    date_order: nz.DateOrder | None = None  # ``normalize.date``'s option
+
+
+PLAIN = Conventions()
+#: ``--locale``: Turkish files write ``1.234,5`` (dot thousands, decimal comma) and dates day first.
+LOCALES: dict[str, Conventions] = {"tr": Conventions(decimal_separator=",", date_order="dmy")}
+
+
+@dataclass(frozen=True)
 class Fix:
     """A corrected cell: the new text, the fix code, and (JSON files) the JSON kind to write it as."""
 
@@ -110,7 +124,8 @@ class FieldFixer:
     rule: FieldRule
     json: bool
     steps: tuple[str, ...]  # the fix codes this field can make, for --only and docs
-    attempt_cell: Callable[[FieldRule, str, str, bool], Fix]
+    attempt_cell: Callable[[FieldRule, str, str, bool, Conventions], Fix]
+    conventions: Conventions = PLAIN
     _memo: dict[tuple[str, str], Fix | NotFixed] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def attempt(self, value: str, kind: str = "string") -> Fix:
@@ -118,7 +133,9 @@ class FieldFixer:
         found = self._memo.get((value, kind))
         if found is None:
             try:
-                found = _synonym(self.rule, value) or self.attempt_cell(self.rule, value, kind, self.json)
+                found = _synonym(self.rule, value) or self.attempt_cell(
+                    self.rule, value, kind, self.json, self.conventions
+                )
             except NotFixed as exc:
                 found = exc
             if len(self._memo) < MEMO_SIZE:  # exports repeat their spellings: "3.0", "TL", "evet"
@@ -146,7 +163,7 @@ def _synonym(rule: FieldRule, value: str) -> Fix | None:
     return None
 
 
-def _text_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _text_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
     if cleaned is None:
         raise NotFixed("the value is empty or only spaces; omnimig never invents a value")
@@ -170,8 +187,8 @@ def _reading(normalise: Callable[[str], _T | None], text: str | None, empty: str
     return found
 
 
-def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
-    amount = _reading(nz.decimal, INVISIBLE.sub("", value))
+def _number_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
+    amount = _reading(partial(nz.decimal, decimal_separator=conv.decimal_separator), INVISIBLE.sub("", value))
     text = amount.text
     code = "number"
     if rule.kind == "integer":
@@ -193,16 +210,16 @@ def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     return Fix(text, code, "number", amount.currency)
 
 
-def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     flag = _reading(nz.boolean, INVISIBLE.sub("", value))
     # JSON writes the literal; a table the rule's first spelling of it ("true"/"false")
     text = ("true" if flag else "false") if json else (rule.true_values if flag else rule.false_values)[0]
     return Fix(text, "json-type" if json and text == value else "boolean", "boolean")
 
 
-def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _date_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
-    iso = _reading(nz.date, cleaned)
+    iso = _reading(partial(nz.date, order=conv.date_order), cleaned)
     if rule.temporal == "date" and iso.endswith("T00:00:00"):
         iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
@@ -214,11 +231,11 @@ def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     return Fix(iso, "excel-date" if serial else "date")
 
 
-def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     return Fix(_reading(nz.phone, INVISIBLE.sub("", value), "the value is empty or only spaces"), "phone")
 
 
-def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value) or ""
     if cleaned in AMBIGUOUS_SIGNS:
         raise NotFixed(f'"{cleaned}" is the sign of several currencies; write the three-letter code')
@@ -228,7 +245,7 @@ def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     return _text_fix(rule, value, kind, json)
 
 
-def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value) or ""
     assert rule.enum is not None
     same = [v for v in rule.enum if nz.fold(v) == nz.fold(cleaned)]
@@ -239,7 +256,7 @@ def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     return _text_fix(rule, value, kind, json)
 
 
-def _object_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _object_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     import json as _json
 
     if not json:
@@ -255,7 +272,7 @@ def _object_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
     raise NotFixed("not a JSON object; what it should hold is for a person to decide")
 
 
-def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool], Fix], tuple[str, ...]]:
+def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool, Conventions], Fix], tuple[str, ...]]:
     """The one attempt function a field gets, and the codes it can make."""
     if rule.kind in ("number", "integer"):
         codes = ("number", "currency-sign", "json-type") + (("integral-float",) if rule.kind == "integer" else ())
@@ -276,13 +293,14 @@ def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool],
 
 
 @cache
-def field_fixer(type_name: str, field: str, fmt: str = "csv") -> FieldFixer:
-    """The fixer of ``type_name.field`` for a file of ``fmt`` (``json`` reads the JSON Schema)."""
+def field_fixer(type_name: str, field: str, fmt: str = "csv", locale: str | None = None) -> FieldFixer:
+    """The fixer of ``type_name.field`` for a file of ``fmt`` (``json`` reads the JSON Schema), reading
+    values by the conventions of ``locale`` (``LOCALES``; ``None``: only what has one reading anyway)."""
     rule = rules_for(type_name, fmt).field(field)
     attempt, codes = _attempt_for(rule)
     if rule.synonyms:
         codes = ("synonym", *codes)
-    return FieldFixer(rule, fmt == "json", codes, attempt)
+    return FieldFixer(rule, fmt == "json", codes, attempt, PLAIN if locale is None else LOCALES[locale])
 
 
 def currency_field(type_name: str, fmt: str = "csv") -> str | None:

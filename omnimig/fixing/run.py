@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from omnimig.exceptions import ReadError, TransformError, UsageError, WriteError
-from omnimig.fixing.engine import CODES, Fix, NotFixed, clean_text, currency_field, failures, field_fixer
+from omnimig.fixing.engine import CODES, LOCALES, Fix, NotFixed, clean_text, currency_field, failures, field_fixer
 from omnimig.io import open_source
 from omnimig.io.paths import same_file
 from omnimig.io.private import open_private
@@ -208,6 +208,13 @@ def check_codes(only: Iterable[str] | None) -> frozenset[str]:
     return frozenset(chosen | {"rewrite"})  # a file is always written plainly
 
 
+def check_locale(locale: str | None) -> str | None:
+    """``locale`` when omnimig knows its conventions (``engine.LOCALES``); ``UsageError`` naming them otherwise."""
+    if locale is None or locale in LOCALES:
+        return locale
+    raise UsageError(f"unknown locale {locale!r}; use one of: {', '.join(LOCALES)}")
+
+
 def _out_name(result: FileResult) -> str:
     fmt = WRITE_FORMAT.get(result.format or "csv", "csv")
     return Path(result.path).stem + SUFFIX[fmt]
@@ -269,8 +276,10 @@ class _FileFixer:
         chunk_rows: int,
         references: dict[str, frozenset[str]],
         fast: bool = True,
+        locale: str | None = None,
     ) -> None:
         self.fast = fast
+        self.locale = locale
         self.references = references
         self.result = result
         self.cells = cells
@@ -409,7 +418,7 @@ class _FileFixer:
             hit = np.flatnonzero(np.isin(rows, np.fromiter(wanted, dtype=np.int64, count=len(wanted))))
             if not hit.size:
                 continue
-            fixer = field_fixer(self.result.type, name, fmt)
+            fixer = field_fixer(self.result.type, name, fmt, self.locale)
             values = chunk.data[column].take(hit).to_numpy(dtype=object, na_value=None)
             kinds = None if chunk.kinds is None else chunk.kinds[column].take(hit).astype(str).to_numpy(dtype=object)
             currencies = (
@@ -636,6 +645,7 @@ def fix_paths(
     force: bool = False,
     chunk_rows: int = 200_000,
     fast: bool = True,
+    locale: str | None = None,
 ) -> FixResult:
     """Fix the files and folders in ``paths`` into ``out``; see the module docstring.
 
@@ -643,6 +653,7 @@ def fix_paths(
     copies and their recheck (``_write_spliced``, ``_recheck``) are tested against.
     """
     codes = check_codes(only)
+    locale = check_locale(locale)
     lists = load_choices(choices)
     before = validate_paths(paths, type_name, choices, chunk_rows=chunk_rows, examples=0)
     if before.unreadable:
@@ -678,7 +689,9 @@ def fix_paths(
     changes = ChangeLog(scratch / CHANGES)
     writers: dict[str, Callable[[Path], None]] = {}
     for r, n, f in zip(results, names, fixes, strict=True):
-        job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type), fast)
+        job = _FileFixer(
+            r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type), fast, locale
+        )
         writers[n] = lambda path, job=job, f=f: job.write(path, f)  # type: ignore[misc]
     try:
         if dry_run:
@@ -768,8 +781,8 @@ def _patched(keys: pd.DataFrame | None, new: pd.DataFrame | None, at: np.ndarray
     for name in keys.columns:
         if name == "row":
             continue
-        old = pa.chunked_array(keys[name].array._pa_array).combine_chunks()  # type: ignore[attr-defined]
-        put = pa.chunked_array(new[name].array._pa_array).combine_chunks()  # type: ignore[attr-defined]
+        old = pa.chunked_array(keys[name].array._pa_array).combine_chunks()
+        put = pa.chunked_array(new[name].array._pa_array).combine_chunks()
         index = np.arange(len(old), dtype=np.int64)
         index[where] = len(old) + np.arange(len(put), dtype=np.int64)
         joined = pa.concat_arrays([old, put.cast(old.type)]).take(pa.array(index))
