@@ -34,12 +34,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from omnimig.exceptions import ReadError, TransformError, UsageError, WriteError
+from omnimig.exceptions import ReadError, TransformError, UsageError
 from omnimig.fixing.engine import CODES, LOCALES, Fix, NotFixed, clean_text, currency_field, failures, field_fixer
 from omnimig.io import open_source
 from omnimig.io.paths import same_file
 from omnimig.io.private import open_private
+from omnimig.io.read_csv import sniff_delimiter
 from omnimig.io.safe_text import neutralise_formula, visible
 from omnimig.io.table import Chunk, ReadOptions, Source
 from omnimig.io.write import SUFFIX, WRITE_FORMAT, TableWriter, column_keys, json_value
@@ -277,8 +279,12 @@ class _FileFixer:
         references: dict[str, frozenset[str]],
         fast: bool = True,
         locale: str | None = None,
+        file_rules: frozenset[str] = frozenset(),
+        scratch: Path | None = None,
     ) -> None:
         self.fast = fast
+        self.file_rules = file_rules  # the rules of the file's problems: a reader's notice rules out splicing
+        self.scratch = scratch if scratch is not None else Path(tempfile.gettempdir())
         self.locale = locale
         self.references = references
         self.result = result
@@ -290,6 +296,9 @@ class _FileFixer:
         self.chunk_rows = chunk_rows
 
     def write(self, out: Path, fix: FileFix) -> None:
+        """Write the corrected copy of the file to ``out``: spliced when it can be, else every row."""
+        if self.fast and self._write_spliced(out, fix):
+            return
         result = self.result
         source = open_source(Path(result.path), self.chunk_rows, result.read_options or ReadOptions())
         fmt = source.format
@@ -308,14 +317,9 @@ class _FileFixer:
                     self.changes.append(
                         Change(result.path, fix.header_row, name, column, name, "column-alias", "column-alias")
                     )
-        rewritten = self._rewrite_line(source, fix)
+        self._rewrite_line(source, fix)
         currency = currency_field(result.type, fmt)
         currency_column = None if currency is None else layout.columns.get(currency)
-        if self.fast and not rewritten and not rename and fmt == "csv" and source.header_row == 1:
-            lines = _line_ends(Path(result.path))
-            if lines is not None and len(lines) == result.rows + 1:
-                self._write_spliced(source, out, fix, keys, layout.columns, currency_column, lines)
-                return
         mapped: list[np.ndarray] = []
         out_fmt = WRITE_FORMAT.get(fmt, "csv")
         with TableWriter(out, out_fmt, [rename.get(k, k) for k in keys], shown_as=Path(fix.out)) as writer:
@@ -331,50 +335,60 @@ class _FileFixer:
             fix.rows_out = writer.rows
         fix.row_map = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
 
-    def _write_spliced(
-        self,
-        source: Source,
-        out: Path,
-        fix: FileFix,
-        keys: list[str],
-        columns: dict[str, str],
-        currency_column: str | None,
-        lines: np.ndarray,
-    ) -> None:
-        """Write a UTF-8, ``,`` CSV file whose rows are its lines: unchanged lines as their bytes, only
-        the changed rows serialised again (a file with no change is a plain copy).
+    def _write_spliced(self, out: Path, fix: FileFix) -> bool:
+        """Write a UTF-8, ``,`` CSV file whose rows are its lines without reading it whole again:
+        unchanged lines are copied as their bytes, only the changed rows are serialised again (a
+        file with no change is a plain copy). False, having written nothing, for any other file.
 
         This is issue 17's "unchanged values are byte-identical" taken literally, and it spares
-        serialising a million rows that did not change. ``fix.spliced`` keeps the new lines, so the
-        copy's problems can be found by checking only them (``_recheck``).
+        parsing and serialising a million rows that did not change: the lines of the failing cells
+        are read (by the same reader, as a small file of the header and those lines) and
+        corrected as ``write`` does. ``fix.spliced`` keeps the new lines, so the copy's problems
+        can be found by checking only them (``_recheck``).
         """
-        mapped: list[np.ndarray] = []
+        result = self.result
+        path = Path(result.path)
+        if result.format != "csv" or result.header_row != 1 or not self.file_rules.isdisjoint(REWRITTEN):
+            return False
+        with path.open("rb") as handle:
+            head = handle.readline(1 << 20)
+        try:
+            if head.startswith(b"\xef\xbb\xbf") or sniff_delimiter(head.decode("utf-8").rstrip("\r\n")) != ",":
+                return False
+        except UnicodeDecodeError:
+            return False
+        ends = _line_ends(path)
+        if ends is None or len(ends) != result.rows + 1:
+            return False  # a cell spans lines (or there is no header line): rows are not lines
+        wanted = sorted(set().union(*(set(rows) for rows in self.cells.by_field.values())))
         spliced: dict[int, str] = {}
-        for chunk in source.chunks:
-            edits = self._fix_chunk(chunk, columns, "csv", currency_column, apply=False)
-            rows = chunk.rows.to_numpy(dtype=np.int64)
-            if edits:
-                positions = sorted(edits)
-                frame = chunk.data.iloc[positions]
-                table = [frame[k].to_numpy(dtype=object, na_value=None) for k in keys]
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for n, i in enumerate(positions):
-                    cells = [column[n] for column in table]
-                    for j, k in enumerate(keys):
-                        if k in edits[i]:
-                            cells[j] = edits[i][k]
-                    buffer.seek(0)
-                    buffer.truncate()
-                    writer.writerow(cells)
-                    spliced[int(rows[i])] = buffer.getvalue()[:-1]
-                fix.changed += sum(map(len, edits.values()))
-            mapped.append(rows)
-            fix.rows += len(chunk.data)
-        fix.row_map = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
-        _splice(Path(self.result.path), out, lines, spliced, fix.out)
-        fix.rows_out = fix.rows
+        if wanted:
+            small = self.scratch / f"lines-{id(self)}.csv"
+            try:
+                _copy_lines(path, small, ends, [1, *wanted])
+                source = open_source(small, self.chunk_rows, result.read_options or ReadOptions())
+                assert result.type is not None  # a file that was read has a type
+                layout = map_columns(rules_for(result.type, "csv"), source.columns, False, Emitter("", "", []), 1)
+                keys = column_keys(source)
+                if source.header_row != 1 or any(
+                    column != name and name not in keys and column in keys for name, column in layout.columns.items()
+                ):
+                    return False  # a column alias: the header is rewritten, so the whole file is
+                currency = currency_field(result.type, "csv")
+                currency_column = None if currency is None else layout.columns.get(currency)
+                at = np.asarray([0, 1, *wanted], dtype=np.int64)  # the small file's row k is the file's at[k]
+                for chunk in source.chunks:
+                    chunk.rows = pd.Series(at[chunk.rows.to_numpy(dtype=np.int64)], index=chunk.rows.index)
+                    edits = self._fix_chunk(chunk, layout.columns, "csv", currency_column, apply=False)
+                    spliced.update(_serialised(chunk, keys, edits))
+                    fix.changed += sum(map(len, edits.values()))
+            finally:
+                small.unlink(missing_ok=True)
+        _splice(path, out, ends, spliced)
+        fix.rows = fix.rows_out = result.rows
+        fix.row_map = np.arange(2, result.rows + 2, dtype=np.int64)
         fix.spliced = spliced
+        return True
 
     def _rewrite_line(self, source: Source, fix: FileFix) -> bool:
         """One ``rewrite`` line when the copy differs from the input in encoding, delimiter or shape."""
@@ -529,7 +543,51 @@ def _line_ends(path: Path) -> np.ndarray | None:
     return np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
 
 
-def _splice(source: Path, out: Path, ends: np.ndarray, lines: dict[int, str], shown: str) -> None:
+def _serialised(chunk: Chunk, keys: list[str], edits: dict[int, dict[str, str]]) -> dict[int, str]:
+    """The changed rows of a chunk as CSV lines (no line end), by row: the row's cells with its edits."""
+    if not edits:
+        return {}
+    positions = sorted(edits)
+    frame = chunk.data.iloc[positions]
+    table = [frame[k].to_numpy(dtype=object, na_value=None) for k in keys]
+    rows = chunk.rows.to_numpy(dtype=np.int64)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    lines: dict[int, str] = {}
+    for n, i in enumerate(positions):
+        cells = [column[n] for column in table]
+        for j, k in enumerate(keys):
+            if k in edits[i]:
+                cells[j] = edits[i][k]
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        lines[int(rows[i])] = buffer.getvalue()[:-1]
+    return lines
+
+
+def _line_span(ends: np.ndarray, k: int, data: mmap.mmap) -> tuple[int, int]:
+    """Where line k (1 = the first) starts and ends, its line end (``\\n`` or ``\\r\\n``) left out."""
+    start = 0 if k == 1 else int(ends[k - 2]) + 1
+    end = int(ends[k - 1])
+    if end > start and end < len(data) and data[end - 1 : end] == b"\r":
+        end -= 1
+    return start, end
+
+
+def _copy_lines(source: Path, target: Path, ends: np.ndarray, lines: list[int]) -> None:
+    """Write lines of ``source`` (ascending numbers) to ``target`` (0600), each ended with ``\\n``."""
+    with (
+        source.open("rb") as src,
+        open_private(target, "wb") as dst,
+        mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
+        for k in lines:
+            start, end = _line_span(ends, k, data)
+            dst.write(data[start:end] + b"\n")
+
+
+def _splice(source: Path, out: Path, ends: np.ndarray, lines: dict[int, str]) -> None:
     """Copy ``source`` to ``out`` (0600) with line k replaced by ``lines[k]`` (its line end kept)."""
     with source.open("rb") as src, open_private(out, "wb") as dst:
         if not lines:
@@ -538,18 +596,10 @@ def _splice(source: Path, out: Path, ends: np.ndarray, lines: dict[int, str], sh
         with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
             at = 0
             for k in sorted(lines):
-                start = 0 if k == 1 else int(ends[k - 2]) + 1
-                end = int(ends[k - 1])
-                if end > start and data[end - 1 : end] == b"\r" and end < len(data):
-                    end -= 1  # the \r of a \r\n stays with the line end
+                start, end = _line_span(ends, k, data)
                 dst.write(data[at:start])
-                try:
-                    dst.write(lines[k].encode("utf-8"))
-                except UnicodeEncodeError:
-                    raise WriteError(
-                        f"{shown}: row {k} holds a lone surrogate that UTF-8 cannot encode; fix the text in the input"
-                    ) from None
-                at = end
+                dst.write(lines[k].encode("utf-8"))  # read from UTF-8 text: it encodes
+                at = end  # the line end is copied with what follows
             dst.write(data[at:])
 
 
@@ -662,7 +712,9 @@ def fix_paths(
     cells: dict[str, _Cells] = defaultdict(_Cells)
     counted: Counter[tuple[str, int | None, str | None, str]] = Counter()
     carried: list[Problem] = []
+    rules_of: dict[str, set[str]] = defaultdict(set)
     for p in Report(before).problems():
+        rules_of[p.file].add(p.rule)
         if p.severity not in ("error", "warning"):
             continue
         if p.rule in LOSSY:
@@ -689,9 +741,8 @@ def fix_paths(
     changes = ChangeLog(scratch / CHANGES)
     writers: dict[str, Callable[[Path], None]] = {}
     for r, n, f in zip(results, names, fixes, strict=True):
-        job = _FileFixer(
-            r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type), fast, locale
-        )
+        job = _FileFixer(r, cells[r.path], codes, lists, changes, left, chunk_rows, references(results, r.type))
+        job.fast, job.locale, job.file_rules, job.scratch = fast, locale, frozenset(rules_of[r.path]), scratch
         writers[n] = lambda path, job=job, f=f: job.write(path, f)  # type: ignore[misc]
     try:
         if dry_run:
@@ -782,12 +833,21 @@ def _patched(keys: pd.DataFrame | None, new: pd.DataFrame | None, at: np.ndarray
         if name == "row":
             continue
         old = pa.chunked_array(keys[name].array._pa_array).combine_chunks()
-        put = pa.chunked_array(new[name].array._pa_array).combine_chunks()
+        put = pa.chunked_array(new[name].array._pa_array).combine_chunks().cast(old.type)
+        if _same(old.take(pa.array(where)), put):
+            columns[name] = keys[name]  # no fix touched this key column: it is kept as it is
+            continue
         index = np.arange(len(old), dtype=np.int64)
         index[where] = len(old) + np.arange(len(put), dtype=np.int64)
-        joined = pa.concat_arrays([old, put.cast(old.type)]).take(pa.array(index))
+        joined = pa.concat_arrays([old, put]).take(pa.array(index))
         columns[name] = pd.arrays.ArrowStringArray(pa.chunked_array([joined]))
     return pd.DataFrame(columns)
+
+
+def _same(a: pa.Array, b: pa.Array) -> bool:
+    """Whether two Arrow string arrays hold the same values, empty (null) cells in the same places."""
+    nulls = pc.equal(pc.is_null(a), pc.is_null(b))
+    return bool(pc.all(nulls).as_py() is not False and pc.all(pc.equal(a, b).fill_null(True)).as_py() is not False)
 
 
 def _compare(
