@@ -533,9 +533,12 @@ def _line_ends(path: Path) -> np.ndarray | None:
         while block := handle.read(BLOCK):
             if block.endswith(b"\r"):
                 block += handle.read(1)  # a \r\n across two blocks is one line end
-            if block.count(b"\r") != block.count(b"\r\n"):
-                return None
-            ends.append(np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + base)
+            data = np.frombuffer(block, dtype=np.uint8)
+            if b"\r" in block:
+                cr = np.flatnonzero(data == 13)
+                if cr[-1] + 1 == len(data) or not (data[cr + 1] == 10).all():
+                    return None
+            ends.append(np.flatnonzero(data == 10) + base)
             base += len(block)
             last = block[-1:]
     if base and last != b"\n":
@@ -550,20 +553,15 @@ def _serialised(chunk: Chunk, keys: list[str], edits: dict[int, dict[str, str]])
     positions = sorted(edits)
     frame = chunk.data.iloc[positions]
     table = [frame[k].to_numpy(dtype=object, na_value=None) for k in keys]
-    rows = chunk.rows.to_numpy(dtype=np.int64)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    lines: dict[int, str] = {}
+    index = {k: j for j, k in enumerate(keys)}
     for n, i in enumerate(positions):
-        cells = [column[n] for column in table]
-        for j, k in enumerate(keys):
-            if k in edits[i]:
-                cells[j] = edits[i][k]
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(cells)
-        lines[int(rows[i])] = buffer.getvalue()[:-1]
-    return lines
+        for k, value in edits[i].items():
+            table[index[k]][n] = value
+    buffer = io.StringIO()
+    # One C call for all the rows; no cell holds a line end (each row was one line), so they split back.
+    csv.writer(buffer, lineterminator="\n").writerows(zip(*table, strict=True))
+    rows = chunk.rows.to_numpy(dtype=np.int64)[positions].tolist()
+    return dict(zip(rows, buffer.getvalue().split("\n")[:-1], strict=True))
 
 
 def _line_span(ends: np.ndarray, k: int, data: mmap.mmap) -> tuple[int, int]:
