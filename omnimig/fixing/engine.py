@@ -24,7 +24,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from omnimig import i18n
 from omnimig.exceptions import Error
+from omnimig.i18n import N_, _
 from omnimig.schemas.rules import ChoiceList, FieldRule, default_choices, rules_for
 from omnimig.transforms import normalize as nz
 
@@ -126,11 +128,14 @@ class FieldFixer:
     steps: tuple[str, ...]  # the fix codes this field can make, for --only and docs
     attempt_cell: Callable[[FieldRule, str, str, bool, Conventions], Fix]
     conventions: Conventions = PLAIN
-    _memo: dict[tuple[str, str], Fix | NotFixed] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[tuple[str, str, str], Fix | NotFixed] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def attempt(self, value: str, kind: str = "string") -> Fix:
         """The correction of one cell; raises ``NotFixed`` with the reason when there is none."""
-        found = self._memo.get((value, kind))
+        key = (value, kind, i18n.current())  # a reason is kept in the language it was made in
+        found = self._memo.get(key)
         if found is None:
             try:
                 found = _synonym(self.rule, value) or self.attempt_cell(
@@ -139,7 +144,7 @@ class FieldFixer:
             except NotFixed as exc:
                 found = exc
             if len(self._memo) < MEMO_SIZE:  # exports repeat their spellings: "3.0", "TL", "evet"
-                self._memo[(value, kind)] = found
+                self._memo[key] = found
         if isinstance(found, NotFixed):
             raise NotFixed(str(found))
         return found
@@ -166,13 +171,14 @@ def _synonym(rule: FieldRule, value: str) -> Fix | None:
 def _text_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
     if cleaned is None:
-        raise NotFixed("the value is empty or only spaces; omnimig never invents a value")
+        raise NotFixed(_("the value is empty or only spaces; omnimig never invents a value"))
     if cleaned == value:
         raise NotFixed("")  # nothing to trim: the rule's own reason says why it is left
     return Fix(cleaned, "trim")
 
 
-NEVER_INVENTS = "the value is empty; omnimig never invents a value"
+NEVER_INVENTS = N_("the value is empty; omnimig never invents a value")
+NOT_AN_OBJECT = N_("not a JSON object; what it should hold is for a person to decide")
 _T = TypeVar("_T")
 
 
@@ -183,7 +189,7 @@ def _reading(normalise: Callable[[str], _T | None], text: str | None, empty: str
     except nz.NormaliseError as exc:
         raise NotFixed(str(exc)) from None
     if found is None:
-        raise NotFixed(empty)
+        raise NotFixed(_(empty))
     return found
 
 
@@ -192,18 +198,24 @@ def _number_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conven
     text = amount.text
     code = "number"
     if rule.kind == "integer":
-        whole, _, frac = text.partition(".")
+        whole, _point, frac = text.partition(".")
         if frac.strip("0"):
-            raise NotFixed(f"{text} is not a whole number; rounding it would change it")
+            raise NotFixed(_("{value} is not a whole number; rounding it would change it").format(value=text))
         if frac:
             code = "integral-float"
         text = whole
     if amount.currency is not None:
         if rule.kind == "integer":
-            raise NotFixed(f"a currency in a whole-number field ({amount.currency}); what it counts is for a person")
+            raise NotFixed(
+                _("a currency in a whole-number field ({currency}); what it counts is for a person").format(
+                    currency=amount.currency
+                )
+            )
         sign = next((s for s, c in nz.CURRENCY_SIGNS.items() if s in value and c == amount.currency), None)
         if sign in AMBIGUOUS_SIGNS:
-            raise NotFixed(f'"{sign}" is the sign of several currencies; write the amount without it')
+            raise NotFixed(
+                _('"{sign}" is the sign of several currencies; write the amount without it').format(sign=sign)
+            )
         code = "currency-sign"
     if text == value and json and kind != "number":
         code = "json-type"
@@ -224,21 +236,31 @@ def _date_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventi
         iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
     if rule.temporal == "date" and has_time:
-        raise NotFixed(f"{rule.name} takes a date without a time; dropping the time is for a person to decide")
+        raise NotFixed(
+            _("{field} takes a date without a time; dropping the time is for a person to decide").format(
+                field=i18n.field(rule.name)
+            )
+        )
     if rule.temporal == "datetime" and not has_time:
-        raise NotFixed(f"{rule.name} needs a date and a time; omnimig never invents the time of day")
+        raise NotFixed(
+            _("{field} needs a date and a time; omnimig never invents the time of day").format(
+                field=i18n.field(rule.name)
+            )
+        )
     serial = _BARE_NUMBER.fullmatch(cleaned or "") is not None
     return Fix(iso, "excel-date" if serial else "date")
 
 
 def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
-    return Fix(_reading(nz.phone, INVISIBLE.sub("", value), "the value is empty or only spaces"), "phone")
+    return Fix(_reading(nz.phone, INVISIBLE.sub("", value), N_("the value is empty or only spaces")), "phone")
 
 
 def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value) or ""
     if cleaned in AMBIGUOUS_SIGNS:
-        raise NotFixed(f'"{cleaned}" is the sign of several currencies; write the three-letter code')
+        raise NotFixed(
+            _('"{sign}" is the sign of several currencies; write the three-letter code').format(sign=cleaned)
+        )
     code = nz.CURRENCY_SIGNS.get(cleaned.upper())
     if code is not None:
         return Fix(code, "currency-code")
@@ -252,7 +274,11 @@ def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventi
     if len(same) == 1:
         return Fix(same[0], "case")
     if len(same) > 1:
-        raise NotFixed(f"{value!r} matches several listed values but for case: {', '.join(same)}")
+        raise NotFixed(
+            _("{value} matches several listed values but for case: {values}").format(
+                value=repr(value), values=", ".join(same)
+            )
+        )
     return _text_fix(rule, value, kind, json)
 
 
@@ -260,16 +286,16 @@ def _object_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conven
     import json as _json
 
     if not json:
-        raise NotFixed("not a JSON object; what it should hold is for a person to decide")
+        raise NotFixed(_(NOT_AN_OBJECT))
     if not value.strip():
         return Fix("{}", "empty-object", "object")
     try:
         parsed = _json.loads(value)
     except (ValueError, RecursionError):
-        raise NotFixed("not a JSON object; what it should hold is for a person to decide") from None
+        raise NotFixed(_(NOT_AN_OBJECT)) from None
     if kind == "string" and isinstance(parsed, dict):
         return Fix(value, "json-type", "object")
-    raise NotFixed("not a JSON object; what it should hold is for a person to decide")
+    raise NotFixed(_(NOT_AN_OBJECT))
 
 
 def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool, Conventions], Fix], tuple[str, ...]]:

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from omnimig.exceptions import ReadError, TransformError, UsageError
 from omnimig.fixing.engine import CODES, LOCALES, Fix, NotFixed, clean_text, currency_field, failures, field_fixer
+from omnimig.i18n import N_, _, ngettext, number
 from omnimig.io import open_source
 from omnimig.io.paths import same_file
 from omnimig.io.private import open_private
@@ -50,7 +51,8 @@ from omnimig.transforms.normalize import CURRENCY_SIGNS
 from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
 from omnimig.validation.bundle import check_bundle
 from omnimig.validation.fields import Emitter, map_columns
-from omnimig.validation.problem import FileResult, Problem, ProblemStore, plural
+from omnimig.validation.problem import FileResult, Problem, ProblemStore
+from omnimig.validation.report import SEVERITY_NAMES
 from omnimig.validation.result import Report
 from omnimig.validation.run import Target, Validation, validate_file, validate_paths
 
@@ -71,34 +73,34 @@ LOSSY = frozenset({"row-width", "unterminated-quote", "duplicate-key"})
 #: they are carried over as left for a person, never counted as fixed.
 CARRIED = frozenset({"excel-error", "formula-not-calculated", "excel-date", "excel-precision", "merged-cell"})
 
-#: Why a problem of a rule no fixer answers is left for a person.
+#: Why a problem of a rule no fixer answers is left for a person (translated where it is used).
 REASONS = {
-    "required": "a required value is empty; omnimig never invents one",
-    "unique": "a duplicate key: which row is right is for a person to decide",
-    "foreign-key": "a dangling reference: the row it points to is not in the bundle",
-    "max-length": "over its maximum length: cutting it would lose text",
-    "choices": "not in the known list; omnimig does not guess which listed value was meant",
-    "enum": "not one of the allowed values, even ignoring case",
-    "decimal-places": "rounding would change the amount",
-    "max-digits": "too many digits; omnimig does not drop any",
-    "min-value": "below the minimum; the right value is for a person to decide",
-    "missing-column": "a column is missing; omnimig never invents its values",
-    "blank-row": "an empty row; deleting it is for a person to decide",
+    "required": N_("a required value is empty; omnimig never invents one"),
+    "unique": N_("a duplicate key: which row is right is for a person to decide"),
+    "foreign-key": N_("a dangling reference: the row it points to is not in the bundle"),
+    "max-length": N_("over its maximum length: cutting it would lose text"),
+    "choices": N_("not in the known list; omnimig does not guess which listed value was meant"),
+    "enum": N_("not one of the allowed values, even ignoring case"),
+    "decimal-places": N_("rounding would change the amount"),
+    "max-digits": N_("too many digits; omnimig does not drop any"),
+    "min-value": N_("below the minimum; the right value is for a person to decide"),
+    "missing-column": N_("a column is missing; omnimig never invents its values"),
+    "blank-row": N_("an empty row; deleting it is for a person to decide"),
     **dict.fromkeys(
-        CARRIED, "the copy holds the cell's text as the workbook showed it; correct the cell in the workbook"
+        CARRIED, N_("the copy holds the cell's text as the workbook showed it; correct the cell in the workbook")
     ),
 }
-DEFAULT_REASON = "no safe, unambiguous correction: what it should be is for a person to decide"
+DEFAULT_REASON = N_("no safe, unambiguous correction: what it should be is for a person to decide")
 #: Why a cross-file consistency problem (``consistency`` in ``datapackage.json``) is left.
-CONSISTENCY_REASON = "the rows disagree with each other; which one is right is for a person to decide"
+CONSISTENCY_REASON = N_("the rows disagree with each other; which one is right is for a person to decide")
 
 
 def reason_for(rule: str) -> str:
-    """The reason a problem of ``rule`` no fixer answered is left for a person."""
+    """The reason a problem of ``rule`` no fixer answered is left for a person, in the current language."""
     if rule in REASONS:
-        return REASONS[rule]
+        return _(REASONS[rule])
     consistency = {check.get("rule") for t in migration_types() for check in t.consistency}
-    return CONSISTENCY_REASON if rule in consistency else DEFAULT_REASON
+    return _(CONSISTENCY_REASON if rule in consistency else DEFAULT_REASON)
 
 
 @dataclass(frozen=True)
@@ -167,29 +169,52 @@ class FixResult:
         return 1 if self.errors_after else 0
 
     def lines(self, examples: int = 3) -> list[str]:
-        """The summary the command prints."""
+        """The summary the command prints, in the current language (``omnimig.i18n``)."""
         out = []
         for f in self.files:
-            where = "(dry run: not written)" if self.dry_run else f"-> {f.out}"
+            where = _("(dry run: not written)") if self.dry_run else f"-> {f.out}"
             out.append(
-                f"{f.path} {where}: {f.rows:,} rows in = {f.rows_out:,} rows out, {plural(f.changed, 'cell')} changed"
+                ngettext(
+                    "{path} {where}: {rows} rows in = {rows_out} rows out, {n} cell changed",
+                    "{path} {where}: {rows} rows in = {rows_out} rows out, {n} cells changed",
+                    f.changed,
+                ).format(
+                    path=f.path, where=where, rows=number(f.rows), rows_out=number(f.rows_out), n=number(f.changed)
+                )
             )
-        out.append(f"changes: {self.changes_path} ({plural(self.changes, 'line')})")
+        out.append(
+            ngettext("changes: {path} ({n} line)", "changes: {path} ({n} lines)", self.changes).format(
+                path=self.changes_path, n=number(self.changes)
+            )
+        )
         if self.remaining:
-            out.append("left for a person, by rule:")
+            out.append(_("left for a person, by rule:"))
         for group in self.remaining:
             mark = "✗" if group.severity == "error" else "!"
             name = group.rule if group.field is None else f"{group.rule} · {group.field}"
-            out.append(f"  {mark} {group.severity} {name} — {plural(group.count, 'problem')}")
+            severity = _(SEVERITY_NAMES.get(group.severity, group.severity))
+            problems = ngettext("{n} problem", "{n} problems", group.count).format(n=number(group.count))
+            out.append(f"  {mark} {severity} {name} — {problems}")
             for problem, reason in group.examples[:examples]:
-                at = "file" if problem.row is None else f"row {problem.row}"
+                at = _("file") if problem.row is None else _("row {row}").format(row=problem.row)
                 out.append(f"      {problem.file} {at}: {problem.message}")
-                out.append(f"        not fixed: {reason}")
-        out.append(f"{plural(self.before, 'problem')}: {self.fixed:,} fixed, {self.need_person:,} need a person")
+                out.append("        " + _("not fixed: {reason}").format(reason=reason))
+        out.append(
+            ngettext(
+                "{n} problem: {fixed} fixed, {person} need a person",
+                "{n} problems: {fixed} fixed, {person} need a person",
+                self.before,
+            ).format(n=number(self.before), fixed=number(self.fixed), person=number(self.need_person))
+        )
         if self.new:
             out.append(
-                f"{plural(self.new, 'more problem')} found in the corrected files (values that could not be "
-                "checked before they were fixed): they need a person too"
+                ngettext(
+                    "{n} more problem found in the corrected files (values that could not be checked before they "
+                    "were fixed): they need a person too",
+                    "{n} more problems found in the corrected files (values that could not be checked before they "
+                    "were fixed): they need a person too",
+                    self.new,
+                ).format(n=number(self.new))
             )
         return out
 
@@ -204,9 +229,11 @@ def check_codes(only: Iterable[str] | None) -> frozenset[str]:
     chosen = {c.strip() for c in only if c.strip()}
     unknown = sorted(chosen - set(CODES))
     if unknown:
-        raise UsageError(f"unknown fix code {unknown[0]!r}; use one of: {', '.join(CODES)}")
+        raise UsageError(
+            _("unknown fix code {code}; use one of: {codes}").format(code=repr(unknown[0]), codes=", ".join(CODES))
+        )
     if not chosen:
-        raise UsageError(f"--only names no fix code; use one or more of: {', '.join(CODES)}")
+        raise UsageError(_("--only names no fix code; use one or more of: {codes}").format(codes=", ".join(CODES)))
     return frozenset(chosen | {"rewrite"})  # a file is always written plainly
 
 
@@ -214,7 +241,9 @@ def check_locale(locale: str | None) -> str | None:
     """``locale`` when omnimig knows its conventions (``engine.LOCALES``); ``UsageError`` naming them otherwise."""
     if locale is None or locale in LOCALES:
         return locale
-    raise UsageError(f"unknown locale {locale!r}; use one of: {', '.join(LOCALES)}")
+    raise UsageError(
+        _("unknown locale {locale}; use one of: {locales}").format(locale=repr(locale), locales=", ".join(LOCALES))
+    )
 
 
 def _out_name(result: FileResult) -> str:
@@ -239,8 +268,10 @@ def _out_folder(out: Path, inputs: list[Path], names: list[str], force: bool) ->
         for source in inputs:
             if same_file(source, out / name):
                 raise TransformError(
-                    f"{visible(str(out / name))} would overwrite the input {visible(str(source))}; choose another "
-                    "--out folder (omnimig never writes over an input, even with --force)"
+                    _(
+                        "{target} would overwrite the input {source}; choose another --out folder (omnimig never "
+                        "writes over an input, even with --force)"
+                    ).format(target=visible(str(out / name)), source=visible(str(source)))
                 )
     folder = prepare(out, inputs, force)
     listed = _manifest_names(out) if out.exists() else set()
@@ -248,8 +279,10 @@ def _out_folder(out: Path, inputs: list[Path], names: list[str], force: bool) ->
         target = out / name
         if name not in folder.owned and name not in listed and (target.exists() or target.is_symlink()):
             raise TransformError(
-                f"{visible(str(target))}: exists and omnimig did not write it; move it away or choose another --out "
-                "folder (omnimig never replaces a file it did not write, even with --force)"
+                _(
+                    "{target}: exists and omnimig did not write it; move it away or choose another --out folder "
+                    "(omnimig never replaces a file it did not write, even with --force)"
+                ).format(target=visible(str(target)))
             )
     return OutFolder(folder.path, folder.owned | (listed & set(names)))
 
@@ -450,7 +483,7 @@ class _FileFixer:
                     attempt = fixer.attempt(value, kind)
                     self._resolves(name, row, attempt)
                     if attempt.code not in self.codes:
-                        raise NotFixed(f"the fix {attempt.code!r} was not chosen (--only)")
+                        raise NotFixed(_("the fix {code} was not chosen (--only)").format(code=repr(attempt.code)))
                     if attempt.currency is not None and currencies is not None:
                         _same_currency(currencies[j], attempt)
                 except NotFixed as exc:
@@ -471,9 +504,10 @@ class _FileFixer:
                 i = int(hit[j])
                 row = int(rows[i])
                 if broken:
-                    self.left[(self.result.path, row, name)] = (
-                        f"the corrected value {json.dumps(attempt.value, ensure_ascii=False)} would still break "
-                        f"{', '.join(dict.fromkeys(broken))}"
+                    self.left[(self.result.path, row, name)] = _(
+                        "the corrected value {value} would still break {rules}"
+                    ).format(
+                        value=json.dumps(attempt.value, ensure_ascii=False), rules=", ".join(dict.fromkeys(broken))
                     )
                     continue
                 positions.append(i)
@@ -512,7 +546,11 @@ def _same_currency(raw: object, attempt: Fix) -> None:
         return
     code = CURRENCY_SIGNS.get(text.upper(), text.upper())
     if code != attempt.currency:
-        raise NotFixed(f"the amount is written in {attempt.currency} but the row's currency is {text}")
+        raise NotFixed(
+            _("the amount is written in {currency} but the row's currency is {row_currency}").format(
+                currency=attempt.currency, row_currency=text
+            )
+        )
 
 
 #: Bytes read at a time when a CSV file's line ends are found.
@@ -705,7 +743,7 @@ def fix_paths(
     lists = load_choices(choices)
     before = validate_paths(paths, type_name, choices, chunk_rows=chunk_rows, examples=0)
     if before.unreadable:
-        raise ReadError(f"{before.unreadable[0]}; omnimig fixes only files it can read")
+        raise ReadError(_("{line}; omnimig fixes only files it can read").format(line=before.unreadable[0]))
     results = before.results
     cells: dict[str, _Cells] = defaultdict(_Cells)
     counted: Counter[tuple[str, int | None, str | None, str]] = Counter()
@@ -717,8 +755,10 @@ def fix_paths(
             continue
         if p.rule in LOSSY:
             raise UsageError(
-                f"{p.file}: row {p.row}: {p.message}; omnimig fix would lose what the row holds beyond its "
-                "columns, so it does not rewrite this file: correct the row first"
+                _(
+                    "{file}: row {row}: {message}; omnimig fix would lose what the row holds beyond its columns, "
+                    "so it does not rewrite this file: correct the row first"
+                ).format(file=p.file, row=p.row, message=p.message)
             )
         counted[_key(p, p.file, p.row)] += 1
         if p.rule in CARRIED:
@@ -728,9 +768,13 @@ def fix_paths(
     names = [_out_name(r) for r in results]
     repeated = [n for n, k in Counter(names).items() if k > 1]
     if repeated:
-        raise UsageError(f"two inputs would both be written as {repeated[0]}; fix them in separate runs")
+        raise UsageError(
+            _("two inputs would both be written as {name}; fix them in separate runs").format(name=repeated[0])
+        )
     if CHANGES in names:
-        raise UsageError(f"an input named {CHANGES} would be written over by the change log; rename it")
+        raise UsageError(
+            _("an input named {name} would be written over by the change log; rename it").format(name=CHANGES)
+        )
     inputs = [Path(r.path) for r in results]
     folder = _out_folder(out, inputs, [CHANGES] if dry_run else [*names, CHANGES], force)
     left: dict[tuple[str, int, str], str] = {}
