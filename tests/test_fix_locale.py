@@ -67,6 +67,19 @@ def test_with_locale_tr_ambiguous_numbers_and_dates_have_the_turkish_reading(tmp
     assert (result.before, result.fixed, result.need_person) == (4, 4, 0), result.lines()
 
 
+def test_a_value_with_one_reading_keeps_it_with_locale_tr(tmp_path: Path) -> None:
+    """The locale settles only what is ambiguous: Excel's 3.0 is 3, 12/31/2023 is 31 December."""
+    rows = [{"installment_count": "3.0"}, {"created_date": "12/31/2023"}, {"amount": "129.9x"}]
+    path = order_file(tmp_path / "orders.csv", rows)
+    result = omnimig.fix(path, tmp_path / "out", locale="tr")
+    found = changes(tmp_path / "out")
+    assert found[(2, "installment_count")] == ("3.0", "3", "integral-float")
+    assert found[(3, "created_date")] == ("12/31/2023", "2023-12-31", "date")
+    assert (4, "amount") not in found
+    reasons = [reason for g in result.remaining for _, reason in g.examples]
+    assert any("129.9x" in r and "is not an amount" in r for r in reasons), reasons  # the plain reading's reason
+
+
 def test_without_locale_they_stay_problems_with_their_reason(tmp_path: Path) -> None:
     path = order_file(tmp_path / "orders.csv", AMBIGUOUS[:1] + AMBIGUOUS[2:3])
     result = omnimig.fix(path, tmp_path / "out")

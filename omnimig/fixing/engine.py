@@ -193,8 +193,28 @@ def _reading(normalise: Callable[[str], _T | None], text: str | None, empty: str
     return found
 
 
+def _declared(normalise: Callable[..., _T | None], text: str | None, **option: str | None) -> _T:
+    """The one reading of a cell; failing that, the reading the file's declared conventions give
+    (``--locale``: ``option`` is the normaliser's own option, ``decimal_separator=","``).
+
+    The declared convention only settles what has no single reading without it (``1.234``,
+    ``01/02/2023``): a value with one reading keeps it (``3.0`` is still 3, ``31/12/2023`` still
+    31 December), and when neither reads, the reason is the plain reading's.
+    """
+    try:
+        return _reading(normalise, text)
+    except NotFixed:
+        if all(v is None for v in option.values()):
+            raise
+        try:
+            return _reading(partial(normalise, **option), text)
+        except NotFixed:
+            pass
+        raise
+
+
 def _number_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
-    amount = _reading(partial(nz.decimal, decimal_separator=conv.decimal_separator), INVISIBLE.sub("", value))
+    amount = _declared(nz.decimal, INVISIBLE.sub("", value), decimal_separator=conv.decimal_separator)
     text = amount.text
     code = "number"
     if rule.kind == "integer":
@@ -231,7 +251,7 @@ def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conve
 
 def _date_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
-    iso = _reading(partial(nz.date, order=conv.date_order), cleaned)
+    iso = _declared(nz.date, cleaned, order=conv.date_order)
     if rule.temporal == "date" and iso.endswith("T00:00:00"):
         iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
