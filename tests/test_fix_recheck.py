@@ -86,9 +86,11 @@ def write(path: Path, header: list[str], rows: list[list[str]], shape: tuple[str
     path.write_bytes(text.getvalue().encode("utf-8"))
 
 
-def run(root: Path, name: str, fast: bool) -> tuple[list[str], bytes, dict[str, bytes], set[str]]:
+def run(
+    root: Path, name: str, fast: bool, chunk_rows: int = 200_000
+) -> tuple[list[str], bytes, dict[str, bytes], set[str]]:
     out = root / name
-    result = fix_paths([root / "in"], out, fast=fast)
+    result = fix_paths([root / "in"], out, fast=fast, chunk_rows=chunk_rows)
     lines = [line.replace(str(out), "OUT") for line in result.lines()]
     files = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".csv" and p.name != "changes.csv"}
     spliced = {Path(f.path).name for f in result.files if f.spliced is not None}
@@ -107,19 +109,21 @@ def cells(data: bytes) -> list[list[str]]:
     orders=rows_of(ORDER_VALUES, ORDER),
     user_shape=SHAPE,
     order_shape=SHAPE,
+    chunk_rows=st.sampled_from([1, 2, 200_000]),
 )
 def test_spliced_copies_and_their_recheck_equal_the_full_rewrite_and_validation(
     users: list[list[str]],
     orders: list[list[str]],
     user_shape: tuple[str, int, int],
     order_shape: tuple[str, int, int],
+    chunk_rows: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "in").mkdir()
         write(root / "in" / "users.csv", USER, users, user_shape)
         write(root / "in" / "orders.csv", ORDER, orders, order_shape)
-        fast_lines, fast_changes, fast_files, spliced = run(root, "fast", True)
+        fast_lines, fast_changes, fast_files, spliced = run(root, "fast", True, chunk_rows)
         full_lines, full_changes, full_files, none = run(root, "full", False)
         assert not none
         # rows are lines unless a cell spans two: then the file is rewritten whole, as before

@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
@@ -129,8 +130,11 @@ class FileFix:
     header_row: int | None = 1
     out_header_row: int | None = 1
     row_map: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    #: Written by splicing (``_FileFixer._write_spliced``): the rows serialised again, by row; else None.
-    spliced: dict[int, str] | None = None
+    #: Written by splicing (``_FileFixer._write_spliced``): the rows written again, ascending; else None.
+    spliced: np.ndarray | None = None
+    #: The header and those rows' new lines, to check them alone (``_recheck``); in the run's
+    #: private scratch folder, removed when the run ends.
+    spliced_lines: Path | None = None
 
 
 @dataclass
@@ -394,8 +398,11 @@ class _FileFixer:
         if ends is None or len(ends) != result.rows + 1:
             return False  # a cell spans lines (or there is no header line): rows are not lines
         wanted = sorted(set().union(*(set(rows) for rows in self.cells.by_field.values())))
-        spliced: dict[int, str] = {}
-        if wanted:
+        rows: list[int] = []
+        if not wanted:
+            with path.open("rb") as src, open_private(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, BLOCK)
+        else:
             small = self.scratch / f"lines-{id(self)}.csv"
             try:
                 _copy_lines(path, small, ends, [1, *wanted])
@@ -410,17 +417,19 @@ class _FileFixer:
                 currency = currency_field(result.type, "csv")
                 currency_column = None if currency is None else layout.columns.get(currency)
                 at = np.asarray([0, 1, *wanted], dtype=np.int64)  # the small file's row k is the file's at[k]
-                for chunk in source.chunks:
-                    chunk.rows = pd.Series(at[chunk.rows.to_numpy(dtype=np.int64)], index=chunk.rows.index)
-                    edits = self._fix_chunk(chunk, layout.columns, "csv", currency_column, apply=False)
-                    spliced.update(_serialised(chunk, keys, edits))
-                    fix.changed += sum(map(len, edits.values()))
+                fix.spliced_lines = self.scratch / f"spliced-{id(self)}.csv"
+                with _Splicer(path, out, ends, fix.spliced_lines) as splicer:
+                    for chunk in source.chunks:  # rows ascend: the copy is written as the chunks come
+                        chunk.rows = pd.Series(at[chunk.rows.to_numpy(dtype=np.int64)], index=chunk.rows.index)
+                        edits = self._fix_chunk(chunk, layout.columns, "csv", currency_column, apply=False)
+                        splicer.put(_serialised(chunk, keys, edits))
+                        fix.changed += sum(map(len, edits.values()))
+                rows = splicer.rows
             finally:
                 small.unlink(missing_ok=True)
-        _splice(path, out, ends, spliced)
         fix.rows = fix.rows_out = result.rows
         fix.row_map = np.arange(2, result.rows + 2, dtype=np.int64)
-        fix.spliced = spliced
+        fix.spliced = np.asarray(rows, dtype=np.int64)
         return True
 
     def _rewrite_line(self, source: Source, fix: FileFix) -> bool:
@@ -457,8 +466,9 @@ class _FileFixer:
         """
         rows = chunk.rows.to_numpy(dtype=np.int64)
         edits: dict[int, dict[str, str]] = {}
+        made: list[tuple[int, int, Change]] = []  # (row, column order, change)
         is_json = fmt == "json"
-        for name, column in columns.items():
+        for order, (name, column) in enumerate(columns.items()):
             wanted = self.cells.by_field.get(name)
             if not wanted:
                 continue
@@ -518,7 +528,9 @@ class _FileFixer:
                 shown_before = json_value(value, old_kind) if is_json else value
                 shown_after = json_value(attempt.value, attempt.kind) if is_json else attempt.value
                 rules = ";".join(dict.fromkeys(self.cells.by_field[name][row]))
-                self.changes.append(Change(self.result.path, row, name, shown_before, shown_after, rules, attempt.code))
+                made.append(
+                    (row, order, Change(self.result.path, row, name, shown_before, shown_after, rules, attempt.code))
+                )
             if not positions or not apply:
                 continue
             whole = chunk.data[column].to_numpy(dtype=object, na_value=None)
@@ -528,6 +540,9 @@ class _FileFixer:
                 kind_column = chunk.kinds[column].astype(object).to_numpy(copy=True)
                 kind_column[positions] = new_kinds
                 chunk.kinds[column] = kind_column
+        # changes.csv in row order, then column order, whatever the chunk size
+        for _row, _order, change in sorted(made, key=lambda m: (m[0], m[1])):
+            self.changes.append(change)
         return edits
 
     def _resolves(self, name: str, row: int, attempt: Fix) -> None:
@@ -623,20 +638,48 @@ def _copy_lines(source: Path, target: Path, ends: np.ndarray, lines: list[int]) 
             dst.write(data[start:end] + b"\n")
 
 
-def _splice(source: Path, out: Path, ends: np.ndarray, lines: dict[int, str]) -> None:
-    """Copy ``source`` to ``out`` (0600) with line k replaced by ``lines[k]`` (its line end kept)."""
-    with source.open("rb") as src, open_private(out, "wb") as dst:
-        if not lines:
-            shutil.copyfileobj(src, dst, BLOCK)
-            return
-        with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            at = 0
-            for k in sorted(lines):
-                start, end = _line_span(ends, k, data)
-                dst.write(data[at:start])
-                dst.write(lines[k].encode("utf-8"))  # read from UTF-8 text: it encodes
-                at = end  # the line end is copied with what follows
-            dst.write(data[at:])
+class _Splicer:
+    """The copy of a file with some of its lines replaced, written as the replacements come (rows
+    ascending), so memory holds one chunk's lines, not all of them. Each new line also goes to
+    ``lines_file``, after the file's header line: the rows ``_recheck`` checks alone. The copy
+    and ``lines_file`` are 0600; leaving through an exception removes the half-written copy."""
+
+    def __init__(self, source: Path, out: Path, ends: np.ndarray, lines_file: Path) -> None:
+        self.out = out
+        self.ends = ends
+        self.at = 0  # where the source is copied from next
+        self.rows: list[int] = []
+        with source.open("rb") as src:
+            self._data = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+        self._dst = open_private(out, "wb")
+        self._lines = open_private(lines_file, "wb")
+        start, end = _line_span(ends, 1, self._data)
+        self._lines.write(self._data[start:end] + b"\n")
+
+    def __enter__(self) -> _Splicer:
+        return self
+
+    def put(self, lines: dict[int, str]) -> None:
+        """Replace line k by ``lines[k]`` (its line end kept), for rows after those put before."""
+        for k in sorted(lines):
+            start, end = _line_span(self.ends, k, self._data)
+            text = lines[k].encode("utf-8")  # read from UTF-8 text: it encodes
+            self._dst.write(self._data[self.at : start])
+            self._dst.write(text)
+            self._lines.write(text + b"\n")
+            self.at = end  # the line end is copied with what follows
+            self.rows.append(k)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                self._dst.write(self._data[self.at :])
+        finally:
+            self._dst.close()
+            self._lines.close()
+            self._data.close()
+            if kind is not None:
+                self.out.unlink(missing_ok=True)
 
 
 def _json_lines(path: Path) -> bool:
@@ -838,23 +881,20 @@ def _recheck(
         assert f.spliced is not None and r.type is not None
         store = ProblemStore(str(out), r.type)
         store._rank = dict(r.problems._rank)
-        changed = set(f.spliced)
+        changed = set(f.spliced.tolist())
         kept = (e for e in r.problems.entries() if e[2] not in bundle and (e[0] is None or e[0] not in changed))
         keys = r.keys
         fresh: list[tuple[int | None, str | None, str, str, str | None, str]] = []
         if changed:
-            rows = sorted(changed)
-            mini = scratch / f"recheck-{len(results)}.csv"
-            with Path(r.path).open("rb") as src, open_private(mini, "wb") as dst:
-                dst.write(src.readline())
-                dst.write("\n".join(f.spliced[k] for k in rows).encode("utf-8") + b"\n")
-            checked = validate_file(Target(mini, r.type), lists, chunk_rows=chunk_rows, options=r.read_options)
-            at = np.asarray([0, 1, *rows], dtype=np.int64)  # the small file's row k is the copy's at[k]
+            assert f.spliced_lines is not None
+            checked = validate_file(
+                Target(f.spliced_lines, r.type), lists, chunk_rows=chunk_rows, options=r.read_options
+            )
+            at = np.concatenate([[0, 1], f.spliced])  # the small file's row k is the copy's at[k]
             for e in checked.problems.entries():
                 if e[0] is not None and e[0] >= 2 and e[2] not in bundle:
                     fresh.append((int(at[e[0]]), *e[1:]))
             keys = _patched(r.keys, checked.keys, at)
-            mini.unlink()
         for e in heapq.merge(kept, fresh, key=store._key):
             store.add(*e)
         store.flush()
