@@ -103,7 +103,7 @@ def cells(data: bytes) -> list[list[str]]:
     return [row or [""] * len(rows[0]) for row in rows]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     users=rows_of(USER_VALUES, USER),
     orders=rows_of(ORDER_VALUES, ORDER),
