@@ -235,6 +235,7 @@ def fix(
     choices: PathArg | None = None,
     force: bool = False,
     chunk_rows: int = 200_000,
+    locale: str | None = None,
 ) -> FixResult:
     """Correct what is mechanical in Akinon-shaped files, list every change, leave the rest to a person.
 
@@ -246,6 +247,8 @@ def fix(
     row, field, before, after, rule, code); then the copies are validated. ``dry_run`` writes only
     ``changes.csv``; ``only`` limits the fix codes (``"number,phone"`` or a list); ``force`` writes
     into a non-empty folder omnimig did not create (never over an input or a file it did not write).
+    ``locale="tr"`` declares Turkish conventions, so ``1.234`` is 1234, ``1.234,5`` is 1234.5 and
+    ``01/02/2023`` is 1 February (without it these stay problems: they have two readings).
     The result's ``lines()`` is what the command prints, ``exit_code`` 1 while errors remain.
     """
     from omnimig.fixing.run import fix_paths
@@ -266,4 +269,5 @@ def fix(
             choices=None if choices is None else Path(choices),
             force=force,
             chunk_rows=chunk_rows,
+            locale=locale,
         )

@@ -826,10 +826,15 @@ def fix(
         bool,
         typer.Option("--force", help=N_("Write into a non-empty folder omnimig did not create (never over an input).")),
     ] = False,
+    locale: Annotated[
+        str | None, typer.Option("--locale", help="The files' conventions: tr (1.234,5; 01/02/2023 is day first).")
+    ] = None,
 ) -> None:
     console = Console(highlight=False, soft_wrap=True)
     try:
-        result = api.fix(paths, out, type=type_, dry_run=dry_run, only=only, choices=choices, force=force)
+        result = api.fix(
+            paths, out, type=type_, dry_run=dry_run, only=only, choices=choices, force=force, locale=locale
+        )
     except Exception:  # one line, never a traceback
         raise _guarded(N_("fix the files"), out) from None
     for note in result.skipped:

@@ -19,12 +19,14 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import TypeVar
 
 import numpy as np
 
+from omnimig import i18n
 from omnimig.exceptions import Error
+from omnimig.i18n import N_, _
 from omnimig.schemas.rules import ChoiceList, FieldRule, default_choices, rules_for
 from omnimig.transforms import normalize as nz
 
@@ -69,6 +71,20 @@ _CURRENCY_PROBE = ("₺", "TRY")
 
 
 @dataclass(frozen=True)
+class Conventions:
+    """What a file's author declared with ``--locale``: the one reading of values that are
+    ambiguous without it (``1.234``, ``01/02/2023``), given to the normalisers as their options."""
+
+    decimal_separator: str | None = None  # ``normalize.decimal``'s option
+    date_order: nz.DateOrder | None = None  # ``normalize.date``'s option
+
+
+PLAIN = Conventions()
+#: ``--locale``: Turkish files write ``1.234,5`` (dot thousands, decimal comma) and dates day first.
+LOCALES: dict[str, Conventions] = {"tr": Conventions(decimal_separator=",", date_order="dmy")}
+
+
+@dataclass(frozen=True)
 class Fix:
     """A corrected cell: the new text, the fix code, and (JSON files) the JSON kind to write it as."""
 
@@ -110,19 +126,25 @@ class FieldFixer:
     rule: FieldRule
     json: bool
     steps: tuple[str, ...]  # the fix codes this field can make, for --only and docs
-    attempt_cell: Callable[[FieldRule, str, str, bool], Fix]
-    _memo: dict[tuple[str, str], Fix | NotFixed] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    attempt_cell: Callable[[FieldRule, str, str, bool, Conventions], Fix]
+    conventions: Conventions = PLAIN
+    _memo: dict[tuple[str, str, str], Fix | NotFixed] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def attempt(self, value: str, kind: str = "string") -> Fix:
         """The correction of one cell; raises ``NotFixed`` with the reason when there is none."""
-        found = self._memo.get((value, kind))
+        key = (value, kind, i18n.current())  # a reason is kept in the language it was made in
+        found = self._memo.get(key)
         if found is None:
             try:
-                found = _synonym(self.rule, value) or self.attempt_cell(self.rule, value, kind, self.json)
+                found = _synonym(self.rule, value) or self.attempt_cell(
+                    self.rule, value, kind, self.json, self.conventions
+                )
             except NotFixed as exc:
                 found = exc
             if len(self._memo) < MEMO_SIZE:  # exports repeat their spellings: "3.0", "TL", "evet"
-                self._memo[(value, kind)] = found
+                self._memo[key] = found
         if isinstance(found, NotFixed):
             raise NotFixed(str(found))
         return found
@@ -146,16 +168,17 @@ def _synonym(rule: FieldRule, value: str) -> Fix | None:
     return None
 
 
-def _text_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _text_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
     if cleaned is None:
-        raise NotFixed("the value is empty or only spaces; omnimig never invents a value")
+        raise NotFixed(_("the value is empty or only spaces; omnimig never invents a value"))
     if cleaned == value:
         raise NotFixed("")  # nothing to trim: the rule's own reason says why it is left
     return Fix(cleaned, "trim")
 
 
-NEVER_INVENTS = "the value is empty; omnimig never invents a value"
+NEVER_INVENTS = N_("the value is empty; omnimig never invents a value")
+NOT_AN_OBJECT = N_("not a JSON object; what it should hold is for a person to decide")
 _T = TypeVar("_T")
 
 
@@ -166,96 +189,136 @@ def _reading(normalise: Callable[[str], _T | None], text: str | None, empty: str
     except nz.NormaliseError as exc:
         raise NotFixed(str(exc)) from None
     if found is None:
-        raise NotFixed(empty)
+        raise NotFixed(_(empty))
     return found
 
 
-def _number_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
-    amount = _reading(nz.decimal, INVISIBLE.sub("", value))
+def _declared(normalise: Callable[..., _T | None], text: str | None, **option: str | None) -> _T:
+    """The one reading of a cell; failing that, the reading the file's declared conventions give
+    (``--locale``: ``option`` is the normaliser's own option, ``decimal_separator=","``).
+
+    The declared convention only settles what has no single reading without it (``1.234``,
+    ``01/02/2023``): a value with one reading keeps it (``3.0`` is still 3, ``31/12/2023`` still
+    31 December), and when neither reads, the reason is the plain reading's.
+    """
+    try:
+        return _reading(normalise, text)
+    except NotFixed:
+        if all(v is None for v in option.values()):
+            raise
+        try:
+            return _reading(partial(normalise, **option), text)
+        except NotFixed:
+            pass
+        raise
+
+
+def _number_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
+    amount = _declared(nz.decimal, INVISIBLE.sub("", value), decimal_separator=conv.decimal_separator)
     text = amount.text
     code = "number"
     if rule.kind == "integer":
-        whole, _, frac = text.partition(".")
+        whole, _point, frac = text.partition(".")
         if frac.strip("0"):
-            raise NotFixed(f"{text} is not a whole number; rounding it would change it")
+            raise NotFixed(_("{value} is not a whole number; rounding it would change it").format(value=text))
         if frac:
             code = "integral-float"
         text = whole
     if amount.currency is not None:
         if rule.kind == "integer":
-            raise NotFixed(f"a currency in a whole-number field ({amount.currency}); what it counts is for a person")
+            raise NotFixed(
+                _("a currency in a whole-number field ({currency}); what it counts is for a person").format(
+                    currency=amount.currency
+                )
+            )
         sign = next((s for s, c in nz.CURRENCY_SIGNS.items() if s in value and c == amount.currency), None)
         if sign in AMBIGUOUS_SIGNS:
-            raise NotFixed(f'"{sign}" is the sign of several currencies; write the amount without it')
+            raise NotFixed(
+                _('"{sign}" is the sign of several currencies; write the amount without it').format(sign=sign)
+            )
         code = "currency-sign"
     if text == value and json and kind != "number":
         code = "json-type"
     return Fix(text, code, "number", amount.currency)
 
 
-def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _boolean_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     flag = _reading(nz.boolean, INVISIBLE.sub("", value))
     # JSON writes the literal; a table the rule's first spelling of it ("true"/"false")
     text = ("true" if flag else "false") if json else (rule.true_values if flag else rule.false_values)[0]
     return Fix(text, "json-type" if json and text == value else "boolean", "boolean")
 
 
-def _date_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _date_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value)
-    iso = _reading(nz.date, cleaned)
+    iso = _declared(nz.date, cleaned, order=conv.date_order)
     if rule.temporal == "date" and iso.endswith("T00:00:00"):
         iso = iso[:10]  # Excel's date cell exported with its midnight: the date is the only reading
     has_time = "T" in iso
     if rule.temporal == "date" and has_time:
-        raise NotFixed(f"{rule.name} takes a date without a time; dropping the time is for a person to decide")
+        raise NotFixed(
+            _("{field} takes a date without a time; dropping the time is for a person to decide").format(
+                field=i18n.field(rule.name)
+            )
+        )
     if rule.temporal == "datetime" and not has_time:
-        raise NotFixed(f"{rule.name} needs a date and a time; omnimig never invents the time of day")
+        raise NotFixed(
+            _("{field} needs a date and a time; omnimig never invents the time of day").format(
+                field=i18n.field(rule.name)
+            )
+        )
     serial = _BARE_NUMBER.fullmatch(cleaned or "") is not None
     return Fix(iso, "excel-date" if serial else "date")
 
 
-def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
-    return Fix(_reading(nz.phone, INVISIBLE.sub("", value), "the value is empty or only spaces"), "phone")
+def _phone_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
+    return Fix(_reading(nz.phone, INVISIBLE.sub("", value), N_("the value is empty or only spaces")), "phone")
 
 
-def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _currency_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value) or ""
     if cleaned in AMBIGUOUS_SIGNS:
-        raise NotFixed(f'"{cleaned}" is the sign of several currencies; write the three-letter code')
+        raise NotFixed(
+            _('"{sign}" is the sign of several currencies; write the three-letter code').format(sign=cleaned)
+        )
     code = nz.CURRENCY_SIGNS.get(cleaned.upper())
     if code is not None:
         return Fix(code, "currency-code")
     return _text_fix(rule, value, kind, json)
 
 
-def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _enum_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     cleaned = clean_text(value) or ""
     assert rule.enum is not None
     same = [v for v in rule.enum if nz.fold(v) == nz.fold(cleaned)]
     if len(same) == 1:
         return Fix(same[0], "case")
     if len(same) > 1:
-        raise NotFixed(f"{value!r} matches several listed values but for case: {', '.join(same)}")
+        raise NotFixed(
+            _("{value} matches several listed values but for case: {values}").format(
+                value=repr(value), values=", ".join(same)
+            )
+        )
     return _text_fix(rule, value, kind, json)
 
 
-def _object_fix(rule: FieldRule, value: str, kind: str, json: bool) -> Fix:
+def _object_fix(rule: FieldRule, value: str, kind: str, json: bool, conv: Conventions = PLAIN) -> Fix:
     import json as _json
 
     if not json:
-        raise NotFixed("not a JSON object; what it should hold is for a person to decide")
+        raise NotFixed(_(NOT_AN_OBJECT))
     if not value.strip():
         return Fix("{}", "empty-object", "object")
     try:
         parsed = _json.loads(value)
     except (ValueError, RecursionError):
-        raise NotFixed("not a JSON object; what it should hold is for a person to decide") from None
+        raise NotFixed(_(NOT_AN_OBJECT)) from None
     if kind == "string" and isinstance(parsed, dict):
         return Fix(value, "json-type", "object")
-    raise NotFixed("not a JSON object; what it should hold is for a person to decide")
+    raise NotFixed(_(NOT_AN_OBJECT))
 
 
-def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool], Fix], tuple[str, ...]]:
+def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool, Conventions], Fix], tuple[str, ...]]:
     """The one attempt function a field gets, and the codes it can make."""
     if rule.kind in ("number", "integer"):
         codes = ("number", "currency-sign", "json-type") + (("integral-float",) if rule.kind == "integer" else ())
@@ -276,13 +339,14 @@ def _attempt_for(rule: FieldRule) -> tuple[Callable[[FieldRule, str, str, bool],
 
 
 @cache
-def field_fixer(type_name: str, field: str, fmt: str = "csv") -> FieldFixer:
-    """The fixer of ``type_name.field`` for a file of ``fmt`` (``json`` reads the JSON Schema)."""
+def field_fixer(type_name: str, field: str, fmt: str = "csv", locale: str | None = None) -> FieldFixer:
+    """The fixer of ``type_name.field`` for a file of ``fmt`` (``json`` reads the JSON Schema), reading
+    values by the conventions of ``locale`` (``LOCALES``; ``None``: only what has one reading anyway)."""
     rule = rules_for(type_name, fmt).field(field)
     attempt, codes = _attempt_for(rule)
     if rule.synonyms:
         codes = ("synonym", *codes)
-    return FieldFixer(rule, fmt == "json", codes, attempt)
+    return FieldFixer(rule, fmt == "json", codes, attempt, PLAIN if locale is None else LOCALES[locale])
 
 
 def currency_field(type_name: str, fmt: str = "csv") -> str | None:
