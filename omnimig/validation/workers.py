@@ -271,9 +271,7 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
             {
                 "row": table.column("row").to_numpy().astype(np.int32, copy=False),
                 **{
-                    name: pd.arrays.ArrowStringArray(table.column(name))
-                    for name in table.column_names
-                    if name != "row"
+                    name: pd.arrays.ArrowStringArray(table.column(name)) for name in table.column_names if name != "row"
                 },
             }
         )
