@@ -227,7 +227,7 @@ def _key_table(keys: pd.DataFrame) -> pa.Table:
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {"row": pa.array(keys["row"].to_numpy(dtype=np.int32))}
     for name in keys.columns:
         if name != "row":
-            arrays[name] = pa.chunked_array(keys[name].array._pa_array)  # type: ignore[attr-defined]
+            arrays[name] = pa.chunked_array(keys[name].array._pa_array)
     return pa.table(arrays)
 
 
