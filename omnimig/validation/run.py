@@ -297,9 +297,11 @@ def validate_paths(
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
-    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``) lets
-    reading overlap checking: the next file is opened (its encoding checked) and the next chunk
-    read while the current one is checked. Results are the same for any number of threads.
+    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``)
+    lets files be checked side by side: a bundle of ``workers.MIN_BYTES`` or more is shared between
+    ``threads - 1`` worker processes and this one (``omnimig.validation.workers``); a smaller one
+    is read ahead on a thread while it is checked. Results are the same for any number of threads;
+    a worker process that dies raises ``WorkerCrashed`` (a ``ReadError``) naming its file.
     """
     n_threads = resolve_threads(threads)
     lists = load_choices(choices)

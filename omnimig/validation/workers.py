@@ -15,11 +15,15 @@ summary's tally, and the few facts of the file. The parent replays the problems 
 ``ProblemStore`` with the same column order, so counts, examples and the order of every report
 are those of the in-process path, byte for byte (``tests/test_parallel.py``).
 
-Processes are started by a fork server (never ``fork`` of this process, which may hold threads;
-not ``spawn``, which runs the caller's ``__main__`` again in each worker), only when
-the bundle is large enough to repay a process start (``MIN_BYTES``). They ignore Ctrl-C (the
-parent stops them), die with the parent (``PR_SET_PDEATHSIG`` and a watch on the parent's pid),
-and a worker that dies mid-file turns into one line naming the file (``WorkerCrashed``, exit 2),
+A worker is a fresh interpreter (``python -c WORKER_CODE``: ``serve``), never a ``fork`` of
+this process, which may hold threads; not ``multiprocessing``'s spawn or fork server either,
+which run the caller's ``__main__`` again in each worker (a script without a main guard would
+start itself over). Jobs go to it on its stdin and results come back on a pipe of their own,
+both pickle streams between two processes of this package. Workers start only when the bundle is
+large enough to repay the start (``MIN_BYTES``, about 0.7 s of CPU to import pandas and pyarrow,
+overlapping this process' first file). They ignore Ctrl-C (this process kills them), die with it
+(``PR_SET_PDEATHSIG`` and a watch on the parent's pid), and a worker that dies mid-file turns into
+one line naming the file (``WorkerCrashed``, exit 2): its pipe ends, so nothing waits for it,
 never a hang. ``OMNIMIG_THREADS=1`` starts no process at all.
 """
 
@@ -107,7 +111,7 @@ class Shipped:
 
 def worth_workers(paths: list[Path], n_threads: int) -> bool:
     """Is a worker process worth starting: threads allowed, two files or more, enough bytes?"""
-    if n_threads <= 1 or len(paths) < 2:
+    if n_threads <= 1 or len(paths) < 2 or os.name != "posix" or not sys.executable:
         return False
     total = 0
     for p in paths:
@@ -444,7 +448,11 @@ def run_jobs(
     ``done(i)`` is called in job order as each worker job's result is taken (the progress bars).
     """
     out: list[FileResult | str | None] = [None] * len(jobs)
-    with Workers(jobs, max(1, n_threads - 1)) as workers:
+    try:
+        started = Workers(jobs, max(1, n_threads - 1))
+    except OSError:  # no process could be started (a process limit, no memory): all of it here
+        return [here(i) for i in range(len(jobs))]
+    with started as workers:
         while (i := workers.take()) is not None:
             out[i] = here(i)
         for i, job in enumerate(jobs):
