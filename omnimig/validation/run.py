@@ -361,8 +361,10 @@ def _validate_in_workers(
     A file checked here runs single-threaded (a second thread here would only take the GIL in
     turns); each result is the one ``validate_file`` gives in-process, so the reports are the same.
     """
-    # Two files are read at once: half-size chunks keep the memory of one ``chunk_rows`` chunk.
-    rows = reading_rows(chunk_rows, n_threads)
+    # Two files are read at once, each in a process with its own allocator: quarter-size chunks keep
+    # the process tree's peak near one process' (849 vs 889 MB at half size on the 1M bundle, same
+    # CPU time; bench/RESULTS.md). The problems do not depend on the chunk size.
+    rows = max(1, chunk_rows // 4)
     jobs = [workers.Job(t.path, t.type, choices, rows, options, examples) for t in targets]
 
     def here(i: int) -> FileResult | str:

@@ -153,6 +153,8 @@ def serve(task: Callable[[Job], Shipped] | None = None) -> None:
                 assert shipped.keys is not None
                 _write_ipc(shipped.keys, out)
             out.flush()
+            del job, shipped
+            pa.default_memory_pool().release_unused()
 
 
 def _watch(parent: int) -> None:
@@ -184,6 +186,9 @@ def check_file(job: Job) -> Shipped:
         return Shipped(line=internal_error_line(str(job.path), exc))
     finally:
         LAZY_UTF8.reset(token)
+        # The chunks are gone: hand their memory back before the keys travel (the process tree's
+        # peak is this worker's memory plus the parent's while it reads them).
+        pa.default_memory_pool().release_unused()
     return ship(result)
 
 
