@@ -826,8 +826,8 @@ def write_section_16(subsection: str) -> None:
     """Replace (or append at the end) the issue 16 section with this run; leave the rest of the file."""
     intro = (
         f"{SECTION_16}\n\n"
-        "`bench/validate_bench.py` runs `omnimig validate --format json` (threads as configured, and with\n"
-        "`OMNIMIG_THREADS=1`), the pyarrow parse and the Polars baseline (`bench/polars_baseline.py`) in\n"
+        "`bench/validate_bench.py` runs `omnimig validate --format json` (threads as configured or `--threads N`,\n"
+        "and with `OMNIMIG_THREADS=1`), the pyarrow parse and the Polars baseline (`bench/polars_baseline.py`) in\n"
         "interleaved rounds on one CSV bundle, then frictionless on a slice as in the issue 7 section, and\n"
         "writes the medians, the ratios and the targets of issues 16 and 7 here.\n\n"
     )
