@@ -454,3 +454,22 @@ def test_an_early_failure_here_stops_the_workers(
     for worker in started_workers:
         assert worker.process.poll() is not None  # stopped and reaped
         assert not worker.thread.is_alive()
+
+
+def test_every_file_reports_its_progress_to_the_end_with_workers(
+    planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    calls: dict[Path, list[tuple[int, int]]] = {}
+    lock = threading.Lock()
+
+    def hook(path: Path, done: int, total: int) -> None:
+        with lock:  # a worker's file starts its bar on a feeding thread
+            calls.setdefault(path, []).append((done, total))
+
+    validate_paths([planted], progress=hook, threads=2)
+    files = sorted(p for p in planted.iterdir() if p.suffix == ".csv")
+    assert sorted(calls) == files
+    for path, seen in calls.items():
+        size = path.stat().st_size
+        assert seen[-1] == (size, size)
+        assert all(total == size and 0 <= done <= size for done, total in seen)

@@ -371,12 +371,16 @@ def _validate_in_workers(
         hook = None if progress is None else partial(progress, targets[i].path)
         return _checked(targets[i], lists, rows, hook, options, examples, 1, None, None)
 
+    def begin(i: int) -> None:  # a worker's file gets its bar when it starts, filled when it is done
+        if progress is not None:
+            progress(targets[i].path, 0, workers.file_size(targets[i].path))
+
     def done(i: int) -> None:
         if progress is not None:
             size = workers.file_size(targets[i].path)
             progress(targets[i].path, size, size)
 
-    outcomes = workers.run_jobs(jobs, n_threads, here, done)
+    outcomes = workers.run_jobs(jobs, n_threads, here, done, begin)
     results: list[FileResult] = []
     reported: list[FileResult] = []
     unreadable: list[str] = []

@@ -329,6 +329,9 @@ class _Worker:
                 break
             future: Future[Shipped] = Future()
             owner.hand_out(i, future)
+            if owner.begin is not None:
+                with contextlib.suppress(Exception):  # a progress bar must not stop the work
+                    owner.begin(i)
             try:
                 pickle.dump(owner.jobs[i], stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.flush()
@@ -378,8 +381,9 @@ class Workers:
     this never hangs). ``close()`` kills workers still running and waits for them.
     """
 
-    def __init__(self, jobs: list[Job], n_workers: int) -> None:
+    def __init__(self, jobs: list[Job], n_workers: int, begin: Callable[[int], None] | None = None) -> None:
         self.jobs = jobs
+        self.begin = begin  # called (on a feeding thread) as a worker starts job ``i``
         # indices, largest file first
         self._todo = sorted(range(len(jobs)), key=lambda i: file_size(jobs[i].path), reverse=True)
         self._lock = threading.Lock()
@@ -445,16 +449,18 @@ def run_jobs(
     n_threads: int,
     here: Callable[[int], FileResult | str],
     done: Callable[[int], None] | None = None,
+    begin: Callable[[int], None] | None = None,
 ) -> list[FileResult | str]:
     """Every job's ``FileResult`` (or its unreadable line), in job order.
 
     ``n_threads - 1`` worker processes and this process share the jobs; ``here(i)`` checks job
     ``i`` in this process (its result, or the line of a file that could not be read),
-    ``done(i)`` is called in job order as each worker job's result is taken (the progress bars).
+    ``begin(i)`` as a worker starts job ``i`` (on another thread) and ``done(i)`` in job order
+    as each worker job's result is taken: the progress bars.
     """
     out: list[FileResult | str | None] = [None] * len(jobs)
     try:
-        started = Workers(jobs, max(1, n_threads - 1))
+        started = Workers(jobs, max(1, n_threads - 1), begin)
     except OSError:  # no process could be started (a process limit, no memory): all of it here
         return [here(i) for i in range(len(jobs))]
     with started as workers:
