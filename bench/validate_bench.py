@@ -7,7 +7,9 @@ frictionless, in one run.
 
 1. Generates a CSV bundle with the installed ``omnimig samples --invalid-rate 0.001`` (reused when
    DIR already holds one generated with the same arguments: see the stamp file ``.bench-stamp.json``).
-2. Runs, each as a subprocess under ``/usr/bin/time -v`` (wall time and max RSS):
+2. Runs, each as a subprocess under ``/usr/bin/time -v`` (wall time, CPU time with the children's, and
+   max RSS: the larger of time's figure and the sampled sum over the process tree, worker processes
+   included):
    a. ``omnimig validate --format json DIR``, its problems compared with ``expected_problems.json``
       as an exact set of (file, row, field, rule, severity);
    b. a pyarrow parse of the same four files as text columns (``pyarrow.csv.read_csv``, every
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -46,6 +49,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +176,7 @@ class Step:
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
     cpu: float = 0.0  # user + system seconds; 0 when not measured (extrapolated steps)
+    digest: str = ""  # sha256 of the report omnimig printed (one vs N threads must be byte-identical)
 
     @property
     def rate(self) -> float:
@@ -193,24 +198,78 @@ def _seconds(text: str) -> float:
 
 
 def timed(cmd: list[str], ok_codes: tuple[int, ...] = (0,), env: dict[str, str] | None = None) -> Timed:
+    """``cmd`` under /usr/bin/time -v; its memory is the larger of time's max RSS and the process tree's.
+
+    /usr/bin/time reports the peak of one process; omnimig may run worker processes beside it
+    (issue 16), so the resident memory of the whole tree (every descendant of the command, summed)
+    is sampled every 20 ms too, and the larger figure is kept. CPU time includes the children's.
+    """
     with tempfile.NamedTemporaryFile("r", suffix=".time") as log:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             ["/usr/bin/time", "-v", "-o", log.name, *cmd],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
             env=None if env is None else {**os.environ, **env},
         )
+        sampler = TreeSampler(proc.pid)
+        stdout, stderr = proc.communicate()
+        tree = sampler.stop()
         report = Path(log.name).read_text()
     if proc.returncode not in ok_codes:
-        sys.stderr.write(proc.stderr[-4000:])
+        sys.stderr.write(stderr[-4000:])
         raise SystemExit(f"bench: {' '.join(cmd[:3])} … exited {proc.returncode}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", report)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
     if wall is None or rss is None:
         raise SystemExit(f"bench: cannot read /usr/bin/time output:\n{report}")
     cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): (\S+)", report))
-    return Timed(_seconds(wall.group(1)), int(rss.group(1)) * 1024, proc.returncode, proc.stdout, proc.stderr, cpu)
+    peak = max(int(rss.group(1)) * 1024, tree)
+    return Timed(_seconds(wall.group(1)), peak, proc.returncode, stdout, stderr, cpu)
+
+
+class TreeSampler:
+    """The peak of the summed resident memory of every descendant of ``root`` (not root itself: /usr/bin/time)."""
+
+    def __init__(self, root: int, every: float = 0.02) -> None:
+        self.root = root
+        self.peak = 0
+        self._stop = threading.Event()
+        self._every = every
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            total = 0
+            todo = _children(self.root)
+            while todo:
+                pid = todo.pop()
+                try:
+                    with open(f"/proc/{pid}/statm") as f:
+                        total += int(f.read().split()[1]) * page
+                except (OSError, ValueError, IndexError):
+                    continue
+                todo.extend(_children(pid))
+            self.peak = max(self.peak, total)
+            self._stop.wait(self._every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+    except (OSError, ValueError):
+        pass
+    return found
 
 
 def omnimig_exe() -> str:
@@ -288,7 +347,8 @@ def run_omnimig(out: Path, threads: int | None = None) -> tuple[Step, dict[str, 
     verdict = "= planted" if same else "≠ planted"
     problems = f"{len(found_set):,} found / {len(planted_set):,} planted ({verdict})"
     name = "omnimig validate" if threads is None else f"omnimig validate, OMNIMIG_THREADS={threads}"
-    step = Step(name, sum(rows.values()), run.wall, run.rss, problems, cpu=run.cpu)
+    digest = hashlib.sha256(run.stdout.encode()).hexdigest()
+    step = Step(name, sum(rows.values()), run.wall, run.rss, problems, cpu=run.cpu, digest=digest)
     return step, rows, same, notes
 
 
@@ -642,12 +702,12 @@ def targets_16(omnimig: Step, parse: Step, polars: Step | None, one: Step | None
     )
     lines.append(
         f"| exactly the planted problems, any thread count | {omnimig.problems} | {verdict(same)} (every round, "
-        "default threads and 1; `tests/test_parallel.py` and `tests/test_chunking.py` check byte-identical "
-        "reports for 1/2/4 threads and many chunk sizes) |"
+        "threads as run and 1, JSON reports byte-identical; `tests/test_parallel.py` and `tests/test_chunking.py` "
+        "check byte-identical reports for 1/2/4 threads, worker processes and many chunk sizes) |"
     )
     if one is not None:
         lines.append(
-            f"| (not a target) threads vs one thread | OMNIMIG_THREADS=1 / default = {one.wall:.2f} s / "
+            f"| (not a target) threads vs one thread | OMNIMIG_THREADS=1 / `{omnimig.name}` = {one.wall:.2f} s / "
             f"{omnimig.wall:.2f} s = {one.wall / omnimig.wall:.2f}× | — |"
         )
     return lines
@@ -684,7 +744,9 @@ def report(
         "Notes:",
         "",
         f"- Every step is a separate process under `/usr/bin/time -v`, files warm in the page cache; wall times "
-        f"include interpreter start and imports. {parse.note}. Load average (1 min) before and after the timed "
+        f"include interpreter start and imports; CPU time includes child processes, and max RSS is the larger "
+        f"of /usr/bin/time's figure and the process tree's sampled sum (omnimig's worker processes included). "
+        f"{parse.note}. Load average (1 min) before and after the timed "
         f"omnimig/pyarrow steps: {load[0]:.2f} and {load[1]:.2f} (on {os.cpu_count()} cores, shared with other "
         "work); the figures are only as good as the machine was idle.",
         (
@@ -764,8 +826,8 @@ def write_section_16(subsection: str) -> None:
     """Replace (or append at the end) the issue 16 section with this run; leave the rest of the file."""
     intro = (
         f"{SECTION_16}\n\n"
-        "`bench/validate_bench.py` runs `omnimig validate --format json` (threads as configured, and with\n"
-        "`OMNIMIG_THREADS=1`), the pyarrow parse and the Polars baseline (`bench/polars_baseline.py`) in\n"
+        "`bench/validate_bench.py` runs `omnimig validate --format json` (threads as configured or `--threads N`,\n"
+        "and with `OMNIMIG_THREADS=1`), the pyarrow parse and the Polars baseline (`bench/polars_baseline.py`) in\n"
         "interleaved rounds on one CSV bundle, then frictionless on a slice as in the issue 7 section, and\n"
         "writes the medians, the ratios and the targets of issues 16 and 7 here.\n\n"
     )
@@ -794,6 +856,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="run omnimig and pyarrow N times; report the median")
     parser.add_argument("--no-polars", action="store_true", help="leave out the Polars baseline")
     parser.add_argument("--no-one-thread", action="store_true", help="leave out omnimig with OMNIMIG_THREADS=1")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="run the main omnimig step with OMNIMIG_THREADS=N (default: as configured, i.e. the idle CPUs)",
+    )
     parser.add_argument(
         "--frictionless-keys-only",
         action="store_true",
@@ -833,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
             polars_runs.append(run_polars(out))
             print(f"bench: {polars_runs[-1][0].wall:.2f} s", file=sys.stderr)
         print("bench: omnimig validate …", file=sys.stderr)
-        runs.append(run_omnimig(out))
+        runs.append(run_omnimig(out, threads=args.threads))
         print(f"bench: {runs[-1][0].wall:.2f} s", file=sys.stderr)
         if not args.no_one_thread:
             print("bench: omnimig validate, OMNIMIG_THREADS=1 …", file=sys.stderr)
@@ -862,6 +930,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{walls([r[0] for r in runs])} s (max RSS up to {mb(max(r[0].rss for r in runs))}); pyarrow walls: "
             f"{walls(parses)} s{extra}; found = planted in {sum(r[2] for r in runs)} of {args.repeat} runs"
         )
+    if ones:
+        same_json = sum(a[0].digest == b[0].digest for a, b in zip(runs, ones, strict=True))
+        notes.append(
+            f"The JSON report of `{runs[0][0].name}` was byte-identical (sha256) to the one with "
+            f"OMNIMIG_THREADS=1 in {same_json} of {len(ones)} rounds."
+        )
+        same = same and same_json == len(ones)
     load_after = os.getloadavg()[0]
     print("bench: frictionless on a slice …", file=sys.stderr)
     if parsed_rows != rows:

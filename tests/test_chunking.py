@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnimig.sampling.generate import generate
+from omnimig.validation import workers
 from omnimig.validation.run import Validation, validate_paths
 
 Key = tuple[str, int | None, str | None, str, str]
@@ -84,3 +85,16 @@ def test_duplicate_key_is_found_when_as_many_references_dangle(tmp_path: Path) -
             if p.rule in ("unique", "foreign-key")
         }
         assert found == {("order.csv", 4, "unique", "A1"), ("order_item.csv", 4, "foreign-key", "Z9")}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 200_000])
+def test_worker_processes_find_the_same_problems_at_every_chunk_size(
+    planted: tuple[Path, Counter[Key]],
+    whole: list[tuple[object, ...]],
+    chunk_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files checked in worker processes (``omnimig.validation.workers``, forced on for this small
+    bundle) give every problem, message and row number of the one-process report, in its order."""
+    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+    assert full(validate_paths([planted[0]], chunk_rows=chunk_rows, threads=2)) == whole

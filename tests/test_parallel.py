@@ -7,12 +7,18 @@ hide or invent a problem, move a row number, or change the order of the output.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +34,8 @@ from omnimig.io.read_csv import read_csv
 from omnimig.io.table import Chunk
 from omnimig.sampling.generate import generate
 from omnimig.schemas.rules import load_choices
+from omnimig.validation import run as run_module
+from omnimig.validation import workers
 from omnimig.validation.problem import FileResult
 from omnimig.validation.run import Target, validate_file, validate_paths
 
@@ -238,3 +246,230 @@ def test_a_large_file_taken_as_utf8_from_its_start_is_judged_as_when_checked_who
         assert run.results[0].rows == whole.rows
     encoding = [p.rule for p in whole.problems if p.rule == "encoding"]
     assert encoding == ([] if tail == "none" else ["encoding"])
+
+
+# -- worker processes (omnimig.validation.workers) ---------------------------------------------------
+# Above ``workers.MIN_BYTES`` a bundle's files are checked side by side in worker processes; the
+# tests lower the threshold to 0 so that small bundles use them too.
+
+
+@pytest.fixture
+def with_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+
+
+def test_worker_processes_give_the_byte_identical_report(
+    planted: Path, planted_json: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    for folder in (planted, planted_json):
+        reports = {}
+        for n in (1, 2, 3):
+            monkeypatch.setenv(THREADS_ENV, str(n))
+            reports[n] = report_json(folder, 7)
+        assert reports[2] == reports[1]
+        assert reports[3] == reports[1]
+        assert found_key(reports[1]) == answer_key(folder)
+
+
+def _hostile_bundle(folder: Path) -> Path:
+    """Every kind of trouble a reader meets, one per file of a bundle."""
+    folder.mkdir()
+    (folder / "user.csv").write_text(
+        "customer_code,email,first_name\n"
+        'U1,a@b.co,"two\nlines"\n'
+        "\n"  # a blank row keeps its number
+        "U2,x@y.co\n"  # short
+        "U3,x@y.co,c,extra\n"  # long
+        'U4,"q""uote@b.co",d\n',
+        encoding="utf-8",
+    )
+    (folder / "address.csv").write_bytes(("user,title,city\nU1,Şişli,İzmir\nU2,,\n").encode("cp1254"))
+    (folder / "order.csv").write_bytes(b"\xef\xbb\xbfnumber,user,number\nO1,U1,O1\nO2,U9,O2\n")  # BOM, repeat
+    (folder / "order_item.csv").write_bytes(b"PK\x03\x04 not a csv \x00\xff\xfe")  # unreadable
+    return folder
+
+
+def test_worker_processes_on_hostile_csv_give_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    folder = _hostile_bundle(tmp_path / "hostile")
+    texts = {}
+    for n in (1, 2, 4):
+        monkeypatch.setenv(THREADS_ENV, str(n))
+        out = io.StringIO()
+        report = omnimig.validate(folder, chunk_rows=2)
+        report.render("json", file=out)
+        report.render("text", file=out, max_examples=1000)
+        texts[n] = out.getvalue()
+    assert texts[2] == texts[1]
+    assert texts[4] == texts[1]
+    assert "unreadable" in texts[1]  # the broken file is reported, the others are checked
+
+
+def test_many_problems_travel_through_a_private_file_and_give_the_same_report(
+    tmp_path: Path, planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    """Past ``INLINE_PROBLEMS`` a worker writes its problems to a temporary file the parent reads
+    and deletes; nothing of it is left behind."""
+    monkeypatch.setenv(THREADS_ENV, "1")
+    one = report_json(planted)
+    monkeypatch.setenv(THREADS_ENV, "2")
+    code = "import omnimig.validation.workers as w; w.INLINE_PROBLEMS = 0; w.serve()"
+    monkeypatch.setattr(workers, "WORKER_CODE", code)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert report_json(planted) == one
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_thread_and_small_bundles_start_no_process(planted: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(workers._Worker, "__init__", refuse)
+    monkeypatch.setenv(THREADS_ENV, "2")
+    assert found_key(report_json(planted)) == answer_key(planted)  # small: under MIN_BYTES
+    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert found_key(report_json(planted)) == answer_key(planted)  # one thread: the in-process path
+
+
+def _cli(args: list[str], code: str, **kw: object) -> subprocess.Popen[str]:
+    """``omnimig`` in a subprocess with worker processes on (threshold 0) that run ``code``."""
+    script = (
+        "import omnimig.validation.workers as w; w.MIN_BYTES = 0; "
+        f"w.WORKER_CODE = {code!r}; from omnimig.cli import app; app()"
+    )
+    env = {**os.environ, THREADS_ENV: "2"}
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os; os._exit(3)",  # dies at start
+        "import os; from omnimig.validation.workers import serve; serve(lambda job: os._exit(9))",  # mid-file
+        "import os, signal; from omnimig.validation.workers import serve; "
+        "serve(lambda job: os.kill(os.getpid(), signal.SIGKILL))",  # killed
+    ],
+)
+def test_a_crashed_worker_is_one_line_and_exit_2(planted: Path, code: str) -> None:
+    proc = _cli(["validate", "--format", "json", str(planted)], code)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "worker process" in lines[0] and "stopped unexpectedly" in lines[0]
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_a_crashed_worker_raises_worker_crashed_from_the_api(
+    planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setattr(workers, "WORKER_CODE", "import os; os._exit(3)")
+    with pytest.raises(workers.WorkerCrashed, match=r"\.csv: the worker process .* \(exit code 3\)"):
+        omnimig.validate(planted)
+
+
+_HANG = "import time; from omnimig.validation.workers import serve; serve(lambda job: time.sleep(600))"
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = {int(c) for c in f.read().split()}
+                found |= kids
+                todo.extend(kids)
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait (not a timing assertion: a guard against a hang) until ``condition()`` holds."""
+    end = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"still waiting for {what}")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has gone
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_ctrl_c_or_a_killed_parent_leaves_no_worker(planted: Path, how: str) -> None:
+    """Ctrl-C: "interrupted", exit 130, the workers stopped. The parent killed outright: its
+    workers die with it (PR_SET_PDEATHSIG / the watch thread), none is left running."""
+    proc = _cli(["validate", "--format", "json", str(planted)], _HANG)
+    try:
+        _wait_for(lambda: bool(_descendants(proc.pid)), "a worker process")
+        kids = _descendants(proc.pid)
+        proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+        _out, err = proc.communicate(timeout=60)
+        if how == "ctrl-c":
+            assert proc.returncode == 130
+            assert "interrupted" in err and "Traceback" not in err
+        _wait_for(lambda: not any(_alive(k) for k in kids), "the workers to go")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_early_failure_here_stops_the_workers(
+    planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    """When this process stops for any reason while a worker checks a file, the worker is killed."""
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setattr(workers, "WORKER_CODE", _HANG)
+    started_workers: list[workers._Worker] = []
+    original = workers._Worker.__init__
+
+    def record(self: workers._Worker, owner: workers.Workers) -> None:
+        original(self, owner)
+        started_workers.append(self)
+
+    def interrupted(*_args: object) -> None:
+        _wait_for(lambda: bool(started_workers) and bool(started_workers[0].owner._futures), "the worker's job")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers._Worker, "__init__", record)
+    monkeypatch.setattr(run_module, "_checked", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        validate_paths([planted])
+    assert started_workers
+    for worker in started_workers:
+        assert worker.process.poll() is not None  # stopped and reaped
+        assert not worker.thread.is_alive()
+
+
+def test_every_file_reports_its_progress_to_the_end_with_workers(
+    planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    calls: dict[Path, list[tuple[int, int]]] = {}
+    lock = threading.Lock()
+
+    def hook(path: Path, done: int, total: int) -> None:
+        with lock:  # a worker's file starts its bar on a feeding thread
+            calls.setdefault(path, []).append((done, total))
+
+    validate_paths([planted], progress=hook, threads=2)
+    files = sorted(p for p in planted.iterdir() if p.suffix == ".csv")
+    assert sorted(calls) == files
+    for path, seen in calls.items():
+        size = path.stat().st_size
+        assert seen[-1] == (size, size)
+        assert all(total == size and 0 <= done <= size for done, total in seen)

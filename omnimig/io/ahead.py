@@ -8,7 +8,9 @@ the number of threads (``tests/test_parallel.py`` checks them byte for byte).
 
 ``threads()`` is the knob: ``OMNIMIG_THREADS`` (a positive integer), else the CPUs this process
 may use that are not busy with other work when it starts (``auto_threads``). ``1`` is the
-single-threaded behaviour: nothing runs on another thread.
+single-threaded behaviour: nothing runs on another thread or in another process. For a large
+bundle, validation uses the same number for worker processes instead (``omnimig.validation.workers``):
+threads overlap little because they share the GIL, processes do not.
 """
 
 from __future__ import annotations

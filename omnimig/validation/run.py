@@ -22,6 +22,7 @@ from omnimig.io.paths import OWN_FILES
 from omnimig.io.read_csv import LAZY_UTF8, Reencode
 from omnimig.io.table import TEXT, Chunk, ReadOptions, Source
 from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
+from omnimig.validation import workers
 from omnimig.validation.bundle import BundleOutcome, check_bundle
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validation.problem import FileResult, Problem, ProblemStore
@@ -302,31 +303,137 @@ def validate_paths(
     are still reported. With ``OMNIMIG_DEBUG=1`` an unexpected exception propagates instead. ``progress``, when
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
-    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``) lets
-    reading overlap checking: the next file is opened (its encoding checked) and the next chunk
-    read while the current one is checked. Results are the same for any number of threads.
+    the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``)
+    lets files be checked side by side: a bundle of ``workers.MIN_BYTES`` or more is shared between
+    ``threads - 1`` worker processes and this one (``omnimig.validation.workers``); a smaller one
+    is read ahead on a thread while it is checked. Results are the same for any number of threads;
+    a worker process that dies raises ``WorkerCrashed`` (a ``ReadError``) naming its file.
     """
     n_threads = resolve_threads(threads)
     lists = load_choices(choices)
     targets, skipped = collect_targets(paths, type_name)
     # Large UTF-8 files are not read once more to check their encoding: the parse checks it.
     lazy = LAZY_UTF8.set(True)
-    pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="omnimig-check") if n_threads > 1 else None
     try:
-        opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
-        reported, results, unreadable = _validate_targets(
-            targets, lists, chunk_rows, progress, options, examples, n_threads, opening, pool
-        )
+        if workers.worth_workers([t.path for t in targets], n_threads):
+            reported, results, unreadable = _validate_in_workers(
+                targets, choices, lists, chunk_rows, progress, options, examples, n_threads
+            )
+        else:
+            reported, results, unreadable = _validate_in_threads(
+                targets, lists, chunk_rows, progress, options, examples, n_threads
+            )
     finally:
         LAZY_UTF8.reset(lazy)
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     broken = {r.type for r in reported if not r.readable and r.type}
     outcome = check_bundle(results, require_all=require_all, progress=steps, unreadable_types=broken, threads=n_threads)
     if strict:
         for r in results:
             r.problems.escalate()
     return Validation(results, outcome, skipped, unreadable, reported)
+
+
+def _validate_in_threads(
+    targets: list[Target],
+    lists: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[Path, int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+) -> tuple[list[FileResult], list[FileResult], list[str]]:
+    """Every file in this process, one after another; with threads, reading overlaps checking."""
+    pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="omnimig-check") if n_threads > 1 else None
+    try:
+        opening = _open_ahead(targets[0], chunk_rows, options, n_threads) if targets else None
+        return _validate_targets(targets, lists, chunk_rows, progress, options, examples, n_threads, opening, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _validate_in_workers(
+    targets: list[Target],
+    choices: Path | None,
+    lists: dict[str, ChoiceList],
+    chunk_rows: int,
+    progress: Callable[[Path, int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+) -> tuple[list[FileResult], list[FileResult], list[str]]:
+    """Files side by side: ``n_threads - 1`` worker processes and this one (``omnimig.validation.workers``).
+
+    A file checked here runs single-threaded (a second thread here would only take the GIL in
+    turns); each result is the one ``validate_file`` gives in-process, so the reports are the same.
+    """
+    # Two files are read at once, each in a process with its own allocator: quarter-size chunks keep
+    # the process tree's peak near one process' (849 vs 889 MB at half size on the 1M bundle, same
+    # CPU time; bench/RESULTS.md). The problems do not depend on the chunk size.
+    rows = max(1, chunk_rows // 4)
+    jobs = [workers.Job(t.path, t.type, choices, rows, options, examples) for t in targets]
+
+    def here(i: int) -> FileResult | str:
+        hook = None if progress is None else partial(progress, targets[i].path)
+        return _checked(targets[i], lists, rows, hook, options, examples, 1, None, None)
+
+    def begin(i: int) -> None:  # a worker's file gets its bar when it starts, filled when it is done
+        if progress is not None:
+            progress(targets[i].path, 0, workers.file_size(targets[i].path))
+
+    def done(i: int) -> None:
+        if progress is not None:
+            size = workers.file_size(targets[i].path)
+            progress(targets[i].path, size, size)
+
+    outcomes = workers.run_jobs(jobs, n_threads, here, done, begin)
+    results: list[FileResult] = []
+    reported: list[FileResult] = []
+    unreadable: list[str] = []
+    for target, outcome in zip(targets, outcomes, strict=True):
+        if isinstance(outcome, str):
+            unreadable.append(outcome)
+            reported.append(unreadable_result(target, outcome))
+        else:
+            results.append(outcome)
+            reported.append(outcome)
+    return reported, results, unreadable
+
+
+def _checked(
+    target: Target,
+    lists: dict[str, ChoiceList],
+    chunk_rows: int,
+    hook: Callable[[int, int], None] | None,
+    options: ReadOptions | None,
+    examples: int | None,
+    n_threads: int,
+    source: Source | None,
+    pool: Executor | None,
+) -> FileResult | str:
+    """``validate_file``, or the one line of a file that could not be read (an unexpected failure too)."""
+    try:
+        return validate_file(
+            target,
+            lists,
+            chunk_rows=chunk_rows,
+            progress=hook,
+            options=options,
+            examples=examples,
+            n_threads=n_threads,
+            source=source,
+            pool=pool,
+        )
+    except ReadError as exc:
+        return str(exc)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one bad file must not take the others down
+        if debug_enabled():
+            raise
+        return internal_error_line(str(target.path), exc)
+    finally:
+        pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
 
 
 def _validate_targets(
