@@ -351,11 +351,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _n(n: int) -> str:
-    """A count in a line of text: as it always was in English (``1204``), ``1.204`` in Turkish."""
-    return i18n.number(n) if i18n.current() != i18n.DEFAULT else str(n)
-
-
 def _version(value: bool) -> None:
     if value:
         from omnimig import __version__
@@ -584,10 +579,7 @@ def _validate(
     except Exception:
         raise _guarded(N_("print the report")) from None
     for c in counts:
-        ready = _("{n} ready ({path})").format(n=_n(c.ready), path=c.ready_path) if c.ready else _("0 ready")
-        held = _("{n} held ({path})").format(n=_n(c.held), path=c.held_path) if c.held else _("0 held")
-        line = _("split {path}: {rows} rows = {ready} + {held}")
-        err.print(visible(line.format(path=c.path, rows=_n(c.rows), ready=ready, held=held)), markup=False)
+        err.print(visible(c.line()), markup=False)
     for line in result.unreadable:
         err.print(_("omnimig: error: {message}").format(message=visible(line)), markup=False)
     raise typer.Exit(result.exit_code)
