@@ -38,9 +38,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.exceptions import ReadError
 from omnimig.io import open_source
+from omnimig.io.table import Source
 from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
@@ -189,7 +192,15 @@ OPTIONS = ("strip_hash",)
 
 @dataclass
 class Sheet:
-    """One CSV export: which kind, where each known column is, and its rows with their numbers."""
+    """One export: which kind, where each known column is, and its rows with their numbers.
+
+    A customers export is read whole (``rows``). An orders export is streamed: ``stream`` reads it
+    again a chunk at a time (``chunks``), so the rows of a million-order export are never all in
+    memory; what the orders need from the whole file before the first order (province names, the
+    rows the reader could not read, which dropped columns hold a value) comes from a first pass.
+    ``columns`` are positions in a row's ``cells`` (for a streamed export, only the known columns
+    are turned into Python text).
+    """
 
     path: Path
     kind: str
@@ -201,6 +212,19 @@ class Sheet:
     broken: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     pickers: dict[object, Callable[[list[str]], tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    # A streamed export: the rows again, chunk by chunk, in file order.
+    stream: Callable[[], Iterator[list[tuple[int, list[str]]]]] | None = field(default=None, repr=False)
+    # Dropped columns (no target field) that hold a value somewhere, found by the first pass.
+    filled: set[str] = field(default_factory=set)
+    # Province code (folded) -> name, the first pair the export writes, found by the first pass.
+    provinces: dict[str, str] = field(default_factory=dict)
+
+    def chunks(self) -> Iterator[list[tuple[int, list[str]]]]:
+        """The rows in file order, in chunks (one chunk, ``rows``, for a sheet read whole)."""
+        if self.stream is None:
+            yield self.rows
+        else:
+            yield from self.stream()
 
     def get(self, cells: list[str], name: str) -> str:
         i = self.columns.get(name)
@@ -233,19 +257,32 @@ def _key(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").split()).casefold()
 
 
+#: Rows of an orders export turned into Python text at a time: the export is streamed, so
+#: memory holds one chunk of rows, not the file.
+ORDER_CHUNK_ROWS = 20_000
+
+#: Every character ``str.split()`` and ``str.strip()`` treat as whitespace, as a regex class, so a
+#: column can be tested for blank cells in Arrow exactly as Python would judge each cell.
+WHITESPACE = "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x110000)) if c.isspace())
+_BLANK = f"^[{WHITESPACE}]*$"
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Which cells are empty or whitespace only (``not cell.strip()``), judged in Arrow."""
+    array = pa.array(column, type=pa.string(), from_pandas=True)
+    return np.asarray(pc.match_substring_regex(array, _BLANK).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def load_sheet(path: Path) -> Sheet:
     """Read one export through ``omnimig.io`` (CSV in any encoding or delimiter the validator reads, XLSX,
-    XLS); ReadError (one line, naming the file) when it is not a usable Shopify export."""
+    XLS); ReadError (one line, naming the file) when it is not a usable Shopify export.
+
+    A customers export is read whole; an orders export gets a first pass over the file (see
+    ``Sheet``) and is streamed again by ``Sheet.chunks``.
+    """
     source = open_source(path)
     header = list(source.columns)
-    records = [header] if any(h.strip() for h in header) else []
-    numbered: list[tuple[int, list[str]]] = []
-    notices = []
-    for chunk in source.chunks:
-        frame = chunk.data[header].fillna("") if header else chunk.data.iloc[:, :0]
-        numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
-        notices += chunk.notices
-    if not records:
+    if not any(h.strip() for h in header):
         raise ReadError(f"{path}: the file is empty or has no header row")
     found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
     if "lineitem name" in found:
@@ -273,14 +310,103 @@ def load_sheet(path: Path) -> Sheet:
     unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
     # An error cell (#N/A) in a column the source does not read costs nothing; a malformed row does.
     dropped = ORDER_DROPPED if kind == ORDERS else CUSTOMER_DROPPED
-    broken = core.broken_rows(notices, {header[i] for name, i in columns.items() if name not in dropped})
-    rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
+    read_columns = {header[i] for name, i in columns.items() if name not in dropped}
     notes = (
         [f"{path}: not UTF-8; read as Windows-1254 (cp1254)"]
         if any(n.rule == "encoding" for n in source.notices)
         else []
     )
+    if kind == ORDERS:
+        return _orders_sheet(path, source, header, columns, read_columns, unknown, notes)
+    numbered: list[tuple[int, list[str]]] = []
+    notices = []
+    for chunk in source.chunks:
+        frame = chunk.data[header].fillna("")
+        numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
+        notices += chunk.notices
+    broken = core.broken_rows(notices, read_columns)
+    rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
     return Sheet(path, kind, columns, rows, len(header), unknown, broken, notes)
+
+
+def _orders_sheet(
+    path: Path,
+    source: Source,
+    header: list[str],
+    columns: dict[str, int],
+    read_columns: set[str],
+    unknown: list[str],
+    notes: list[str],
+) -> Sheet:
+    """An orders export, streamed: a first pass for what the orders need from the whole file.
+
+    The first pass (in Arrow and pandas, a column at a time) finds the rows the reader could not
+    read, the province names (the first code-name pair in file order, as the orders need them
+    before their own row), and the dropped columns that hold a value. The rows themselves are
+    read again, chunk by chunk, by ``Sheet.chunks``; only the known columns become Python text.
+    """
+    kept = sorted(set(columns.values()))
+    position = {i: j for j, i in enumerate(kept)}
+    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in columns.items()}, [], len(header), unknown)
+    sheet.notes = notes
+    notices = []
+    dropped = [c for c in ORDER_DROPPED if c in columns]
+    for chunk in source.chunks:
+        frame = chunk.data[header].fillna("")
+        notices += chunk.notices
+        for name in dropped:
+            if name not in sheet.filled and not _blank(frame.iloc[:, columns[name]]).all():
+                sheet.filled.add(name)
+        _learn_provinces(frame, columns, sheet.provinces)
+    sheet.broken = broken = core.broken_rows(notices, read_columns)
+
+    def stream() -> Iterator[list[tuple[int, list[str]]]]:
+        again = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=source.options)
+        for chunk in again.chunks:
+            frame = chunk.data[header].fillna("")
+            numbers = chunk.rows.to_numpy(dtype=np.int64)
+            keep = np.zeros(len(frame), dtype=bool)
+            for j in range(frame.shape[1]):
+                keep |= ~_blank(frame.iloc[:, j])
+            if broken:
+                keep |= np.isin(numbers, np.fromiter(broken, dtype=np.int64))
+            if not keep.any():
+                continue
+            cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
+            yield list(zip(numbers[keep].tolist(), cells, strict=True))
+
+    sheet.stream = stream
+    return sheet
+
+
+def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[str, str]) -> None:
+    """The orders export writes a province as code and name; the customers export has only the code.
+
+    The first pair in file order wins (a row's Billing side before its Shipping side); each
+    distinct raw pair is cleaned once.
+    """
+    sides = []
+    for side in ("Billing", "Shipping"):
+        code, name = columns.get(f"{side} Province"), columns.get(f"{side} Province Name")
+        empty = pd.Series("", index=frame.index, dtype=object)
+        sides.append(
+            (
+                frame.iloc[:, code].astype(object) if code is not None else empty,
+                frame.iloc[:, name].astype(object) if name is not None else empty,
+            )
+        )
+    n = len(frame)
+    codes = np.empty(2 * n, dtype=object)
+    values = np.empty(2 * n, dtype=object)
+    for k, (code_column, name_column) in enumerate(sides):
+        codes[k::2] = code_column.to_numpy()
+        values[k::2] = name_column.to_numpy()
+    pairs = pd.DataFrame({"code": codes, "name": values})
+    pairs = pairs[(pairs["code"] != "") & (pairs["name"] != "")].drop_duplicates()
+    for code, name in zip(pairs["code"].tolist(), pairs["name"].tolist(), strict=True):
+        code, name = _text(code), _text(name)
+        if code and name:
+            names.setdefault(code.casefold(), name)
 
 
 #: How many distinct cell values each cleaning cache keeps. An export repeats most of its values
@@ -415,8 +541,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         )
     draft = ctx.draft
     for sheet in orders:
-        with reading(sheet.path, ReadError, SettingsError):
-            _learn_provinces(sheet, ctx)
+        for code, name in sheet.provinces.items():
+            ctx.province_names.setdefault(code, name)
     for sheet in sheets:
         if sheet.kind == CUSTOMERS:
             with reading(sheet.path, ReadError, SettingsError):
@@ -541,15 +667,6 @@ def _city(name: str, code: str, ctx: Context) -> str:
     return named or code
 
 
-def _learn_provinces(sheet: Sheet, ctx: Context) -> None:
-    """The orders export writes a province as code and name; the customers export has only the code."""
-    for _, cells in sheet.rows:
-        for side in ("Billing", "Shipping"):
-            code, name = _text(sheet.get(cells, f"{side} Province")), _text(sheet.get(cells, f"{side} Province Name"))
-            if code and name:
-                ctx.province_names.setdefault(code.casefold(), name)
-
-
 def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Origin, ctx: Context) -> None:
     def get(name: str) -> str:
         return sheet.get(cells, f"Default Address {name}")
@@ -594,31 +711,44 @@ class Group:
     broken: list[Origin] = field(default_factory=list)  # rows of the order the reader could not read whole
 
 
-def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
-    """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here."""
-    groups: list[Group] = []
+def _groups(sheet: Sheet, ctx: Context) -> Iterator[Group]:
+    """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here.
+
+    Streamed: an order is handed on when the next row names another one (or the file ends), so
+    an order's rows may span two chunks. Shopify writes an order's rows together; when an
+    export does not, the later run of rows is a second order with the same Name, which
+    ``_order`` refuses as a repeat (the behaviour of the whole-file reading this replaced).
+    """
     draft = ctx.draft
-    for n, cells in sheet.rows:
-        origin = Origin(str(sheet.path), n)
-        draft.read.append(origin)
-        name = _text(sheet.get(cells, "Name"))
-        if n in sheet.broken:
-            # The row makes nothing; the order it belongs to cannot be made whole, so it goes too.
-            draft.reject(origin, "", "", sheet.broken[n])
-            if not name:
+    file = str(sheet.path)
+    current: Group | None = None
+    for chunk in sheet.chunks():
+        for n, cells in chunk:
+            origin = Origin(file, n)
+            draft.read.append(origin)
+            name = _text(sheet.get(cells, "Name"))
+            if n in sheet.broken:
+                # The row makes nothing; the order it belongs to cannot be made whole, so it goes too.
+                draft.reject(origin, "", "", sheet.broken[n])
+                if not name:
+                    continue
+                if current is None or current.name != name:
+                    if current is not None:
+                        yield current
+                    current = Group(name, [])
+                current.broken.append(origin)
                 continue
-            if not groups or groups[-1].name != name:
-                groups.append(Group(name, []))
-            groups[-1].broken.append(origin)
-            continue
-        if not name:
-            draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
-            continue
-        if groups and groups[-1].name == name:
-            groups[-1].rows.append((n, cells))
-        else:
-            groups.append(Group(name, [(n, cells)]))
-    return groups
+            if not name:
+                draft.reject(origin, "", "", "the row has no Name (order number), so it belongs to no order")
+                continue
+            if current is not None and current.name == name:
+                current.rows.append((n, cells))
+            else:
+                if current is not None:
+                    yield current
+                current = Group(name, [(n, cells)])
+    if current is not None:
+        yield current
 
 
 #: The order-level columns ``_order`` reads from an order's first row, fetched in one call.
@@ -1010,7 +1140,10 @@ def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
         notes.append(f"province codes used as city for want of a name: {codes}; map them with --map province:CODE=NAME")
     for sheet in sheets:
         dropped = ORDER_DROPPED if sheet.kind == ORDERS else CUSTOMER_DROPPED
-        filled = [c for c in dropped if sheet.has(c) and _any_value(sheet, c)]
+        if sheet.stream is not None:
+            filled = [c for c in dropped if c in sheet.filled]
+        else:
+            filled = [c for c in dropped if sheet.has(c) and _any_value(sheet, c)]
         if filled:
             notes.append(f"{sheet.path}: not carried over (no Akinon field): {', '.join(filled)}")
         if sheet.unknown:
@@ -1018,8 +1151,5 @@ def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
 
 
 def _any_value(sheet: Sheet, column: str) -> bool:
-    """Whether any row has a value in ``column`` (a scan in C: it runs over every row of the export)."""
-    i = sheet.columns[column]
-    if min(map(len, map(itemgetter(1), sheet.rows)), default=i + 1) <= i:
-        return any(sheet.get(cells, column).strip() for _, cells in sheet.rows)
-    return any(map(str.strip, map(itemgetter(i), map(itemgetter(1), sheet.rows))))
+    """Whether any row of a sheet read whole has a value in ``column``."""
+    return any(sheet.get(cells, column).strip() for _, cells in sheet.rows)
