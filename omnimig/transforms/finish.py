@@ -46,6 +46,10 @@ class Finished:
     rejects: list[Reject]
     defaulted: dict[tuple[str, str], int]
     types: list[TypeTally] = field(default_factory=list)
+    # Who was lost and why (a streamed run rejects the orders of a user lost here, after the fact).
+    losses: Losses | None = None
+    # id(record) -> the fields given their default (a streamed run counts them as records are written).
+    filled: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class Losses:
@@ -135,7 +139,7 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
         )
         for t in TARGETS
     ]
-    return Finished(kept, rejects, dict(defaulted), types)
+    return Finished(kept, rejects, dict(defaulted), types, losses, dict(filled))
 
 
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:

@@ -154,9 +154,13 @@ class Draft:
     cannot_fill: dict[tuple[str, str], str] = field(default_factory=dict)
     # Summary lines a source wants a person to read (a fallback used, users derived).
     notes: list[str] = field(default_factory=list)
+    # A streamed run (``transforms.stream``): records of these types go to ``pending`` instead of
+    # ``records``, and the source hands them on a batch at a time.
+    streamed: frozenset[str] = frozenset()
+    pending: list[Record] = field(default_factory=list)
 
     def add(self, record: Record) -> Record:
-        self.records.append(record)
+        (self.pending if record.type in self.streamed else self.records).append(record)
         return record
 
     def reject(

@@ -50,6 +50,7 @@ from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading
 from omnimig.transforms.records import Draft, Origin, Record
 from omnimig.transforms.settings import Settings, SettingsError
+from omnimig.transforms.stream import STREAMED, Stream
 from omnimig.validation.problem import plural
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
@@ -516,7 +517,12 @@ class Context:
     address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
 
 
-def read(inputs: list[Path], settings: Settings) -> Draft:
+#: ``transforms.run`` hands this source a ``Stream``: orders and their items go on in batches.
+STREAMS = True
+
+
+def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -> Draft:
+    """The draft of a Shopify run; with ``stream``, orders and items are handed to it a batch at a time."""
     unknown = sorted(set(settings.source) - set(OPTIONS))
     if unknown:
         raise SettingsError(f"unknown option {unknown[0]!r} for the shopify source; options: {', '.join(OPTIONS)}")
@@ -527,6 +533,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         _option_true(settings, "strip_hash"),
     )
     ctx.addresses = core.AddressBook(ctx.draft)
+    if stream is not None:
+        ctx.draft.streamed = STREAMED
     sheets = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -551,6 +559,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         with reading(sheet.path, ReadError, SettingsError):
             for group in _groups(sheet, ctx):
                 _order(sheet, group, ctx)
+                if stream is not None and len(draft.pending) >= stream.batch:
+                    stream.take(draft)  # an order is whole: its items were made with it
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
     _forget()
