@@ -89,7 +89,7 @@ def record_label(type_name: str, values: dict[str, str]) -> str:
     return f"{noun} (no {', '.join(named)})" if named else noun
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A target record (or a whole input row that made none) that was not written, and why.
 
@@ -108,7 +108,7 @@ class Reject:
         return self.rows or (self.origin,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """A value changed on the way that a person may need to know: before, after, and what kind.
 

@@ -363,6 +363,9 @@ def _streamed(
         for key, n in late.defaulted.items():
             defaulted[key] = defaulted.get(key, 0) + n
         done.defaulted = defaulted
+        for type_name in STREAMED:  # repeats the source folded (an address on every order) are counted once
+            stream.types[type_name].seen += draft.folded[type_name]
+            stream.types[type_name].merged += draft.folded[type_name]
         types = [stream.types[t.type] if t.type in STREAMED else t for t in done.types]
         return _write(source, inputs, folder, fmt, draft, done, tallies, rejects, writers, written, empty, types)
     finally:

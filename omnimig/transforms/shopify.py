@@ -535,6 +535,7 @@ def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -
     ctx.addresses = core.AddressBook(ctx.draft)
     if stream is not None:
         ctx.draft.streamed = STREAMED
+        ctx.addresses.compact = True
     sheets = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -707,7 +708,7 @@ def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Orig
 def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
     """Each distinct address of a user once (the core's address identity)."""
     assert ctx.addresses is not None
-    ctx.addresses.add(values, origin)
+    ctx.addresses.note(values, origin)
 
 
 # ---------------------------------------------------------------------------------------------

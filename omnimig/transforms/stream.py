@@ -39,8 +39,10 @@ from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
 from omnimig.transforms.finish import Finished, Options, finish
 from omnimig.transforms.records import Change, Draft, Origin, Record, Reject, Tally, TypeTally, record_label
 
-#: The types a streamed run hands on in batches: parts of one order, made from one run of rows.
-STREAMED = frozenset({"order", "order_item"})
+#: The types a streamed run hands on in batches: an order, its items and the addresses its rows name.
+STREAMED = frozenset({"address", "order", "order_item"})
+#: The streamed types in the order Akinon imports them (and a batch is written).
+SPILLED = ("address", "order", "order_item")
 #: Records (orders and items) per batch: memory holds about this many, whatever the export's size.
 BATCH_RECORDS = 60_000
 #: The prefix of the spill file in the output folder (private, removed at the end of the run).
@@ -184,7 +186,7 @@ class Stream:
         orders = done.records.get("order", [])
         index = {id(r): i for i, r in enumerate(orders)}
         entries: dict[str, list[tuple[Any, ...]]] = {}
-        for type_name in ("order", "order_item"):
+        for type_name in SPILLED:
             names = table_rules(type_name).names
             rows = entries[type_name] = []
             for r in done.records.get(type_name, []):
@@ -203,10 +205,10 @@ class Stream:
                         index.get(id(r.parent), -1) if r.parent is not None else -1,
                     )
                 )
-        marshal.dump((entries["order"], entries["order_item"]), self.spill)
+        marshal.dump(tuple(entries[t] for t in SPILLED), self.spill)
         self.batches += 1
 
-    def _read_back(self) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    def _read_back(self) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
         self.spill.close()
         with self.spill_path.open("rb") as handle:
             for _ in range(self.batches):
@@ -233,18 +235,19 @@ class Stream:
         for r in held.records.get("user", []):
             gone_users.pop((r.get("customer_code"),), None)
         writers: dict[str, TableWriter] = {}
-        wanted = {t: [f for tt, f in cannot_fill if tt == t] for t in ("order", "order_item")}
+        wanted = {t: [f for tt, f in cannot_fill if tt == t] for t in SPILLED}
         empty = {(t, f): 0 for t in wanted for f in wanted[t]}
         try:
-            for orders, items in self._read_back():
+            for batch in self._read_back():
                 lost_orders: dict[int, str] = {}
-                kept: dict[str, list[tuple[str, ...]]] = {"order": [], "order_item": []}
-                for type_name, rows in (("order", orders), ("order_item", items)):
+                kept: dict[str, list[tuple[str, ...]]] = {t: [] for t in SPILLED}
+                for type_name, rows in zip(SPILLED, batch, strict=True):
                     names = table_rules(type_name).names
+                    user_at = names.index("user") if "user" in names else -1
                     for i, (values, origin, merged, primary, filled, parent) in enumerate(rows):
                         reason = None
-                        if type_name == "order" and gone_users:
-                            user = gone_users.get((values[names.index("user")],))
+                        if user_at >= 0 and gone_users:
+                            user = gone_users.get((values[user_at],))
                             if user is not None:
                                 reason = losses.because_of(user)
                         elif type_name == "order_item" and parent in lost_orders:
