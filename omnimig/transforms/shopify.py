@@ -352,17 +352,21 @@ def _orders_sheet(
     sheet.notes = notes
     notices = []
     dropped = [c for c in ORDER_DROPPED if c in columns]
-    for chunk in source.chunks:
-        frame = chunk.data[header].fillna("")
+    # The first pass reads in chunks of the streamed size, and only the columns it needs, so it
+    # holds no more than the streaming does.
+    options = source.options
+    first = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=options)
+    for chunk in first.chunks:
+        data = chunk.data[header]
         notices += chunk.notices
         for name in dropped:
-            if name not in sheet.filled and not _blank(frame.iloc[:, columns[name]]).all():
+            if name not in sheet.filled and not _blank(data.iloc[:, columns[name]].fillna("")).all():
                 sheet.filled.add(name)
-        _learn_provinces(frame, columns, sheet.provinces)
+        _learn_provinces(data, columns, sheet.provinces)
     sheet.broken = broken = core.broken_rows(notices, read_columns)
 
     def stream() -> Iterator[list[tuple[int, list[str]]]]:
-        again = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=source.options)
+        again = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=options)
         for chunk in again.chunks:
             frame = chunk.data[header].fillna("")
             numbers = chunk.rows.to_numpy(dtype=np.int64)
@@ -392,8 +396,8 @@ def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[s
         empty = pd.Series("", index=frame.index, dtype=object)
         sides.append(
             (
-                frame.iloc[:, code].astype(object) if code is not None else empty,
-                frame.iloc[:, name].astype(object) if name is not None else empty,
+                frame.iloc[:, code].fillna("").astype(object) if code is not None else empty,
+                frame.iloc[:, name].fillna("").astype(object) if name is not None else empty,
             )
         )
     n = len(frame)
