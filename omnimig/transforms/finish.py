@@ -20,7 +20,7 @@ import pandas as pd
 
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
-from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally
+from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally, columns
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
 
@@ -145,7 +145,7 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
     rules = table_rules(type_name)
     frame = pd.DataFrame(
-        {name: [r.values.get(name) or "" for r in records] for name in rules.names}, dtype="string[pyarrow]"
+        dict(zip(rules.names, columns(records, rules.names), strict=True)), dtype="string[pyarrow]"
     ).reset_index(drop=True)
     chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
     problems: list[Problem] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import methodcaller
 
 from omnimig.schemas.rules import migration_types
 
@@ -64,6 +65,22 @@ class Record:
         record is named by what identifies it in Akinon, not by where it came from.
         """
         return record_label(self.type, self.values)
+
+
+def columns(records: list[Record], names: tuple[str, ...] | list[str]) -> list[list[str]]:
+    """The values of ``names`` of each record, a list per field (``""`` where a record has none).
+
+    One C-level pass per field (``map`` over the dicts) instead of a Python expression per cell:
+    the rule checks, the spill and the writers build their frames from these.
+    """
+    dicts = [r.values for r in records]
+    out = []
+    for name in names:
+        column = list(map(methodcaller("get", name, ""), dicts))
+        if None in column:
+            column = [v or "" for v in column]
+        out.append(column)
+    return out
 
 
 NOUNS = {"user": "user", "address": "address", "order": "order", "order_item": "item"}

@@ -37,7 +37,17 @@ from omnimig.io.table import Chunk
 from omnimig.io.write import TableWriter
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
 from omnimig.transforms.finish import Finished, Options, finish
-from omnimig.transforms.records import Change, Draft, Origin, Record, Reject, Tally, TypeTally, record_label
+from omnimig.transforms.records import (
+    Change,
+    Draft,
+    Origin,
+    Record,
+    Reject,
+    Tally,
+    TypeTally,
+    columns,
+    record_label,
+)
 
 #: The types a streamed run hands on in batches: an order, its items and the addresses its rows name.
 STREAMED = frozenset({"address", "order", "order_item"})
@@ -188,23 +198,24 @@ class Stream:
         entries: dict[str, list[tuple[Any, ...]]] = {}
         for type_name in SPILLED:
             names = table_rules(type_name).names
-            rows = entries[type_name] = []
-            for r in done.records.get(type_name, []):
-                for o in (r.origin,) if r.primary else ():
-                    self.fates.own(o)
+            records = done.records.get(type_name, [])
+            for r in records:
+                if r.primary:
+                    self.fates.own(r.origin)
                 for o in r.merged:
                     self.fates.flag(o, FOLDED)
-                get = r.values.get
-                rows.append(
-                    (
-                        tuple(get(n) or "" for n in names),
-                        _origin(r.origin),
-                        tuple(_origin(o) for o in r.merged),
-                        r.primary,
-                        tuple(done.filled.get(id(r), ())),
-                        index.get(id(r.parent), -1) if r.parent is not None else -1,
-                    )
+            values = list(zip(*columns(records, names), strict=True)) if records else []
+            entries[type_name] = [
+                (
+                    row,
+                    _origin(r.origin),
+                    tuple(_origin(o) for o in r.merged),
+                    r.primary,
+                    tuple(done.filled.get(id(r), ())),
+                    index.get(id(r.parent), -1) if r.parent is not None else -1,
                 )
+                for row, r in zip(values, records, strict=True)
+            ]
         marshal.dump(tuple(entries[t] for t in SPILLED), self.spill)
         self.batches += 1
 
