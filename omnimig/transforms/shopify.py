@@ -408,8 +408,8 @@ def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[s
         values[k::2] = name_column.to_numpy()
     pairs = pd.DataFrame({"code": codes, "name": values})
     pairs = pairs[(pairs["code"] != "") & (pairs["name"] != "")].drop_duplicates()
-    for code, name in zip(pairs["code"].tolist(), pairs["name"].tolist(), strict=True):
-        code, name = _text(code), _text(name)
+    cleaned = zip(nz.text_column(pairs["code"].tolist()), nz.text_column(pairs["name"].tolist()), strict=True)
+    for code, name in cleaned:
         if code and name:
             names.setdefault(code.casefold(), name)
 
