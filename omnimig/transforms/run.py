@@ -334,7 +334,11 @@ def _streamed(
             os.close(fd)
             temps[type_name] = Path(name)
         late = stream.finish(done, fmt, temps, draft.cannot_fill)
-        rejects = done.rejects + stream.rejects + late.rejects
+        # A whole run rejects by rule type by type, then by reference: the same order here (the
+        # summary counts types in the order met, rejects.csv keeps it for lines of one row).
+        rank = {t: i for i, t in enumerate(TARGETS)}
+        by_type = partial(_rank, rank)
+        rejects = done.rejects + sorted(stream.rejects, key=by_type) + sorted(late.rejects, key=by_type)
         fates = stream.fates
         fates.read(draft.read)
         for records in done.records.values():
@@ -371,6 +375,10 @@ def _streamed(
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
+
+
+def _rank(rank: dict[str, int], reject: Reject) -> int:
+    return rank.get(reject.type, -1)
 
 
 def _move(temp: Path, path: Path) -> None:
