@@ -9,6 +9,7 @@ user rejected at the end whose orders were finished batches earlier.
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,8 @@ def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(shop=shops(defects=True), rows_shuffled=st.randoms(use_true_random=False))
 def test_generated_exports_stream_like_the_whole_run(
-    tmp_path_factory: pytest.TempPathFactory, shop: Shop, rows_shuffled
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, shop: Shop, rows_shuffled: random.Random
+) -> None:
     """Any generated shop with planted defects, its rows shuffled (so orders come apart): same bundle."""
     base = tmp_path_factory.mktemp("shop")
     path = write_shopify(shop, base / "orders_export.csv")

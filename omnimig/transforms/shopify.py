@@ -392,12 +392,12 @@ def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[s
     """
     sides = []
     for side in ("Billing", "Shipping"):
-        code, name = columns.get(f"{side} Province"), columns.get(f"{side} Province Name")
+        at_code, at_name = columns.get(f"{side} Province"), columns.get(f"{side} Province Name")
         empty = pd.Series("", index=frame.index, dtype=object)
         sides.append(
             (
-                frame.iloc[:, code].fillna("").astype(object) if code is not None else empty,
-                frame.iloc[:, name].fillna("").astype(object) if name is not None else empty,
+                frame.iloc[:, at_code].fillna("").astype(object) if at_code is not None else empty,
+                frame.iloc[:, at_name].fillna("").astype(object) if at_name is not None else empty,
             )
         )
     n = len(frame)
@@ -409,9 +409,9 @@ def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[s
     pairs = pd.DataFrame({"code": codes, "name": values})
     pairs = pairs[(pairs["code"] != "") & (pairs["name"] != "")].drop_duplicates()
     cleaned = zip(nz.text_column(pairs["code"].tolist()), nz.text_column(pairs["name"].tolist()), strict=True)
-    for code, name in cleaned:
-        if code and name:
-            names.setdefault(code.casefold(), name)
+    for clean_code, clean_name in cleaned:
+        if clean_code and clean_name:
+            names.setdefault(clean_code.casefold(), clean_name)
 
 
 #: How many distinct cell values each cleaning cache keeps. An export repeats most of its values

@@ -277,8 +277,9 @@ class Stream:
                             self.types[type_name].rejected += 1
                             continue
                         kept[type_name].append(values)
-                        for key in filled:
-                            written.defaulted[tuple(key)] = written.defaulted.get(tuple(key), 0) + 1  # type: ignore[index]
+                        for type_field in filled:
+                            key = (type_field[0], type_field[1])
+                            written.defaulted[key] = written.defaulted.get(key, 0) + 1
                 for type_name, rows in kept.items():
                     if not rows:
                         continue
