@@ -10,6 +10,7 @@ replaced or removed) and written atomically. Whatever a hostile input provokes e
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import os
@@ -284,9 +285,12 @@ def _run(
     if getattr(module, "STREAMS", False):
         stream = Stream(options, out)
         try:
-            return _validated(_streamed(module, source, inputs, folder, fmt, settings, options, stream))
+            result = _streamed(module, source, inputs, folder, fmt, settings, options, stream)
         finally:
             stream.close()
+        del stream
+        _give_back()
+        return _validated(result)
     draft = module.read(inputs, settings)
     _password_why(draft, options)
     done = finish(draft, options)
@@ -301,6 +305,18 @@ def _run(
     return _validated(
         _write(source, inputs, folder, fmt, draft, done, tallies, rejects, writers, written, empty, done.types)
     )
+
+
+def _give_back() -> None:
+    """Return the memory the records held to the system before the validator's Arrow buffers need it.
+
+    The users and the source's key sets are gone by now, but the C allocator keeps freed pages
+    unless asked (glibc ``malloc_trim``); without it a million-order run peaked 450 MB higher
+    while validating. Elsewhere (no glibc) this does nothing.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _password_why(draft: Draft, options: Options) -> None:
