@@ -10,6 +10,7 @@ apart (they did: three ``date_joined`` implementations disagreed when naive and 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -166,10 +167,16 @@ def _folded(value: str) -> str:
 
 @dataclass
 class AddressBook:
-    """Each distinct address once, whichever order, row or address column of the export named it."""
+    """Each distinct address once, whichever order, row or address column of the export named it.
+
+    ``compact`` (a streamed run, ``transforms.stream``): an identity is kept as a 16-byte digest
+    and an address made on the side (not a row of its own) is not held here once made, so a
+    million-order export's addresses cost a digest each, not a record and its folded values.
+    """
 
     draft: Draft
-    seen: dict[tuple[str, ...], Record] = field(default_factory=dict)
+    seen: dict[object, Record | None] = field(default_factory=dict)
+    compact: bool = False
 
     def add(self, values: dict[str, str], origin: Origin, *, primary: bool = False) -> Record:
         """The address record for ``values``: a new one, or the first with the same identity.
@@ -177,16 +184,32 @@ class AddressBook:
         A repeat is counted as merged (``addresses: N seen = … + M merged``); a repeat that is a
         row of its own (an addresses export) also gives that row its fate, merged.
         """
+        found = self._add(values, origin, primary)
+        assert found is not None  # only a compact book forgets records, and only through ``note``
+        return found
+
+    def note(self, values: dict[str, str], origin: Origin) -> None:
+        """``add`` for an address made on the side (an order's), whose record the caller does not need."""
+        self._add(values, origin, False)
+
+    def _add(self, values: dict[str, str], origin: Origin, primary: bool) -> Record | None:
         values = full("address", values)
-        key = address_identity(values)
-        first = self.seen.get(key)
-        if first is None:
-            self.seen[key] = record = self.draft.add(Record("address", values, origin, primary=primary))
+        identity = address_identity(values)
+        key: object = _digest(identity) if self.compact else identity
+        if key not in self.seen:
+            record = self.draft.add(Record("address", values, origin, primary=primary))
+            self.seen[key] = record if primary or not self.compact else None
             return record
+        first = self.seen[key]
         self.draft.folded["address"] += 1
-        if primary and origin != first.origin and first.merged[-1:] != [origin]:
+        if first is not None and primary and origin != first.origin and first.merged[-1:] != [origin]:
             first.merged.append(origin)
         return first
+
+
+def _digest(identity: tuple[str, ...]) -> bytes:
+    """An address identity in 16 bytes (BLAKE2b): the fields cannot hold the separator, whitespace is collapsed."""
+    return hashlib.blake2b("\x1f".join(identity).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pandas as pd
 from omnimig.i18n import _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
-from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally
+from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally, columns
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
 
@@ -47,6 +47,10 @@ class Finished:
     rejects: list[Reject]
     defaulted: dict[tuple[str, str], int]
     types: list[TypeTally] = field(default_factory=list)
+    # Who was lost and why (a streamed run rejects the orders of a user lost here, after the fact).
+    losses: Losses | None = None
+    # id(record) -> the fields given their default (a streamed run counts them as records are written).
+    filled: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class Losses:
@@ -137,13 +141,13 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
         )
         for t in TARGETS
     ]
-    return Finished(kept, rejects, dict(defaulted), types)
+    return Finished(kept, rejects, dict(defaulted), types, losses, dict(filled))
 
 
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
     rules = table_rules(type_name)
     frame = pd.DataFrame(
-        {name: [r.values.get(name) or "" for r in records] for name in rules.names}, dtype="string[pyarrow]"
+        dict(zip(rules.names, columns(records, rules.names), strict=True)), dtype="string[pyarrow]"
     ).reset_index(drop=True)
     chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
     problems: list[Problem] = []

@@ -22,6 +22,7 @@ from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms.records import TARGETS, Change, Origin, Record, Reject
+from omnimig.transforms.records import columns as record_columns
 
 REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "record", "field", "reason"]
 CHANGE_COLUMNS = [
@@ -52,7 +53,7 @@ def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> Non
     columns = list(table_rules(type_name).names)
     # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
     frame = pd.DataFrame(
-        {c: [r.values.get(c) or "" for r in rows] for c in columns}, columns=columns, dtype="string[pyarrow]"
+        dict(zip(columns, record_columns(rows, columns), strict=True)), columns=columns, dtype="string[pyarrow]"
     )
     kinds = json_kinds(type_name, frame) if fmt == "json" else None
     with TableWriter(path, fmt, columns) as writer:

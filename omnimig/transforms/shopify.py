@@ -38,16 +38,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig import i18n  # i18n._(): this module uses _ as a loop variable
 from omnimig.exceptions import ReadError
 from omnimig.io import open_source
+from omnimig.io.table import Source
 from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading
 from omnimig.transforms.records import Draft, Origin, Record
 from omnimig.transforms.settings import Settings, SettingsError
+from omnimig.transforms.stream import STREAMED, Stream
 
 TITLE = "Shopify orders export CSV (+ customers export CSV)"
 
@@ -189,7 +193,15 @@ OPTIONS = ("strip_hash",)
 
 @dataclass
 class Sheet:
-    """One CSV export: which kind, where each known column is, and its rows with their numbers."""
+    """One export: which kind, where each known column is, and its rows with their numbers.
+
+    A customers export is read whole (``rows``). An orders export is streamed: ``stream`` reads it
+    again a chunk at a time (``chunks``), so the rows of a million-order export are never all in
+    memory; what the orders need from the whole file before the first order (province names, the
+    rows the reader could not read, which dropped columns hold a value) comes from a first pass.
+    ``columns`` are positions in a row's ``cells`` (for a streamed export, only the known columns
+    are turned into Python text).
+    """
 
     path: Path
     kind: str
@@ -201,6 +213,19 @@ class Sheet:
     broken: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     pickers: dict[object, Callable[[list[str]], tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    # A streamed export: the rows again, chunk by chunk, in file order.
+    stream: Callable[[], Iterator[list[tuple[int, list[str]]]]] | None = field(default=None, repr=False)
+    # Dropped columns (no target field) that hold a value somewhere, found by the first pass.
+    filled: set[str] = field(default_factory=set)
+    # Province code (folded) -> name, the first pair the export writes, found by the first pass.
+    provinces: dict[str, str] = field(default_factory=dict)
+
+    def chunks(self) -> Iterator[list[tuple[int, list[str]]]]:
+        """The rows in file order, in chunks (one chunk, ``rows``, for a sheet read whole)."""
+        if self.stream is None:
+            yield self.rows
+        else:
+            yield from self.stream()
 
     def get(self, cells: list[str], name: str) -> str:
         i = self.columns.get(name)
@@ -233,19 +258,32 @@ def _key(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").split()).casefold()
 
 
+#: Rows of an orders export turned into Python text at a time: the export is streamed, so
+#: memory holds one chunk of rows, not the file.
+ORDER_CHUNK_ROWS = 20_000
+
+#: Every character ``str.split()`` and ``str.strip()`` treat as whitespace, as a regex class, so a
+#: column can be tested for blank cells in Arrow exactly as Python would judge each cell.
+WHITESPACE = "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x110000)) if c.isspace())
+_BLANK = f"^[{WHITESPACE}]*$"
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Which cells are empty or whitespace only (``not cell.strip()``), judged in Arrow."""
+    array = pa.array(column, type=pa.string(), from_pandas=True)
+    return np.asarray(pc.match_substring_regex(array, _BLANK).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def load_sheet(path: Path) -> Sheet:
     """Read one export through ``omnimig.io`` (CSV in any encoding or delimiter the validator reads, XLSX,
-    XLS); ReadError (one line, naming the file) when it is not a usable Shopify export."""
+    XLS); ReadError (one line, naming the file) when it is not a usable Shopify export.
+
+    A customers export is read whole; an orders export gets a first pass over the file (see
+    ``Sheet``) and is streamed again by ``Sheet.chunks``.
+    """
     source = open_source(path)
     header = list(source.columns)
-    records = [header] if any(h.strip() for h in header) else []
-    numbered: list[tuple[int, list[str]]] = []
-    notices = []
-    for chunk in source.chunks:
-        frame = chunk.data[header].fillna("") if header else chunk.data.iloc[:, :0]
-        numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
-        notices += chunk.notices
-    if not records:
+    if not any(h.strip() for h in header):
         raise ReadError(i18n._("{file}: the file is empty or has no header row").format(file=path))
     found = {_key(h): i for i, h in reversed(list(enumerate(header)))}  # the first of a repeated name wins
     if "lineitem name" in found:
@@ -278,14 +316,107 @@ def load_sheet(path: Path) -> Sheet:
     unknown = [h for i, h in enumerate(header) if i not in used and h.strip()]
     # An error cell (#N/A) in a column the source does not read costs nothing; a malformed row does.
     dropped = ORDER_DROPPED if kind == ORDERS else CUSTOMER_DROPPED
-    broken = core.broken_rows(notices, {header[i] for name, i in columns.items() if name not in dropped})
-    rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
+    read_columns = {header[i] for name, i in columns.items() if name not in dropped}
     notes = (
         [i18n._("{file}: not UTF-8; read as Windows-1254 (cp1254)").format(file=path)]
         if any(n.rule == "encoding" for n in source.notices)
         else []
     )
+    if kind == ORDERS:
+        return _orders_sheet(path, source, header, columns, read_columns, unknown, notes)
+    numbered: list[tuple[int, list[str]]] = []
+    notices = []
+    for chunk in source.chunks:
+        frame = chunk.data[header].fillna("")
+        numbered += zip((int(n) for n in chunk.rows), _cells(frame), strict=True)
+        notices += chunk.notices
+    broken = core.broken_rows(notices, read_columns)
+    rows = [(n, cells) for n, cells in numbered if n in broken or any(c.strip() for c in cells)]
     return Sheet(path, kind, columns, rows, len(header), unknown, broken, notes)
+
+
+def _orders_sheet(
+    path: Path,
+    source: Source,
+    header: list[str],
+    columns: dict[str, int],
+    read_columns: set[str],
+    unknown: list[str],
+    notes: list[str],
+) -> Sheet:
+    """An orders export, streamed: a first pass for what the orders need from the whole file.
+
+    The first pass (in Arrow and pandas, a column at a time) finds the rows the reader could not
+    read, the province names (the first code-name pair in file order, as the orders need them
+    before their own row), and the dropped columns that hold a value. The rows themselves are
+    read again, chunk by chunk, by ``Sheet.chunks``; only the known columns become Python text.
+    """
+    kept = sorted(set(columns.values()))
+    position = {i: j for j, i in enumerate(kept)}
+    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in columns.items()}, [], len(header), unknown)
+    sheet.notes = notes
+    notices = []
+    dropped = [c for c in ORDER_DROPPED if c in columns]
+    # The first pass reads in chunks of the streamed size, and only the columns it needs, so it
+    # holds no more than the streaming does.
+    options = source.options
+    first = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=options)
+    for chunk in first.chunks:
+        data = chunk.data[header]
+        notices += chunk.notices
+        for name in dropped:
+            if name not in sheet.filled and not _blank(data.iloc[:, columns[name]].fillna("")).all():
+                sheet.filled.add(name)
+        _learn_provinces(data, columns, sheet.provinces)
+    sheet.broken = broken = core.broken_rows(notices, read_columns)
+
+    def stream() -> Iterator[list[tuple[int, list[str]]]]:
+        again = open_source(path, chunk_rows=ORDER_CHUNK_ROWS, options=options)
+        for chunk in again.chunks:
+            frame = chunk.data[header].fillna("")
+            numbers = chunk.rows.to_numpy(dtype=np.int64)
+            keep = np.zeros(len(frame), dtype=bool)
+            for j in range(frame.shape[1]):
+                keep |= ~_blank(frame.iloc[:, j])
+            if broken:
+                keep |= np.isin(numbers, np.fromiter(broken, dtype=np.int64))
+            if not keep.any():
+                continue
+            cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
+            yield list(zip(numbers[keep].tolist(), cells, strict=True))
+
+    sheet.stream = stream
+    return sheet
+
+
+def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[str, str]) -> None:
+    """The orders export writes a province as code and name; the customers export has only the code.
+
+    The first pair in file order wins (a row's Billing side before its Shipping side); each
+    distinct raw pair is cleaned once.
+    """
+    sides = []
+    for side in ("Billing", "Shipping"):
+        at_code, at_name = columns.get(f"{side} Province"), columns.get(f"{side} Province Name")
+        empty = pd.Series("", index=frame.index, dtype=object)
+        sides.append(
+            (
+                frame.iloc[:, at_code].fillna("").astype(object) if at_code is not None else empty,
+                frame.iloc[:, at_name].fillna("").astype(object) if at_name is not None else empty,
+            )
+        )
+    n = len(frame)
+    codes = np.empty(2 * n, dtype=object)
+    values = np.empty(2 * n, dtype=object)
+    for k, (code_column, name_column) in enumerate(sides):
+        codes[k::2] = code_column.to_numpy()
+        values[k::2] = name_column.to_numpy()
+    pairs = pd.DataFrame({"code": codes, "name": values})
+    pairs = pairs[(pairs["code"] != "") & (pairs["name"] != "")].drop_duplicates()
+    cleaned = zip(nz.text_column(pairs["code"].tolist()), nz.text_column(pairs["name"].tolist()), strict=True)
+    for clean_code, clean_name in cleaned:
+        if clean_code and clean_name:
+            names.setdefault(clean_code.casefold(), clean_name)
 
 
 #: How many distinct cell values each cleaning cache keeps. An export repeats most of its values
@@ -398,7 +529,12 @@ class Context:
     address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
 
 
-def read(inputs: list[Path], settings: Settings) -> Draft:
+#: ``transforms.run`` hands this source a ``Stream``: orders and their items go on in batches.
+STREAMS = True
+
+
+def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -> Draft:
+    """The draft of a Shopify run; with ``stream``, orders and items are handed to it a batch at a time."""
     unknown = sorted(set(settings.source) - set(OPTIONS))
     if unknown:
         raise SettingsError(
@@ -413,6 +549,9 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         _option_true(settings, "strip_hash"),
     )
     ctx.addresses = core.AddressBook(ctx.draft)
+    if stream is not None:
+        ctx.draft.streamed = STREAMED
+        ctx.addresses.compact = True
     sheets = []
     for path in inputs:
         with reading(path, ReadError, SettingsError):
@@ -428,8 +567,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         )
     draft = ctx.draft
     for sheet in orders:
-        with reading(sheet.path, ReadError, SettingsError):
-            _learn_provinces(sheet, ctx)
+        for code, name in sheet.provinces.items():
+            ctx.province_names.setdefault(code, name)
     for sheet in sheets:
         if sheet.kind == CUSTOMERS:
             with reading(sheet.path, ReadError, SettingsError):
@@ -438,6 +577,8 @@ def read(inputs: list[Path], settings: Settings) -> Draft:
         with reading(sheet.path, ReadError, SettingsError):
             for group in _groups(sheet, ctx):
                 _order(sheet, group, ctx)
+                if stream is not None and len(draft.pending) >= stream.batch:
+                    stream.take(draft)  # an order is whole: its items were made with it
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
     _forget()
@@ -576,15 +717,6 @@ def _city(name: str, code: str, ctx: Context) -> str:
     return named or code
 
 
-def _learn_provinces(sheet: Sheet, ctx: Context) -> None:
-    """The orders export writes a province as code and name; the customers export has only the code."""
-    for _, cells in sheet.rows:
-        for side in ("Billing", "Shipping"):
-            code, name = _text(sheet.get(cells, f"{side} Province")), _text(sheet.get(cells, f"{side} Province Name"))
-            if code and name:
-                ctx.province_names.setdefault(code.casefold(), name)
-
-
 def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Origin, ctx: Context) -> None:
     def get(name: str) -> str:
         return sheet.get(cells, f"Default Address {name}")
@@ -615,7 +747,7 @@ def _customer_address(sheet: Sheet, cells: list[str], user: Record, origin: Orig
 def _add_address(values: dict[str, str], origin: Origin, ctx: Context) -> None:
     """Each distinct address of a user once (the core's address identity)."""
     assert ctx.addresses is not None
-    ctx.addresses.add(values, origin)
+    ctx.addresses.note(values, origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,31 +761,44 @@ class Group:
     broken: list[Origin] = field(default_factory=list)  # rows of the order the reader could not read whole
 
 
-def _groups(sheet: Sheet, ctx: Context) -> list[Group]:
-    """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here."""
-    groups: list[Group] = []
+def _groups(sheet: Sheet, ctx: Context) -> Iterator[Group]:
+    """Consecutive rows with one ``Name`` are one order; rows without a Name are refused here.
+
+    Streamed: an order is handed on when the next row names another one (or the file ends), so
+    an order's rows may span two chunks. Shopify writes an order's rows together; when an
+    export does not, the later run of rows is a second order with the same Name, which
+    ``_order`` refuses as a repeat (the behaviour of the whole-file reading this replaced).
+    """
     draft = ctx.draft
-    for n, cells in sheet.rows:
-        origin = Origin(str(sheet.path), n)
-        draft.read.append(origin)
-        name = _text(sheet.get(cells, "Name"))
-        if n in sheet.broken:
-            # The row makes nothing; the order it belongs to cannot be made whole, so it goes too.
-            draft.reject(origin, "", "", sheet.broken[n])
-            if not name:
+    file = str(sheet.path)
+    current: Group | None = None
+    for chunk in sheet.chunks():
+        for n, cells in chunk:
+            origin = Origin(file, n)
+            draft.read.append(origin)
+            name = _text(sheet.get(cells, "Name"))
+            if n in sheet.broken:
+                # The row makes nothing; the order it belongs to cannot be made whole, so it goes too.
+                draft.reject(origin, "", "", sheet.broken[n])
+                if not name:
+                    continue
+                if current is None or current.name != name:
+                    if current is not None:
+                        yield current
+                    current = Group(name, [])
+                current.broken.append(origin)
                 continue
-            if not groups or groups[-1].name != name:
-                groups.append(Group(name, []))
-            groups[-1].broken.append(origin)
-            continue
-        if not name:
-            draft.reject(origin, "", "", i18n._("the row has no Name (order number), so it belongs to no order"))
-            continue
-        if groups and groups[-1].name == name:
-            groups[-1].rows.append((n, cells))
-        else:
-            groups.append(Group(name, [(n, cells)]))
-    return groups
+            if not name:
+                draft.reject(origin, "", "", i18n._("the row has no Name (order number), so it belongs to no order"))
+                continue
+            if current is not None and current.name == name:
+                current.rows.append((n, cells))
+            else:
+                if current is not None:
+                    yield current
+                current = Group(name, [(n, cells)])
+    if current is not None:
+        yield current
 
 
 #: The order-level columns ``_order`` reads from an order's first row, fetched in one call.
@@ -1092,7 +1237,10 @@ def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
         )
     for sheet in sheets:
         dropped = ORDER_DROPPED if sheet.kind == ORDERS else CUSTOMER_DROPPED
-        filled = [c for c in dropped if sheet.has(c) and _any_value(sheet, c)]
+        if sheet.stream is not None:
+            filled = [c for c in dropped if c in sheet.filled]
+        else:
+            filled = [c for c in dropped if sheet.has(c) and _any_value(sheet, c)]
         if filled:
             notes.append(
                 i18n._("{file}: not carried over (no Akinon field): {columns}").format(
@@ -1108,8 +1256,5 @@ def _notes(ctx: Context, sheets: list[Sheet], have_customers: bool) -> None:
 
 
 def _any_value(sheet: Sheet, column: str) -> bool:
-    """Whether any row has a value in ``column`` (a scan in C: it runs over every row of the export)."""
-    i = sheet.columns[column]
-    if min(map(len, map(itemgetter(1), sheet.rows)), default=i + 1) <= i:
-        return any(sheet.get(cells, column).strip() for _, cells in sheet.rows)
-    return any(map(str.strip, map(itemgetter(i), map(itemgetter(1), sheet.rows))))
+    """Whether any row of a sheet read whole has a value in ``column``."""
+    return any(sheet.get(cells, column).strip() for _, cells in sheet.rows)

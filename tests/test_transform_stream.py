@@ -1,0 +1,129 @@
+"""A streamed Shopify run (orders read a chunk at a time, finished and written a batch at a time)
+gives the bundle, ``rejects.csv``, ``changes.csv`` and summary of a run that holds everything.
+
+The batch and chunk sizes are shrunk to one so that every boundary case happens in a small
+export: an order whose rows span two chunks, an order repeated further down (not contiguous), a
+user rejected at the end whose orders were finished batches earlier.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from transform_corpus import Shop, shops, write_shopify
+
+from omnimig.transforms import shopify, stream
+from omnimig.transforms.finish import Options
+from omnimig.transforms.run import Result, transform
+from omnimig.transforms.settings import Settings
+
+DATA = Path(__file__).parent / "data" / "transform" / "shopify"
+ORDERS = DATA / "orders_export.csv"
+CUSTOMERS = DATA / "customers_export.csv"
+NAMES = ("user.csv", "address.csv", "order.csv", "order_item.csv", "rejects.csv", "changes.csv")
+
+
+def _run(inputs: list[Path], out: Path, streamed: bool, small: bool, fmt: str = "csv") -> Result:
+    """One transform: streamed or whole; ``small``: chunks of one row and batches of one record."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shopify, "STREAMS", streamed)
+        if small:
+            mp.setattr(shopify, "ORDER_CHUNK_ROWS", 1)
+            mp.setattr(stream, "BATCH_RECORDS", 1)
+        options = Options(password_policy="unusable")
+        return transform("shopify", inputs, out, fmt, Settings(), options)
+
+
+def _same(whole: Result, streamed: Result) -> None:
+    assert streamed.adds_up and whole.adds_up
+    a, b = whole.out, streamed.out
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for path in a.iterdir():
+        assert (b / path.name).read_bytes() == path.read_bytes(), path.name
+    assert [line.replace(str(a), str(b)) for line in whole.lines()] == streamed.lines()
+    assert streamed.exit_code == whole.exit_code
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_fixture_streamed_in_ones_is_the_whole_run(tmp_path: Path, fmt: str) -> None:
+    inputs = [ORDERS, CUSTOMERS]
+    whole = _run(inputs, tmp_path / "whole", streamed=False, small=False, fmt=fmt)
+    _same(whole, _run(inputs, tmp_path / "small", streamed=True, small=True, fmt=fmt))
+    _same(whole, _run(inputs, tmp_path / "big", streamed=True, small=False, fmt=fmt))
+
+
+def test_no_spill_file_is_left(tmp_path: Path) -> None:
+    _run([ORDERS], tmp_path / "out", streamed=True, small=True)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".omnimig-partial")]
+
+
+def test_an_order_repeated_further_down_is_refused_as_before(tmp_path: Path) -> None:
+    """Rows of one order that are not together: the later run is a second export of the order,
+    refused with its items, whether the rows are read whole or a row at a time."""
+    header, rows = _rows(ORDERS)
+    first = rows[0]["Name"]
+    again = [dict(r) for r in rows if r["Name"] == first]
+    path = _write(tmp_path / "orders_export.csv", header, [*rows, *again])
+    whole = _run([path], tmp_path / "whole", streamed=False, small=False)
+    small = _run([path], tmp_path / "small", streamed=True, small=True)
+    _same(whole, small)
+    reasons = (small.out / "rejects.csv").read_text(encoding="utf-8")
+    assert "was already read from" in reasons
+
+
+def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: Path) -> None:
+    """A customers-export user with no name, whose orders give none either, is rejected when the
+    users are finished, after its orders were finished batches before: they go then, naming the
+    user, and their items with them."""
+    header, rows = _rows(ORDERS)
+    email = rows[0]["Email"].strip().lower()
+    c_header, customers = _rows(CUSTOMERS)
+    nameless = {"First Name": "", "Last Name": ""}
+    customers = [dict(c, **nameless) if c["Email"].strip().lower() == email else c for c in customers]
+    if not any(c["Email"].strip().lower() == email for c in customers):
+        customers.append(dict(dict.fromkeys(c_header, ""), Email=email))
+    blank = {"Billing Name": "", "Shipping Name": ""}
+    rows = [dict(r, **blank) if r["Email"].strip().lower() == email else r for r in rows]
+    orders = _write(tmp_path / "orders_export.csv", header, rows)
+    cust = _write(tmp_path / "customers_export.csv", c_header, customers)
+    whole = _run([orders, cust], tmp_path / "whole", streamed=False, small=False)
+    small = _run([orders, cust], tmp_path / "small", streamed=True, small=True)
+    _same(whole, small)
+    lines = (small.out / "rejects.csv").read_text(encoding="utf-8")
+    assert "order_item" in lines and "its user" in lines and "was rejected" in lines
+    order_type = next(t for t in small.types if t.type == "order")
+    assert order_type.rejected >= 1
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shop=shops(defects=True), rows_shuffled=st.randoms(use_true_random=False))
+def test_generated_exports_stream_like_the_whole_run(
+    tmp_path_factory: pytest.TempPathFactory, shop: Shop, rows_shuffled: random.Random
+) -> None:
+    """Any generated shop with planted defects, its rows shuffled (so orders come apart): same bundle."""
+    base = tmp_path_factory.mktemp("shop")
+    path = write_shopify(shop, base / "orders_export.csv")
+    header, rows = _rows(path)
+    rows_shuffled.shuffle(rows)
+    path = _write(path, header, rows)
+    whole = _run([path], base / "whole", streamed=False, small=False)
+    _same(whole, _run([path], base / "small", streamed=True, small=True))
