@@ -277,3 +277,24 @@ def test_a_bad_optional_value_is_dropped_with_a_warning_and_a_date_gets_a_time()
         ("value-dropped", "maybe"),
     ]
     assert d.mechanical["time-added"] == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "expected"),
+    [
+        (None, "2024-01-02", "2024-01-02T00:00:00"),
+        ("Europe/Istanbul", "2024-01-02", "2024-01-02T00:00:00+03:00"),
+        ("Europe/Berlin", "2024-07-02", "2024-07-02T00:00:00+02:00"),
+        ("Europe/Berlin", "2024-01-02", "2024-01-02T00:00:00+01:00"),
+        # Midnight does not exist in Santiago on the day its clocks go forward: left without an offset.
+        ("America/Santiago", "2024-09-08", "2024-09-08T00:00:00"),
+    ],
+)
+def test_the_midnight_given_to_a_date_only_value_is_local_to_the_exports_zone(
+    zone: str | None, day: str, expected: str
+) -> None:
+    d = draft_of(user("u1", 1, date_joined=day))
+    d.timezone = zone
+    done = finish(d, Options())
+    assert done.records["user"][0].values["date_joined"] == expected
+    assert d.mechanical["time-added"] == 1

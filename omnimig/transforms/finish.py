@@ -21,6 +21,7 @@ import pandas as pd
 from omnimig.i18n import _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
+from omnimig.transforms import normalize as nz
 from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally, columns
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
@@ -176,6 +177,9 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
     """A date-time field given only a day (an order date without a time feeding date_joined) gets midnight.
 
     Which fields need a time is read from the rules (``temporal: datetime``); the change is a warning.
+    With the export's zone known (``draft.timezone``), midnight there gets its offset, as the date
+    normaliser writes any local time (``2024-01-02T00:00:00+03:00``); a midnight the clocks skipped
+    in that zone stays without one rather than being moved.
     """
     no_time = _("{field} {value} had no time: 00:00")  # once, not per record
     for rule in table_rules(type_name).fields:
@@ -184,9 +188,20 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
         for record in records:
             value = record.get(rule.name)
             if DATE_ONLY.fullmatch(value):
-                record.values[rule.name] = f"{value}T00:00:00"
+                record.values[rule.name] = _midnight(value, draft.timezone)
                 message = no_time.format(field=rule.name, value=value)
                 draft.warn(record.origin, type_name, rule.name, "time-added", message, value, record.values[rule.name])
+
+
+def _midnight(day: str, zone: str | None) -> str:
+    """``2024-01-02`` -> its first moment, with ``zone``'s offset when the zone is known."""
+    midnight = f"{day}T00:00:00"
+    if zone is None:
+        return midnight
+    try:
+        return nz.date(midnight, tz=zone)
+    except nz.NormaliseError:
+        return midnight
 
 
 def _apply_rules(

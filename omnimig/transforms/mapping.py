@@ -873,7 +873,7 @@ def _check_reading(plan: Plan, settings: Settings, path: Path, source: Any, draf
 
 def read(inputs: list[Path], settings: Settings) -> Draft:
     plan = compile_plan(settings)
-    draft = Draft(explain=settings.explain)
+    draft = Draft(explain=settings.explain, timezone=plan.timezone)
     for table_key, specs in plan.fields.items():
         type_name = table_key.partition(".")[0]
         for name in table_rules(type_name).names:

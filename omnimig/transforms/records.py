@@ -169,6 +169,9 @@ class Draft:
     # too only when ``explain`` is set.
     mechanical: Counter[str] = field(default_factory=Counter)
     explain: bool = False
+    # The export's zone (``[source] timezone``): the midnight ``finish`` gives a date-only value of a
+    # date-time field is local to it, so it is written with that zone's offset, not naive.
+    timezone: str | None = None
     # Records a source met again and folded into the first (an address on every order): per type.
     folded: Counter[str] = field(default_factory=Counter)
     # Target fields this source has no data for, with the reason shown in the summary.
