@@ -822,3 +822,15 @@ def test_a_date_only_value_is_local_to_the_source_timezone_when_picking_the_earl
     run_small(tmp_path, [small_row("1", Tarih="01.01.2022 01:00"), small_row("2", Tarih="01.01.2022")], zoned)
     [user] = rows(tmp_path / "out" / "user.csv")
     assert user["date_joined"].startswith("2022-01-01T00:00:00"), user["date_joined"]
+
+
+def test_an_item_without_sku_is_written_and_listed_as_sku_empty(tmp_path: Path) -> None:
+    """The issue's answer key: an item without SKU is accepted but reported, as Shopify's source does."""
+    rows_ = [small_row("1", Toplam="20,00"), small_row("1", SKU="", Toplam="20,00")]
+    data = write_csv(tmp_path / "orders.csv", SMALL_HEADER, rows_)
+    result = transform(data, write_mapping(tmp_path, SMALL), tmp_path / "out", "--password-policy", "unusable")
+    items = rows(tmp_path / "out" / "order_item.csv")
+    assert sorted(i["sku"] for i in items) == ["", "S1"]
+    changes = [c for c in rows(tmp_path / "out" / "changes.csv") if c["code"] == "sku-empty"]
+    assert [(c["source_row"], c["target_type"], c["field"]) for c in changes] == [("3", "order_item", "sku")]
+    assert "1 sku-empty" in result.stdout

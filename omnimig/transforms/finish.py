@@ -18,7 +18,7 @@ from functools import cache
 
 import pandas as pd
 
-from omnimig.i18n import _, number
+from omnimig.i18n import N_, _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 from omnimig.transforms import normalize as nz
@@ -124,7 +124,9 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
                 losses.lose(record, "", losses.because_of(record.parent))  # the lines of a refused order
             else:
                 live.append(record)
+        blank = _blank_reported(type_name, live)
         kept[type_name] = _apply_rules(type_name, live, draft, options, choices, losses)
+        _report_blank(type_name, blank, kept[type_name], draft)
     _unique(kept, losses)
     _dependants(kept, losses)
     defaulted: dict[tuple[str, str], int] = defaultdict(int)
@@ -193,13 +195,36 @@ def _date_only_to_datetime(type_name: str, records: list[Record], draft: Draft) 
                 draft.warn(record.origin, type_name, rule.name, "time-added", message, value, record.values[rule.name])
 
 
+#: Optional fields that an export left empty where a person may want to know, whatever the source:
+#: (type, field) -> the change code and its message. An item without SKU is usually a custom item.
+BLANK_REPORTED = {("order_item", "sku"): ("sku-empty", N_("the line item has no SKU (a custom item?)"))}
+
+
+def _blank_reported(type_name: str, records: list[Record]) -> dict[str, list[int]]:
+    """Per reported field, which records came from the source with it empty (before any rule drops a value)."""
+    return {name: [id(r) for r in records if not r.values.get(name)] for (t, name) in BLANK_REPORTED if t == type_name}
+
+
+def _report_blank(type_name: str, blank: dict[str, list[int]], kept: list[Record], draft: Draft) -> None:
+    """One change line per written record whose reported field the source gave empty (``sku-empty``)."""
+    for name, ids in blank.items():
+        if not ids:
+            continue
+        code, message = BLANK_REPORTED[(type_name, name)]
+        text = _(message)
+        wanted = set(ids)
+        for record in kept:
+            if id(record) in wanted:
+                draft.warn(record.origin, type_name, name, code, text)
+
+
 def _midnight(day: str, zone: str | None) -> str:
     """``2024-01-02`` -> its first moment, with ``zone``'s offset when the zone is known."""
     midnight = f"{day}T00:00:00"
     if zone is None:
         return midnight
     try:
-        return nz.date(midnight, tz=zone)
+        return nz.date(midnight, tz=zone) or midnight
     except nz.NormaliseError:
         return midnight
 

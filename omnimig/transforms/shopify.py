@@ -1150,9 +1150,7 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
         values = {"order_number": number, "sku": _text(raw_sku)}
         draft.reject(origin, "order_item", "price", f"Lineitem price: {exc}", values, parent=order)
         return
-    sku = _text(raw_sku)
-    if not sku:
-        draft.warn(origin, "order_item", "sku", "sku-empty", i18n._("the line item has no SKU (a custom item?)"))
+    sku = _text(raw_sku)  # an empty SKU is reported by finish (sku-empty), for every source
     draft.add(
         Record(
             "order_item",
