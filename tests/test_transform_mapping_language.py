@@ -530,3 +530,23 @@ def test_divide_by_leaves_what_it_cannot_divide_to_the_rules() -> None:
     values = {"price": "1.000", "quantity": "3"}
     assert "rounded to 3 decimal places" in (_divide(values, "price", "quantity") or "")
     assert values["price"] == "0.333"
+
+
+def test_a_change_to_a_packed_item_is_placed_on_its_line_and_record(tmp_path: Path) -> None:
+    """A unit stripped from the second packed item is that line's change, not the row's first item's."""
+    data = write_csv(
+        tmp_path / "o.csv",
+        ["No", "Toplam", "item_1", "item_2"],
+        [["1", "139.90", "name:Çay|sku:CAY|quantity:1|total:10.00", "name:Cezve|sku:CZ|quantity:1|total:129.90 TL"]],
+    )
+    out = tmp_path / "out"
+    transform(data, write_mapping(tmp_path, PACKED), out)
+    (stripped,) = [c for c in rows(out / "changes.csv") if c["code"] == "unit-stripped"]
+    assert (stripped["source_row"], stripped["source_line"], stripped["target_type"], stripped["field"]) == (
+        "2",
+        "2",
+        "order_item",
+        "price",
+    )
+    assert (stripped["before"], stripped["after"]) == ("129.90 TL", "129.90")
+    assert stripped["record"] == "item of order 1"

@@ -178,7 +178,7 @@ class Row:
     errors: dict[str, list[RowError]] = field(default_factory=dict)
     warnings: list[tuple[str, str, str, str, str, str]] = field(
         default_factory=list
-    )  # type, field, code, message, before, after
+    )  # table key (``order_item#2`` for a packed line), field, code, message, before, after
     # Currencies written into amounts (``€389,50``, ``1.234,56 TL``): field, column, code.
     currencies: list[tuple[str, str, str, str]] = field(default_factory=list)  # + the table key it was read for
     table: str = ""  # the table key being read (``_fill`` sets it), so a currency is filed under its record
@@ -1016,11 +1016,17 @@ def _source(column: str, part: str | None = None) -> str:
     return _('column "{column}" part "{part}"').format(column=column, part=part)
 
 
+def _note(row: Row, spec: FieldSpec, code: str, message: str, before: str, after: str) -> None:
+    """A change to one value of ``row``, filed under the table key being read (``order_item#2`` for
+    the second packed line), so it is placed on that line's record, not on the row's first."""
+    row.warnings.append((row.table or spec.type, spec.name, code, message, before, after))
+
+
 def _unreadable(spec: FieldSpec, row: Row, reason: str, before: str = "") -> str:
     """``on_error``: reject the record that holds the value, or leave the field empty and say so."""
     if spec.on_error == "empty":
         message = _("{field} left empty: {reason}").format(field=spec.name, reason=reason)
-        row.warnings.append((spec.type, spec.name, "value-dropped", message, before, ""))
+        _note(row, spec, "value-dropped", message, before, "")
         return ""
     raise RowError(spec.type, spec.name, reason)
 
@@ -1056,12 +1062,12 @@ def _first_readable(spec: FieldSpec, row: Row, plan: Plan, settings: Settings, p
             row.currencies += [(spec.name, column, code, row.table) for code in found]
             kind = core.tidied(raw, nz.text(raw) or "")
             if kind is not None:
-                row.warnings.append((spec.type, spec.name, kind, f"{spec.name}: {kind}", raw, value))
+                _note(row, spec, kind, f"{spec.name}: {kind}", raw, value)
             for reason, before in failed:
                 message = _("{field} taken from {source}, not {reason}").format(
                     field=spec.name, source=_source(column, part), reason=reason
                 )
-                row.warnings.append((spec.type, spec.name, "fallback-used", message, before, value))
+                _note(row, spec, "fallback-used", message, before, value)
             _log_meaning(spec, row, raw, value, found, settings)
             return value
     return _unreadable(spec, row, *failed[0]) if failed else ""
@@ -1074,16 +1080,16 @@ def _log_meaning(spec: FieldSpec, row: Row, raw: str, value: str, found: list[st
         message = _("{field}: currency {currency} taken out of the amount").format(
             field=spec.name, currency=", ".join(found)
         )
-        row.warnings.append((spec.type, spec.name, "unit-stripped", message, raw, value))
+        _note(row, spec, "unit-stripped", message, raw, value)
     if spec.table is not None:
         label = core.unconfirmed_label(spec.type, spec.name, value)
         if label is not None:
             message = _("{field} {value} is mapped to {code}; Akinon's docs do not confirm it").format(
                 field=spec.name, value=_shown(nz.text(raw) or ""), code=label
             )
-            row.warnings.append((spec.type, spec.name, "code-unconfirmed", message, raw, value))
+            _note(row, spec, "code-unconfirmed", message, raw, value)
         elif nz.text(raw) != value:  # the mapping's own value table (TL -> TRY): counted, listed with --explain
-            row.warnings.append((spec.type, spec.name, "value-mapped", spec.mapped_note, raw, value))
+            _note(row, spec, "value-mapped", spec.mapped_note, raw, value)
 
 
 #: A packed item cell as read: its column and its parts (key -> value).
@@ -1345,11 +1351,16 @@ def _build(plan: Plan, rows: list[Row], draft: Draft, settings_defaults: dict[tu
                     if errors:
                         draft.refuse(record, errors[0].field, errors[0].reason)
                     made.setdefault((id(row), "order_item"), record)
+                    if line:
+                        made[(id(row), f"order_item#{line}")] = record
         for row in readable:
-            for type_name, field_name, code, message, before, after in row.warnings:
-                owner = made.get((id(row), type_name))
+            for filed, field_name, code, message, before, after in row.warnings:
+                table, _hash, packed_line = filed.partition("#")
+                type_name = table.partition(".")[0]
+                owner = made.get((id(row), filed if packed_line else type_name))
                 label = owner.label() if owner is not None else ""
-                draft.warn(row.origin, type_name, field_name, code, message, before, after, label)
+                origin = replace(row.origin, part=int(packed_line)) if packed_line else row.origin
+                draft.warn(origin, type_name, field_name, code, message, before, after, label)
     if side and "user" in plan.fields and "date_joined" in plan.fields["user"]:
         core.Joined().apply(
             draft,
