@@ -12,7 +12,7 @@ Only text changes with it: rule codes, JSON keys, CSV headers and exit codes nev
 
 This is a bottom layer (like ``omnimig.schemas``): it imports nothing of omnimig, so every
 layer may use it. It also holds the Babel extractor that collects the human text kept as data in
-the schema files (field names, ``hint`` texts, value-list titles).
+the schema files (field names and descriptions, ``hint`` texts, type and value-list titles).
 """
 
 from __future__ import annotations
@@ -166,23 +166,35 @@ def extract_schema(
 ) -> Iterator[tuple[int, str, Any, list[str]]]:
     """Babel extractor for the schema files: the human text that is kept there as data.
 
-    A Table Schema gives each field's name (as ``pgettext("field", name)``: its gloss) and its
-    ``hint``; a JSON Schema its properties' ``hint``; a value list (``choices/*.json``) its ``title``;
-    ``datapackage.json`` the ``message`` of each consistency check.
+    A Table Schema gives each field's name (as ``pgettext("field", name)``: its gloss), its
+    ``description`` and its ``hint``, and the type's ``title`` and ``description``; a JSON Schema
+    the same texts of its properties (but not their names) and of the type; a value list
+    (``choices/*.json``) its ``title``; ``datapackage.json`` the ``message`` of each consistency
+    check. ``omnimig schemas`` shows the descriptions and titles through ``_()``, so they are
+    translated where they are shown and stay English text in the schema files.
     Registered in ``babel.cfg``, so ``pybabel extract`` needs no list kept by hand.
     """
     text = fileobj.read().decode("utf-8")
     doc = json.loads(text)
     found: list[tuple[int, str, Any, list[str]]] = []
-    if isinstance(doc.get("title"), str) and "values" in doc:
-        found.append((_line_of(text, doc["title"]), "_", doc["title"], ["the title of a value list"]))
+
+    def add(value: object, comment: str) -> None:
+        if isinstance(value, str) and value:
+            found.append((_line_of(text, value), "_", value, [comment]))
+
+    if "values" in doc:
+        add(doc.get("title"), "the title of a value list")
+    elif "fields" in doc or "properties" in doc:  # a type's schema: its title and what it holds
+        add(doc.get("title"), "the title of a migration type")
+        add(doc.get("description"), "what a migration type holds")
     for spec in doc.get("fields", ()):
         found.append((_line_of(text, spec["name"]), "pgettext", (FIELD, spec["name"]), ["a field's gloss"]))
-        if "hint" in spec:
-            found.append((_line_of(text, spec["hint"]), "_", spec["hint"], ["what to write in a field"]))
+        add(spec.get("description"), "what a field holds")
+        add(spec.get("hint"), "what to write in a field")
     for spec in doc.get("properties", {}).values():
-        if isinstance(spec, dict) and "hint" in spec:
-            found.append((_line_of(text, spec["hint"]), "_", spec["hint"], ["what to write in a field"]))
+        if isinstance(spec, dict):
+            add(spec.get("description"), "what a field holds")
+            add(spec.get("hint"), "what to write in a field")
     for resource in doc.get("resources", ()):  # datapackage.json: what a consistency warning says
         for check in resource.get("consistency", ()):
             if isinstance(check.get("message"), str):

@@ -1,7 +1,9 @@
 """The rules of a migration type in words, for ``omnimig schemas``: read from the schema files.
 
-The words around the rules are in the language of the run; a field's own description and a
-type's title are English text kept in the schema files, shown as they are.
+Everything shown is in the language of the run. A field's description and a type's title are
+English text kept in the schema files (the rules stay data, not Python); the Babel extractor
+``omnimig.i18n:extract_schema`` collects them into the catalogue, and they are translated here,
+where they are shown, with ``_()`` like any other message.
 """
 
 from __future__ import annotations
@@ -54,9 +56,16 @@ def rule_words(f: FieldRule, choices: dict[str, ChoiceList]) -> list[str]:
     return words
 
 
+def schema_text(text: str) -> str:
+    """A text from a schema file in the language of the run (empty stays empty, not the catalogue header)."""
+    return _(text) if text else text
+
+
 def render_type(rules: TypeRules, choices: dict[str, ChoiceList], console: Console) -> None:
     mtype = migration_type(rules.type)
-    table = Table(title=f"{rules.type}: {rules.title}", title_justify="left", show_lines=True, expand=False)
+    table = Table(
+        title=f"{rules.type}: {schema_text(rules.title)}", title_justify="left", show_lines=True, expand=False
+    )
     table.add_column(pgettext("column", "field"), style="bold", no_wrap=True)
     table.add_column(pgettext("column", "type"), no_wrap=True)
     table.add_column(pgettext("column", "required"), no_wrap=True)
@@ -68,7 +77,7 @@ def render_type(rules: TypeRules, choices: dict[str, ChoiceList], console: Conso
             name,
             _(TEMPORAL_WORDS.get(f.temporal or "", TYPE_WORDS[f.kind])),
             _("yes") if f.required else _("no"),
-            f"{f.description}\n[dim]{escape('; '.join(rule_words(f, choices)))}[/]".rstrip(),
+            f"{schema_text(f.description)}\n[dim]{escape('; '.join(rule_words(f, choices)))}[/]".rstrip(),
         )
     console.print(table)
     keys = []
