@@ -68,7 +68,7 @@ def _refuse_constant(name: str) -> Any:
 #: a broken one is worded by it). Larger files are streamed: only one order is held at a time.
 WHOLE_BYTES = 4 << 20
 #: Characters read from a streamed file at a time.
-STREAM_CHARS = 1 << 20
+STREAM_CHARS = 256 << 10
 
 
 def read_orders(path: Path) -> Iterator[dict[str, Any] | Malformed]:
