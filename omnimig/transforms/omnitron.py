@@ -8,6 +8,9 @@ fold into one migration item with that quantity (the other lines are "merged").
 
 The API carries no customer code, no password hash, no bank and no sign-up consent flags;
 those are left empty (or filled from ``--default``) and the summary says so.
+
+A file over ``WHOLE_BYTES`` is streamed (``_stream``): one order is held at a time, so memory
+grows with what the finish keeps of each order, not with the file.
 """
 
 from __future__ import annotations
@@ -81,7 +84,10 @@ def read_orders(path: Path) -> Iterator[dict[str, Any] | Malformed]:
 
     A file larger than ``WHOLE_BYTES`` is streamed: each order is decoded on its own by the
     standard library (so numbers, surrogates and repeated keys mean what ``json.loads`` makes of
-    them) and memory does not grow with the file.
+    them) and memory does not grow with the file. Where a stream cannot do what the whole read did,
+    it says so rather than differ: a page giving ``results`` twice (``json.loads`` keeps the last,
+    the stream has given the first) is refused, and a first value spanning lines followed by more
+    is "Extra data" at its line and column rather than "JSON Lines: line N".
     """
     try:
         size = path.stat().st_size
@@ -162,6 +168,10 @@ class _Text:
     Only the outer structure (arrays, page objects, their ``results``) is scanned here; every value
     inside is decoded by the standard library's ``raw_decode``, so it means what ``json.loads``
     makes of it. Positions are kept as lines and columns for the one-line error.
+
+    Why not ijson or ``omnimig.io.read_json``: ijson's C backend reads ``"\\ud800"`` as ``"?"`` and
+    refuses ``1e400`` and long integers, so bundles would change; read_json gives flat records of
+    one array (numbers as their literal text), not orders inside pages or JSON Lines of pages.
     """
 
     def __init__(self, path: Path, handle: Any) -> None:
