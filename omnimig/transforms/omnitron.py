@@ -8,12 +8,17 @@ fold into one migration item with that quantity (the other lines are "merged").
 
 The API carries no customer code, no password hash, no bank and no sign-up consent flags;
 those are left empty (or filled from ``--default``) and the summary says so.
+
+A file over ``WHOLE_BYTES`` is streamed (``_stream``): one order is held at a time, so memory
+grows with what the finish keeps of each order, not with the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,13 +67,53 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
+#: Files up to this size are read whole by the standard library, exactly as they always were (and
+#: a broken one is worded by it). Larger files are streamed: only one order is held at a time.
+WHOLE_BYTES = 4 << 20
+#: Characters read from a streamed file at a time.
+STREAM_CHARS = 256 << 10
+
+
+def read_orders(path: Path) -> Iterator[dict[str, Any] | Malformed]:
     """Every record in the file, in file order, whatever the page/array/lines shape.
 
     A record that is not an order object (a number, a flat object of another export) is a
     ``Malformed`` entry with the reason, so it is rejected, never dropped. A file in which no
-    record is an order is not an orders export: ``ReadError``, one line saying what was expected.
+    record is an order is not an orders export: ``ReadError``, one line saying what was expected
+    (raised after its records were given: the run stops there, so nothing is written).
+
+    A file larger than ``WHOLE_BYTES`` is streamed: each order is decoded on its own by the
+    standard library (so numbers, surrogates and repeated keys mean what ``json.loads`` makes of
+    them) and memory does not grow with the file. Where a stream cannot do what the whole read did,
+    it says so rather than differ: a page giving ``results`` twice (``json.loads`` keeps the last,
+    the stream has given the first) is refused, and a first value spanning lines followed by more
+    is "Extra data" at its line and column rather than "JSON Lines: line N".
     """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReadError(_("{file}: cannot read the file ({reason})").format(file=path, reason=exc.strerror)) from None
+    records: Iterable[dict[str, Any] | Malformed] = _read_whole(path) if size <= WHOLE_BYTES else _stream(path)
+    count, first, orders = 0, "", False
+    for record in records:
+        count += 1
+        if isinstance(record, Malformed):
+            first = first or record.reason
+        else:
+            orders = True
+        yield record
+    if count and not orders:
+        raise ReadError(
+            _(
+                "{file}: no Omnitron order or page of orders in the file ({n} records; the first: {first}); "
+                'expected the JSON of GET /api/i1/orders/: a page {{"results": [orders]}}, an array of pages or '
+                "orders, or JSON Lines, each order an object with a number"
+            ).format(file=path, n=figure(count), first=first)
+        )
+
+
+def _read_whole(path: Path) -> list[dict[str, Any] | Malformed]:
+    """A small file, read and parsed whole by the standard library."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -90,22 +135,7 @@ def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
                     file=path, line=exc.lineno, column=exc.colno, reason=exc.msg
                 )
             ) from None
-        values = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                values.append(json.loads(line, parse_constant=_refuse_constant))
-            except json.JSONDecodeError as err:
-                raise ReadError(
-                    _("{file}: JSON Lines: line {line} is not valid JSON: {reason}").format(
-                        file=path, line=n, reason=err.msg
-                    )
-                ) from None
-            except ValueError as err:
-                raise ReadError(
-                    _("{file}: JSON Lines: line {line}: {reason}").format(file=path, line=n, reason=err)
-                ) from None
+        values = [_line_value(path, n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     except RecursionError:
         raise ReadError(_("{file}: the JSON is nested too deeply to be an orders export").format(file=path)) from None
     except ValueError as exc:  # NaN/Infinity, an integer of thousands of digits
@@ -115,16 +145,221 @@ def read_orders(path: Path) -> list[dict[str, Any] | Malformed]:
     records: list[dict[str, Any] | Malformed] = []
     for value in values:
         records += _orders_in(value)
-    if records and all(isinstance(r, Malformed) for r in records):
-        first = records[0].reason  # type: ignore[union-attr]
-        raise ReadError(
-            _(
-                "{file}: no Omnitron order or page of orders in the file ({n} records; the first: {first}); "
-                'expected the JSON of GET /api/i1/orders/: a page {{"results": [orders]}}, an array of pages or '
-                "orders, or JSON Lines, each order an object with a number"
-            ).format(file=path, n=figure(len(records)), first=first)
-        )
     return records
+
+
+def _line_value(path: Path, n: int, line: str) -> Any:
+    """Line ``n`` of a JSON Lines file, or the one-line reason it is not one JSON value."""
+    try:
+        return json.loads(line, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
+        raise ReadError(
+            _("{file}: JSON Lines: line {line} is not valid JSON: {reason}").format(file=path, line=n, reason=err.msg)
+        ) from None
+    except RecursionError:
+        raise ReadError(_("{file}: the JSON is nested too deeply to be an orders export").format(file=path)) from None
+    except ValueError as err:
+        raise ReadError(_("{file}: JSON Lines: line {line}: {reason}").format(file=path, line=n, reason=err)) from None
+
+
+class _Text:
+    """A streamed file's text: a buffer of what is not yet consumed, refilled as the scan needs.
+
+    Only the outer structure (arrays, page objects, their ``results``) is scanned here; every value
+    inside is decoded by the standard library's ``raw_decode``, so it means what ``json.loads``
+    makes of it. Positions are kept as lines and columns for the one-line error.
+
+    Why not ijson or ``omnimig.io.read_json``: ijson's C backend reads ``"\\ud800"`` as ``"?"`` and
+    refuses ``1e400`` and long integers, so bundles would change; read_json gives flat records of
+    one array (numbers as their literal text), not orders inside pages or JSON Lines of pages.
+    """
+
+    def __init__(self, path: Path, handle: Any) -> None:
+        self.path = path
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.json = json.JSONDecoder(parse_constant=_refuse_constant)
+        self.buf = ""
+        self.i = 0
+        self.eof = False
+        self.read_bytes = 0
+        self.line = 1  # the line of buf[0]
+        self.column = 1  # the column of buf[0]
+
+    def fill(self, want: int = STREAM_CHARS) -> bool:
+        """Read on (at least ``want`` characters unless the file ends); False at the end of the file."""
+        if self.eof:
+            return False
+        if self.i > STREAM_CHARS:  # forget what was consumed, keeping the place for messages
+            gone = self.buf[: self.i]
+            newlines = gone.count("\n")
+            self.column = len(gone) - gone.rfind("\n") if newlines else self.column + len(gone)
+            self.line += newlines
+            self.buf, self.i = self.buf[self.i :], 0
+        data = self.handle.read(want)
+        try:
+            self.buf += self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise ReadError(
+                _("{file}: not UTF-8 text (byte {byte}); the orders API writes UTF-8 JSON").format(
+                    file=self.path, byte=self.read_bytes + exc.start
+                )
+            ) from None
+        self.read_bytes += len(data)
+        self.eof = not data
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not whitespace (consumed up to it), or "" at the end."""
+        while True:
+            n = len(self.buf)
+            i = self.i
+            while i < n and self.buf[i] in " \t\r\n":
+                i += 1
+            self.i = i
+            if i < n or not self.fill():
+                return self.buf[i : i + 1]
+
+    def error(self, reason: str, at: int | None = None) -> ReadError:
+        at = self.i if at is None else at
+        before = self.buf.count("\n", 0, at)
+        line = self.line + before
+        column = at - self.buf.rfind("\n", 0, at) if before else self.column + at
+        return ReadError(
+            _("{file}: not valid JSON at line {line}, column {column}: {reason}").format(
+                file=self.path, line=line, column=column, reason=reason
+            )
+        )
+
+    def value(self) -> Any:
+        """The JSON value at the current place, decoded whole by the standard library."""
+        self.peek()
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buf, self.i)
+            except json.JSONDecodeError as exc:
+                if self.fill(max(STREAM_CHARS, len(self.buf) - self.i)):
+                    continue  # the value may go on past the buffer
+                raise self.error(exc.msg, exc.pos) from None
+            except RecursionError:
+                raise ReadError(
+                    _("{file}: the JSON is nested too deeply to be an orders export").format(file=self.path)
+                ) from None
+            except ValueError as exc:
+                raise ReadError(
+                    _("{file}: not valid JSON for the orders API: {reason}").format(file=self.path, reason=exc)
+                ) from None
+            if end == len(self.buf) and self.fill():
+                continue  # a number may go on past the buffer
+            self.i = end
+            return value
+
+    def key(self) -> str:
+        """A member's name and its colon."""
+        if self.peek() != '"':
+            raise self.error("Expecting property name enclosed in double quotes")
+        name = self.value()
+        if self.peek() != ":":
+            raise self.error("Expecting ':' delimiter")
+        self.i += 1
+        return str(name)
+
+    def after(self, close: str) -> bool:
+        """After a member or element: True at a comma (more follow), False at ``close`` (consumed)."""
+        c = self.peek()
+        self.i += 1
+        if c == ",":
+            return True
+        if c == close:
+            return False
+        self.i -= 1
+        raise self.error("Expecting ',' delimiter")
+
+
+def _stream(path: Path) -> Iterator[dict[str, Any] | Malformed]:
+    """A large file's records, one order decoded at a time (see ``_Text``)."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ReadError(_("{file}: cannot read the file ({reason})").format(file=path, reason=exc.strerror)) from None
+    with handle:
+        text = _Text(path, handle)
+        if not text.peek():
+            raise ReadError(_("{file}: the file is empty").format(file=path))
+        start = text.line + text.buf.count("\n", 0, text.i)
+        yield from _walk(text, 1)
+        end = text.line + text.buf.count("\n", 0, text.i)
+        if not text.peek():
+            return
+        # More after the first value: JSON Lines, one value a line, if the first value was its line.
+        if end != start or text.line + text.buf.count("\n", 0, text.i) == end:
+            raise text.error("Extra data")
+        n = text.line + text.buf.count("\n", 0, text.i) - 1  # the lines before the one read next
+        while True:
+            nl = text.buf.find("\n", text.i)
+            while nl < 0 and text.fill(max(STREAM_CHARS, len(text.buf) - text.i)):
+                nl = text.buf.find("\n", text.i)
+            line = text.buf[text.i : nl + 1] if nl >= 0 else text.buf[text.i :]
+            text.i = nl + 1 if nl >= 0 else len(text.buf)
+            if not line:
+                return
+            for part in line.splitlines():
+                n += 1
+                if part.strip():
+                    yield from _orders_in(_line_value(path, n, part))
+
+
+def _walk(text: _Text, depth: int) -> Iterator[dict[str, Any] | Malformed]:
+    """The records of the value at the current place: ``_orders_in`` without holding a page or array whole."""
+    c = text.peek()
+    if c == "[" and depth <= MAX_ARRAY_DEPTH:
+        text.i += 1
+        if text.peek() == "]":
+            text.i += 1
+            return
+        while True:
+            yield from _walk(text, depth + 1)
+            if not text.after("]"):
+                return
+    elif c == "{":
+        text.i += 1
+        if text.peek() == "}":
+            text.i += 1
+            yield from _orders_in({}, depth)
+            return
+        members: dict[str, Any] = {}
+        page = False
+        while True:
+            name = text.key()
+            if name == "results" and (page or "results" in members):
+                raise text.error(_("a page gives its results twice"))
+            if name == "results" and text.peek() == "[":
+                page = True
+                yield from _results(text)
+            else:
+                members[name] = text.value()
+            if not text.after("}"):
+                break
+        if not page:
+            yield from _orders_in(members, depth)
+    else:
+        yield from _orders_in(text.value(), depth)
+
+
+def _results(text: _Text) -> Iterator[dict[str, Any] | Malformed]:
+    """A page's ``results``, one order at a time."""
+    text.i += 1
+    if text.peek() == "]":
+        text.i += 1
+        return
+    while True:
+        o = text.value()
+        if isinstance(o, dict):
+            yield o
+        else:
+            yield Malformed(_("a page's result is {kind}, not an order object").format(kind=_kind(o)))
+        if not text.after("]"):
+            return
 
 
 def _keys(value: dict[str, Any]) -> str:
