@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transform_corpus import Shop, shops, write_shopify
 
+from omnimig import i18n
 from omnimig.transforms import shopify, stream
 from omnimig.transforms.finish import Options
 from omnimig.transforms.run import Result, transform
@@ -90,10 +91,20 @@ def test_an_order_repeated_further_down_is_refused_as_before(tmp_path: Path) -> 
     assert "was already read from" in reasons
 
 
-def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "tr"])
+def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: Path, lang: str) -> None:
     """A customers-export user with no name, whose orders give none either, is rejected when the
     users are finished, after its orders were finished batches before: they go then, naming the
-    user, and their items with them."""
+    user, and their items with them — in the run's language, as a whole run writes it."""
+    previous = i18n.current()
+    i18n.use(lang)
+    try:
+        _late_user(tmp_path, lang)
+    finally:
+        i18n.use(previous)
+
+
+def _late_user(tmp_path: Path, lang: str) -> None:
     header, rows = _rows(ORDERS)
     email = rows[0]["Email"].strip().lower()
     c_header, customers = _rows(CUSTOMERS)
@@ -109,7 +120,10 @@ def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: 
     small = _run([orders, cust], tmp_path / "small", streamed=True, small=True)
     _same(whole, small)
     lines = (small.out / "rejects.csv").read_text(encoding="utf-8")
-    assert "order_item" in lines and "its user" in lines and "was rejected" in lines
+    if lang == "en":
+        assert "order_item" in lines and "its user" in lines and "was rejected" in lines
+    else:
+        assert "order_item" in lines and "(user " in lines and "reddedildi" in lines and "was rejected" not in lines
     order_type = next(t for t in small.types if t.type == "order")
     assert order_type.rejected >= 1
 

@@ -76,10 +76,16 @@ class Losses:
     def because_of(self, parent: Record) -> str:
         """``its user 50052 was rejected: <that user's reason>``."""
         why = self.why[id(parent)] if id(parent) in self.why else _("see its own line")
-        return _("its {record} was rejected: {reason}").format(record=parent.label(), reason=why)
+        return depends_on(parent.label(), why)
 
     def is_lost(self, record: Record) -> bool:
         return id(record) in self.why
+
+
+def depends_on(label: str, reason: str) -> str:
+    """The reason of a record lost with the record it depends on (``label``): one text for every run,
+    whole or streamed, so a dependant reads the same in any language."""
+    return _("its {record} was rejected: {reason}").format(record=label, reason=reason)
 
 
 def unusable_password(code: str) -> str:

@@ -37,7 +37,7 @@ from omnimig.io.private import open_private
 from omnimig.io.table import Chunk
 from omnimig.io.write import TableWriter
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
-from omnimig.transforms.finish import Finished, Options, finish
+from omnimig.transforms.finish import Finished, Options, depends_on, finish
 from omnimig.transforms.records import (
     Change,
     Draft,
@@ -271,7 +271,7 @@ class Stream:
                             rows_of = (o, *(Origin(*m) for m in merged))
                             written.rejects.append(Reject(o, type_name, "", reason, label, rows_of))
                             if type_name == "order":
-                                lost_orders[i] = f"its {label} was rejected: {reason}"
+                                lost_orders[i] = depends_on(label, reason)
                             if primary:
                                 self.fates.own(o, -1)
                             self.types[type_name].written -= 1
