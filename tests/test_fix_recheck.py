@@ -165,3 +165,23 @@ def test_only_the_changed_line_is_serialised_again(tmp_path: Path) -> None:
 
 def csv_cell(value: str) -> str:
     return f'"{value}"' if "," in value else value
+
+
+def test_a_nul_byte_past_the_readers_window_does_not_make_fix_refuse_a_file_it_read(tmp_path: Path) -> None:
+    """Review finding: the reader judges binary by a file's first 64 KB; a NUL further down, in a row
+    fix changes, must not be refused once that row is read alone (with a scratch file's name)."""
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "user.csv"
+    header = (
+        "customer_code,first_name,last_name,email,gender,sms_allowed,email_allowed,phone,"
+        "date_of_birth,date_joined,password,password_algorithm\n"
+    )
+    row = "C{i},A,B,u{i}@x.com,Female,false,true,{p},,2021-02-27 13:05:00,pw,md5\n"
+    body = "".join(row.format(i=i, p="5631706690") for i in range(1, 1200))
+    body += row.format(i=1200, p="+90 (532) 123 45 67").replace(",A,", ",Q\x00Z,", 1)
+    source.write_text(header + body, encoding="utf-8")
+    assert len(header + body) > 70_000  # the NUL is past the first 64 KB
+    result = fix_paths([source], tmp_path / "out")
+    assert result.exit_code in (0, 1)
+    out = (tmp_path / "out" / "user.csv").read_text(encoding="utf-8").splitlines()
+    assert len(out) == 1201 and out[-1].split(",")[7] == "5321234567"

@@ -406,7 +406,10 @@ class _FileFixer:
             small = self.scratch / f"lines-{id(self)}.csv"
             try:
                 _copy_lines(path, small, ends, [1, *wanted])
-                source = open_source(small, self.chunk_rows, result.read_options or ReadOptions())
+                try:
+                    source = open_source(small, self.chunk_rows, result.read_options or ReadOptions())
+                except ReadError:
+                    return False  # the few lines alone read otherwise than in their file: rewrite it whole
                 assert result.type is not None  # a file that was read has a type
                 layout = map_columns(rules_for(result.type, "csv"), source.columns, False, Emitter("", "", []), 1)
                 keys = column_keys(source)
@@ -574,7 +577,9 @@ BLOCK = 1 << 24
 
 def _line_ends(path: Path) -> np.ndarray | None:
     """The offset of each line's end (its ``\\n``, or the file's end for a last line without one), or
-    ``None`` when a lone ``\\r`` (a line end to the CSV reader, not here) makes lines and records differ.
+    ``None`` when a lone ``\\r`` (a line end to the CSV reader, not here) makes lines and records differ,
+    or when the file holds a NUL byte: the reader judges binary by its first 64 KB, so a line with a
+    NUL copied into the small file of changed lines could be refused there though its file was read.
 
     With no lone ``\\r`` a record spans at least one line, so as many lines as the reader's records
     (plus the header) means no record spans two: line k holds row k.
@@ -586,6 +591,8 @@ def _line_ends(path: Path) -> np.ndarray | None:
         while block := handle.read(BLOCK):
             if block.endswith(b"\r"):
                 block += handle.read(1)  # a \r\n across two blocks is one line end
+            if b"\x00" in block:
+                return None
             data = np.frombuffer(block, dtype=np.uint8)
             if b"\r" in block:
                 cr = np.flatnonzero(data == 13)
