@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -34,10 +36,13 @@ class _App(typer.Typer):
 
     Commands catch what they expect themselves; this only turns a bug into a line that says so
     instead of a traceback (``--debug`` / ``OMNIMIG_DEBUG=1`` lets the traceback through), and
-    Ctrl-C into "interrupted", exit 130.
+    Ctrl-C into "interrupted", exit 130. SIGTERM (``kill``, a CI runner's or a container's stop)
+    takes the Ctrl-C path too, so what an interrupted run cleans up (partial files, spill files,
+    worker processes) is cleaned up however it was stopped.
     """
 
     def __call__(self, *args: object, **kwargs: object) -> object:
+        previous = _on_sigterm(_terminated)
         try:
             return super().__call__(*args, **kwargs)
         except KeyboardInterrupt:
@@ -51,6 +56,19 @@ class _App(typer.Typer):
             line = _internal_error(exc, _("running the command"))
             _stderr().print(_("omnimig: error: {message}").format(message=line), markup=False)
             sys.exit(2)
+        finally:
+            _on_sigterm(previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Set the SIGTERM handler (main thread only; elsewhere signals cannot be handled) and return the old one."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 class Language(StrEnum):

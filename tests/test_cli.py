@@ -16,6 +16,8 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -956,3 +958,28 @@ def test_no_arguments_shows_help() -> None:
     result = run()
     assert_no_traceback(result)
     assert "validate" in result.output and "schemas" in result.output
+
+
+def test_sigterm_takes_the_ctrl_c_path_interrupted_exit_130(tmp_path: Path) -> None:
+    """A run stopped with SIGTERM (kill, a CI runner, a container) cleans up like Ctrl-C: the command's
+    own KeyboardInterrupt handling runs (partial files, spill files and workers go), one line, exit 130."""
+    script = (
+        "import os, signal, time\n"
+        "import omnimig.api as api\n"
+        "def stopped(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "api.validate = stopped\n"
+        "from omnimig.cli import app\n"
+        "app()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "validate", "samples/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OMNIMIG_LANG": "en"},
+    )
+    assert done.returncode == 130, done.stderr
+    assert "interrupted" in done.stderr and "Traceback" not in done.stderr
