@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
@@ -85,3 +86,19 @@ def inline_row(row: int, cells: dict[str, str | float]) -> str:
         else:
             parts.append(f'<c r="{col}{row}"><v>{value!r}</v></c>')
     return f'<row r="{row}">{"".join(parts)}</row>'
+
+
+def read_dict_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file's header and rows as dicts (a BOM ignored), for tests that edit an export and write it back."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_dict_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    """Rows as dicts written back as a UTF-8 CSV file under ``header``."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -12,6 +12,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from filetools import read_dict_csv, write_dict_csv
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,28 +25,14 @@ from omnimig.transforms.settings import Settings
 ORDERS = Path(__file__).parent / "data" / "transform" / "shopify" / "orders_export.csv"
 
 
-def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, header)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def test_same_address_cells_of_two_buyers_are_two_addresses(tmp_path: Path) -> None:
     """The remembered order address is keyed by the buyer too: a copy of order #1002 by another buyer,
     with the same shipping cells and no Shipping Name (so each buyer's own names fill it), gets its own."""
-    header, rows = _rows(ORDERS)
+    header, rows = read_dict_csv(ORDERS)
     group = [dict(r, **{"Shipping Name": ""}) for r in rows if r["Name"] == "#1002"]
     copy = [dict(r, Name="#2002", Email="other.buyer@example.com") for r in group]
     copy[0]["Billing Name"] = "Başka Alıcı"
-    path = _write(tmp_path / "orders_export.csv", header, [*group, *copy])
+    path = write_dict_csv(tmp_path / "orders_export.csv", header, [*group, *copy])
     result = transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
     with result.paths["user"].open(encoding="utf-8", newline="") as handle:
         users = {u["email"]: (u["first_name"], u["last_name"]) for u in csv.DictReader(handle)}
@@ -62,8 +49,8 @@ def test_same_address_cells_of_two_buyers_are_two_addresses(tmp_path: Path) -> N
 
 def test_memo_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past its bound the address memo starts again, and the bundle and summary are the same."""
-    header, rows = _rows(ORDERS)
-    path = _write(tmp_path / "orders_export.csv", header, rows)
+    header, rows = read_dict_csv(ORDERS)
+    path = write_dict_csv(tmp_path / "orders_export.csv", header, rows)
     full = transform("shopify", [path], tmp_path / "a", "csv", Settings(), Options())
     monkeypatch.setattr(shopify, "MEMO_LIMIT", 1)
     tiny = transform("shopify", [path], tmp_path / "b", "csv", Settings(), Options())
@@ -90,8 +77,8 @@ def test_pick_reads_what_get_reads(present: list[str], cells: list[str], wanted:
 
 def test_caches_are_emptied_after_a_run(tmp_path: Path) -> None:
     """The cleaning caches hold customer data (emails, addresses): a run leaves none of it behind."""
-    header, rows = _rows(ORDERS)
-    path = _write(tmp_path / "orders_export.csv", header, rows)
+    header, rows = read_dict_csv(ORDERS)
+    path = write_dict_csv(tmp_path / "orders_export.csv", header, rows)
     transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
     for cached in (shopify._text, shopify._email, shopify._amount, shopify._encoded, core._identity, core._folded):
         assert cached.cache_info().currsize == 0, cached

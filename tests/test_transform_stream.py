@@ -8,11 +8,11 @@ user rejected at the end whose orders were finished batches earlier.
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 
 import pytest
+from filetools import read_dict_csv, write_dict_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transform_corpus import Shop, shops, write_shopify
@@ -50,20 +50,6 @@ def _same(whole: Result, streamed: Result) -> None:
     assert streamed.exit_code == whole.exit_code
 
 
-def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, header)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
 def test_fixture_streamed_in_ones_is_the_whole_run(tmp_path: Path, fmt: str) -> None:
     inputs = [ORDERS, CUSTOMERS]
@@ -80,10 +66,10 @@ def test_no_spill_file_is_left(tmp_path: Path) -> None:
 def test_an_order_repeated_further_down_is_refused_as_before(tmp_path: Path) -> None:
     """Rows of one order that are not together: the later run is a second export of the order,
     refused with its items, whether the rows are read whole or a row at a time."""
-    header, rows = _rows(ORDERS)
+    header, rows = read_dict_csv(ORDERS)
     first = rows[0]["Name"]
     again = [dict(r) for r in rows if r["Name"] == first]
-    path = _write(tmp_path / "orders_export.csv", header, [*rows, *again])
+    path = write_dict_csv(tmp_path / "orders_export.csv", header, [*rows, *again])
     whole = _run([path], tmp_path / "whole", streamed=False, small=False)
     small = _run([path], tmp_path / "small", streamed=True, small=True)
     _same(whole, small)
@@ -105,17 +91,17 @@ def test_a_user_rejected_at_the_end_takes_orders_from_earlier_batches(tmp_path: 
 
 
 def _late_user(tmp_path: Path, lang: str) -> None:
-    header, rows = _rows(ORDERS)
+    header, rows = read_dict_csv(ORDERS)
     email = rows[0]["Email"].strip().lower()
-    c_header, customers = _rows(CUSTOMERS)
+    c_header, customers = read_dict_csv(CUSTOMERS)
     nameless = {"First Name": "", "Last Name": ""}
     customers = [dict(c, **nameless) if c["Email"].strip().lower() == email else c for c in customers]
     if not any(c["Email"].strip().lower() == email for c in customers):
         customers.append(dict(dict.fromkeys(c_header, ""), Email=email))
     blank = {"Billing Name": "", "Shipping Name": ""}
     rows = [dict(r, **blank) if r["Email"].strip().lower() == email else r for r in rows]
-    orders = _write(tmp_path / "orders_export.csv", header, rows)
-    cust = _write(tmp_path / "customers_export.csv", c_header, customers)
+    orders = write_dict_csv(tmp_path / "orders_export.csv", header, rows)
+    cust = write_dict_csv(tmp_path / "customers_export.csv", c_header, customers)
     whole = _run([orders, cust], tmp_path / "whole", streamed=False, small=False)
     small = _run([orders, cust], tmp_path / "small", streamed=True, small=True)
     _same(whole, small)
@@ -136,8 +122,8 @@ def test_generated_exports_stream_like_the_whole_run(
     """Any generated shop with planted defects, its rows shuffled (so orders come apart): same bundle."""
     base = tmp_path_factory.mktemp("shop")
     path = write_shopify(shop, base / "orders_export.csv")
-    header, rows = _rows(path)
+    header, rows = read_dict_csv(path)
     rows_shuffled.shuffle(rows)
-    path = _write(path, header, rows)
+    path = write_dict_csv(path, header, rows)
     whole = _run([path], base / "whole", streamed=False, small=False)
     _same(whole, _run([path], base / "small", streamed=True, small=True))
