@@ -387,17 +387,7 @@ def _validate_in_workers(
             progress(targets[i].path, size, size)
 
     outcomes = workers.run_jobs(jobs, n_threads, here, done, begin)
-    results: list[FileResult] = []
-    reported: list[FileResult] = []
-    unreadable: list[str] = []
-    for target, outcome in zip(targets, outcomes, strict=True):
-        if isinstance(outcome, str):
-            unreadable.append(outcome)
-            reported.append(unreadable_result(target, outcome))
-        else:
-            results.append(outcome)
-            reported.append(outcome)
-    return reported, results, unreadable
+    return _sorted_out(targets, outcomes)
 
 
 def _checked(
@@ -410,9 +400,19 @@ def _checked(
     n_threads: int,
     source: Source | None,
     pool: Executor | None,
+    opened: Future[Source] | None = None,
+    after_open: Callable[[], None] | None = None,
 ) -> FileResult | str:
-    """``validate_file``, or the one line of a file that could not be read (an unexpected failure too)."""
+    """``validate_file``, or the one line of a file that could not be read (an unexpected failure too).
+
+    ``opened`` is the file already being opened ahead; ``after_open`` runs once it opened (the next
+    file is then opened ahead in its turn). A failure to open is the file's one line like any other.
+    """
     try:
+        if opened is not None:
+            source = opened.result()  # waits: an ahead future only runs inside result()
+        if after_open is not None:
+            after_open()
         return validate_file(
             target,
             lists,
@@ -448,41 +448,43 @@ def _validate_targets(
     pool: Executor | None,
 ) -> tuple[list[FileResult], list[FileResult], list[str]]:
     """Each file's field rules, in target order: (reported, read results, unreadable lines)."""
-    results: list[FileResult] = []
-    reported: list[FileResult] = []
-    unreadable: list[str] = []
+    outcomes: list[FileResult | str] = []
     for i, target in enumerate(targets):
         hook = None if progress is None else partial(progress, target.path)
         opened, opening = opening, None
-        try:
-            source = opened.result() if opened is not None else None
-            if i + 1 < len(targets):  # its encoding is checked while this file is read and checked
-                opening = _open_ahead(targets[i + 1], chunk_rows, options, n_threads)
-            result = validate_file(
-                target,
-                lists,
-                chunk_rows=chunk_rows,
-                progress=hook,
-                options=options,
-                examples=examples,
-                n_threads=n_threads,
-                source=source,
-                pool=pool,
-            )
-        except ReadError as exc:
-            line = str(exc)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # one bad file must not take the others down
-            if debug_enabled():
-                raise
-            line = internal_error_line(str(target.path), exc)
+        ahead: list[Future[Source]] = []
+        open_next = partial(_open_next, targets[i + 1 : i + 2], chunk_rows, options, n_threads, ahead)
+        outcomes.append(
+            _checked(target, lists, chunk_rows, hook, options, examples, n_threads, None, pool, opened, open_next)
+        )
+        opening = ahead[0] if ahead else None
+    return _sorted_out(targets, outcomes)
+
+
+def _open_next(
+    following: list[Target],
+    chunk_rows: int,
+    options: ReadOptions | None,
+    n_threads: int,
+    into: list[Future[Source]],
+) -> None:
+    """Open the next file ahead (its encoding checked while this file is read and checked)."""
+    if following:
+        into.append(_open_ahead(following[0], chunk_rows, options, n_threads))
+
+
+def _sorted_out(
+    targets: list[Target], outcomes: list[FileResult | str]
+) -> tuple[list[FileResult], list[FileResult], list[str]]:
+    """(reported, read results, unreadable lines), in target order."""
+    results: list[FileResult] = []
+    reported: list[FileResult] = []
+    unreadable: list[str] = []
+    for target, outcome in zip(targets, outcomes, strict=True):
+        if isinstance(outcome, str):
+            unreadable.append(outcome)
+            reported.append(unreadable_result(target, outcome))
         else:
-            results.append(result)
-            reported.append(result)
-            pa.default_memory_pool().release_unused()  # the file's chunks are gone; its keys stay
-            continue
-        pa.default_memory_pool().release_unused()
-        unreadable.append(line)
-        reported.append(unreadable_result(target, line))
+            results.append(outcome)
+            reported.append(outcome)
     return reported, results, unreadable
