@@ -73,10 +73,10 @@ def validate(
     A file that cannot be read does not raise: it is an ``unreadable`` error in the report (and
     ``Report.exit_code`` is 2). ``UsageError`` or ``SchemaError`` when nothing can run at all.
     """
+    from omnimig.io.ahead import threads as resolve_threads
     from omnimig.io.table import ReadOptions
     from omnimig.schemas import type_named
-    from omnimig.validation.result import Report
-    from omnimig.validation.run import validate_paths
+    from omnimig.validation import spawn
 
     if type is not None and not isinstance(type, str):
         raise UsageError(f"type {type!r}: give a type name such as order")
@@ -91,19 +91,27 @@ def validate(
             raise UsageError(f"{name} {value!r}: a whole number of at least {least}")
     given = as_paths(paths)
     options = ReadOptions(sheet=None if sheet is None else str(sheet), header_row=header_row)
-    run = validate_paths(
-        given,
-        None if type is None else type_named(type),
-        None if choices is None else Path(choices),
-        strict=strict,
-        require_all=require_all,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        steps=steps,
-        options=options,
-        examples=examples,
-        threads=threads,
-    )
+    threads = resolve_threads(threads)  # once: the idle CPUs are counted now, not again later
+    spawn.prestart(given, threads)  # before pandas is imported here: the workers import it meanwhile
+    try:
+        from omnimig.validation.result import Report
+        from omnimig.validation.run import validate_paths
+
+        run = validate_paths(
+            given,
+            None if type is None else type_named(type),
+            None if choices is None else Path(choices),
+            strict=strict,
+            require_all=require_all,
+            chunk_rows=chunk_rows,
+            progress=progress,
+            steps=steps,
+            options=options,
+            examples=examples,
+            threads=threads,
+        )
+    finally:
+        spawn.discard()  # a worker started early and not used
     from omnimig.fixing.marks import fixable
 
     return Report(run, show_order=len(run.reported) > 1 or any(p.is_dir() for p in given), fixes=fixable)

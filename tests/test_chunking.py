@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnimig.sampling.generate import generate
-from omnimig.validation import workers
+from omnimig.validation import spawn
 from omnimig.validation.run import Validation, validate_paths
 
 Key = tuple[str, int | None, str | None, str, str]
@@ -96,5 +96,5 @@ def test_worker_processes_find_the_same_problems_at_every_chunk_size(
 ) -> None:
     """Files checked in worker processes (``omnimig.validation.workers``, forced on for this small
     bundle) give every problem, message and row number of the one-process report, in its order."""
-    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+    monkeypatch.setattr(spawn, "MIN_BYTES", 0)
     assert full(validate_paths([planted[0]], chunk_rows=chunk_rows, threads=2)) == whole

@@ -35,7 +35,7 @@ from omnimig.io.table import Chunk
 from omnimig.sampling.generate import generate
 from omnimig.schemas.rules import load_choices
 from omnimig.validation import run as run_module
-from omnimig.validation import workers
+from omnimig.validation import spawn, workers
 from omnimig.validation.problem import FileResult
 from omnimig.validation.run import Target, validate_file, validate_paths
 
@@ -249,13 +249,13 @@ def test_a_large_file_taken_as_utf8_from_its_start_is_judged_as_when_checked_who
 
 
 # -- worker processes (omnimig.validation.workers) ---------------------------------------------------
-# Above ``workers.MIN_BYTES`` a bundle's files are checked side by side in worker processes; the
+# Above ``spawn.MIN_BYTES`` a bundle's files are checked side by side in worker processes; the
 # tests lower the threshold to 0 so that small bundles use them too.
 
 
 @pytest.fixture
 def with_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+    monkeypatch.setattr(spawn, "MIN_BYTES", 0)
 
 
 def test_worker_processes_give_the_byte_identical_report(
@@ -315,7 +315,7 @@ def test_many_problems_travel_through_a_private_file_and_give_the_same_report(
     one = report_json(planted)
     monkeypatch.setenv(THREADS_ENV, "2")
     code = "import omnimig.validation.workers as w; w.INLINE_PROBLEMS = 0; w.serve()"
-    monkeypatch.setattr(workers, "WORKER_CODE", code)
+    monkeypatch.setattr(spawn, "WORKER_CODE", code)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert report_json(planted) == one
     assert list(tmp_path.iterdir()) == []
@@ -328,7 +328,7 @@ def test_one_thread_and_small_bundles_start_no_process(planted: Path, monkeypatc
     monkeypatch.setattr(workers._Worker, "__init__", refuse)
     monkeypatch.setenv(THREADS_ENV, "2")
     assert found_key(report_json(planted)) == answer_key(planted)  # small: under MIN_BYTES
-    monkeypatch.setattr(workers, "MIN_BYTES", 0)
+    monkeypatch.setattr(spawn, "MIN_BYTES", 0)
     monkeypatch.setenv(THREADS_ENV, "1")
     assert found_key(report_json(planted)) == answer_key(planted)  # one thread: the in-process path
 
@@ -336,7 +336,7 @@ def test_one_thread_and_small_bundles_start_no_process(planted: Path, monkeypatc
 def _cli(args: list[str], code: str, **kw: object) -> subprocess.Popen[str]:
     """``omnimig`` in a subprocess with worker processes on (threshold 0) that run ``code``."""
     script = (
-        "import omnimig.validation.workers as w; w.MIN_BYTES = 0; "
+        "import omnimig.validation.spawn as w; w.MIN_BYTES = 0; "
         f"w.WORKER_CODE = {code!r}; from omnimig.cli import app; app()"
     )
     env = {**os.environ, THREADS_ENV: "2"}
@@ -369,7 +369,7 @@ def test_a_crashed_worker_raises_worker_crashed_from_the_api(
     planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
 ) -> None:
     monkeypatch.setenv(THREADS_ENV, "2")
-    monkeypatch.setattr(workers, "WORKER_CODE", "import os; os._exit(3)")
+    monkeypatch.setattr(spawn, "WORKER_CODE", "import os; os._exit(3)")
     with pytest.raises(workers.WorkerCrashed, match=r"\.csv: the worker process .* \(exit code 3\)"):
         omnimig.validate(planted)
 
@@ -434,7 +434,7 @@ def test_an_early_failure_here_stops_the_workers(
 ) -> None:
     """When this process stops for any reason while a worker checks a file, the worker is killed."""
     monkeypatch.setenv(THREADS_ENV, "2")
-    monkeypatch.setattr(workers, "WORKER_CODE", _HANG)
+    monkeypatch.setattr(spawn, "WORKER_CODE", _HANG)
     started_workers: list[workers._Worker] = []
     original = workers._Worker.__init__
 

@@ -304,7 +304,7 @@ def validate_paths(
     given, is called as ``progress(path, bytes read, file size)`` as each file is checked (see
     ``omnimig.validation.progress.FileProgress``); ``steps`` as ``steps(rule, done, total)`` while
     the bundle rules run. ``threads`` (default: ``OMNIMIG_THREADS``, else the idle CPUs: ``omnimig.io.ahead``)
-    lets files be checked side by side: a bundle of ``workers.MIN_BYTES`` or more is shared between
+    lets files be checked side by side: a bundle of ``spawn.MIN_BYTES`` or more is shared between
     ``threads - 1`` worker processes and this one (``omnimig.validation.workers``); a smaller one
     is read ahead on a thread while it is checked. Results are the same for any number of threads;
     a worker process that dies raises ``WorkerCrashed`` (a ``ReadError``) naming its file.

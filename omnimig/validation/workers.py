@@ -15,12 +15,12 @@ summary's tally, and the few facts of the file. The parent replays the problems 
 ``ProblemStore`` with the same column order, so counts, examples and the order of every report
 are those of the in-process path, byte for byte (``tests/test_parallel.py``).
 
-A worker is a fresh interpreter (``python -c WORKER_CODE``: ``serve``), never a ``fork`` of
+A worker is a fresh interpreter (``python -c spawn.WORKER_CODE``: ``serve``), never a ``fork`` of
 this process, which may hold threads; not ``multiprocessing``'s spawn or fork server either,
 which run the caller's ``__main__`` again in each worker (a script without a main guard would
 start itself over). Jobs go to it on its stdin and results come back on a pipe of their own,
 both pickle streams between two processes of this package. Workers start only when the bundle is
-large enough to repay the start (``MIN_BYTES``, about 0.7 s of CPU to import pandas and pyarrow,
+large enough to repay the start (``spawn.MIN_BYTES``, about 0.7 s of CPU to import pandas and pyarrow,
 overlapping this process' first file). They ignore Ctrl-C (this process kills them), die with it
 (``PR_SET_PDEATHSIG`` and a watch on the parent's pid), and a worker that dies mid-file turns into
 one line naming the file (``WorkerCrashed``, exit 2): its pipe ends, so nothing waits for it,
@@ -56,19 +56,14 @@ from omnimig.io.ahead import THREADS_ENV
 from omnimig.io.read_csv import LAZY_UTF8
 from omnimig.io.table import ReadOptions
 from omnimig.schemas.rules import load_choices
+from omnimig.validation import spawn
 from omnimig.validation.problem import FileResult, ProblemStore
 from omnimig.validation.stats import TypeTally
 
-#: A bundle smaller than this (bytes, all files) is checked in this process: starting a worker
-#: (an interpreter importing pandas and pyarrow, about 0.7 s of CPU) would cost more than it saves.
-MIN_BYTES = 64 * 2**20
 #: Problems beyond this many go back through a private temporary file rather than one message.
 INLINE_PROBLEMS = 100_000
-#: The code a worker process runs (``python -c``); tests point it at a worker that crashes or hangs.
-WORKER_CODE = "from omnimig.validation.workers import serve; serve()"
-#: The file descriptor a worker writes its results to (passed to it; stdout stays free).
+#: The file descriptor a worker writes its results to when ``spawn.FD_ENV`` does not name one.
 RESULTS_FD = 3
-_FD_ENV = "OMNIMIG_WORKER_FD"
 
 
 class WorkerCrashed(ReadError):
@@ -111,13 +106,7 @@ class Shipped:
 
 def worth_workers(paths: list[Path], n_threads: int) -> bool:
     """Is a worker process worth starting: threads allowed, two files or more, enough bytes?"""
-    if n_threads <= 1 or len(paths) < 2 or os.name != "posix" or not sys.executable:
-        return False
-    total = 0
-    for p in paths:
-        with contextlib.suppress(OSError):
-            total += p.stat().st_size
-    return total >= MIN_BYTES
+    return spawn.worth((file_size(p) for p in paths), n_threads)
 
 
 # -- in the worker ------------------------------------------------------------------------------
@@ -141,7 +130,7 @@ def serve(task: Callable[[Job], Shipped] | None = None) -> None:
         i18n.use(sys.argv[1])
     run = task or check_file
     jobs = sys.stdin.buffer
-    with os.fdopen(int(os.environ.get(_FD_ENV, RESULTS_FD)), "wb") as out:
+    with os.fdopen(int(os.environ.get(spawn.FD_ENV, RESULTS_FD)), "wb") as out:
         while True:
             try:
                 job = pickle.load(jobs)
@@ -302,20 +291,9 @@ class _Worker:
 
     def __init__(self, owner: Workers) -> None:
         self.owner = owner
-        read_end, write_end = os.pipe()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", WORKER_CODE, i18n.current(), str(os.getpid())],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=None if debug_enabled() else subprocess.DEVNULL,
-                pass_fds=(write_end,),
-                close_fds=True,
-                env={**os.environ, _FD_ENV: str(write_end)},
-            )
-        finally:
-            os.close(write_end)  # only the worker holds it now: its death is EOF here
-        self.results = os.fdopen(read_end, "rb")
+        started = spawn.take() or spawn.start()  # one started early (``spawn.prestart``), else a new one
+        self.process = started.process
+        self.results = started.results
         self.thread = threading.Thread(target=self._feed, name="omnimig-worker", daemon=True)
         self.thread.start()
 
@@ -477,4 +455,4 @@ def run_jobs(
     return [r for r in out if r is not None]
 
 
-__all__ = ["MIN_BYTES", "Job", "Shipped", "WorkerCrashed", "file_size", "run_jobs", "worth_workers"]
+__all__ = ["Job", "Shipped", "WorkerCrashed", "file_size", "run_jobs", "worth_workers"]
