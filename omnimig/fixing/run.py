@@ -928,8 +928,9 @@ def _patched(keys: pd.DataFrame | None, new: pd.DataFrame | None, at: np.ndarray
             continue
         index = np.arange(len(old), dtype=np.int64)
         index[where] = len(old) + np.arange(len(put), dtype=np.int64)
-        joined = pa.concat_arrays([old, put]).take(pa.array(index))
-        columns[name] = pd.arrays.ArrowStringArray(pa.chunked_array([joined]))
+        joined = pa.chunked_array([pa.concat_arrays([old, put]).take(pa.array(index))])
+        is_text = pa.types.is_string(joined.type) or pa.types.is_large_string(joined.type)
+        columns[name] = pd.arrays.ArrowStringArray(joined) if is_text else pd.arrays.ArrowExtensionArray(joined)
     return pd.DataFrame(columns)
 
 

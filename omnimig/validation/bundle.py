@@ -29,7 +29,7 @@ from omnimig.exceptions import SchemaError
 from omnimig.i18n import _
 from omnimig.i18n import field as named
 from omnimig.io.table import TEXT
-from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, migration_types, table_rules
+from omnimig.schemas.rules import NUMBER_TEXT, MigrationType, line_column, migration_types, table_rules
 from omnimig.validation.fields import Text, as_mask, text_array
 from omnimig.validation.problem import FileResult, Problem, Severity, shorten
 from omnimig.validation.stats import BundleStats, build, summary_specs
@@ -732,6 +732,15 @@ def _cents(text: Text) -> np.ndarray:
     return np.where(plain, np.round(numbers * 100), np.nan)
 
 
+def line_amounts(price: Text, quantity: Text) -> np.ndarray:
+    """Each row's price x quantity in cents (float64), NaN where either is not a number.
+
+    The one definition of a line's amount for the covers-children check: ``run`` keeps it per
+    row of a child file (``rules.line_column``) instead of the price and quantity text.
+    """
+    return _cents(price) * _numbers(quantity)
+
+
 def _covers_children(
     mtype: MigrationType, check: dict[str, Any], table: _Table, tables: dict[str, _Table], sink: _Sink
 ) -> None:
@@ -741,12 +750,14 @@ def _covers_children(
     needed = [*check["fields"], check["amount"]]
     if children is None or any(f not in frame for f in needed):
         return
-    if any(f not in children.frame for f in [*spec["fields"], spec["price"], spec["quantity"]]):
+    kept = line_column(spec["price"], spec["quantity"])
+    if any(f not in children.frame for f in [*spec["fields"], kept]):
         return
     codes, size = table.codes(check["fields"])
     # Sum of price x quantity per key: child rows are summed by key code with bincount; a key
-    # whose lines all lack a number has no total.
-    line = _cents(children.text(spec["price"])) * _numbers(children.text(spec["quantity"]))
+    # whose lines all lack a number has no total. The line amounts were worked out as each child
+    # file was read (``line_amounts``).
+    line = children.frame[kept].to_numpy(dtype=np.float64, na_value=np.nan)
     child_codes = children.codes(spec["fields"])[0]
     counted = (child_codes >= 0) & ~np.isnan(line)
     totals = np.bincount(child_codes[counted], weights=line[counted], minlength=size)

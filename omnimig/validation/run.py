@@ -21,9 +21,18 @@ from omnimig.io.ahead import threads as resolve_threads
 from omnimig.io.paths import OWN_FILES
 from omnimig.io.read_csv import LAZY_UTF8, Reencode
 from omnimig.io.table import TEXT, Chunk, ReadOptions, Source
-from omnimig.schemas.rules import ChoiceList, bundle_fields, load_choices, rules_for, table_rules, type_names
+from omnimig.schemas.rules import (
+    ChoiceList,
+    bundle_fields,
+    line_column,
+    line_fields,
+    load_choices,
+    rules_for,
+    table_rules,
+    type_names,
+)
 from omnimig.validation import workers
-from omnimig.validation.bundle import BundleOutcome, check_bundle
+from omnimig.validation.bundle import BundleOutcome, check_bundle, line_amounts
 from omnimig.validation.fields import Emitter, check_chunk, map_columns, text_array
 from omnimig.validation.problem import FileResult, Problem, ProblemStore
 from omnimig.validation.stats import BundleStats, TypeTally, key_fields, summary_spec
@@ -172,6 +181,9 @@ def _validate_file(
     # The key columns the bundle rules need, kept as the Arrow arrays the chunks already hold:
     # they are stitched into one column without a copy at the end.
     kept: dict[str, list[pa.Array]] = {f: [] for f in kept_fields}
+    # A child's line amounts (price x quantity, in cents) are kept as one number per row.
+    lines = [(p, q) for p, q in line_fields(target.type) if p in layout.columns and q in layout.columns]
+    kept_lines: dict[str, list[pa.Array]] = {line_column(p, q): [] for p, q in lines}
     kept_rows: list[np.ndarray] = []
     field_of = {column: name for name, column in layout.columns.items()}
     chunks = ahead(source.chunks, n_threads)
@@ -192,6 +204,11 @@ def _validate_file(
                 column = text_array(chunk.data[layout.columns[f]])
                 column = column if column.type == TEXT else column.cast(TEXT)
                 kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+            for p, q in lines:
+                amounts = line_amounts(
+                    text_array(chunk.data[layout.columns[p]]), text_array(chunk.data[layout.columns[q]])
+                )
+                kept_lines[line_column(p, q)].append(pa.array(amounts))  # NaN stays a NaN value, not a null
             kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
             if progress is not None:
                 progress(min(source.bytes_read() or 0, size), size)
@@ -206,6 +223,7 @@ def _validate_file(
         {
             "row": np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=np.int32),
             **{f: pd.arrays.ArrowStringArray(pa.chunked_array(kept[f], type=TEXT)) for f in kept_fields},
+            **{n: pd.arrays.ArrowExtensionArray(pa.chunked_array(a, type=pa.float64())) for n, a in kept_lines.items()},
         }
     )
     problems.flush()

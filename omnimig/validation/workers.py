@@ -268,9 +268,7 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
         keys = pd.DataFrame(
             {
                 "row": table.column("row").to_numpy().astype(np.int32, copy=False),
-                **{
-                    name: pd.arrays.ArrowStringArray(table.column(name)) for name in table.column_names if name != "row"
-                },
+                **{name: _key_column(table.column(name)) for name in table.column_names if name != "row"},
             }
         )
     result = FileResult(str(path), type_name, shipped.format, shipped.rows, store, shipped.columns, keys)
@@ -278,6 +276,13 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
     result.header_row = shipped.header_row
     result.tally = shipped.tally
     return result
+
+
+def _key_column(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """A key column as ``run`` keeps it: text as ``ArrowStringArray``, a line amount as numbers."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return pd.arrays.ArrowStringArray(column)
+    return pd.arrays.ArrowExtensionArray(column)
 
 
 def _discard(shipped: Shipped) -> None:
