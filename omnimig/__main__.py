@@ -1,3 +1,3 @@
-from omnimig.cli import app
+from omnimig.cli import console
 
-app()
+console()
