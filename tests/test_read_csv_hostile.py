@@ -139,7 +139,7 @@ def test_a_short_row_with_a_huge_cell_prints_no_exception_from_the_parser(tmp_pa
 
 
 def test_a_cell_longer_than_the_parse_block_is_a_max_length_problem_at_its_row(tmp_path: Path) -> None:
-    """A 5 MB cell does not fit pyarrow's 4 MB block: the file is read again with a larger one."""
+    """A 5 MB cell does not fit pyarrow's parse block (2 MB): the file is read again with a larger one."""
     assert read_csv_module.PARSE_BLOCK < 5 << 20
     path = tmp_path / "order_item.csv"
     lines = ["order_number,product,sku,quantity,price,image_url,extra_field", "O1,Kalem,SKU1,1,10.00,,"]

@@ -53,9 +53,11 @@ FALLBACK_ENCODING = "cp1254"
 RESAVE = N_('open it in Excel and use "Save as" > "CSV UTF-8 (Comma delimited)"')
 
 BLOCK = 1 << 20
-# Bytes pyarrow parses at a time. Larger blocks parse a little faster but every block is held
-# twice (text and columns) while it is converted; 4 MB keeps that small next to a chunk.
-PARSE_BLOCK = 4 << 20
+# Bytes pyarrow parses at a time. Every block is held twice (text and columns) while it is
+# converted, and a block that stays in the CPU's cache parses faster: on the 1M bundle's
+# order.csv (288 MB) a whole validation took 4.8-5.0 s of CPU with 1-2 MB blocks against 5.5-6.0 s
+# with 4 MB (and 5.3 s with 512 KB; bench/RESULTS.md, issue 16).
+PARSE_BLOCK = 2 << 20
 # The longest record read: a record longer than the parse block is read again with a larger
 # block (4x each time) up to this bound; longer is refused naming its row.
 MAX_RECORD = 256 << 20
