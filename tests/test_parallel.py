@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -309,15 +310,39 @@ def test_worker_processes_on_hostile_csv_give_the_same_report(
 def test_many_problems_travel_through_a_private_file_and_give_the_same_report(
     tmp_path: Path, planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
 ) -> None:
-    """Past ``INLINE_PROBLEMS`` a worker writes its problems to a temporary file the parent reads
-    and deletes; nothing of it is left behind."""
+    """Past ``INLINE_PROBLEMS`` a worker writes its problems to a temporary file with no name that
+    the parent reads back; nothing of it is ever on disk under a name."""
     monkeypatch.setenv(THREADS_ENV, "1")
     one = report_json(planted)
     monkeypatch.setenv(THREADS_ENV, "2")
     code = "import omnimig.validation.workers as w; w.INLINE_PROBLEMS = 0; w.serve()"
     monkeypatch.setattr(spawn, "WORKER_CODE", code)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this process made it: its tempdir is cached
     assert report_json(planted) == one
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_killed_after_spilling_its_problems_leaves_nothing_on_disk(
+    tmp_path: Path, planted: Path, monkeypatch: pytest.MonkeyPatch, with_workers: None
+) -> None:
+    """The spill file has no name from the start (the parent made it and shares it by descriptor),
+    so a worker killed right after writing to it leaves no customer data behind (the run stops
+    with ``WorkerCrashed`` naming the file, as any crash)."""
+    code = (
+        "import os, signal, omnimig.validation.workers as w\n"
+        "w.INLINE_PROBLEMS = 0\n"
+        "def task(job):\n"
+        "    w.check_file(job)\n"  # spilled: every problem went to the file
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "w.serve(task)\n"
+    )
+    monkeypatch.setattr(spawn, "WORKER_CODE", code)
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this process made it: its tempdir is cached
+    with pytest.raises(workers.WorkerCrashed, match=r"stopped unexpectedly \(signal 9\)"):
+        omnimig.validate(planted)
     assert list(tmp_path.iterdir()) == []
 
 

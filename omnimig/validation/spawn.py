@@ -19,6 +19,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ MIN_BYTES = 64 * 2**20
 WORKER_CODE = "from omnimig.validation.workers import serve; serve()"
 #: The environment variable naming the worker's end of its results pipe.
 FD_ENV = "OMNIMIG_WORKER_FD"
+#: The environment variable naming the worker's spill file (problems past ``workers.INLINE_PROBLEMS``).
+SPILL_ENV = "OMNIMIG_WORKER_SPILL_FD"
 
 
 @dataclass
@@ -44,27 +47,37 @@ class Started:
     process: subprocess.Popen[bytes]
     results: BinaryIO
     language: str
+    #: A private temporary file with no name (unlinked as it is made), shared with the worker by
+    #: descriptor: the worker appends a job's problems to it when there are very many, this process
+    #: reads them back by position. Whatever happens to either process, nothing is left on disk.
+    spill: BinaryIO
 
 
 def start() -> Started:
     """Start one worker process in the current language (``OSError`` when none can start)."""
-    read_end, write_end = os.pipe()
+    spill = tempfile.TemporaryFile(prefix="omnimig-problems-")  # noqa: SIM115  (0600, no name on POSIX)
+    try:
+        read_end, write_end = os.pipe()
+    except BaseException:
+        spill.close()
+        raise
     try:
         process = subprocess.Popen(
             [sys.executable, "-c", WORKER_CODE, i18n.current(), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=None if debug_enabled() else subprocess.DEVNULL,
-            pass_fds=(write_end,),
+            pass_fds=(write_end, spill.fileno()),
             close_fds=True,
-            env={**os.environ, FD_ENV: str(write_end)},
+            env={**os.environ, FD_ENV: str(write_end), SPILL_ENV: str(spill.fileno())},
         )
     except BaseException:
         os.close(read_end)
+        spill.close()
         raise
     finally:
         os.close(write_end)  # only the worker holds it now: its death is EOF here
-    return Started(process, os.fdopen(read_end, "rb"), i18n.current())
+    return Started(process, os.fdopen(read_end, "rb"), i18n.current(), spill)
 
 
 def worth(sizes: Iterable[int], n_threads: int) -> bool:
@@ -140,6 +153,7 @@ def _stop(spare: Started) -> None:
             spare.process.stdin.close()
     spare.process.wait()
     spare.results.close()
+    spare.spill.close()
 
 
 atexit.register(discard)

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import pickle
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -95,13 +95,14 @@ class Shipped:
     tally: TypeTally | None = None
     order: tuple[str, ...] = ()  # the problem store's column order
     examples: int = ProblemStore.EXAMPLES
-    problems: list[tuple[Any, ...]] | None = None  # report order; None when in ``problems_file``
-    problems_file: str | None = None  # pickled batches of problems, to read once and delete
+    problems: list[tuple[Any, ...]] | None = None  # report order; None when in ``problems_span``
+    problems_span: tuple[int, int] | None = None  # where in the worker's spill file its pickled batches are
     has_keys: bool = False  # an Arrow IPC stream of the key columns (``row`` first) follows the message
     keys: pa.Table | None = None  # that stream, read (never pickled: it travels as Arrow IPC)
+    spill: IO[bytes] | None = None  # in the parent: the worker's spill file, for ``problems_span``
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "keys": None}
+        return {**self.__dict__, "keys": None, "spill": None}
 
 
 def worth_workers(paths: list[Path], n_threads: int) -> bool:
@@ -197,7 +198,7 @@ def ship(result: FileResult) -> Shipped:
     if len(store) <= INLINE_PROBLEMS:
         shipped.problems = list(store.entries())
     else:
-        shipped.problems_file = _spill(store)
+        shipped.problems_span = _spill(store)
     store.close()
     if result.keys is not None:
         shipped.keys = _key_table(result.keys)
@@ -205,10 +206,11 @@ def ship(result: FileResult) -> Shipped:
     return shipped
 
 
-def _spill(store: ProblemStore) -> str:
-    """The store's problems pickled in batches to a new private (0600) temporary file; its path."""
-    fd, name = tempfile.mkstemp(prefix="omnimig-problems-")
-    with os.fdopen(fd, "wb") as out:
+def _spill(store: ProblemStore) -> tuple[int, int]:
+    """The store's problems pickled in batches onto the end of this worker's spill file (a private
+    temporary file with no name, ``spawn.Started.spill``); where they are, as (start, end)."""
+    with os.fdopen(os.dup(int(os.environ[spawn.SPILL_ENV])), "ab") as out:
+        start = out.seek(0, os.SEEK_END)
         batch: list[tuple[Any, ...]] = []
         for e in store.entries():
             batch.append(e)
@@ -217,7 +219,28 @@ def _spill(store: ProblemStore) -> str:
                 batch = []
         if batch:
             pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
-    return name
+        out.flush()
+        return start, out.tell()
+
+
+class _Span(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file read by position (``os.pread``): the descriptor is shared
+    with the worker that writes it, so this never moves its offset."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self.fd, self.pos, self.end = fd, start, end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self.end - self.pos)
+        if want <= 0:
+            return 0
+        got = os.preadv(self.fd, [view[:want]], self.pos)
+        self.pos += got
+        return got
 
 
 def _key_table(keys: pd.DataFrame) -> pa.Table:
@@ -248,19 +271,16 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
     if shipped.problems is not None:
         for e in shipped.problems:
             add(*e)
-    elif shipped.problems_file is not None:
-        try:
-            with open(shipped.problems_file, "rb") as f:
-                while True:
-                    try:
-                        batch = pickle.load(f)
-                    except EOFError:
-                        break
-                    for e in batch:
-                        add(*e)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(shipped.problems_file)
+    elif shipped.problems_span is not None:
+        assert shipped.spill is not None  # set by the thread that took it from its worker
+        with io.BufferedReader(_Span(shipped.spill.fileno(), *shipped.problems_span), 1 << 20) as f:
+            while True:
+                try:
+                    batch = pickle.load(f)
+                except EOFError:
+                    break
+                for e in batch:
+                    add(*e)
     store.flush()
     keys = None
     table = shipped.keys
@@ -285,12 +305,6 @@ def _key_column(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.ArrowExtensionArray(column)
 
 
-def _discard(shipped: Shipped) -> None:
-    if shipped.problems_file is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(shipped.problems_file)
-
-
 class _Worker:
     """One worker process and the thread that feeds it jobs and takes its results."""
 
@@ -299,6 +313,7 @@ class _Worker:
         started = spawn.take() or spawn.start()  # one started early (``spawn.prestart``), else a new one
         self.process = started.process
         self.results = started.results
+        self.spill = started.spill
         self.thread = threading.Thread(target=self._feed, name="omnimig-worker", daemon=True)
         self.thread.start()
 
@@ -321,6 +336,8 @@ class _Worker:
                 shipped = pickle.load(self.results)
                 if isinstance(shipped, Shipped) and shipped.has_keys:
                     shipped.keys = _read_ipc(self.results)
+                if isinstance(shipped, Shipped):
+                    shipped.spill = self.spill
             except Exception:  # the worker died: EOF, a broken pipe, a cut-off message
                 future.set_exception(WorkerCrashed(_crashed(owner.jobs[i].path, self.process)))
                 return
@@ -332,7 +349,7 @@ class _Worker:
             stdin.close()  # EOF: the worker leaves
 
     def stop(self) -> None:
-        """Kill the worker if it is still running and wait for it; its pipes closed."""
+        """Kill the worker if it is still running and wait for it; its pipes and spill file closed."""
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.process.kill()
@@ -342,6 +359,7 @@ class _Worker:
         self.process.wait()
         self.thread.join()
         self.results.close()
+        self.spill.close()  # the problems it held were read back; the file had no name
 
 
 def _crashed(path: Path, process: subprocess.Popen[bytes]) -> str:
@@ -404,9 +422,6 @@ class Workers:
         self.closed.set()
         for worker in self._workers:
             worker.stop()
-        for future in list(self._futures.values()):
-            if future.done() and future.exception() is None:
-                _discard(future.result())
 
     def __enter__(self) -> Workers:
         return self
