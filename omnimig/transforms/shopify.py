@@ -26,10 +26,12 @@ numbers, carriers) is left empty and listed in the summary (``Draft.cannot_fill`
 
 from __future__ import annotations
 
+import gc
 import json
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -529,6 +531,28 @@ class Context:
     address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
 
 
+#: Orders between two ``gc.freeze()`` calls while the orders are read (see ``_settled``).
+SETTLE_EVERY = 1000
+
+
+@contextmanager
+def _settled() -> Iterator[None]:
+    """Keep the cyclic garbage collector off what the orders already made; as it was afterwards.
+
+    Why: the run keeps hundreds of thousands of container objects alive for its whole length
+    (users, the cleaning caches, the rows of a chunk, the records of a batch), and every full
+    collection walked all of them again: at 50,000 orders a quarter of the source's CPU went to
+    collections that found nothing. ``gc.freeze()`` every ``SETTLE_EVERY`` orders moves what
+    exists to the permanent generation, so a collection only looks at what the recent orders
+    allocated (reference counting still frees everything as before: only cycles wait, and these
+    records make none). ``gc.unfreeze()`` hands it all back to the collector at the end.
+    """
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 #: ``transforms.run`` hands this source a ``Stream``: orders and their items go on in batches.
 STREAMS = True
 
@@ -573,12 +597,15 @@ def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -
         if sheet.kind == CUSTOMERS:
             with reading(sheet.path, ReadError, SettingsError):
                 _customers(sheet, ctx)
-    for sheet in orders:
-        with reading(sheet.path, ReadError, SettingsError):
-            for group in _groups(sheet, ctx):
-                _order(sheet, group, ctx)
-                if stream is not None and len(draft.pending) >= stream.batch:
-                    stream.take(draft)  # an order is whole: its items were made with it
+    with _settled():
+        for sheet in orders:
+            with reading(sheet.path, ReadError, SettingsError):
+                for i, group in enumerate(_groups(sheet, ctx)):
+                    if not i % SETTLE_EVERY:
+                        gc.freeze()
+                    _order(sheet, group, ctx)
+                    if stream is not None and len(draft.pending) >= stream.batch:
+                        stream.take(draft)  # an order is whole: its items were made with it
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
     _forget()
