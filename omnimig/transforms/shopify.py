@@ -221,6 +221,8 @@ class Sheet:
     filled: set[str] = field(default_factory=set)
     # Province code (folded) -> name, the first pair the export writes, found by the first pass.
     provinces: dict[str, str] = field(default_factory=dict)
+    # ``Created at`` cell -> ``nz.date`` of it (None: read it with ``nz.date``), for the chunk streamed last.
+    dates: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def chunks(self) -> Iterator[list[tuple[int, list[str]]]]:
         """The rows in file order, in chunks (one chunk, ``rows``, for a sheet read whole)."""
@@ -385,10 +387,22 @@ def _orders_sheet(
             if not keep.any():
                 continue
             cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
+            sheet.dates = _dates(frame.iloc[keep, columns["Created at"]])
             yield list(zip(numbers[keep].tolist(), cells, strict=True))
 
     sheet.stream = stream
     return sheet
+
+
+def _dates(column: pd.Series) -> dict[str, str | None]:
+    """Each distinct ``Created at`` cell of a chunk with ``nz.date`` of it, read as one column (``nz.date_column``).
+
+    An order's first row reads its date here with one dict lookup; a cell ``nz.date`` refuses maps
+    to None, and so does a cell of another chunk (an order whose rows span two chunks): ``_order``
+    reads those with ``nz.date`` itself, for the same value or the same error.
+    """
+    distinct = pd.unique(column.to_numpy(dtype=object))
+    return dict(zip(distinct.tolist(), nz.date_column(distinct.tolist()), strict=True))
 
 
 def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[str, str]) -> None:
@@ -526,7 +540,7 @@ class Context:
     province_names: dict[str, str] = field(default_factory=dict)  # code -> name, learnt from the orders export
     refunded_600: int = 0
     coded_by_email: int = 0
-    # (side, the side's raw cells, the buyer's code, email and names) -> what _order_address made of
+    # (a side's raw cells, the buyer's code, email and names) -> what _order_address made of
     # them: a buyer's address repeats on each of their orders. Cleared when it grows too big.
     address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
 
@@ -918,11 +932,14 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         values, texts[side] = _order_address(sheet, head, side, user, ctx)
         if values is not None:
             _add_address(values, origin, ctx)
-    try:
-        created = nz.date(get("Created at")) or ""
-    except nz.NormaliseError as exc:
-        refuse("created_date", str(exc))
-        return
+    raw_created = get("Created at")
+    created = sheet.dates.get(raw_created)
+    if created is None:
+        try:
+            created = nz.date(raw_created) or ""
+        except nz.NormaliseError as exc:
+            refuse("created_date", str(exc))
+            return
     ctx.earliest.see(email, created)  # a readable order date counts for date_joined, whatever else fails
     cancelled = _text(get("Cancelled at"))
     financial, fulfillment = _text(get("Financial Status")), _text(get("Fulfillment Status"))
@@ -1092,7 +1109,8 @@ def _order_address(
         picker = sheet.pickers[side] = sheet.pick(tuple(f"{side} {part}" for part in ADDRESS_PARTS))
     raw = picker(head)
     u = user.values
-    key = (side, raw, u.get("customer_code"), u.get("email"), u.get("first_name"), u.get("last_name"))
+    # Not keyed by side: an order's billing address is most often its shipping address, cell for cell.
+    key = (raw, u.get("customer_code"), u.get("email"), u.get("first_name"), u.get("last_name"))
     made = ctx.address_memo.get(key)
     if made is None:
         if len(ctx.address_memo) >= MEMO_LIMIT:
