@@ -68,3 +68,60 @@ def test_date_column_edges() -> None:
         "",
         "",
     ]
+
+
+#: Cells that meet every branch: clean words, padding and doubled spaces, NBSP and line breaks,
+#: decomposed letters, JSON's escaped characters, control characters.
+messy = st.one_of(
+    st.text(alphabet=st.sampled_from("ab Ş.#-'\"\\\u00a0\n\t\x01s\u0327İ"), max_size=8),
+    st.text(max_size=6),
+    st.sampled_from(["", "paid", "1249.00", "Standart Kargo", "kapıda ödeme"]),
+)
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(messy, st.none()), max_size=20))
+def test_unchanged_by_text_only_where_text_changes_nothing(values: list[str | None]) -> None:
+    import pyarrow as pa
+
+    mask = nz.unchanged_by_text(pa.array(values, type=pa.string()))
+    for value, same in zip(values, mask.tolist(), strict=True):
+        if same:
+            assert value is not None
+            assert (nz.text(value) or "") == value
+            assert (nz.text(value, keep_newlines=True) or "") == value
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.data())
+def test_extras_column_is_encoded_on_every_row(data: st.DataObject) -> None:
+    """A chunk's extra_field built in Arrow is what ``_encoded`` makes of each row it covers."""
+    import numpy as np
+    import pandas as pd
+
+    from omnimig.transforms import shopify
+
+    for names, newlines in ((shopify.ITEM_EXTRA, ()), (shopify.ORDER_EXTRA, shopify.ORDER_NEWLINES)):
+        n = data.draw(st.integers(1, 6))
+        rows = [data.draw(st.lists(messy, min_size=len(names), max_size=len(names))) for _ in range(n)]
+        frame = pd.DataFrame(rows, columns=list(names), dtype="string[pyarrow]")
+        numbers = np.arange(2, n + 2, dtype=np.int64)
+        made = shopify._extras(frame, {name: j for j, name in enumerate(names)}, names, numbers)
+        for number, cells in zip(numbers.tolist(), rows, strict=True):
+            if number in made:
+                assert made[number] == shopify._encoded(names, tuple(cells), newlines)
+
+
+def test_extras_column_covers_clean_rows_only() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from omnimig.transforms import shopify
+
+    names = shopify.ITEM_EXTRA
+    rows = [["12.00", "Acme", "true", "", "", ""], ["", 'Ac"me', "", "", "", ""], ["", " Acme", "", "", "", ""]]
+    frame = pd.DataFrame(rows, columns=list(names), dtype="string[pyarrow]")
+    made = shopify._extras(frame, {n: j for j, n in enumerate(names)}, names, np.array([2, 3, 4]))
+    assert made == {
+        2: '{"shopify":{"Lineitem compare at price":"12.00","Vendor":"Acme","Lineitem requires shipping":"true"}}'
+    }

@@ -41,6 +41,7 @@ __all__ = [
     "strip_marker",
     "text",
     "text_column",
+    "unchanged_by_text",
     "upper_tr",
 ]
 
@@ -111,6 +112,40 @@ def text_column(values: Sequence[str | None] | Any, *, keep_newlines: bool = Fal
     for i in np.flatnonzero(~clean.to_numpy(zero_copy_only=False)).tolist():
         out[i] = text(out[i], keep_newlines=keep_newlines) or ""
     return out
+
+
+def _class_body(chars: list[int]) -> str:
+    """Code points as an RE2 character-class body, runs written as ranges (short to compile)."""
+    runs: list[list[int]] = []
+    for c in chars:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(f"\\x{{{a:04x}}}" + (f"-\\x{{{b:04x}}}" if b > a else "") for a, b in runs)
+
+
+#: Every character ``str.split()`` treats as whitespace, as an RE2 class body.
+WHITESPACE_CLASS = _class_body([c for c in range(0x110000) if chr(c).isspace()])
+_SPACES = WHITESPACE_CLASS
+#: Words of non-whitespace separated by single spaces, nothing at either end (or an empty cell).
+_ONE_LINE = f"^(?:[^{_SPACES}]+(?: [^{_SPACES}]+)*)?$"
+
+
+def unchanged_by_text(values: Any) -> Any:
+    """Which cells of an Arrow string array ``text`` gives back as they are (an empty cell counts; null is False).
+
+    Why: a column version of a rule built on ``text`` needs to know, in Arrow, the cells it may
+    take as written: NFC already (``utf8_normalize``) and no whitespace but single spaces between
+    words, so neither ``keep_newlines`` setting changes them. A numpy bool array; a hypothesis
+    test checks ``text(cell) or "" == cell`` wherever it says True.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    shaped = pc.match_substring_regex(values, _ONE_LINE)
+    nfc = pc.equal(pc.utf8_normalize(values, form="NFC"), values)
+    return np.asarray(pc.fill_null(pc.and_(shaped, nfc), False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def strip_marker(value: str | None) -> str | None:

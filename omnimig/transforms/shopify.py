@@ -221,6 +221,8 @@ class Sheet:
     filled: set[str] = field(default_factory=set)
     # Province code (folded) -> name, the first pair the export writes, found by the first pass.
     provinces: dict[str, str] = field(default_factory=dict)
+    # (kept columns -> row number -> extra_field) for the rows of the chunk streamed last (``_extras``).
+    extras: dict[tuple[str, ...], dict[int, str]] = field(default_factory=dict, repr=False)
     # ``Created at`` cell -> ``nz.date`` of it (None: read it with ``nz.date``), for the chunk streamed last.
     dates: dict[str, str | None] = field(default_factory=dict, repr=False)
 
@@ -268,7 +270,7 @@ ORDER_CHUNK_ROWS = 20_000
 
 #: Every character ``str.split()`` and ``str.strip()`` treat as whitespace, as a regex class, so a
 #: column can be tested for blank cells in Arrow exactly as Python would judge each cell.
-WHITESPACE = "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x110000)) if c.isspace())
+WHITESPACE = nz.WHITESPACE_CLASS  # runs written as ranges: Arrow compiles it once per column and chunk
 _BLANK = f"^[{WHITESPACE}]*$"
 
 
@@ -355,9 +357,11 @@ def _orders_sheet(
     before their own row), and the dropped columns that hold a value. The rows themselves are
     read again, chunk by chunk, by ``Sheet.chunks``; only the known columns become Python text.
     """
-    kept = sorted(set(columns.values()))
+    # Streamed rows carry the columns the orders read; the dropped ones only matter to the first pass.
+    streamed = {name: i for name, i in columns.items() if name not in ORDER_DROPPED}
+    kept = sorted(set(streamed.values()))
     position = {i: j for j, i in enumerate(kept)}
-    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in columns.items()}, [], len(header), unknown)
+    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in streamed.items()}, [], len(header), unknown)
     sheet.notes = notes
     notices = []
     dropped = [c for c in ORDER_DROPPED if c in columns]
@@ -380,18 +384,63 @@ def _orders_sheet(
             frame = chunk.data[header].fillna("")
             numbers = chunk.rows.to_numpy(dtype=np.int64)
             keep = np.zeros(len(frame), dtype=bool)
-            for j in range(frame.shape[1]):
-                keep |= ~_blank(frame.iloc[:, j])
+            for j in range(frame.shape[1]):  # a row is kept when any cell is not blank
+                rest = np.flatnonzero(~keep)
+                if not len(rest):
+                    break
+                keep[rest] = ~_blank(frame.iloc[rest, j])
             if broken:
                 keep |= np.isin(numbers, np.fromiter(broken, dtype=np.int64))
             if not keep.any():
                 continue
             cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
             sheet.dates = _dates(frame.iloc[keep, columns["Created at"]])
+            rows = numbers[keep]
+            sheet.extras = {
+                kept_columns: _extras(frame.iloc[keep], columns, kept_columns, rows) for kept_columns in EXTRAS
+            }
             yield list(zip(numbers[keep].tolist(), cells, strict=True))
 
     sheet.stream = stream
     return sheet
+
+
+#: The kept-column sets of ``extra_field`` (order, item) and the columns whose line breaks are kept.
+ORDER_NEWLINES = ("Notes", "Note Attributes")
+EXTRAS = (ORDER_EXTRA, ITEM_EXTRA)
+#: A cell JSON writes escaped (``"``, ``\``, control characters): left to ``_encoded``.
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _extras(frame: pd.DataFrame, at: dict[str, int], names: tuple[str, ...], rows: np.ndarray) -> dict[int, str]:
+    """``_encoded`` of each row of a chunk whose kept cells are clean, built as one Arrow column; row number -> text.
+
+    Why: an order's kept columns (its Id, dates, notes) differ on every order, so the cache of
+    ``_encoded`` misses and each order paid a loop and a JSON encoding. A row whose cells
+    ``nz.text`` leaves as they are (``nz.unchanged_by_text``) and JSON writes without escapes is
+    ``{"shopify":{"Column":"value",…}}`` over its non-empty cells, which string kernels build for
+    the whole chunk; every other row is left out and made by ``_encoded`` itself (the rule stays there).
+    """
+    ok = np.ones(len(frame), dtype=bool)
+    fragments = []
+    for name in names:
+        j = at.get(name)
+        if j is None:
+            continue
+        cells = pa.array(frame.iloc[:, j], type=pa.string(), from_pandas=True)
+        ok &= nz.unchanged_by_text(cells)
+        ok &= ~np.asarray(
+            pc.fill_null(pc.match_substring_regex(cells, _JSON_ESCAPED), True).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        pair = pc.binary_join_element_wise(_JSON.encode(name) + ':"', cells, '",', "")
+        fragments.append(pc.if_else(pc.equal(cells, ""), "", pair))  # no nulls: "skip" drops rows (pyarrow 26)
+    if not fragments or not ok.any():
+        return {}
+    body = pc.binary_join_element_wise(*fragments, "")
+    body = pc.utf8_slice_codeunits(body, 0, -1)  # the last pair's comma
+    made = pc.if_else(pc.equal(body, ""), "", pc.binary_join_element_wise('{"shopify":{', body, "}}", ""))
+    return dict(zip(rows[ok].tolist(), made.filter(pa.array(ok)).to_pylist(), strict=True))
 
 
 def _dates(column: pd.Series) -> dict[str, str | None]:
@@ -997,7 +1046,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
                 "shipping_company": carrier,
                 "shipping_address": texts["Shipping"],
                 "billing_address": texts["Billing"],
-                "extra_field": _extra(sheet, head, ORDER_EXTRA, keep_newlines=("Notes", "Note Attributes")),
+                "extra_field": _extra(sheet, head, ORDER_EXTRA, head_n, keep_newlines=ORDER_NEWLINES),
             },
             origin,
         )
@@ -1159,8 +1208,16 @@ def _make_order_address(cells: dict[str, str], user: Record, ctx: Context) -> tu
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _extra(sheet: Sheet, cells: list[str], columns: tuple[str, ...], keep_newlines: tuple[str, ...] = ()) -> str:
-    """The kept columns of a row as ``{"shopify": {column: value}}``, for ``extra_field``."""
+def _extra(
+    sheet: Sheet, cells: list[str], columns: tuple[str, ...], row: int, keep_newlines: tuple[str, ...] = ()
+) -> str:
+    """The kept columns of a row as ``{"shopify": {column: value}}``, for ``extra_field``.
+
+    Most rows' are made for their whole chunk at once (``_extras``); the others here.
+    """
+    made = sheet.extras.get(columns, {}).get(row)
+    if made is not None:
+        return made
     picker = sheet.pickers.get(columns)
     if picker is None:
         picker = sheet.pickers[columns] = sheet.pick(columns)
@@ -1206,7 +1263,7 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
                 "quantity": _text(raw_quantity),
                 "price": price,
                 "image_url": "",
-                "extra_field": _extra(sheet, cells, ITEM_EXTRA),
+                "extra_field": _extra(sheet, cells, ITEM_EXTRA, origin.row),
             },
             origin,
             parent=order,
