@@ -1085,10 +1085,12 @@ def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str
 def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Context) -> Record:
     """The customers-export user with this email, else one derived from the order (made once per email)."""
     draft = ctx.draft
-    billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
     user = ctx.customers.get(email)
     if user is not None:
-        if not user.get("first_name") and not user.get("last_name") and billing:
+        if user.get("first_name") or user.get("last_name"):
+            return user
+        billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
+        if billing:
             first, last = split_name(billing)
             user.values["first_name"], user.values["last_name"] = first, last
             draft.warn(
@@ -1107,6 +1109,7 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     user = ctx.derived.get(email)
     if user is not None:
         return user
+    billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
     first, last = split_name(billing)
     email_allowed = _boolean(sheet.get(head, "Accepts Marketing"))
     if not email_allowed:
