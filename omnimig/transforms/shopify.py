@@ -26,10 +26,12 @@ numbers, carriers) is left empty and listed in the summary (``Draft.cannot_fill`
 
 from __future__ import annotations
 
+import gc
 import json
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -219,6 +221,10 @@ class Sheet:
     filled: set[str] = field(default_factory=set)
     # Province code (folded) -> name, the first pair the export writes, found by the first pass.
     provinces: dict[str, str] = field(default_factory=dict)
+    # (kept columns -> row number -> extra_field) for the rows of the chunk streamed last (``_extras``).
+    extras: dict[tuple[str, ...], dict[int, str]] = field(default_factory=dict, repr=False)
+    # ``Created at`` cell -> ``nz.date`` of it (None: read it with ``nz.date``), for the chunk streamed last.
+    dates: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def chunks(self) -> Iterator[list[tuple[int, list[str]]]]:
         """The rows in file order, in chunks (one chunk, ``rows``, for a sheet read whole)."""
@@ -264,7 +270,7 @@ ORDER_CHUNK_ROWS = 20_000
 
 #: Every character ``str.split()`` and ``str.strip()`` treat as whitespace, as a regex class, so a
 #: column can be tested for blank cells in Arrow exactly as Python would judge each cell.
-WHITESPACE = "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x110000)) if c.isspace())
+WHITESPACE = nz.WHITESPACE_CLASS  # runs written as ranges: Arrow compiles it once per column and chunk
 _BLANK = f"^[{WHITESPACE}]*$"
 
 
@@ -351,9 +357,11 @@ def _orders_sheet(
     before their own row), and the dropped columns that hold a value. The rows themselves are
     read again, chunk by chunk, by ``Sheet.chunks``; only the known columns become Python text.
     """
-    kept = sorted(set(columns.values()))
+    # Streamed rows carry the columns the orders read; the dropped ones only matter to the first pass.
+    streamed = {name: i for name, i in columns.items() if name not in ORDER_DROPPED}
+    kept = sorted(set(streamed.values()))
     position = {i: j for j, i in enumerate(kept)}
-    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in columns.items()}, [], len(header), unknown)
+    sheet = Sheet(path, ORDERS, {name: position[i] for name, i in streamed.items()}, [], len(header), unknown)
     sheet.notes = notes
     notices = []
     dropped = [c for c in ORDER_DROPPED if c in columns]
@@ -376,17 +384,74 @@ def _orders_sheet(
             frame = chunk.data[header].fillna("")
             numbers = chunk.rows.to_numpy(dtype=np.int64)
             keep = np.zeros(len(frame), dtype=bool)
-            for j in range(frame.shape[1]):
-                keep |= ~_blank(frame.iloc[:, j])
+            for j in range(frame.shape[1]):  # a row is kept when any cell is not blank
+                rest = np.flatnonzero(~keep)
+                if not len(rest):
+                    break
+                keep[rest] = ~_blank(frame.iloc[rest, j])
             if broken:
                 keep |= np.isin(numbers, np.fromiter(broken, dtype=np.int64))
             if not keep.any():
                 continue
             cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
+            sheet.dates = _dates(frame.iloc[keep, columns["Created at"]])
+            rows = numbers[keep]
+            sheet.extras = {
+                kept_columns: _extras(frame.iloc[keep], columns, kept_columns, rows) for kept_columns in EXTRAS
+            }
             yield list(zip(numbers[keep].tolist(), cells, strict=True))
 
     sheet.stream = stream
     return sheet
+
+
+#: The kept-column sets of ``extra_field`` (order, item) and the columns whose line breaks are kept.
+ORDER_NEWLINES = ("Notes", "Note Attributes")
+EXTRAS = (ORDER_EXTRA, ITEM_EXTRA)
+#: A cell JSON writes escaped (``"``, ``\``, control characters): left to ``_encoded``.
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _extras(frame: pd.DataFrame, at: dict[str, int], names: tuple[str, ...], rows: np.ndarray) -> dict[int, str]:
+    """``_encoded`` of each row of a chunk whose kept cells are clean, built as one Arrow column; row number -> text.
+
+    Why: an order's kept columns (its Id, dates, notes) differ on every order, so the cache of
+    ``_encoded`` misses and each order paid a loop and a JSON encoding. A row whose cells
+    ``nz.text`` leaves as they are (``nz.unchanged_by_text``) and JSON writes without escapes is
+    ``{"shopify":{"Column":"value",…}}`` over its non-empty cells, which string kernels build for
+    the whole chunk; every other row is left out and made by ``_encoded`` itself (the rule stays there).
+    """
+    ok = np.ones(len(frame), dtype=bool)
+    fragments = []
+    for name in names:
+        j = at.get(name)
+        if j is None:
+            continue
+        cells = pa.array(frame.iloc[:, j], type=pa.string(), from_pandas=True)
+        ok &= nz.unchanged_by_text(cells)
+        ok &= ~np.asarray(
+            pc.fill_null(pc.match_substring_regex(cells, _JSON_ESCAPED), True).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        pair = pc.binary_join_element_wise(_JSON.encode(name) + ':"', cells, '",', "")
+        fragments.append(pc.if_else(pc.equal(cells, ""), "", pair))  # no nulls: "skip" drops rows (pyarrow 26)
+    if not fragments or not ok.any():
+        return {}
+    body = pc.binary_join_element_wise(*fragments, "")
+    body = pc.utf8_slice_codeunits(body, 0, -1)  # the last pair's comma
+    made = pc.if_else(pc.equal(body, ""), "", pc.binary_join_element_wise('{"shopify":{', body, "}}", ""))
+    return dict(zip(rows[ok].tolist(), made.filter(pa.array(ok)).to_pylist(), strict=True))
+
+
+def _dates(column: pd.Series) -> dict[str, str | None]:
+    """Each distinct ``Created at`` cell of a chunk with ``nz.date`` of it, read as one column (``nz.date_column``).
+
+    An order's first row reads its date here with one dict lookup; a cell ``nz.date`` refuses maps
+    to None, and so does a cell of another chunk (an order whose rows span two chunks): ``_order``
+    reads those with ``nz.date`` itself, for the same value or the same error.
+    """
+    distinct = pd.unique(column.to_numpy(dtype=object))
+    return dict(zip(distinct.tolist(), nz.date_column(distinct.tolist()), strict=True))
 
 
 def _learn_provinces(frame: pd.DataFrame, columns: dict[str, int], names: dict[str, str]) -> None:
@@ -524,9 +589,31 @@ class Context:
     province_names: dict[str, str] = field(default_factory=dict)  # code -> name, learnt from the orders export
     refunded_600: int = 0
     coded_by_email: int = 0
-    # (side, the side's raw cells, the buyer's code, email and names) -> what _order_address made of
+    # (a side's raw cells, the buyer's code, email and names) -> what _order_address made of
     # them: a buyer's address repeats on each of their orders. Cleared when it grows too big.
     address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
+
+
+#: Orders between two ``gc.freeze()`` calls while the orders are read (see ``_settled``).
+SETTLE_EVERY = 1000
+
+
+@contextmanager
+def _settled() -> Iterator[None]:
+    """Keep the cyclic garbage collector off what the orders already made; as it was afterwards.
+
+    Why: the run keeps hundreds of thousands of container objects alive for its whole length
+    (users, the cleaning caches, the rows of a chunk, the records of a batch), and every full
+    collection walked all of them again: at 50,000 orders a quarter of the source's CPU went to
+    collections that found nothing. ``gc.freeze()`` every ``SETTLE_EVERY`` orders moves what
+    exists to the permanent generation, so a collection only looks at what the recent orders
+    allocated (reference counting still frees everything as before: only cycles wait, and these
+    records make none). ``gc.unfreeze()`` hands it all back to the collector at the end.
+    """
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 #: ``transforms.run`` hands this source a ``Stream``: orders and their items go on in batches.
@@ -573,12 +660,15 @@ def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -
         if sheet.kind == CUSTOMERS:
             with reading(sheet.path, ReadError, SettingsError):
                 _customers(sheet, ctx)
-    for sheet in orders:
-        with reading(sheet.path, ReadError, SettingsError):
-            for group in _groups(sheet, ctx):
-                _order(sheet, group, ctx)
-                if stream is not None and len(draft.pending) >= stream.batch:
-                    stream.take(draft)  # an order is whole: its items were made with it
+    with _settled():
+        for sheet in orders:
+            with reading(sheet.path, ReadError, SettingsError):
+                for i, group in enumerate(_groups(sheet, ctx)):
+                    if not i % SETTLE_EVERY:
+                        gc.freeze()
+                    _order(sheet, group, ctx)
+                    if stream is not None and len(draft.pending) >= stream.batch:
+                        stream.take(draft)  # an order is whole: its items were made with it
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
     _forget()
@@ -891,11 +981,14 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         values, texts[side] = _order_address(sheet, head, side, user, ctx)
         if values is not None:
             _add_address(values, origin, ctx)
-    try:
-        created = nz.date(get("Created at")) or ""
-    except nz.NormaliseError as exc:
-        refuse("created_date", str(exc))
-        return
+    raw_created = get("Created at")
+    created = sheet.dates.get(raw_created)
+    if created is None:
+        try:
+            created = nz.date(raw_created) or ""
+        except nz.NormaliseError as exc:
+            refuse("created_date", str(exc))
+            return
     ctx.earliest.see(email, created)  # a readable order date counts for date_joined, whatever else fails
     cancelled = _text(get("Cancelled at"))
     financial, fulfillment = _text(get("Financial Status")), _text(get("Fulfillment Status"))
@@ -953,7 +1046,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
                 "shipping_company": carrier,
                 "shipping_address": texts["Shipping"],
                 "billing_address": texts["Billing"],
-                "extra_field": _extra(sheet, head, ORDER_EXTRA, keep_newlines=("Notes", "Note Attributes")),
+                "extra_field": _extra(sheet, head, ORDER_EXTRA, head_n, keep_newlines=ORDER_NEWLINES),
             },
             origin,
         )
@@ -992,10 +1085,12 @@ def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str
 def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Context) -> Record:
     """The customers-export user with this email, else one derived from the order (made once per email)."""
     draft = ctx.draft
-    billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
     user = ctx.customers.get(email)
     if user is not None:
-        if not user.get("first_name") and not user.get("last_name") and billing:
+        if user.get("first_name") or user.get("last_name"):
+            return user
+        billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
+        if billing:
             first, last = split_name(billing)
             user.values["first_name"], user.values["last_name"] = first, last
             draft.warn(
@@ -1014,6 +1109,7 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     user = ctx.derived.get(email)
     if user is not None:
         return user
+    billing = _text(sheet.get(head, "Billing Name")) or _text(sheet.get(head, "Shipping Name"))
     first, last = split_name(billing)
     email_allowed = _boolean(sheet.get(head, "Accepts Marketing"))
     if not email_allowed:
@@ -1065,7 +1161,8 @@ def _order_address(
         picker = sheet.pickers[side] = sheet.pick(tuple(f"{side} {part}" for part in ADDRESS_PARTS))
     raw = picker(head)
     u = user.values
-    key = (side, raw, u.get("customer_code"), u.get("email"), u.get("first_name"), u.get("last_name"))
+    # Not keyed by side: an order's billing address is most often its shipping address, cell for cell.
+    key = (raw, u.get("customer_code"), u.get("email"), u.get("first_name"), u.get("last_name"))
     made = ctx.address_memo.get(key)
     if made is None:
         if len(ctx.address_memo) >= MEMO_LIMIT:
@@ -1114,8 +1211,16 @@ def _make_order_address(cells: dict[str, str], user: Record, ctx: Context) -> tu
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _extra(sheet: Sheet, cells: list[str], columns: tuple[str, ...], keep_newlines: tuple[str, ...] = ()) -> str:
-    """The kept columns of a row as ``{"shopify": {column: value}}``, for ``extra_field``."""
+def _extra(
+    sheet: Sheet, cells: list[str], columns: tuple[str, ...], row: int, keep_newlines: tuple[str, ...] = ()
+) -> str:
+    """The kept columns of a row as ``{"shopify": {column: value}}``, for ``extra_field``.
+
+    Most rows' are made for their whole chunk at once (``_extras``); the others here.
+    """
+    made = sheet.extras.get(columns, {}).get(row)
+    if made is not None:
+        return made
     picker = sheet.pickers.get(columns)
     if picker is None:
         picker = sheet.pickers[columns] = sheet.pick(columns)
@@ -1161,7 +1266,7 @@ def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Co
                 "quantity": _text(raw_quantity),
                 "price": price,
                 "image_url": "",
-                "extra_field": _extra(sheet, cells, ITEM_EXTRA),
+                "extra_field": _extra(sheet, cells, ITEM_EXTRA, origin.row),
             },
             origin,
             parent=order,
