@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from omnimig.io.kinds import json_kinds
 from omnimig.io.private import open_private
@@ -52,12 +53,23 @@ def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> Non
     """One target file: every schema column in schema order."""
     columns = list(table_rules(type_name).names)
     # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
-    frame = pd.DataFrame(
-        dict(zip(columns, record_columns(rows, columns), strict=True)), columns=columns, dtype="string[pyarrow]"
-    )
-    kinds = json_kinds(type_name, frame) if fmt == "json" else None
+    table = pa.table([pa.array(values, pa.string()) for values in record_columns(rows, columns)], names=columns)
     with TableWriter(path, fmt, columns) as writer:
-        writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
+        write_rows(writer, type_name, fmt, table)
+
+
+def write_rows(writer: TableWriter, type_name: str, fmt: str, table: pa.Table) -> None:
+    """Rows of one target type (string columns in schema order) into ``writer``.
+
+    CSV is written by Arrow kernels (``TableWriter.write_arrow``); JSON needs each cell's kind from
+    the schema, and XLSX goes cell by cell anyway, so those take the frame path.
+    """
+    if fmt == "csv":
+        writer.write_arrow(table)
+        return
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    kinds = json_kinds(type_name, frame) if fmt == "json" else None
+    writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
 
 
 def _place(origin: Origin) -> list[str]:
