@@ -40,22 +40,38 @@ CHANGE_COLUMNS = [
 ]
 
 
-def record_writers(fmt: str, records: dict[str, list[Record]]) -> dict[str, Callable[[Path], None]]:
-    """File name -> writer, one file per target type that has records."""
+def record_writers(
+    fmt: str, records: dict[str, list[Record]], table: Callable[[str, list[Record]], pa.Table] | None = None
+) -> dict[str, Callable[[Path], None]]:
+    """File name -> writer, one file per target type that has records.
+
+    ``table`` (``Finished.table``) gives the records' values as Arrow columns when the rules
+    already built them; without it they are read from the records.
+    """
     return {
-        f"{type_name}{SUFFIX[fmt]}": partial(write_table, type_name=type_name, fmt=fmt, rows=records[type_name])
+        f"{type_name}{SUFFIX[fmt]}": partial(
+            write_table, type_name=type_name, fmt=fmt, rows=records[type_name], table=table
+        )
         for type_name in TARGETS
         if records.get(type_name)
     }
 
 
-def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> None:
+def write_table(
+    path: Path,
+    type_name: str,
+    fmt: str,
+    rows: list[Record],
+    table: Callable[[str, list[Record]], pa.Table] | None = None,
+) -> None:
     """One target file: every schema column in schema order."""
     columns = list(table_rules(type_name).names)
-    # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
-    table = pa.table([pa.array(values, pa.string()) for values in record_columns(rows, columns)], names=columns)
+    if table is not None:
+        values = table(type_name, rows)
+    else:  # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
+        values = pa.table([pa.array(column, pa.string()) for column in record_columns(rows, columns)], names=columns)
     with TableWriter(path, fmt, columns) as writer:
-        write_rows(writer, type_name, fmt, table)
+        write_rows(writer, type_name, fmt, values)
 
 
 def write_rows(writer: TableWriter, type_name: str, fmt: str, table: pa.Table) -> None:

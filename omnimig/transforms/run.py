@@ -333,7 +333,7 @@ def _run(
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
     rejects = done.rejects + extra
-    writers = record_writers(fmt, done.records)
+    writers = record_writers(fmt, done.records, done.table)
     written = {t: len(done.records[t]) for t in TARGETS}
     empty = _empty(done.records, draft.cannot_fill)
     return _validated(
@@ -403,7 +403,7 @@ def _streamed(
         tallies, extra = fates.tally()
         rejects += extra
         writers = {}
-        held = record_writers(fmt, done.records)
+        held = record_writers(fmt, done.records, done.table)
         for type_name in TARGETS:
             name = f"{type_name}{SUFFIX[fmt]}"
             if name in held:

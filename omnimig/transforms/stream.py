@@ -46,7 +46,6 @@ from omnimig.transforms.records import (
     Reject,
     Tally,
     TypeTally,
-    columns,
     record_label,
 )
 
@@ -251,7 +250,6 @@ class Stream:
         index = {id(r): i for i, r in enumerate(orders)}
         filled_of = done.filled
         for type_name in SPILLED:
-            names = table_rules(type_name).names
             records = done.records.get(type_name, [])
             for r in records:
                 if r.primary:
@@ -274,7 +272,7 @@ class Stream:
                 pa.array(["\x1f".join(f for _t, f in given) for given in filled], pa.string()),
                 pa.array([index.get(id(r.parent), -1) if r.parent is not None else -1 for r in records], pa.int32()),
             ]
-            values = [pa.array(column, pa.string()) for column in columns(records, names)]
+            values = [column.combine_chunks() for column in done.table(type_name, records).columns]
             self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
         self.batches += 1
 
