@@ -88,6 +88,10 @@ def write_rows(writer: TableWriter, type_name: str, fmt: str, table: pa.Table) -
     writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
 
 
+#: Distinct cell texts ``_write_log`` remembers the neutralised form of.
+_MEMO = 4096
+
+
 def _place(origin: Origin) -> list[str]:
     return [origin.file, str(origin.row), str(origin.part) if origin.part else ""]
 
@@ -100,11 +104,22 @@ def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[
     hostile export) gets the OWASP apostrophe, so it shows as text instead of running.
     """
     entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
+    # Most cells repeat (the file, the type, the code, one message for every empty SKU): each
+    # distinct text is neutralised once, not once per line (the memo is bounded: unique texts are many).
+    safe: dict[str, str] = {}
+
+    def neutral(cell: str) -> str:
+        shown = safe.get(cell)
+        if shown is None:
+            shown = neutralise_formula(cell)
+            if len(safe) < _MEMO:
+                safe[cell] = shown
+        return shown
+
     with open_private(path, "w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle, lineterminator="\r\n")
         out.writerow(columns)
-        for origin, tail in entries:
-            out.writerow([neutralise_formula(cell) for cell in (*_place(origin), *tail)])
+        out.writerows([neutral(cell) for cell in (*_place(origin), *tail)] for origin, tail in entries)
 
 
 def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:

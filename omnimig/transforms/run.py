@@ -215,11 +215,17 @@ def name_changes(
     if not wanted:
         return
     owner: dict[tuple[str, Origin], Record] = {}
+    # An ``Origin`` hashes in Python; its row (an int) in C: most records are passed over on it alone.
+    rows = {origin.row for _type, origin in wanted}
     for record in records:
-        key = (record.type, record.origin)
-        if key in wanted and key not in owner:
-            owner[key] = record
+        origin = record.origin
+        if origin.row in rows:
+            key = (record.type, origin)
+            if key in wanted and key not in owner:
+                owner[key] = record
         for origin in record.merged:
+            if origin.row not in rows:
+                continue
             key = (record.type, origin)
             if key in wanted and key not in owner:
                 owner[key] = record
