@@ -54,8 +54,8 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: The characters that make Python's ``csv`` module (QUOTE_MINIMAL, ``\r\n`` lines) quote a cell.
 _CSV_QUOTED = '[,"\r\n]'
-#: Rows per slice of ``csv_bytes``: one slice's text stays far below Arrow's 2 GB string offsets.
-_CSV_SLICE_ROWS = 100_000
+#: Rows per slice of ``csv_bytes``: a slice's copies (quoted cells, joined lines) stay a few MB, far below 2 GB offsets.
+_CSV_SLICE_ROWS = 16_384
 # OOXML escapes a character as ``_xHHHH_``; a literal text of that shape needs its ``_`` escaped.
 _OOXML_ESCAPE_LIKE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 _OOXML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
