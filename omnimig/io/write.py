@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import re
 from collections import Counter
@@ -27,6 +28,8 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
@@ -49,6 +52,10 @@ XLSX_MAX_COLUMNS = 16_384
 JSON_MAX_INT_DIGITS = 4_300
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: The characters that make Python's ``csv`` module (QUOTE_MINIMAL, ``\r\n`` lines) quote a cell.
+_CSV_QUOTED = '[,"\r\n]'
+#: Rows per slice of ``csv_bytes``: a slice's copies (quoted cells, joined lines) stay a few MB, far below 2 GB offsets.
+_CSV_SLICE_ROWS = 16_384
 # OOXML escapes a character as ``_xHHHH_``; a literal text of that shape needs its ``_`` escaped.
 _OOXML_ESCAPE_LIKE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 _OOXML_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -274,6 +281,26 @@ class TableWriter:
             raise
         self.rows += n
 
+    def write_arrow(self, table: pa.Table) -> None:
+        """Write the rows of an Arrow table whose columns are this writer's, in order (CSV upload data only).
+
+        The CSV text is made by Arrow kernels, column by column (``csv_bytes``), with no Python per
+        row or cell, and is byte for byte what ``write`` (the ``csv`` module) writes for the same
+        rows: a million-row file costs seconds less. Other formats and people's files take ``write``.
+        """
+        if table.column_names != self.columns:
+            raise ValueError("write_arrow needs the writer's columns, in order")
+        if self.fmt != "csv" or self.for_people or len(self.columns) < 2:
+            frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+            self.write(Chunk(frame, pd.Series(range(len(frame)))), pd.Series(True, index=frame.index))
+            return
+        handle = self._handle
+        assert isinstance(handle, io.TextIOWrapper)
+        handle.flush()  # the header went through the text layer; the lines go under it, already UTF-8
+        for data in csv_bytes(table):
+            handle.buffer.write(data)
+        self.rows += table.num_rows
+
     def _write_csv_row(self, row: object, cells: list[str]) -> None:
         if self.for_people:
             cells = [neutralise_formula(v) for v in cells]
@@ -339,6 +366,36 @@ class TableWriter:
                 self._handle.close()
             self._handle = None
         self.path.unlink(missing_ok=True)
+
+
+def csv_bytes(table: pa.Table) -> Iterable[memoryview]:
+    """The UTF-8 CSV lines of ``table``'s string columns, as ``csv.writer(lineterminator="\\r\\n")`` writes them.
+
+    QUOTE_MINIMAL, done by Arrow kernels: a cell holding a comma, a quote, CR or LF is quoted
+    with its quotes doubled, any other cell (empty and null included) is written as it is; the
+    cells are joined with commas and each line ends with CRLF. The lines of a slice are one
+    contiguous run of the joined array's character buffer, handed on without a copy per row.
+    A table of fewer than two columns is the caller's (``csv`` quotes a lone empty cell).
+    """
+    for start in range(0, table.num_rows, _CSV_SLICE_ROWS):
+        part = table.slice(start, _CSV_SLICE_ROWS)
+        cells = []
+        for column in part.columns:
+            text = pc.fill_null(column.combine_chunks().cast(pa.string()), "")
+            quoted = pc.match_substring_regex(text, _CSV_QUOTED)
+            if pc.any(quoted).as_py():
+                doubled = pc.replace_substring(text, '"', '""')
+                text = pc.if_else(quoted, pc.binary_join_element_wise('"', doubled, '"', ""), text)
+            cells.append(text)
+        lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cells, ","), "", "\r\n")
+        if len(lines):
+            offsets = lines.buffers()[1]
+            first, last = _offset(offsets, lines.offset), _offset(offsets, lines.offset + len(lines))
+            yield memoryview(lines.buffers()[2])[first:last]
+
+
+def _offset(offsets: pa.Buffer, i: int) -> int:
+    return int.from_bytes(memoryview(offsets)[4 * i : 4 * i + 4], "little", signed=True)
 
 
 def _where(row: object, column: str) -> str:

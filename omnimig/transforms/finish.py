@@ -11,12 +11,14 @@ validation of the written files; rejecting every order for them would lose every
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
 import pandas as pd
+import pyarrow as pa
 
 from omnimig.i18n import N_, _, number
 from omnimig.io.table import Chunk
@@ -52,6 +54,24 @@ class Finished:
     losses: Losses | None = None
     # id(record) -> the fields given their default (a streamed run counts them as records are written).
     filled: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # type -> the records the rules last checked and their values as the Arrow table they were
+    # checked in (values do not change after that check): the writers and the spill take the
+    # written records' columns from it instead of reading every record's dict again.
+    checked: dict[str, tuple[list[Record], pa.Table]] = field(default_factory=dict)
+
+    def table(self, type_name: str, records: list[Record]) -> pa.Table:
+        """``records``' values (every field of the type, schema order) as an Arrow table of strings."""
+        names = list(table_rules(type_name).names)
+        known = self.checked.get(type_name)
+        if known is not None:
+            checked, table = known
+            if checked is records or (len(checked) == len(records) and all(map(operator.is_, checked, records))):
+                return table
+            position = {id(r): i for i, r in enumerate(checked)}
+            rows = [position.get(id(r), -1) for r in records]
+            if -1 not in rows:
+                return table.take(pa.array(rows, pa.int64()))
+        return pa.table([pa.array(values, pa.string()) for values in columns(records, names)], names=names)
 
 
 class Losses:
@@ -120,6 +140,7 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
             values["password"] = unusable_password(record.get("customer_code"))
         by_type[record.type].append(record)
     losses = Losses(rejects)
+    checked: dict[str, tuple[list[Record], pa.Table]] = {}
     kept: dict[str, list[Record]] = {}
     for type_name in TARGETS:
         live = []
@@ -131,7 +152,7 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
             else:
                 live.append(record)
         blank = _blank_reported(type_name, live)
-        kept[type_name] = _apply_rules(type_name, live, draft, options, choices, losses)
+        kept[type_name] = _apply_rules(type_name, live, draft, options, choices, losses, checked)
         _report_blank(type_name, blank, kept[type_name], draft)
     _unique(kept, losses)
     _dependants(kept, losses)
@@ -150,18 +171,23 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
         )
         for t in TARGETS
     ]
-    return Finished(kept, rejects, dict(defaulted), types, losses, dict(filled))
+    return Finished(kept, rejects, dict(defaulted), types, losses, dict(filled), checked)
 
 
-def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> list[Problem]:
+def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> tuple[list[Problem], pa.Table]:
+    """The validator's problems with ``records``, and the Arrow table of their values they were found in."""
     rules = table_rules(type_name)
-    frame = pd.DataFrame(
-        dict(zip(rules.names, columns(records, rules.names), strict=True)), dtype="string[pyarrow]"
-    ).reset_index(drop=True)
+    names = list(rules.names)
+    table = pa.table([pa.array(values, pa.string()) for values in columns(records, names)], names=names)
+    frame = table.to_pandas(types_mapper=_STRING.get)
     chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
     problems: list[Problem] = []
     check_chunk(chunk, rules, Layout({n: n for n in rules.names}), choices, Emitter("", type_name, problems))
-    return problems
+    return problems, table
+
+
+#: Arrow text as the validator's frames hold it (``string[pyarrow]``).
+_STRING = {pa.string(): pd.StringDtype("pyarrow")}
 
 
 @cache
@@ -242,6 +268,7 @@ def _apply_rules(
     options: Options,
     choices: dict[str, ChoiceList],
     losses: Losses,
+    checked: dict[str, tuple[list[Record], pa.Table]],
 ) -> list[Record]:
     """Check records with the validator's rules; repair what policy allows, reject the rest.
 
@@ -255,7 +282,7 @@ def _apply_rules(
     rules = table_rules(type_name)
     keys = key_fields(type_name)
     _date_only_to_datetime(type_name, records, draft)
-    problems = _check(type_name, records, choices)
+    problems, table = _check(type_name, records, choices)
     repaired = False
     for p in problems:
         if p.severity != "error" or p.row is None or not p.field or p.field in keys:
@@ -276,7 +303,8 @@ def _apply_rules(
             draft.warn(record.origin, type_name, p.field, "value-dropped", message, before)
             repaired = True
     if repaired:
-        problems = _check(type_name, records, choices)
+        problems, table = _check(type_name, records, choices)
+    checked[type_name] = (records, table)
     refused: dict[int, Problem] = {}
     if options.max_cell is not None:
         for i, record in enumerate(records):
@@ -324,11 +352,17 @@ def _unique(kept: dict[str, list[Record]], losses: Losses) -> None:
             keys.append((mtype.primary_key, False))
         keys += [(tuple(u["fields"]), bool(u.get("caseInsensitive"))) for u in mtype.unique_keys]
         for fields, fold in keys:
+            records = kept[mtype.name]
+            all_keys = _keys(records, fields, fold)
+            empty = ("",) * len(fields)
+            distinct = set(all_keys)
+            distinct.discard(empty)
+            if len(distinct) == len(all_keys) - all_keys.count(empty):
+                continue  # no key repeats (the usual case): nothing to merge or reject
             first: dict[tuple[str, ...], Record] = {}
             survivors = []
-            for record in kept[mtype.name]:
-                key = _key(record, fields, fold)
-                if all(k == "" for k in key):
+            for record, key in zip(records, all_keys, strict=True):
+                if key == empty:
                     survivors.append(record)
                     continue
                 seen = first.get(key)
@@ -398,18 +432,33 @@ def _dependants(kept: dict[str, list[Record]], losses: Losses) -> None:
             refused: dict[tuple[str, ...], Record] = {}
             for r in losses.lost[ref["resource"]]:
                 refused.setdefault(_key(r, ref["fields"]), r)
-            for r in kept[ref["resource"]]:
-                refused.pop(_key(r, ref["fields"]), None)
-            gone_keys.append((fk["fields"], refused))
+            if refused:
+                for key in _keys(kept[ref["resource"]], ref["fields"]):
+                    refused.pop(key, None)
+            if refused:
+                gone_keys.append((fk["fields"], refused))
+        records = kept[mtype.name]
+        why = losses.why
+        parent_lost = bool(why) and any(r.parent is not None and id(r.parent) in why for r in records)
+        if not gone_keys and not parent_lost:
+            continue  # nothing this type depends on went (the usual case)
+        keyed = [(_keys(records, fields), refused) for fields, refused in gone_keys]
         survivors = []
-        for record in kept[mtype.name]:
+        for i, record in enumerate(records):
             gone = record.parent if record.parent is not None and losses.is_lost(record.parent) else None
-            for fields, refused in gone_keys:
-                key = _key(record, fields)
-                if gone is None and key in refused:
-                    gone = refused[key]
+            for keys, refused in keyed:
+                if gone is None:
+                    gone = refused.get(keys[i])
             if gone is None:
                 survivors.append(record)
                 continue
             losses.lose(record, "", losses.because_of(gone))
         kept[mtype.name] = survivors
+
+
+def _keys(records: list[Record], fields: tuple[str, ...] | list[str], fold: bool = False) -> list[tuple[str, ...]]:
+    """``_key`` of every record, a column at a time (``records.columns``), not a Python expression per cell."""
+    values = columns(records, fields)
+    if fold:
+        values = [[v.casefold() for v in column] for column in values]
+    return list(zip(*values, strict=True)) if values else [()] * len(records)

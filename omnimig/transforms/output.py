@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from omnimig.io.kinds import json_kinds
 from omnimig.io.private import open_private
@@ -39,25 +40,56 @@ CHANGE_COLUMNS = [
 ]
 
 
-def record_writers(fmt: str, records: dict[str, list[Record]]) -> dict[str, Callable[[Path], None]]:
-    """File name -> writer, one file per target type that has records."""
+def record_writers(
+    fmt: str, records: dict[str, list[Record]], table: Callable[[str, list[Record]], pa.Table] | None = None
+) -> dict[str, Callable[[Path], None]]:
+    """File name -> writer, one file per target type that has records.
+
+    ``table`` (``Finished.table``) gives the records' values as Arrow columns when the rules
+    already built them; without it they are read from the records.
+    """
     return {
-        f"{type_name}{SUFFIX[fmt]}": partial(write_table, type_name=type_name, fmt=fmt, rows=records[type_name])
+        f"{type_name}{SUFFIX[fmt]}": partial(
+            write_table, type_name=type_name, fmt=fmt, rows=records[type_name], table=table
+        )
         for type_name in TARGETS
         if records.get(type_name)
     }
 
 
-def write_table(path: Path, type_name: str, fmt: str, rows: list[Record]) -> None:
+def write_table(
+    path: Path,
+    type_name: str,
+    fmt: str,
+    rows: list[Record],
+    table: Callable[[str, list[Record]], pa.Table] | None = None,
+) -> None:
     """One target file: every schema column in schema order."""
     columns = list(table_rules(type_name).names)
-    # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
-    frame = pd.DataFrame(
-        dict(zip(columns, record_columns(rows, columns), strict=True)), columns=columns, dtype="string[pyarrow]"
-    )
-    kinds = json_kinds(type_name, frame) if fmt == "json" else None
+    if table is not None:
+        values = table(type_name, rows)
+    else:  # column by column: one list per field is cheaper to build and to hand to Arrow than a list per row
+        values = pa.table([pa.array(column, pa.string()) for column in record_columns(rows, columns)], names=columns)
     with TableWriter(path, fmt, columns) as writer:
-        writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
+        write_rows(writer, type_name, fmt, values)
+
+
+def write_rows(writer: TableWriter, type_name: str, fmt: str, table: pa.Table) -> None:
+    """Rows of one target type (string columns in schema order) into ``writer``.
+
+    CSV is written by Arrow kernels (``TableWriter.write_arrow``); JSON needs each cell's kind from
+    the schema, and XLSX goes cell by cell anyway, so those take the frame path.
+    """
+    if fmt == "csv":
+        writer.write_arrow(table)
+        return
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    kinds = json_kinds(type_name, frame) if fmt == "json" else None
+    writer.write(Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index))
+
+
+#: Distinct cell texts ``_write_log`` remembers the neutralised form of.
+_MEMO = 4096
 
 
 def _place(origin: Origin) -> list[str]:
@@ -72,11 +104,22 @@ def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[
     hostile export) gets the OWASP apostrophe, so it shows as text instead of running.
     """
     entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
+    # Most cells repeat (the file, the type, the code, one message for every empty SKU): each
+    # distinct text is neutralised once, not once per line (the memo is bounded: unique texts are many).
+    safe: dict[str, str] = {}
+
+    def neutral(cell: str) -> str:
+        shown = safe.get(cell)
+        if shown is None:
+            shown = neutralise_formula(cell)
+            if len(safe) < _MEMO:
+                safe[cell] = shown
+        return shown
+
     with open_private(path, "w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle, lineterminator="\r\n")
         out.writerow(columns)
-        for origin, tail in entries:
-            out.writerow([neutralise_formula(cell) for cell in (*_place(origin), *tail)])
+        out.writerows([neutral(cell) for cell in (*_place(origin), *tail)] for origin, tail in entries)
 
 
 def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> None:

@@ -16,7 +16,7 @@ import importlib
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -32,7 +32,18 @@ from omnimig.transforms.errors import debug_enabled, unexpected
 from omnimig.transforms.finish import Finished, Options, finish
 from omnimig.transforms.outdir import PARTIAL, OutFolder, prepare, write_bundle
 from omnimig.transforms.output import record_writers, write_changes, write_rejects
-from omnimig.transforms.records import TARGETS, Change, Draft, Origin, Record, Reject, Tally, TypeTally, tally
+from omnimig.transforms.records import (
+    TARGETS,
+    Change,
+    ChangeLog,
+    Draft,
+    Origin,
+    Record,
+    Reject,
+    Tally,
+    TypeTally,
+    tally,
+)
 from omnimig.transforms.settings import Settings, SettingsError
 from omnimig.transforms.stream import FOLDED, REASON, STREAMED, Stream
 from omnimig.validation.run import validate_paths
@@ -69,7 +80,9 @@ class Result:
     written: dict[str, int]
     paths: dict[str, Path]
     rejects: list[Reject]
-    warnings: list[Change]
+    # Every change listed in changes.csv, in the order logged: a ``ChangeLog`` (Arrow columns, a
+    # ``Sequence`` of ``Change``) when made by ``transform``, so a big run does not hold an object each.
+    warnings: Sequence[Change]
     cannot_fill: dict[tuple[str, str], str]
     defaulted: dict[tuple[str, str], int]
     notes: list[str]
@@ -82,7 +95,7 @@ class Result:
     mechanical: Counter[str] = field(default_factory=Counter)  # trimmed, unicode-normalised...: counted only
 
     @property
-    def changes(self) -> list[Change]:
+    def changes(self) -> Sequence[Change]:
         """Every change listed in ``changes.csv`` (``warnings`` is its older name)."""
         return self.warnings
 
@@ -126,7 +139,9 @@ class Result:
                     detail=detail, path=self.out / "rejects.csv"
                 )
             )
-        listed = Counter(w.code for w in self.warnings if w.code not in self.mechanical)
+        log = self.warnings
+        codes = log.codes() if isinstance(log, ChangeLog) else Counter(w.code for w in log)
+        listed = Counter({c: n for c, n in codes.items() if c not in self.mechanical})
         if listed:
             detail = ", ".join(f"{number(n)} {c}" for c, n in listed.most_common())
             out.append(
@@ -136,7 +151,7 @@ class Result:
             )
         if self.mechanical:
             detail = ", ".join(f"{number(n)} {c}" for c, n in self.mechanical.most_common())
-            explained = any(w.code in self.mechanical for w in self.warnings)
+            explained = any(c in self.mechanical for c in codes)
             where = _("listed in changes.csv (--explain)") if explained else _("--explain lists them in changes.csv")
             out.append(
                 _("changes made the same way to every record, counted: {detail}; {where}").format(
@@ -200,11 +215,17 @@ def name_changes(
     if not wanted:
         return
     owner: dict[tuple[str, Origin], Record] = {}
+    # An ``Origin`` hashes in Python; its row (an int) in C: most records are passed over on it alone.
+    rows = {origin.row for _type, origin in wanted}
     for record in records:
-        key = (record.type, record.origin)
-        if key in wanted and key not in owner:
-            owner[key] = record
+        origin = record.origin
+        if origin.row in rows:
+            key = (record.type, origin)
+            if key in wanted and key not in owner:
+                owner[key] = record
         for origin in record.merged:
+            if origin.row not in rows:
+                continue
             key = (record.type, origin)
             if key in wanted and key not in owner:
                 owner[key] = record
@@ -333,7 +354,7 @@ def _run(
     draft.read.sort(key=lambda o: position.get(o.file, len(position)))  # the summary lists inputs as given
     tallies, extra = tally(draft.read, [r for rs in done.records.values() for r in rs], done.rejects)
     rejects = done.rejects + extra
-    writers = record_writers(fmt, done.records)
+    writers = record_writers(fmt, done.records, done.table)
     written = {t: len(done.records[t]) for t in TARGETS}
     empty = _empty(done.records, draft.cannot_fill)
     return _validated(
@@ -403,7 +424,7 @@ def _streamed(
         tallies, extra = fates.tally()
         rejects += extra
         writers = {}
-        held = record_writers(fmt, done.records)
+        held = record_writers(fmt, done.records, done.table)
         for type_name in TARGETS:
             name = f"{type_name}{SUFFIX[fmt]}"
             if name in held:
@@ -468,7 +489,7 @@ def _write(
         written=written,
         paths=paths,
         rejects=rejects,
-        warnings=draft.warnings,
+        warnings=ChangeLog(draft.warnings),
         cannot_fill=draft.cannot_fill,
         defaulted=done.defaulted,
         notes=draft.notes,

@@ -27,17 +27,17 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.i18n import _
-from omnimig.io.kinds import json_kinds
 from omnimig.io.private import open_private
-from omnimig.io.table import Chunk
 from omnimig.io.write import TableWriter
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
 from omnimig.transforms.finish import Finished, Options, depends_on, finish
+from omnimig.transforms.output import write_rows
 from omnimig.transforms.records import (
     Change,
     Draft,
@@ -46,7 +46,6 @@ from omnimig.transforms.records import (
     Reject,
     Tally,
     TypeTally,
-    columns,
     record_label,
 )
 
@@ -133,6 +132,25 @@ def _origin(o: Origin) -> tuple[str, int, str, int]:
     return (o.file, o.row, o.unit, o.part)
 
 
+#: What the spill keeps of a record besides its values (the column names cannot be field names).
+META = pa.schema(
+    [
+        ("\x00place", pa.int32()),  # index into ``Stream.places``: the origin's (file, unit)
+        ("\x00row", pa.int64()),
+        ("\x00part", pa.int32()),
+        ("\x00merged", pa.binary()),  # marshal of the merged origins' tuples; null when none
+        ("\x00primary", pa.bool_()),
+        ("\x00filled", pa.string()),  # the fields given their default, joined by \x1f
+        ("\x00parent", pa.int32()),  # an item's order: its index among the batch's orders, else -1
+    ]
+)
+
+
+def _schema(type_name: str) -> pa.Schema:
+    fields = [pa.field(name, pa.string()) for name in table_rules(type_name).names]
+    return pa.schema([*fields, *META])
+
+
 @dataclass
 class Written:
     """What the end of a streamed run wrote: counts, the late rejects, the empty cannot-fill fields."""
@@ -144,28 +162,55 @@ class Written:
 
 
 class Stream:
-    """Orders and items finished a batch at a time and spilled; written at the end (see the module)."""
+    """Orders and items finished a batch at a time and spilled; written at the end (see the module).
+
+    The spill is one Arrow IPC stream per type (values as columns, the bookkeeping a late reject
+    needs as a few more), so reading it back and writing the files takes Arrow kernels, not a
+    Python tuple per record: a batch whose user survived is filtered and written whole.
+    """
 
     def __init__(self, options: Options, folder: Path, choices: dict[str, ChoiceList] | None = None) -> None:
         self.options = options
         self.choices = choices if choices is not None else default_choices()
         self.folder = folder
         self.batch = BATCH_RECORDS  # a source hands on its orders when it has made this many records
-        fd, name = tempfile.mkstemp(dir=folder, prefix=SPILL)  # 0600: customer data
-        os.close(fd)
-        self.spill_path = Path(name)
-        self.spill = open_private(self.spill_path, "wb")
+        self.spill_paths: dict[str, Path] = {}
+        self.spills: dict[str, IO[bytes]] = {}
+        self.writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
+        try:
+            for type_name in SPILLED:
+                fd, name = tempfile.mkstemp(dir=folder, prefix=SPILL, suffix=f"-{type_name}")  # 0600: customer data
+                os.close(fd)
+                self.spill_paths[type_name] = Path(name)
+                self.spills[type_name] = open_private(Path(name), "wb")
+                self.writers[type_name] = pa.ipc.new_stream(self.spills[type_name], _schema(type_name))
+        except BaseException:
+            self.close()
+            raise
         self.batches = 0
+        self.places: dict[tuple[str, str], int] = {}  # (file, unit) of the origins spilled -> its index
+        self.defaulted: dict[tuple[str, str], int] = {}  # defaults given to spilled records
         self.fates = Fates()
         self.warnings: list[Change] = []  # changes made by the rules to orders and items, batch by batch
         self.rejects: list[Reject] = []  # orders and items the rules rejected, batch by batch
         self.types = {t: TypeTally(t) for t in sorted(STREAMED)}
         self.named = 0  # draft.warnings before this index have been given their record's label
 
+    @property
+    def spill_path(self) -> Path:
+        """The first spill file (each type has its own, beside it)."""
+        return self.spill_paths[SPILLED[0]]
+
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.spill.close()
-        self.spill_path.unlink(missing_ok=True)
+        for writer in self.writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+        self.writers = {}
+        for handle in self.spills.values():
+            with contextlib.suppress(OSError):
+                handle.close()
+        for path in self.spill_paths.values():
+            path.unlink(missing_ok=True)
 
     def take(self, draft: Draft) -> None:
         """Finish the orders and items a source has made so far and set them aside."""
@@ -193,38 +238,56 @@ class Stream:
                 mine.rejected += t.rejected
         self._spill(done)
 
+    def _place(self, origin: Origin) -> int:
+        key = (origin.file, origin.unit)
+        place = self.places.get(key)
+        if place is None:
+            place = self.places[key] = len(self.places)
+        return place
+
     def _spill(self, done: Finished) -> None:
         orders = done.records.get("order", [])
         index = {id(r): i for i, r in enumerate(orders)}
-        entries: dict[str, list[tuple[Any, ...]]] = {}
+        filled_of = done.filled
         for type_name in SPILLED:
-            names = table_rules(type_name).names
             records = done.records.get(type_name, [])
             for r in records:
                 if r.primary:
                     self.fates.own(r.origin)
                 for o in r.merged:
                     self.fates.flag(o, FOLDED)
-            values = list(zip(*columns(records, names), strict=True)) if records else []
-            entries[type_name] = [
-                (
-                    row,
-                    _origin(r.origin),
-                    tuple(_origin(o) for o in r.merged),
-                    r.primary,
-                    tuple(done.filled.get(id(r), ())),
-                    index.get(id(r.parent), -1) if r.parent is not None else -1,
-                )
-                for row, r in zip(values, records, strict=True)
+            filled = [filled_of.get(id(r), ()) for r in records]
+            for given in filled:
+                for key in given:
+                    self.defaulted[key] = self.defaulted.get(key, 0) + 1
+            meta = [
+                pa.array([self._place(r.origin) for r in records], pa.int32()),
+                pa.array([r.origin.row for r in records], pa.int64()),
+                pa.array([r.origin.part for r in records], pa.int32()),
+                pa.array(
+                    [marshal.dumps(tuple(_origin(o) for o in r.merged)) if r.merged else None for r in records],
+                    pa.binary(),
+                ),
+                pa.array([r.primary for r in records], pa.bool_()),
+                pa.array(["\x1f".join(f for _t, f in given) for given in filled], pa.string()),
+                pa.array([index.get(id(r.parent), -1) if r.parent is not None else -1 for r in records], pa.int32()),
             ]
-        marshal.dump(tuple(entries[t] for t in SPILLED), self.spill)
+            values = [column.combine_chunks() for column in done.table(type_name, records).columns]
+            self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
         self.batches += 1
 
-    def _read_back(self) -> Iterator[tuple[list[tuple[Any, ...]], ...]]:
-        self.spill.close()
-        with self.spill_path.open("rb") as handle:
-            for _ in range(self.batches):
-                yield marshal.load(handle)
+    def _read_back(self) -> Iterator[tuple[pa.RecordBatch, ...]]:
+        """The spilled batches, one per type at a time, in the order they were taken."""
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
+        for handle in self.spills.values():
+            handle.close()
+        with contextlib.ExitStack() as stack:
+            readers = [
+                pa.ipc.open_stream(stack.enter_context(pa.OSFile(str(self.spill_paths[t]), "rb"))) for t in SPILLED
+            ]
+            yield from zip(*readers, strict=True)
 
     def finish(
         self,
@@ -241,60 +304,63 @@ class Stream:
         written = Written()
         losses = held.losses
         assert losses is not None
-        gone_users: dict[tuple[str, ...], Record] = {}
+        gone_users: dict[str, Record] = {}
         for r in losses.lost.get("user", []):
-            gone_users.setdefault((r.get("customer_code"),), r)
+            gone_users.setdefault(r.get("customer_code"), r)
         for r in held.records.get("user", []):
-            gone_users.pop((r.get("customer_code"),), None)
+            gone_users.pop(r.get("customer_code"), None)
+        gone = pa.array(list(gone_users), pa.string())
+        because: dict[str, str] = {}  # the reason of each lost user's dependants, said once
+        places = {i: place for place, i in self.places.items()}
         writers: dict[str, TableWriter] = {}
         wanted = {t: [f for tt, f in cannot_fill if tt == t] for t in SPILLED}
         empty = {(t, f): 0 for t in wanted for f in wanted[t]}
+        defaulted = dict(self.defaulted)
         try:
             for batch in self._read_back():
                 lost_orders: dict[int, str] = {}
-                kept: dict[str, list[tuple[str, ...]]] = {t: [] for t in SPILLED}
                 for type_name, rows in zip(SPILLED, batch, strict=True):
                     names = table_rules(type_name).names
-                    user_at = names.index("user") if "user" in names else -1
-                    for i, (values, origin, merged, primary, filled, parent) in enumerate(rows):
-                        reason = None
-                        if user_at >= 0 and gone_users:
-                            user = gone_users.get((values[user_at],))
-                            if user is not None:
-                                reason = losses.because_of(user)
-                        elif type_name == "order_item" and parent in lost_orders:
-                            reason = lost_orders[parent]
-                        if reason is not None:
-                            mapping = dict(zip(names, values, strict=True))
-                            label = record_label(type_name, mapping)
-                            o = Origin(*origin)
+                    lost = None
+                    if "user" in names and gone_users:
+                        lost = pc.is_in(rows.column("user"), value_set=gone)
+                    elif type_name == "order_item" and lost_orders:
+                        lost = pc.is_in(rows.column("\x00parent"), value_set=pa.array(list(lost_orders), pa.int32()))
+                    if lost is not None and pc.any(lost).as_py():
+                        for i in pc.indices_nonzero(lost).to_pylist():
+                            row = rows.slice(i, 1).to_pylist()[0]
+                            values = {n: row[n] for n in names}
+                            if type_name == "order_item" and "user" not in names:
+                                reason = lost_orders[row["\x00parent"]]
+                            else:
+                                user = values["user"]
+                                if user not in because:
+                                    because[user] = losses.because_of(gone_users[user])
+                                reason = because[user]
+                            label = record_label(type_name, values)
+                            file, unit = places[row["\x00place"]]
+                            o = Origin(file, row["\x00row"], unit, row["\x00part"])
+                            merged = marshal.loads(row["\x00merged"]) if row["\x00merged"] is not None else ()
                             rows_of = (o, *(Origin(*m) for m in merged))
                             written.rejects.append(Reject(o, type_name, "", reason, label, rows_of))
                             if type_name == "order":
                                 lost_orders[i] = depends_on(label, reason)
-                            if primary:
+                            if row["\x00primary"]:
                                 self.fates.own(o, -1)
+                            for name in row["\x00filled"].split("\x1f") if row["\x00filled"] else ():
+                                defaulted[(type_name, name)] -= 1
                             self.types[type_name].written -= 1
                             self.types[type_name].rejected += 1
-                            continue
-                        kept[type_name].append(values)
-                        for type_field in filled:
-                            key = (type_field[0], type_field[1])
-                            written.defaulted[key] = written.defaulted.get(key, 0) + 1
-                for type_name, rows in kept.items():
-                    if not rows:
+                        rows = rows.filter(pc.invert(lost))
+                    if not rows.num_rows:
                         continue
-                    names = table_rules(type_name).names
-                    frame = pd.DataFrame(rows, columns=names, dtype="string[pyarrow]")
+                    table = pa.Table.from_batches([rows.select(list(names))])
                     for f in wanted[type_name]:
-                        empty[(type_name, f)] += int((frame[f] == "").sum())
+                        empty[(type_name, f)] += pc.sum(pc.equal(table.column(f), "")).as_py() or 0
                     if type_name not in writers:
                         writers[type_name] = TableWriter(paths[type_name], fmt, list(names))
-                    kinds = json_kinds(type_name, frame) if fmt == "json" else None
-                    writers[type_name].write(
-                        Chunk(frame, pd.Series(range(len(frame))), kinds), pd.Series(True, index=frame.index)
-                    )
-                    written.counts[type_name] = written.counts.get(type_name, 0) + len(rows)
+                    write_rows(writers[type_name], type_name, fmt, table)
+                    written.counts[type_name] = written.counts.get(type_name, 0) + table.num_rows
         except BaseException:
             for w in writers.values():
                 w.abort()
@@ -302,4 +368,5 @@ class Stream:
         for w in writers.values():
             w.close()
         written.empty = empty
+        written.defaulted = {key: n for key, n in defaulted.items() if n}
         return written
