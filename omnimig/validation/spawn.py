@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -133,7 +133,7 @@ def take() -> Started | None:
             spare = _spares.pop(0)
             if spare.process.poll() is None and spare.language == i18n.current():
                 return spare
-            _stop(spare)
+            stop(spare)
     return None
 
 
@@ -142,18 +142,23 @@ def discard() -> None:
     with _lock:
         spares, _spares[:] = list(_spares), []
     for spare in spares:
-        _stop(spare)
+        stop(spare)
 
 
-def _stop(spare: Started) -> None:
-    with contextlib.suppress(OSError):
-        spare.process.kill()
+def stop(started: Started, before_close: Callable[[], None] | None = None) -> None:
+    """Kill a worker if it is still running and wait for it; then ``before_close`` (the thread
+    that read its results joins), then its pipe and spill file are closed."""
+    if started.process.poll() is None:
+        with contextlib.suppress(OSError):
+            started.process.kill()
     with contextlib.suppress(OSError, ValueError):
-        if spare.process.stdin is not None:
-            spare.process.stdin.close()
-    spare.process.wait()
-    spare.results.close()
-    spare.spill.close()
+        if started.process.stdin is not None:
+            started.process.stdin.close()
+    started.process.wait()
+    if before_close is not None:
+        before_close()
+    started.results.close()
+    started.spill.close()
 
 
 atexit.register(discard)

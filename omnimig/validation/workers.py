@@ -311,6 +311,7 @@ class _Worker:
     def __init__(self, owner: Workers) -> None:
         self.owner = owner
         started = spawn.take() or spawn.start()  # one started early (``spawn.prestart``), else a new one
+        self.started = started
         self.process = started.process
         self.results = started.results
         self.spill = started.spill
@@ -350,16 +351,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Kill the worker if it is still running and wait for it; its pipes and spill file closed."""
-        if self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                self.process.kill()
-        with contextlib.suppress(OSError, ValueError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        self.process.wait()
-        self.thread.join()
-        self.results.close()
-        self.spill.close()  # the problems it held were read back; the file had no name
+        spawn.stop(self.started, before_close=self.thread.join)  # its problems were read back; the file had no name
 
 
 def _crashed(path: Path, process: subprocess.Popen[bytes]) -> str:
