@@ -201,13 +201,10 @@ def _validate_file(
                 {f: _kinds(chunk, layout.columns[f]) for f in summed},  # JSON numbers: 1.5E2 sums as 150
             )
             for f in kept_fields:
-                column = text_array(chunk.data[layout.columns[f]])
-                column = column if column.type == TEXT else column.cast(TEXT)
+                column = _kept_text(chunk, layout.columns[f])
                 kept[f].extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
             for p, q in lines:
-                amounts = line_amounts(
-                    text_array(chunk.data[layout.columns[p]]), text_array(chunk.data[layout.columns[q]])
-                )
+                amounts = line_amounts(_kept_text(chunk, layout.columns[p]), _kept_text(chunk, layout.columns[q]))
                 kept_lines[line_column(p, q)].append(pa.array(amounts))  # NaN stays a NaN value, not a null
             kept_rows.append(chunk.rows.to_numpy(dtype=np.int32))  # half the memory; rows stay far below 2**31
             if progress is not None:
@@ -232,6 +229,12 @@ def _validate_file(
     result.header_row = header_row
     result.tally = tally
     return result
+
+
+def _kept_text(chunk: Chunk, column: str) -> pa.Array | pa.ChunkedArray:
+    """A chunk's column as the text the bundle rules read (``TEXT``)."""
+    text = text_array(chunk.data[column])
+    return text if text.type == TEXT else text.cast(TEXT)
 
 
 def reading_rows(chunk_rows: int, n_threads: int) -> int:
