@@ -74,6 +74,8 @@ def console() -> None:
     already unlinked), the streams are flushed and the process ends with its exit code, skipping
     that teardown. Every other command, and ``app`` itself (what tests call), end as usual.
     """
+    global _done_early
+    _done_early = False  # set again by this run's validate only
     try:
         app()
     except SystemExit as exc:

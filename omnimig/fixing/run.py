@@ -51,7 +51,7 @@ from omnimig.schemas.rules import ChoiceList, load_choices, migration_type, migr
 from omnimig.transforms.normalize import CURRENCY_SIGNS
 from omnimig.transforms.outdir import MANIFEST, WRITTEN_BY, OutFolder, prepare, write_bundle
 from omnimig.validation.bundle import check_bundle
-from omnimig.validation.fields import Emitter, map_columns
+from omnimig.validation.fields import Emitter, key_column, map_columns
 from omnimig.validation.problem import FileResult, Problem, ProblemStore
 from omnimig.validation.report import SEVERITY_NAMES
 from omnimig.validation.result import Report
@@ -929,8 +929,7 @@ def _patched(keys: pd.DataFrame | None, new: pd.DataFrame | None, at: np.ndarray
         index = np.arange(len(old), dtype=np.int64)
         index[where] = len(old) + np.arange(len(put), dtype=np.int64)
         joined = pa.chunked_array([pa.concat_arrays([old, put]).take(pa.array(index))])
-        is_text = pa.types.is_string(joined.type) or pa.types.is_large_string(joined.type)
-        columns[name] = pd.arrays.ArrowStringArray(joined) if is_text else pd.arrays.ArrowExtensionArray(joined)
+        columns[name] = key_column(joined)
     return pd.DataFrame(columns)
 
 

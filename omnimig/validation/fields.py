@@ -79,6 +79,14 @@ def text_array(series: pd.Series) -> pa.Array | pa.ChunkedArray:
     return pa.array(series)
 
 
+def key_column(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """A kept key column for ``FileResult.keys``: text as ``ArrowStringArray``, a line amount
+    (``rules.line_column``) as Arrow numbers."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return pd.arrays.ArrowStringArray(column)
+    return pd.arrays.ArrowExtensionArray(column)
+
+
 def as_mask(result: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """An Arrow boolean result as a numpy mask, null counted as False."""
     if result.null_count:

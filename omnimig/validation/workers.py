@@ -57,6 +57,7 @@ from omnimig.io.read_csv import LAZY_UTF8
 from omnimig.io.table import ReadOptions
 from omnimig.schemas.rules import load_choices
 from omnimig.validation import spawn
+from omnimig.validation.fields import key_column
 from omnimig.validation.problem import FileResult, ProblemStore
 from omnimig.validation.stats import TypeTally
 
@@ -288,7 +289,7 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
         keys = pd.DataFrame(
             {
                 "row": table.column("row").to_numpy().astype(np.int32, copy=False),
-                **{name: _key_column(table.column(name)) for name in table.column_names if name != "row"},
+                **{name: key_column(table.column(name)) for name in table.column_names if name != "row"},
             }
         )
     result = FileResult(str(path), type_name, shipped.format, shipped.rows, store, shipped.columns, keys)
@@ -296,13 +297,6 @@ def unship(shipped: Shipped, path: Path, type_name: str) -> FileResult:
     result.header_row = shipped.header_row
     result.tally = shipped.tally
     return result
-
-
-def _key_column(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
-    """A key column as ``run`` keeps it: text as ``ArrowStringArray``, a line amount as numbers."""
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return pd.arrays.ArrowStringArray(column)
-    return pd.arrays.ArrowExtensionArray(column)
 
 
 class _Worker:
