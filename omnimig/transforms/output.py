@@ -9,7 +9,7 @@ here decides where a file lands or what it may replace.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from omnimig.io.safe_text import neutralise_formula
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
 from omnimig.schemas.rules import table_rules
-from omnimig.transforms.records import TARGETS, Change, Origin, Record, Reject
+from omnimig.transforms.records import TARGETS, Change, ChangeLog, Origin, Record, Reject
 from omnimig.transforms.records import columns as record_columns
 
 REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "record", "field", "reason"]
@@ -96,14 +96,23 @@ def _place(origin: Origin) -> list[str]:
     return [origin.file, str(origin.row), str(origin.part) if origin.part else ""]
 
 
-def _write_log(path: Path, columns: list[str], entries: list[tuple[Origin, list[str]]], order: dict[str, int]) -> None:
+def _write_log(
+    path: Path,
+    columns: list[str],
+    entries: Iterable[tuple[Origin, list[str]]],
+    order: dict[str, int],
+    *,
+    in_order: bool = False,
+) -> None:
     """Always written, header included, so a script can rely on the file; no rows means none.
 
-    Sorted by input (in the order given), row and line, so the file reads like the input. People
-    open these files in a spreadsheet: a formula-like cell (a file name or value quoted from a
-    hostile export) gets the OWASP apostrophe, so it shows as text instead of running.
+    Sorted by input (in the order given), row and line, so the file reads like the input
+    (``in_order``: the caller gives them sorted so). People open these files in a spreadsheet:
+    a formula-like cell (a file name or value quoted from a hostile export) gets the OWASP
+    apostrophe, so it shows as text instead of running.
     """
-    entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
+    if not in_order:
+        entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
     # Most cells repeat (the file, the type, the code, one message for every empty SKU): each
     # distinct text is neutralised once, not once per line (the memo is bounded: unique texts are many).
     safe: dict[str, str] = {}
@@ -128,7 +137,15 @@ def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> N
     _write_log(path, REJECT_COLUMNS, entries, order)
 
 
-def write_changes(path: Path, changes: list[Change], order: dict[str, int]) -> None:
-    """One line per value changed on the way: where it was read, the record, before, after, what kind."""
-    entries = [(c.origin, [c.type, c.record, c.field, c.before, c.after, c.code, c.message]) for c in changes]
-    _write_log(path, CHANGE_COLUMNS, entries, order)
+def write_changes(path: Path, changes: Sequence[Change], order: dict[str, int]) -> None:
+    """One line per value changed on the way: where it was read, the record, before, after, what kind.
+
+    A ``ChangeLog`` is sorted in Arrow and written as it is read back, a slice at a time, so a
+    million changes are never a million lines in memory at once.
+    """
+    if isinstance(changes, ChangeLog):
+        ordered: Iterable[Change] = changes.in_file_order(order)
+    else:
+        ordered = sorted(changes, key=lambda c: (order.get(c.origin.file, 0), c.origin.row, c.origin.part))
+    entries = ((c.origin, [c.type, c.record, c.field, c.before, c.after, c.code, c.message]) for c in ordered)
+    _write_log(path, CHANGE_COLUMNS, entries, order, in_order=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from operator import methodcaller
 from typing import overload
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -165,7 +166,7 @@ class ChangeLog(Sequence[Change]):
     _FEW = frozenset({"file", "unit", "type", "field", "code"})  # few distinct values: dictionary-encoded
     _SLICE = 10_000  # changes made at a time when iterating
 
-    def __init__(self, changes: Sequence[Change]) -> None:
+    def __init__(self, changes: Sequence[Change] = ()) -> None:
         origins = [c.origin for c in changes]
         arrays = {
             "file": pa.array([o.file for o in origins], pa.string()),
@@ -176,6 +177,42 @@ class ChangeLog(Sequence[Change]):
         for name in self._TEXT:
             arrays[name] = pa.array([getattr(c, name) for c in changes], pa.string())
         self._table = pa.table({n: a.dictionary_encode() if n in self._FEW else a for n, a in arrays.items()})
+
+    @classmethod
+    def _of(cls, table: pa.Table) -> ChangeLog:
+        log = cls.__new__(cls)
+        log._table = table
+        return log
+
+    @classmethod
+    def joined(cls, parts: Sequence[ChangeLog]) -> ChangeLog:
+        """One log of ``parts``, in the order given (a streamed run compacts its changes a batch at a time)."""
+        if not parts:
+            return cls()
+        return cls._of(pa.concat_tables([p._table for p in parts]).unify_dictionaries())
+
+    def take(self, positions: pa.Array) -> ChangeLog:
+        """The changes at ``positions`` (Arrow integers), in that order."""
+        return self._of(self._table.take(positions))
+
+    def in_file_order(self, order: dict[str, int]) -> Iterator[Change]:
+        """The changes sorted as ``changes.csv`` lists them: by input (``order``), row and line, then as logged.
+
+        Sorted by Arrow on the columns, so a million changes are never a million Python sort keys.
+        """
+        if not len(self):
+            return iter(())
+        files = self._table.column("file").combine_chunks()
+        ranks = pa.array([order.get(name, 0) for name in files.dictionary.to_pylist()], pa.int64()).take(files.indices)
+        keys = pa.table(
+            {
+                "rank": ranks,
+                "row": self._table.column("row"),
+                "part": self._table.column("part"),
+                "logged": pa.array(range(len(self)), pa.int64()),
+            }
+        )
+        return iter(self.take(pc.sort_indices(keys, [(n, "ascending") for n in keys.column_names])))
 
     def __len__(self) -> int:
         return self._table.num_rows
@@ -214,10 +251,10 @@ class ChangeLog(Sequence[Change]):
         column = self._table.column("code").combine_chunks()
         if not len(column):
             return Counter()
-        counts = pc.value_counts(column.indices)
-        found = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
+        # A joined or reordered log's dictionary is not in the order codes appear: order by first place.
+        codes, first, counts = np.unique(column.indices.to_numpy(), return_index=True, return_counts=True)
         names = column.dictionary.to_pylist()
-        return Counter({names[i]: found[i] for i in sorted(found)})
+        return Counter({names[codes[i]]: int(counts[i]) for i in np.argsort(first, kind="stable")})
 
     @staticmethod
     def _made(part: pa.Table) -> list[Change]:

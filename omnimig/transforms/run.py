@@ -397,7 +397,8 @@ def _streamed(
     stream.take(draft)  # whatever the source left
     done = finish(draft, options)  # users and addresses, whose fates the orders' wait for
     _name_changed_records(draft)
-    draft.warnings += stream.warnings
+    changes = stream.changes(draft)
+    draft.warnings = []
     temps: dict[str, Path] = {}
     try:
         for type_name in sorted(STREAMED):
@@ -442,7 +443,9 @@ def _streamed(
             stream.types[type_name].seen += draft.folded[type_name]
             stream.types[type_name].merged += draft.folded[type_name]
         types = [stream.types[t.type] if t.type in STREAMED else t for t in done.types]
-        return _write(source, inputs, folder, fmt, draft, done, tallies, rejects, writers, written, empty, types)
+        return _write(
+            source, inputs, folder, fmt, draft, done, tallies, rejects, writers, written, empty, types, changes
+        )
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
@@ -470,8 +473,13 @@ def _write(
     written: dict[str, int],
     empty: dict[tuple[str, str], int],
     types: list[TypeTally],
+    changes: ChangeLog | None = None,
 ) -> Result:
-    """Write the bundle (the record files, ``rejects.csv``, ``changes.csv``) and say what happened."""
+    """Write the bundle (the record files, ``rejects.csv``, ``changes.csv``) and say what happened.
+
+    ``changes`` is the run's change log when it is not ``draft.warnings`` (a streamed run's, kept compact).
+    """
+    log = changes if changes is not None else ChangeLog(draft.warnings)
     out = folder.path
     position = {str(p): i for i, p in enumerate(inputs)}
     counted = {t.file for t in tallies}
@@ -479,7 +487,7 @@ def _write(
     tallies.sort(key=lambda t: position.get(t.file, len(position)))
     order = {str(p): i for i, p in enumerate(inputs)}
     writers["rejects.csv"] = partial(write_rejects, rejects=rejects, order=order)
-    writers["changes.csv"] = partial(write_changes, changes=draft.warnings, order=order)
+    writers["changes.csv"] = partial(write_changes, changes=log, order=order)
     placed = write_bundle(folder, writers)
     paths = {t: placed[f"{t}{SUFFIX[fmt]}"] for t in TARGETS if f"{t}{SUFFIX[fmt]}" in placed}
     return Result(
@@ -489,7 +497,7 @@ def _write(
         written=written,
         paths=paths,
         rejects=rejects,
-        warnings=ChangeLog(draft.warnings),
+        warnings=log,
         cannot_fill=draft.cannot_fill,
         defaulted=done.defaulted,
         notes=draft.notes,
