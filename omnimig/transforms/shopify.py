@@ -583,7 +583,10 @@ class Context:
     derived: dict[str, Record] = field(default_factory=dict)  # email -> user made from an order
     addresses: core.AddressBook | None = None
     earliest: core.Joined = field(default_factory=core.Joined)  # email -> first valid order date
-    numbers: dict[str, Origin] = field(default_factory=dict)  # order Name -> its first row
+    # order Name -> its first row: the row number alone when it is in ``numbers_file`` (the first
+    # orders export; a million orders' Origins were 70 MB), its Origin when in another export.
+    numbers: dict[str, int | Origin] = field(default_factory=dict)
+    numbers_file: str = ""
     countries: Counter[str] = field(default_factory=Counter)  # country codes left as codes
     provinces: Counter[str] = field(default_factory=Counter)  # province codes used as city
     province_names: dict[str, str] = field(default_factory=dict)  # code -> name, learnt from the orders export
@@ -950,6 +953,8 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
         return
     seen = ctx.numbers.get(number)
     if seen is not None:
+        if isinstance(seen, int):
+            seen = Origin(ctx.numbers_file, seen)
         refuse(
             "number",
             i18n._(
@@ -958,7 +963,9 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
             ).format(number=repr(number), where=seen.where()),
         )
         return
-    ctx.numbers[number] = origin
+    if not ctx.numbers_file:
+        ctx.numbers_file = file
+    ctx.numbers[number] = head_n if file == ctx.numbers_file else origin
     if not _text(get("Financial Status")) and not _text(get("Total")):
         refuse(
             "",
@@ -1144,8 +1151,10 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     return user
 
 
-#: Bound of ``Context.address_memo``: past it the memo starts again (a cache, not a store).
-MEMO_LIMIT = 1 << 16
+#: Bound of ``Context.address_memo``: past it the memo starts again (a cache, not a store). Small on
+#: purpose: what repeats is mostly an order's billing and shipping sides and a buyer's orders close
+#: together; at 65,536 entries (raw cells, the address made) it held about 100 MB for no gain in speed.
+MEMO_LIMIT = 1 << 12
 
 
 def _order_address(
