@@ -193,16 +193,27 @@ class AddressBook:
         assert found is not None  # only a compact book forgets records, and only through ``note``
         return found
 
-    def note(self, values: dict[str, str], origin: Origin) -> None:
-        """``add`` for an address made on the side (an order's), whose record the caller does not need."""
-        self._add(values, origin, False)
+    def note(self, values: dict[str, str], origin: Origin, key: object = None) -> None:
+        """``add`` for an address made on the side (an order's), whose record the caller does not need.
 
-    def _add(self, values: dict[str, str], origin: Origin, primary: bool) -> Record | None:
+        ``key`` is ``self.key(values)`` when the caller has it already (a buyer's address on each of
+        their orders): the identity is then not worked out again.
+        """
+        self._add(values, origin, False, key)
+
+    def key(self, values: dict[str, str]) -> tuple[dict[str, str], object]:
+        """``values`` with every field (``full``) and the key this book knows the address by."""
         values = full("address", values)
         identity = address_identity(values)
-        key: object = _digest(identity) if self.compact else identity
+        return values, _digest(identity) if self.compact else identity
+
+    def _add(self, values: dict[str, str], origin: Origin, primary: bool, key: object = None) -> Record | None:
+        given = key is not None
+        if key is None:
+            values, key = self.key(values)
         if key not in self.seen:
-            record = self.draft.add(Record("address", values, origin, primary=primary))
+            # A caller's remembered values stay as they are when the rules change the record's.
+            record = self.draft.add(Record("address", dict(values) if given else values, origin, primary=primary))
             self.seen[key] = record if primary or not self.compact else None
             return record
         first = self.seen[key]

@@ -594,7 +594,7 @@ class Context:
     coded_by_email: int = 0
     # (a side's raw cells, the buyer's code, email and names) -> what _order_address made of
     # them: a buyer's address repeats on each of their orders. Cleared when it grows too big.
-    address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str]] = field(default_factory=dict)
+    address_memo: dict[tuple[object, ...], tuple[dict[str, str] | None, str, object]] = field(default_factory=dict)
 
 
 #: Orders between two ``gc.freeze()`` calls while the orders are read (see ``_settled``).
@@ -985,9 +985,10 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     code = user.get("customer_code")
     texts = {}
     for side in ("Shipping", "Billing"):
-        values, texts[side] = _order_address(sheet, head, side, user, ctx)
+        values, texts[side], key = _order_address(sheet, head, side, user, ctx)
         if values is not None:
-            _add_address(values, origin, ctx)
+            assert ctx.addresses is not None
+            ctx.addresses.note(values, origin, key)
     raw_created = get("Created at")
     created = sheet.dates.get(raw_created)
     if created is None:
@@ -1151,19 +1152,21 @@ def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Co
     return user
 
 
-#: Bound of ``Context.address_memo``: past it the memo starts again (a cache, not a store). Small on
-#: purpose: what repeats is mostly an order's billing and shipping sides and a buyer's orders close
-#: together; at 65,536 entries (raw cells, the address made) it held about 100 MB for no gain in speed.
-MEMO_LIMIT = 1 << 12
+#: Bound of ``Context.address_memo``: past it the memo starts again (a cache, not a store). An entry
+#: holds a side's raw cells and the address made of them; at 65,536 entries that was about 100 MB at
+#: a million orders. What repeats most is an order's billing and shipping sides and a buyer's orders
+#: close together; 4,096 entries made 73% more addresses again at 50,000 orders, 16,384 is the middle.
+MEMO_LIMIT = 1 << 14
 
 
 def _order_address(
     sheet: Sheet, head: list[str], side: str, user: Record, ctx: Context
-) -> tuple[dict[str, str] | None, str]:
-    """One side's address record (None when it has no street and no city) and its one-line text.
+) -> tuple[dict[str, str] | None, str, object]:
+    """One side's address record (None when it has no street and no city), its one-line text, its book key.
 
     The same cells for the same buyer give the same address, so it is made once and remembered
-    (the returned dict is copied by the address book, never changed).
+    with the key the address book knows it by (the returned dict is copied by the address book,
+    never changed).
     """
     picker = sheet.pickers.get(side)
     if picker is None:
@@ -1176,7 +1179,13 @@ def _order_address(
     if made is None:
         if len(ctx.address_memo) >= MEMO_LIMIT:
             ctx.address_memo.clear()
-        made = ctx.address_memo[key] = _make_order_address(dict(zip(ADDRESS_PARTS, raw, strict=True)), user, ctx)
+        values, text = _make_order_address(dict(zip(ADDRESS_PARTS, raw, strict=True)), user, ctx)
+        if values is None:
+            made = ctx.address_memo[key] = (None, text, None)
+        else:
+            assert ctx.addresses is not None
+            full_values, book_key = ctx.addresses.key(values)
+            made = ctx.address_memo[key] = (full_values, text, book_key)
     else:
         _city(raw[10], raw[7], ctx)  # the codes left as codes are still counted for the summary
         _country(raw[8], ctx)
