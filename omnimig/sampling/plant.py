@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omnimig.io.paths import ANSWER_KEY
+from omnimig.io.private import write_privately
 from omnimig.sampling.defects import (
     BundleDefect,
     FieldDefect,
@@ -223,7 +224,8 @@ def plant_defects(gen: Generator, outs: dict[str, Sink], rate: float, rows: int,
     for i in range(count):
         planter.plant(kinds[i % len(kinds)])
     key = sorted(planter.expected, key=lambda e: (e.file, e.row, e.field, e.rule))
-    (folder / ANSWER_KEY).write_text(
-        json.dumps([e.to_dict() for e in key], ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    # Private like the bundle: the key quotes the planted cells (names, emails, phones).
+    write_privately(
+        folder / ANSWER_KEY, (json.dumps([e.to_dict() for e in key], ensure_ascii=False, indent=1) + "\n").encode()
     )
     return count
