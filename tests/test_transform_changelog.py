@@ -8,7 +8,9 @@ and the summary's code counts in the same order (``Counter.most_common`` keeps f
 from __future__ import annotations
 
 from collections import Counter
+from random import Random
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,3 +53,28 @@ def test_iteration_crosses_slices() -> None:
     log = ChangeLog(changes)
     log._SLICE = 4  # several slices, the last one short
     assert list(log) == changes
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(CHANGES, max_size=12), max_size=5), st.randoms(use_true_random=False))
+def test_joined_and_reordered_logs_are_the_list_they_stand_for(parts: list[list[Change]], rng: Random) -> None:
+    """A streamed run joins its batches' logs and puts the source's changes back in the order logged."""
+    whole = [c for part in parts for c in part]
+    log = ChangeLog.joined([ChangeLog(part) for part in parts])
+    assert list(log) == whole and len(log) == len(whole)
+    # Code counts in first-seen order, whatever order each part's dictionary has.
+    assert list(log.codes().most_common()) == Counter(c.code for c in whole).most_common()
+    places = list(range(len(whole)))
+    rng.shuffle(places)
+    shuffled = log.take(pa.array(places, pa.int64()))
+    assert list(shuffled) == [whole[i] for i in places]
+    assert list(shuffled.codes().most_common()) == Counter(whole[i].code for i in places).most_common()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(CHANGES, max_size=30))
+def test_in_file_order_is_the_stable_sort_changes_csv_had(changes: list[Change]) -> None:
+    order = {"b.json": 0, "a.csv": 1}
+    expected = sorted(changes, key=lambda c: (order.get(c.origin.file, 0), c.origin.row, c.origin.part))
+    assert list(ChangeLog(changes).in_file_order(order)) == expected
+    assert list(ChangeLog(changes).in_file_order({})) == sorted(changes, key=lambda c: (c.origin.row, c.origin.part))
