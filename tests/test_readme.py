@@ -6,9 +6,11 @@ them (the commands run with ``2>&1`` and unbuffered output, so the lines come in
 Elisions, documented in the README: a line ``…`` stands for any number of lines; a line ending in
 ``…`` matches any line that starts with the text before it.
 
-The blocks run in order, in one temporary folder laid out like a clone's root (``samples/``,
-``examples/``, ``tests/data/`` copied; ``omnimig/`` linked for the shipped mapping files), so an
-example may use what an earlier one wrote, and nothing is written into the clone. ``sh``/plain
+The blocks of a page run in order, in one temporary folder laid out like a clone's root
+(``samples/``, ``examples/``, ``tests/data/`` copied; ``omnimig/`` linked for the shipped mapping
+files), so an example may use what an earlier one on its page wrote, and nothing is written into
+the clone. Each page gets its own folder and test (a reader follows one page from a fresh clone),
+so the pages run side by side under xdist instead of as one long test. ``sh``/plain
 fenced blocks (synopses, JSON shapes, the upload walkthrough against a server) are not run.
 """
 
@@ -82,9 +84,10 @@ def test_the_readme_has_console_examples() -> None:
     assert all(e.command.startswith(("omnimig ", "cat ", "cut ", "ls ", "head ", "tail ", "grep ")) for e in found)
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    here = tmp_path_factory.mktemp("clone")
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A fresh folder laid out like a clone's root, for one page's examples."""
+    here = tmp_path / "clone"
     for part in ("samples", "examples", "tests/data"):
         shutil.copytree(ROOT / part, here / part)
     (here / "omnimig").symlink_to(ROOT / "omnimig")
@@ -114,9 +117,10 @@ def run(command: str, cwd: Path) -> list[str]:
     return [line.rstrip() for line in out.stdout.rstrip("\n").splitlines()] if out.stdout.strip() else []
 
 
-def test_every_console_example_prints_what_the_readme_shows(clone: Path) -> None:
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_console_example_prints_what_the_readme_shows(page: Path, clone: Path) -> None:
     failures = []
-    for example in [e for page in PAGES for e in examples(page)]:
+    for example in examples(page):
         actual = run(example.command, clone)
         if not matches(example.expected, actual):
             failures.append(

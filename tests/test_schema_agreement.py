@@ -271,12 +271,19 @@ def test_generation_schema_keeps_every_property() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@cache
+def table_schema_rows(type_name: str) -> st.SearchStrategy[list[dict[str, str]]]:
+    """Built once per type: hypothesis validates a strategy the first time it draws from it, and
+    a row strategy is large (every field's rule), so a new one per example cost a third of the test."""
+    return st.lists(rulegen.row_values(table_rules(type_name), "text", CHOICES), min_size=1, max_size=4)
+
+
 @pytest.mark.parametrize("type_name", type_names())
 @PROPERTY
 @given(data=st.data())
 def test_rows_from_table_schema_pass_both_kinds(type_name: str, data: st.DataObject) -> None:
     table = table_rules(type_name)
-    rows = data.draw(st.lists(rulegen.row_values(table, "text", CHOICES), min_size=1, max_size=4), label="rows")
+    rows = data.draw(table_schema_rows(type_name), label="rows")
     records = [{f.name: rulegen.text_to_json(f, row[f.name]) for f in table.fields} for row in rows]
     with tempfile.TemporaryDirectory() as tmp:
         as_csv = engine_problems(Path(tmp), type_name, "csv", rows)
