@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -125,11 +126,21 @@ def _class_body(chars: list[int]) -> str:
     return "".join(f"\\x{{{a:04x}}}" + (f"-\\x{{{b:04x}}}" if b > a else "") for a, b in runs)
 
 
-#: Every character ``str.split()`` treats as whitespace, as an RE2 class body.
-WHITESPACE_CLASS = _class_body([c for c in range(0x110000) if chr(c).isspace()])
-_SPACES = WHITESPACE_CLASS
-#: Words of non-whitespace separated by single spaces, nothing at either end (or an empty cell).
-_ONE_LINE = f"^(?:[^{_SPACES}]+(?: [^{_SPACES}]+)*)?$"
+@cache
+def whitespace_class() -> str:
+    """Every character ``str.split()`` treats as whitespace, as an RE2 class body.
+
+    Worked out from Python itself (every code point asked ``isspace``), on first use: the scan
+    costs 0.1-0.5 s, and ``omnimig validate`` and its workers import this module without needing it.
+    """
+    return _class_body([c for c in range(0x110000) if chr(c).isspace()])
+
+
+@cache
+def _one_line() -> str:
+    """Words of non-whitespace separated by single spaces, nothing at either end (or an empty cell)."""
+    spaces = whitespace_class()
+    return f"^(?:[^{spaces}]+(?: [^{spaces}]+)*)?$"
 
 
 def unchanged_by_text(values: Any) -> Any:
@@ -143,7 +154,7 @@ def unchanged_by_text(values: Any) -> Any:
     import numpy as np
     import pyarrow.compute as pc
 
-    shaped = pc.match_substring_regex(values, _ONE_LINE)
+    shaped = pc.match_substring_regex(values, _one_line())
     nfc = pc.equal(pc.utf8_normalize(values, form="NFC"), values)
     return np.asarray(pc.fill_null(pc.and_(shaped, nfc), False).to_numpy(zero_copy_only=False), dtype=bool)
 

@@ -270,7 +270,7 @@ ORDER_CHUNK_ROWS = 20_000
 
 #: Every character ``str.split()`` and ``str.strip()`` treat as whitespace, as a regex class, so a
 #: column can be tested for blank cells in Arrow exactly as Python would judge each cell.
-WHITESPACE = nz.WHITESPACE_CLASS  # runs written as ranges: Arrow compiles it once per column and chunk
+WHITESPACE = nz.whitespace_class()  # runs written as ranges: Arrow compiles it once per column and chunk
 _BLANK = f"^[{WHITESPACE}]*$"
 
 
