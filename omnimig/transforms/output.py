@@ -9,7 +9,7 @@ here decides where a file lands or what it may replace.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from omnimig.io.safe_text import neutralise_formula
 from omnimig.io.table import Chunk
 from omnimig.io.write import SUFFIX, TableWriter
 from omnimig.schemas.rules import table_rules
-from omnimig.transforms.records import TARGETS, Change, ChangeLog, Origin, Record, Reject
+from omnimig.transforms.records import TARGETS, ChangeLog, Origin, Record, Reject
 from omnimig.transforms.records import columns as record_columns
 
 REJECT_COLUMNS = ["source_file", "source_row", "source_line", "target_type", "record", "field", "reason"]
@@ -137,15 +137,12 @@ def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> N
     _write_log(path, REJECT_COLUMNS, entries, order)
 
 
-def write_changes(path: Path, changes: Sequence[Change], order: dict[str, int]) -> None:
+def write_changes(path: Path, changes: ChangeLog, order: dict[str, int]) -> None:
     """One line per value changed on the way: where it was read, the record, before, after, what kind.
 
-    A ``ChangeLog`` is sorted in Arrow and written as it is read back, a slice at a time, so a
-    million changes are never a million lines in memory at once.
+    The log is sorted in Arrow and written as it is read back, a slice at a time, so a million
+    changes are never a million lines in memory at once.
     """
-    if isinstance(changes, ChangeLog):
-        ordered: Iterable[Change] = changes.in_file_order(order)
-    else:
-        ordered = sorted(changes, key=lambda c: (order.get(c.origin.file, 0), c.origin.row, c.origin.part))
+    ordered = changes.in_file_order(order)
     entries = ((c.origin, [c.type, c.record, c.field, c.before, c.after, c.code, c.message]) for c in ordered)
     _write_log(path, CHANGE_COLUMNS, entries, order, in_order=True)
