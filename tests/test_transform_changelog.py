@@ -7,13 +7,18 @@ and the summary's code counts in the same order (``Counter.most_common`` keeps f
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from random import Random
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from omnimig.io.safe_text import neutralise_formula, neutralise_formula_column
+from omnimig.transforms.output import CHANGE_COLUMNS, write_changes
 from omnimig.transforms.records import Change, ChangeLog, Origin
 
 TEXT = st.text(alphabet=st.sampled_from(list("ab ,\"\nşİ'=")), max_size=5)
@@ -78,3 +83,57 @@ def test_in_file_order_is_the_stable_sort_changes_csv_had(changes: list[Change])
     expected = sorted(changes, key=lambda c: (order.get(c.origin.file, 0), c.origin.row, c.origin.part))
     assert list(ChangeLog(changes).in_file_order(order)) == expected
     assert list(ChangeLog(changes).in_file_order({})) == sorted(changes, key=lambda c: (c.origin.row, c.origin.part))
+
+
+FORMULA_TEXT = st.text(alphabet=st.sampled_from(list("=+-@\t\r1.,eE aş\"\n'")), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(FORMULA_TEXT, st.text(max_size=6), st.none()), max_size=20))
+def test_the_column_form_of_the_formula_rule_is_the_rule_cell_by_cell(cells: list[str | None]) -> None:
+    """Only cells with a formula lead are handed to ``neutralise_formula``; the result is its, cell by cell."""
+    cells = [
+        c if c is None else c.encode("utf-8", "replace").decode("utf-8") for c in cells
+    ]  # Arrow holds no lone surrogates
+    made = neutralise_formula_column(pa.array(cells, pa.string())).to_pylist()
+    assert made == [None if c is None else neutralise_formula(c) for c in cells]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda c, before, file: Change(
+                Origin(file, c.origin.row, c.origin.unit, c.origin.part),
+                c.type,
+                c.field,
+                c.code,
+                c.message,
+                before,
+                c.after,
+                c.record,
+            ),
+            CHANGES,
+            FORMULA_TEXT,
+            st.sampled_from(["a.csv", "=b.csv", "-c.json"]),
+        ),
+        max_size=30,
+    )
+)
+def test_changes_csv_is_what_csv_writer_wrote_line_by_line(
+    tmp_path_factory: pytest.TempPathFactory, changes: list[Change]
+) -> None:
+    """``write_changes`` (Arrow kernels) writes the bytes the per-line ``csv.writer`` of ``_write_log`` wrote."""
+    order = {"=b.csv": 0, "a.csv": 1}
+    path = tmp_path_factory.mktemp("log") / "changes.csv"
+    write_changes(path, ChangeLog(changes), order)
+    expected = io.StringIO(newline="")
+    out = csv.writer(expected, lineterminator="\r\n")
+    out.writerow(CHANGE_COLUMNS)
+    for c in sorted(changes, key=lambda c: (order.get(c.origin.file, 0), c.origin.row, c.origin.part)):
+        place = [c.origin.file, str(c.origin.row), str(c.origin.part) if c.origin.part else ""]
+        out.writerow(
+            [neutralise_formula(v) for v in (*place, c.type, c.record, c.field, c.before, c.after, c.code, c.message)]
+        )
+    assert path.read_bytes() == expected.getvalue().encode("utf-8")
+    assert path.stat().st_mode & 0o777 == 0o600

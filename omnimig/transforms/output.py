@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.io.kinds import json_kinds
 from omnimig.io.private import open_private
-from omnimig.io.safe_text import neutralise_formula
+from omnimig.io.safe_text import neutralise_formula, neutralise_formula_column
 from omnimig.io.table import Chunk
-from omnimig.io.write import SUFFIX, TableWriter
+from omnimig.io.write import SUFFIX, TableWriter, csv_bytes
 from omnimig.schemas.rules import table_rules
 from omnimig.transforms.records import TARGETS, ChangeLog, Origin, Record, Reject
 from omnimig.transforms.records import columns as record_columns
@@ -101,18 +102,14 @@ def _write_log(
     columns: list[str],
     entries: Iterable[tuple[Origin, list[str]]],
     order: dict[str, int],
-    *,
-    in_order: bool = False,
 ) -> None:
     """Always written, header included, so a script can rely on the file; no rows means none.
 
-    Sorted by input (in the order given), row and line, so the file reads like the input
-    (``in_order``: the caller gives them sorted so). People open these files in a spreadsheet:
-    a formula-like cell (a file name or value quoted from a hostile export) gets the OWASP
-    apostrophe, so it shows as text instead of running.
+    Sorted by input (in the order given), row and line, so the file reads like the input. People
+    open these files in a spreadsheet: a formula-like cell (a file name or value quoted from a
+    hostile export) gets the OWASP apostrophe, so it shows as text instead of running.
     """
-    if not in_order:
-        entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
+    entries = sorted(entries, key=lambda e: (order.get(e[0].file, 0), e[0].row, e[0].part))
     # Most cells repeat (the file, the type, the code, one message for every empty SKU): each
     # distinct text is neutralised once, not once per line (the memo is bounded: unique texts are many).
     safe: dict[str, str] = {}
@@ -140,9 +137,19 @@ def write_rejects(path: Path, rejects: list[Reject], order: dict[str, int]) -> N
 def write_changes(path: Path, changes: ChangeLog, order: dict[str, int]) -> None:
     """One line per value changed on the way: where it was read, the record, before, after, what kind.
 
-    The log is sorted in Arrow and written as it is read back, a slice at a time, so a million
-    changes are never a million lines in memory at once.
+    The log is sorted in Arrow and written by Arrow kernels (``io.write.csv_bytes``, the bytes
+    ``csv.writer`` writes), each column neutralised at once (``neutralise_formula_column``), so a
+    million changes are never a million Python lines.
     """
-    ordered = changes.in_file_order(order)
-    entries = ((c.origin, [c.type, c.record, c.field, c.before, c.after, c.code, c.message]) for c in ordered)
-    _write_log(path, CHANGE_COLUMNS, entries, order, in_order=True)
+    c = changes.sorted_by_file(order).columns()
+    place = [c["file"], c["row"].cast(pa.string()), pc.if_else(pc.equal(c["part"], 0), "", c["part"].cast(pa.string()))]
+    cells = [*place, *(c[name] for name in _CHANGE_FIELDS)]
+    table = pa.table([neutralise_formula_column(column) for column in cells], names=CHANGE_COLUMNS)
+    with open_private(path, "wb") as handle:
+        handle.write(("\r\n".join([",".join(CHANGE_COLUMNS), ""])).encode("utf-8"))
+        for part_bytes in csv_bytes(table):
+            handle.write(part_bytes)
+
+
+#: The ``Change`` field of each ``changes.csv`` column after the three that say where.
+_CHANGE_FIELDS = ("type", "record", "field", "before", "after", "code", "message")

@@ -200,8 +200,12 @@ class ChangeLog(Sequence[Change]):
 
         Sorted by Arrow on the columns, so a million changes are never a million Python sort keys.
         """
+        return iter(self.sorted_by_file(order))
+
+    def sorted_by_file(self, order: dict[str, int]) -> ChangeLog:
+        """``in_file_order`` as a log, whose ``columns`` a writer can take without making a ``Change`` each."""
         if not len(self):
-            return iter(())
+            return self
         files = self._table.column("file").combine_chunks()
         ranks = pa.array([order.get(name, 0) for name in files.dictionary.to_pylist()], pa.int64()).take(files.indices)
         keys = pa.table(
@@ -212,7 +216,16 @@ class ChangeLog(Sequence[Change]):
                 "logged": pa.array(range(len(self)), pa.int64()),
             }
         )
-        return iter(self.take(pc.sort_indices(keys, [(n, "ascending") for n in keys.column_names])))
+        return self.take(pc.sort_indices(keys, [(n, "ascending") for n in keys.column_names]))
+
+    def columns(self) -> dict[str, pa.Array]:
+        """Each field of the changes as one Arrow array (``file``, ``row``, ``unit``, ``part``, then ``_TEXT``),
+        in log order: text columns as plain strings."""
+        out = {}
+        for name in self._table.column_names:
+            column = self._table.column(name).combine_chunks()
+            out[name] = column.cast(pa.string()) if name in self._FEW else column
+        return out
 
     def __len__(self) -> int:
         return self._table.num_rows
