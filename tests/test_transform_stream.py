@@ -127,3 +127,59 @@ def test_generated_exports_stream_like_the_whole_run(
     path = write_dict_csv(path, header, rows)
     whole = _run([path], base / "whole", streamed=False, small=False)
     _same(whole, _run([path], base / "small", streamed=True, small=True))
+
+
+def _paths(mp: pytest.MonkeyPatch) -> list[str]:
+    """Which way each batch's lines went (``columns``: ``finish_lines``; ``records``: ``finish``)."""
+    taken: list[str] = []
+    need = stream.lines_need_records
+
+    def spy(*args: object, **kwargs: object) -> bool:
+        answer = need(*args, **kwargs)  # type: ignore[arg-type]
+        taken.append("records" if answer else "columns")
+        return answer
+
+    mp.setattr(stream, "lines_need_records", spy)
+    return taken
+
+
+def test_lines_the_rules_act_on_are_finished_as_records_and_lines_of_a_lost_order_go_with_it(tmp_path: Path) -> None:
+    """Items are finished as columns only when the rules have nothing to say about them; an item the
+    rules repair or refuse sends its batch's items through ``finish`` as records, and the items of
+    an order the rules lose go with it either way: the bundle is the whole run's."""
+    header, rows = read_dict_csv(ORDERS)
+    names = list(dict.fromkeys(r["Name"] for r in rows))
+    long_name = "#" + "9" * 300  # over the number's maximum length: the rules lose the order
+    rows = [dict(r, Name=long_name) if r["Name"] == names[0] else r for r in rows]
+    rows = [dict(r, **{"Lineitem quantity": "two"}) if r["Name"] == names[1] else r for r in rows]  # items acted on
+    path = write_dict_csv(tmp_path / "orders_export.csv", header, rows)
+    whole = _run([path], tmp_path / "whole", streamed=False, small=False)
+    with pytest.MonkeyPatch.context() as mp:
+        taken = _paths(mp)
+        small = _run([path], tmp_path / "small", streamed=True, small=True)
+        big = _run([path], tmp_path / "big", streamed=True, small=False)
+    assert "records" in taken and "columns" in taken, taken
+    _same(whole, small)
+    _same(whole, big)
+    rejects = (small.out / "rejects.csv").read_text(encoding="utf-8")
+    assert f"its order {long_name} was rejected" in rejects
+
+
+def test_a_default_for_items_sends_them_through_finish(tmp_path: Path) -> None:
+    """A default for an item field is ``finish``'s to apply (and count): every batch's items go as records."""
+    with pytest.MonkeyPatch.context() as mp:
+        taken = _paths(mp)
+        mp.setattr(stream, "BATCH_RECORDS", 1)
+        options = Options(
+            password_policy="unusable", defaults={("order_item", "image_url"): "https://cdn.example.com/x.png"}
+        )
+        streamed = transform("shopify", [ORDERS], tmp_path / "streamed", "csv", Settings(), options)
+    assert taken and set(taken) == {"records"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shopify, "STREAMS", False)
+        options = Options(
+            password_policy="unusable", defaults={("order_item", "image_url"): "https://cdn.example.com/x.png"}
+        )
+        whole = transform("shopify", [ORDERS], tmp_path / "whole", "csv", Settings(), options)
+    _same(whole, streamed)
+    assert "https://cdn.example.com/x.png" in (streamed.out / "order_item.csv").read_text(encoding="utf-8")

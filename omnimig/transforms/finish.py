@@ -17,14 +17,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimig.i18n import N_, _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 from omnimig.transforms import normalize as nz
-from omnimig.transforms.records import TARGETS, Draft, Record, Reject, TypeTally, columns
+from omnimig.transforms.records import TARGETS, Draft, Lines, Record, Reject, TypeTally, columns, record_label
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
 
@@ -176,14 +178,87 @@ def finish(draft: Draft, options: Options, choices: dict[str, ChoiceList] | None
 
 def _check(type_name: str, records: list[Record], choices: dict[str, ChoiceList]) -> tuple[list[Problem], pa.Table]:
     """The validator's problems with ``records``, and the Arrow table of their values they were found in."""
-    rules = table_rules(type_name)
-    names = list(rules.names)
+    names = list(table_rules(type_name).names)
     table = pa.table([pa.array(values, pa.string()) for values in columns(records, names)], names=names)
+    return _check_table(type_name, table, choices), table
+
+
+def _check_table(type_name: str, table: pa.Table, choices: dict[str, ChoiceList]) -> list[Problem]:
+    """The validator's problems with the records whose values are ``table`` (row i: ``Problem.row`` i)."""
+    rules = table_rules(type_name)
     frame = table.to_pandas(types_mapper=_STRING.get)
-    chunk = Chunk(frame, pd.Series(range(len(records)), index=frame.index))
+    chunk = Chunk(frame, pd.Series(range(len(frame)), index=frame.index))
     problems: list[Problem] = []
     check_chunk(chunk, rules, Layout({n: n for n in rules.names}), choices, Emitter("", type_name, problems))
-    return problems, table
+    return problems
+
+
+def _left_empty(type_name: str, problem: Problem, value: str, draft: Draft) -> bool:
+    """An error about a field the source cannot fill, left empty on purpose: reported by the validation
+    of the written files, not a reason to lose the record."""
+    return problem.field is not None and (type_name, problem.field) in draft.cannot_fill and value == ""
+
+
+def lines_need_records(
+    lines: Lines, table: pa.Table, draft: Draft, options: Options, choices: dict[str, ChoiceList]
+) -> bool:
+    """Whether ``finish`` must see a batch's lines as ``Record`` objects, or ``finish_lines`` may take them.
+
+    ``finish_lines`` only does what ``finish`` does to records the rules have nothing to say about:
+    no default for the type, no date-time field given a day only, no cell over ``max_cell``, no
+    error the rules act on, and a parent each. Anything else goes through ``finish`` itself.
+    """
+    type_name = lines.type
+    if any(t == type_name for t, _name in options.defaults) or None in lines.parents:
+        return True
+    day_only = f"^{DATE_ONLY.pattern}$"
+    for rule in table_rules(type_name).fields:
+        if rule.temporal == "datetime" and pc.any(pc.match_substring_regex(table.column(rule.name), day_only)).as_py():
+            return True
+    limit = options.max_cell
+    if limit is not None and any((pc.max(pc.utf8_length(c)).as_py() or 0) > limit for c in table.columns):
+        return True
+    for p in _check_table(type_name, table, choices):
+        if p.severity != "error" or p.row is None:
+            continue
+        if not _left_empty(type_name, p, table.column(p.field)[p.row].as_py() if p.field else "", draft):
+            return True
+    return False
+
+
+def finish_lines(lines: Lines, table: pa.Table, done: Finished, draft: Draft) -> tuple[np.ndarray, TypeTally]:
+    """``finish`` for lines the rules have nothing to say about (``lines_need_records``), after their
+    parents were finished (``done``): a line whose parent was lost goes with it, the others are written.
+
+    Which lines are kept (a bool per line), and their count as ``finish`` counts a type. The changes
+    ``finish`` logs for such records (``BLANK_REPORTED``) are logged into ``draft``, named.
+    """
+    assert done.losses is not None
+    losses = done.losses
+    type_name = lines.type
+    kept_ids = {id(r) for records in done.records.values() for r in records}
+    lost = np.zeros(len(lines), dtype=bool)
+    for i, parent in enumerate(lines.parents):
+        if parent is None or id(parent) in kept_ids:
+            continue
+        if not losses.is_lost(parent):
+            raise AssertionError(f"the parent of a streamed {type_name} was merged: {parent.label()}")
+        lost[i] = True
+    for i in np.flatnonzero(lost).tolist():
+        parent = lines.parents[i]
+        assert parent is not None
+        losses.lose(lines.record(i), "", losses.because_of(parent))
+    for (t, name), (code, message) in BLANK_REPORTED.items():
+        if t != type_name:
+            continue
+        empty = np.asarray(pc.equal(table.column(name), "").to_numpy(zero_copy_only=False), dtype=bool) & ~lost
+        text = _(message)
+        for i in np.flatnonzero(empty).tolist():
+            values = dict(zip(lines.names, lines.values[i], strict=True))
+            draft.warn(lines.origins[i], type_name, name, code, text, record=record_label(type_name, values))
+    n = len(lines)
+    written = n - int(lost.sum())
+    return ~lost, TypeTally(type_name, seen=n, written=written, rejected=n - written)
 
 
 #: Arrow text as the validator's frames hold it (``string[pyarrow]``).
@@ -319,8 +394,7 @@ def _apply_rules(
         if p.severity != "error" or p.row is None or p.row in refused:
             continue
         record = records[p.row]
-        unfillable = p.field is not None and (type_name, p.field) in draft.cannot_fill
-        if unfillable and record.get(p.field) == "":  # type: ignore[arg-type]
+        if _left_empty(type_name, p, record.get(p.field or ""), draft):
             continue  # left empty on purpose; the validation of the output reports it
         refused[p.row] = p
     kept: list[Record] = []

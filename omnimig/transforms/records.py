@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 from typing import overload
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimig.i18n import N_, _, number
-from omnimig.schemas.rules import migration_types
+from omnimig.schemas.rules import migration_types, table_rules
 
 #: The target types in the order Akinon imports them.
 TARGETS = ("user", "address", "order", "order_item")
@@ -276,6 +276,69 @@ class ChangeLog(Sequence[Change]):
         return list(map(Change, origins, *(c[name] for name in ChangeLog._TEXT)))
 
 
+class Lines:
+    """Records of one type a streamed source made as values, not ``Record`` objects: an order's items.
+
+    Why: a million-order export has some two million items; each was a ``Record``, its dict and
+    its origin, read field by field into Arrow columns again by the rules, the spill and the
+    writers. Here an item is a tuple of its values in schema order, its origin row and its order;
+    ``table`` hands the rules and the spill Arrow columns at once, and ``records`` makes the
+    ``Record`` objects a whole run (or a batch the rules must look at record by record) needs.
+    Every field a record's values lack is empty, as ``Record.get`` reads it.
+    """
+
+    def __init__(self, type_name: str) -> None:
+        self.type = type_name
+        self.names: tuple[str, ...] = tuple(table_rules(type_name).names)
+        self._get = itemgetter(*self.names) if len(self.names) > 1 else None
+        self.values: list[tuple[str, ...]] = []
+        self.origins: list[Origin] = []
+        self.parents: list[Record | None] = []
+        # Where each would stand among the ``Record`` objects of its batch (``len(pending)`` when added).
+        self.at: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def add(self, values: dict[str, str], origin: Origin, parent: Record | None, at: int) -> None:
+        try:
+            row = self._get(values) if self._get is not None else tuple(values.get(n) or "" for n in self.names)
+        except KeyError:
+            row = tuple(values.get(n) or "" for n in self.names)
+        self.values.append(row)
+        self.origins.append(origin)
+        self.parents.append(parent)
+        self.at.append(at)
+
+    def record(self, i: int) -> Record:
+        """Line ``i`` as a ``Record``."""
+        values = dict(zip(self.names, self.values[i], strict=True))
+        return Record(self.type, values, self.origins[i], parent=self.parents[i])
+
+    def records(self) -> list[Record]:
+        """Each line as the ``Record`` a source would have made of it (every field, schema order)."""
+        names = self.names
+        return [
+            Record(self.type, dict(zip(names, row, strict=True)), origin, parent=parent)
+            for row, origin, parent in zip(self.values, self.origins, self.parents, strict=True)
+        ]
+
+    def among(self, records: list[Record]) -> list[Record]:
+        """``records`` with these lines, as ``Record`` objects, each in the place it was made in."""
+        merged: list[Record] = []
+        start = 0
+        for at, record in zip(self.at, self.records(), strict=True):
+            merged += records[start:at]
+            start = max(start, at)
+            merged.append(record)
+        return merged + records[start:]
+
+    def table(self) -> pa.Table:
+        """The values as Arrow string columns, schema order."""
+        columns = list(zip(*self.values, strict=True)) if self.values else [() for _ in self.names]
+        return pa.table([pa.array(column, pa.string()) for column in columns], names=list(self.names))
+
+
 #: What omnimig called a change before there was a change log; sources may still say ``warn``.
 Warning_ = Change
 
@@ -311,10 +374,27 @@ class Draft:
     # ``records``, and the source hands them on a batch at a time.
     streamed: frozenset[str] = frozenset()
     pending: list[Record] = field(default_factory=list)
+    # A streamed run's records made as values only (``Lines``, per type), beside ``pending``.
+    lines: dict[str, Lines] = field(default_factory=dict)
 
     def add(self, record: Record) -> Record:
         (self.pending if record.type in self.streamed else self.records).append(record)
         return record
+
+    def add_line(self, type_name: str, values: dict[str, str], origin: Origin, parent: Record | None) -> None:
+        """A record that is a row of its type and nothing more (an order's item): kept as values in a
+        streamed run (``Lines``), a ``Record`` otherwise; either way the same record, in the same place."""
+        if type_name not in self.streamed:
+            self.records.append(Record(type_name, values, origin, parent=parent))
+            return
+        lines = self.lines.get(type_name)
+        if lines is None:
+            lines = self.lines[type_name] = Lines(type_name)
+        lines.add(values, origin, parent, len(self.pending))
+
+    def waiting(self) -> int:
+        """Records handed on with the next batch: ``pending`` and the ``lines``."""
+        return len(self.pending) + sum(len(lines) for lines in self.lines.values())
 
     def reject(
         self,

@@ -362,6 +362,7 @@ def _orders_sheet(
     kept = sorted(set(streamed.values()))
     position = {i: j for j, i in enumerate(kept)}
     sheet = Sheet(path, ORDERS, {name: position[i] for name, i in streamed.items()}, [], len(header), unknown)
+    sheet.columns.update({name: len(kept) + j for j, name in enumerate(ITEM_MADE)})  # after the export's cells
     sheet.notes = notes
     notices = []
     dropped = [c for c in ORDER_DROPPED if c in columns]
@@ -393,7 +394,8 @@ def _orders_sheet(
                 keep |= np.isin(numbers, np.fromiter(broken, dtype=np.int64))
             if not keep.any():
                 continue
-            cells = _cells(frame.iloc[keep, kept]) if kept else [[] for _ in range(int(keep.sum()))]
+            made = _item_cells(frame.iloc[keep], columns)
+            cells = _cells(frame.iloc[keep, kept], made)
             sheet.dates = _dates(frame.iloc[keep, columns["Created at"]])
             rows = numbers[keep]
             sheet.extras = {
@@ -497,20 +499,68 @@ def _forget() -> None:
     core.forget()
 
 
-def _cells(frame: pd.DataFrame) -> list[list[str]]:
-    """A chunk's rows as lists of text, each distinct value of a column one shared string.
+def _cells(frame: pd.DataFrame, made: list[list[str]] | None = None) -> list[list[str]]:
+    """A chunk's rows as lists of text, each distinct value of a column one shared string; ``made``
+    columns (one value per row) follow the frame's.
 
     Exports repeat most values (statuses, currencies, cities, a buyer's email on every row), and
     the rows are kept until the orders are built: sharing the strings (through a categorical per
     column, in C) roughly halves the memory of the rows read, and is faster than ``tolist``.
     """
-    if frame.shape[1] == 0:
-        return frame.astype(str).values.tolist()
     columns = []
     for j in range(frame.shape[1]):
         found = pd.Categorical(frame.iloc[:, j].astype(str))
         columns.append(np.asarray(found.categories, dtype=object).take(found.codes).tolist())
+    columns += made or []
+    if not columns:
+        return [[] for _ in range(len(frame))]
     return list(map(list, zip(*columns, strict=True)))
+
+
+#: What ``_item_cells`` adds to each row of an orders export, after the export's own cells.
+ITEM_MADE = ("\x00price error", "\x00price", "\x00sku", "\x00product", "\x00quantity")
+
+
+def _item_cells(frame: pd.DataFrame, at: dict[str, int]) -> list[list[str]]:
+    """The cleaned line-item cells of a chunk's rows (``ITEM_MADE``), each distinct cell cleaned once.
+
+    Why: a line item's price, SKU, name and quantity repeat across an export (a product on each
+    of its orders); cleaning them a column at a time, a call per distinct value, leaves ``_item``
+    nothing to call per row. The cleaning is ``_amount`` and ``_text``'s, as before; a price
+    ``_amount`` refuses gets its message in the first column and an empty price.
+    """
+    n = len(frame)
+
+    def each(name: str, clean: Callable[[str], str]) -> list[str]:
+        j = at.get(name)
+        if j is None:
+            return [clean("")] * n
+        codes, distinct = pd.factorize(frame.iloc[:, j].fillna("").astype(str), sort=False)
+        made = np.empty(len(distinct), dtype=object)
+        made[:] = [clean(v) for v in distinct]
+        return made.take(codes).tolist()
+
+    refused: dict[str, str] = {}  # a price cell _amount refuses -> why
+
+    def price(value: str) -> str:
+        try:
+            return _amount(value)
+        except nz.NormaliseError as exc:
+            refused[value] = str(exc)
+            return ""
+
+    amounts = each("Lineitem price", price)
+    errors = [""] * n
+    if refused:
+        cells = frame.iloc[:, at["Lineitem price"]].fillna("").astype(str).tolist()
+        errors = [refused.get(cell, "") for cell in cells]
+    return [
+        errors,
+        amounts,
+        each("Lineitem sku", _text),
+        each("Lineitem name", _text),
+        each("Lineitem quantity", _text),
+    ]
 
 
 @lru_cache(maxsize=CACHED)
@@ -670,7 +720,7 @@ def read(inputs: list[Path], settings: Settings, stream: Stream | None = None) -
                     if not i % SETTLE_EVERY:
                         gc.freeze()
                     _order(sheet, group, ctx)
-                    if stream is not None and len(draft.pending) >= stream.batch:
+                    if stream is not None and draft.waiting() >= stream.batch:
                         stream.take(draft)  # an order is whole: its items were made with it
     _date_joined(ctx)
     _notes(ctx, sheets, bool(len(sheets) - len(orders)))
@@ -1250,39 +1300,29 @@ def _encoded(columns: tuple[str, ...], raw: tuple[str, ...], keep_newlines: tupl
     return _JSON.encode({"shopify": kept}) if kept else ""
 
 
-ITEM_CELLS = ("Lineitem price", "Lineitem sku", "Lineitem name", "Lineitem quantity")
-
-
 def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Context) -> None:
+    """One line item, from its row's cells cleaned for the whole chunk (``_item_cells``)."""
     draft = ctx.draft
     number = order.get("number")
     picker = sheet.pickers.get("item")
     if picker is None:
-        picker = sheet.pickers["item"] = sheet.pick(ITEM_CELLS)
-    raw_price, raw_sku, raw_name, raw_quantity = picker(cells)
-    try:
-        price = _amount(raw_price)
-    except nz.NormaliseError as exc:
-        values = {"order_number": number, "sku": _text(raw_sku)}
-        draft.reject(origin, "order_item", "price", f"Lineitem price: {exc}", values, parent=order)
+        picker = sheet.pickers["item"] = sheet.pick(ITEM_MADE)
+    error, price, sku, product, quantity = picker(cells)
+    if error:
+        values = {"order_number": number, "sku": sku}
+        draft.reject(origin, "order_item", "price", f"Lineitem price: {error}", values, parent=order)
         return
-    sku = _text(raw_sku)  # an empty SKU is reported by finish (sku-empty), for every source
-    draft.add(
-        Record(
-            "order_item",
-            {
-                "order_number": number,
-                "product": _text(raw_name),
-                "sku": sku,
-                "quantity": _text(raw_quantity),
-                "price": price,
-                "image_url": "",
-                "extra_field": _extra(sheet, cells, ITEM_EXTRA, origin.row),
-            },
-            origin,
-            parent=order,
-        )
-    )
+    # An empty SKU is reported by finish (sku-empty), for every source.
+    values = {
+        "order_number": number,
+        "product": product,
+        "sku": sku,
+        "quantity": quantity,
+        "price": price,
+        "image_url": "",
+        "extra_field": _extra(sheet, cells, ITEM_EXTRA, origin.row),
+    }
+    draft.add_line("order_item", values, origin, order)
 
 
 # ---------------------------------------------------------------------------------------------

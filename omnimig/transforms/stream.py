@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,11 +37,12 @@ from omnimig.i18n import _
 from omnimig.io.private import open_private
 from omnimig.io.write import TableWriter
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
-from omnimig.transforms.finish import Finished, Options, depends_on, finish
+from omnimig.transforms.finish import Finished, Options, depends_on, finish, finish_lines, lines_need_records
 from omnimig.transforms.output import write_rows
 from omnimig.transforms.records import (
     ChangeLog,
     Draft,
+    Lines,
     Origin,
     Record,
     Reject,
@@ -223,12 +225,27 @@ class Stream:
         from omnimig.transforms.run import name_changes  # run imports this module
 
         batch, draft.pending = draft.pending, []
+        lines, draft.lines = draft.lines, {}
         self.fates.read(draft.read)
         draft.read.clear()
-        if not batch:
+        if not batch and not any(lines.values()):
             return
         part = Draft(records=batch, cannot_fill=draft.cannot_fill, explain=draft.explain)
+        # Lines the rules have nothing to say about are finished as columns (``finish_lines``), after
+        # their parents; any others join the batch as records, in their places, for ``finish`` itself.
+        tables: dict[str, pa.Table] = {}
+        for type_name, made in lines.items():
+            table = made.table()
+            if lines_need_records(made, table, part, self.options, self.choices):
+                part.records = batch = made.among(batch)
+            else:
+                tables[type_name] = table
         done = finish(part, self.options, self.choices)
+        kept: dict[str, tuple[Lines, pa.Table, np.ndarray]] = {}
+        for type_name, table in tables.items():
+            mask, tally = finish_lines(lines[type_name], table, done, part)
+            kept[type_name] = (lines[type_name], table, mask)
+            done.types.append(tally)
         # The source's changes to these orders and items (logged since the last batch), then the rules'.
         name_changes(draft.warnings, batch, start=self.named, types=STREAMED)
         name_changes(part.warnings, batch)
@@ -243,7 +260,7 @@ class Stream:
                 mine.written += t.written
                 mine.merged += t.merged
                 mine.rejected += t.rejected
-        self._spill(done)
+        self._spill(done, kept)
 
     def _settle(self, draft: Draft) -> None:
         """Move the source's changes that are final into compact Arrow columns (``ChangeLog``).
@@ -290,12 +307,19 @@ class Stream:
             place = self.places[key] = len(self.places)
         return place
 
-    def _spill(self, done: Finished) -> None:
+    def _spill(self, done: Finished, lines: dict[str, tuple[Lines, pa.Table, np.ndarray]]) -> None:
         orders = done.records.get("order", [])
         index = {id(r): i for i, r in enumerate(orders)}
         filled_of = done.filled
         for type_name in SPILLED:
             records = done.records.get(type_name, [])
+            if type_name in lines:
+                if records:
+                    raise AssertionError(
+                        f"a batch wrote {type_name} records and lines"
+                    )  # only refused ones are records
+                self._spill_lines(type_name, *lines[type_name], index)
+                continue
             for r in records:
                 if r.primary:
                     self.fates.own(r.origin)
@@ -320,6 +344,27 @@ class Stream:
             values = [column.combine_chunks() for column in done.table(type_name, records).columns]
             self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
         self.batches += 1
+
+    def _spill_lines(
+        self, type_name: str, lines: Lines, table: pa.Table, kept: np.ndarray, index: dict[int, int]
+    ) -> None:
+        """``_spill`` for the lines ``finish_lines`` kept: their values as they are, the bookkeeping in columns."""
+        at = np.flatnonzero(kept).tolist()
+        origins = [lines.origins[i] for i in at]
+        for origin in origins:
+            self.fates.own(origin)
+        parents = [lines.parents[i] for i in at]
+        meta = [
+            pa.array([self._place(o) for o in origins], pa.int32()),
+            pa.array([o.row for o in origins], pa.int64()),
+            pa.array([o.part for o in origins], pa.int32()),
+            pa.nulls(len(at), pa.binary()),
+            pa.array([True] * len(at), pa.bool_()),
+            pa.array([""] * len(at), pa.string()),
+            pa.array([index.get(id(p), -1) if p is not None else -1 for p in parents], pa.int32()),
+        ]
+        values = [column.combine_chunks() for column in table.filter(pa.array(kept)).columns]
+        self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
 
     def _read_back(self) -> Iterator[tuple[pa.RecordBatch, ...]]:
         """The spilled batches, one per type at a time, in the order they were taken."""
