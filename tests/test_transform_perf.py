@@ -80,7 +80,7 @@ def test_caches_are_emptied_after_a_run(tmp_path: Path) -> None:
     header, rows = read_dict_csv(ORDERS)
     path = write_dict_csv(tmp_path / "orders_export.csv", header, rows)
     transform("shopify", [path], tmp_path / "out", "csv", Settings(), Options())
-    for cached in (shopify._text, shopify._email, shopify._amount, shopify._encoded, core._identity, core._folded):
+    for cached in (shopify._text, shopify._email, shopify._amount, shopify._encoded, core._identity, nz.match_key):
         assert cached.cache_info().currsize == 0, cached
 
 
@@ -106,3 +106,22 @@ def test_blank_cells_in_arrow_are_blank_in_python(cells: list[str]) -> None:
     import pandas as pd
 
     assert shopify._blank(pd.Series(cells, dtype=object)).tolist() == [not c.strip() for c in cells]
+
+
+PARTS = st.text(alphabet=st.sampled_from("aA ıIİi\u0307,.\u00a0\t-"), max_size=6)
+
+
+@given(parts=st.lists(st.one_of(st.none(), PARTS, st.text(max_size=5)), max_size=7))
+def test_join_parts_of_clean_parts_is_join_parts_of_the_raw_ones(parts: list[str | None]) -> None:
+    """A source that cleaned each part (``clean=True``) gets the line ``join_parts`` makes of the raw parts."""
+    from omnimig.transforms.address import join_parts
+
+    cleaned: list[str | None] = [nz.text(p) or "" if p is not None else None for p in parts]
+    assert join_parts(cleaned, clean=True) == join_parts(parts)
+
+
+@given(value=st.one_of(PARTS, st.text(max_size=8)))
+def test_a_match_key_of_clean_text_is_its_fold(value: str) -> None:
+    """``match_key`` (whitespace collapsed) is ``fold`` on clean text: either tells repeated parts apart."""
+    clean = nz.text(value) or ""
+    assert nz.match_key(clean) == nz.fold(clean)

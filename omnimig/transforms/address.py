@@ -13,15 +13,19 @@ from typing import Any
 from omnimig.transforms import normalize as nz
 
 
-def join_parts(parts: list[str | None]) -> str:
-    """``", "``-join the non-empty parts, each once (a district named like its township is said once)."""
+def join_parts(parts: list[str | None], *, clean: bool = False) -> str:
+    """``", "``-join the non-empty parts, each once (a district named like its township is said once).
+
+    ``clean``: the parts are ``normalize.text``'s output already (a source that cleaned each cell),
+    so they are not cleaned again; two parts are one when their ``normalize.match_key`` is.
+    """
     seen: set[str] = set()
     out: list[str] = []
     for part in parts:
-        text = nz.text(part) if part else None
+        text = (part if clean else nz.text(part)) if part else None
         if not text:
             continue
-        key = nz.fold(text)
+        key = nz.match_key(text)
         if key in seen:
             continue
         seen.add(key)

@@ -150,24 +150,18 @@ def _identity(names: tuple[str, ...], values: tuple[str, ...]) -> tuple[str, ...
     billing and shipping sides, or a buyer's orders close together; 65,536 entries cost about
     90 MB at a million orders for no measurable gain in speed.
     """
-    return tuple(_digits(v) if "phone" in k else _folded(v) for k, v in zip(names, values, strict=True))
+    return tuple(_digits(v) if "phone" in k else nz.match_key(v) for k, v in zip(names, values, strict=True))
 
 
 def forget() -> None:
     """Empty the identity caches (see ``shopify._forget``): no customer data kept between runs."""
-    for cached in (_identity, _digits, _folded):
+    for cached in (_identity, _digits, nz.match_key):
         cached.cache_clear()
 
 
 @lru_cache(maxsize=1 << 16)
 def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
-
-
-@lru_cache(maxsize=1 << 16)
-def _folded(value: str) -> str:
-    """One field of an address identity: Turkish-folded, whitespace collapsed (cities repeat: cached)."""
-    return " ".join(nz.fold(value).split())
 
 
 @dataclass

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -193,6 +193,14 @@ def fold(value: str) -> str:
     value = unicodedata.normalize("NFC", value)
     value = value.replace("İ", "i").replace("I", "ı")
     return unicodedata.normalize("NFC", value.lower())
+
+
+@lru_cache(maxsize=1 << 16)
+def match_key(value: str) -> str:
+    """``fold`` with runs of whitespace as one space: the form in which two texts are the same place or
+    part (an address identity, a repeated part of an address line). Cached: cities, townships and a
+    buyer's address repeat across an export; ``core.forget`` empties it after a run."""
+    return " ".join(fold(value).split())
 
 
 def email(value: str | None) -> str | None:

@@ -504,13 +504,20 @@ def _cells(frame: pd.DataFrame, made: list[list[str]] | None = None) -> list[lis
     columns (one value per row) follow the frame's.
 
     Exports repeat most values (statuses, currencies, cities, a buyer's email on every row), and
-    the rows are kept until the orders are built: sharing the strings (through a categorical per
-    column, in C) roughly halves the memory of the rows read, and is faster than ``tolist``.
+    the rows are kept until the orders are built: sharing the strings (through Arrow's dictionary
+    encoding of each column, in C) roughly halves the memory of the rows read; it is also about
+    twice as fast as a pandas categorical, which sorts its categories.
     """
     columns = []
     for j in range(frame.shape[1]):
-        found = pd.Categorical(frame.iloc[:, j].astype(str))
-        columns.append(np.asarray(found.categories, dtype=object).take(found.codes).tolist())
+        column = frame.iloc[:, j]
+        found = pa.array(column if column.dtype != object else column.astype(str), type=pa.string(), from_pandas=True)
+        if isinstance(found, pa.ChunkedArray):
+            found = found.combine_chunks()
+        found = pc.fill_null(found, "").dictionary_encode()
+        distinct = np.empty(len(found.dictionary), dtype=object)
+        distinct[:] = found.dictionary.to_pylist()
+        columns.append(distinct.take(found.indices.to_numpy(zero_copy_only=False)).tolist())
     columns += made or []
     if not columns:
         return [[] for _ in range(len(frame))]
@@ -1245,7 +1252,9 @@ def _make_order_address(cells: dict[str, str], user: Record, ctx: Context) -> tu
     zip_code = _marked(get("Zip"))
     phone = _marked(get("Phone"))
     company = _text(get("Company"))
-    text = join_parts([name, company, line, township, f"{zip_code} {city}".strip(), country, phone])
+    # Every part cleaned as join_parts would (a mapped city or country may come from the mapping as written).
+    parts = [name, company, line, township, _text(f"{zip_code} {city}"), _text(country), phone]
+    text = join_parts(parts, clean=True)
     if not line and not township:
         return None, text
     first, last = split_name(name) if name else (user.get("first_name"), user.get("last_name"))
