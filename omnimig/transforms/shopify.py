@@ -1253,7 +1253,7 @@ def _make_order_address(cells: dict[str, str], user: Record, ctx: Context) -> tu
     phone = _marked(get("Phone"))
     company = _text(get("Company"))
     # Every part cleaned as join_parts would (a mapped city or country may come from the mapping as written).
-    parts = [name, company, line, township, _text(f"{zip_code} {city}"), _text(country), phone]
+    parts: list[str | None] = [name, company, line, township, _text(f"{zip_code} {city}"), _text(country), phone]
     text = join_parts(parts, clean=True)
     if not line and not township:
         return None, text
