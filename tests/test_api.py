@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
 import pkgutil
 import re
 import subprocess
@@ -350,3 +351,19 @@ def test_upload_refused_and_the_exceptions_cost_no_heavy_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_token_costs_neither_httpx_nor_pandas() -> None:
+    """``omnimig.Token.from_env`` is how a script checks its token first: only an upload needs the http client."""
+    code = (
+        "import sys, omnimig; token = omnimig.Token.from_env('OMNIMIG_TEST_TOKEN'); "
+        "print(repr(token), sorted(m for m in ('httpx', 'pandas', 'pyarrow', 'numpy') if m in sys.modules))"
+    )
+    env = {**os.environ, "OMNIMIG_TEST_TOKEN": "0123456789abcdef0123456789abcdef01234567"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert out.stdout.strip() == "Token('***') []"
+
+
+def test_the_token_module_imports_only_the_bottom_layers() -> None:
+    """What keeps the test above true: ``credentials.py`` imports no other part of the uploader."""
+    assert imports_of(ROOT / "omnimig" / "uploader" / "credentials.py") <= {"omnimig.exceptions", "omnimig.i18n"}

@@ -30,7 +30,8 @@ from omnimig.i18n import _, ngettext, number
 from omnimig.io.private import private_dir
 from omnimig.sampling.testset import TestSet
 from omnimig.schemas.rules import MigrationType, migration_types
-from omnimig.uploader.client import DEFAULT_BUDGET, BadToken, Progress, Token
+from omnimig.uploader.client import DEFAULT_BUDGET, Progress
+from omnimig.uploader.credentials import TOKEN_ENV, BadToken, Token
 from omnimig.uploader.journal import finished_types
 from omnimig.uploader.lock import StateLock
 from omnimig.uploader.run import (
@@ -43,9 +44,6 @@ from omnimig.uploader.run import (
     plan_upload,
     run_upload,
 )
-
-#: Where the API token is read from when none is passed.
-TOKEN_ENV = "OMNIMIG_TOKEN"
 
 
 class PromptInterrupted(KeyboardInterrupt):

@@ -44,7 +44,6 @@ from omnimig.uploader.client import (
     OmnitronClient,
     Progress,
     RetryPolicy,
-    Token,
     UncertainStart,
     Unreachable,
     UploadError,
@@ -54,6 +53,7 @@ from omnimig.uploader.client import (
     sha256_hex,
     start_url,
 )
+from omnimig.uploader.credentials import Token
 from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
 from omnimig.validation.bundle import BundleOutcome
