@@ -30,8 +30,9 @@ from omnimig.i18n import _, ngettext, number
 from omnimig.io.private import private_dir
 from omnimig.sampling.testset import TestSet
 from omnimig.schemas.rules import MigrationType, migration_types
-from omnimig.uploader.client import DEFAULT_BUDGET, Progress
+from omnimig.uploader.client import Progress
 from omnimig.uploader.credentials import TOKEN_ENV, BadToken, Token
+from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_INTERVAL
 from omnimig.uploader.journal import finished_types
 from omnimig.uploader.lock import StateLock
 from omnimig.uploader.run import (
@@ -215,9 +216,9 @@ def upload_bundle(
     customer: str | None = None,
     force: bool = False,
     restart: Collection[str] = (),
-    timeout: float = 3600.0,
+    timeout: float = MIGRATION_TIMEOUT,
     http_timeout: float = DEFAULT_BUDGET,
-    poll_interval: float = 5.0,
+    poll_interval: float = POLL_INTERVAL,
     state_dir: str | PathLike[str] | None = None,
     choices: str | PathLike[str] | None = None,
     strict: bool = False,

@@ -26,14 +26,13 @@ from omnimig.exceptions import UploadError, UploadRefused
 from omnimig.i18n import _
 from omnimig.io.safe_text import visible
 from omnimig.uploader.credentials import Token
+from omnimig.uploader.defaults import DEFAULT_BUDGET
 
 if TYPE_CHECKING:
     from omnimig.uploader.audit import AuditLog
 
 #: Connect fast, but give a large upload and a slow importer time to answer (each cut to the budget left).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=300.0, pool=10.0)
-#: Seconds one request may take in all, every retry and backoff included (``--http-timeout``).
-DEFAULT_BUDGET = 300.0
 #: The most of an answer that is read: Omnitron's answers are a few hundred bytes, so anything
 #: bigger is a proxy page or a misbehaving server, and reading it whole could exhaust memory.
 MAX_BODY_BYTES = 1 << 20
