@@ -289,10 +289,17 @@ class OmnitronClient:
         self.sleep = sleep
         self.clock = clock
         self._transport = transport
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        # One TLS context (the CA bundle, ~50 ms to load) for the client's life: every start attempt
+        # builds a fresh httpx.Client for a fresh connection (see ``start``), and would load it again.
+        self._tls = httpx.create_ssl_context()
+        self._http = self._new_http()
 
     def __repr__(self) -> str:
         return f"OmnitronClient({self.base!r}, channel={self.channel!r})"
+
+    def _new_http(self) -> httpx.Client:
+        """An httpx client with its own connection pool, sharing this client's TLS context."""
+        return httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False, verify=self._tls)
 
     def close(self) -> None:
         self._http.close()
@@ -360,8 +367,9 @@ class OmnitronClient:
         Retried only on errors that happen before any byte reaches the server (connect errors,
         connect/pool timeouts), within the request budget. Every other transport failure, an
         answer too big to be Omnitron's, and an answer without a usable id raise
-        ``UncertainStart``. Each attempt uses a fresh connection, so a keep-alive connection the
-        server already closed cannot turn into a false "maybe sent".
+        ``UncertainStart``. Each attempt uses a fresh connection (a new pool; only the TLS context is
+        shared), so a keep-alive connection the server already closed cannot turn into a false
+        "maybe sent".
         """
         url = self.start_url(type_name)
         digest = sha256_hex(data)
@@ -373,7 +381,7 @@ class OmnitronClient:
         while True:
             attempt += 1
             try:
-                with httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False) as http:
+                with self._new_http() as http:
                     response = self._exchange(
                         http, "POST", url, deadline, headers=headers, files={"file": (name, data, content_type(name))}
                     )
