@@ -227,13 +227,13 @@ def upload(
     token: Token | str | None = None,
     token_env: str = TOKEN_ENV,
     ask: Callable[[str], str] | None = None,
-    only: Collection[str] | None = None,
+    only: str | Collection[str] | None = None,
     dry_run: bool = False,
     chunk_rows: int | None = None,
     test_set: bool = False,
     customer: str | None = None,
     force: bool = False,
-    restart: Collection[str] = (),
+    restart: str | Collection[str] = (),
     timeout: float = MIGRATION_TIMEOUT,
     http_timeout: float = DEFAULT_BUDGET,
     poll_interval: float = POLL_INTERVAL,
@@ -250,11 +250,12 @@ def upload(
     ``insecure_http``) and ``channel`` the sales channel id. ``token`` is an ``omnimig.Token``
     (``omnimig.Token.from_env("OMNIMIG_TOKEN")``) or its text; without it the token is read from
     the environment variable ``token_env``, else asked with ``ask(prompt)`` when given (a dry run
-    needs none). ``only`` limits the types sent (every file is still validated); ``dry_run``
-    validates and plans but sends nothing; ``chunk_rows`` sends each file in parts of at most that
-    many rows; ``test_set`` sends a one-of-each test bundle picked from ``bundle`` (``customer``:
-    whose) with its own journal; ``force`` sends despite validation errors; ``restart`` names
-    types sent again although the journal says they finished. ``timeout`` bounds the wait for one
+    needs none). ``only`` limits the types sent (a list, or ``"user,address"``; every file is
+    still validated); ``dry_run`` validates and plans but sends nothing; ``chunk_rows`` sends
+    each file in parts of at most that many rows; ``test_set`` sends a one-of-each test bundle
+    picked from ``bundle`` (``customer``: whose) with its own journal; ``force`` sends despite
+    validation errors; ``restart`` names types sent again although the journal says they
+    finished (a list or one string, as ``only``). ``timeout`` bounds the wait for one
     migration, ``http_timeout`` one request with its retries, ``poll_interval`` the seconds between
     progress requests (all in seconds). The journal, audit log and copies sent live in
     ``state_dir`` (default ``bundle/.omnimig``); ``choices`` and ``strict`` are ``validate``'s.
