@@ -39,7 +39,7 @@ _LAZY = {
     "samples": "omnimig.api",
     "test_set": "omnimig.api",
     "upload": "omnimig.api",
-    "Token": "omnimig.uploader.client",
+    "Token": "omnimig.uploader.credentials",
     "Report": "omnimig.validation.result",
     "Problem": "omnimig.validation.problem",
     "FileResult": "omnimig.validation.problem",
@@ -73,7 +73,7 @@ __all__ = [
 if TYPE_CHECKING:
     from omnimig import schemas
     from omnimig.api import fix, samples, test_set, transform, upload, validate
-    from omnimig.uploader.client import Token
+    from omnimig.uploader.credentials import Token
     from omnimig.validation.problem import FileResult, Problem
     from omnimig.validation.result import Report
 

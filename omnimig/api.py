@@ -9,12 +9,14 @@ fix (one printable line each). The heavy modules are imported inside the functio
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omnimig.exceptions import TransformError, UsageError
 from omnimig.io.private import writing
+from omnimig.uploader.credentials import TOKEN_ENV
+from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_INTERVAL
 
 if TYPE_CHECKING:
     from omnimig.fixing.run import FixResult
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from omnimig.transforms.run import Result as TransformResult
     from omnimig.transforms.settings import Settings
     from omnimig.uploader.api import UploadResult
+    from omnimig.uploader.credentials import Token
+    from omnimig.uploader.run import UploadEvent
     from omnimig.validation.result import Report
 
 PathArg = str | os.PathLike[str]
@@ -215,22 +219,65 @@ def test_set(bundle: Paths, out: PathArg, *, customer: str | None = None) -> Tes
 test_set.__test__ = False  # type: ignore[attr-defined]  # a function, not a pytest test
 
 
-def upload(bundle: PathArg, **options: Any) -> UploadResult:
+def upload(
+    bundle: PathArg,
+    *,
+    url: str,
+    channel: str | int,
+    token: Token | str | None = None,
+    token_env: str = TOKEN_ENV,
+    ask: Callable[[str], str] | None = None,
+    only: str | Collection[str] | None = None,
+    dry_run: bool = False,
+    chunk_rows: int | None = None,
+    test_set: bool = False,
+    customer: str | None = None,
+    force: bool = False,
+    restart: str | Collection[str] = (),
+    timeout: float = MIGRATION_TIMEOUT,
+    http_timeout: float = DEFAULT_BUDGET,
+    poll_interval: float = POLL_INTERVAL,
+    state_dir: PathArg | None = None,
+    choices: PathArg | None = None,
+    strict: bool = False,
+    insecure_http: bool = False,
+    on_plan: Callable[[UploadResult], None] | None = None,
+    on_event: Callable[[UploadEvent], None] | None = None,
+) -> UploadResult:
     """Validate ``bundle`` and upload it to Omnitron in dependency order, resumably: ``omnimig upload``.
 
-    The keyword arguments are those of ``omnimig.uploader.upload_bundle`` (``url``, ``channel``,
-    ``token`` — a ``Token``, e.g. ``omnimig.Token.from_env("OMNIMIG_TOKEN")`` —, ``only``,
-    ``dry_run``, ``chunk_rows``, ``test_set``, ``customer``, ``force``, ``restart``, ``timeout``,
-    ``http_timeout``, ``poll_interval``, ``state_dir``, ``choices``, ``strict``, ``insecure_http``,
-    ``on_plan``, ``on_event``). The token is checked before the bundle is validated; one run at a
-    time holds the bundle's lock; a journal makes the same call resume instead of sending twice.
-    Raises ``UploadRefused`` when nothing was sent (token, URL, option, lock), another ``UploadError``
-    for validation errors without ``force`` or a run that stopped on the way (the same call resumes it).
-    The http client is imported here, not with the package, so validation alone never loads it.
+    ``url`` is Omnitron's base URL (HTTPS; plain HTTP only to this machine or with
+    ``insecure_http``) and ``channel`` the sales channel id. ``token`` is an ``omnimig.Token``
+    (``omnimig.Token.from_env("OMNIMIG_TOKEN")``) or its text; without it the token is read from
+    the environment variable ``token_env``, else asked with ``ask(prompt)`` when given (a dry run
+    needs none). ``only`` limits the types sent (a list, or ``"user,address"``; every file is
+    still validated); ``dry_run`` validates and plans but sends nothing; ``chunk_rows`` sends
+    each file in parts of at most that many rows; ``test_set`` sends a one-of-each test bundle
+    picked from ``bundle`` (``customer``: whose) with its own journal; ``force`` sends despite
+    validation errors; ``restart`` names types sent again although the journal says they
+    finished (a list or one string, as ``only``). ``timeout`` bounds the wait for one
+    migration, ``http_timeout`` one request with its retries, ``poll_interval`` the seconds between
+    progress requests (all in seconds). The journal, audit log and copies sent live in
+    ``state_dir`` (default ``bundle/.omnimig``); ``choices`` and ``strict`` are ``validate``'s.
+    ``on_plan(result)`` is called once the bundle is validated and planned, before anything is
+    sent; ``on_event`` is handed each ``UploadEvent`` (progress).
+
+    The token is checked before the bundle is validated; one run at a time holds the bundle's
+    lock; a journal makes the same call resume instead of sending twice. Raises
+    ``UploadRefused`` when nothing was sent (token, URL, option, lock), another ``UploadError``
+    for validation errors without ``force`` or a run that stopped on the way (the same call
+    resumes it). The parameters are ``omnimig.uploader.upload_bundle``'s, spelled out so that
+    ``help()`` and an IDE show them (a test keeps the two the same); the http client is imported
+    here, not with the package, so validation alone never loads it.
     """
     from omnimig.uploader.api import upload_bundle
 
-    return upload_bundle(bundle, **options)
+    return upload_bundle(
+        bundle, url=url, channel=channel, token=token, token_env=token_env, ask=ask, only=only, dry_run=dry_run,
+        chunk_rows=chunk_rows, test_set=test_set, customer=customer, force=force, restart=restart, timeout=timeout,
+        http_timeout=http_timeout, poll_interval=poll_interval, state_dir=state_dir, choices=choices, strict=strict,
+        insecure_http=insecure_http, on_plan=on_plan, on_event=on_event,
+    )  # fmt: skip
 
 
 def fix(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import json
+import os
 import pkgutil
 import re
 import subprocess
@@ -350,3 +352,34 @@ def test_upload_refused_and_the_exceptions_cost_no_heavy_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_token_costs_neither_httpx_nor_pandas() -> None:
+    """``omnimig.Token.from_env`` is how a script checks its token first: only an upload needs the http client."""
+    code = (
+        "import sys, omnimig; token = omnimig.Token.from_env('OMNIMIG_TEST_TOKEN'); "
+        "print(repr(token), sorted(m for m in ('httpx', 'pandas', 'pyarrow', 'numpy') if m in sys.modules))"
+    )
+    env = {**os.environ, "OMNIMIG_TEST_TOKEN": "0123456789abcdef0123456789abcdef01234567"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert out.stdout.strip() == "Token('***') []"
+
+
+def test_the_token_module_imports_only_the_bottom_layers() -> None:
+    """What keeps the test above true: ``credentials.py`` imports no other part of the uploader."""
+    assert imports_of(ROOT / "omnimig" / "uploader" / "credentials.py") <= {"omnimig.exceptions", "omnimig.i18n"}
+
+
+def test_upload_names_the_parameters_of_upload_bundle_with_the_same_defaults() -> None:
+    """``omnimig.upload`` spells out ``upload_bundle``'s parameters (for ``help()``, IDEs): they must not drift."""
+    from omnimig.uploader import upload_bundle
+
+    def shape(function: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    assert shape(omnimig.upload) == shape(upload_bundle)
+    keywords = [p for p in inspect.signature(omnimig.upload).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert len(keywords) > 20, "no **options: every keyword is named"
+    for p in keywords:  # each one said in the docstring and on the docs page
+        assert re.search(rf"``{p.name}\b", omnimig.upload.__doc__ or ""), f"{p.name}: not in the docstring"
+        assert re.search(rf"\| `{p.name}`", DOCS), f"{p.name}: not in docs/api.md's table of keywords"

@@ -6,6 +6,7 @@ and inside their session, and answer only its own origin with its token.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -612,6 +613,36 @@ def test_the_command_prints_the_address_and_stops_on_ctrl_c(tmp_path: Path) -> N
     assert "stopped; the uploaded files were deleted" in out
     assert "Traceback" not in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("omnimig-serve-")]
+
+
+def test_an_alias_columns_problems_sit_on_the_alias_column_as_in_the_workbook(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    """``customer_code`` is an alias of the order's ``user``: its problems name ``user`` but belong on its column.
+
+    The grid places them through ``validation.workbook.column_positions``, as the annotated workbook does.
+    """
+    folder = tmp_path / "alias"
+    shutil.copytree(SAMPLES, folder)
+    order = folder / "order.csv"
+    with order.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    at = rows[0].index("user")
+    rows[0][at] = "customer_code"
+    rows[2][at] = ""  # row 3: the required user is empty
+    with order.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    expected = {(p.row, p.field, p.severity) for p in omnimig.validate(order, type="order").files[0].problems}
+    assert (3, "user", "error") in expected
+    c = client(sessions)
+    sid = upload(c, folder)
+    finished(c, sid)
+    page = c.get(f"/api/sessions/{sid}/files/{file_number(c, sid, 'order.csv')}/rows", params={"size": 5}).json()
+    assert page["columns"][at] == "customer_code"
+    third = page["rows"][1]
+    assert third["row"] == 3 and third["cells"][at]["severity"] == "error"
+    assert {rule for _, rule, _ in third["cells"][at]["problems"]} >= {"required"}
+    assert page["header"][at]["severity"] == "warning"  # the alias itself is noted on the header
 
 
 def test_header_problems_mark_the_header_and_json_records_are_rows(sessions: Sessions, tmp_path: Path) -> None:

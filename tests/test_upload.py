@@ -355,3 +355,34 @@ def test_fake_server_rejects_a_json_content_type_upload(server: FakeOmnitron) ->
     )
     assert answer.status_code == 400 and "multipart/form-data" in server.problems[0]
     assert server.migrations == {}
+
+
+def test_each_start_gets_a_fresh_connection_and_the_polls_share_one(bundle: Path) -> None:
+    """A keep-alive server: a start POST never rides a connection the server may already have closed
+    (a send that fails there would be a false "maybe sent"); the polls, which are retried, reuse theirs."""
+    with FakeOmnitron(TOKEN, polls_to_finish=2, keep_alive=True) as srv:
+        summary = upload(bundle, srv)
+    assert summary.ok
+    starts = [r.peer for r in srv.starts()]
+    polls = {r.peer for r in srv.requests if r.kind == "progress"}
+    assert len(starts) == 4 and len(set(starts)) == 4
+    assert len(polls) == 1 and polls.isdisjoint(starts)
+
+
+def test_the_ca_bundle_is_loaded_once_per_run_not_once_per_start(
+    bundle: Path, server: FakeOmnitron, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CA bundle takes ~50 ms; the fresh connection of each start attempt shares one TLS context."""
+    import ssl
+
+    loads: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    summary = upload(bundle, server)
+    assert summary.ok and len(server.starts()) == 4
+    assert len(loads) == 1

@@ -143,6 +143,17 @@ def test_options_are_refused_before_the_bundle_is_read(
     assert no_validation == [] and server.requests == []
 
 
+@pytest.mark.parametrize("only", ["user", "user,address", " users , addresses ", ["user", "address"]])
+def test_only_and_restart_take_one_string_as_fix_does(bundle: Path, server: FakeOmnitron, only: Any) -> None:
+    """A string is a collection of characters: ``only="user"`` must not be read as the types u, s, e, r."""
+    first = send(bundle, server, only=only)
+    wanted = ["user"] if only == "user" else ["user", "address"]
+    assert started(server) == wanted and first.ok
+    again = send(bundle, server, only=only, restart=only)
+    assert [p.how for p in again.sent] == ["uploaded"] * len(wanted)
+    assert started(server) == wanted * 2
+
+
 def test_refusals_before_anything_is_sent_share_one_base() -> None:
     for refusal in (BadToken, InsecureUrl, PlanError, RunLocked):
         assert issubclass(refusal, UploadRefused) and issubclass(refusal, UploadError)

@@ -44,7 +44,8 @@ from omnimig.uploader import (
     run_upload,
 )
 from omnimig.uploader import run as run_module
-from omnimig.uploader.client import MAX_BODY_BYTES, redact
+from omnimig.uploader.client import MAX_BODY_BYTES
+from omnimig.uploader.credentials import redact
 from omnimig.uploader.fake_server import FakeOmnitron, Fault
 from omnimig.uploader.lock import StateLock
 

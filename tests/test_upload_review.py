@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from omnimig.cli import app
 from omnimig.uploader import HttpError, RetryPolicy, Token, plan_upload, run_upload
-from omnimig.uploader.client import redact
+from omnimig.uploader.credentials import redact
 from omnimig.uploader.fake_server import FakeOmnitron, Fault
 from omnimig.uploader.journal import Journal
 

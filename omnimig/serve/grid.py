@@ -132,6 +132,7 @@ class Grid:
         from omnimig.exceptions import ReadError
         from omnimig.io import open_source
         from omnimig.io.write import column_keys
+        from omnimig.validation.workbook import column_positions  # as the workbook places problems
 
         r = f.result
         if not r.readable or r.format is None:
@@ -143,7 +144,7 @@ class Grid:
             f.note = _("the file could not be read again: {reason}").format(reason=exc)
             return
         f.columns = column_keys(source)
-        f.positions = _column_positions(r, tuple(f.columns))
+        f.positions = column_positions(r, tuple(f.columns))
         table = f"rows_{f.number}"
         with self._lock:
             self._db.execute(f"CREATE TABLE {table} (pos INTEGER PRIMARY KEY, row INTEGER, cells TEXT)")
@@ -319,13 +320,3 @@ def _worst(problems: list[tuple[str, str, str]]) -> str | None:
 def _cell(text: str, problems: list[tuple[str, str, str]]) -> Cell:
     ordered = sorted(problems, key=lambda p: p[0] != "error")
     return Cell(text, _worst(ordered), ordered)
-
-
-def _column_positions(result: FileResult, columns: tuple[str, ...]) -> dict[str, int]:
-    """Where each field's values are (an alias column included), as the engine mapped the header.
-
-    The annotated workbook places problems the same way; its helper is reused, not copied.
-    """
-    from omnimig.validation.workbook import _column_positions as positions
-
-    return positions(result, columns)

@@ -30,7 +30,9 @@ from omnimig.i18n import _, ngettext, number
 from omnimig.io.private import private_dir
 from omnimig.sampling.testset import TestSet
 from omnimig.schemas.rules import MigrationType, migration_types
-from omnimig.uploader.client import DEFAULT_BUDGET, BadToken, Progress, Token
+from omnimig.uploader.client import Progress
+from omnimig.uploader.credentials import TOKEN_ENV, BadToken, Token
+from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_INTERVAL
 from omnimig.uploader.journal import finished_types
 from omnimig.uploader.lock import StateLock
 from omnimig.uploader.run import (
@@ -43,9 +45,6 @@ from omnimig.uploader.run import (
     plan_upload,
     run_upload,
 )
-
-#: Where the API token is read from when none is passed.
-TOKEN_ENV = "OMNIMIG_TOKEN"
 
 
 class PromptInterrupted(KeyboardInterrupt):
@@ -192,12 +191,18 @@ class UploadResult:
         return self.plan.describe() if self.summary is None else self.summary.lines()
 
 
-def _types(names: Collection[str], option: str) -> list[str]:
-    """Type names as people write them (``orders``, ``order-items``), as ``schemas.type_named`` reads them."""
+def _types(names: str | Collection[str], option: str) -> list[str]:
+    """Type names as people write them (``orders``, ``order-items``), as ``schemas.type_named`` reads them.
+
+    A plain string is one name or a comma-separated list (``"user,address"``), as ``omnimig.fix``
+    reads its ``only``: a string is also a collection of characters, and ``only="user"`` would
+    otherwise be refused as the unknown types ``u``, ``s``, ``e`` and ``r``.
+    """
     from omnimig.schemas import type_named
 
+    listed = [n.strip() for n in names.split(",")] if isinstance(names, str) else names
     try:
-        return [type_named(name) for name in names]
+        return [type_named(name) for name in listed]
     except UsageError as exc:
         raise PlanError(f"{option}: {exc}") from None
 
@@ -210,16 +215,16 @@ def upload_bundle(
     token: Token | str | None = None,
     token_env: str = TOKEN_ENV,
     ask: Callable[[str], str] | None = None,
-    only: Collection[str] | None = None,
+    only: str | Collection[str] | None = None,
     dry_run: bool = False,
     chunk_rows: int | None = None,
     test_set: bool = False,
     customer: str | None = None,
     force: bool = False,
-    restart: Collection[str] = (),
-    timeout: float = 3600.0,
+    restart: str | Collection[str] = (),
+    timeout: float = MIGRATION_TIMEOUT,
     http_timeout: float = DEFAULT_BUDGET,
-    poll_interval: float = 5.0,
+    poll_interval: float = POLL_INTERVAL,
     state_dir: str | PathLike[str] | None = None,
     choices: str | PathLike[str] | None = None,
     strict: bool = False,
@@ -231,12 +236,12 @@ def upload_bundle(
 
     ``token`` is a ``Token`` or its text; without one it is read from the environment variable
     ``token_env``, or asked with ``ask(prompt)`` when given (never needed for ``dry_run``).
-    ``only`` limits the types sent (every file is still validated); ``test_set`` sends a
-    one-of-each test bundle picked from ``bundle`` (``customer``: whose) with its own journal.
-    ``force`` sends despite validation errors (a warning says so); ``restart`` names types sent
-    again despite the journal. ``timeout`` bounds the wait for one migration, ``http_timeout`` one
-    request with its retries. The journal, audit log and copies sent live in ``state_dir``
-    (default ``bundle/.omnimig``).
+    ``only`` limits the types sent (a list, or ``"user,address"``; every file is still
+    validated); ``test_set`` sends a one-of-each test bundle picked from ``bundle`` (``customer``:
+    whose) with its own journal. ``force`` sends despite validation errors (a warning says so);
+    ``restart`` names types sent again despite the journal (a list or one string, as ``only``).
+    ``timeout`` bounds the wait for one migration, ``http_timeout`` one request with its retries.
+    The journal, audit log and copies sent live in ``state_dir`` (default ``bundle/.omnimig``).
 
     ``on_plan(result)`` is called once the bundle is validated and planned, before anything is
     sent: ``result.plan`` holds the validation results, ``result.warnings`` the warnings.

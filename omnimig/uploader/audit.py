@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from omnimig.io.private import make_private, open_private, private_dir, write_privately
-from omnimig.uploader.client import Answer, Token
+from omnimig.uploader.client import Answer
+from omnimig.uploader.credentials import Token
 
 #: Response bodies longer than this are cut in the log (the progress answers are tiny).
 MAX_BODY_CHARS = 65_536

@@ -11,11 +11,9 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-import os
 import re
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,14 +25,14 @@ from omnimig.errors import clip
 from omnimig.exceptions import UploadError, UploadRefused
 from omnimig.i18n import _
 from omnimig.io.safe_text import visible
+from omnimig.uploader.credentials import Token
+from omnimig.uploader.defaults import DEFAULT_BUDGET
 
 if TYPE_CHECKING:
     from omnimig.uploader.audit import AuditLog
 
 #: Connect fast, but give a large upload and a slow importer time to answer (each cut to the budget left).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=300.0, pool=10.0)
-#: Seconds one request may take in all, every retry and backoff included (``--http-timeout``).
-DEFAULT_BUDGET = 300.0
 #: The most of an answer that is read: Omnitron's answers are a few hundred bytes, so anything
 #: bigger is a proxy page or a misbehaving server, and reading it whole could exhaust memory.
 MAX_BODY_BYTES = 1 << 20
@@ -67,10 +65,6 @@ def progress_url(base: str, channel: str | int, migration_id: str) -> str:
     return f"{base}/api/v1/remote/{channel}/migrations/{migration_id}/progress/"
 
 
-class BadToken(UploadRefused, ValueError):
-    """The token cannot be a valid API token (empty, or holding a character no HTTP header can carry)."""
-
-
 class InsecureUrl(UploadRefused):
     """The URL is refused: plain HTTP to a remote host, credentials in it, or not a base URL at all."""
 
@@ -99,160 +93,6 @@ class UncertainStart(UploadError):
 
 class BadAnswer(UploadError):
     """A 2xx answer whose body is not what the docs show (or is far too big to be one)."""
-
-
-#: Text that carries a credential whatever the token is: ``Token abc``, ``Bearer abc``, ``Basic abc``
-#: (a server echoing a cut ``Token abc…`` is caught here even though ``abc…`` is not the token).
-#: A quoted value (``Token="abc"``, or ``Token=\"abc\"`` inside JSON text) is redacted inside its
-#: quotes, and a backslash never belongs to the value, so a JSON escape is never cut in half.
-_SCHEME_VALUE = re.compile(r"(\b(?:Token|Bearer|Basic)(?:\s+|=)(?:\\?[\"'])?)(?!\*\*\*)[^\s\"'<>,;)\]}\\]+")
-#: ``Authorization: value`` / ``"authorization": "value"`` in echoed headers or bodies (up to a quote
-#: or a backslash, so a JSON escape in a quoted body is never cut in half).
-_AUTH_VALUE = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!(?:Token |Bearer |Basic )?\*\*\*)[^\s\"'\\][^\"'\r\n,}\\]*"
-)
-#: A cut echo of the token is redacted from this many leading characters on (8 hex characters
-#: turn up by chance in a sha256 or a migration id about once in a hundred million).
-PARTIAL_ECHO = 8
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every credential replaced by ``***``: THE redaction every message and file goes through.
-
-    Removes each secret (also JSON-escaped, and any echo of its first ``PARTIAL_ECHO`` characters
-    or more, since servers and proxies cut tokens with ``…``), every ``Token``/``Bearer``/``Basic``
-    value and every ``Authorization`` value, whoever's they are.
-    """
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, json.dumps(secret)[1:-1]}:
-            text = text.replace(form, "***")
-        text = _drop_cut_echoes(text, secret)
-    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]}***", text)
-    return _AUTH_VALUE.sub(lambda m: f"{m[1]}***", text)
-
-
-def _drop_cut_echoes(text: str, secret: str) -> str:
-    """``text`` with each run of ``secret``'s first ``PARTIAL_ECHO`` characters (or more of it) replaced by ``***``.
-
-    Plain string search, linear in the text and the token: a regex built from the token (one
-    nested group per character) was rebuilt on every call and overflowed ``re`` for long tokens.
-    """
-    head = secret[:PARTIAL_ECHO]
-    found = text.find(head)
-    if found < 0:
-        return text
-    pieces: list[str] = []
-    done = 0
-    while found >= 0:
-        end = found + len(head)
-        matched = len(head)
-        while end < len(text) and matched < len(secret) and text[end] == secret[matched]:
-            end += 1
-            matched += 1
-        pieces += [text[done:found], "***"]
-        done = end
-        found = text.find(head, done)
-    pieces.append(text[done:])
-    return "".join(pieces)
-
-
-def map_strings(value: Any, change: Callable[[str], str]) -> Any:
-    """``value`` with ``change`` applied to every string (keys too) inside nested dicts and lists.
-
-    Redaction works on data, before it is serialised: redacting JSON text could cut an escape
-    (``\\"``) in half and leave a journal or audit line that is no longer JSON.
-    """
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, dict):
-        return {change(str(k)): map_strings(v, change) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [map_strings(v, change) for v in value]
-    return value
-
-
-def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``redact`` applied to every string (keys too) inside nested dicts and lists."""
-    secrets = tuple(secrets)
-    return map_strings(value, lambda text: redact(text, secrets))
-
-
-#: The shortest token accepted: Omnitron's are 40 hex characters; shorter ones cannot be redacted safely.
-MIN_TOKEN_CHARS = 16
-
-
-class Token:
-    """The API token. It is only ever revealed to build the Authorization header.
-
-    ``repr``/``str``/``format`` print a placeholder so a token cannot leak through a log line,
-    an f-string, a traceback's locals or a dataclass repr by accident. A token holding anything
-    but printable ASCII (a pasted zero-width or no-break space, a line break) is refused here,
-    before any request is built: no header could carry it, and the error says where it is
-    without showing the token.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        value = (value or "").strip()
-        if not value:
-            raise BadToken(_("the API token is empty"))
-        for i, char in enumerate(value, 1):
-            if not "!" <= char <= "~":
-                name = unicodedata.name(char, "")
-                what = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
-                line = _(
-                    "the API token has {what} at character {i} of {n}; a token is printable "
-                    "ASCII without spaces (was an invisible character pasted with it?). Nothing was sent"
-                )
-                raise BadToken(line.format(what=what, i=i, n=len(value)))
-        if len(value) < MIN_TOKEN_CHARS:
-            # Redaction removes every occurrence of the token from every message and file; a token
-            # this short (a pasted fragment, a placeholder) would also blank ordinary words.
-            line = _(
-                "the API token has {n} characters; an Omnitron API token has at least "
-                "{least} (was only part of it pasted?). Nothing was sent"
-            )
-            raise BadToken(line.format(n=len(value), least=MIN_TOKEN_CHARS))
-        self._value = value
-
-    @classmethod
-    def from_env(cls, name: str = "OMNIMIG_TOKEN") -> Token:
-        """The token held by the environment variable ``name``; ``BadToken`` when it is unset or unusable.
-
-        The way a script passes the token without writing it in the script (or a command line).
-        """
-        value = os.environ.get(name, "").strip()
-        if not value:
-            raise BadToken(_("no API token: set the environment variable {name}").format(name=name))
-        try:
-            return cls(value)
-        except BadToken as exc:
-            raise BadToken(f"{name}: {exc}") from None
-
-    def reveal(self) -> str:
-        return self._value
-
-    def redact(self, text: str) -> str:
-        """``text`` without this token or any other credential (see ``redact``)."""
-        return redact(text, (self._value,))
-
-    def redact_data(self, value: Any) -> Any:
-        return redact_data(value, (self._value,))
-
-    def __repr__(self) -> str:
-        return "Token('***')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return repr(self)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Token cannot be pickled")
 
 
 def shown_url(url: str) -> str:
@@ -449,10 +289,17 @@ class OmnitronClient:
         self.sleep = sleep
         self.clock = clock
         self._transport = transport
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        # One TLS context (the CA bundle, ~50 ms to load) for the client's life: every start attempt
+        # builds a fresh httpx.Client for a fresh connection (see ``start``), and would load it again.
+        self._tls = httpx.create_ssl_context()
+        self._http = self._new_http()
 
     def __repr__(self) -> str:
         return f"OmnitronClient({self.base!r}, channel={self.channel!r})"
+
+    def _new_http(self) -> httpx.Client:
+        """An httpx client with its own connection pool, sharing this client's TLS context."""
+        return httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False, verify=self._tls)
 
     def close(self) -> None:
         self._http.close()
@@ -520,8 +367,9 @@ class OmnitronClient:
         Retried only on errors that happen before any byte reaches the server (connect errors,
         connect/pool timeouts), within the request budget. Every other transport failure, an
         answer too big to be Omnitron's, and an answer without a usable id raise
-        ``UncertainStart``. Each attempt uses a fresh connection, so a keep-alive connection the
-        server already closed cannot turn into a false "maybe sent".
+        ``UncertainStart``. Each attempt uses a fresh connection (a new pool; only the TLS context is
+        shared), so a keep-alive connection the server already closed cannot turn into a false
+        "maybe sent".
         """
         url = self.start_url(type_name)
         digest = sha256_hex(data)
@@ -533,7 +381,7 @@ class OmnitronClient:
         while True:
             attempt += 1
             try:
-                with httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False) as http:
+                with self._new_http() as http:
                     response = self._exchange(
                         http, "POST", url, deadline, headers=headers, files={"file": (name, data, content_type(name))}
                     )

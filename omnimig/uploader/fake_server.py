@@ -78,6 +78,8 @@ class Recorded:
     file_name: str | None = None
     file_bytes: bytes | None = None
     migration_id: str | None = None
+    #: The client's (host, port): two requests with one peer came over one connection.
+    peer: tuple[str, int] | None = None
 
 
 @dataclass
@@ -118,7 +120,10 @@ class FakeOmnitron:
         errors: dict[str, int] | None = None,
         mixed_case: bool = False,
         verbose: bool = False,
+        keep_alive: bool = False,
     ) -> None:
+        """``keep_alive`` speaks HTTP/1.1 and keeps each connection open for the next request, as a
+        real server does; by default every answer closes its connection (HTTP/1.0)."""
         self.token = token
         self.polls_to_finish = max(1, polls_to_finish)
         self.errors = dict(errors or {})
@@ -130,7 +135,7 @@ class FakeOmnitron:
         self.faults: dict[str, list[Fault]] = {"start": [], "progress": []}
         self.lock = threading.Lock()
         self.wake = threading.Event()  # releases hung requests
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.httpd = ThreadingHTTPServer((host, port), _handler(self, keep_alive))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -186,8 +191,10 @@ class FakeOmnitron:
         return {"total_count": m.rows, "error_count": errors, "processed_count": processed}
 
 
-def _handler(server: FakeOmnitron) -> type[BaseHTTPRequestHandler]:
+def _handler(server: FakeOmnitron, keep_alive: bool = False) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def log_message(self, format: str, *args: Any) -> None:
             if server.verbose:
                 sys.stderr.write("fake-omnitron: " + (format % args) + "\n")
@@ -224,6 +231,7 @@ def _handler(server: FakeOmnitron) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, kind: str, body: bytes) -> Recorded:
             record = Recorded(self.command, self.path, dict(self.headers.items()), body, kind)
+            record.peer = (str(self.client_address[0]), int(self.client_address[1]))
             with server.lock:
                 server.requests.append(record)
             return record

@@ -25,7 +25,8 @@ from omnimig.i18n import _
 from omnimig.io.private import write_privately
 from omnimig.io.safe_text import visible
 from omnimig.uploader.audit import now_iso
-from omnimig.uploader.client import MIGRATION_ID, map_strings
+from omnimig.uploader.client import MIGRATION_ID
+from omnimig.uploader.credentials import map_strings
 
 VERSION = 1
 Action = Literal["upload", "poll", "skip"]

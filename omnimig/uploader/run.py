@@ -38,13 +38,11 @@ from omnimig.sampling.testset import SHOP_CHECKS
 from omnimig.schemas.rules import load_choices, type_names
 from omnimig.uploader.audit import AuditLog
 from omnimig.uploader.client import (
-    DEFAULT_BUDGET,
     DEFAULT_TIMEOUT,
     HttpError,
     OmnitronClient,
     Progress,
     RetryPolicy,
-    Token,
     UncertainStart,
     Unreachable,
     UploadError,
@@ -54,6 +52,8 @@ from omnimig.uploader.client import (
     sha256_hex,
     start_url,
 )
+from omnimig.uploader.credentials import Token
+from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_INTERVAL
 from omnimig.uploader.journal import FileKey, Journal
 from omnimig.uploader.lock import StateLock
 from omnimig.validation.bundle import BundleOutcome
@@ -445,8 +445,8 @@ def run_upload(
     *,
     force: bool = False,
     restart: Collection[str] = (),
-    timeout: float = 3600.0,
-    poll_interval: float = 5.0,
+    timeout: float = MIGRATION_TIMEOUT,
+    poll_interval: float = POLL_INTERVAL,
     on_event: Callable[[UploadEvent], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,

@@ -229,11 +229,14 @@ class _Plan:
         return (row, col) if col < EXCEL_COLUMNS else None
 
 
-def _column_positions(result: FileResult, columns: tuple[str, ...]) -> dict[str, int]:
+def column_positions(result: FileResult, columns: tuple[str, ...]) -> dict[str, int]:
     """Where each field's values are: its own column, or the alias column the engine read it from.
 
     Problems name the documented field (``user``) even when the file calls the column by an
     alias (``customer_code``); the engine's own header mapping says which column that is.
+    Public because two views place problems on cells, this workbook and the grid of
+    ``omnimig serve`` (``serve/grid.py``): both ask here, so the page and the downloaded workbook
+    mark the same cell, and a new alias rule reaches both.
     """
     positions = {name: i for i, name in enumerate(columns)}
     if result.type is None or result.format is None:
@@ -250,7 +253,7 @@ def _column_positions(result: FileResult, columns: tuple[str, ...]) -> dict[str,
 
 
 def _plan(result: FileResult, sheet: str, columns: tuple[str, ...], is_json: bool, limit: int) -> _Plan:
-    plan = _Plan(result, sheet, columns, is_json, limit, _column_positions(result, columns), 1 if is_json else 2)
+    plan = _Plan(result, sheet, columns, is_json, limit, column_positions(result, columns), 1 if is_json else 2)
     plan.truncated = result.rows > limit
     last_row = plan.first_row + result.rows - 1
     col_of = {name: i + plan.col_offset for name, i in plan.col_of.items()}

@@ -1,0 +1,14 @@
+"""The upload's default limits, in a module that imports nothing.
+
+``omnimig.upload`` shows them in its signature (``help()``, an IDE) and must not import the http
+client to do so. ``upload_bundle``, ``run_upload`` and the client take their defaults from here
+too, so the public signature and the functions that do the work cannot disagree (a test in
+``tests/test_api.py`` compares ``omnimig.upload`` with ``upload_bundle``).
+"""
+
+#: Seconds one request may take in all, every retry and backoff included (``--http-timeout``).
+DEFAULT_BUDGET = 300.0
+#: Seconds to wait for one migration to be processed by Omnitron (``--timeout``).
+MIGRATION_TIMEOUT = 3600.0
+#: Seconds between two progress requests for a migration (``--poll-interval``).
+POLL_INTERVAL = 5.0
