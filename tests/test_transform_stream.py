@@ -165,8 +165,8 @@ def test_lines_the_rules_act_on_are_finished_as_records_and_lines_of_a_lost_orde
     assert f"its order {long_name} was rejected" in rejects
 
 
-def test_a_default_for_items_sends_them_through_finish(tmp_path: Path) -> None:
-    """A default for an item field is ``finish``'s to apply (and count): every batch's items go as records."""
+def test_a_default_for_items_is_applied_in_columns_as_finish_applies_it(tmp_path: Path) -> None:
+    """A default for an item field is given in columns (``prepare_lines``) as ``finish`` gives it, and counted the same."""
     with pytest.MonkeyPatch.context() as mp:
         taken = _paths(mp)
         mp.setattr(stream, "BATCH_RECORDS", 1)
@@ -174,7 +174,7 @@ def test_a_default_for_items_sends_them_through_finish(tmp_path: Path) -> None:
             password_policy="unusable", defaults={("order_item", "image_url"): "https://cdn.example.com/x.png"}
         )
         streamed = transform("shopify", [ORDERS], tmp_path / "streamed", "csv", Settings(), options)
-    assert taken and set(taken) == {"records"}
+    assert taken and set(taken) == {"columns"}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(shopify, "STREAMS", False)
         options = Options(

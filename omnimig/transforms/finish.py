@@ -14,6 +14,7 @@ import hashlib
 import operator
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -26,7 +27,7 @@ from omnimig.i18n import N_, _, number
 from omnimig.io.table import Chunk
 from omnimig.schemas.rules import ChoiceList, default_choices, migration_types, table_rules
 from omnimig.transforms import normalize as nz
-from omnimig.transforms.records import TARGETS, Draft, Lines, Record, Reject, TypeTally, columns, record_label
+from omnimig.transforms.records import TARGETS, Draft, Lines, Record, Reject, TypeTally, columns
 from omnimig.validation.fields import Emitter, Layout, check_chunk
 from omnimig.validation.problem import Problem
 
@@ -199,17 +200,58 @@ def _left_empty(type_name: str, problem: Problem, value: str, draft: Draft) -> b
     return problem.field is not None and (type_name, problem.field) in draft.cannot_fill and value == ""
 
 
+@dataclass
+class Prepared:
+    """A batch's lines of one type with the defaults applied (``prepare_lines``), as ``finish`` would."""
+
+    lines: Lines
+    table: pa.Table
+    filled: pa.Array  # per line, the fields given their default, joined by \x1f ("" when none)
+    defaulted: dict[tuple[str, str], np.ndarray]  # (type, field) -> which lines were given its default
+
+
+def prepare_lines(lines: Lines, options: Options) -> Prepared:
+    """``lines`` as an Arrow table with ``finish``'s defaults applied: an empty field gets the default given for it."""
+    table = lines.table()
+    type_name = lines.type
+    marks = []
+    defaulted: dict[tuple[str, str], np.ndarray] = {}
+    for name in lines.names:
+        default = options.defaults.get((type_name, name))
+        if default is None:
+            continue
+        column = table.column(name)
+        empty = pc.equal(column, "")
+        mask = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+        if not mask.any():
+            continue
+        defaulted[(type_name, name)] = mask
+        table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(empty, default, column))
+        marks.append(pc.if_else(empty, name, pa.scalar(None, pa.string())))
+    if marks:
+        filled = pc.binary_join_element_wise(*marks, "\x1f", null_handling="skip").combine_chunks()
+    else:
+        filled = pa.array([""] * len(lines), pa.string())
+    return Prepared(lines, table, filled, defaulted)
+
+
 def lines_need_records(
-    lines: Lines, table: pa.Table, draft: Draft, options: Options, choices: dict[str, ChoiceList]
+    prepared: Prepared, draft: Draft, options: Options, choices: dict[str, ChoiceList], batched: Collection[str]
 ) -> bool:
     """Whether ``finish`` must see a batch's lines as ``Record`` objects, or ``finish_lines`` may take them.
 
-    ``finish_lines`` only does what ``finish`` does to records the rules have nothing to say about:
-    no default for the type, no date-time field given a day only, no cell over ``max_cell``, no
-    error the rules act on, and a parent each. Anything else goes through ``finish`` itself.
+    ``finish_lines`` only does what ``finish`` does to records the rules have nothing more to say
+    about once the defaults are in: no date-time field given a day only, no cell over ``max_cell``,
+    no error the rules act on, no repeated key, and a parent each where the type points at a type
+    of the batch (``batched``: an item at its order; an order's user is finished at the end).
+    Anything else goes through ``finish`` itself.
     """
+    lines, table = prepared.lines, prepared.table
     type_name = lines.type
-    if any(t == type_name for t, _name in options.defaults) or None in lines.parents:
+    mtype = next(m for m in migration_types() if m.name == type_name)
+    if any(isinstance(p, Record) for p in lines.parents):
+        return True  # a record's fate is decided record by record, and its parts' with it
+    if any(fk["reference"]["resource"] in batched for fk in mtype.foreign_keys) and None in lines.parents:
         return True
     day_only = f"^{DATE_ONLY.pattern}$"
     for rule in table_rules(type_name).fields:
@@ -218,6 +260,18 @@ def lines_need_records(
     limit = options.max_cell
     if limit is not None and any((pc.max(pc.utf8_length(c)).as_py() or 0) > limit for c in table.columns):
         return True
+    keys = [list(mtype.primary_key)] if mtype.primary_key else []
+    keys += [list(u["fields"]) for u in mtype.unique_keys]
+    for fields in keys:
+        key = table.select(fields)
+        filled = (
+            pc.invert(pc.and_kleene(*[pc.equal(key.column(f), "") for f in fields]))
+            if len(fields) > 1
+            else pc.not_equal(key.column(fields[0]), "")
+        )
+        key = key.filter(filled)
+        if key.num_rows != key.group_by(fields).aggregate([]).num_rows:
+            return True  # a repeated key: merged or refused, record by record
     for p in _check_table(type_name, table, choices):
         if p.severity != "error" or p.row is None:
             continue
@@ -226,39 +280,23 @@ def lines_need_records(
     return False
 
 
-def finish_lines(lines: Lines, table: pa.Table, done: Finished, draft: Draft) -> tuple[np.ndarray, TypeTally]:
-    """``finish`` for lines the rules have nothing to say about (``lines_need_records``), after their
-    parents were finished (``done``): a line whose parent was lost goes with it, the others are written.
+def finish_lines(prepared: Prepared, draft: Draft) -> TypeTally:
+    """``finish`` for lines the rules have nothing more to say about (``lines_need_records``): all are written.
 
-    Which lines are kept (a bool per line), and their count as ``finish`` counts a type. The changes
-    ``finish`` logs for such records (``BLANK_REPORTED``) are logged into ``draft``, named.
+    A line's parent is a line of the same batch that is written too (or none), so no line is lost
+    here; ``finish`` logs one change for such records (``BLANK_REPORTED``: an empty SKU), logged
+    into ``draft`` and named. Returns their count as ``finish`` counts a type.
     """
-    assert done.losses is not None
-    losses = done.losses
+    lines, table = prepared.lines, prepared.table
     type_name = lines.type
-    kept_ids = {id(r) for records in done.records.values() for r in records}
-    lost = np.zeros(len(lines), dtype=bool)
-    for i, parent in enumerate(lines.parents):
-        if parent is None or id(parent) in kept_ids:
-            continue
-        if not losses.is_lost(parent):
-            raise AssertionError(f"the parent of a streamed {type_name} was merged: {parent.label()}")
-        lost[i] = True
-    for i in np.flatnonzero(lost).tolist():
-        parent = lines.parents[i]
-        assert parent is not None
-        losses.lose(lines.record(i), "", losses.because_of(parent))
     for (t, name), (code, message) in BLANK_REPORTED.items():
         if t != type_name:
             continue
-        empty = np.asarray(pc.equal(table.column(name), "").to_numpy(zero_copy_only=False), dtype=bool) & ~lost
+        empty = np.asarray(pc.equal(table.column(name), "").to_numpy(zero_copy_only=False), dtype=bool)
         text = _(message)
         for i in np.flatnonzero(empty).tolist():
-            values = dict(zip(lines.names, lines.values[i], strict=True))
-            draft.warn(lines.origins[i], type_name, name, code, text, record=record_label(type_name, values))
-    n = len(lines)
-    written = n - int(lost.sum())
-    return ~lost, TypeTally(type_name, seen=n, written=written, rejected=n - written)
+            draft.warn(lines.origins[i], type_name, name, code, text, record=lines.label(i))
+    return TypeTally(type_name, seen=len(lines), written=len(lines))
 
 
 #: Arrow text as the validator's frames hold it (``string[pyarrow]``).

@@ -277,14 +277,15 @@ class ChangeLog(Sequence[Change]):
 
 
 class Lines:
-    """Records of one type a streamed source made as values, not ``Record`` objects: an order's items.
+    """Records of one type a streamed source made as values, not ``Record`` objects: orders, their items.
 
-    Why: a million-order export has some two million items; each was a ``Record``, its dict and
-    its origin, read field by field into Arrow columns again by the rules, the spill and the
-    writers. Here an item is a tuple of its values in schema order, its origin row and its order;
-    ``table`` hands the rules and the spill Arrow columns at once, and ``records`` makes the
-    ``Record`` objects a whole run (or a batch the rules must look at record by record) needs.
-    Every field a record's values lack is empty, as ``Record.get`` reads it.
+    Why: a million-order export makes some three million orders and items; each was a ``Record``,
+    its dict and its origin, read field by field into Arrow columns again by the rules, the spill
+    and the writers. Here a record is a tuple of its values in schema order, its origin row and its
+    parent (a ``LineRef`` to its order's line, or a ``Record``); ``table`` hands the rules and the
+    spill Arrow columns at once, and ``as_records`` makes the ``Record`` objects a whole run (or a
+    batch the rules must look at record by record) needs. A field a record's values lack is empty,
+    as ``Record.get`` reads it.
     """
 
     def __init__(self, type_name: str) -> None:
@@ -293,14 +294,18 @@ class Lines:
         self._get = itemgetter(*self.names) if len(self.names) > 1 else None
         self.values: list[tuple[str, ...]] = []
         self.origins: list[Origin] = []
-        self.parents: list[Record | None] = []
-        # Where each would stand among the ``Record`` objects of its batch (``len(pending)`` when added).
+        self.parents: list[Record | LineRef | None] = []
+        # Where each would stand among the ``Record`` objects of its batch (``len(pending)`` when
+        # added), and among the lines of every type (``Draft.lined`` when added).
         self.at: list[int] = []
+        self.seq: list[int] = []
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def add(self, values: dict[str, str], origin: Origin, parent: Record | None, at: int) -> None:
+    def add(
+        self, values: dict[str, str], origin: Origin, parent: Record | LineRef | None, at: int, seq: int
+    ) -> LineRef:
         try:
             row = self._get(values) if self._get is not None else tuple(values.get(n) or "" for n in self.names)
         except KeyError:
@@ -309,34 +314,59 @@ class Lines:
         self.origins.append(origin)
         self.parents.append(parent)
         self.at.append(at)
+        self.seq.append(seq)
+        return LineRef(self, len(self.values) - 1)
 
-    def record(self, i: int) -> Record:
-        """Line ``i`` as a ``Record``."""
-        values = dict(zip(self.names, self.values[i], strict=True))
-        return Record(self.type, values, self.origins[i], parent=self.parents[i])
+    def values_of(self, i: int) -> dict[str, str]:
+        return dict(zip(self.names, self.values[i], strict=True))
 
-    def records(self) -> list[Record]:
-        """Each line as the ``Record`` a source would have made of it (every field, schema order)."""
-        names = self.names
-        return [
-            Record(self.type, dict(zip(names, row, strict=True)), origin, parent=parent)
-            for row, origin, parent in zip(self.values, self.origins, self.parents, strict=True)
-        ]
-
-    def among(self, records: list[Record]) -> list[Record]:
-        """``records`` with these lines, as ``Record`` objects, each in the place it was made in."""
-        merged: list[Record] = []
-        start = 0
-        for at, record in zip(self.at, self.records(), strict=True):
-            merged += records[start:at]
-            start = max(start, at)
-            merged.append(record)
-        return merged + records[start:]
+    def label(self, i: int) -> str:
+        """``Record.label`` of line ``i``."""
+        return record_label(self.type, self.values_of(i))
 
     def table(self) -> pa.Table:
         """The values as Arrow string columns, schema order."""
         columns = list(zip(*self.values, strict=True)) if self.values else [() for _ in self.names]
         return pa.table([pa.array(column, pa.string()) for column in columns], names=list(self.names))
+
+
+class LineRef:
+    """A line of a ``Lines``: what an item names as its order when the order is a line too."""
+
+    __slots__ = ("index", "lines")
+
+    def __init__(self, lines: Lines, index: int) -> None:
+        self.lines = lines
+        self.index = index
+
+    def label(self) -> str:
+        return self.lines.label(self.index)
+
+
+def as_records(batch: list[Record], lines: dict[str, Lines]) -> list[Record]:
+    """``batch`` with every line as the ``Record`` a source would have made of it, each in the place it was made.
+
+    Types go parents first (``TARGETS``), so an item's order line is a ``Record`` by the time the
+    item is made; the records keep the order the source made records and lines in.
+    """
+    made: dict[tuple[int, int], Record] = {}  # (id of a Lines, index) -> its Record
+    placed: list[tuple[int, int, Record]] = []
+    for type_name in sorted(lines, key=lambda t: TARGETS.index(t) if t in TARGETS else len(TARGETS)):
+        these = lines[type_name]
+        for i, (row, origin, parent) in enumerate(zip(these.values, these.origins, these.parents, strict=True)):
+            if isinstance(parent, LineRef):
+                parent = made[(id(parent.lines), parent.index)]
+            record = Record(type_name, dict(zip(these.names, row, strict=True)), origin, parent=parent)
+            made[(id(these), i)] = record
+            placed.append((these.at[i], these.seq[i], record))
+    placed.sort(key=lambda p: (p[0], p[1]))
+    merged: list[Record] = []
+    start = 0
+    for at, _seq, record in placed:
+        merged += batch[start:at]
+        start = max(start, at)
+        merged.append(record)
+    return merged + batch[start:]
 
 
 #: What omnimig called a change before there was a change log; sources may still say ``warn``.
@@ -376,21 +406,28 @@ class Draft:
     pending: list[Record] = field(default_factory=list)
     # A streamed run's records made as values only (``Lines``, per type), beside ``pending``.
     lines: dict[str, Lines] = field(default_factory=dict)
+    lined: int = 0  # lines made so far, of every type (their order among each other)
 
     def add(self, record: Record) -> Record:
         (self.pending if record.type in self.streamed else self.records).append(record)
         return record
 
-    def add_line(self, type_name: str, values: dict[str, str], origin: Origin, parent: Record | None) -> None:
-        """A record that is a row of its type and nothing more (an order's item): kept as values in a
-        streamed run (``Lines``), a ``Record`` otherwise; either way the same record, in the same place."""
+    def add_line(
+        self, type_name: str, values: dict[str, str], origin: Origin, parent: Record | LineRef | None = None
+    ) -> Record | LineRef:
+        """A record that is a row of its type (an order, an order's item): kept as values in a streamed
+        run (``Lines``), a ``Record`` otherwise; either way the same record, in the same place. What is
+        returned is what the record's own parts (an order's items) name as their parent."""
         if type_name not in self.streamed:
-            self.records.append(Record(type_name, values, origin, parent=parent))
-            return
+            assert not isinstance(parent, LineRef)
+            record = Record(type_name, values, origin, parent=parent)
+            self.records.append(record)
+            return record
         lines = self.lines.get(type_name)
         if lines is None:
             lines = self.lines[type_name] = Lines(type_name)
-        lines.add(values, origin, parent, len(self.pending))
+        self.lined += 1
+        return lines.add(values, origin, parent, len(self.pending), self.lined)
 
     def waiting(self) -> int:
         """Records handed on with the next batch: ``pending`` and the ``lines``."""

@@ -51,7 +51,7 @@ from omnimig.transforms import core
 from omnimig.transforms import normalize as nz
 from omnimig.transforms.address import join_parts, split_name
 from omnimig.transforms.errors import reading
-from omnimig.transforms.records import Draft, Origin, Record
+from omnimig.transforms.records import Draft, LineRef, Origin, Record, record_label
 from omnimig.transforms.settings import Settings, SettingsError
 from omnimig.transforms.stream import STREAMED, Stream
 
@@ -1074,7 +1074,9 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     except nz.NormaliseError as exc:
         refuse("", str(exc))
         return
-    _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx)
+    # The order's changes name it now: a streamed run's order is a line, not a record to name them by later.
+    label = record_label("order", {"number": number})
+    _status_warnings(origin, cancelled, financial, status, get("Refunded Amount"), ctx, label)
     for side, other in (("Shipping", "Billing"), ("Billing", "Shipping")):
         if not texts[side] and texts[other]:
             texts[side] = texts[other]
@@ -1084,6 +1086,7 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
                 f"{side.lower()}_address",
                 f"{side.lower()}-address-from-{other.lower()}",
                 i18n._("the order has no {side} address; used its {other} address").format(side=side, other=other),
+                record=label,
             )
     method = _text(get("Shipping Method"))
     carrier = (settings.value("shipping_company", method) if method else None) or ""
@@ -1092,32 +1095,30 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
     payment = _text(get("Payment Method"))
     if not payment:
         _lack(draft, "order", "payment_type", i18n.N_("some orders have no Payment Method (free or manual orders)"))
-    order = draft.add(
-        Record(
-            "order",
-            {
-                "number": number,
-                "user": code,
-                "user_email": email,
-                "status": status,
-                "created_date": created,
-                "amount": amount,
-                "discount_amount": discount,
-                "currency": settings.value("currency", _text(get("Currency"))) or _text(get("Currency")).upper(),
-                "payment_type": (settings.value("payment_type", payment) if payment else None) or payment,
-                "bank": "",
-                "installment_count": "",
-                "tracking_number": "",
-                "shipping_company": carrier,
-                "shipping_address": texts["Shipping"],
-                "billing_address": texts["Billing"],
-                "extra_field": _extra(sheet, head, ORDER_EXTRA, head_n, keep_newlines=ORDER_NEWLINES),
-            },
-            origin,
-        )
+    order = draft.add_line(
+        "order",
+        {
+            "number": number,
+            "user": code,
+            "user_email": email,
+            "status": status,
+            "created_date": created,
+            "amount": amount,
+            "discount_amount": discount,
+            "currency": settings.value("currency", _text(get("Currency"))) or _text(get("Currency")).upper(),
+            "payment_type": (settings.value("payment_type", payment) if payment else None) or payment,
+            "bank": "",
+            "installment_count": "",
+            "tracking_number": "",
+            "shipping_company": carrier,
+            "shipping_address": texts["Shipping"],
+            "billing_address": texts["Billing"],
+            "extra_field": _extra(sheet, head, ORDER_EXTRA, head_n, keep_newlines=ORDER_NEWLINES),
+        },
+        origin,
     )
     for n, cells in group.rows:
-        _item(sheet, cells, Origin(file, n), order, ctx)
+        _item(sheet, cells, Origin(file, n), number, order, ctx)
 
 
 #: Prices and totals repeat (a product's price on each of its orders); a value that is no amount
@@ -1125,12 +1126,16 @@ def _order(sheet: Sheet, group: Group, ctx: Context) -> None:
 _amount = lru_cache(maxsize=CACHED)(core.amount)
 
 
-def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str, refunded: str, ctx: Context) -> None:
+def _status_warnings(
+    origin: Origin, cancelled: str, financial: str, status: str, refunded: str, ctx: Context, order: str
+) -> None:
     """A status the export does not say in Akinon's terms: what it said (before) and the code written (after)."""
     f = financial.casefold()
     if cancelled:
         message = i18n._("cancelled at {cancelled}: status {status}").format(cancelled=cancelled, status=status)
-        ctx.draft.warn(origin, "order", "status", "status-cancelled", message, f"Cancelled at {cancelled}", status)
+        ctx.draft.warn(
+            origin, "order", "status", "status-cancelled", message, f"Cancelled at {cancelled}", status, order
+        )
     elif f == "refunded":
         if status == "600":
             ctx.refunded_600 += 1
@@ -1138,13 +1143,13 @@ def _status_warnings(origin: Origin, cancelled: str, financial: str, status: str
         message = i18n._("refunded: status {status}").format(status=status) + (
             i18n._(" ({label}: Akinon's docs do not confirm it)").format(label=label) if label else ""
         )
-        ctx.draft.warn(origin, "order", "status", "status-refunded", message, financial, status)
+        ctx.draft.warn(origin, "order", "status", "status-refunded", message, financial, status, order)
     elif f == "partially_refunded":
         message = i18n._(
             "partially refunded ({amount}): status {status} from the fulfillment; "
             "the Refunded Amount is kept in extra_field"
         ).format(amount=_text(refunded) or i18n._("amount not given"), status=status)
-        ctx.draft.warn(origin, "order", "status", "status-partially-refunded", message, financial, status)
+        ctx.draft.warn(origin, "order", "status", "status-partially-refunded", message, financial, status, order)
 
 
 def _user_for(email: str, sheet: Sheet, head: list[str], origin: Origin, ctx: Context) -> Record:
@@ -1309,17 +1314,16 @@ def _encoded(columns: tuple[str, ...], raw: tuple[str, ...], keep_newlines: tupl
     return _JSON.encode({"shopify": kept}) if kept else ""
 
 
-def _item(sheet: Sheet, cells: list[str], origin: Origin, order: Record, ctx: Context) -> None:
-    """One line item, from its row's cells cleaned for the whole chunk (``_item_cells``)."""
+def _item(sheet: Sheet, cells: list[str], origin: Origin, number: str, order: Record | LineRef, ctx: Context) -> None:
+    """One line item of the order ``number``, from its row's cells cleaned for the whole chunk (``_item_cells``)."""
     draft = ctx.draft
-    number = order.get("number")
     picker = sheet.pickers.get("item")
     if picker is None:
         picker = sheet.pickers["item"] = sheet.pick(ITEM_MADE)
     error, price, sku, product, quantity = picker(cells)
     if error:
         values = {"order_number": number, "sku": sku}
-        draft.reject(origin, "order_item", "price", f"Lineitem price: {error}", values, parent=order)
+        draft.reject(origin, "order_item", "price", f"Lineitem price: {error}", values)  # refused: its own reason
         return
     # An empty SKU is reported by finish (sku-empty), for every source.
     values = {

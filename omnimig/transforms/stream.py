@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,17 +36,28 @@ from omnimig.i18n import _
 from omnimig.io.private import open_private
 from omnimig.io.write import TableWriter
 from omnimig.schemas.rules import ChoiceList, default_choices, table_rules
-from omnimig.transforms.finish import Finished, Options, depends_on, finish, finish_lines, lines_need_records
+from omnimig.transforms.finish import (
+    Finished,
+    Options,
+    Prepared,
+    depends_on,
+    finish,
+    finish_lines,
+    lines_need_records,
+    prepare_lines,
+)
 from omnimig.transforms.output import write_rows
 from omnimig.transforms.records import (
+    TARGETS,
     ChangeLog,
     Draft,
-    Lines,
+    LineRef,
     Origin,
     Record,
     Reject,
     Tally,
     TypeTally,
+    as_records,
     record_label,
 )
 
@@ -128,6 +138,13 @@ class Fates:
                         extra.append(Reject(Origin(file, row, unit), "", "", _("no record was made from this row")))
             tallies.append(t)
         return tallies, extra
+
+
+def _line(parent: Record | LineRef) -> LineRef:
+    """A line's parent, a line itself (``lines_need_records`` sends lines with a record parent to ``finish``)."""
+    if not isinstance(parent, LineRef):
+        raise AssertionError(f"a line's parent is a record: {parent.label()}")
+    return parent
 
 
 def _origin(o: Origin) -> tuple[str, int, str, int]:
@@ -231,21 +248,15 @@ class Stream:
         if not batch and not any(lines.values()):
             return
         part = Draft(records=batch, cannot_fill=draft.cannot_fill, explain=draft.explain)
-        # Lines the rules have nothing to say about are finished as columns (``finish_lines``), after
-        # their parents; any others join the batch as records, in their places, for ``finish`` itself.
-        tables: dict[str, pa.Table] = {}
-        for type_name, made in lines.items():
-            table = made.table()
-            if lines_need_records(made, table, part, self.options, self.choices):
-                part.records = batch = made.among(batch)
-            else:
-                tables[type_name] = table
+        # Lines the rules have nothing more to say about are finished as columns (``finish_lines``),
+        # after the records; when any line needs the rules record by record, every line of the batch
+        # joins it as a record, in its place, for ``finish`` itself (an item's order is one of them).
+        prepared = [prepare_lines(lines[t], self.options) for t in sorted(lines, key=TARGETS.index) if len(lines[t])]
+        if any(lines_need_records(p, part, self.options, self.choices, STREAMED) for p in prepared):
+            part.records = batch = as_records(batch, lines)
+            prepared = []
         done = finish(part, self.options, self.choices)
-        kept: dict[str, tuple[Lines, pa.Table, np.ndarray]] = {}
-        for type_name, table in tables.items():
-            mask, tally = finish_lines(lines[type_name], table, done, part)
-            kept[type_name] = (lines[type_name], table, mask)
-            done.types.append(tally)
+        done.types += [finish_lines(p, part) for p in prepared]
         # The source's changes to these orders and items (logged since the last batch), then the rules'.
         name_changes(draft.warnings, batch, start=self.named, types=STREAMED)
         name_changes(part.warnings, batch)
@@ -260,7 +271,7 @@ class Stream:
                 mine.written += t.written
                 mine.merged += t.merged
                 mine.rejected += t.rejected
-        self._spill(done, kept)
+        self._spill(done, {p.lines.type: p for p in prepared})
 
     def _settle(self, draft: Draft) -> None:
         """Move the source's changes that are final into compact Arrow columns (``ChangeLog``).
@@ -307,7 +318,7 @@ class Stream:
             place = self.places[key] = len(self.places)
         return place
 
-    def _spill(self, done: Finished, lines: dict[str, tuple[Lines, pa.Table, np.ndarray]]) -> None:
+    def _spill(self, done: Finished, lines: dict[str, Prepared]) -> None:
         orders = done.records.get("order", [])
         index = {id(r): i for i, r in enumerate(orders)}
         filled_of = done.filled
@@ -318,7 +329,7 @@ class Stream:
                     raise AssertionError(
                         f"a batch wrote {type_name} records and lines"
                     )  # only refused ones are records
-                self._spill_lines(type_name, *lines[type_name], index)
+                self._spill_lines(type_name, lines[type_name], len(index))
                 continue
             for r in records:
                 if r.primary:
@@ -345,25 +356,29 @@ class Stream:
             self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
         self.batches += 1
 
-    def _spill_lines(
-        self, type_name: str, lines: Lines, table: pa.Table, kept: np.ndarray, index: dict[int, int]
-    ) -> None:
-        """``_spill`` for the lines ``finish_lines`` kept: their values as they are, the bookkeeping in columns."""
-        at = np.flatnonzero(kept).tolist()
-        origins = [lines.origins[i] for i in at]
+    def _spill_lines(self, type_name: str, prepared: Prepared, before: int) -> None:
+        """``_spill`` for lines (every one is written): their values as they are, the bookkeeping in columns.
+
+        An item's parent is its order line's place among the orders this batch writes: after the
+        ``before`` orders that are records, in the order of their lines.
+        """
+        lines = prepared.lines
+        origins = lines.origins
         for origin in origins:
             self.fates.own(origin)
-        parents = [lines.parents[i] for i in at]
+        for key, mask in prepared.defaulted.items():
+            self.defaulted[key] = self.defaulted.get(key, 0) + int(mask.sum())
+        parents = [-1 if p is None else before + _line(p).index for p in lines.parents]
         meta = [
             pa.array([self._place(o) for o in origins], pa.int32()),
             pa.array([o.row for o in origins], pa.int64()),
             pa.array([o.part for o in origins], pa.int32()),
-            pa.nulls(len(at), pa.binary()),
-            pa.array([True] * len(at), pa.bool_()),
-            pa.array([""] * len(at), pa.string()),
-            pa.array([index.get(id(p), -1) if p is not None else -1 for p in parents], pa.int32()),
+            pa.nulls(len(origins), pa.binary()),
+            pa.array([True] * len(origins), pa.bool_()),
+            prepared.filled,
+            pa.array(parents, pa.int32()),
         ]
-        values = [column.combine_chunks() for column in table.filter(pa.array(kept)).columns]
+        values = [column.combine_chunks() for column in prepared.table.columns]
         self.writers[type_name].write_batch(pa.record_batch([*values, *meta], schema=_schema(type_name)))
 
     def _read_back(self) -> Iterator[tuple[pa.RecordBatch, ...]]:
