@@ -206,9 +206,15 @@ class AddressBook:
         if key is None:
             values, key = self.key(values)
         if key not in self.seen:
+            if (
+                self.compact and not primary
+            ):  # a streamed run's address on the side: a line (``Lines``), its values copied
+                self.seen[key] = None
+                self.draft.add_line("address", values, origin, primary=False)
+                return None
             # A caller's remembered values stay as they are when the rules change the record's.
             record = self.draft.add(Record("address", dict(values) if given else values, origin, primary=primary))
-            self.seen[key] = record if primary or not self.compact else None
+            self.seen[key] = record
             return record
         first = self.seen[key]
         self.draft.folded["address"] += 1

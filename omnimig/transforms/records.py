@@ -299,12 +299,19 @@ class Lines:
         # added), and among the lines of every type (``Draft.lined`` when added).
         self.at: list[int] = []
         self.seq: list[int] = []
+        self.primary: list[bool] = []  # ``Record.primary``: False for a record a row yields on the side
 
     def __len__(self) -> int:
         return len(self.values)
 
     def add(
-        self, values: dict[str, str], origin: Origin, parent: Record | LineRef | None, at: int, seq: int
+        self,
+        values: dict[str, str],
+        origin: Origin,
+        parent: Record | LineRef | None,
+        at: int,
+        seq: int,
+        primary: bool = True,
     ) -> LineRef:
         try:
             row = self._get(values) if self._get is not None else tuple(values.get(n) or "" for n in self.names)
@@ -315,6 +322,7 @@ class Lines:
         self.parents.append(parent)
         self.at.append(at)
         self.seq.append(seq)
+        self.primary.append(primary)
         return LineRef(self, len(self.values) - 1)
 
     def values_of(self, i: int) -> dict[str, str]:
@@ -356,7 +364,8 @@ def as_records(batch: list[Record], lines: dict[str, Lines]) -> list[Record]:
         for i, (row, origin, parent) in enumerate(zip(these.values, these.origins, these.parents, strict=True)):
             if isinstance(parent, LineRef):
                 parent = made[(id(parent.lines), parent.index)]
-            record = Record(type_name, dict(zip(these.names, row, strict=True)), origin, parent=parent)
+            values = dict(zip(these.names, row, strict=True))
+            record = Record(type_name, values, origin, parent=parent, primary=these.primary[i])
             made[(id(these), i)] = record
             placed.append((these.at[i], these.seq[i], record))
     placed.sort(key=lambda p: (p[0], p[1]))
@@ -413,21 +422,27 @@ class Draft:
         return record
 
     def add_line(
-        self, type_name: str, values: dict[str, str], origin: Origin, parent: Record | LineRef | None = None
+        self,
+        type_name: str,
+        values: dict[str, str],
+        origin: Origin,
+        parent: Record | LineRef | None = None,
+        *,
+        primary: bool = True,
     ) -> Record | LineRef:
         """A record that is a row of its type (an order, an order's item): kept as values in a streamed
         run (``Lines``), a ``Record`` otherwise; either way the same record, in the same place. What is
         returned is what the record's own parts (an order's items) name as their parent."""
         if type_name not in self.streamed:
             assert not isinstance(parent, LineRef)
-            record = Record(type_name, values, origin, parent=parent)
+            record = Record(type_name, values, origin, parent=parent, primary=primary)
             self.records.append(record)
             return record
         lines = self.lines.get(type_name)
         if lines is None:
             lines = self.lines[type_name] = Lines(type_name)
         self.lined += 1
-        return lines.add(values, origin, parent, len(self.pending), self.lined)
+        return lines.add(values, origin, parent, len(self.pending), self.lined, primary)
 
     def waiting(self) -> int:
         """Records handed on with the next batch: ``pending`` and the ``lines``."""

@@ -252,7 +252,12 @@ class Stream:
         # after the records; when any line needs the rules record by record, every line of the batch
         # joins it as a record, in its place, for ``finish`` itself (an item's order is one of them).
         prepared = [prepare_lines(lines[t], self.options) for t in sorted(lines, key=TARGETS.index) if len(lines[t])]
-        if any(lines_need_records(p, part, self.options, self.choices, STREAMED) for p in prepared):
+        # A type with records that may be written as well as lines (a customers export's addresses)
+        # goes record by record too: a batch writes a type one way.
+        written = {r.type for r in batch if r.refused is None and (r.parent is None or r.parent.refused is None)}
+        if any(p.lines.type in written for p in prepared) or any(
+            lines_need_records(p, part, self.options, self.choices, STREAMED) for p in prepared
+        ):
             part.records = batch = as_records(batch, lines)
             prepared = []
         done = finish(part, self.options, self.choices)
@@ -364,8 +369,9 @@ class Stream:
         """
         lines = prepared.lines
         origins = lines.origins
-        for origin in origins:
-            self.fates.own(origin)
+        for origin, primary in zip(origins, lines.primary, strict=True):
+            if primary:
+                self.fates.own(origin)
         for key, mask in prepared.defaulted.items():
             self.defaulted[key] = self.defaulted.get(key, 0) + int(mask.sum())
         parents = [-1 if p is None else before + _line(p).index for p in lines.parents]
@@ -374,7 +380,7 @@ class Stream:
             pa.array([o.row for o in origins], pa.int64()),
             pa.array([o.part for o in origins], pa.int32()),
             pa.nulls(len(origins), pa.binary()),
-            pa.array([True] * len(origins), pa.bool_()),
+            pa.array(lines.primary, pa.bool_()),
             prepared.filled,
             pa.array(parents, pa.int32()),
         ]
