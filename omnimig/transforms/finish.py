@@ -260,6 +260,8 @@ def lines_need_records(
     limit = options.max_cell
     if limit is not None and any((pc.max(pc.utf8_length(c)).as_py() or 0) > limit for c in table.columns):
         return True
+    if any(u.get("caseInsensitive") for u in mtype.unique_keys):
+        return True  # keys compared case-folded, as ``_unique`` folds them: not done in columns
     keys = [list(mtype.primary_key)] if mtype.primary_key else []
     keys += [list(u["fields"]) for u in mtype.unique_keys]
     for fields in keys:

@@ -277,7 +277,8 @@ class ChangeLog(Sequence[Change]):
 
 
 class Lines:
-    """Records of one type a streamed source made as values, not ``Record`` objects: orders, their items.
+    """Records of one type a streamed source made as values, not ``Record`` objects: orders, their items,
+    the addresses an order row names.
 
     Why: a million-order export makes some three million orders and items; each was a ``Record``,
     its dict and its origin, read field by field into Arrow columns again by the rules, the spill
@@ -430,9 +431,10 @@ class Draft:
         *,
         primary: bool = True,
     ) -> Record | LineRef:
-        """A record that is a row of its type (an order, an order's item): kept as values in a streamed
-        run (``Lines``), a ``Record`` otherwise; either way the same record, in the same place. What is
-        returned is what the record's own parts (an order's items) name as their parent."""
+        """A record no other record is merged into (an order, its item, an address on the side): kept
+        as values in a streamed run (``Lines``), a ``Record`` otherwise; either way the same record, in
+        the same place. What is returned is what the record's own parts (an order's items) name as
+        their parent."""
         if type_name not in self.streamed:
             assert not isinstance(parent, LineRef)
             record = Record(type_name, values, origin, parent=parent, primary=primary)

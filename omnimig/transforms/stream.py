@@ -330,10 +330,8 @@ class Stream:
         for type_name in SPILLED:
             records = done.records.get(type_name, [])
             if type_name in lines:
-                if records:
-                    raise AssertionError(
-                        f"a batch wrote {type_name} records and lines"
-                    )  # only refused ones are records
+                if records:  # ``take`` sends a batch with records of a type that has lines to ``finish`` whole
+                    raise AssertionError(f"a batch wrote {type_name} records and lines")
                 self._spill_lines(type_name, lines[type_name], len(index))
                 continue
             for r in records:
