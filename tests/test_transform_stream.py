@@ -166,7 +166,7 @@ def test_lines_the_rules_act_on_are_finished_as_records_and_lines_of_a_lost_orde
 
 
 def test_a_default_for_items_is_applied_in_columns_as_finish_applies_it(tmp_path: Path) -> None:
-    """A default for an item field is given in columns (``prepare_lines``) as ``finish`` gives it, and counted the same."""
+    """A default for an item field is given in columns (``prepare_lines``) as ``finish`` gives it, counted the same."""
     with pytest.MonkeyPatch.context() as mp:
         taken = _paths(mp)
         mp.setattr(stream, "BATCH_RECORDS", 1)
