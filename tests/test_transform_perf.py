@@ -125,3 +125,11 @@ def test_a_match_key_of_clean_text_is_its_fold(value: str) -> None:
     """``match_key`` (whitespace collapsed) is ``fold`` on clean text: either tells repeated parts apart."""
     clean = nz.text(value) or ""
     assert nz.match_key(clean) == nz.fold(clean)
+
+
+def test_every_source_leaves_the_address_caches_empty(tmp_path: Path) -> None:
+    """Any source's run ends by emptying the caches shared by every source (address identity, parts)."""
+    orders = Path(__file__).parent / "data" / "transform" / "omnitron" / "orders.json"
+    transform("omnitron-orders", [orders], tmp_path / "out", "csv", Settings(), Options())
+    for cached in (core._identity, core._digits, nz.match_key):
+        assert cached.cache_info().currsize == 0, cached

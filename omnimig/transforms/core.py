@@ -206,9 +206,8 @@ class AddressBook:
         if key is None:
             values, key = self.key(values)
         if key not in self.seen:
-            if (
-                self.compact and not primary
-            ):  # a streamed run's address on the side: a line (``Lines``), its values copied
+            if self.compact and not primary:
+                # A streamed run's address on the side: a line (``Lines``), its values copied there.
                 self.seen[key] = None
                 self.draft.add_line("address", values, origin, primary=False)
                 return None

@@ -146,7 +146,7 @@ def write_changes(path: Path, changes: ChangeLog, order: dict[str, int]) -> None
     cells = [*place, *(c[name] for name in _CHANGE_FIELDS)]
     table = pa.table([neutralise_formula_column(column) for column in cells], names=CHANGE_COLUMNS)
     with open_private(path, "wb") as handle:
-        handle.write(("\r\n".join([",".join(CHANGE_COLUMNS), ""])).encode("utf-8"))
+        handle.write((",".join(CHANGE_COLUMNS) + "\r\n").encode("utf-8"))
         for part_bytes in csv_bytes(table):
             handle.write(part_bytes)
 

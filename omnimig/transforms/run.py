@@ -28,6 +28,7 @@ from omnimig.io.lock import folder_lock
 from omnimig.io.private import private_dir
 from omnimig.io.safe_text import visible
 from omnimig.io.write import SUFFIX
+from omnimig.transforms import core
 from omnimig.transforms.errors import debug_enabled, unexpected
 from omnimig.transforms.finish import Finished, Options, finish
 from omnimig.transforms.outdir import PARTIAL, OutFolder, prepare, write_bundle
@@ -318,6 +319,7 @@ def transform(
             raise
         raise unexpected(", ".join(str(p) for p in inputs), exc) from exc
     finally:
+        core.forget()  # whichever source ran, and however it ended: no customer data left in a cache
         if created:
             with contextlib.suppress(OSError):
                 out.rmdir()  # only when still empty: a run that wrote nothing leaves no folder
