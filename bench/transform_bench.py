@@ -1,5 +1,6 @@
 """Transform benchmark (issue 15, "Big exports"): how fast, and how big, ``omnimig transform shopify``
-is on a Shopify orders export of N orders, against a plain pyarrow CSV parse of the same file.
+is on a Shopify orders export of N orders, against a plain pyarrow CSV parse of the same file and
+the Polars script a good engineer would write for the same transform (``transform_polars.py``).
 
     python bench/transform_bench.py [--orders 60000] [--seed 1] [--repeat 3] [--quick] [--out DIR]
                                     [--profile] [--write-results]
@@ -17,8 +18,10 @@ is on a Shopify orders export of N orders, against a plain pyarrow CSV parse of 
 2. Runs, interleaved and each its own process under ``/usr/bin/time -v`` (wall, CPU, peak RSS):
    ``omnimig transform shopify FILE --out DIR`` with the defaults a merchant gives for what Shopify
    does not export (so the bundle it writes validates clean), and a streamed pyarrow CSV parse of
-   the same file (every column as text) as the reference for "reading the file". Checks that the
-   transform's ``rows read = written + merged + rejected`` holds and counts every generated row.
+   the same file (every column as text) as the reference for "reading the file", and (with the
+   bench extra's Polars) ``transform_polars.py``, which must write omnimig's four files byte for
+   byte (checked every round). Checks that the transform's ``rows read = written + merged +
+   rejected`` holds and counts every generated row.
 3. Prints a Markdown table (rows/s, peak memory, ratio to pyarrow); ``--profile`` adds one run under
    cProfile (top 10 omnimig functions by cumulative time, top 10 by own time and by calls); ``--write-results``
    appends all of it, with the command, to ``bench/RESULTS.md``.
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.util
 import json
 import platform
 import random
@@ -363,6 +367,9 @@ reader = pc.open_csv(
 )
 print(sum(batch.num_rows for batch in reader))
 """
+#: The Polars script a good engineer would write (``transform_polars.py``) and the files it must write as omnimig does.
+POLARS = "Polars script (same four files)"
+TWIN_FILES = ("user.csv", "address.csv", "order.csv", "order_item.csv")
 ACCOUNT = re.compile(r"([\d,]+) rows read = ([\d,]+) written \+ ([\d,]+) merged \+ ([\d,]+) rejected")
 RECORDS = re.compile(r"^([a-z ]+): ([\d,]+) seen = ([\d,]+) written \+ ([\d,]+) merged \+ ([\d,]+) rejected$", re.M)
 CODE = "import omnimig, sys; print(omnimig.__file__, file=sys.stderr); from omnimig.cli import app; app()"
@@ -491,16 +498,21 @@ def main() -> None:
     path, rows = make_export(work, orders, args.seed)
     size_mb = path.stat().st_size / 1e6
     bundle = path.parent / "bundle"
+    twin = path.parent / "polars-bundle"
     contenders = {
         "omnimig transform shopify": transform_command(path, bundle),
         "pyarrow CSV parse": [PY, "-c", PYARROW, str(path)],
     }
+    if importlib.util.find_spec("polars") is not None:  # the bench extra
+        contenders[POLARS] = [PY, str(HERE / "transform_polars.py"), str(path), str(twin)]
+    else:
+        print("polars is not installed (pip install -e '.[bench]'): no Polars script in the table", file=sys.stderr)
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in contenders}
     account = (0, 0, 0, 0)
     floor = (0.0, 0.0, 0.0)
     for i in range(repeat):
         for name, cmd in contenders.items():
-            shutil.rmtree(bundle, ignore_errors=True)
+            shutil.rmtree(bundle if name.startswith("omnimig") else twin, ignore_errors=True)
             wall, cpu, rss, stdout, stderr = measure(cmd, path.parent)
             runs[name].append((wall, cpu, rss))
             if name.startswith("omnimig") and i == repeat - 1:
@@ -509,12 +521,18 @@ def main() -> None:
             print(
                 f"  run {i + 1}/{repeat} {name}: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MB {module}", file=sys.stderr
             )
-            counted = accounting(stdout)[0] if name.startswith("omnimig") else int(stdout.split()[-1])
+            if name == POLARS:  # the same work: the four files omnimig wrote in this round, byte for byte
+                counted = int(stdout.split()[0].replace(",", ""))
+                differ = [f for f in TWIN_FILES if (bundle / f).read_bytes() != (twin / f).read_bytes()]
+                if differ:
+                    raise SystemExit(f"the Polars script wrote other {', '.join(differ)} than omnimig did")
+            else:
+                counted = accounting(stdout)[0] if name.startswith("omnimig") else int(stdout.split()[-1])
             if name.startswith("omnimig"):
                 account = accounting(stdout)
             if counted != rows:
                 raise SystemExit(f"{name} counted {counted:,} rows; the export has {rows:,}")
-    shutil.rmtree(bundle, ignore_errors=True)
+    shutil.rmtree(twin, ignore_errors=True)
     wall = {n: statistics.median(w for w, _, _ in r) for n, r in runs.items()}
     cpu = {n: statistics.median(c for _, c, _ in r) for n, r in runs.items()}
     rss = {n: max(m for _, _, m in r) for n, r in runs.items()}
@@ -545,6 +563,12 @@ def main() -> None:
         f"files): {floor[0]:.2f} s wall, {floor[1]:.2f} s CPU, {floor[2]:,.0f} MB; with the parse, a transform "
         f"that did nothing else would read {rows / (floor[1] + cpu[ref]):,.0f} rows per CPU second"
     )
+    if POLARS in contenders:
+        verdict += (
+            f"; against the Polars script writing the same four files: {wall[name] / wall[POLARS]:.1f}× its wall "
+            f"time, {cpu[name] / cpu[POLARS]:.1f}× its CPU, {rss[name] / rss[POLARS]:.2f}× its memory "
+            f"({rows / wall[POLARS]:,.0f} rows/s, {rss[POLARS]:,.0f} MB)"
+        )
     print(table)
     print(verdict)
     print(floor_line)
