@@ -949,6 +949,7 @@ def upload(
         UploadRefused,
         UploadResult,
     )
+    from omnimig.uploader.run import ParameterError
     from omnimig.validation.report import render_text
 
     err = _stderr()
@@ -994,6 +995,8 @@ def upload(
                 on_plan=show_plan,
                 on_event=reporter,
             )
+    except ParameterError as exc:  # named as typed here: each keyword's option is --its-name (a test holds it)
+        raise fail(exc.naming("--" + exc.parameter.replace("_", "-"))) from None
     except UploadRefused as exc:  # refused before anything was sent: token, URL, option, lock, test set
         raise fail(str(exc)) from None
     except UploadError as exc:

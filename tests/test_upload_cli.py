@@ -150,3 +150,19 @@ def test_the_cli_takes_the_defaults_without_loading_the_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_each_option_is_the_keyword_of_upload_bundle_it_passes_spelled_with_dashes() -> None:
+    """What lets the CLI name a ``ParameterError``'s parameter (``only``) as the option typed (``--only``)."""
+    import inspect
+
+    import typer
+
+    from omnimig.uploader.api import upload_bundle
+
+    command = typer.main.get_group(app).commands["upload"]
+    keywords = set(inspect.signature(upload_bundle).parameters)
+    options = {p.name: p.opts for p in command.params if isinstance(p, typer.core.TyperOption)}
+    assert {"only", "restart"} <= options.keys() & keywords
+    for name in options.keys() & keywords:
+        assert options[name] == ["--" + name.replace("_", "-")], name
