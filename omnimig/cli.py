@@ -25,6 +25,8 @@ from omnimig.exceptions import Error
 from omnimig.i18n import N_, _
 from omnimig.io.safe_text import visible
 from omnimig.schemas.rules import load_choices, type_names
+from omnimig.uploader.credentials import TOKEN_ENV
+from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_INTERVAL
 
 
 def _internal_error(exc: BaseException, doing: str) -> str:
@@ -899,9 +901,9 @@ def upload(
     ],
     url: Annotated[str, typer.Option("--url", help=N_("Omnitron base URL, e.g. https://omnitron.example.com."))],
     channel: Annotated[str, typer.Option("--channel", help=N_("Sales channel id."))],
-    token_env: Annotated[str, typer.Option("--token-env", help=N_("Environment variable holding the API token."))] = (
-        "OMNIMIG_TOKEN"
-    ),
+    token_env: Annotated[
+        str, typer.Option("--token-env", help=N_("Environment variable holding the API token."))
+    ] = TOKEN_ENV,
     only: Annotated[list[str] | None, typer.Option("--only", help=N_("Upload only this type (repeatable)."))] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=N_("Validate and print the plan; send nothing."))] = False,
     chunk_rows: Annotated[
@@ -918,11 +920,15 @@ def upload(
     restart: Annotated[
         list[str] | None, typer.Option("--restart", help=N_("Send this type again despite the journal (repeatable)."))
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help=N_("Seconds to wait for one migration."))] = 3600.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help=N_("Seconds to wait for one migration."))] = (
+        MIGRATION_TIMEOUT
+    ),
     http_timeout: Annotated[
         float, typer.Option("--http-timeout", min=1, help=N_("Seconds one request may take, all its retries included."))
-    ] = 300.0,
-    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help=N_("Seconds between polls."))] = 5.0,
+    ] = DEFAULT_BUDGET,
+    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.1, help=N_("Seconds between polls."))] = (
+        POLL_INTERVAL
+    ),
     state_dir: Annotated[
         Path | None,
         typer.Option("--state-dir", help=N_("Where the journal and audit log live (default DIR/.omnimig).")),
@@ -943,6 +949,7 @@ def upload(
         UploadRefused,
         UploadResult,
     )
+    from omnimig.uploader.run import ParameterError
     from omnimig.validation.report import render_text
 
     err = _stderr()
@@ -988,6 +995,8 @@ def upload(
                 on_plan=show_plan,
                 on_event=reporter,
             )
+    except ParameterError as exc:  # named as typed here: each keyword's option is --its-name (a test holds it)
+        raise fail(exc.naming("--" + exc.parameter.replace("_", "-"))) from None
     except UploadRefused as exc:  # refused before anything was sent: token, URL, option, lock, test set
         raise fail(str(exc)) from None
     except UploadError as exc:

@@ -221,6 +221,27 @@ def test_upload_refusals_in_turkish_exit_2_and_never_show_the_token(tmp_path: Pa
     assert not (bundle / ".omnimig").exists()
 
 
+def test_an_unknown_type_in_turkish_names_the_option_typed_or_the_keyword_passed(tmp_path: Path) -> None:
+    """``--only`` on the command line, ``only=`` from Python: the name as written, the rest in Turkish."""
+    from omnimig.uploader import PlanError, upload_bundle
+
+    bundle = tmp_path / "b"
+    shutil.copytree(BUNDLE, bundle)
+    names = "; şunlardan birini kullanın: user, address, order, order_item"
+    base = ["--lang", "tr", "upload", str(bundle), "--channel", "5", "--url", "https://omnitron.example.com"]
+    code, output = invoke([*base, "--restart", "buyers"], OMNIMIG_TOKEN=TOKEN)
+    assert code == 2
+    assert output.strip() == "omnimig: hata: --restart: bilinmeyen tür 'buyers'" + names
+    i18n.use("tr")
+    try:
+        with pytest.raises(PlanError) as caught:
+            upload_bundle(bundle, url="https://omnitron.example.com", channel=5, token=TOKEN, only="purchases")
+    finally:
+        i18n.use("en")
+    assert str(caught.value) == "only=: bilinmeyen tür 'purchases'" + names
+    assert not (bundle / ".omnimig").exists()
+
+
 # --------------------------------------------------------------------------- schemas, samples, test sets
 
 

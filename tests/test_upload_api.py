@@ -8,6 +8,7 @@ the end run once ``omnimig upload`` is a thin call into ``upload_bundle``.
 
 from __future__ import annotations
 
+import pickle
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from omnimig.uploader import (
 )
 from omnimig.uploader.fake_server import FakeOmnitron
 from omnimig.uploader.lock import StateLock
+from omnimig.uploader.run import ParameterError, check_options, plan_upload
 
 TOKEN = "tok-API-4b1d9e2f"
 ENV = "OMNIMIG_API_TEST_TOKEN"
@@ -127,8 +129,8 @@ def test_validation_errors_refuse_with_exit_1_and_force_warns(bundle: Path, serv
     [
         ({"url": "http://omnitron.example.com"}, InsecureUrl, "plain HTTP"),
         ({"channel": "5/../6"}, PlanError, "not a channel id"),
-        ({"only": ["purchases"]}, PlanError, "--only: unknown type 'purchases'"),
-        ({"restart": ["buyers"]}, PlanError, "--restart: unknown type 'buyers'"),
+        ({"only": ["purchases"]}, PlanError, "only=: unknown type 'purchases'"),
+        ({"restart": ["buyers"]}, PlanError, "restart=: unknown type 'buyers'"),
         ({"customer": "C0001"}, PlanError, "--customer goes with --test-set"),
         ({"token": "short"}, BadToken, "characters"),
     ],
@@ -141,6 +143,52 @@ def test_options_are_refused_before_the_bundle_is_read(
         upload_bundle(bundle, **kwargs)
     assert isinstance(caught.value, UploadRefused) and says in str(caught.value)
     assert no_validation == [] and server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("options", "python", "cli"),
+    [
+        ({"only": ["purchases"]}, "only=: unknown type 'purchases'", "--only: unknown type 'purchases'"),
+        ({"restart": "buyers"}, "restart=: unknown type 'buyers'", "--restart: unknown type 'buyers'"),
+    ],
+)
+def test_a_refused_type_is_named_as_the_caller_spelled_the_parameter(
+    bundle: Path, server: FakeOmnitron, no_validation: list[object], options: dict[str, Any], python: str, cli: str
+) -> None:
+    """A Python caller passed ``only=``, a person typed ``--only``: each line names what its reader wrote."""
+    names = "; use one of: user, address, order, order_item"
+    with pytest.raises(ParameterError) as caught:
+        upload_bundle(bundle, url=server.url, channel=5, token=TOKEN, **options)
+    assert str(caught.value) == python + names
+    assert isinstance(caught.value, PlanError) and caught.value.parameter == next(iter(options))
+    assert "--" not in str(caught.value)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == python + names  # a worker process may pass it on
+    ((name, value),) = options.items()
+    values = [value] if isinstance(value, str) else value
+    args = [a for v in values for a in (f"--{name}", v)]
+    result = CliRunner().invoke(
+        app, ["upload", str(bundle), "--url", server.url, "--channel", "5", *args], env={"OMNIMIG_TOKEN": TOKEN}
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == f"omnimig: error: {cli}{names}"
+    assert no_validation == [] and server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda url: check_options(url, 5, only=["users"]), "only=: unknown type users; use one of: "),
+        (lambda url: check_options(url, 5, restart=["buyers"]), "restart=: unknown type buyers; use one of: "),
+        (lambda url: plan_upload(Path("."), url, 5, only=["orderz"]), "only=: unknown type orderz; use one of: "),
+    ],
+)
+def test_the_planners_name_a_refused_parameter_as_python_spells_it(
+    server: FakeOmnitron, no_validation: list[object], call: Any, says: str
+) -> None:
+    """``check_options`` and ``plan_upload`` take exact type names; the one they refuse is named too."""
+    with pytest.raises(ParameterError) as caught:
+        call(server.url)
+    assert str(caught.value).startswith(says)
 
 
 @pytest.mark.parametrize("only", ["user", "user,address", " users , addresses ", ["user", "address"]])

@@ -102,3 +102,67 @@ def test_errors_refuse_the_upload_unless_forced(bundle: Path, server: FakeOmnitr
     code, output = run([str(bundle), "--url", server.url, "--channel", "5", "--poll-interval", "0.1", "--force"])
     assert "WARNING" in output and "--force" in output
     assert len(server.starts()) == 4
+
+
+def test_the_options_default_to_upload_bundles_defaults() -> None:
+    """The CLI takes its defaults from ``uploader/defaults.py`` (as ``upload_bundle`` and ``omnimig.upload`` do):
+    a literal typed into ``cli.py`` that differs fails here. Read from the click command typer builds, so
+    what is compared is what ``omnimig upload`` runs with and ``--help`` shows."""
+    import inspect
+
+    import typer
+
+    from omnimig.uploader import defaults
+    from omnimig.uploader.api import upload_bundle
+    from omnimig.uploader.credentials import TOKEN_ENV
+
+    command = typer.main.get_group(app).commands["upload"]
+    cli = {p.name: p.default for p in command.params}
+    python = {
+        name: p.default for name, p in inspect.signature(upload_bundle).parameters.items() if p.default is not p.empty
+    }
+    shared = sorted(cli.keys() & python.keys())
+    assert {"timeout", "http_timeout", "poll_interval", "token_env", "chunk_rows"} <= set(shared)
+    # An option never given is None to click; upload_bundle's restart is () for "none".
+    differ = {name: (cli[name], python[name]) for name in shared if cli[name] != python[name]}
+    assert differ == {"restart": (None, ())}
+    assert (cli["timeout"], cli["http_timeout"], cli["poll_interval"], cli["token_env"]) == (
+        defaults.MIGRATION_TIMEOUT,
+        defaults.DEFAULT_BUDGET,
+        defaults.POLL_INTERVAL,
+        TOKEN_ENV,
+    )
+    constants = {name for name in vars(defaults) if name.isupper()}
+    assert constants <= {name for name, value in vars(defaults).items() if value in cli.values()}, (
+        "a default in uploader/defaults.py that no option of omnimig upload uses"
+    )
+
+
+def test_the_cli_takes_the_defaults_without_loading_the_http_client() -> None:
+    """``omnimig --help`` stays fast: ``cli.py`` imports ``uploader/defaults.py``, which loads no httpx or pandas."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, omnimig.cli, omnimig.uploader.defaults; "
+        "heavy = ('httpx', 'pandas', 'pyarrow', 'numpy', 'omnimig.uploader.client'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_each_option_is_the_keyword_of_upload_bundle_it_passes_spelled_with_dashes() -> None:
+    """What lets the CLI name a ``ParameterError``'s parameter (``only``) as the option typed (``--only``)."""
+    import inspect
+
+    import typer
+
+    from omnimig.uploader.api import upload_bundle
+
+    command = typer.main.get_group(app).commands["upload"]
+    keywords = set(inspect.signature(upload_bundle).parameters)
+    options = {p.name: p.opts for p in command.params if isinstance(p, typer.core.TyperOption)}
+    assert {"only", "restart"} <= options.keys() & keywords
+    for name in options.keys() & keywords:
+        assert options[name] == ["--" + name.replace("_", "-")], name

@@ -36,6 +36,7 @@ from omnimig.uploader.defaults import DEFAULT_BUDGET, MIGRATION_TIMEOUT, POLL_IN
 from omnimig.uploader.journal import finished_types
 from omnimig.uploader.lock import StateLock
 from omnimig.uploader.run import (
+    ParameterError,
     PartOutcome,
     PlanError,
     UploadEvent,
@@ -191,12 +192,13 @@ class UploadResult:
         return self.plan.describe() if self.summary is None else self.summary.lines()
 
 
-def _types(names: str | Collection[str], option: str) -> list[str]:
+def _types(names: str | Collection[str], parameter: str) -> list[str]:
     """Type names as people write them (``orders``, ``order-items``), as ``schemas.type_named`` reads them.
 
     A plain string is one name or a comma-separated list (``"user,address"``), as ``omnimig.fix``
     reads its ``only``: a string is also a collection of characters, and ``only="user"`` would
-    otherwise be refused as the unknown types ``u``, ``s``, ``e`` and ``r``.
+    otherwise be refused as the unknown types ``u``, ``s``, ``e`` and ``r``. An unknown name is a
+    ``ParameterError`` naming ``parameter`` (``only``), which the CLI prints as its option (``--only``).
     """
     from omnimig.schemas import type_named
 
@@ -204,7 +206,7 @@ def _types(names: str | Collection[str], option: str) -> list[str]:
     try:
         return [type_named(name) for name in listed]
     except UsageError as exc:
-        raise PlanError(f"{option}: {exc}") from None
+        raise ParameterError(parameter, str(exc)) from None
 
 
 def upload_bundle(
@@ -256,16 +258,17 @@ def upload_bundle(
         print(result.migration_ids, result.counts["user"].processed, result.ok)
 
     Raises ``UploadRefused`` (``BadToken``, ``InsecureUrl``, ``PlanError``, ``RunLocked``) when
-    nothing was sent, another ``UploadError`` when the run failed on the way (its journal lets the
-    same call resume), or ``PromptInterrupted`` / ``KeyboardInterrupt``.
+    nothing was sent (a ``ParameterError``, a ``PlanError``, names the parameter as a call spells it:
+    ``only=: unknown type ...``), another ``UploadError`` when the run failed on the way (its
+    journal lets the same call resume), or ``PromptInterrupted`` / ``KeyboardInterrupt``.
     """
     directory = Path(bundle)
     state = Path(state_dir) if state_dir is not None else None
     choices_path = Path(choices) if choices is not None else None
     if customer is not None and not test_set:
         raise PlanError(_("--customer goes with --test-set"))
-    only = None if only is None else _types(only, "--only")
-    restart = _types(restart, "--restart")
+    only = None if only is None else _types(only, "only")
+    restart = _types(restart, "restart")
     check_options(
         url, channel, only=only, chunk_rows=chunk_rows, insecure=insecure_http, restart=restart,
         http_timeout=http_timeout,

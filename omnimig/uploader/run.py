@@ -111,6 +111,29 @@ class PlanError(UploadRefused):
     """The run cannot be planned as asked (bad option, unreadable file, nothing to send). Exit code 2."""
 
 
+class ParameterError(PlanError):
+    """One parameter's value is refused; the line names the parameter as its caller spelled it.
+
+    ``str()`` is for a Python caller: ``only=: unknown type 'orderz'; use one of: ...``.
+    ``naming("--only")`` is the same line for another spelling: ``omnimig upload`` prints its
+    option there, since the person typed ``--only``, not ``only=``. ``parameter`` is the keyword of
+    ``upload_bundle`` (and ``omnimig.upload``), ``reason`` the line after the name.
+    """
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(self.naming(f"{parameter}="))
+
+    def naming(self, name: str) -> str:
+        """The line with the parameter called ``name`` (``--only`` on the command line)."""
+        # i18n: {name} is the setting as the caller wrote it: --only (command line) or only= (Python)
+        return _("{name}: {reason}").format(name=name, reason=self.reason)
+
+    def __reduce__(self) -> tuple[type[ParameterError], tuple[str, str]]:
+        return type(self), (self.parameter, self.reason)  # pickled as built, not from its message
+
+
 class ValidationRefused(UploadError):
     """The bundle has errors and ``force`` was not given."""
 
@@ -249,13 +272,11 @@ def check_options(
     if chunk_rows is not None and chunk_rows < 1:
         raise PlanError(_("--chunk-rows must be at least 1"))
     names = ", ".join(type_names())
-    unknown = sorted(set(only or ()) - set(type_names()))
-    if unknown:
-        raise PlanError(_("unknown type {types}; use one of: {names}").format(types=", ".join(unknown), names=names))
-    unknown = sorted(set(restart) - set(type_names()))
-    if unknown:
-        line = _("--restart: unknown type {types}; use one of: {names}")
-        raise PlanError(line.format(types=", ".join(unknown), names=names))
+    for parameter, given in (("only", only or ()), ("restart", restart)):
+        unknown = sorted(set(given) - set(type_names()))
+        if unknown:
+            line = _("unknown type {types}; use one of: {names}").format(types=", ".join(unknown), names=names)
+            raise ParameterError(parameter, line)
     if not http_timeout > 0:
         raise PlanError(_("--http-timeout must be more than 0 seconds"))
     return base, channel
