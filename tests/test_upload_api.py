@@ -131,7 +131,9 @@ def test_validation_errors_refuse_with_exit_1_and_force_warns(bundle: Path, serv
         ({"channel": "5/../6"}, PlanError, "not a channel id"),
         ({"only": ["purchases"]}, PlanError, "only=: unknown type 'purchases'"),
         ({"restart": ["buyers"]}, PlanError, "restart=: unknown type 'buyers'"),
-        ({"customer": "C0001"}, PlanError, "--customer goes with --test-set"),
+        ({"customer": "C0001"}, PlanError, "customer=: goes with a test set"),
+        ({"chunk_rows": 0}, PlanError, "chunk_rows=: must be at least 1"),
+        ({"http_timeout": 0}, PlanError, "http_timeout=: must be more than 0 seconds"),
         ({"token": "short"}, BadToken, "characters"),
     ],
 )

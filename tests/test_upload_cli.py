@@ -76,7 +76,7 @@ def test_test_set_uploads_one_of_each_and_lists_the_checks(bundle: Path, server:
     ("extra", "message"),
     [
         (["--url", "http://omnitron.example.com", "--channel", "5"], "plain HTTP"),
-        (["--url", "https://omnitron.example.com", "--channel", "5", "--customer", "C1"], "--customer goes with"),
+        (["--url", "https://omnitron.example.com", "--channel", "5", "--customer", "C1"], "--customer: goes with"),
     ],
 )
 def test_unsafe_or_wrong_usage_exits_2(bundle: Path, extra: list[str], message: str) -> None:

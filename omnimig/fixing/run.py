@@ -237,7 +237,7 @@ def check_codes(only: Iterable[str] | None) -> frozenset[str]:
             _("unknown fix code {code}; use one of: {codes}").format(code=repr(unknown[0]), codes=", ".join(CODES))
         )
     if not chosen:
-        raise UsageError(_("--only names no fix code; use one or more of: {codes}").format(codes=", ".join(CODES)))
+        raise UsageError(_("no fix code given; use one or more of: {codes}").format(codes=", ".join(CODES)))
     return frozenset(chosen | {"rewrite"})  # a file is always written plainly
 
 

@@ -32,6 +32,7 @@ _LAZY = {
     "JournalError": "journal",
     "RunLocked": "lock",
     "TEST_SET_CHECKS": "run",
+    "ParameterError": "run",
     "PlanError": "run",
     "PollTimeout": "run",
     "RichReporter": "run",
@@ -51,6 +52,7 @@ __all__ = [
     "InsecureUrl",
     "JournalError",
     "OmnitronClient",
+    "ParameterError",
     "PlanError",
     "PollTimeout",
     "Progress",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     from omnimig.uploader.lock import RunLocked
     from omnimig.uploader.run import (
         TEST_SET_CHECKS,
+        ParameterError,
         PlanError,
         PollTimeout,
         RichReporter,

@@ -266,7 +266,7 @@ def upload_bundle(
     state = Path(state_dir) if state_dir is not None else None
     choices_path = Path(choices) if choices is not None else None
     if customer is not None and not test_set:
-        raise PlanError(_("--customer goes with --test-set"))
+        raise ParameterError("customer", _("goes with a test set"))
     only = None if only is None else _types(only, "only")
     restart = _types(restart, "restart")
     check_options(

@@ -270,7 +270,7 @@ def check_options(
     if not channel or not channel.replace("-", "").replace("_", "").isalnum():
         raise PlanError(_("channel {channel} is not a channel id such as 5").format(channel=repr(channel)))
     if chunk_rows is not None and chunk_rows < 1:
-        raise PlanError(_("--chunk-rows must be at least 1"))
+        raise ParameterError("chunk_rows", _("must be at least 1"))
     names = ", ".join(type_names())
     for parameter, given in (("only", only or ()), ("restart", restart)):
         unknown = sorted(set(given) - set(type_names()))
@@ -278,7 +278,7 @@ def check_options(
             line = _("unknown type {types}; use one of: {names}").format(types=", ".join(unknown), names=names)
             raise ParameterError(parameter, line)
     if not http_timeout > 0:
-        raise PlanError(_("--http-timeout must be more than 0 seconds"))
+        raise ParameterError("http_timeout", _("must be more than 0 seconds"))
     return base, channel
 
 
