@@ -37,38 +37,11 @@ from pathlib import Path
 import polars as pl
 
 from omnimig.transforms.finish import unusable_password  # --password-policy unusable, as the bench passes it
+from omnimig.transforms.shopify import ITEM_EXTRA, ORDER_EXTRA  # the columns omnimig keeps in extra_field
 
 ROOT = Path(__file__).resolve().parents[1]
 STATUS_TABLE = ROOT / "omnimig" / "transforms" / "tables" / "shopify-status.toml"
 PARTS = ("Name", "Address1", "Address2", "Street", "Company", "City", "Zip", "Country", "Phone", "Province Name")
-ORDER_EXTRA = (
-    "Id",
-    "Financial Status",
-    "Fulfillment Status",
-    "Paid at",
-    "Fulfilled at",
-    "Cancelled at",
-    "Subtotal",
-    "Shipping",
-    "Taxes",
-    "Refunded Amount",
-    "Outstanding Balance",
-    "Discount Code",
-    "Shipping Method",
-    "Notes",
-    "Note Attributes",
-    "Tags",
-    "Source",
-    "Payment Reference",
-)
-ITEM_EXTRA = (
-    "Lineitem compare at price",
-    "Vendor",
-    "Lineitem requires shipping",
-    "Lineitem taxable",
-    "Lineitem fulfillment status",
-    "Lineitem discount",
-)
 KEEP_NEWLINES = ("Notes", "Note Attributes")
 COUNTRIES = {"TR": "Türkiye"}
 DEFAULTS = {"bank": "-", "tracking_number": "-", "shipping_company": "yurtici", "sms_allowed": "false"}
